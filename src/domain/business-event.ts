@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { CHANNELS } from './channels';
+import { PRIORITIES } from './priorities';
+
+export const EVENT_TYPES = [
+  'ORDER_CREATED',
+  'ORDER_SHIPPED',
+  'ORDER_DELIVERED',
+  'PAYMENT_CAPTURED',
+  'PAYMENT_FAILED',
+  'INVENTORY_LOW_STOCK',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+const ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
+const USER_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,200}$/;
+const MAX_DATA_BYTES = 64 * 1024;
+const MAX_DELAY_MS = 366 * 24 * 3600 * 1000;
+
+const userId = z.string().regex(USER_ID_PATTERN, 'must be 1-200 chars of [A-Za-z0-9._:@-]');
+
+export const deliveryOptionsSchema = z
+  .object({
+    priority: z.enum(PRIORITIES).default('normal'),
+    delayMs: z.number().int().min(0).max(MAX_DELAY_MS).default(0),
+    sendAt: z.iso.datetime({ offset: true }).nullable().default(null),
+    channels: z
+      .array(z.enum(CHANNELS))
+      .min(1)
+      .refine((list) => new Set(list).size === list.length, 'must not repeat a channel')
+      .optional(),
+    actionUrl: z.string().min(1).max(2048).optional(),
+    actionText: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+export const businessEventSchema = z
+  .object({
+    id: z.string().regex(ID_PATTERN, 'must be 1-200 chars of [A-Za-z0-9._:-]'),
+    type: z.enum(EVENT_TYPES).optional(),
+    /** Direct send (publishNotification): a template code in place of an event type. */
+    templateCode: z.string().regex(/^[a-z0-9_.-]{1,100}$/, 'must be 1-100 chars of [a-z0-9_.-]').optional(),
+    occurredAt: z.iso.datetime({ offset: true }),
+    userId: userId.optional(),
+    userIds: z.array(userId).min(1).max(10_000).optional(),
+    data: z.record(z.string(), z.unknown()).default({}),
+    options: deliveryOptionsSchema.default({ priority: 'normal', delayMs: 0, sendAt: null }),
+  })
+  .strict()
+  .superRefine((event, ctx) => {
+    if (event.type === undefined && event.templateCode === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: 'is required (or templateCode for a direct send)' });
+    }
+    if (event.type !== undefined && event.templateCode !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['templateCode'], message: 'cannot be combined with type' });
+    }
+    if (event.userId !== undefined && event.userIds !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['userIds'], message: 'cannot be combined with userId' });
+    }
+    const broadcast = event.type === 'INVENTORY_LOW_STOCK';
+    if (!broadcast && event.userId === undefined && event.userIds === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['userId'], message: 'is required (or userIds) for this event' });
+    }
+    if (JSON.stringify(event.data).length > MAX_DATA_BYTES) {
+      ctx.addIssue({ code: 'custom', path: ['data'], message: `must serialize to at most ${MAX_DATA_BYTES} bytes` });
+    }
+  });
+
+/** The validated envelope with defaults applied; plain JSON, safe as a workflow argument. */
+export type BusinessEvent = z.output<typeof businessEventSchema>;
+export type BusinessEventInput = z.input<typeof businessEventSchema>;
+export type DeliveryOptions = z.output<typeof deliveryOptionsSchema>;
+
+export class InvalidEventError extends Error {
+  override readonly name = 'InvalidEventError';
+  constructor(
+    message: string,
+    /** Dotted paths of the offending fields, e.g. ["options.priority"]. */
+    readonly fields: string[],
+  ) {
+    super(message);
+  }
+}
+
+/** Validates an envelope; throws InvalidEventError naming every offending field. */
+export function parseBusinessEvent(input: unknown): BusinessEvent {
+  const result = businessEventSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => ({
+    field: issue.path.map(String).join('.') || '(envelope)',
+    message: issue.message,
+  }));
+  const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+  throw new InvalidEventError(`invalid event: ${text}`, problems.map((p) => p.field));
+}
