@@ -1,1 +1,49 @@
-export default async function globalSetup(): Promise<void> {}
+import { MikroORM } from '@mikro-orm/postgresql';
+import { migrate, openOrm } from '../../src/db/orm';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { resolveTemporalCli } from '../../src/temporal/temporal-cli';
+
+/**
+ * One Temporal dev server (in memory) and one fresh test database for the whole integration run.
+ * Test files isolate themselves further with their own task queue and queue prefix (see test-config.ts).
+ */
+export const TEST_DATABASE = 'notifications_test';
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __temporalDevServer: DevServer | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const cliPath = await resolveTemporalCli(process.env, (line) => process.stderr.write(`${line}\n`));
+  const server = await startDevServer({ cliPath });
+  globalThis.__temporalDevServer = server;
+  process.env.TEST_TEMPORAL_ADDRESS = server.address;
+  process.env.TEST_TEMPORAL_CLI_PATH = cliPath;
+
+  const base = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  const testUrl = new URL(base.toString());
+  testUrl.pathname = `/${TEST_DATABASE}`;
+  await recreateDatabase(base.toString());
+  const orm = await openOrm(testUrl.toString());
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close();
+  }
+  process.env.TEST_DATABASE_URL = testUrl.toString();
+}
+
+/** Tests never touch dev data: the test database is dropped and created afresh on every run. */
+async function recreateDatabase(adminUrl: string): Promise<void> {
+  const url = new URL(adminUrl);
+  url.pathname = '/postgres';
+  const orm = await MikroORM.init({ clientUrl: url.toString(), entities: [], discovery: { warnWhenNoEntities: false }, ensureDatabase: false, allowGlobalContext: true });
+  try {
+    const conn = orm.em.getConnection();
+    await conn.execute(`drop database if exists "${TEST_DATABASE}" with (force)`);
+    await conn.execute(`create database "${TEST_DATABASE}"`);
+  } finally {
+    await orm.close();
+  }
+}

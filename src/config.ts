@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { CHANNELS, type Channel } from './domain/channels';
+
+/** Reads the environment once, at start-up, into a typed config; nothing below the entry points reads process.env. */
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`);
+
+const channelList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(CHANNELS)).min(1));
+
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('notifications'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/notifications'),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
+  PORT: intFrom(0, 65535).default(3000),
+  QUEUE_PREFIX: z.string().min(1).default('{notifications}'),
+  EMAIL_FROM: z.string().min(3).default('Shop Notifications <notifications@shop.local>'),
+  /** Channels whose queues this process consumes (comma list); default all. */
+  DELIVERY_CHANNELS: channelList.default([...CHANNELS]),
+  /** How long the workflow waits for a channel outcome before it hands the job off again. */
+  DELIVERY_DEADLINE_MS: intFrom(1000, 7 * 24 * 3600 * 1000).default(10 * 60 * 1000),
+  PAYMENT_REMINDER_DELAY_MS: intFrom(0, 30 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
+});
+
+export interface ChannelWorkerConfig {
+  concurrency: number;
+  /** At most `max` jobs per `durationMs`; null = no limiter. */
+  rateLimit: { max: number; durationMs: number } | null;
+  attempts: number;
+  backoffMs: number;
+}
+
+export interface Config {
+  temporal: { address: string; namespace: string; taskQueue: string };
+  databaseUrl: string;
+  redisUrl: string;
+  smtpUrl: string;
+  emailFrom: string;
+  port: number;
+  queuePrefix: string;
+  deliveryChannels: Channel[];
+  deliveryDeadlineMs: number;
+  paymentReminderDelayMs: number;
+  channels: Record<Channel, ChannelWorkerConfig>;
+}
+
+const CHANNEL_DEFAULTS: Record<Channel, ChannelWorkerConfig> = {
+  in_app: { concurrency: 20, rateLimit: null, attempts: 5, backoffMs: 500 },
+  email: { concurrency: 5, rateLimit: { max: 50, durationMs: 1000 }, attempts: 6, backoffMs: 2000 },
+  sms: { concurrency: 5, rateLimit: { max: 10, durationMs: 1000 }, attempts: 6, backoffMs: 2000 },
+  push: { concurrency: 10, rateLimit: { max: 100, durationMs: 1000 }, attempts: 6, backoffMs: 1000 },
+  webhook: { concurrency: 10, rateLimit: { max: 20, durationMs: 1000 }, attempts: 8, backoffMs: 2000 },
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Per-channel overrides: SEND_<CHANNEL>_CONCURRENCY, _RATE_MAX, _RATE_DURATION_MS (0 disables the limiter), _ATTEMPTS, _BACKOFF_MS. */
+function channelConfig(env: NodeJS.ProcessEnv, channel: Channel): ChannelWorkerConfig {
+  const prefix = `SEND_${channel.toUpperCase()}_`;
+  const defaults = CHANNEL_DEFAULTS[channel];
+  const schema = z.object({
+    CONCURRENCY: intFrom(1, 1000).default(defaults.concurrency),
+    RATE_MAX: intFrom(0, 1_000_000).default(defaults.rateLimit?.max ?? 0),
+    RATE_DURATION_MS: intFrom(0, 3_600_000).default(defaults.rateLimit?.durationMs ?? 0),
+    ATTEMPTS: intFrom(1, 100).default(defaults.attempts),
+    BACKOFF_MS: intFrom(0, 3_600_000).default(defaults.backoffMs),
+  });
+  const raw: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) raw[key] = emptyToUndefined(env[prefix + key]);
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw configError(parsed.error, prefix);
+  const c = parsed.data;
+  return {
+    concurrency: c.CONCURRENCY,
+    rateLimit: c.RATE_MAX > 0 && c.RATE_DURATION_MS > 0 ? { max: c.RATE_MAX, durationMs: c.RATE_DURATION_MS } : null,
+    attempts: c.ATTEMPTS,
+    backoffMs: c.BACKOFF_MS,
+  };
+}
+
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function configError(error: z.ZodError, prefix = ''): ConfigError {
+  const issue = error.issues[0];
+  const name = prefix + issue.path.map(String).join('.');
+  return new ConfigError(`invalid configuration: ${name}: ${issue.message}`);
+}
+
+/** Validates env into Config; throws ConfigError with one line naming the bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) raw[key] = emptyToUndefined(env[key]);
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) throw configError(parsed.error);
+  const e = parsed.data;
+  const channels = Object.fromEntries(CHANNELS.map((c) => [c, channelConfig(env, c)])) as Record<Channel, ChannelWorkerConfig>;
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    smtpUrl: e.SMTP_URL,
+    emailFrom: e.EMAIL_FROM,
+    port: e.PORT,
+    queuePrefix: e.QUEUE_PREFIX,
+    deliveryChannels: e.DELIVERY_CHANNELS,
+    deliveryDeadlineMs: e.DELIVERY_DEADLINE_MS,
+    paymentReminderDelayMs: e.PAYMENT_REMINDER_DELAY_MS,
+    channels,
+  };
+}

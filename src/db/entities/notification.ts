@@ -1,0 +1,58 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { Channel } from '../../domain/channels';
+import type { NotificationState } from '../../domain/notification-status';
+
+/** One notification to one recipient for one event; unique per (eventId, recipientId). */
+export class Notification {
+  id!: string;
+  eventId!: string;
+  eventType: string | null = null;
+  recipientId!: string;
+  templateCode!: string;
+  /** Template version used per channel. */
+  templateVersions: Partial<Record<Channel, number>> = {};
+  category!: string;
+  priority!: string;
+  state!: NotificationState;
+  channels: Channel[] = [];
+  workflowId!: string;
+  /** The in-app copy the notification center shows. */
+  title: string | null = null;
+  body: string | null = null;
+  actionUrl: string | null = null;
+  actionText: string | null = null;
+  data: Record<string, unknown> = {};
+  readAt: Date | null = null;
+  deliveredAt: Date | null = null;
+  createdAt: Date = new Date();
+  updatedAt: Date = new Date();
+}
+
+export const NotificationSchema = new EntitySchema<Notification>({
+  class: Notification,
+  tableName: 'notifications',
+  uniques: [{ properties: ['eventId', 'recipientId'] }],
+  indexes: [{ properties: ['recipientId', 'createdAt'] }],
+  properties: {
+    id: { type: 'uuid', primary: true, defaultRaw: 'gen_random_uuid()' },
+    eventId: { type: 'string', length: 200 },
+    eventType: { type: 'string', length: 64, nullable: true },
+    recipientId: { type: 'string', length: 200 },
+    templateCode: { type: 'string', length: 100 },
+    templateVersions: { type: 'json' },
+    category: { type: 'string', length: 64 },
+    priority: { type: 'string', length: 16 },
+    state: { type: 'string', length: 32 },
+    channels: { type: 'json' },
+    workflowId: { type: 'string', length: 500 },
+    title: { type: 'text', nullable: true },
+    body: { type: 'text', nullable: true },
+    actionUrl: { type: 'string', length: 2048, nullable: true },
+    actionText: { type: 'string', length: 200, nullable: true },
+    data: { type: 'json' },
+    readAt: { type: 'Date', nullable: true },
+    deliveredAt: { type: 'Date', nullable: true },
+    createdAt: { type: 'Date', onCreate: () => new Date() },
+    updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date() },
+  },
+});
