@@ -15,6 +15,7 @@ module.exports = {
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+      setupFiles: ['<rootDir>/test/helpers/quiet-temporal-logs.ts'],
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
       testTimeout: 60_000,
     },

@@ -32,6 +32,17 @@ const envSchema = z.object({
   /** How long the workflow waits for a channel outcome before it hands the job off again. */
   DELIVERY_DEADLINE_MS: intFrom(1000, 7 * 24 * 3600 * 1000).default(10 * 60 * 1000),
   PAYMENT_REMINDER_DELAY_MS: intFrom(0, 30 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
+  /** A send claimed longer ago than this belongs to a dead worker and may be taken over. */
+  SEND_RECORD_STALE_MS: intFrom(1000, 24 * 3600 * 1000).default(60_000),
+  TWILIO_BASE_URL: url(['http:', 'https:']).default('https://api.twilio.com'),
+  TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_FROM: z.string().min(1).optional(),
+  VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/, 'must start with mailto: or https:').default('mailto:notifications@shop.local'),
+  VAPID_PUBLIC_KEY: z.string().min(1).optional(),
+  VAPID_PRIVATE_KEY: z.string().min(1).optional(),
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  WEBHOOK_DEFAULT_URL: url(['http:', 'https:']).optional(),
 });
 
 export interface ChannelWorkerConfig {
@@ -53,7 +64,14 @@ export interface Config {
   deliveryChannels: Channel[];
   deliveryDeadlineMs: number;
   paymentReminderDelayMs: number;
+  sendRecordStaleMs: number;
   channels: Record<Channel, ChannelWorkerConfig>;
+  /** Provider settings; a channel whose provider is not configured has no worker. */
+  providers: {
+    twilio: { baseUrl: string; accountSid: string; authToken: string; from: string } | null;
+    webPush: { subject: string; publicKey: string; privateKey: string } | null;
+    webhook: { secret: string; defaultUrl?: string } | null;
+  };
 }
 
 const CHANNEL_DEFAULTS: Record<Channel, ChannelWorkerConfig> = {
@@ -121,6 +139,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryChannels: e.DELIVERY_CHANNELS,
     deliveryDeadlineMs: e.DELIVERY_DEADLINE_MS,
     paymentReminderDelayMs: e.PAYMENT_REMINDER_DELAY_MS,
+    sendRecordStaleMs: e.SEND_RECORD_STALE_MS,
     channels,
+    providers: {
+      twilio: allOrNone({ TWILIO_ACCOUNT_SID: e.TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN, TWILIO_FROM: e.TWILIO_FROM })
+        ? { baseUrl: e.TWILIO_BASE_URL, accountSid: e.TWILIO_ACCOUNT_SID!, authToken: e.TWILIO_AUTH_TOKEN!, from: e.TWILIO_FROM! }
+        : null,
+      webPush: allOrNone({ VAPID_PUBLIC_KEY: e.VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: e.VAPID_PRIVATE_KEY })
+        ? { subject: e.VAPID_SUBJECT, publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY! }
+        : null,
+      webhook: e.WEBHOOK_SECRET ? { secret: e.WEBHOOK_SECRET, defaultUrl: e.WEBHOOK_DEFAULT_URL } : null,
+    },
   };
+}
+
+/** True when every named setting is present, false when none is; half a provider config is an error. */
+function allOrNone(settings: Record<string, string | undefined>): boolean {
+  const names = Object.keys(settings);
+  const present = names.filter((name) => settings[name] !== undefined).length;
+  if (present === 0) return false;
+  if (present < names.length) throw new ConfigError(`invalid configuration: ${names.join(', ')} must be set together`);
+  return true;
 }

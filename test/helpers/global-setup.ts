@@ -1,4 +1,8 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { migrate, openOrm } from '../../src/db/orm';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { resolveTemporalCli } from '../../src/temporal/temporal-cli';
@@ -16,7 +20,14 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   const cliPath = await resolveTemporalCli(process.env, (line) => process.stderr.write(`${line}\n`));
-  const server = await startDevServer({ cliPath });
+  // Bundle the workflows once for every test file instead of once per Worker.
+  const [server, bundle] = await Promise.all([
+    startDevServer({ cliPath }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
+  ]);
+  const bundlePath = join(await mkdtemp(join(tmpdir(), 'notification-workflows-')), 'workflow-bundle.js');
+  await writeFile(bundlePath, bundle.code);
+  process.env.TEST_WORKFLOW_BUNDLE = bundlePath;
   globalThis.__temporalDevServer = server;
   process.env.TEST_TEMPORAL_ADDRESS = server.address;
   process.env.TEST_TEMPORAL_CLI_PATH = cliPath;
@@ -33,6 +44,15 @@ export default async function globalSetup(): Promise<void> {
   }
   process.env.TEST_DATABASE_URL = testUrl.toString();
 }
+
+const quietLogger = {
+  log() {},
+  trace() {},
+  debug() {},
+  info() {},
+  warn: (message: string) => process.stderr.write(`workflow bundler: ${message}\n`),
+  error: (message: string) => process.stderr.write(`workflow bundler: ${message}\n`),
+};
 
 /** Tests never touch dev data: the test database is dropped and created afresh on every run. */
 async function recreateDatabase(adminUrl: string): Promise<void> {

@@ -24,7 +24,8 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-type Planned = Reply | 'hang';
+/** A queued answer; `path` limits it to requests for that path (parallel senders arrive in any order). */
+type Planned = { reply: Reply | 'hang'; path?: string };
 
 export class HttpStandIn {
   readonly requests: RecordedRequest[] = [];
@@ -42,7 +43,8 @@ export class HttpStandIn {
         const recorded = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: rawBody.toString('utf8'), rawBody };
         this.requests.push(recorded);
         this.events.emit('request');
-        const planned = this.queue.shift() ?? this.defaultReply(recorded);
+        const i = this.queue.findIndex((p) => p.path === undefined || p.path === recorded.path);
+        const planned = i >= 0 ? this.queue.splice(i, 1)[0].reply : this.defaultReply(recorded);
         if (planned !== 'hang') reply(res, planned); // 'hang': never answer; close() drops the socket.
       });
     });
@@ -56,13 +58,19 @@ export class HttpStandIn {
 
   /** Answer the next `times` requests with this reply (queued after earlier plans). */
   respondWith(status: number, body = '', headers: Record<string, string> = {}, times = 1): this {
-    for (let i = 0; i < times; i++) this.queue.push({ status, body, headers });
+    for (let i = 0; i < times; i++) this.queue.push({ reply: { status, body, headers } });
+    return this;
+  }
+
+  /** Like respondWith, but only for requests to `path`. */
+  respondTo(path: string, status: number, body = '', headers: Record<string, string> = {}, times = 1): this {
+    for (let i = 0; i < times; i++) this.queue.push({ path, reply: { status, body, headers } });
     return this;
   }
 
   /** Read the next `times` requests but never answer them (client timeout tests). */
   hang(times = 1): this {
-    for (let i = 0; i < times; i++) this.queue.push('hang');
+    for (let i = 0; i < times; i++) this.queue.push({ reply: 'hang' });
     return this;
   }
 

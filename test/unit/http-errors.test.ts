@@ -13,16 +13,19 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('2', now)).toBe(2_000);
     expect(parseRetryAfter(' 120 ', now)).toBe(120_000);
     expect(parseRetryAfter('0', now)).toBe(0);
+    expect(parseRetryAfter('1.5', now)).toBe(1_500);
   });
 
   it('reads an HTTP-date relative to now (number or Date)', () => {
     expect(parseRetryAfter('Wed, 25 Nov 2026 10:00:30 GMT', now)).toBe(30_000);
     expect(parseRetryAfter('Wed, 25 Nov 2026 10:01:00 GMT', new Date(now))).toBe(60_000);
     expect(parseRetryAfter('Wed, 25 Nov 2026 09:59:00 GMT', now)).toBe(0); // already passed
+    expect(parseRetryAfter('Wednesday, 25-Nov-26 10:00:10 GMT', now)).toBe(10_000); // RFC 850
+    expect(parseRetryAfter('Wed Nov 25 10:00:05 2026', now)).toBe(5_000); // asctime (no zone = GMT per RFC 9110)
   });
 
   it('defaults when missing or unparseable', () => {
-    for (const v of [undefined, null, '', '   ', 'soon', '-5', '1.5']) {
+    for (const v of [undefined, null, '', '   ', 'soon', '-5', '2026-11-25', 'Wed, 99 Foo 2026 10:00:00 GMT']) {
       expect(parseRetryAfter(v, now)).toBe(DEFAULT_RETRY_AFTER_MS);
     }
     expect(DEFAULT_RETRY_AFTER_MS).toBe(1_000);

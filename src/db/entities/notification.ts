@@ -1,5 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
 import type { Channel } from '../../domain/channels';
+import type { ChannelContent } from '../../delivery/providers/provider';
 import type { NotificationState } from '../../domain/notification-status';
 
 /** One notification to one recipient for one event; unique per (eventId, recipientId). */
@@ -22,6 +23,9 @@ export class Notification {
   actionUrl: string | null = null;
   actionText: string | null = null;
   data: Record<string, unknown> = {};
+  /** Rendered content per channel, read by the channel workers (jobs carry ids only). */
+  content: Partial<ChannelContent> = {};
+  error: string | null = null;
   readAt: Date | null = null;
   deliveredAt: Date | null = null;
   createdAt: Date = new Date();
@@ -50,6 +54,8 @@ export const NotificationSchema = new EntitySchema<Notification>({
     actionUrl: { type: 'string', length: 2048, nullable: true },
     actionText: { type: 'string', length: 200, nullable: true },
     data: { type: 'json' },
+    content: { type: 'json' },
+    error: { type: 'text', nullable: true },
     readAt: { type: 'Date', nullable: true },
     deliveredAt: { type: 'Date', nullable: true },
     createdAt: { type: 'Date', onCreate: () => new Date() },

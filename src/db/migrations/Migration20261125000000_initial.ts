@@ -68,6 +68,8 @@ export class Migration20261125000000_initial extends Migration {
         action_url varchar(2048) null,
         action_text varchar(200) null,
         data jsonb not null default '{}',
+        content jsonb not null default '{}',
+        error text null,
         read_at timestamptz null,
         delivered_at timestamptz null,
         created_at timestamptz not null default now(),

@@ -1,4 +1,8 @@
 import { Migration20261125000000_initial } from './Migration20261125000000_initial';
+import { Migration20261125000100_default_templates } from './Migration20261125000100_default_templates';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
-export const MIGRATIONS = [{ name: 'Migration20261125000000_initial', class: Migration20261125000000_initial }];
+export const MIGRATIONS = [
+  { name: 'Migration20261125000000_initial', class: Migration20261125000000_initial },
+  { name: 'Migration20261125000100_default_templates', class: Migration20261125000100_default_templates },
+];

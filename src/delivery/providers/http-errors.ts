@@ -9,16 +9,18 @@ const EXCERPT_CHARS = 200;
 
 /**
  * Milliseconds to wait according to a Retry-After header value: delta-seconds ("120") or an
- * HTTP-date. Missing or unparseable -> DEFAULT_RETRY_AFTER_MS; result clamped to [0, MAX_RETRY_AFTER_MS].
+ * HTTP-date (IMF-fixdate, RFC 850 or asctime). Missing or unparseable -> DEFAULT_RETRY_AFTER_MS; result clamped to [0, MAX_RETRY_AFTER_MS].
  */
 export function parseRetryAfter(value: string | null | undefined, now: number | Date = Date.now()): number {
   const v = value?.trim();
   if (!v) return DEFAULT_RETRY_AFTER_MS;
   let ms: number;
-  if (/^\d+$/.test(v)) {
-    ms = Number(v) * 1000;
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    ms = Math.ceil(Number(v) * 1000); // decimals are non-standard but harmless to honour
   } else {
-    const at = Date.parse(v);
+    // Only date-shaped values (month name + hh:mm:ss): V8's Date.parse also "parses" '-5' or '1.5' as years.
+    // HTTP-dates are always GMT; asctime carries no zone and V8 would read it as local time.
+    const at = /[a-z]{3}.*\d{1,2}:\d{2}:\d{2}/i.test(v) ? Date.parse(/GMT|UTC/i.test(v) ? v : `${v} GMT`) : NaN;
     if (Number.isNaN(at)) return DEFAULT_RETRY_AFTER_MS;
     ms = at - (typeof now === 'number' ? now : now.getTime());
   }

@@ -1,0 +1,210 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { log } from '@temporalio/activity';
+import type { BusinessEvent } from '../src/domain/business-event';
+import type { Channel } from '../src/domain/channels';
+import { EVENT_CATALOG, isMandatory } from '../src/domain/event-catalog';
+import type { NotificationState } from '../src/domain/notification-status';
+import type {
+  ChannelDecision,
+  EventPlan,
+  NotificationRequest,
+  PreparedNotification,
+} from '../src/domain/notification-request';
+import type { Priority } from '../src/domain/priorities';
+import { quietHoursEndAfter } from '../src/domain/quiet-hours';
+import { Notification, Preference, PushSubscription, Recipient, Template } from '../src/db/entities';
+import type { Orm } from '../src/db/orm';
+import type { ChannelContent } from '../src/delivery/providers/provider';
+import type { SendQueues } from '../src/delivery/send-queues';
+import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
+import { businessFailure } from './errors';
+
+export interface ActivityDeps {
+  orm: Orm;
+  queues: SendQueues;
+  config: {
+    deliveryDeadlineMs: number;
+    /** Locale used when a recipient's locale has no template. */
+    defaultLocale?: string;
+  };
+}
+
+const DEFAULT_FALLBACKS: Partial<Record<Channel, Channel>> = { push: 'sms' };
+
+/** Activities the workflows call; built once per worker with its dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  const { orm, queues, config } = deps;
+  const defaultLocale = config.defaultLocale ?? 'en';
+  const em = (): EntityManager => orm.em.fork();
+
+  async function latestTemplates(db: EntityManager, code: string, locale: string): Promise<Map<Channel, Template>> {
+    const rows = await db.find(Template, { code, locale: { $in: [locale, defaultLocale] } }, { orderBy: { version: 'desc' } });
+    const byChannel = new Map<Channel, Template>();
+    // Prefer the recipient's locale, then the default locale; newest version first within each.
+    for (const wanted of [locale, defaultLocale]) {
+      for (const row of rows) if (row.locale === wanted && !byChannel.has(row.channel)) byChannel.set(row.channel, row);
+    }
+    return byChannel;
+  }
+
+  return {
+    /** Resolves recipients, template and channels of one business event. */
+    async planBusinessEvent(event: BusinessEvent): Promise<EventPlan> {
+      const db = em();
+      const definition = event.type ? EVENT_CATALOG[event.type] : undefined;
+      const templateCode = definition?.templateCode ?? event.templateCode!;
+      const templates = await db.find(Template, { code: templateCode }, { fields: ['channel', 'category'] });
+      if (templates.length === 0) throw businessFailure('TemplateNotFound', `no template with code "${templateCode}"`);
+      let recipients = event.userIds ?? (event.userId ? [event.userId] : []);
+      if (recipients.length === 0 && definition?.defaultRecipientRole) {
+        const role = definition.defaultRecipientRole;
+        const rows = await db.find(Recipient, { roles: { $contains: [role] } }, { fields: ['id'], orderBy: { id: 'asc' } });
+        recipients = rows.map((r) => r.id);
+      }
+      const templateChannels = [...new Set(templates.map((t) => t.channel))];
+      return {
+        templateCode,
+        category: definition?.category ?? templates[0].category,
+        channels: event.options.channels ?? definition?.channels ?? templateChannels,
+        fallbacks: DEFAULT_FALLBACKS,
+        recipients: [...new Set(recipients)],
+        deliveryDeadlineMs: config.deliveryDeadlineMs,
+      };
+    },
+
+    /** When `at` falls in the recipient's quiet hours, the ISO instant they end; else null. */
+    async findQuietHoursEnd(input: { userId: string; at: string }): Promise<string | null> {
+      const recipient = await em().findOne(Recipient, { id: input.userId }, { fields: ['quietHours'] });
+      if (!recipient?.quietHours) return null;
+      return quietHoursEndAfter(new Date(input.at), recipient.quietHours)?.toISOString() ?? null;
+    },
+
+    /**
+     * Checks preferences, renders every channel and stores the notification (idempotent per event and
+     * recipient). Throws non-retryable failures for a missing recipient, template or variable.
+     */
+    async prepareNotification(request: NotificationRequest & { workflowId: string }): Promise<PreparedNotification> {
+      const db = em();
+      const recipient = await db.findOne(Recipient, { id: request.userId });
+      if (!recipient) throw businessFailure('RecipientNotFound', `recipient "${request.userId}" does not exist`);
+      const [templates, preferences, pushCount] = await Promise.all([
+        latestTemplates(db, request.templateCode, recipient.locale),
+        db.find(Preference, { recipientId: recipient.id, category: request.category }),
+        db.count(PushSubscription, { recipientId: recipient.id }),
+      ]);
+      const disabled = new Set(preferences.filter((p) => !p.enabled).map((p) => p.channel));
+      const reachable: Record<Channel, boolean> = {
+        in_app: true,
+        email: !!recipient.email,
+        sms: !!recipient.phone,
+        push: pushCount > 0,
+        webhook: !!recipient.webhookUrl,
+      };
+
+      const decide = (channel: Channel): ChannelDecision => {
+        const mandatory = isMandatory(request.category, channel);
+        if (recipient.muted && !mandatory) return { channel, send: false, reason: 'recipient muted all notifications' };
+        if (disabled.has(channel) && !mandatory) return { channel, send: false, reason: `preference: ${request.category} off for ${channel}` };
+        if (channel !== 'webhook' && !templates.has(channel)) return { channel, send: false, reason: `no ${channel} template for ${request.templateCode}` };
+        if (!reachable[channel]) return { channel, send: false, reason: `recipient has no ${channel} address` };
+        return { channel, send: true };
+      };
+      const decisions = request.channels.map(decide);
+      // An unreachable channel hands over to its fallback at once (e.g. no push subscription -> sms).
+      for (const decision of [...decisions]) {
+        const fallback = request.fallbacks[decision.channel];
+        if (decision.send || !decision.reason?.includes('address') || !fallback) continue;
+        if (decisions.some((d) => d.channel === fallback)) continue;
+        const replacement = decide(fallback);
+        if (replacement.send) {
+          decision.reason += `; fell back to ${fallback}`;
+          decisions.push(replacement);
+        }
+      }
+
+      // Render every channel that may be used, fallbacks included, so a missing variable fails up front.
+      const variables = { ...request.data, actionUrl: request.options.actionUrl, actionText: request.options.actionText };
+      const content: Partial<ChannelContent> = {};
+      const versions: Partial<Record<Channel, number>> = {};
+      const candidates = new Set<Channel>([...decisions.filter((d) => d.send).map((d) => d.channel)]);
+      for (const d of decisions) if (d.send && request.fallbacks[d.channel]) candidates.add(request.fallbacks[d.channel]!);
+      try {
+        for (const channel of candidates) {
+          if (channel === 'webhook') {
+            content.webhook = { payload: { eventId: request.eventId, eventType: request.eventType, templateCode: request.templateCode, userId: request.userId, data: request.data } };
+            continue;
+          }
+          const template = templates.get(channel);
+          if (!template) continue;
+          const fields = renderTemplateFields(template.fields, variables);
+          versions[channel] = template.version;
+          content[channel] = channelContent(channel, fields, request) as never;
+        }
+      } catch (err) {
+        if (err instanceof TemplateVariableMissingError) {
+          throw businessFailure('TemplateVariableMissing', `template ${request.templateCode}: ${err.message}`);
+        }
+        if (err instanceof TemplateSyntaxError) throw businessFailure('TemplateSyntax', `template ${request.templateCode}: ${err.message}`);
+        throw err;
+      }
+
+      const inApp = content.in_app;
+      const row = {
+        eventId: request.eventId,
+        eventType: request.eventType,
+        recipientId: recipient.id,
+        templateCode: request.templateCode,
+        templateVersions: versions,
+        category: request.category,
+        priority: request.options.priority,
+        state: 'sending' as NotificationState,
+        channels: decisions.filter((d) => d.send).map((d) => d.channel),
+        workflowId: request.workflowId,
+        title: inApp?.title ?? null,
+        body: inApp?.body ?? null,
+        actionUrl: inApp?.actionUrl ?? null,
+        actionText: inApp?.actionText ?? null,
+        data: request.data,
+        content,
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      };
+      // A retried activity finds the row the first try stored: one notification per event and recipient.
+      await db.createQueryBuilder(Notification).insert(row).onConflict(['eventId', 'recipientId']).ignore().execute();
+      const stored = await db.findOneOrFail(Notification, { eventId: request.eventId, recipientId: recipient.id }, { fields: ['id'] });
+      return { notificationId: stored.id, decisions };
+    },
+
+    /** Hands one send job per channel to BullMQ. */
+    async enqueueSendJobs(input: { notificationId: string; workflowId: string; userId: string; channels: Channel[]; priority: Priority }): Promise<void> {
+      for (const channel of input.channels) {
+        await queues.enqueue({ notificationId: input.notificationId, channel, workflowId: input.workflowId, userId: input.userId }, input.priority);
+      }
+      log.info('send jobs enqueued', { notificationId: input.notificationId, channels: input.channels });
+    },
+
+    /** Mirrors the workflow's final state into Postgres for the API and reports. */
+    async recordNotificationState(input: { notificationId: string; state: NotificationState; error?: string }): Promise<void> {
+      await em().nativeUpdate(Notification, { id: input.notificationId }, { state: input.state, error: input.error ?? null });
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+function channelContent(channel: Channel, fields: Record<string, string>, request: NotificationRequest): ChannelContent[Channel] {
+  const actionUrl = request.options.actionUrl ?? fields.actionUrl;
+  const actionText = request.options.actionText ?? fields.actionText;
+  switch (channel) {
+    case 'in_app':
+      return { title: fields.title, body: fields.body, actionUrl, actionText };
+    case 'email':
+      return { subject: fields.subject, html: fields.html, text: fields.text };
+    case 'sms':
+      return { text: fields.text };
+    case 'push':
+      return { title: fields.title, body: fields.body, url: actionUrl };
+    case 'webhook':
+      return { payload: fields };
+  }
+}

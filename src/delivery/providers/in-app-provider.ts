@@ -1,0 +1,35 @@
+import type { Redis } from 'ioredis';
+import type { Orm } from '../../db/orm';
+import type { ChannelProvider, OutgoingMessage, ProviderReceipt } from './provider';
+
+/** Redis pub/sub channel carrying a recipient's new in-app notifications to the API's SSE streams. */
+export function inAppFeedChannel(prefix: string, userId: string): string {
+  return `${prefix}:in_app:${userId}`;
+}
+
+/** In-app delivery: the notification becomes visible in the recipient's feed, and live clients hear of it. */
+export class InAppProvider implements ChannelProvider<'in_app'> {
+  readonly channel = 'in_app' as const;
+  readonly name = 'postgres';
+
+  constructor(
+    private readonly orm: Orm,
+    private readonly publisher: Redis,
+    private readonly feedPrefix: string,
+  ) {}
+
+  async send(message: OutgoingMessage<'in_app'>): Promise<ProviderReceipt> {
+    const em = this.orm.em.fork();
+    const rows = await em.getConnection().execute(
+      `update notifications set delivered_at = coalesce(delivered_at, now()) where id = ? returning id, created_at, delivered_at`,
+      [message.notificationId],
+    );
+    if (rows.length === 0) throw new Error(`notification ${message.notificationId} not found`);
+    const { title, body, actionUrl, actionText } = message.content;
+    await this.publisher.publish(
+      inAppFeedChannel(this.feedPrefix, message.recipient.id),
+      JSON.stringify({ id: message.notificationId, title, body, actionUrl, actionText, createdAt: rows[0].created_at }),
+    );
+    return { providerMessageId: message.notificationId };
+  }
+}

@@ -1,0 +1,65 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import { PermanentDeliveryError, type ChannelProvider, type OutgoingMessage, type ProviderReceipt } from './provider';
+
+export interface SmtpEmailProviderOptions {
+  /** smtp:// or smtps:// URL, credentials included. */
+  url: string;
+  /** From header. */
+  from: string;
+  /** Pooled connections kept open. Default 5. */
+  maxConnections?: number;
+  /** Socket timeout in ms. Default 30000. */
+  timeoutMs?: number;
+}
+
+/** Email over SMTP with pooled connections. */
+export class SmtpEmailProvider implements ChannelProvider<'email'> {
+  readonly channel = 'email' as const;
+  readonly name = 'smtp';
+  private readonly transport: Transporter;
+  private readonly domain: string;
+
+  constructor(private readonly options: SmtpEmailProviderOptions) {
+    const url = new URL(options.url);
+    this.transport = nodemailer.createTransport({
+      pool: true,
+      host: url.hostname,
+      port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
+      secure: url.protocol === 'smtps:',
+      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+      maxConnections: options.maxConnections ?? 5,
+      connectionTimeout: options.timeoutMs ?? 30_000,
+      socketTimeout: options.timeoutMs ?? 30_000,
+      // Local mail catchers and test peers speak plain SMTP.
+      ignoreTLS: url.hostname === '127.0.0.1' || url.hostname === 'localhost',
+    });
+    this.domain = /@([^>\s]+)/.exec(options.from)?.[1] ?? 'notifications.local';
+  }
+
+  async send(message: OutgoingMessage<'email'>): Promise<ProviderReceipt> {
+    const to = message.recipient.email;
+    if (!to) throw new PermanentDeliveryError('recipient has no email address');
+    try {
+      const info = await this.transport.sendMail({
+        from: this.options.from,
+        to,
+        subject: message.content.subject,
+        html: message.content.html,
+        text: message.content.text,
+        // Deterministic Message-ID: a resend after a crash is recognisable as the same message downstream.
+        messageId: `<${message.idempotencyKey}@${this.domain}>`,
+        headers: { 'X-Notification-Id': message.notificationId },
+      });
+      return { providerMessageId: info.messageId };
+    } catch (err) {
+      const code = (err as { responseCode?: number }).responseCode;
+      // 5xx replies are permanent (unknown mailbox, policy); 4xx and connection errors are worth retrying.
+      if (code && code >= 500) throw new PermanentDeliveryError(`SMTP ${code}: ${(err as Error).message}`, code);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.transport.close();
+  }
+}

@@ -1,0 +1,34 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { Redis } from 'ioredis';
+import type { Config } from '../config';
+
+/** A Redis connection fit for BullMQ workers (blocking commands must not time out). Fails fast when unreachable. */
+export async function connectRedis(url: string, name = 'notifications'): Promise<Redis> {
+  const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: true, connectTimeout: 5000 });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`Redis unreachable at ${url}: ${(err as Error).message}`);
+  }
+  return redis;
+}
+
+export async function connectTemporalClient(temporal: Config['temporal']): Promise<Client> {
+  try {
+    const connection = await Connection.connect({ address: temporal.address, connectTimeout: 5000 });
+    return new Client({ connection, namespace: temporal.namespace });
+  } catch (err) {
+    throw new Error(`Temporal unreachable at ${temporal.address}: ${(err as Error).message}`);
+  }
+}
+
+export async function connectTemporalWorker(temporal: Config['temporal']): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({ address: temporal.address });
+  } catch (err) {
+    throw new Error(`Temporal unreachable at ${temporal.address}: ${(err as Error).message}`);
+  }
+}

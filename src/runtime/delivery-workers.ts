@@ -1,0 +1,63 @@
+import { hostname } from 'node:os';
+import type { Client } from '@temporalio/client';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config';
+import type { Channel } from '../domain/channels';
+import type { Orm } from '../db/orm';
+import { startChannelWorker } from '../delivery/channel-worker';
+import { TemporalOutcomeReporter } from '../delivery/outcome-reporter';
+import type { ChannelProvider } from '../delivery/providers/provider';
+import { SendRecordStore } from '../delivery/send-record-store';
+
+export interface DeliveryWorkers {
+  workers: Map<Channel, Worker>;
+  /** Stops taking jobs, lets in-flight ones finish, closes providers. */
+  close(): Promise<void>;
+}
+
+/** Starts one BullMQ worker per channel in config.deliveryChannels that has a provider. */
+export function startDeliveryWorkers(input: {
+  config: Config;
+  orm: Orm;
+  redis: Redis;
+  temporalClient: Client;
+  providers: Partial<Record<Channel, ChannelProvider>>;
+  lockDurationMs?: number;
+  log?: (line: string) => void;
+}): DeliveryWorkers {
+  const { config, providers } = input;
+  const outcomes = new TemporalOutcomeReporter(input.temporalClient);
+  const sendRecords = new SendRecordStore(config.sendRecordStaleMs);
+  const workerId = `${hostname()}:${process.pid}`;
+  const workers = new Map<Channel, Worker>();
+  for (const channel of config.deliveryChannels) {
+    const provider = providers[channel];
+    if (!provider) {
+      input.log?.(`channel ${channel}: no provider configured, its queue is not consumed by this process`);
+      continue;
+    }
+    workers.set(
+      channel,
+      startChannelWorker({
+        channel,
+        connection: input.redis,
+        prefix: config.queuePrefix,
+        config: config.channels[channel],
+        orm: input.orm,
+        provider,
+        sendRecords,
+        outcomes,
+        workerId,
+        lockDurationMs: input.lockDurationMs,
+      }),
+    );
+  }
+  return {
+    workers,
+    async close() {
+      await Promise.all([...workers.values()].map((w) => w.close()));
+      await Promise.all(Object.values(providers).map((p) => p?.close?.()));
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection, Worker as TemporalWorker } from '@temporalio/worker';
+import type { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config';
+import { NotificationClient } from '../../src/client/notification-client';
+import type { Channel } from '../../src/domain/channels';
+import { Recipient } from '../../src/db/entities';
+import { openOrm, type Orm } from '../../src/db/orm';
+import { createProviders } from '../../src/delivery/providers/create-providers';
+import type { ChannelProvider } from '../../src/delivery/providers/provider';
+import { SendQueues } from '../../src/delivery/send-queues';
+import { connectRedis, connectTemporalClient, connectTemporalWorker } from '../../src/runtime/connections';
+import { startDeliveryWorkers, type DeliveryWorkers } from '../../src/runtime/delivery-workers';
+import { createTemporalWorker } from '../../src/runtime/temporal-worker';
+import { SmtpPeer } from './smtp-peer';
+
+export interface TestStackOptions {
+  /** Extra env for loadConfig (e.g. SEND_EMAIL_ATTEMPTS). */
+  env?: Record<string, string>;
+  /** Replace or add providers (e.g. Twilio pointed at a stand-in). */
+  providers?: (stack: { config: Config; orm: Orm; redis: Redis }) => Partial<Record<Channel, ChannelProvider>>;
+  /** Start channel workers (default true). */
+  deliveryWorkers?: boolean;
+  lockDurationMs?: number;
+}
+
+/**
+ * The whole service wired to the real test services: Temporal (shared dev server, own task queue),
+ * Postgres (test database), Redis (own queue prefix), a real SMTP peer.
+ */
+export class TestStack {
+  readonly id = randomBytes(4).toString('hex');
+  config!: Config;
+  orm!: Orm;
+  redis!: Redis;
+  temporalClient!: Client;
+  client!: NotificationClient;
+  queues!: SendQueues;
+  smtp!: SmtpPeer;
+  delivery: DeliveryWorkers | null = null;
+  private nativeConnection!: NativeConnection;
+  private temporalWorker: TemporalWorker | null = null;
+  private temporalWorkerRun: Promise<void> | null = null;
+
+  constructor(private readonly options: TestStackOptions = {}) {}
+
+  async start(): Promise<this> {
+    this.smtp = await new SmtpPeer().start();
+    this.config = loadConfig({
+      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+      DATABASE_URL: process.env.TEST_DATABASE_URL,
+      TEMPORAL_TASK_QUEUE: `test-${this.id}`,
+      QUEUE_PREFIX: `{test-${this.id}}`,
+      SMTP_URL: this.smtp.url,
+      DELIVERY_DEADLINE_MS: '15000',
+      ...this.options.env,
+    });
+    this.orm = await openOrm(this.config.databaseUrl, { poolMax: 5 });
+    this.redis = await connectRedis(this.config.redisUrl, `test-${this.id}`);
+    this.temporalClient = await connectTemporalClient(this.config.temporal);
+    this.nativeConnection = await connectTemporalWorker(this.config.temporal);
+    this.client = new NotificationClient(this.temporalClient, this.config.temporal.taskQueue);
+    this.queues = new SendQueues({ connection: this.redis, prefix: this.config.queuePrefix, channels: this.config.channels });
+    await this.startTemporalWorker();
+    if (this.options.deliveryWorkers !== false) this.startDeliveryWorkers();
+    return this;
+  }
+
+  async startTemporalWorker(): Promise<void> {
+    this.temporalWorker = await createTemporalWorker({
+      connection: this.nativeConnection,
+      config: this.config,
+      deps: { orm: this.orm, queues: this.queues, config: { deliveryDeadlineMs: this.config.deliveryDeadlineMs } },
+      workflowBundlePath: process.env.TEST_WORKFLOW_BUNDLE,
+    });
+    this.temporalWorkerRun = this.temporalWorker.run();
+  }
+
+  /** Stops the workflow worker the way a process shutdown would (workflows stay in Temporal). */
+  async stopTemporalWorker(): Promise<void> {
+    if (!this.temporalWorker) return;
+    this.temporalWorker.shutdown();
+    await this.temporalWorkerRun;
+    this.temporalWorker = null;
+  }
+
+  startDeliveryWorkers(): void {
+    const base = createProviders(this.config, this.orm, this.redis);
+    const extra = this.options.providers?.({ config: this.config, orm: this.orm, redis: this.redis }) ?? {};
+    this.delivery = startDeliveryWorkers({
+      config: this.config,
+      orm: this.orm,
+      redis: this.redis,
+      temporalClient: this.temporalClient,
+      providers: { ...base, ...extra },
+      lockDurationMs: this.options.lockDurationMs,
+    });
+  }
+
+  async stopDeliveryWorkers(): Promise<void> {
+    await this.delivery?.close();
+    this.delivery = null;
+  }
+
+  /** A recipient with ids unique to this stack, so test files never collide in the shared database. */
+  async createRecipient(fields: Partial<Recipient> & { id: string }): Promise<Recipient> {
+    const em = this.orm.em.fork();
+    const recipient = em.create(Recipient, {
+      email: `${fields.id}@example.test`,
+      timezone: 'UTC',
+      locale: 'en',
+      roles: [],
+      muted: false,
+      quietHours: null,
+      webhookUrl: null,
+      phone: null,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+      ...fields,
+    });
+    await em.flush();
+    return recipient;
+  }
+
+  /** A unique id for this stack, e.g. uid('u') -> 'u_1a2b3c4d_1'. */
+  private counter = 0;
+  uid(prefix: string): string {
+    return `${prefix}_${this.id}_${++this.counter}`;
+  }
+
+  async stop(): Promise<void> {
+    await this.stopDeliveryWorkers();
+    await this.stopTemporalWorker();
+    await this.queues.close();
+    await this.nativeConnection.close();
+    await this.temporalClient.connection.close();
+    this.redis.disconnect();
+    await this.orm.close();
+    await this.smtp.stop();
+  }
+}

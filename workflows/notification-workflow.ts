@@ -1,0 +1,151 @@
+import { ApplicationFailure, condition, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Channel } from '../src/domain/channels';
+import type { ChannelOutcome, NotificationState, NotificationStatus } from '../src/domain/notification-status';
+import type { NotificationRequest } from '../src/domain/notification-request';
+import { cancelSignal, channelOutcomeSignal, rescheduleSignal, statusQuery } from './definitions';
+
+const { findQuietHoursEnd, prepareNotification, enqueueSendJobs, recordNotificationState } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+});
+
+/** How often a channel job is handed off again when no outcome arrives before the deadline. */
+const MAX_HAND_OFFS = 3;
+
+type WaitResult = 'elapsed' | 'cancelled' | 'rescheduled';
+
+/**
+ * One notification to one recipient: waits (delay, sendAt, quiet hours), prepares, hands one job per
+ * channel to BullMQ and waits for each channel's outcome, re-handing off or falling back.
+ */
+export async function notificationWorkflow(request: NotificationRequest): Promise<NotificationStatus> {
+  const workflowId = workflowInfo().workflowId;
+  const status: NotificationStatus = { state: 'scheduled', channels: {} };
+  const outcomes = new Map<Channel, ChannelOutcome>();
+  let cancelReason: string | undefined;
+  let cancelled = false;
+  let rescheduleCount = 0;
+  let sendAtMs = initialSendAt(request);
+
+  const waiting = () => status.state === 'scheduled' || status.state === 'waiting_quiet_hours';
+  setHandler(statusQuery, () => status);
+  setHandler(cancelSignal, (input) => {
+    if (!waiting()) return; // Once sending, jobs are with the providers: nothing left to cancel.
+    cancelled = true;
+    cancelReason = input?.reason;
+  });
+  setHandler(rescheduleSignal, (input) => {
+    const at = Date.parse(input?.sendAt ?? '');
+    if (!waiting() || Number.isNaN(at)) {
+      log.warn('reschedule ignored', { sendAt: input?.sendAt, state: status.state });
+      return;
+    }
+    sendAtMs = at;
+    rescheduleCount++;
+  });
+  setHandler(channelOutcomeSignal, (outcome) => {
+    if (outcome && status.channels[outcome.channel]) outcomes.set(outcome.channel, outcome);
+  });
+
+  /** Sleeps until sendAtMs unless cancelled or rescheduled first. */
+  async function waitForSendAt(): Promise<WaitResult> {
+    const seen = rescheduleCount;
+    status.sendAt = new Date(sendAtMs).toISOString();
+    const remaining = sendAtMs - Date.now();
+    if (remaining > 0) await condition(() => cancelled || rescheduleCount !== seen, remaining);
+    if (cancelled) return 'cancelled';
+    return rescheduleCount !== seen ? 'rescheduled' : 'elapsed';
+  }
+
+  // 1. Schedule: delay / sendAt, then quiet hours (re-checked after every wait and reschedule).
+  for (;;) {
+    const result = await waitForSendAt();
+    if (result === 'cancelled') return finish('cancelled', undefined, cancelReason ? `cancelled: ${cancelReason}` : 'cancelled');
+    if (result === 'rescheduled') continue;
+    if (request.options.priority === 'urgent') break;
+    const quietEnd = await findQuietHoursEnd({ userId: request.userId, at: new Date(Date.now()).toISOString() });
+    if (!quietEnd) break;
+    status.state = 'waiting_quiet_hours';
+    sendAtMs = Date.parse(quietEnd);
+  }
+
+  // 2. Prepare: preferences, rendering, the stored notification.
+  status.state = 'sending';
+  let prepared;
+  try {
+    prepared = await prepareNotification({ ...request, workflowId });
+  } catch (err) {
+    const message = err instanceof Error && err.cause instanceof ApplicationFailure ? err.cause.message : String(err);
+    return finish('failed', undefined, message);
+  }
+  status.notificationId = prepared.notificationId;
+  for (const d of prepared.decisions) {
+    status.channels[d.channel] = d.send ? { state: 'pending', attempts: 0 } : { state: 'suppressed', attempts: 0, reason: d.reason };
+  }
+  const toSend = prepared.decisions.filter((d) => d.send).map((d) => d.channel);
+  if (toSend.length === 0) return finish('suppressed', prepared.notificationId);
+
+  // 3. Hand off and wait for outcomes, with a deadline per round.
+  const fallbacksUsed = new Set<Channel>();
+  let open = new Set<Channel>(toSend);
+  let handOffs = 0;
+  let pending: Channel[] = toSend;
+  while (open.size > 0) {
+    if (pending.length > 0) {
+      await enqueueSendJobs({ notificationId: prepared.notificationId, workflowId, userId: request.userId, channels: pending, priority: request.options.priority });
+      for (const c of pending) status.channels[c] = { ...status.channels[c]!, state: 'queued' };
+      pending = [];
+    }
+    const arrived = await condition(() => [...open].some((c) => outcomes.has(c)), request.deliveryDeadlineMs);
+    if (!arrived) {
+      handOffs++;
+      if (handOffs > MAX_HAND_OFFS) {
+        for (const c of open) status.channels[c] = { ...status.channels[c]!, state: 'failed', error: 'no outcome from the delivery workers' };
+        break;
+      }
+      log.warn('no channel outcome before the deadline; handing off again', { channels: [...open], handOffs });
+      pending = [...open];
+      continue;
+    }
+    for (const channel of [...open]) {
+      const outcome = outcomes.get(channel);
+      if (!outcome) continue;
+      open.delete(channel);
+      status.channels[channel] = {
+        state: outcome.state,
+        attempts: outcome.attempts,
+        ...(outcome.error ? { error: outcome.error } : {}),
+        ...(outcome.providerMessageId ? { providerMessageId: outcome.providerMessageId } : {}),
+      };
+      const fallback = request.fallbacks[channel];
+      if (outcome.state === 'failed' && fallback && !status.channels[fallback] && !fallbacksUsed.has(fallback)) {
+        fallbacksUsed.add(fallback);
+        status.channels[channel]!.reason = `fell back to ${fallback}`;
+        status.channels[fallback] = { state: 'pending', attempts: 0, reason: `fallback for ${channel}` };
+        open.add(fallback);
+        pending.push(fallback);
+      }
+    }
+    open = new Set(open);
+  }
+
+  const states = Object.values(status.channels).map((c) => c!.state);
+  const delivered = states.filter((s) => s === 'delivered').length;
+  const failed = states.filter((s) => s === 'failed').length;
+  return finish(delivered === 0 ? 'failed' : failed === 0 ? 'delivered' : 'partially_delivered', prepared.notificationId);
+
+  async function finish(state: NotificationState, notificationId?: string, error?: string): Promise<NotificationStatus> {
+    status.state = state;
+    if (error) status.error = error;
+    if (notificationId) await recordNotificationState({ notificationId, state, error });
+    return status;
+  }
+}
+
+function initialSendAt(request: NotificationRequest): number {
+  const now = Date.now();
+  const requested = request.options.sendAt ? Date.parse(request.options.sendAt) : now;
+  return Math.max(requested, now + request.options.delayMs);
+}
+
