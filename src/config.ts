@@ -43,6 +43,8 @@ const envSchema = z.object({
   VAPID_PRIVATE_KEY: z.string().min(1).optional(),
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   WEBHOOK_DEFAULT_URL: url(['http:', 'https:']).optional(),
+  /** A workflow bundle prebuilt by `npm run build:workflow-bundle`; default: bundle at worker start. */
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
 });
 
 export interface ChannelWorkerConfig {
@@ -65,6 +67,7 @@ export interface Config {
   deliveryDeadlineMs: number;
   paymentReminderDelayMs: number;
   sendRecordStaleMs: number;
+  workflowBundlePath?: string;
   channels: Record<Channel, ChannelWorkerConfig>;
   /** Provider settings; a channel whose provider is not configured has no worker. */
   providers: {
@@ -140,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryDeadlineMs: e.DELIVERY_DEADLINE_MS,
     paymentReminderDelayMs: e.PAYMENT_REMINDER_DELAY_MS,
     sendRecordStaleMs: e.SEND_RECORD_STALE_MS,
+    workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     channels,
     providers: {
       twilio: allOrNone({ TWILIO_ACCOUNT_SID: e.TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN, TWILIO_FROM: e.TWILIO_FROM })

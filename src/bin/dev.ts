@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join, resolve } from 'node:path';
+import { loadConfig } from '../config';
+import { migrate, openOrm } from '../db/orm';
+import { seedDemoRecipients } from '../db/seeds/demo-recipients';
+import { startService } from '../runtime/service';
+import { startDevServer, temporalAnswers, type DevServer } from '../temporal/dev-server';
+import { resolveTemporalCli } from '../temporal/temporal-cli';
+import { onShutdownSignal, runMain } from './run-main';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+const DATA_DIR = join(ROOT, '.data');
+const TEMPORAL_UI_PORT = 8233;
+const MAIL_WEB_PORT = 1080;
+
+const log = (line: string) => process.stdout.write(`[dev] ${line}\n`);
+
+function portAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    socket.once('connect', () => (socket.destroy(), done(true)));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => (socket.destroy(), done(false)));
+  });
+}
+
+/** Everything in one process for development: Temporal dev server + Web UI, mail catcher, migrations, workers. */
+runMain(async () => {
+  const config = loadConfig();
+  await mkdir(DATA_DIR, { recursive: true });
+  const children: ChildProcess[] = [];
+  let temporalServer: DevServer | null = null;
+
+  // Postgres first: it also proves the database URL is right before anything else starts.
+  const orm = await openOrm(config.databaseUrl);
+  await migrate(orm);
+  await seedDemoRecipients(orm);
+  await orm.close();
+  log(`Postgres migrated, demo recipients seeded (${config.databaseUrl.replace(/:[^:@/]*@/, ':***@')})`);
+
+  let temporalUi = `http://127.0.0.1:${TEMPORAL_UI_PORT}`;
+  if (await temporalAnswers(config.temporal.address)) {
+    log(`using the Temporal server already answering at ${config.temporal.address}`);
+  } else {
+    const cliPath = await resolveTemporalCli(process.env, log);
+    const [host, port] = config.temporal.address.split(':');
+    if (host !== '127.0.0.1' && host !== 'localhost') throw new Error(`Temporal unreachable at ${config.temporal.address} (the dev server only starts on 127.0.0.1)`);
+    temporalServer = await startDevServer({
+      cliPath,
+      port: Number(port),
+      uiPort: TEMPORAL_UI_PORT,
+      dbFile: join(DATA_DIR, 'temporal.db'),
+      namespace: config.temporal.namespace,
+      output: 'ignore',
+    });
+    temporalUi = temporalServer.uiUrl ?? temporalUi;
+    log(`Temporal dev server started at ${temporalServer.address} (state in .data/temporal.db)`);
+  }
+
+  let mailUi = `(SMTP ${config.smtpUrl} is yours)`;
+  const smtp = new URL(config.smtpUrl);
+  const smtpPort = Number(smtp.port || 25);
+  if (!(await portAnswers(smtp.hostname, smtpPort))) {
+    const maildev = spawn(join(ROOT, 'node_modules', '.bin', 'maildev'), ['--smtp', String(smtpPort), '--ip', '127.0.0.1', '--web', String(MAIL_WEB_PORT), '--web-ip', '127.0.0.1', '--silent'], { stdio: 'ignore' });
+    children.push(maildev);
+    const deadline = Date.now() + 15_000;
+    while (!(await portAnswers('127.0.0.1', smtpPort))) {
+      if (maildev.exitCode !== null || Date.now() > deadline) throw new Error(`mail catcher (maildev) did not start on port ${smtpPort}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    mailUi = `http://127.0.0.1:${MAIL_WEB_PORT}`;
+  }
+
+  const service = await startService(config, { temporalWorker: true, deliveryWorkers: true }, log);
+
+  process.stdout.write(
+    [
+      '',
+      'Notification service (dev) is up:',
+      `  Temporal Web UI   ${temporalUi}/namespaces/${config.temporal.namespace}/workflows`,
+      `  Temporal gRPC     ${config.temporal.address}`,
+      `  Mail inbox        ${mailUi}`,
+      `  Send an event     npm run send-event -- ORDER_CREATED u_42`,
+      'Press Ctrl+C to stop.',
+      '',
+    ].join('\n'),
+  );
+
+  onShutdownSignal(async () => {
+    await service.stop();
+    for (const child of children) child.kill('SIGTERM');
+    await temporalServer?.stop();
+  });
+});

@@ -1,0 +1,73 @@
+import type { Client } from '@temporalio/client';
+import type { NativeConnection, Worker as TemporalWorker } from '@temporalio/worker';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config';
+import { openOrm, type Orm } from '../db/orm';
+import { createProviders } from '../delivery/providers/create-providers';
+import { SendQueues } from '../delivery/send-queues';
+import { connectRedis, connectTemporalClient, connectTemporalWorker } from './connections';
+import { startDeliveryWorkers, type DeliveryWorkers } from './delivery-workers';
+import { createTemporalWorker } from './temporal-worker';
+
+export interface ServiceParts {
+  /** Run the workflow worker (businessEventWorkflow, notificationWorkflow and activities). */
+  temporalWorker: boolean;
+  /** Run the channel workers of config.deliveryChannels. */
+  deliveryWorkers: boolean;
+}
+
+export interface RunningService {
+  config: Config;
+  orm: Orm;
+  redis: Redis;
+  temporalClient: Client;
+  queues: SendQueues;
+  delivery: DeliveryWorkers | null;
+  /** Graceful: stop polling, finish in-flight work, close connections. */
+  stop(): Promise<void>;
+}
+
+/** Connects to Postgres, Redis and Temporal (failing fast, naming the one unreachable) and starts the chosen parts. */
+export async function startService(config: Config, parts: ServiceParts, log: (line: string) => void): Promise<RunningService> {
+  const orm = await openOrm(config.databaseUrl);
+  const redis = await connectRedis(config.redisUrl);
+  const temporalClient = await connectTemporalClient(config.temporal);
+  const queues = new SendQueues({ connection: redis, prefix: config.queuePrefix, channels: config.channels });
+
+  let nativeConnection: NativeConnection | null = null;
+  let temporalWorker: TemporalWorker | null = null;
+  let temporalWorkerRun: Promise<void> | null = null;
+  if (parts.temporalWorker) {
+    nativeConnection = await connectTemporalWorker(config.temporal);
+    temporalWorker = await createTemporalWorker({
+      connection: nativeConnection,
+      config,
+      deps: { orm, queues, config: { deliveryDeadlineMs: config.deliveryDeadlineMs } },
+      workflowBundlePath: config.workflowBundlePath,
+    });
+    temporalWorkerRun = temporalWorker.run();
+    log(`workflow worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address}`);
+  }
+  const delivery = parts.deliveryWorkers
+    ? startDeliveryWorkers({ config, orm, redis, temporalClient, providers: createProviders(config, orm, redis), log })
+    : null;
+  if (delivery) log(`delivery workers consuming: ${[...delivery.workers.keys()].join(', ') || 'none'}`);
+
+  return {
+    config,
+    orm,
+    redis,
+    temporalClient,
+    queues,
+    delivery,
+    async stop() {
+      temporalWorker?.shutdown();
+      await Promise.all([temporalWorkerRun, delivery?.close()]);
+      await queues.close();
+      await nativeConnection?.close();
+      await temporalClient.connection.close();
+      redis.disconnect();
+      await orm.close();
+    },
+  };
+}
