@@ -1,5 +1,6 @@
 import { Connection } from '@temporalio/client';
 import { openOrm } from '../../src/db/orm';
+import { MIGRATIONS } from '../../src/db/migrations';
 
 describe('test infrastructure', () => {
   it('has a Temporal server with the search attributes and a migrated database', async () => {
@@ -7,9 +8,14 @@ describe('test infrastructure', () => {
     const attrs = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
     expect(Object.keys(attrs.customAttributes ?? {})).toEqual(expect.arrayContaining(['NotificationEventId', 'NotificationEventType', 'NotificationUserId']));
     await connection.close();
+
     const orm = await openOrm(process.env.TEST_DATABASE_URL!);
-    const rows = await orm.em.fork().getConnection().execute(`select count(*)::int as n from recipients`);
-    expect(rows[0].n).toBe(0);
-    await orm.close();
+    try {
+      expect(await orm.getMigrator().getPendingMigrations()).toEqual([]);
+      const applied = await orm.getMigrator().getExecutedMigrations();
+      expect(applied.map((m) => m.name)).toEqual(MIGRATIONS.map((m) => m.name));
+    } finally {
+      await orm.close();
+    }
   });
 });
