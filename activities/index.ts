@@ -1,8 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { log } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { BusinessEvent } from '../src/domain/business-event';
 import type { Channel } from '../src/domain/channels';
-import { EVENT_CATALOG, isMandatory } from '../src/domain/event-catalog';
+import { correlationKeyOf, EVENT_CATALOG, isMandatory } from '../src/domain/event-catalog';
+import { followUpWorkflowId } from '../src/domain/workflow-ids';
 import type { NotificationState } from '../src/domain/notification-status';
 import type {
   ChannelDecision,
@@ -22,8 +24,12 @@ import { businessFailure } from './errors';
 export interface ActivityDeps {
   orm: Orm;
   queues: SendQueues;
+  /** For visibility look-ups of earlier notifications (supersession). */
+  temporalClient: Client;
   config: {
     deliveryDeadlineMs: number;
+    /** Delay of the payment reminder follow-up. */
+    paymentReminderDelayMs: number;
     /** Locale used when a recipient's locale has no template. */
     defaultLocale?: string;
   };
@@ -33,7 +39,7 @@ const DEFAULT_FALLBACKS: Partial<Record<Channel, Channel>> = { push: 'sms' };
 
 /** Activities the workflows call; built once per worker with its dependencies. */
 export function createActivities(deps: ActivityDeps) {
-  const { orm, queues, config } = deps;
+  const { orm, queues, temporalClient, config } = deps;
   const defaultLocale = config.defaultLocale ?? 'en';
   const em = (): EntityManager => orm.em.fork();
 
@@ -47,8 +53,26 @@ export function createActivities(deps: ActivityDeps) {
     return byChannel;
   }
 
+  /**
+   * Running notification workflows of one event type, order and recipient, found through Temporal
+   * visibility (search attributes, then the memo's correlation key): what any Temporal client could query.
+   */
+  async function findWaitingNotifications(eventType: string, correlationKey: string, userIds: string[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const userId of userIds) {
+      const query = `WorkflowType = 'notificationWorkflow' AND ExecutionStatus = 'Running' AND NotificationEventType = '${eventType}' AND NotificationUserId = '${userId}'`;
+      for await (const execution of temporalClient.workflow.list({ query })) {
+        if (execution.memo?.correlationKey === correlationKey) ids.push(execution.workflowId);
+      }
+    }
+    return ids;
+  }
+
   return {
-    /** Resolves recipients, template and channels of one business event. */
+    /**
+     * Resolves recipients, template and channels of one business event, the follow-up it schedules,
+     * and the earlier workflows of the same order it cancels.
+     */
     async planBusinessEvent(event: BusinessEvent): Promise<EventPlan> {
       const db = em();
       const definition = event.type ? EVENT_CATALOG[event.type] : undefined;
@@ -61,14 +85,41 @@ export function createActivities(deps: ActivityDeps) {
         const rows = await db.find(Recipient, { roles: { $contains: [role] } }, { fields: ['id'], orderBy: { id: 'asc' } });
         recipients = rows.map((r) => r.id);
       }
-      const templateChannels = [...new Set(templates.map((t) => t.channel))];
+      recipients = [...new Set(recipients)];
+      const channels = event.options.channels ?? definition?.channels ?? [...new Set(templates.map((t) => t.channel))];
+      const correlationKey = correlationKeyOf(event.data);
+
+      const cancelWorkflowIds: string[] = [];
+      let followUp: EventPlan['followUp'] = null;
+      if (correlationKey !== null && definition) {
+        for (const kind of definition.cancelsFollowUps ?? []) {
+          for (const userId of recipients) cancelWorkflowIds.push(followUpWorkflowId(kind, correlationKey, userId));
+        }
+        for (const supersededType of definition.supersedes ?? []) {
+          cancelWorkflowIds.push(...(await findWaitingNotifications(supersededType, correlationKey, recipients)));
+        }
+        if (definition.followUp) {
+          const followUpTemplate = await db.findOne(Template, { code: definition.followUp.templateCode }, { fields: ['category'] });
+          if (!followUpTemplate) throw businessFailure('TemplateNotFound', `no template with code "${definition.followUp.templateCode}"`);
+          followUp = {
+            kind: definition.followUp.kind,
+            templateCode: definition.followUp.templateCode,
+            category: followUpTemplate.category,
+            channels,
+            delayMs: config.paymentReminderDelayMs,
+          };
+        }
+      }
       return {
         templateCode,
         category: definition?.category ?? templates[0].category,
-        channels: event.options.channels ?? definition?.channels ?? templateChannels,
+        channels,
         fallbacks: DEFAULT_FALLBACKS,
-        recipients: [...new Set(recipients)],
+        recipients,
         deliveryDeadlineMs: config.deliveryDeadlineMs,
+        correlationKey,
+        cancelWorkflowIds,
+        followUp,
       };
     },
 

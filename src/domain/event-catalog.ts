@@ -12,7 +12,27 @@ export interface EventDefinition {
   channels: Channel[];
   /** Recipients when the envelope names none: every recipient with this role. */
   defaultRecipientRole?: string;
+  /** A later notification this event schedules per recipient (e.g. a payment reminder). */
+  followUp?: FollowUpDefinition;
+  /** Follow-ups of these kinds for the same order and recipient are cancelled when this event arrives. */
+  cancelsFollowUps?: FollowUpKind[];
+  /** Still-waiting notifications of these events for the same order and recipient are cancelled. */
+  supersedes?: EventType[];
 }
+
+export const FOLLOW_UP_KINDS = ['payment_reminder'] as const;
+export type FollowUpKind = (typeof FOLLOW_UP_KINDS)[number];
+
+export interface FollowUpDefinition {
+  kind: FollowUpKind;
+  templateCode: string;
+}
+
+/**
+ * The data field tying events of one order together; follow-up ids and supersession use it.
+ * Events without it get no follow-ups and supersede nothing.
+ */
+export const CORRELATION_FIELD = 'orderNumber';
 
 export const CATEGORIES = ['order_updates', 'payment_updates', 'inventory_alerts', 'marketing', 'account'] as const;
 export type Category = (typeof CATEGORIES)[number];
@@ -26,9 +46,24 @@ export const MANDATORY_CHANNELS: Partial<Record<Category, Channel[]>> = {
 export const EVENT_CATALOG: Record<EventType, EventDefinition> = {
   ORDER_CREATED: { templateCode: 'order_created', category: 'order_updates', channels: ['in_app', 'email'] },
   ORDER_SHIPPED: { templateCode: 'order_shipped', category: 'order_updates', channels: ['in_app', 'email', 'push'] },
-  ORDER_DELIVERED: { templateCode: 'order_delivered', category: 'order_updates', channels: ['in_app', 'email', 'push'] },
-  PAYMENT_CAPTURED: { templateCode: 'payment_captured', category: 'payment_updates', channels: ['in_app', 'email'] },
-  PAYMENT_FAILED: { templateCode: 'payment_failed', category: 'payment_updates', channels: ['in_app', 'email', 'sms'] },
+  ORDER_DELIVERED: {
+    templateCode: 'order_delivered',
+    category: 'order_updates',
+    channels: ['in_app', 'email', 'push'],
+    supersedes: ['ORDER_SHIPPED'],
+  },
+  PAYMENT_CAPTURED: {
+    templateCode: 'payment_captured',
+    category: 'payment_updates',
+    channels: ['in_app', 'email'],
+    cancelsFollowUps: ['payment_reminder'],
+  },
+  PAYMENT_FAILED: {
+    templateCode: 'payment_failed',
+    category: 'payment_updates',
+    channels: ['in_app', 'email', 'sms'],
+    followUp: { kind: 'payment_reminder', templateCode: 'payment_failed_reminder' },
+  },
   INVENTORY_LOW_STOCK: {
     templateCode: 'inventory_low_stock',
     category: 'inventory_alerts',
@@ -36,6 +71,12 @@ export const EVENT_CATALOG: Record<EventType, EventDefinition> = {
     defaultRecipientRole: 'admin',
   },
 };
+
+/** The order a business event belongs to, when its data names one. */
+export function correlationKeyOf(data: Record<string, unknown>): string | null {
+  const value = data[CORRELATION_FIELD];
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+}
 
 export function isMandatory(category: string, channel: Channel): boolean {
   return (MANDATORY_CHANNELS[category as Category] ?? []).includes(channel);

@@ -26,6 +26,12 @@ export interface EventPlan {
   fallbacks: Partial<Record<Channel, Channel>>;
   recipients: string[];
   deliveryDeadlineMs: number;
+  /** The order the event belongs to (data.orderNumber), put in the memo for supersession look-ups. */
+  correlationKey: string | null;
+  /** Workflows this event cancels first: follow-ups and superseded notifications of the same order. */
+  cancelWorkflowIds: string[];
+  /** The follow-up notification to schedule per recipient, when the event has one. */
+  followUp: { kind: string; templateCode: string; category: string; channels: Channel[]; delayMs: number } | null;
 }
 
 export interface ChannelDecision {
@@ -43,4 +49,8 @@ export interface PreparedNotification {
 export interface EventResult {
   eventId: string;
   notifications: { userId: string; workflowId: string; state: string; error?: string }[];
+  /** Follow-ups scheduled (not awaited: they may wait a day). */
+  followUps: { userId: string; workflowId: string }[];
+  /** Workflows this event cancelled. */
+  cancelled: string[];
 }

@@ -6,3 +6,11 @@ export function eventWorkflowId(eventId: string): string {
 export function notificationWorkflowId(eventId: string, userId: string): string {
   return `notification-${eventId}-${userId}`;
 }
+
+/**
+ * A follow-up notification (e.g. the payment reminder of one order for one recipient). Derived from
+ * the order, not the event, so a later event for the same order can cancel it by id.
+ */
+export function followUpWorkflowId(kind: string, correlationKey: string, userId: string): string {
+  return `followup-${kind}-${correlationKey}-${userId}`;
+}

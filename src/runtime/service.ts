@@ -42,7 +42,7 @@ export async function startService(config: Config, parts: ServiceParts, log: (li
     temporalWorker = await createTemporalWorker({
       connection: nativeConnection,
       config,
-      deps: { orm, queues, config: { deliveryDeadlineMs: config.deliveryDeadlineMs } },
+      deps: { orm, queues, temporalClient, config },
       workflowBundlePath: config.workflowBundlePath,
     });
     temporalWorkerRun = temporalWorker.run();

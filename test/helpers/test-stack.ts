@@ -71,7 +71,7 @@ export class TestStack {
     this.temporalWorker = await createTemporalWorker({
       connection: this.nativeConnection,
       config: this.config,
-      deps: { orm: this.orm, queues: this.queues, config: { deliveryDeadlineMs: this.config.deliveryDeadlineMs } },
+      deps: { orm: this.orm, queues: this.queues, temporalClient: this.temporalClient, config: this.config },
       workflowBundlePath: process.env.TEST_WORKFLOW_BUNDLE,
     });
     this.temporalWorkerRun = this.temporalWorker.run();

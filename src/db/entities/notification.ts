@@ -39,7 +39,7 @@ export const NotificationSchema = new EntitySchema<Notification>({
   indexes: [{ properties: ['recipientId', 'createdAt'] }],
   properties: {
     id: { type: 'uuid', primary: true, defaultRaw: 'gen_random_uuid()' },
-    eventId: { type: 'string', length: 200 },
+    eventId: { type: 'string', length: 255 },
     eventType: { type: 'string', length: 64, nullable: true },
     recipientId: { type: 'string', length: 200 },
     templateCode: { type: 'string', length: 100 },

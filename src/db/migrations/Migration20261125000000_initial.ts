@@ -53,7 +53,7 @@ export class Migration20261125000000_initial extends Migration {
     this.addSql(`
       create table notifications (
         id uuid primary key default gen_random_uuid(),
-        event_id varchar(200) not null,
+        event_id varchar(255) not null,
         event_type varchar(64) null,
         recipient_id varchar(200) not null references recipients (id) on delete cascade,
         template_code varchar(100) not null,

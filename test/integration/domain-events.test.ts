@@ -1,0 +1,170 @@
+import { Notification, Preference } from '../../src/db/entities';
+import { EVENT_TYPES, type EventType } from '../../src/domain/business-event';
+import { followUpWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
+import { TestStack } from '../helpers/test-stack';
+import { waitFor } from '../helpers/wait-for';
+
+/** Subject line of the default email template per event, for data below. */
+const EXPECTED_SUBJECT: Record<EventType, string> = {
+  ORDER_CREATED: 'We received your order A-7',
+  ORDER_SHIPPED: 'Your order A-7 has shipped',
+  ORDER_DELIVERED: 'Your order A-7 was delivered',
+  PAYMENT_CAPTURED: 'Payment received for order A-7',
+  PAYMENT_FAILED: 'Payment failed for order A-7',
+  INVENTORY_LOW_STOCK: 'Low stock: Red T-shirt (TSHIRT-RED)',
+};
+const DATA = { orderNumber: 'A-7', total: 1499, currency: 'INR', sku: 'TSHIRT-RED', productName: 'Red T-shirt', quantity: 2 };
+
+describe('business events through the workflows', () => {
+  const stack = new TestStack({ env: { PAYMENT_REMINDER_DELAY_MS: '3000' } });
+  beforeAll(() => stack.start());
+  afterAll(() => stack.stop());
+
+  const event = (type: string, userId: string | undefined, extra: Record<string, unknown> = {}) => ({
+    id: stack.uid('evt'),
+    type,
+    occurredAt: new Date().toISOString(),
+    ...(userId ? { userId } : {}),
+    data: { ...DATA, orderNumber: stack.uid('A') },
+    ...extra,
+  });
+
+  it.each(EVENT_TYPES.filter((t) => t !== 'INVENTORY_LOW_STOCK'))('%s reaches the recipient by in-app and email', async (type) => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const envelope = event(type, userId);
+    await stack.client.publishEvent(envelope);
+    const result = await stack.client.eventResult(envelope.id);
+    expect(result.notifications).toEqual([expect.objectContaining({ userId, state: 'delivered' })]);
+    const [mail] = await stack.smtp.waitForMessages(`${userId}@example.test`);
+    expect(mail.raw).toContain(`Subject: ${EXPECTED_SUBJECT[type].replace('A-7', envelope.data.orderNumber)}`);
+    const status = await stack.client.status(envelope.id, userId);
+    expect(status.channels.in_app?.state).toBe('delivered');
+    if (type === 'ORDER_SHIPPED' || type === 'ORDER_DELIVERED') {
+      // No push subscription and no phone: push is suppressed with the reason, not failed.
+      expect(status.channels.push).toMatchObject({ state: 'suppressed', reason: expect.stringContaining('no push address') });
+    }
+  });
+
+  it('INVENTORY_LOW_STOCK without recipients goes to every admin', async () => {
+    const admins = [stack.uid('admin'), stack.uid('admin')];
+    const shopper = stack.uid('u');
+    for (const id of admins) await stack.createRecipient({ id, roles: ['admin'] });
+    await stack.createRecipient({ id: shopper, roles: ['customer'] });
+    const envelope = event('INVENTORY_LOW_STOCK', undefined);
+    await stack.client.publishEvent(envelope);
+    const result = await stack.client.eventResult(envelope.id);
+    const reached = result.notifications.map((n) => n.userId);
+    expect(reached).toEqual(expect.arrayContaining(admins));
+    expect(reached).not.toContain(shopper);
+    for (const id of admins) {
+      const [mail] = await stack.smtp.waitForMessages(`${id}@example.test`);
+      expect(mail.raw).toContain('Subject: Low stock: Red T-shirt (TSHIRT-RED)');
+    }
+  });
+
+  it('suppresses a channel switched off, records why, and ends suppressed when every channel is off', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId, roles: ['admin'] });
+    const em = stack.orm.em.fork();
+    em.create(Preference, { recipientId: userId, category: 'inventory_alerts', channel: 'email', enabled: false, updatedAt: new Date() });
+    await em.flush();
+
+    const partial = event('INVENTORY_LOW_STOCK', undefined, { userIds: [userId] });
+    await stack.client.publishEvent(partial);
+    const status = (await stack.client.eventResult(partial.id)).notifications[0];
+    expect(status.state).toBe('delivered');
+    const detail = await stack.client.status(partial.id, userId);
+    expect(detail.channels.email).toEqual({ state: 'suppressed', attempts: 0, reason: 'preference: inventory_alerts off for email' });
+    expect(detail.channels.in_app?.state).toBe('delivered');
+
+    await stack.orm.em.fork().nativeUpdate('Recipient', { id: userId }, { muted: true });
+    const muted = event('INVENTORY_LOW_STOCK', undefined, { userIds: [userId] });
+    await stack.client.publishEvent(muted);
+    expect((await stack.client.eventResult(muted.id)).notifications[0].state).toBe('suppressed');
+    const mutedStatus = await stack.client.status(muted.id, userId);
+    expect(mutedStatus.channels.in_app).toMatchObject({ state: 'suppressed', reason: 'recipient muted all notifications' });
+    expect(await stack.orm.em.fork().findOneOrFail(Notification, { eventId: muted.id })).toMatchObject({ state: 'suppressed' });
+    expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(0);
+  });
+
+  it('keeps mandatory channels on: order emails go out despite an opt-out or a mute', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId, muted: true });
+    const em = stack.orm.em.fork();
+    em.create(Preference, { recipientId: userId, category: 'order_updates', channel: 'email', enabled: false, updatedAt: new Date() });
+    await em.flush();
+    const envelope = event('ORDER_CREATED', userId);
+    await stack.client.publishEvent(envelope);
+    expect((await stack.client.eventResult(envelope.id)).notifications[0].state).toBe('delivered');
+    await stack.smtp.waitForMessages(`${userId}@example.test`);
+  });
+
+  it('fails a notification whose template needs a variable the event lacks, with a clear error and no email', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const envelope = { ...event('ORDER_CREATED', userId), data: { orderNumber: 'A-9', currency: 'INR' } };
+    await stack.client.publishEvent(envelope);
+    const [result] = (await stack.client.eventResult(envelope.id)).notifications;
+    expect(result.state).toBe('failed');
+    expect(result.error).toMatch(/variable "total"/);
+    const status = await stack.client.status(envelope.id, userId);
+    expect(status).toMatchObject({ state: 'failed', error: expect.stringContaining('"total"') });
+    expect(await stack.orm.em.fork().count(Notification, { eventId: envelope.id })).toBe(0);
+    expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(0);
+  });
+
+  it('sends the payment reminder when no PAYMENT_CAPTURED arrives', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const failed = event('PAYMENT_FAILED', userId);
+    await stack.client.publishEvent(failed);
+    const result = await stack.client.eventResult(failed.id);
+    const reminderId = followUpWorkflowId('payment_reminder', failed.data.orderNumber, userId);
+    expect(result.followUps).toEqual([{ userId, workflowId: reminderId }]);
+    const reminder = await stack.temporalClient.workflow.getHandle(reminderId).result();
+    expect(reminder.state).toBe('delivered');
+    const mails = await stack.smtp.waitForMessages(`${userId}@example.test`, 2);
+    expect(mails.map((m) => /Subject: (.*)/.exec(m.raw)?.[1])).toEqual([
+      `Payment failed for order ${failed.data.orderNumber}`,
+      `Reminder: order ${failed.data.orderNumber} is waiting for payment`,
+    ]);
+  });
+
+  it('cancels the payment reminder when PAYMENT_CAPTURED for the same order comes first', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const failed = event('PAYMENT_FAILED', userId);
+    await stack.client.publishEvent(failed);
+    const reminderId = followUpWorkflowId('payment_reminder', failed.data.orderNumber, userId);
+    const captured = { ...event('PAYMENT_CAPTURED', userId), data: failed.data };
+    await stack.client.eventResult(failed.id);
+    await stack.client.publishEvent(captured);
+    expect((await stack.client.eventResult(captured.id)).cancelled).toEqual([reminderId]);
+    const reminder = await stack.temporalClient.workflow.getHandle(reminderId).result();
+    expect(reminder).toMatchObject({ state: 'cancelled', error: expect.stringContaining('superseded by PAYMENT_CAPTURED') });
+    const mails = await stack.smtp.waitForMessages(`${userId}@example.test`, 2);
+    expect(mails.some((m) => m.raw.includes('Reminder:'))).toBe(false);
+  });
+
+  it('ORDER_DELIVERED cancels a still-waiting ORDER_SHIPPED notice of the same order', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const shipped = event('ORDER_SHIPPED', userId, { options: { delayMs: 120_000 } });
+    const otherOrder = event('ORDER_SHIPPED', userId, { options: { delayMs: 120_000 } });
+    await stack.client.publishEvent(shipped);
+    await stack.client.publishEvent(otherOrder);
+    const shippedId = notificationWorkflowId(shipped.id, userId);
+    await waitFor(async () => ((await stack.client.statusOf(shippedId)).state === 'scheduled' ? true : undefined));
+    await waitFor(async () => ((await stack.client.statusOf(notificationWorkflowId(otherOrder.id, userId))).state === 'scheduled' ? true : undefined));
+
+    const delivered = { ...event('ORDER_DELIVERED', userId), data: shipped.data };
+    await stack.client.publishEvent(delivered);
+    const result = await stack.client.eventResult(delivered.id);
+    expect(result.cancelled).toEqual([shippedId]);
+    expect((await stack.client.eventResult(shipped.id)).notifications[0].state).toBe('cancelled');
+    // The other order's notice keeps waiting.
+    expect((await stack.client.statusOf(notificationWorkflowId(otherOrder.id, userId))).state).toBe('scheduled');
+    await stack.client.cancel(notificationWorkflowId(otherOrder.id, userId), 'test cleanup');
+  });
+});
