@@ -4,6 +4,7 @@ export interface ReceivedMail {
   from: string;
   to: string[];
   raw: string;
+  receivedAt: Date;
 }
 
 /** A real SMTP server on a free port that keeps every message it accepts. */
@@ -33,6 +34,7 @@ export class SmtpPeer {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
             raw: Buffer.concat(chunks).toString('utf8'),
+            receivedAt: new Date(),
           });
           for (const listener of this.listeners) listener();
           callback();
