@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { parseBusinessEvent, type BusinessEvent, type BusinessEventInput, type DeliveryOptions } from '../domain/business-event';
+import { EVENT_CATALOG } from '../domain/event-catalog';
 import type { EventResult } from '../domain/notification-request';
 import type { NotificationStatus } from '../domain/notification-status';
 import { eventWorkflowId, notificationWorkflowId } from '../domain/workflow-ids';
@@ -91,7 +92,7 @@ export class NotificationClient {
           { key: NotificationEventType, value: eventType },
           ...(event.userId ? [{ key: NotificationUserId, value: event.userId }] : []),
         ],
-        memo: { templateCode: event.templateCode ?? null, eventType },
+        memo: eventMemo(event),
       });
       return { eventId: event.id, workflowId, started: true };
     } catch (err) {
@@ -99,6 +100,15 @@ export class NotificationClient {
       throw err;
     }
   }
+}
+
+/** What an operator sees in the Web UI's memo column: the template and channels the event uses. */
+function eventMemo(event: BusinessEvent): Record<string, unknown> {
+  const definition = event.type ? EVENT_CATALOG[event.type] : undefined;
+  return {
+    templateCode: definition?.templateCode ?? event.templateCode,
+    channels: event.options.channels ?? definition?.channels ?? 'template default',
+  };
 }
 
 function directEvent(

@@ -42,7 +42,8 @@ export const businessEventSchema = z
     templateCode: z.string().regex(/^[a-z0-9_.-]{1,100}$/, 'must be 1-100 chars of [a-z0-9_.-]').optional(),
     occurredAt: z.iso.datetime({ offset: true }),
     userId: userId.optional(),
-    userIds: z.array(userId).min(1).max(10_000).optional(),
+    /** One child workflow each; larger audiences belong in campaigns (keeps the event history small). */
+    userIds: z.array(userId).min(1).max(1000).optional(),
     data: z.record(z.string(), z.unknown()).default({}),
     options: deliveryOptionsSchema.default({ priority: 'normal', delayMs: 0, sendAt: null }),
   })

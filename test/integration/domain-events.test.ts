@@ -1,4 +1,4 @@
-import { Notification, Preference } from '../../src/db/entities';
+import { Notification, Preference, Template } from '../../src/db/entities';
 import { EVENT_TYPES, type EventType } from '../../src/domain/business-event';
 import { followUpWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
 import { TestStack } from '../helpers/test-stack';
@@ -166,5 +166,31 @@ describe('business events through the workflows', () => {
     // The other order's notice keeps waiting.
     expect((await stack.client.statusOf(notificationWorkflowId(otherOrder.id, userId))).state).toBe('scheduled');
     await stack.client.cancel(notificationWorkflowId(otherOrder.id, userId), 'test cleanup');
+  });
+
+  it('renders the newest template version in the recipient locale, falling back to the default locale', async () => {
+    const code = `test_locale_${stack.id}`;
+    const em = stack.orm.em.fork();
+    const add = (locale: string, version: number, subject: string) =>
+      em.create(Template, { code, channel: 'email', locale, version, category: 'account', fields: { subject, html: '<p>{{name}}</p>', text: '{{name}}' }, createdAt: new Date() });
+    add('en', 1, 'Hello {{name}} (v1)');
+    add('en', 2, 'Hello {{name}} (v2)');
+    add('de', 1, 'Hallo {{name}}');
+    await em.flush();
+    const german = stack.uid('u');
+    const french = stack.uid('u');
+    await stack.createRecipient({ id: german, locale: 'de' });
+    await stack.createRecipient({ id: french, locale: 'fr' });
+
+    const sent = await stack.client.publishBatchNotification({ userIds: [german, french], templateCode: code, variables: { name: 'Ann <3' } });
+    const result = await stack.client.eventResult(sent.eventId);
+    expect(result.notifications.map((n) => n.state)).toEqual(['delivered', 'delivered']);
+    const [de] = await stack.smtp.waitForMessages(`${german}@example.test`);
+    const [fr] = await stack.smtp.waitForMessages(`${french}@example.test`);
+    expect(de.raw).toContain('Subject: Hallo Ann <3');
+    expect(fr.raw).toContain('Subject: Hello Ann <3 (v2)');
+    expect(fr.raw).toContain('Ann &lt;3'); // escaped in the HTML part only
+    const rows = await stack.orm.em.fork().find(Notification, { eventId: sent.eventId }, { orderBy: { recipientId: 'asc' } });
+    expect(Object.fromEntries(rows.map((r) => [r.recipientId, r.templateVersions.email]))).toEqual({ [german]: 1, [french]: 2 });
   });
 });

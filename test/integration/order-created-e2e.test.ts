@@ -56,6 +56,7 @@ describe('ORDER_CREATED end to end', () => {
     expect(described.searchAttributes).toMatchObject({ NotificationEventId: [eventId], NotificationEventType: ['ORDER_CREATED'], NotificationUserId: [userId] });
     const eventDescribed = await stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).describe();
     expect(eventDescribed.searchAttributes).toMatchObject({ NotificationEventId: [eventId], NotificationUserId: [userId] });
+    expect(eventDescribed.memo).toEqual({ templateCode: 'order_created', channels: ['in_app', 'email'] });
     expect(await described.memo).toMatchObject({ templateCode: 'order_created', channels: ['in_app', 'email'] });
   });
 
