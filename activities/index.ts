@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { BusinessEvent } from '../src/domain/business-event';
+import { parseBusinessEvent, type BusinessEvent } from '../src/domain/business-event';
 import type { Channel } from '../src/domain/channels';
 import { correlationKeyOf, EVENT_CATALOG, isMandatory } from '../src/domain/event-catalog';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
@@ -73,7 +73,14 @@ export function createActivities(deps: ActivityDeps) {
      * Resolves recipients, template and channels of one business event, the follow-up it schedules,
      * and the earlier workflows of the same order it cancels.
      */
-    async planBusinessEvent(event: BusinessEvent): Promise<EventPlan> {
+    async planBusinessEvent(input: BusinessEvent): Promise<EventPlan> {
+      // Validated again here: any Temporal client may start the workflow with hand-written JSON.
+      let event: BusinessEvent;
+      try {
+        event = parseBusinessEvent(input);
+      } catch (err) {
+        throw businessFailure('InvalidEvent', (err as Error).message);
+      }
       const db = em();
       const definition = event.type ? EVENT_CATALOG[event.type] : undefined;
       const templateCode = definition?.templateCode ?? event.templateCode!;
@@ -111,6 +118,7 @@ export function createActivities(deps: ActivityDeps) {
         }
       }
       return {
+        event,
         templateCode,
         category: definition?.category ?? templates[0].category,
         channels,

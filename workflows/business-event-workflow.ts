@@ -26,18 +26,19 @@ const { planBusinessEvent } = proxyActivities<Activities>({
  * (a payment reminder, a still-waiting shipping notice of the same order), then starts one
  * notificationWorkflow per recipient and the follow-up the event schedules.
  */
-export async function businessEventWorkflow(event: BusinessEvent): Promise<EventResult> {
-  const eventType = event.type ?? `direct:${event.templateCode}`;
+export async function businessEventWorkflow(input: BusinessEvent): Promise<EventResult> {
+  const eventType = input.type ?? `direct:${input.templateCode}`;
   // A client that is not ours (e.g. the temporal CLI) may start us without search attributes.
   if (!workflowInfo().typedSearchAttributes.get(NotificationEventId)) {
     upsertSearchAttributes([
-      { key: NotificationEventId, value: event.id },
+      { key: NotificationEventId, value: input.id },
       { key: NotificationEventType, value: eventType },
-      ...(event.userId ? [{ key: NotificationUserId, value: event.userId }] : []),
+      ...(input.userId ? [{ key: NotificationUserId, value: input.userId }] : []),
     ]);
   }
 
-  const plan = await planBusinessEvent(event);
+  const plan = await planBusinessEvent(input);
+  const event = plan.event;
 
   const cancelled: string[] = [];
   for (const workflowId of plan.cancelWorkflowIds) {

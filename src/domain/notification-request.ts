@@ -1,5 +1,5 @@
 import type { Channel } from './channels';
-import type { DeliveryOptions } from './business-event';
+import type { BusinessEvent, DeliveryOptions } from './business-event';
 
 /** Argument of notificationWorkflow: plain JSON so any Temporal client can start one. */
 export interface NotificationRequest {
@@ -20,6 +20,8 @@ export interface NotificationRequest {
 
 /** Result of planning one business event: who gets what. */
 export interface EventPlan {
+  /** The envelope, validated and with defaults applied. */
+  event: BusinessEvent;
   templateCode: string;
   category: string;
   channels: Channel[];

@@ -110,4 +110,25 @@ describe('ORDER_CREATED end to end', () => {
     const result = await stack.client.eventResult(eventId);
     expect(result.notifications[0].state).toBe('delivered');
   });
+
+  it('runs an event started by any Temporal client with plain JSON and no search attributes', async () => {
+    const userId = stack.uid('u');
+    const eventId = stack.uid('evt');
+    await stack.createRecipient({ id: userId });
+    const handle = await stack.temporalClient.workflow.start('businessEventWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: eventWorkflowId(eventId),
+      args: [{ id: eventId, type: 'ORDER_CREATED', occurredAt: '2026-11-25T10:00:00Z', userId, data: { orderNumber: 'A-2', total: 5, currency: 'INR' } }],
+    });
+    const result = await handle.result();
+    expect(result.notifications[0].state).toBe('delivered');
+    expect((await handle.describe()).searchAttributes).toMatchObject({ NotificationEventId: [eventId], NotificationEventType: ['ORDER_CREATED'], NotificationUserId: [userId] });
+
+    const bad = await stack.temporalClient.workflow.start('businessEventWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: eventWorkflowId(stack.uid('evt')),
+      args: [{ id: 'x', type: 'ORDER_EXPLODED', occurredAt: '2026-11-25T10:00:00Z', userId }],
+    });
+    await expect(bad.result()).rejects.toMatchObject({ cause: { cause: { type: 'InvalidEvent', message: expect.stringContaining('type:') } } });
+  });
 });
