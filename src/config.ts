@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CHANNELS, type Channel } from './domain/channels';
 
@@ -17,6 +18,25 @@ const channelList = z
   .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
   .pipe(z.array(z.enum(CHANNELS)).min(1));
 
+/** `name:key` (plain, at least 16 chars, hashed here) or `name:<64 hex>` (the key's SHA-256); keys never stay in memory in clear. */
+const apiKeyList = z.string().transform((value, ctx) => {
+  const keys: ApiKeyConfig[] = [];
+  for (const [i, entry] of value.split(',').map((part) => part.trim()).filter(Boolean).entries()) {
+    const m = /^([A-Za-z0-9_.-]{1,64}):(.+)$/.exec(entry);
+    if (!m || (!/^[0-9a-fA-F]{64}$/.test(m[2]) && m[2].length < 16)) {
+      ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must be name:key (key at least 16 chars) or name:<sha256 hex>` });
+      return z.NEVER;
+    }
+    if (keys.some((k) => k.name === m[1])) {
+      ctx.addIssue({ code: 'custom', message: `key name "${m[1]}" appears twice` });
+      return z.NEVER;
+    }
+    const sha256 = /^[0-9a-fA-F]{64}$/.test(m[2]) ? m[2].toLowerCase() : createHash('sha256').update(m[2]).digest('hex');
+    keys.push({ name: m[1], sha256 });
+  }
+  return keys;
+});
+
 const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -34,6 +54,10 @@ const envSchema = z.object({
   PAYMENT_REMINDER_DELAY_MS: intFrom(0, 30 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
   /** A send claimed longer ago than this belongs to a dead worker and may be taken over. */
   SEND_RECORD_STALE_MS: intFrom(1000, 24 * 3600 * 1000).default(60_000),
+  /** A send job's lock; a job whose worker died runs again after about twice this. */
+  SEND_LOCK_DURATION_MS: intFrom(500, 10 * 60 * 1000).default(30_000),
+  /** Port of the Prometheus endpoint (GET /metrics) of a worker process; unset = none, 0 = any free port. */
+  METRICS_PORT: intFrom(0, 65535).optional(),
   TWILIO_BASE_URL: url(['http:', 'https:']).default('https://api.twilio.com'),
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
@@ -45,6 +69,22 @@ const envSchema = z.object({
   WEBHOOK_DEFAULT_URL: url(['http:', 'https:']).optional(),
   /** A workflow bundle prebuilt by `npm run build:workflow-bundle`; default: bundle at worker start. */
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+  /** HTTP API: service keys and admin keys, comma lists of `name:key` (hashed at load) or `name:<sha256 hex of the key>`. */
+  API_KEYS: apiKeyList.default([]),
+  ADMIN_API_KEYS: apiKeyList.default([]),
+  /** Shopper JWTs: HS256 with JWT_SECRET, or keys from JWT_JWKS_URL (one of the two). */
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_JWKS_URL: url(['http:', 'https:']).optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  API_HOST: z.string().min(1).default('0.0.0.0'),
+  API_BODY_LIMIT_BYTES: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Requests per API key / per user per window; 0 turns the limit off. */
+  API_RATE_LIMIT_PER_KEY: intFrom(0, 1_000_000).default(1200),
+  API_RATE_LIMIT_PER_USER: intFrom(0, 1_000_000).default(300),
+  API_RATE_LIMIT_WINDOW_MS: intFrom(1000, 3_600_000).default(60_000),
+  /** Temporal Web UI base URL, for the links in notification traces. */
+  TEMPORAL_UI_URL: url(['http:', 'https:']).default('http://127.0.0.1:8233'),
 });
 
 export interface ChannelWorkerConfig {
@@ -55,8 +95,26 @@ export interface ChannelWorkerConfig {
   backoffMs: number;
 }
 
+export interface ApiKeyConfig {
+  name: string;
+  /** Lower-case hex SHA-256 of the key. */
+  sha256: string;
+}
+
+export interface ApiConfig {
+  host: string;
+  serviceKeys: ApiKeyConfig[];
+  adminKeys: ApiKeyConfig[];
+  /** How shopper JWTs are verified; null = no shopper access. */
+  jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string } | null;
+  bodyLimitBytes: number;
+  rateLimit: { perKey: number; perUser: number; windowMs: number };
+  temporalUiUrl: string;
+}
+
 export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string };
+  api: ApiConfig;
   databaseUrl: string;
   redisUrl: string;
   smtpUrl: string;
@@ -67,6 +125,9 @@ export interface Config {
   deliveryDeadlineMs: number;
   paymentReminderDelayMs: number;
   sendRecordStaleMs: number;
+  sendLockDurationMs: number;
+  /** null: no metrics endpoint. */
+  metricsPort: number | null;
   workflowBundlePath?: string;
   channels: Record<Channel, ChannelWorkerConfig>;
   /** Provider settings; a channel whose provider is not configured has no worker. */
@@ -131,8 +192,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) throw configError(parsed.error);
   const e = parsed.data;
   const channels = Object.fromEntries(CHANNELS.map((c) => [c, channelConfig(env, c)])) as Record<Channel, ChannelWorkerConfig>;
+  if (e.JWT_SECRET && e.JWT_JWKS_URL) throw new ConfigError('invalid configuration: JWT_SECRET, JWT_JWKS_URL: set one of the two, not both');
   return {
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    api: {
+      host: e.API_HOST,
+      serviceKeys: e.API_KEYS,
+      adminKeys: e.ADMIN_API_KEYS,
+      jwt:
+        e.JWT_SECRET || e.JWT_JWKS_URL
+          ? { secret: e.JWT_SECRET, jwksUrl: e.JWT_JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE }
+          : null,
+      bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
+      rateLimit: { perKey: e.API_RATE_LIMIT_PER_KEY, perUser: e.API_RATE_LIMIT_PER_USER, windowMs: e.API_RATE_LIMIT_WINDOW_MS },
+      temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+    },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     smtpUrl: e.SMTP_URL,
@@ -143,6 +217,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryDeadlineMs: e.DELIVERY_DEADLINE_MS,
     paymentReminderDelayMs: e.PAYMENT_REMINDER_DELAY_MS,
     sendRecordStaleMs: e.SEND_RECORD_STALE_MS,
+    sendLockDurationMs: e.SEND_LOCK_DURATION_MS,
+    metricsPort: e.METRICS_PORT ?? null,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     channels,
     providers: {

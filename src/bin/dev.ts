@@ -2,10 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
+import { devCredentialLines, withDevApiCredentials } from '../api/dev-credentials';
+import { startApi } from '../api/server';
 import { loadConfig } from '../config';
 import { migrate, openOrm } from '../db/orm';
 import { seedDemoRecipients } from '../db/seeds/demo-recipients';
 import { startService } from '../runtime/service';
+import { leaveShutdownSignalsToUs } from '../runtime/temporal-worker';
 import { startDevServer, temporalAnswers, type DevServer } from '../temporal/dev-server';
 import { resolveTemporalCli } from '../temporal/temporal-cli';
 import { onShutdownSignal, runMain } from './run-main';
@@ -28,7 +31,8 @@ function portAnswers(host: string, port: number): Promise<boolean> {
 
 /** Everything in one process for development: Temporal dev server + Web UI, mail catcher, migrations, workers. */
 runMain(async () => {
-  const config = loadConfig();
+  leaveShutdownSignalsToUs();
+  const config = loadConfig(withDevApiCredentials(process.env));
   await mkdir(DATA_DIR, { recursive: true });
   const children: ChildProcess[] = [];
   let temporalServer: DevServer | null = null;
@@ -74,21 +78,28 @@ runMain(async () => {
   }
 
   const service = await startService(config, { temporalWorker: true, deliveryWorkers: true }, log);
+  const api = await startApi(service, { logLevel: 'warn' });
 
   process.stdout.write(
     [
       '',
       'Notification service (dev) is up:',
+      `  HTTP API          ${api.url}`,
+      `  API docs          ${api.docsUrl}`,
+      `  Queue dashboard   ${api.queuesUrl}   (Basic auth: any user name, an admin key as password)`,
       `  Temporal Web UI   ${temporalUi}/namespaces/${config.temporal.namespace}/workflows`,
       `  Temporal gRPC     ${config.temporal.address}`,
       `  Mail inbox        ${mailUi}`,
       `  Send an event     npm run send-event -- ORDER_CREATED u_42`,
+      'Credentials for the README\'s curl walk-through:',
+      ...(await devCredentialLines(process.env, config.api.jwt)),
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),
   );
 
   onShutdownSignal(async () => {
+    await api.close();
     await service.stop();
     for (const child of children) child.kill('SIGTERM');
     await temporalServer?.stop();

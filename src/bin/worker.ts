@@ -1,6 +1,7 @@
 import { loadConfig } from '../config';
 import { CHANNELS, isChannel } from '../domain/channels';
 import { startService } from '../runtime/service';
+import { leaveShutdownSignalsToUs } from '../runtime/temporal-worker';
 import { onShutdownSignal, runMain } from './run-main';
 
 /**
@@ -11,6 +12,7 @@ import { onShutdownSignal, runMain } from './run-main';
  * DELIVERY_CHANNELS does the same as --channels, for container environments.
  */
 runMain(async () => {
+  leaveShutdownSignalsToUs();
   const args = process.argv.slice(2);
   const channelsArg = args.find((a) => a.startsWith('--channels='))?.slice('--channels='.length);
   const env = { ...process.env, ...(channelsArg !== undefined ? { DELIVERY_CHANNELS: channelsArg } : {}) };

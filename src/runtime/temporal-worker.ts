@@ -1,4 +1,4 @@
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import { Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { Config } from '../config';
 
@@ -21,4 +21,12 @@ export async function createTemporalWorker(options: TemporalWorkerOptions): Prom
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: require.resolve('../../workflows') }),
   });
+}
+
+/**
+ * The Temporal runtime stops workers on SIGINT/SIGTERM by itself; our entry points own shutdown
+ * (workers, queues, connections in order), so they call this before creating any worker.
+ */
+export function leaveShutdownSignalsToUs(): void {
+  Runtime.install({ shutdownSignals: [] });
 }

@@ -1,0 +1,162 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { ApiKeyVerifier } from './auth/api-keys';
+import { API_KEY_HEADER, Authenticator } from './auth/authenticate';
+import { JwtVerifier } from './auth/jwt';
+import type { ApiContext, ApiDeps } from './context';
+import { ApiError, installErrorHandlers } from './errors';
+import { FeedHub } from './feed-hub';
+import { adminQueueRoutes } from './routes/admin-queues';
+import { eventRoutes } from './routes/events';
+import { healthRoutes } from './routes/health';
+import { notificationCenterRoutes } from './routes/notification-center';
+import { notificationControlRoutes } from './routes/notification-control';
+import { notificationStreamRoutes } from './routes/notification-stream';
+import { preferenceRoutes } from './routes/preferences';
+import { publishRoutes } from './routes/publish';
+import { recipientRoutes } from './routes/recipients';
+import { templateRoutes } from './routes/templates';
+import { traceRoutes } from './routes/trace';
+
+export type { ApiDeps } from './context';
+
+export const API_DESCRIPTION = `Notification service HTTP API.
+
+Authentication:
+- Service routes: \`X-API-Key: <key>\` (keys from API_KEYS; an admin key works too).
+- Shopper routes: \`Authorization: Bearer <jwt>\`; the token's \`sub\` is the recipient id. The SSE stream also takes \`?access_token=<jwt>\`.
+- Operator routes: an admin key (ADMIN_API_KEYS) as \`X-API-Key\` or as the password of HTTP Basic auth, or a JWT whose \`roles\` contain \`admin\`.
+
+Notification ids: service and operator routes take the notification's UUID or its workflow id
+(\`notification-<eventId>-<userId>\`); a notification that still waits has only the workflow id.`;
+
+/**
+ * Builds the HTTP API on the given connections (nothing is listening yet). Closing the app ends
+ * SSE streams and the API's own Redis connections; the deps stay open for their owner to close.
+ */
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    // Tokens in ?access_token= must not reach the logs.
+    logger: deps.logLevel ? { level: deps.logLevel, serializers: { req: redactedRequest } } : false,
+    bodyLimit: config.api.bodyLimitBytes,
+  }).withTypeProvider<ZodTypeProvider>();
+  // JSON only: a text/plain body is refused with 415 instead of reaching a schema as a string.
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandlers(app);
+
+  const hub = new FeedHub(deps.redis, config.queuePrefix);
+  const ctx: ApiContext = {
+    deps,
+    auth: new Authenticator(new ApiKeyVerifier(config.api.serviceKeys, config.api.adminKeys), config.api.jwt ? new JwtVerifier(config.api.jwt) : null),
+    hub,
+    now: deps.clock ?? (() => new Date()),
+    sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
+  };
+
+  // One EntityManager per request: a fork, never the global one.
+  app.decorateRequest('em', null as unknown as EntityManager);
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    request.em = deps.orm.em.fork();
+  });
+
+  // A separate connection that fails fast: a Redis outage must not hang requests on the rate limiter.
+  const limiterRedis = deps.redis.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'notifications-api-rate-limit' });
+  limiterRedis.on('error', () => undefined);
+  await limiterRedis.connect();
+  app.addHook('onClose', async () => {
+    await limiterRedis.quit().catch(() => limiterRedis.disconnect());
+  });
+  try {
+    await registerRateLimit(app, config, limiterRedis);
+    await registerDocs(app);
+    for (const routes of [
+      healthRoutes,
+      eventRoutes,
+      publishRoutes,
+      notificationControlRoutes,
+      recipientRoutes,
+      notificationCenterRoutes,
+      notificationStreamRoutes,
+      preferenceRoutes,
+      templateRoutes,
+      traceRoutes,
+      adminQueueRoutes,
+    ]) {
+      await app.register(routes(ctx));
+    }
+  } catch (err) {
+    limiterRedis.disconnect();
+    throw err;
+  }
+  // Streams end before the server waits for its connections to drain.
+  app.addHook('preClose', () => hub.close());
+  return app;
+}
+
+/**
+ * Per API key (by name), per user (JWT subject), per IP for anonymous calls; counters in Redis so every
+ * API process shares them. Fails open when Redis does not answer.
+ */
+async function registerRateLimit(app: FastifyInstance, config: ApiDeps['config'], redis: Redis): Promise<void> {
+  const { perKey, perUser, windowMs } = config.api.rateLimit;
+  const limitOf = (request: FastifyRequest) => (request.principal?.kind === 'key' ? perKey : perUser);
+  await app.register(rateLimit, {
+    global: true,
+    // After authentication (route onRequest hooks), before body validation.
+    hook: 'preValidation',
+    timeWindow: windowMs,
+    max: (request) => limitOf(request),
+    allowList: (request) => limitOf(request) === 0,
+    keyGenerator: (request) => {
+      const p = request.principal;
+      return p ? (p.kind === 'key' ? `key:${p.name}` : `user:${p.userId}`) : `ip:${request.ip}`;
+    },
+    redis,
+    nameSpace: `${config.queuePrefix}:api-rate-limit:`,
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(429, `rate limit exceeded: ${context.max} requests per ${Math.round(windowMs / 1000)} s, retry in ${context.after}`),
+  });
+}
+
+/** The OpenAPI document (from the routes' zod schemas) at /docs/json, Swagger UI at /docs. */
+async function registerDocs(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Notification service', version: '1.0.0', description: API_DESCRIPTION },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: API_KEY_HEADER, description: 'service key (API_KEYS) or admin key (ADMIN_API_KEYS)' },
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'shopper token; sub = recipient id; roles: ["admin"] for operators' },
+          adminBasic: { type: 'http', scheme: 'basic', description: 'any user name, an admin key as password' },
+        },
+      },
+      tags: [
+        { name: 'events', description: 'service-facing: business events and direct sends' },
+        { name: 'notifications', description: 'service-facing: status, cancel, reschedule' },
+        { name: 'recipients', description: 'service-facing' },
+        { name: 'notification center', description: 'shopper-facing (bearer JWT)' },
+        { name: 'preferences', description: 'shopper-facing (bearer JWT)' },
+        { name: 'operators', description: 'admin role' },
+        { name: 'health' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+}
+
+/** Request serializer for the logger: method and path, with `access_token` redacted. */
+export function redactedRequest(request: FastifyRequest): { method: string; url: string } {
+  return { method: request.method, url: request.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]') };
+}

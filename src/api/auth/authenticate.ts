@@ -1,0 +1,124 @@
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { ApiError, errorBody } from '../errors';
+import type { ApiKeyVerifier } from './api-keys';
+import { InvalidTokenError, type JwtVerifier, TokenKeysUnavailableError } from './jwt';
+
+/** Who is calling: a service or operator holding an API key, or a user holding a JWT. */
+export type Principal = { kind: 'key'; name: string; admin: boolean } | { kind: 'user'; userId: string; admin: boolean };
+
+/** What a route requires. `service`: any API key. `user`: a JWT (its subject is the recipient). `admin`: an admin key or a JWT with the admin role. */
+export type Access = 'service' | 'user' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Also accept the JWT as `?access_token=` (EventSource cannot send headers). */
+    tokenInQuery?: boolean;
+  }
+}
+
+export const API_KEY_HEADER = 'x-api-key';
+
+const CHALLENGES: Record<Access, string> = {
+  service: 'ApiKey header="X-API-Key"',
+  user: 'Bearer',
+  // Basic alone: browsers (the queue dashboard) only prompt for a challenge they can parse; Bearer works too.
+  admin: 'Basic realm="notifications admin", charset="UTF-8"',
+};
+
+const NEEDS: Record<Access, string> = {
+  service: 'an API key (X-API-Key header)',
+  user: 'a user token (Authorization: Bearer <jwt>)',
+  admin: 'an admin API key or a token with the admin role',
+};
+
+/**
+ * Credentials, in order: `X-API-Key: <key>`; `Authorization: Bearer <jwt>`; `Authorization: Basic`
+ * with an API key as password (so a browser can open /admin/queues); `?access_token=<jwt>` on routes
+ * that allow it. Invalid credentials are 401; valid ones of the wrong kind are 403.
+ */
+export class Authenticator {
+  constructor(
+    private readonly keys: ApiKeyVerifier,
+    private readonly jwt: JwtVerifier | null,
+  ) {}
+
+  /**
+   * An onRequest hook that sets request.principal or answers 401/403 itself (not by throwing: plugins
+   * with their own error handler, like the queue dashboard, must still answer with our body and challenge).
+   */
+  guard(access: Access): onRequestAsyncHookHandler {
+    return async (request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        const principal = await this.principalOf(request, access);
+        if (!principal) throw new ApiError(401, `missing credentials: this route needs ${NEEDS[access]}`, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
+        request.principal = principal;
+        if (!allows(access, principal)) throw new ApiError(403, `forbidden: this route needs ${NEEDS[access]}`);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        return reply.code(err.statusCode).headers(err.headers).send(errorBody(err.statusCode, err.message));
+      }
+    };
+  }
+
+  private async principalOf(request: FastifyRequest, access: Access): Promise<Principal | null> {
+    const unauthorized = (message: string) => new ApiError(401, message, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
+    const apiKey = request.headers[API_KEY_HEADER];
+    if (typeof apiKey === 'string') return this.keyPrincipal(apiKey, unauthorized);
+
+    const authorization = request.headers.authorization;
+    if (authorization) {
+      const [scheme, value = ''] = authorization.split(/\s+/, 2);
+      if (/^bearer$/i.test(scheme)) return this.userPrincipal(value, unauthorized);
+      if (/^basic$/i.test(scheme)) {
+        const decoded = Buffer.from(value, 'base64').toString('utf8');
+        return this.keyPrincipal(decoded.slice(decoded.indexOf(':') + 1), unauthorized);
+      }
+      throw unauthorized(`unsupported authorization scheme "${scheme.slice(0, 20)}"`);
+    }
+
+    const query = request.query as Record<string, unknown> | undefined;
+    if (request.routeOptions.config.tokenInQuery && typeof query?.access_token === 'string') {
+      return this.userPrincipal(query.access_token, unauthorized);
+    }
+    return null;
+  }
+
+  private keyPrincipal(presented: string, unauthorized: (m: string) => ApiError): Principal {
+    const key = presented ? this.keys.verify(presented) : null;
+    if (!key) throw unauthorized('invalid API key');
+    return { kind: 'key', name: key.name, admin: key.admin };
+  }
+
+  private async userPrincipal(token: string, unauthorized: (m: string) => ApiError): Promise<Principal> {
+    if (!this.jwt) throw unauthorized('bearer tokens are not accepted: no JWT_SECRET or JWT_JWKS_URL configured');
+    try {
+      const verified = await this.jwt.verify(token);
+      return { kind: 'user', userId: verified.subject, admin: verified.admin };
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw unauthorized(`invalid token: ${err.message}`);
+      if (err instanceof TokenKeysUnavailableError) throw new ApiError(503, 'token keys unavailable, try again later');
+      throw err;
+    }
+  }
+}
+
+function allows(access: Access, principal: Principal): boolean {
+  switch (access) {
+    case 'service':
+      return principal.kind === 'key';
+    case 'user':
+      return principal.kind === 'user';
+    case 'admin':
+      return principal.admin;
+  }
+}
+
+/** The recipient id of a user request (guarded by `user`). */
+export function userIdOf(request: FastifyRequest): string {
+  const principal = request.principal;
+  if (principal?.kind !== 'user') throw new ApiError(403, `forbidden: this route needs ${NEEDS.user}`);
+  return principal.userId;
+}

@@ -1,0 +1,55 @@
+import { SignJWT } from 'jose';
+
+/**
+ * Credentials `npm run dev` uses when none are configured, printed at start so the curl walk-through
+ * works out of the box. Never used by src/bin/api.ts: production must configure its own.
+ */
+export const DEV_CREDENTIALS = {
+  serviceKey: 'dev-service-key-not-secret',
+  adminKey: 'dev-admin-key-not-secret',
+  jwtSecret: 'dev-jwt-secret-not-for-production-use',
+} as const;
+
+/** The environment with dev API credentials filled in where unset; the API then listens on loopback only. */
+export function withDevApiCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const configured = (name: string) => (env[name] ?? '').trim() !== '';
+  return {
+    ...env,
+    ...(configured('API_HOST') ? {} : { API_HOST: '127.0.0.1' }),
+    ...(configured('API_KEYS') ? {} : { API_KEYS: `dev:${DEV_CREDENTIALS.serviceKey}` }),
+    ...(configured('ADMIN_API_KEYS') ? {} : { ADMIN_API_KEYS: `dev-admin:${DEV_CREDENTIALS.adminKey}` }),
+    ...(configured('JWT_SECRET') || configured('JWT_JWKS_URL') ? {} : { JWT_SECRET: DEV_CREDENTIALS.jwtSecret }),
+  };
+}
+
+/** An HS256 token for a recipient, as a shop's auth service would issue it. */
+export function signUserToken(
+  secret: string,
+  userId: string,
+  options: { admin?: boolean; ttl?: string; issuer?: string; audience?: string } = {},
+): Promise<string> {
+  let jwt = new SignJWT(options.admin ? { roles: ['admin'] } : {})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(options.ttl ?? '12h');
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+/** What `npm run dev` prints about credentials: the dev ones ready to export, or a pointer when configured. */
+export async function devCredentialLines(env: NodeJS.ProcessEnv, jwt: { secret?: string; issuer?: string; audience?: string } | null): Promise<string[]> {
+  const lines: string[] = [];
+  const unset = (name: string) => (env[name] ?? '').trim() === '';
+  if (unset('API_KEYS') && unset('ADMIN_API_KEYS')) {
+    lines.push(`  export API_KEY=${DEV_CREDENTIALS.serviceKey} ADMIN_KEY=${DEV_CREDENTIALS.adminKey}`);
+  } else {
+    lines.push('  API keys          from API_KEYS / ADMIN_API_KEYS');
+  }
+  if (jwt?.secret) {
+    const token = await signUserToken(jwt.secret, 'u_42', { issuer: jwt.issuer, audience: jwt.audience });
+    lines.push(`  export USER_TOKEN=${token}   # u_42, 12 h; more: node dist/src/bin/api.js token <userId>${unset('JWT_SECRET') ? ' (with JWT_SECRET=' + DEV_CREDENTIALS.jwtSecret + ')' : ''}`);
+  }
+  return lines;
+}

@@ -1,0 +1,92 @@
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import type { NotificationClient } from '../client/notification-client';
+import type { Notification } from '../db/entities';
+import type { NotificationRepository } from '../db/repositories/notification-repository';
+import type { NotificationStatus } from '../domain/notification-status';
+import { ApiError, notFound } from './errors';
+import { UUID_PATTERN } from './schemas';
+
+/** A notification as the service routes address it. */
+export interface NotificationRef {
+  workflowId: string;
+  /** The stored notification; null while the workflow still waits (the row is written when it starts sending). */
+  notification: Notification | null;
+}
+
+const NOTIFICATION_WORKFLOW_TYPE = 'notificationWorkflow';
+const QUERY_TIMEOUT_MS = 5000;
+
+/**
+ * Resolves `:id`: a notification UUID (notifications.id) or the id of a notification workflow
+ * (`notification-<eventId>-<userId>`, or a follow-up's). Anything else is a 404.
+ */
+export async function resolveNotificationRef(id: string, repository: NotificationRepository, temporal: Client): Promise<NotificationRef> {
+  if (UUID_PATTERN.test(id)) {
+    const notification = await repository.findById(id.toLowerCase());
+    if (!notification) throw notFound();
+    return { workflowId: notification.workflowId, notification };
+  }
+  const description = await describeOrNull(temporal, id);
+  if (!description || description.type !== NOTIFICATION_WORKFLOW_TYPE) throw notFound();
+  return { workflowId: id, notification: await repository.findByWorkflowId(id) };
+}
+
+export async function describeOrNull(temporal: Client, workflowId: string): Promise<WorkflowExecutionDescription | null> {
+  try {
+    return await temporal.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+}
+
+/**
+ * The notification's status: the `status` query while the workflow runs, its result once it
+ * completed (no worker needed to replay it), and a failed state when it ended without one.
+ */
+export async function notificationStatus(
+  temporal: Client,
+  notifications: NotificationClient,
+  workflowId: string,
+  stored: Notification | null = null,
+): Promise<NotificationStatus> {
+  const description = await describeOrNull(temporal, workflowId);
+  if (!description) throw notFound();
+  switch (description.status.name) {
+    case 'RUNNING':
+      try {
+        // A query needs a workflow worker; without one, answer 503 instead of hanging.
+        return await temporal.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => notifications.statusOf(workflowId));
+      } catch (err) {
+        throw new ApiError(503, `the notification workflow did not answer the status query: ${(err as Error).message.split('\n')[0]}`);
+      }
+    case 'COMPLETED':
+      return (await temporal.workflow.getHandle(workflowId).result()) as NotificationStatus;
+    default:
+      return {
+        state: 'failed',
+        ...(stored ? { notificationId: stored.id } : {}),
+        error: `notification workflow ${description.status.name.toLowerCase().replaceAll('_', ' ')}`,
+        channels: {},
+      };
+  }
+}
+
+/** Polls the status until `done` holds or the deadline passes; returns the last status seen. */
+export async function awaitStatus(
+  read: () => Promise<NotificationStatus>,
+  done: (status: NotificationStatus) => boolean,
+  timeoutMs: number,
+): Promise<{ status: NotificationStatus; reached: boolean }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await read();
+    if (done(status)) return { status, reached: true };
+    if (Date.now() >= deadline) return { status, reached: false };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export function isWaiting(status: NotificationStatus): boolean {
+  return status.state === 'scheduled' || status.state === 'waiting_quiet_hours';
+}

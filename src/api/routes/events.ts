@@ -1,0 +1,40 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { PublishResult } from '../../client/notification-client';
+import { businessEventSchema, type BusinessEvent } from '../../domain/business-event';
+import { notificationWorkflowId } from '../../domain/workflow-ids';
+import type { ApiContext } from '../context';
+import { errors, noQuery, publishResultSchema } from '../schemas';
+
+const DESCRIPTION = `Validates the business event envelope (CONTRACTS.md) and starts businessEventWorkflow
+(id \`event-<id>\`). The event id is the idempotency key: the same id again answers 202 with the same
+workflow id and \`started: false\`, and starts nothing.`;
+
+export function eventRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/api/events',
+      {
+        onRequest: ctx.auth.guard('service'),
+        schema: {
+          tags: ['events'],
+          summary: 'Publish a business event',
+          description: DESCRIPTION,
+          security: [{ apiKey: [] }],
+          querystring: noQuery,
+          body: businessEventSchema,
+          response: { 202: publishResultSchema, ...errors(400, 401, 403, 413, 429) },
+        },
+      },
+      async (request, reply) => {
+        const result = await ctx.deps.notifications.publishEvent(request.body);
+        return reply.code(202).send(withNotificationIds(result, request.body));
+      },
+    );
+  };
+}
+
+/** The notification workflow ids a caller can poll, one per named recipient. */
+export function withNotificationIds(result: PublishResult, event: Pick<BusinessEvent, 'userId' | 'userIds'>) {
+  const recipients = event.userIds ?? (event.userId ? [event.userId] : []);
+  return { ...result, notificationWorkflowIds: [...new Set(recipients)].map((userId) => notificationWorkflowId(result.eventId, userId)) };
+}

@@ -1,0 +1,166 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Template } from '../../db/entities';
+import { TemplateRepository } from '../../db/repositories/template-repository';
+import { CHANNELS, type Channel } from '../../domain/channels';
+import { CATEGORIES } from '../../domain/event-catalog';
+import { assertTemplateCompiles, renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../../templates/render-template';
+import type { ApiContext } from '../context';
+import { ApiError, badRequest, notFound } from '../errors';
+import { errors, localeSchema, noQuery, templateCodeSchema } from '../schemas';
+
+/** Content fields each channel's template must have (others may be added, e.g. actionText, actionUrl). */
+const REQUIRED_FIELDS: Record<Exclude<Channel, 'webhook'>, string[]> = {
+  in_app: ['title', 'body'],
+  email: ['subject', 'html', 'text'],
+  sms: ['text'],
+  push: ['title', 'body'],
+};
+const TEMPLATED_CHANNELS = Object.keys(REQUIRED_FIELDS) as Exclude<Channel, 'webhook'>[];
+
+const templateSchema = z.object({
+  id: z.string(),
+  code: z.string(),
+  channel: z.string(),
+  locale: z.string(),
+  version: z.number().int(),
+  category: z.string(),
+  fields: z.record(z.string(), z.string()),
+  createdAt: z.string(),
+});
+
+const fieldsSchema = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'field names are 1-64 chars of [A-Za-z0-9_]'), z.string().max(100_000))
+  .refine((fields) => Object.keys(fields).length > 0, 'must have at least one field')
+  .describe('Handlebars source per content field');
+
+const SECURITY: Record<string, string[]>[] = [{ apiKey: [] }, { adminBasic: [] }, { bearer: [] }];
+
+/** Operator-facing: templates are append-only versions; a new version applies to notifications prepared from then on. */
+export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.addHook('onRequest', ctx.auth.guard('admin'));
+
+    app.get(
+      '/api/templates',
+      {
+        schema: {
+          tags: ['operators'],
+          summary: 'List templates',
+          description: 'The newest version of each (code, channel, locale); `versions=all` lists every version.',
+          security: SECURITY,
+          querystring: z
+            .object({
+              code: templateCodeSchema.optional(),
+              channel: z.enum(CHANNELS).optional(),
+              locale: localeSchema.optional(),
+              versions: z.enum(['latest', 'all']).default('latest'),
+            })
+            .strict(),
+          response: { 200: z.object({ items: z.array(templateSchema) }), ...errors(400, 401, 403, 429) },
+        },
+      },
+      async (request) => {
+        const { versions, ...filter } = request.query;
+        const repository = new TemplateRepository(request.em);
+        const rows = versions === 'all' ? await repository.all(filter) : await repository.latest(filter);
+        return { items: rows.map(templateView) };
+      },
+    );
+
+    app.post(
+      '/api/templates/:code/versions',
+      {
+        schema: {
+          tags: ['operators'],
+          summary: 'Create a new template version',
+          description: `Appends version n+1 for (code, channel, locale). Required fields: ${TEMPLATED_CHANNELS.map((c) => `${c}: ${REQUIRED_FIELDS[c].join(', ')}`).join('; ')}. The source must compile; \`category\` is required for a new code and must match an existing one.`,
+          security: SECURITY,
+          params: z.object({ code: templateCodeSchema }),
+          querystring: noQuery,
+          body: z
+            .object({
+              channel: z.enum(TEMPLATED_CHANNELS),
+              locale: localeSchema.default('en'),
+              category: z.enum(CATEGORIES).optional(),
+              fields: fieldsSchema,
+            })
+            .strict(),
+          response: { 201: templateSchema, ...errors(400, 401, 403, 413, 429) },
+        },
+      },
+      async (request, reply) => {
+        const { code } = request.params;
+        const { channel, locale, fields } = request.body;
+        const missing = REQUIRED_FIELDS[channel].filter((f) => !(f in fields));
+        if (missing.length) throw new ApiError(400, `invalid body: fields: ${channel} templates need ${missing.join(', ')}`, missing.map((f) => `fields.${f}`), 'body');
+        try {
+          assertTemplateCompiles(fields);
+        } catch (err) {
+          if (!(err instanceof TemplateSyntaxError)) throw err;
+          const field = /template field "([^"]+)"/.exec(err.message)?.[1];
+          throw new ApiError(400, `invalid body: ${err.message}`, [field ? `fields.${field}` : 'fields'], 'body');
+        }
+        const repository = new TemplateRepository(request.em);
+        const existing = await repository.categoryOf(code);
+        const category = request.body.category ?? existing;
+        if (!category) throw badRequest('category', `is required for a new template code ("${code}" has no versions yet)`);
+        if (existing && category !== existing) throw badRequest('category', `template "${code}" belongs to category "${existing}"`);
+        const created = await repository.addVersion({ code, channel, locale, category, fields });
+        return reply.code(201).send(templateView(created));
+      },
+    );
+
+    app.post(
+      '/api/templates/:code/preview',
+      {
+        schema: {
+          tags: ['operators'],
+          summary: 'Render a template with sample variables',
+          description: 'Renders a stored version (newest unless `version` is given) or, with `fields`, a draft. Rendering is strict: a variable the template uses but `variables` lacks is a 400 naming it.',
+          security: SECURITY,
+          params: z.object({ code: templateCodeSchema }),
+          querystring: noQuery,
+          body: z
+            .object({
+              channel: z.enum(TEMPLATED_CHANNELS),
+              locale: localeSchema.default('en'),
+              version: z.number().int().min(1).optional(),
+              fields: fieldsSchema.optional().describe('a draft to render instead of a stored version'),
+              variables: z.record(z.string(), z.unknown()).default({}),
+            })
+            .strict(),
+          response: {
+            200: z.object({ code: z.string(), channel: z.string(), locale: z.string(), version: z.number().int().nullable(), rendered: z.record(z.string(), z.string()) }),
+            ...errors(400, 401, 403, 404, 413, 429),
+          },
+        },
+      },
+      async (request) => {
+        const { code } = request.params;
+        const { channel, locale, version, variables } = request.body;
+        let fields = request.body.fields;
+        let usedVersion: number | null = null;
+        if (!fields) {
+          const template = await new TemplateRepository(request.em).find(code, channel, locale, version);
+          if (!template) throw notFound(`template ${code} (${channel}, ${locale}${version ? `, v${version}` : ''})`);
+          fields = template.fields;
+          usedVersion = template.version;
+        }
+        try {
+          return { code, channel, locale, version: usedVersion, rendered: renderTemplateFields(fields, variables) };
+        } catch (err) {
+          if (err instanceof TemplateVariableMissingError) {
+            throw new ApiError(400, `invalid body: variables.${err.variable}: is required by template field "${err.field}"`, [`variables.${err.variable}`], 'body');
+          }
+          if (err instanceof TemplateSyntaxError) throw new ApiError(400, `invalid body: ${err.message}`, ['fields'], 'body');
+          throw err;
+        }
+      },
+    );
+  };
+}
+
+function templateView(t: Template): z.infer<typeof templateSchema> {
+  return { id: t.id, code: t.code, channel: t.channel, locale: t.locale, version: t.version, category: t.category, fields: t.fields, createdAt: t.createdAt.toISOString() };
+}

@@ -1,0 +1,92 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { NotificationRepository } from '../../db/repositories/notification-repository';
+import type { ApiContext } from '../context';
+import { resolveNotificationRef } from '../notification-lookup';
+import { buildNotificationTrace } from '../notification-trace';
+import { channelStatusSchema, errors, noQuery, notificationRefParams, notificationStatusSchema } from '../schemas';
+
+const traceSchema = z.object({
+  notificationId: z.string().nullable(),
+  workflowId: z.string(),
+  event: z.record(z.string(), z.unknown()).nullable().describe('the business event envelope as the event workflow received it'),
+  notification: z.record(z.string(), z.unknown()).nullable().describe('the stored notification (null while it waits)'),
+  status: notificationStatusSchema.nullable(),
+  workflows: z.array(
+    z.object({
+      role: z.enum(['event', 'notification']),
+      workflowId: z.string(),
+      runId: z.string(),
+      type: z.string(),
+      status: z.string(),
+      startTime: z.string(),
+      closeTime: z.string().nullable(),
+      webUiUrl: z.string().describe('this run in the Temporal Web UI'),
+    }),
+  ),
+  states: z.array(z.object({ state: z.string(), at: z.string() })).describe('each state change of the notification, oldest first'),
+  channels: z.record(
+    z.string(),
+    z.object({
+      status: channelStatusSchema.nullable(),
+      job: z
+        .object({
+          id: z.string(),
+          state: z.string(),
+          attemptsMade: z.number(),
+          failedReason: z.string().nullable(),
+          addedAt: z.string(),
+          processedAt: z.string().nullable(),
+          finishedAt: z.string().nullable(),
+        })
+        .nullable()
+        .describe('the BullMQ job; null once removed after retention'),
+      sendRecord: z.record(z.string(), z.unknown()).nullable(),
+      attempts: z.array(z.record(z.string(), z.unknown())),
+    }),
+  ),
+  timeline: z.array(
+    z.object({
+      at: z.string(),
+      source: z.enum(['temporal', 'postgres', 'bullmq']),
+      kind: z.string(),
+      summary: z.string(),
+      workflowId: z.string().optional(),
+      channel: z.string().optional(),
+      detail: z.record(z.string(), z.unknown()).optional(),
+    }),
+  ),
+});
+
+export function traceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/api/notifications/:id/trace',
+      {
+        onRequest: ctx.auth.guard('admin'),
+        schema: {
+          tags: ['operators'],
+          summary: "One notification's timeline",
+          description:
+            'The business event, both workflows with links into the Temporal Web UI, each state change, and per channel the BullMQ job, send record and delivery attempts, merged into one timeline. `:id` is the notification UUID or its workflow id.',
+          security: [{ apiKey: [] }, { adminBasic: [] }, { bearer: [] }] as Record<string, string[]>[],
+          params: notificationRefParams,
+          querystring: noQuery,
+          response: { 200: traceSchema, ...errors(400, 401, 403, 404, 429) },
+        },
+      },
+      async (request) => {
+        const repository = new NotificationRepository(request.em);
+        const ref = await resolveNotificationRef(request.params.id, repository, ctx.deps.temporalClient);
+        return buildNotificationTrace(ref, {
+          temporal: ctx.deps.temporalClient,
+          notifications: ctx.deps.notifications,
+          repository,
+          queues: ctx.deps.queues,
+          temporalUiUrl: ctx.deps.config.api.temporalUiUrl,
+          namespace: ctx.deps.config.temporal.namespace,
+        });
+      },
+    );
+  };
+}

@@ -1,0 +1,216 @@
+import { Notification } from '../../src/db/entities';
+import { eventWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
+import { ADMIN_KEY, ApiTestApp, apiTestEnv, orderCreated, SERVICE_KEY, token } from '../helpers/api-app';
+import { TestStack } from '../helpers/test-stack';
+import { waitFor } from '../helpers/wait-for';
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('HTTP API: operator-facing routes', () => {
+  const stack = new TestStack({ env: apiTestEnv() });
+  const api = new ApiTestApp(stack);
+  beforeAll(async () => {
+    await stack.start();
+    await api.start();
+  });
+  afterAll(async () => {
+    await api.close();
+    await stack.stop();
+  });
+
+  describe('admin authentication', () => {
+    it('accepts an admin key (header or Basic password) or an admin-role token; refuses service keys and plain users', async () => {
+      const url = '/api/templates?code=order_created';
+      expect((await api.admin({ method: 'GET', url })).statusCode).toBe(200);
+      expect((await api.inject({ method: 'GET', url, headers: { authorization: basic('ops', ADMIN_KEY) } })).statusCode).toBe(200);
+      expect((await api.inject({ method: 'GET', url, headers: { authorization: `Bearer ${await token('u_ops', { admin: true })}` } })).statusCode).toBe(200);
+
+      expect((await api.service({ method: 'GET', url })).statusCode).toBe(403);
+      expect((await api.as('u_1', { method: 'GET', url })).statusCode).toBe(403);
+      expect((await api.inject({ method: 'GET', url, headers: { authorization: basic('ops', SERVICE_KEY) } })).statusCode).toBe(403);
+      const none = await api.inject({ method: 'GET', url });
+      expect(none.statusCode).toBe(401);
+      expect(none.headers['www-authenticate']).toMatch(/^Basic realm=/);
+      expect((await api.inject({ method: 'GET', url, headers: { authorization: basic('ops', 'wrong-password-123') } })).statusCode).toBe(401);
+      // An admin key also works on service routes.
+      expect((await api.admin({ method: 'GET', url: '/api/notifications/notification-none-u_0/status' })).statusCode).toBe(404);
+    });
+  });
+
+  describe('templates', () => {
+    it('lists the newest version of each template, or every version', async () => {
+      const latest = await api.admin({ method: 'GET', url: '/api/templates?code=order_created' });
+      expect(latest.statusCode).toBe(200);
+      const channels = latest.json().items.map((t: { channel: string }) => t.channel).sort();
+      expect(channels).toEqual(['email', 'in_app', 'push', 'sms']);
+      expect(latest.json().items[0]).toMatchObject({ code: 'order_created', locale: 'en', category: 'order_updates', version: expect.any(Number), fields: expect.any(Object) });
+      const bad = await api.admin({ method: 'GET', url: '/api/templates?channel=fax' });
+      expect(bad.json()).toMatchObject({ fields: ['channel'], in: 'querystring' });
+    });
+
+    it('creates versions, previews them, and a direct send uses the newest', async () => {
+      const code = `promo_${stack.id}`;
+      const v1 = await api.admin({
+        method: 'POST',
+        url: `/api/templates/${code}/versions`,
+        payload: { channel: 'in_app', category: 'marketing', fields: { title: 'Hello {{name}}', body: 'Sale on {{item}}' } },
+      });
+      expect(v1.statusCode).toBe(201);
+      expect(v1.json()).toMatchObject({ code, channel: 'in_app', locale: 'en', version: 1, category: 'marketing' });
+      const v2 = await api.admin({ method: 'POST', url: `/api/templates/${code}/versions`, payload: { channel: 'in_app', fields: { title: 'Hi {{name}}!', body: '{{item}} is 20% off' } } });
+      expect(v2.json()).toMatchObject({ version: 2, category: 'marketing' });
+
+      const all = await api.admin({ method: 'GET', url: `/api/templates?code=${code}&versions=all` });
+      expect(all.json().items.map((t: { version: number }) => t.version)).toEqual([2, 1]);
+
+      const preview = await api.admin({ method: 'POST', url: `/api/templates/${code}/preview`, payload: { channel: 'in_app', variables: { name: 'Asha', item: 'tea' } } });
+      expect(preview.json()).toEqual({ code, channel: 'in_app', locale: 'en', version: 2, rendered: { title: 'Hi Asha!', body: 'tea is 20% off' } });
+      const old = await api.admin({ method: 'POST', url: `/api/templates/${code}/preview`, payload: { channel: 'in_app', version: 1, variables: { name: 'Asha', item: 'tea' } } });
+      expect(old.json().rendered.title).toBe('Hello Asha');
+      const draft = await api.admin({ method: 'POST', url: `/api/templates/${code}/preview`, payload: { channel: 'in_app', fields: { title: '{{n}} & co' }, variables: { n: 'A' } } });
+      expect(draft.json()).toMatchObject({ version: null, rendered: { title: 'A & co' } });
+
+      const userId = stack.uid('u');
+      await stack.createRecipient({ id: userId });
+      const sent = await api.service({ method: 'POST', url: '/api/notifications', payload: { userId, templateCode: code, variables: { name: 'Ben', item: 'socks' } } });
+      expect(sent.statusCode).toBe(202);
+      await stack.client.eventResult(sent.json().eventId);
+      const stored = await stack.orm.em.fork().findOneOrFail(Notification, { eventId: sent.json().eventId });
+      expect(stored).toMatchObject({ title: 'Hi Ben!', templateVersions: { in_app: 2 } });
+    });
+
+    it('names what is wrong with a new version or a preview', async () => {
+      const code = `bad_${stack.id}`;
+      const post = (payload: Record<string, unknown>) => api.admin({ method: 'POST', url: `/api/templates/${code}/versions`, payload });
+      const noCategory = await post({ channel: 'sms', fields: { text: 'hi' } });
+      expect(noCategory.json()).toMatchObject({ fields: ['category'] });
+      const missingField = await post({ channel: 'email', category: 'account', fields: { subject: 'x', text: 'y' } });
+      expect(missingField.json()).toMatchObject({ fields: ['fields.html'] });
+      const syntax = await post({ channel: 'sms', category: 'account', fields: { text: 'Hi {{#if name}}' } });
+      expect(syntax.statusCode).toBe(400);
+      expect(syntax.json().fields).toEqual(['fields.text']);
+      const webhook = await post({ channel: 'webhook', category: 'account', fields: { text: 'x' } });
+      expect(webhook.json().fields).toEqual(['channel']);
+      const wrongCategory = await api.admin({ method: 'POST', url: '/api/templates/order_created/versions', payload: { channel: 'sms', category: 'marketing', fields: { text: 'x' } } });
+      expect(wrongCategory.json()).toMatchObject({ fields: ['category'], message: expect.stringMatching(/order_updates/) });
+      const badCode = await api.admin({ method: 'POST', url: '/api/templates/Bad%20Code/versions', payload: { channel: 'sms', fields: { text: 'x' } } });
+      expect(badCode.json()).toMatchObject({ fields: ['code'], in: 'params' });
+
+      const missingVariable = await api.admin({ method: 'POST', url: '/api/templates/order_created/preview', payload: { channel: 'email', variables: { orderNumber: 'A-1' } } });
+      expect(missingVariable.statusCode).toBe(400);
+      expect(missingVariable.json().fields).toEqual(['variables.total']);
+      const unknown = await api.admin({ method: 'POST', url: '/api/templates/no_such/preview', payload: { channel: 'email' } });
+      expect(unknown.statusCode).toBe(404);
+    });
+  });
+
+  describe('GET /api/notifications/:id/trace', () => {
+    it("tells one delivered notification's story: event, workflows with Web UI links, states, jobs and attempts", async () => {
+      const userId = stack.uid('u');
+      const eventId = stack.uid('evt');
+      await stack.createRecipient({ id: userId });
+      const envelope = orderCreated(eventId, userId);
+      await api.service({ method: 'POST', url: '/api/events', payload: envelope });
+      await stack.client.eventResult(eventId);
+      const stored = await stack.orm.em.fork().findOneOrFail(Notification, { eventId });
+
+      const res = await api.admin({ method: 'GET', url: `/api/notifications/${stored.id}/trace` });
+      expect(res.statusCode).toBe(200);
+      const trace = res.json();
+      expect(trace).toMatchObject({ notificationId: stored.id, workflowId: notificationWorkflowId(eventId, userId), status: { state: 'delivered' } });
+      expect(trace.event).toMatchObject({ id: eventId, type: 'ORDER_CREATED', userId, data: envelope.data });
+      expect(trace.notification).toMatchObject({ id: stored.id, state: 'delivered', recipientId: userId });
+      expect(trace.workflows.map((w: { role: string; workflowId: string; status: string }) => [w.role, w.workflowId, w.status])).toEqual([
+        ['event', eventWorkflowId(eventId), 'COMPLETED'],
+        ['notification', notificationWorkflowId(eventId, userId), 'COMPLETED'],
+      ]);
+      expect(trace.workflows[1].webUiUrl).toBe(
+        `http://temporal-ui.test:8233/namespaces/default/workflows/${encodeURIComponent(notificationWorkflowId(eventId, userId))}/${trace.workflows[1].runId}/history`,
+      );
+      expect(trace.states.map((s: { state: string }) => s.state)).toEqual(['scheduled', 'sending', 'delivered']);
+      for (const channel of ['in_app', 'email']) {
+        expect(trace.channels[channel]).toMatchObject({
+          status: { state: 'delivered', attempts: 1 },
+          job: { id: `${stored.id}.${channel}`, state: 'completed', attemptsMade: expect.any(Number) },
+          sendRecord: { status: 'sent' },
+          attempts: [{ attempt: 1, status: 'delivered' }],
+        });
+      }
+      const kinds = trace.timeline.map((e: { source: string; kind: string }) => `${e.source}:${e.kind}`);
+      expect(kinds).toEqual(expect.arrayContaining(['temporal:workflow.started', 'temporal:signal', 'postgres:notification.stored', 'bullmq:job.added', 'postgres:attempt', 'temporal:workflow.completed']));
+      const times = trace.timeline.map((e: { at: string }) => e.at);
+      expect([...times].sort()).toEqual(times);
+
+      // The same trace by workflow id.
+      const byWorkflowId = await api.admin({ method: 'GET', url: `/api/notifications/${notificationWorkflowId(eventId, userId)}/trace` });
+      expect(byWorkflowId.json().notificationId).toBe(stored.id);
+    });
+
+    it('traces a notification that still waits (no row yet) by its workflow id, and 404s unknown ids', async () => {
+      const userId = stack.uid('u');
+      const eventId = stack.uid('evt');
+      await stack.createRecipient({ id: userId });
+      await api.service({ method: 'POST', url: '/api/events', payload: { ...orderCreated(eventId, userId), options: { delayMs: 3_600_000 } } });
+      const workflowId = notificationWorkflowId(eventId, userId);
+      const trace = await waitFor<Record<string, unknown> & { states: unknown[]; timeline: { kind: string }[] }>(async () => {
+        const res = await api.admin({ method: 'GET', url: `/api/notifications/${workflowId}/trace` });
+        return res.statusCode === 200 ? res.json() : undefined;
+      }, 10_000);
+      expect(trace).toMatchObject({ notificationId: null, notification: null, status: { state: 'scheduled' }, channels: {} });
+      expect(trace.states).toEqual([{ state: 'scheduled', at: expect.any(String) }]);
+      expect(trace.timeline.map((e: { kind: string }) => e.kind)).toContain('timer.started');
+      await stack.client.cancel(workflowId, 'test cleanup');
+
+      expect((await api.admin({ method: 'GET', url: '/api/notifications/00000000-0000-4000-8000-000000000000/trace' })).statusCode).toBe(404);
+      expect((await api.service({ method: 'GET', url: `/api/notifications/${workflowId}/trace` })).statusCode).toBe(403);
+    });
+  });
+
+  describe('BullMQ dashboard at /admin/queues', () => {
+    it('sits behind admin auth and lists every channel queue', async () => {
+      const none = await api.inject({ method: 'GET', url: '/admin/queues' });
+      expect(none.statusCode).toBe(401);
+      expect(none.headers['www-authenticate']).toMatch(/^Basic/);
+      expect((await api.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: basic('x', SERVICE_KEY) } })).statusCode).toBe(403);
+
+      const page = await api.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: basic('ops', ADMIN_KEY) } });
+      expect(page.statusCode).toBe(200);
+      expect(page.headers['content-type']).toMatch(/text\/html/);
+      const queues = await api.admin({ method: 'GET', url: '/admin/queues/api/queues' });
+      expect(queues.statusCode).toBe(200);
+      expect(queues.json().queues.map((q: { name: string }) => q.name).sort()).toEqual(['send-email', 'send-in_app', 'send-push', 'send-sms', 'send-webhook']);
+    });
+  });
+
+  describe('rate limits', () => {
+    it('limits requests per API key and per user, answering 429 with Retry-After', async () => {
+      const limited = new ApiTestApp(stack);
+      await limited.start({
+        configure: (config) => ({
+          ...config,
+          queuePrefix: `{rl-${stack.id}}`,
+          api: { ...config.api, rateLimit: { perKey: 3, perUser: 2, windowMs: 60_000 } },
+        }),
+      });
+      try {
+        const status = () => limited.service({ method: 'GET', url: '/api/notifications/notification-none-u_0/status' });
+        expect([(await status()).statusCode, (await status()).statusCode, (await status()).statusCode]).toEqual([404, 404, 404]);
+        const over = await status();
+        expect(over.statusCode).toBe(429);
+        expect(over.headers['retry-after']).toEqual(expect.any(String));
+        expect(over.json()).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
+        // Another key has its own budget.
+        expect((await limited.admin({ method: 'GET', url: '/api/notifications/notification-none-u_0/status' })).statusCode).toBe(404);
+
+        const userA = stack.uid('u');
+        const feed = (userId: string) => limited.as(userId, { method: 'GET', url: '/api/notifications/unread-count' });
+        expect([(await feed(userA)).statusCode, (await feed(userA)).statusCode, (await feed(userA)).statusCode]).toEqual([200, 200, 429]);
+        expect((await feed(stack.uid('u'))).statusCode).toBe(200);
+        // Health checks are never limited.
+        for (let i = 0; i < 4; i++) expect((await limited.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      } finally {
+        await limited.close();
+      }
+    });
+  });
+});
