@@ -185,8 +185,13 @@ export function createActivities(deps: ActivityDeps) {
       const variables = { ...request.data, actionUrl: request.options.actionUrl, actionText: request.options.actionText };
       const content: Partial<ChannelContent> = {};
       const versions: Partial<Record<Channel, number>> = {};
-      const candidates = new Set<Channel>([...decisions.filter((d) => d.send).map((d) => d.channel)]);
-      for (const d of decisions) if (d.send && request.fallbacks[d.channel]) candidates.add(request.fallbacks[d.channel]!);
+      // Fallbacks at send time (push failed -> sms) only where the recipient may and can take them.
+      const fallbacks: Partial<Record<Channel, Channel>> = {};
+      for (const d of decisions) {
+        const fallback = request.fallbacks[d.channel];
+        if (d.send && fallback && decide(fallback).send) fallbacks[d.channel] = fallback;
+      }
+      const candidates = new Set<Channel>([...decisions.filter((d) => d.send).map((d) => d.channel), ...Object.values(fallbacks)]);
       try {
         for (const channel of candidates) {
           if (channel === 'webhook') {
@@ -231,7 +236,7 @@ export function createActivities(deps: ActivityDeps) {
       // A retried activity finds the row the first try stored: one notification per event and recipient.
       await db.createQueryBuilder(Notification).insert(row).onConflict(['eventId', 'recipientId']).ignore().execute();
       const stored = await db.findOneOrFail(Notification, { eventId: request.eventId, recipientId: recipient.id }, { fields: ['id'] });
-      return { notificationId: stored.id, decisions };
+      return { notificationId: stored.id, decisions, fallbacks };
     },
 
     /** Hands one send job per channel to BullMQ. */

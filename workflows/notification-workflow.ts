@@ -88,6 +88,7 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
 
   // 3. Hand off and wait for outcomes, with a deadline per round.
   const fallbacksUsed = new Set<Channel>();
+  const fellBackTo = new Map<Channel, Channel>();
   let open = new Set<Channel>(toSend);
   let handOffs = 0;
   let pending: Channel[] = toSend;
@@ -117,10 +118,13 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
         attempts: outcome.attempts,
         ...(outcome.error ? { error: outcome.error } : {}),
         ...(outcome.providerMessageId ? { providerMessageId: outcome.providerMessageId } : {}),
+        ...(status.channels[channel]?.reason ? { reason: status.channels[channel]!.reason } : {}),
       };
-      const fallback = request.fallbacks[channel];
+      // Only fallbacks the recipient can take (preferences, address); older preparations carry none and use the plan's.
+      const fallback = (prepared.fallbacks ?? request.fallbacks)[channel];
       if (outcome.state === 'failed' && fallback && !status.channels[fallback] && !fallbacksUsed.has(fallback)) {
         fallbacksUsed.add(fallback);
+        fellBackTo.set(channel, fallback);
         status.channels[channel]!.reason = `fell back to ${fallback}`;
         status.channels[fallback] = { state: 'pending', attempts: 0, reason: `fallback for ${channel}` };
         open.add(fallback);
@@ -132,7 +136,9 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
 
   const states = Object.values(status.channels).map((c) => c!.state);
   const delivered = states.filter((s) => s === 'delivered').length;
-  const failed = states.filter((s) => s === 'failed').length;
+  // A failed channel whose fallback delivered is covered: the recipient got the message (push failed -> sms delivered).
+  const covered = (channel: Channel) => status.channels[fellBackTo.get(channel) ?? channel]?.state === 'delivered';
+  const failed = (Object.keys(status.channels) as Channel[]).filter((c) => status.channels[c]!.state === 'failed' && !covered(c)).length;
   return finish(delivered === 0 ? 'failed' : failed === 0 ? 'delivered' : 'partially_delivered', prepared.notificationId);
 
   async function finish(state: NotificationState, notificationId?: string, error?: string): Promise<NotificationStatus> {

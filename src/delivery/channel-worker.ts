@@ -1,5 +1,7 @@
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { queueNameFor, type Channel } from '../domain/channels';
+import type { ChannelOutcome } from '../domain/notification-status';
 import { DeliveryAttempt, Notification, PushSubscription, Recipient, type DeliveryAttemptStatus } from '../db/entities';
 import type { Orm } from '../db/orm';
 import type { ChannelWorkerConfig } from '../config';
@@ -8,10 +10,18 @@ import {
   PermanentDeliveryError,
   ProviderRateLimitedError,
   type ChannelProvider,
+  type ProviderReceipt,
   type RecipientAddress,
 } from './providers/provider';
 import type { SendJobData } from './send-queues';
 import type { SendRecordStore } from './send-record-store';
+
+/** Told about every recorded attempt and final failure (metrics). */
+export interface DeliveryObserver {
+  attemptRecorded(channel: Channel, status: DeliveryAttemptStatus, durationMs: number): void;
+  /** The job will not be tried again: a permanent error, or its attempts are used up. */
+  jobFailed(channel: Channel, reason: 'permanent' | 'exhausted'): void;
+}
 
 export interface ChannelWorkerOptions {
   channel: Channel;
@@ -20,105 +30,171 @@ export interface ChannelWorkerOptions {
   config: ChannelWorkerConfig;
   orm: Orm;
   provider: ChannelProvider;
-  sendRecords: SendRecordStore;
+  sendRecords: Pick<SendRecordStore, 'claim' | 'markSent' | 'release'>;
   outcomes: OutcomeReporter;
   /** Identifies this process in send records (host:pid). */
   workerId: string;
-  /** Lock duration in ms; a job whose worker died is picked up again after it. Default 30000. */
+  /**
+   * How long a job's lock lives without renewal: a job whose worker died runs again after about
+   * twice this (stall detection runs at the same interval). @defaultValue 30000
+   */
   lockDurationMs?: number;
+  observer?: DeliveryObserver;
+  /** Where problems that do not fail the job are written (an outcome that could not be reported). */
+  log?: (line: string) => void;
 }
+
+/**
+ * Used when the channel has no rate limit of its own: BullMQ only honours a provider-requested pause
+ * (`worker.rateLimit`) across processes when a limiter is configured, so "off" is a limit never reached.
+ */
+const UNREACHABLE_LIMIT = { max: 1_000_000_000, duration: 1000 };
+
+/** The BullMQ limiter a channel's worker runs with. */
+export function effectiveRateLimit(config: ChannelWorkerConfig): { max: number; duration: number } {
+  return config.rateLimit ? { max: config.rateLimit.max, duration: config.rateLimit.durationMs } : UNREACHABLE_LIMIT;
+}
+
+/** Never re-check a claim held elsewhere more often than this. */
+const MIN_CLAIM_WAIT_MS = 100;
 
 /** One worker for one channel queue: claim, send, record the attempt, report the outcome. */
 export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJobData> {
-  const { channel, config, orm, provider, sendRecords, outcomes } = options;
+  const { channel, config, orm, provider, sendRecords, outcomes, observer } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const lockDuration = options.lockDurationMs ?? 30_000;
 
   const worker: Worker<SendJobData> = new Worker<SendJobData>(
     queueNameFor(channel),
-    async (job: Job<SendJobData>) => {
+    async (job: Job<SendJobData>, token?: string) => {
       const { notificationId, workflowId } = job.data;
       const attempt = job.attemptsMade + 1;
-      const maxAttempts = job.opts.attempts ?? 1;
+      const lastAttempt = attempt >= (job.opts.attempts ?? 1);
       const em = orm.em.fork();
-      const started = new Date();
-      const recordAttempt = async (status: DeliveryAttemptStatus, extra: { providerMessageId?: string | null; error?: string } = {}) => {
-        const finished = new Date();
-        em.create(DeliveryAttempt, {
-          notificationId,
-          channel,
-          attempt,
-          status,
-          provider: provider.name,
-          providerMessageId: extra.providerMessageId ?? null,
-          error: extra.error ?? null,
-          startedAt: started,
-          finishedAt: finished,
-          durationMs: finished.getTime() - started.getTime(),
+      const record = (status: DeliveryAttemptStatus, details: Pick<AttemptFields, 'providerMessageId' | 'error' | 'startedAt'> = {}) =>
+        recordAttempt(em, { notificationId, channel, provider: provider.name, attempt, status, ...details }).then((durationMs) =>
+          observer?.attemptRecorded(channel, status, durationMs),
+        );
+      // A failure is final here; if Temporal cannot hear it now, the workflow's deadline re-hands the job off.
+      const reportFailure = (outcome: Omit<ChannelOutcome, 'channel' | 'state' | 'attempts'>) =>
+        outcomes.report(workflowId, { channel, state: 'failed', attempts: attempt, ...outcome }).catch((err: unknown) => {
+          log(`channel ${channel}: could not report the failure of ${job.id} to ${workflowId}: ${String(err)}`);
         });
-        await em.flush();
-      };
 
-      const notification = await em.findOne(Notification, { id: notificationId });
+      const notification = await em.findOne(Notification, { id: notificationId }, { fields: ['recipientId', 'content'] });
       if (!notification) {
-        await outcomes.report(workflowId, { channel, state: 'failed', attempts: attempt, error: 'notification not found', permanent: true });
+        await reportFailure({ error: 'notification not found', permanent: true });
+        observer?.jobFailed(channel, 'permanent');
         throw new UnrecoverableError(`notification ${notificationId} not found`);
       }
 
       const claim = await sendRecords.claim(em, notificationId, channel, options.workerId);
+      if (!claim.claimed && claim.status === 'sent') {
+        // Sent before (retry after a lost outcome, stall, second hand-off): never call the provider again.
+        await record('skipped_duplicate', { providerMessageId: claim.providerMessageId });
+        await outcomes.report(workflowId, { channel, state: 'delivered', attempts: attempt, providerMessageId: claim.providerMessageId ?? undefined });
+        return;
+      }
       if (!claim.claimed) {
-        if (claim.status === 'sent') {
-          // Sent before (retry, stall, second hand-off): never call the provider again, just report.
-          await recordAttempt('skipped_duplicate', { providerMessageId: claim.providerMessageId });
-          await outcomes.report(workflowId, { channel, state: 'delivered', attempts: attempt, providerMessageId: claim.providerMessageId ?? undefined });
-          return;
-        }
-        throw new Error('another worker is sending this message; retrying later');
+        // Another worker is sending this (a stalled job run again while the first worker may still be busy):
+        // come back when that claim would count as dead, without spending an attempt.
+        await job.moveToDelayed(Date.now() + Math.max(claim.staleInMs, MIN_CLAIM_WAIT_MS), token);
+        throw new DelayedError();
+      }
+      if (claim.takenOver) {
+        await record('interrupted', {
+          startedAt: claim.takenOver.claimedAt,
+          error: `worker ${claim.takenOver.claimedBy} stopped mid-send; sending again with the same idempotency key`,
+        });
       }
 
-      const content = notification.content[channel];
+      const started = new Date();
+      let receipt: ProviderReceipt;
       try {
+        const content = notification.content[channel];
         if (!content) throw new PermanentDeliveryError(`no rendered ${channel} content`);
-        const recipient = await loadAddress(orm, notification.recipientId, channel);
-        const receipt = await provider.send({ notificationId, channel, recipient, content, idempotencyKey: `${notificationId}.${channel}` });
-        await sendRecords.markSent(em, notificationId, channel, receipt.providerMessageId ?? null);
-        await recordAttempt('delivered', { providerMessageId: receipt.providerMessageId });
-        if (receipt.expiredPushEndpoints?.length) await removePushSubscriptions(orm, receipt.expiredPushEndpoints);
-        await outcomes.report(workflowId, { channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId });
+        const recipient = await loadAddress(em, notification.recipientId, channel);
+        receipt = await provider.send({ notificationId, channel, recipient, content, idempotencyKey: `${notificationId}.${channel}` });
       } catch (err) {
-        await sendRecords.release(em, notificationId, channel);
+        await sendRecords.release(em, notificationId, channel, claim.token);
         const message = err instanceof Error ? err.message : String(err);
         const expired = (err as { expiredPushEndpoints?: string[] }).expiredPushEndpoints;
-        if (expired?.length) await removePushSubscriptions(orm, expired);
+        if (expired?.length) await removePushSubscriptions(em, expired);
         if (err instanceof ProviderRateLimitedError) {
-          // The provider asked for a pause: pause the whole queue and put the job back without spending an attempt.
-          await recordAttempt('rate_limited', { error: message });
+          // The provider asked for a pause: pause the whole queue (every worker) and put the job back without spending an attempt.
+          await record('rate_limited', { startedAt: started, error: message });
           await worker.rateLimit(err.retryAfterMs);
           throw Worker.RateLimitError();
         }
-        await recordAttempt('failed', { error: message });
+        await record('failed', { startedAt: started, error: message });
         if (err instanceof PermanentDeliveryError) {
-          await outcomes.report(workflowId, { channel, state: 'failed', attempts: attempt, error: message, permanent: true });
+          await reportFailure({ error: message, permanent: true });
+          observer?.jobFailed(channel, 'permanent');
           throw new UnrecoverableError(message);
         }
-        if (attempt >= maxAttempts) {
-          await outcomes.report(workflowId, { channel, state: 'failed', attempts: attempt, error: message });
+        if (lastAttempt) {
+          await reportFailure({ error: message });
+          observer?.jobFailed(channel, 'exhausted');
         }
         throw err;
       }
+
+      // From here the message is out: a failure below retries the job, and the send record turns that into a report only.
+      await sendRecords.markSent(em, notificationId, channel, receipt.providerMessageId ?? null);
+      await record('delivered', { startedAt: started, providerMessageId: receipt.providerMessageId });
+      if (receipt.expiredPushEndpoints?.length) await removePushSubscriptions(em, receipt.expiredPushEndpoints);
+      await outcomes.report(workflowId, { channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId });
     },
     {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: config.concurrency,
-      limiter: config.rateLimit ? { max: config.rateLimit.max, duration: config.rateLimit.durationMs } : undefined,
-      lockDuration: options.lockDurationMs ?? 30_000,
+      limiter: effectiveRateLimit(config),
+      lockDuration,
+      stalledInterval: lockDuration,
       autorun: true,
     },
   );
+  // Without a listener an 'error' (e.g. Redis gone for a moment) would be thrown; BullMQ reconnects by itself.
+  worker.on('error', (err) => {
+    if (!worker.closing) log(`channel ${channel}: worker error: ${err.message}`);
+  });
   return worker;
 }
 
-async function loadAddress(orm: Orm, recipientId: string, channel: Channel): Promise<RecipientAddress> {
-  const em = orm.em.fork();
+interface AttemptFields {
+  notificationId: string;
+  channel: Channel;
+  provider: string;
+  attempt: number;
+  status: DeliveryAttemptStatus;
+  providerMessageId?: string | null;
+  error?: string;
+  /** Default: now (an attempt that made no provider call). */
+  startedAt?: Date;
+}
+
+/** One delivery_attempts row, in one statement; returns the attempt's duration. */
+async function recordAttempt(em: EntityManager, fields: AttemptFields): Promise<number> {
+  const finishedAt = new Date();
+  const startedAt = fields.startedAt ?? finishedAt;
+  const durationMs = finishedAt.getTime() - startedAt.getTime();
+  await em.insert(DeliveryAttempt, {
+    notificationId: fields.notificationId,
+    channel: fields.channel,
+    attempt: fields.attempt,
+    status: fields.status,
+    provider: fields.provider,
+    providerMessageId: fields.providerMessageId ?? null,
+    error: fields.error ?? null,
+    startedAt,
+    finishedAt,
+    durationMs,
+  });
+  return durationMs;
+}
+
+async function loadAddress(em: EntityManager, recipientId: string, channel: Channel): Promise<RecipientAddress> {
   const recipient = await em.findOne(Recipient, { id: recipientId });
   if (!recipient) throw new PermanentDeliveryError(`recipient ${recipientId} no longer exists`);
   const address: RecipientAddress = { id: recipient.id, email: recipient.email, phone: recipient.phone, webhookUrl: recipient.webhookUrl };
@@ -129,6 +205,6 @@ async function loadAddress(orm: Orm, recipientId: string, channel: Channel): Pro
   return address;
 }
 
-async function removePushSubscriptions(orm: Orm, endpoints: string[]): Promise<void> {
-  await orm.em.fork().nativeDelete(PushSubscription, { endpoint: { $in: endpoints } });
+async function removePushSubscriptions(em: EntityManager, endpoints: string[]): Promise<void> {
+  await em.nativeDelete(PushSubscription, { endpoint: { $in: endpoints } });
 }

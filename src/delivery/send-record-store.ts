@@ -1,37 +1,64 @@
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Channel } from '../domain/channels';
 
 export type ClaimResult =
-  | { claimed: true }
+  | {
+      claimed: true;
+      /** Identifies this claim; only its holder may release it. */
+      token: string;
+      /** Set when a stale claim of a dead worker was taken over: that worker may or may not have reached the provider. */
+      takenOver: { claimedBy: string; claimedAt: Date } | null;
+    }
   | { claimed: false; status: 'sent'; providerMessageId: string | null }
-  | { claimed: false; status: 'sending' };
+  /** Another worker holds a live claim; it counts as dead after staleInMs. */
+  | { claimed: false; status: 'sending'; staleInMs: number };
 
 /**
- * The exactly-once guard: a worker claims (notification, channel) before it calls the provider.
- * A claim older than staleAfterMs belongs to a worker that died mid-send and may be taken over;
- * the provider's idempotency key (same per notification and channel) covers that window.
+ * The exactly-once guard: a worker claims (notification, channel) in Postgres before it calls the
+ * provider and marks it sent after. `sent` is final: nobody calls the provider again.
+ * A claim older than staleAfterMs belongs to a worker that died mid-send and may be taken over; the
+ * resend carries the same idempotency key, which providers that honour one use to drop the copy.
  */
 export class SendRecordStore {
   constructor(private readonly staleAfterMs: number) {}
 
   async claim(em: EntityManager, notificationId: string, channel: Channel, workerId: string): Promise<ClaimResult> {
     const conn = em.getConnection();
+    const token = `${workerId}/${randomUUID()}`;
+    // `previous` is read from the statement's snapshot: who held the row before, for the takeover record.
     const claimed = await conn.execute(
-      `insert into send_records (notification_id, channel, status, claimed_by, claimed_at)
+      `with previous as (
+         select status, claimed_by, claimed_at from send_records where notification_id = ? and channel = ?
+       )
+       insert into send_records (notification_id, channel, status, claimed_by, claimed_at)
        values (?, ?, 'sending', ?, now())
        on conflict (notification_id, channel) do update
-         set status = 'sending', claimed_by = excluded.claimed_by, claimed_at = now()
+         set status = 'sending', claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at, provider_message_id = null
          where send_records.status = 'failed'
             or (send_records.status = 'sending' and send_records.claimed_at < now() - (? * interval '1 millisecond'))
-       returning status`,
-      [notificationId, channel, workerId, this.staleAfterMs],
+       returning (select status from previous) as previous_status,
+                 (select claimed_by from previous) as previous_claimed_by,
+                 (select claimed_at from previous) as previous_claimed_at`,
+      [notificationId, channel, notificationId, channel, token, this.staleAfterMs],
     );
-    if (claimed.length > 0) return { claimed: true };
-    const [row] = await conn.execute(`select status, provider_message_id from send_records where notification_id = ? and channel = ?`, [notificationId, channel]);
+    if (claimed.length > 0) {
+      const row = claimed[0];
+      const takenOver = row.previous_status === 'sending' ? { claimedBy: row.previous_claimed_by, claimedAt: new Date(row.previous_claimed_at) } : null;
+      return { claimed: true, token, takenOver };
+    }
+    const [row] = await conn.execute(
+      `select status, provider_message_id,
+              greatest(0, ceil(extract(epoch from (claimed_at + (? * interval '1 millisecond') - now())) * 1000))::int as stale_in_ms
+         from send_records where notification_id = ? and channel = ?`,
+      [this.staleAfterMs, notificationId, channel],
+    );
     if (row?.status === 'sent') return { claimed: false, status: 'sent', providerMessageId: row.provider_message_id };
-    return { claimed: false, status: 'sending' };
+    // Still sending elsewhere (or released in between: then staleInMs is irrelevant and the next try claims it).
+    return { claimed: false, status: 'sending', staleInMs: row?.status === 'sending' ? Number(row.stale_in_ms) : 0 };
   }
 
+  /** Final: the provider accepted the message. Unconditional, since a sent message is sent whoever held the claim. */
   async markSent(em: EntityManager, notificationId: string, channel: Channel, providerMessageId: string | null): Promise<void> {
     await em.getConnection().execute(
       `update send_records set status = 'sent', provider_message_id = ?, sent_at = now() where notification_id = ? and channel = ?`,
@@ -39,11 +66,11 @@ export class SendRecordStore {
     );
   }
 
-  /** Releases a claim after a failed call, so a retry may claim it again. */
-  async release(em: EntityManager, notificationId: string, channel: Channel): Promise<void> {
+  /** Gives a claim back after a failed provider call, so a retry may claim it; a claim taken over since is left alone. */
+  async release(em: EntityManager, notificationId: string, channel: Channel, token: string): Promise<void> {
     await em.getConnection().execute(
-      `update send_records set status = 'failed' where notification_id = ? and channel = ? and status = 'sending'`,
-      [notificationId, channel],
+      `update send_records set status = 'failed' where notification_id = ? and channel = ? and status = 'sending' and claimed_by = ?`,
+      [notificationId, channel, token],
     );
   }
 }

@@ -46,6 +46,8 @@ export interface ChannelDecision {
 export interface PreparedNotification {
   notificationId: string;
   decisions: ChannelDecision[];
+  /** The request's fallbacks this recipient can take (preferences, address); absent in older histories. */
+  fallbacks?: Partial<Record<Channel, Channel>>;
 }
 
 export interface EventResult {

@@ -6,12 +6,18 @@ import type { Config } from '../config';
 /** A Redis connection fit for BullMQ workers (blocking commands must not time out). Fails fast when unreachable. */
 export async function connectRedis(url: string, name = 'notifications'): Promise<Redis> {
   const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: true, connectTimeout: 5000 });
+  // Heard here so ioredis does not print "Unhandled error event" next to our one line; the cause goes into it.
+  let cause: Error | null = null;
+  const remember = (err: Error) => (cause ??= err);
+  redis.on('error', remember);
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new Error(`Redis unreachable at ${url}: ${(err as Error).message}`);
+    throw new Error(`Redis unreachable at ${url}: ${(cause ?? (err as Error)).message}`);
+  } finally {
+    redis.off('error', remember);
   }
   return redis;
 }

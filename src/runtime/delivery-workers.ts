@@ -5,14 +5,14 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import type { Channel } from '../domain/channels';
 import type { Orm } from '../db/orm';
-import { startChannelWorker } from '../delivery/channel-worker';
-import { TemporalOutcomeReporter } from '../delivery/outcome-reporter';
+import { startChannelWorker, type DeliveryObserver } from '../delivery/channel-worker';
+import { TemporalOutcomeReporter, type OutcomeReporter } from '../delivery/outcome-reporter';
 import type { ChannelProvider } from '../delivery/providers/provider';
 import { SendRecordStore } from '../delivery/send-record-store';
 
 export interface DeliveryWorkers {
   workers: Map<Channel, Worker>;
-  /** Stops taking jobs, lets in-flight ones finish, closes providers. */
+  /** Stops taking jobs, lets in-flight ones finish (provider timeouts bound the wait), closes providers. */
   close(): Promise<void>;
 }
 
@@ -23,11 +23,15 @@ export function startDeliveryWorkers(input: {
   redis: Redis;
   temporalClient: Client;
   providers: Partial<Record<Channel, ChannelProvider>>;
+  /** Default: config.sendLockDurationMs. */
   lockDurationMs?: number;
+  /** Default: signals to notificationWorkflow through temporalClient. */
+  outcomes?: OutcomeReporter;
+  observer?: DeliveryObserver;
   log?: (line: string) => void;
 }): DeliveryWorkers {
   const { config, providers } = input;
-  const outcomes = new TemporalOutcomeReporter(input.temporalClient);
+  const outcomes = input.outcomes ?? new TemporalOutcomeReporter(input.temporalClient);
   const sendRecords = new SendRecordStore(config.sendRecordStaleMs);
   const workerId = `${hostname()}:${process.pid}`;
   const workers = new Map<Channel, Worker>();
@@ -49,14 +53,20 @@ export function startDeliveryWorkers(input: {
         sendRecords,
         outcomes,
         workerId,
-        lockDurationMs: input.lockDurationMs,
+        lockDurationMs: input.lockDurationMs ?? config.sendLockDurationMs,
+        observer: input.observer,
+        log: input.log,
       }),
     );
   }
   return {
     workers,
     async close() {
-      await Promise.all([...workers.values()].map((w) => w.close()));
+      // A worker closed while its Redis connections still start up throws an unhandled 'error' (BullMQ): let them finish first.
+      await Promise.all([...workers.values()].map(async (w) => {
+        await w.waitUntilReady().catch(() => undefined);
+        await w.close();
+      }));
       await Promise.all(Object.values(providers).map((p) => p?.close?.()));
     },
   };

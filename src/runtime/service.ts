@@ -3,10 +3,13 @@ import type { NativeConnection, Worker as TemporalWorker } from '@temporalio/wor
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import { openOrm, type Orm } from '../db/orm';
+import { effectiveRateLimit } from '../delivery/channel-worker';
+import { DeliveryMetrics } from '../delivery/delivery-metrics';
 import { createProviders } from '../delivery/providers/create-providers';
 import { SendQueues } from '../delivery/send-queues';
 import { connectRedis, connectTemporalClient, connectTemporalWorker } from './connections';
 import { startDeliveryWorkers, type DeliveryWorkers } from './delivery-workers';
+import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { createTemporalWorker } from './temporal-worker';
 
 export interface ServiceParts {
@@ -23,6 +26,8 @@ export interface RunningService {
   temporalClient: Client;
   queues: SendQueues;
   delivery: DeliveryWorkers | null;
+  /** The Prometheus endpoint, when config.metricsPort is set. */
+  metricsServer: MetricsServer | null;
   /** Graceful: stop polling, finish in-flight work, close connections. */
   stop(): Promise<void>;
 }
@@ -48,10 +53,16 @@ export async function startService(config: Config, parts: ServiceParts, log: (li
     temporalWorkerRun = temporalWorker.run();
     log(`workflow worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address}`);
   }
+  const metrics = new DeliveryMetrics();
   const delivery = parts.deliveryWorkers
-    ? startDeliveryWorkers({ config, orm, redis, temporalClient, providers: createProviders(config, orm, redis), log })
+    ? startDeliveryWorkers({ config, orm, redis, temporalClient, providers: createProviders(config, orm, redis), observer: metrics, log })
     : null;
   if (delivery) log(`delivery workers consuming: ${[...delivery.workers.keys()].join(', ') || 'none'}`);
+  for (const channel of delivery?.workers.keys() ?? []) {
+    metrics.trackQueue(channel, queues.queue(channel), effectiveRateLimit(config.channels[channel]).max);
+  }
+  const metricsServer = config.metricsPort === null ? null : await startMetricsServer(metrics.registry, config.metricsPort);
+  if (metricsServer) log(`metrics at ${metricsServer.url}`);
 
   return {
     config,
@@ -60,9 +71,11 @@ export async function startService(config: Config, parts: ServiceParts, log: (li
     temporalClient,
     queues,
     delivery,
+    metricsServer,
     async stop() {
       temporalWorker?.shutdown();
       await Promise.all([temporalWorkerRun, delivery?.close()]);
+      await metricsServer?.close();
       await queues.close();
       await nativeConnection?.close();
       await temporalClient.connection.close();

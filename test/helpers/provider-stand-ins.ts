@@ -16,6 +16,8 @@ export interface RecordedRequest {
   body: string;
   /** Body bytes (push payloads are binary). */
   rawBody: Buffer;
+  /** Date.now() when the request was complete. */
+  receivedAt: number;
 }
 
 export interface Reply {
@@ -25,7 +27,19 @@ export interface Reply {
 }
 
 /** A queued answer; `path` limits it to requests for that path (parallel senders arrive in any order). */
-type Planned = { reply: Reply | 'hang'; path?: string };
+type Planned = { reply: Reply | 'hang' | HeldAnswer; path?: string };
+
+/** An answer given only when the test says so (a request in flight). */
+interface HeldAnswer {
+  held: (respond: (reply: Reply) => void, request: RecordedRequest) => void;
+}
+
+export interface HeldRequest {
+  /** Resolves when the held request has arrived. */
+  arrived: Promise<RecordedRequest>;
+  /** Answers it (default: the stand-in's usual reply). */
+  release(reply?: Reply): void;
+}
 
 export class HttpStandIn {
   readonly requests: RecordedRequest[] = [];
@@ -40,12 +54,14 @@ export class HttpStandIn {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const rawBody = Buffer.concat(chunks);
-        const recorded = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: rawBody.toString('utf8'), rawBody };
+        const recorded = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: rawBody.toString('utf8'), rawBody, receivedAt: Date.now() };
         this.requests.push(recorded);
         this.events.emit('request');
         const i = this.queue.findIndex((p) => p.path === undefined || p.path === recorded.path);
         const planned = i >= 0 ? this.queue.splice(i, 1)[0].reply : this.defaultReply(recorded);
-        if (planned !== 'hang') reply(res, planned); // 'hang': never answer; close() drops the socket.
+        if (planned === 'hang') return; // never answer; close() drops the socket.
+        if ('held' in planned) return planned.held((answer) => reply(res, answer), recorded);
+        reply(res, planned);
       });
     });
   }
@@ -72,6 +88,35 @@ export class HttpStandIn {
   hang(times = 1): this {
     for (let i = 0; i < times; i++) this.queue.push({ reply: 'hang' });
     return this;
+  }
+
+  /** Holds the answer to the next request until release(). */
+  holdNext(): HeldRequest {
+    let arrived!: (request: RecordedRequest) => void;
+    const arrival = new Promise<RecordedRequest>((resolve) => (arrived = resolve));
+    let answer: ((reply: Reply) => void) | null = null;
+    let request: RecordedRequest | null = null;
+    let released: Reply | undefined | null = null;
+    const settle = () => {
+      if (answer && request && released !== null) answer(released ?? this.defaultReply(request));
+    };
+    this.queue.push({
+      reply: {
+        held: (respond, req) => {
+          answer = respond;
+          request = req;
+          arrived(req);
+          settle();
+        },
+      },
+    });
+    return {
+      arrived: arrival,
+      release: (reply?: Reply) => {
+        released = reply;
+        settle();
+      },
+    };
   }
 
   /** Resolves once at least n requests arrived; rejects at the deadline. */

@@ -7,9 +7,21 @@ export interface ReceivedMail {
   receivedAt: Date;
 }
 
+/** The reply to one DATA held back: SMTP accepts a message only with that reply. */
+export interface HeldMail {
+  /** Resolves when the held message's data has arrived. */
+  arrived: Promise<ReceivedMail>;
+  /** Accepts the message now, unless its sender hung up meanwhile (then it was never accepted). */
+  release(): void;
+}
+
 /** A real SMTP server on a free port that keeps every message it accepts. */
 export class SmtpPeer {
   readonly messages: ReceivedMail[] = [];
+  /** Every message whose data arrived, accepted or not (a sender killed before the reply leaves one here only). */
+  readonly transmissions: ReceivedMail[] = [];
+  private readonly holds: { mail?: ReceivedMail; arrived: (mail: ReceivedMail) => void; accept?: () => void; released: boolean }[] = [];
+  private readonly closedSessions = new Set<string>();
   private readonly server: SMTPServer;
   private listeners: (() => void)[] = [];
   /** Set to reply with an SMTP error code to the next DATA commands. */
@@ -21,6 +33,9 @@ export class SmtpPeer {
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
+      onClose: (session) => {
+        this.closedSessions.add(session.id);
+      },
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
@@ -30,17 +45,43 @@ export class SmtpPeer {
             const err = Object.assign(new Error(this.rejectNext.message), { responseCode: this.rejectNext.code });
             return callback(err);
           }
-          this.messages.push({
+          const mail: ReceivedMail = {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
             raw: Buffer.concat(chunks).toString('utf8'),
             receivedAt: new Date(),
-          });
-          for (const listener of this.listeners) listener();
-          callback();
+          };
+          this.transmissions.push(mail);
+          const accept = () => {
+            if (this.closedSessions.has(session.id)) return; // the sender is gone: no reply, no message
+            this.messages.push(mail);
+            for (const listener of this.listeners) listener();
+            callback();
+          };
+          const hold = this.holds.find((h) => !h.mail);
+          if (!hold) return accept();
+          hold.mail = mail;
+          hold.accept = accept;
+          hold.arrived(mail);
+          if (hold.released) accept();
         });
       },
     });
+  }
+
+  /** Holds the reply to the next DATA until release() (a send in flight, for kill and shutdown tests). */
+  holdNext(): HeldMail {
+    let arrived!: (mail: ReceivedMail) => void;
+    const arrival = new Promise<ReceivedMail>((resolve) => (arrived = resolve));
+    const hold: (typeof this.holds)[number] = { arrived, released: false };
+    this.holds.push(hold);
+    return {
+      arrived: arrival,
+      release: () => {
+        hold.released = true;
+        hold.accept?.();
+      },
+    };
   }
 
   get url(): string {

@@ -8,6 +8,7 @@ import type { Channel } from '../../src/domain/channels';
 import { Recipient } from '../../src/db/entities';
 import { openOrm, type Orm } from '../../src/db/orm';
 import { createProviders } from '../../src/delivery/providers/create-providers';
+import { TemporalOutcomeReporter, type OutcomeReporter } from '../../src/delivery/outcome-reporter';
 import type { ChannelProvider } from '../../src/delivery/providers/provider';
 import { SendQueues } from '../../src/delivery/send-queues';
 import { connectRedis, connectTemporalClient, connectTemporalWorker } from '../../src/runtime/connections';
@@ -23,6 +24,8 @@ export interface TestStackOptions {
   /** Start channel workers (default true). */
   deliveryWorkers?: boolean;
   lockDurationMs?: number;
+  /** Wraps the outcome reporter of the channel workers (e.g. to lose outcomes on the way to Temporal). */
+  outcomes?: (real: OutcomeReporter) => OutcomeReporter;
 }
 
 /**
@@ -95,6 +98,7 @@ export class TestStack {
       temporalClient: this.temporalClient,
       providers: { ...base, ...extra },
       lockDurationMs: this.options.lockDurationMs,
+      outcomes: this.options.outcomes?.(new TemporalOutcomeReporter(this.temporalClient)),
     });
   }
 
