@@ -9,6 +9,8 @@ const transform = {
 const transformIgnorePatterns = [`/node_modules/(?!(${esmOnly.join('|')})/)`];
 
 module.exports = {
+  // A global option: jest ignores testTimeout inside a project.
+  testTimeout: 60_000,
   projects: [
     {
       displayName: 'unit',
@@ -26,7 +28,6 @@ module.exports = {
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       setupFiles: ['<rootDir>/test/helpers/quiet-temporal-logs.ts'],
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
-      testTimeout: 60_000,
     },
   ],
 };

@@ -9,13 +9,17 @@ import { resolveTemporalCli } from '../../src/temporal/temporal-cli';
 
 /**
  * One Temporal dev server (in memory) and one fresh test database for the whole integration run.
- * Test files isolate themselves further with their own task queue and queue prefix (see test-config.ts).
+ * Test files isolate themselves further with their own task queue and queue prefix (see test-stack.ts).
+ * The database is named after this run's process, so two runs on one machine never share one.
  */
-export const TEST_DATABASE = 'notifications_test';
+const TEST_DATABASE_PREFIX = 'notifications_test_';
+const TEST_DATABASE = `${TEST_DATABASE_PREFIX}${process.pid}`;
 
 declare global {
   // eslint-disable-next-line no-var
   var __temporalDevServer: DevServer | undefined;
+  // eslint-disable-next-line no-var
+  var __testDatabase: { adminUrl: string; name: string } | undefined;
 }
 
 export default async function globalSetup(): Promise<void> {
@@ -43,6 +47,7 @@ export default async function globalSetup(): Promise<void> {
     await orm.close();
   }
   process.env.TEST_DATABASE_URL = testUrl.toString();
+  globalThis.__testDatabase = { adminUrl: base.toString(), name: TEST_DATABASE };
 }
 
 const quietLogger = {
@@ -54,15 +59,39 @@ const quietLogger = {
   error: (message: string) => process.stderr.write(`workflow bundler: ${message}\n`),
 };
 
-/** Tests never touch dev data: the test database is dropped and created afresh on every run. */
+/** Tests never touch dev data: each run gets its own database; ones left by crashed runs are dropped. */
 async function recreateDatabase(adminUrl: string): Promise<void> {
+  await withAdminConnection(adminUrl, async (execute) => {
+    const leftovers = await execute(`select datname from pg_database where datname like '${TEST_DATABASE_PREFIX}%'`);
+    for (const { datname } of leftovers as { datname: string }[]) {
+      const pid = Number(datname.slice(TEST_DATABASE_PREFIX.length));
+      if (datname === TEST_DATABASE || !isAlive(pid)) await execute(`drop database if exists "${datname}" with (force)`);
+    }
+    await execute(`create database "${TEST_DATABASE}"`);
+  });
+}
+
+export async function dropTestDatabase(adminUrl: string, name: string): Promise<void> {
+  await withAdminConnection(adminUrl, (execute) => execute(`drop database if exists "${name}" with (force)`));
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function withAdminConnection<T>(adminUrl: string, work: (execute: (sql: string) => Promise<unknown[]>) => Promise<T>): Promise<T> {
   const url = new URL(adminUrl);
   url.pathname = '/postgres';
   const orm = await MikroORM.init({ clientUrl: url.toString(), entities: [], discovery: { warnWhenNoEntities: false }, ensureDatabase: false, allowGlobalContext: true });
   try {
     const conn = orm.em.getConnection();
-    await conn.execute(`drop database if exists "${TEST_DATABASE}" with (force)`);
-    await conn.execute(`create database "${TEST_DATABASE}"`);
+    return await work((sql) => conn.execute(sql));
   } finally {
     await orm.close();
   }
