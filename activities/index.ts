@@ -3,7 +3,7 @@ import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { parseBusinessEvent, type BusinessEvent } from '../src/domain/business-event';
 import type { Channel } from '../src/domain/channels';
-import { correlationKeyOf, EVENT_CATALOG, isMandatory } from '../src/domain/event-catalog';
+import { correlationKeyOf, EVENT_CATALOG, fallbacksFor, isMandatory } from '../src/domain/event-catalog';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
 import type { NotificationState } from '../src/domain/notification-status';
 import type {
@@ -32,10 +32,10 @@ export interface ActivityDeps {
     paymentReminderDelayMs: number;
     /** Locale used when a recipient's locale has no template. */
     defaultLocale?: string;
+    /** The webhook provider's tenant URL, used for recipients without a URL of their own. */
+    providers?: { webhook: { defaultUrl?: string } | null };
   };
 }
-
-const DEFAULT_FALLBACKS: Partial<Record<Channel, Channel>> = { push: 'sms' };
 
 /** Activities the workflows call; built once per worker with its dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -122,7 +122,7 @@ export function createActivities(deps: ActivityDeps) {
         templateCode,
         category: definition?.category ?? templates[0].category,
         channels,
-        fallbacks: DEFAULT_FALLBACKS,
+        fallbacks: fallbacksFor(templateCode),
         recipients,
         deliveryDeadlineMs: config.deliveryDeadlineMs,
         correlationKey,
@@ -157,7 +157,7 @@ export function createActivities(deps: ActivityDeps) {
         email: !!recipient.email,
         sms: !!recipient.phone,
         push: pushCount > 0,
-        webhook: !!recipient.webhookUrl,
+        webhook: !!(recipient.webhookUrl || config.providers?.webhook?.defaultUrl),
       };
 
       const decide = (channel: Channel): ChannelDecision => {

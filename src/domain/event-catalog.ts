@@ -18,7 +18,12 @@ export interface EventDefinition {
   cancelsFollowUps?: FollowUpKind[];
   /** Still-waiting notifications of these events for the same order and recipient are cancelled. */
   supersedes?: EventType[];
+  /** Channel tried when one fails for good or cannot reach the recipient; default DEFAULT_FALLBACKS. */
+  fallbacks?: Partial<Record<Channel, Channel>>;
 }
+
+/** Fallbacks of templates that name none: a push that cannot be delivered goes out as SMS. */
+export const DEFAULT_FALLBACKS: Partial<Record<Channel, Channel>> = { push: 'sms' };
 
 export const FOLLOW_UP_KINDS = ['payment_reminder'] as const;
 export type FollowUpKind = (typeof FOLLOW_UP_KINDS)[number];
@@ -69,8 +74,16 @@ export const EVENT_CATALOG: Record<EventType, EventDefinition> = {
     category: 'inventory_alerts',
     channels: ['in_app', 'email'],
     defaultRecipientRole: 'admin',
+    // Staff alerts go to the admin inbox, never to personal phones.
+    fallbacks: { push: 'email' },
   },
 };
+
+/** Fallbacks of a template code: those of the event that uses it, else the defaults (direct sends). */
+export function fallbacksFor(templateCode: string): Partial<Record<Channel, Channel>> {
+  const definition = Object.values(EVENT_CATALOG).find((d) => d.templateCode === templateCode);
+  return definition?.fallbacks ?? DEFAULT_FALLBACKS;
+}
 
 /** The order a business event belongs to, when its data names one. */
 export function correlationKeyOf(data: Record<string, unknown>): string | null {
