@@ -10,8 +10,8 @@ const { findQuietHoursEnd, prepareNotification, enqueueSendJobs, recordNotificat
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
 });
 
-/** How often a channel job is handed off again when no outcome arrives before the deadline. */
-const MAX_HAND_OFFS = 3;
+/** Hand-offs per channel, the first included, before a channel without any outcome counts as failed. */
+const MAX_HAND_OFFS = 4;
 
 type WaitResult = 'elapsed' | 'cancelled' | 'rescheduled';
 
@@ -86,52 +86,65 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
   const toSend = prepared.decisions.filter((d) => d.send).map((d) => d.channel);
   if (toSend.length === 0) return finish('suppressed', prepared.notificationId);
 
-  // 3. Hand off and wait for outcomes, with a deadline per round.
-  const fallbacksUsed = new Set<Channel>();
+  // 3. Hand off and wait for outcomes. Each channel has its own deadline: a job that vanished (Redis
+  // emptied, outcome lost) is handed off again; the job id and the send record keep that safe.
   const fellBackTo = new Map<Channel, Channel>();
-  let open = new Set<Channel>(toSend);
-  let handOffs = 0;
-  let pending: Channel[] = toSend;
+  const deadlineOf = new Map<Channel, number>();
+  const handOffsOf = new Map<Channel, number>();
+  const open = new Set<Channel>();
+  const handOff = async (channels: Channel[]) => {
+    // Forget older outcomes first: the new one may arrive while the enqueue activity still runs.
+    for (const c of channels) outcomes.delete(c);
+    await enqueueSendJobs({ notificationId: prepared.notificationId, workflowId, userId: request.userId, channels, priority: request.options.priority });
+    for (const c of channels) {
+      open.add(c);
+      deadlineOf.set(c, Date.now() + request.deliveryDeadlineMs);
+      handOffsOf.set(c, (handOffsOf.get(c) ?? 0) + 1);
+      status.channels[c] = { ...status.channels[c]!, state: 'queued' };
+    }
+  };
+  /** Records a channel's final outcome; returns the fallback channel to try, if any. */
+  const settle = (channel: Channel, outcome: ChannelOutcome): Channel | undefined => {
+    open.delete(channel);
+    const reason = status.channels[channel]?.reason;
+    status.channels[channel] = {
+      state: outcome.state,
+      attempts: outcome.attempts,
+      ...(outcome.error ? { error: outcome.error } : {}),
+      ...(outcome.providerMessageId ? { providerMessageId: outcome.providerMessageId } : {}),
+      ...(reason ? { reason } : {}),
+    };
+    // Only fallbacks the recipient can take (preferences, address); older preparations carry none and use the plan's.
+    const fallback = (prepared.fallbacks ?? request.fallbacks)[channel];
+    if (outcome.state !== 'failed' || !fallback || status.channels[fallback]) return undefined;
+    fellBackTo.set(channel, fallback);
+    status.channels[channel]!.reason = `fell back to ${fallback}`;
+    status.channels[fallback] = { state: 'pending', attempts: 0, reason: `fallback for ${channel}` };
+    return fallback;
+  };
+
+  await handOff(toSend);
   while (open.size > 0) {
-    if (pending.length > 0) {
-      await enqueueSendJobs({ notificationId: prepared.notificationId, workflowId, userId: request.userId, channels: pending, priority: request.options.priority });
-      for (const c of pending) status.channels[c] = { ...status.channels[c]!, state: 'queued' };
-      pending = [];
-    }
-    const arrived = await condition(() => [...open].some((c) => outcomes.has(c)), request.deliveryDeadlineMs);
-    if (!arrived) {
-      handOffs++;
-      if (handOffs > MAX_HAND_OFFS) {
-        for (const c of open) status.channels[c] = { ...status.channels[c]!, state: 'failed', error: 'no outcome from the delivery workers' };
-        break;
-      }
-      log.warn('no channel outcome before the deadline; handing off again', { channels: [...open], handOffs });
-      pending = [...open];
-      continue;
-    }
+    const nextDeadline = Math.min(...[...open].map((c) => deadlineOf.get(c)!));
+    await condition(() => [...open].some((c) => outcomes.has(c)), Math.max(nextDeadline - Date.now(), 1));
+    const again: Channel[] = [];
     for (const channel of [...open]) {
       const outcome = outcomes.get(channel);
-      if (!outcome) continue;
-      open.delete(channel);
-      status.channels[channel] = {
-        state: outcome.state,
-        attempts: outcome.attempts,
-        ...(outcome.error ? { error: outcome.error } : {}),
-        ...(outcome.providerMessageId ? { providerMessageId: outcome.providerMessageId } : {}),
-        ...(status.channels[channel]?.reason ? { reason: status.channels[channel]!.reason } : {}),
-      };
-      // Only fallbacks the recipient can take (preferences, address); older preparations carry none and use the plan's.
-      const fallback = (prepared.fallbacks ?? request.fallbacks)[channel];
-      if (outcome.state === 'failed' && fallback && !status.channels[fallback] && !fallbacksUsed.has(fallback)) {
-        fallbacksUsed.add(fallback);
-        fellBackTo.set(channel, fallback);
-        status.channels[channel]!.reason = `fell back to ${fallback}`;
-        status.channels[fallback] = { state: 'pending', attempts: 0, reason: `fallback for ${channel}` };
-        open.add(fallback);
-        pending.push(fallback);
+      let next: Channel | undefined;
+      if (outcome) {
+        next = settle(channel, outcome);
+      } else if (Date.now() >= deadlineOf.get(channel)!) {
+        if (handOffsOf.get(channel)! >= MAX_HAND_OFFS) {
+          const attempts = status.channels[channel]!.attempts;
+          next = settle(channel, { channel, state: 'failed', attempts, error: `no outcome from the delivery workers after ${MAX_HAND_OFFS} hand-offs` });
+        } else {
+          log.warn('no channel outcome before the deadline; handing off again', { channel, handOffs: handOffsOf.get(channel) });
+          again.push(channel);
+        }
       }
+      if (next) again.push(next);
     }
-    open = new Set(open);
+    if (again.length > 0) await handOff(again);
   }
 
   const states = Object.values(status.channels).map((c) => c!.state);

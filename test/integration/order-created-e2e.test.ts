@@ -58,6 +58,11 @@ describe('ORDER_CREATED end to end', () => {
     expect(eventDescribed.searchAttributes).toMatchObject({ NotificationEventId: [eventId], NotificationUserId: [userId] });
     expect(eventDescribed.memo).toEqual({ templateCode: 'order_created', channels: ['in_app', 'email'] });
     expect(await described.memo).toMatchObject({ templateCode: 'order_created', channels: ['in_app', 'email'] });
+
+    // One hand-off: every outcome arrived before the deadline, none was lost to a race.
+    const history = await stack.temporalClient.workflow.getHandle(notificationWorkflowId(eventId, userId)).fetchHistory();
+    const activities = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+    expect(activities).toEqual(['findQuietHoursEnd', 'prepareNotification', 'enqueueSendJobs', 'recordNotificationState']);
   });
 
   it('yields one notification and one email when the same event id is submitted twice', async () => {
