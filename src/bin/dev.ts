@@ -7,6 +7,8 @@ import { startApi } from '../api/server';
 import { loadConfig } from '../config';
 import { migrate, openOrm } from '../db/orm';
 import { seedDemoRecipients } from '../db/seeds/demo-recipients';
+import type { Channel } from '../domain/channels';
+import { DevOutboxProvider } from '../delivery/providers/dev-outbox-provider';
 import { startService } from '../runtime/service';
 import { leaveShutdownSignalsToUs } from '../runtime/temporal-worker';
 import { startDevServer, temporalAnswers, type DevServer } from '../temporal/dev-server';
@@ -77,7 +79,11 @@ runMain(async () => {
     mailUi = `http://127.0.0.1:${MAIL_WEB_PORT}`;
   }
 
-  const service = await startService(config, { temporalWorker: true, deliveryWorkers: true }, log);
+  // Channels without provider credentials print to this terminal instead of waiting forever.
+  const outbox = (channel: Channel) => new DevOutboxProvider(channel, (line) => process.stdout.write(`[dev outbox] ${line}\n`));
+  const { twilio, webPush, webhook } = config.providers;
+  const devProviders = { ...(twilio ? {} : { sms: outbox('sms') }), ...(webPush ? {} : { push: outbox('push') }), ...(webhook ? {} : { webhook: outbox('webhook') }) };
+  const service = await startService(config, { temporalWorker: true, deliveryWorkers: true }, log, devProviders);
   const api = await startApi(service, { logLevel: 'warn' });
 
   process.stdout.write(

@@ -6,6 +6,8 @@ import { openOrm, type Orm } from '../db/orm';
 import { effectiveRateLimit } from '../delivery/channel-worker';
 import { DeliveryMetrics } from '../delivery/delivery-metrics';
 import { createProviders } from '../delivery/providers/create-providers';
+import type { ChannelProvider } from '../delivery/providers/provider';
+import type { Channel } from '../domain/channels';
 import { SendQueues } from '../delivery/send-queues';
 import { connectRedis, connectTemporalClient, connectTemporalWorker } from './connections';
 import { startDeliveryWorkers, type DeliveryWorkers } from './delivery-workers';
@@ -33,7 +35,13 @@ export interface RunningService {
 }
 
 /** Connects to Postgres, Redis and Temporal (failing fast, naming the one unreachable) and starts the chosen parts. */
-export async function startService(config: Config, parts: ServiceParts, log: (line: string) => void): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  parts: ServiceParts,
+  log: (line: string) => void,
+  /** Providers for channels the config has none for (the dev command's outbox). */
+  extraProviders: Partial<Record<Channel, ChannelProvider>> = {},
+): Promise<RunningService> {
   const orm = await openOrm(config.databaseUrl);
   const redis = await connectRedis(config.redisUrl);
   const temporalClient = await connectTemporalClient(config.temporal);
@@ -55,7 +63,7 @@ export async function startService(config: Config, parts: ServiceParts, log: (li
   }
   const metrics = new DeliveryMetrics();
   const delivery = parts.deliveryWorkers
-    ? startDeliveryWorkers({ config, orm, redis, temporalClient, providers: createProviders(config, orm, redis), observer: metrics, log })
+    ? startDeliveryWorkers({ config, orm, redis, temporalClient, providers: { ...extraProviders, ...createProviders(config, orm, redis) }, observer: metrics, log })
     : null;
   if (delivery) log(`delivery workers consuming: ${[...delivery.workers.keys()].join(', ') || 'none'}`);
   for (const channel of delivery?.workers.keys() ?? []) {
