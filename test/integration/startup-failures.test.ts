@@ -1,0 +1,41 @@
+import { freePort } from '../../src/temporal/dev-server';
+import { NodeProcess } from '../helpers/node-process';
+
+/** Every component fails fast with one clear line naming what is wrong (CONTRACTS.md). */
+describe('start-up failures', () => {
+  const base = () => ({
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS!,
+    DATABASE_URL: process.env.TEST_DATABASE_URL!,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    TEMPORAL_TASK_QUEUE: 'startup-failures',
+  });
+
+  async function startWorker(env: Record<string, string>): Promise<{ code: number | null; lines: string[] }> {
+    const worker = new NodeProcess('src/bin/worker.ts', ['--workflows-only'], env);
+    const exit = await Promise.race([
+      worker.exited,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`worker still running: ${worker.output.join('\n')}`)), 20_000)),
+    ]).finally(() => {
+      if (worker.exitCode === null) worker.kill('SIGKILL');
+    });
+    return { code: exit.code, lines: worker.output.filter((line) => line.startsWith('error: ')) };
+  }
+
+  it.each([
+    ['Postgres', (port: number) => ({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/notifications` }), /^error: Postgres unreachable at postgres:\/\/postgres@127\.0\.0\.1:\d+\/notifications/],
+    ['Redis', (port: number) => ({ REDIS_URL: `redis://127.0.0.1:${port}` }), /^error: Redis unreachable at redis:\/\/127\.0\.0\.1:\d+/],
+    ['Temporal', (port: number) => ({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` }), /^error: Temporal unreachable at 127\.0\.0\.1:\d+/],
+  ])('names an unreachable %s and exits 1', async (_name, override, expected) => {
+    const closedPort = await freePort();
+    const { code, lines } = await startWorker({ ...base(), ...override(closedPort) });
+    expect(code).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(expected);
+  });
+
+  it('names a bad environment variable before connecting to anything', async () => {
+    const { code, lines } = await startWorker({ ...base(), SEND_EMAIL_CONCURRENCY: 'lots' });
+    expect(code).toBe(1);
+    expect(lines).toEqual([expect.stringMatching(/^error: invalid configuration: SEND_EMAIL_CONCURRENCY: /)]);
+  });
+});

@@ -1,0 +1,43 @@
+import { ConfigError, loadConfig } from '../../src/config';
+
+describe('loadConfig', () => {
+  it('applies the defaults of CONTRACTS.md', () => {
+    const config = loadConfig({});
+    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'notifications' });
+    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/notifications');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.smtpUrl).toBe('smtp://127.0.0.1:1025');
+    expect(config.port).toBe(3000);
+    expect(config.queuePrefix).toBe('{notifications}');
+    expect(config.providers).toEqual({ twilio: null, webPush: null, webhook: null });
+  });
+
+  it.each([
+    ['TEMPORAL_ADDRESS', 'localhost'],
+    ['DATABASE_URL', 'mysql://x/y'],
+    ['REDIS_URL', 'not a url'],
+    ['PORT', '70000'],
+    ['DELIVERY_CHANNELS', 'email,fax'],
+    ['SEND_SMS_RATE_MAX', '-1'],
+  ])('rejects %s=%s with one line naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(new RegExp(`^invalid configuration: ${name}`));
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('refuses half a provider configuration', () => {
+    expect(() => loadConfig({ TWILIO_ACCOUNT_SID: 'AC1' })).toThrow(/TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM must be set together/);
+  });
+
+  it('reads per-channel worker settings; a zero rate turns the limiter off', () => {
+    const config = loadConfig({ SEND_EMAIL_CONCURRENCY: '7', SEND_EMAIL_RATE_MAX: '0', DELIVERY_CHANNELS: 'email, sms' });
+    expect(config.channels.email).toMatchObject({ concurrency: 7, rateLimit: null });
+    expect(config.deliveryChannels).toEqual(['email', 'sms']);
+  });
+});
