@@ -2,6 +2,7 @@ import { EVENT_TYPES } from '../../src/domain/business-event';
 import { correlationKeyOf, EVENT_CATALOG, FOLLOW_UP_KINDS, isMandatory } from '../../src/domain/event-catalog';
 import { DEFAULT_TEMPLATES } from '../../src/db/seeds/default-templates';
 import { assertTemplateCompiles } from '../../src/templates/render-template';
+import { REQUIRED_TEMPLATE_FIELDS, type TemplatedChannel } from '../../src/templates/template-fields';
 
 describe('event catalog', () => {
   const seeded = new Map(DEFAULT_TEMPLATES.map((t) => [t.code, t]));
@@ -22,10 +23,9 @@ describe('event catalog', () => {
   });
 
   it('seeded templates compile and carry the fields their channel renders', () => {
-    const required: Record<string, string[]> = { in_app: ['title', 'body'], email: ['subject', 'html', 'text'], sms: ['text'], push: ['title', 'body'] };
     for (const template of DEFAULT_TEMPLATES) {
       for (const [channel, fields] of Object.entries(template.channels)) {
-        expect(Object.keys(fields!)).toEqual(expect.arrayContaining(required[channel]));
+        expect(Object.keys(fields!)).toEqual(expect.arrayContaining(REQUIRED_TEMPLATE_FIELDS[channel as TemplatedChannel]));
         expect(() => assertTemplateCompiles(fields!)).not.toThrow();
       }
     }

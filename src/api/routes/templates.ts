@@ -2,21 +2,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Template } from '../../db/entities';
 import { TemplateRepository } from '../../db/repositories/template-repository';
-import { CHANNELS, type Channel } from '../../domain/channels';
+import { CHANNELS } from '../../domain/channels';
 import { CATEGORIES } from '../../domain/event-catalog';
 import { assertTemplateCompiles, renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../../templates/render-template';
 import type { ApiContext } from '../context';
 import { ApiError, badRequest, notFound } from '../errors';
+import { REQUIRED_TEMPLATE_FIELDS as REQUIRED_FIELDS, TEMPLATED_CHANNELS } from '../../templates/template-fields';
 import { errors, localeSchema, noQuery, templateCodeSchema } from '../schemas';
-
-/** Content fields each channel's template must have (others may be added, e.g. actionText, actionUrl). */
-const REQUIRED_FIELDS: Record<Exclude<Channel, 'webhook'>, string[]> = {
-  in_app: ['title', 'body'],
-  email: ['subject', 'html', 'text'],
-  sms: ['text'],
-  push: ['title', 'body'],
-};
-const TEMPLATED_CHANNELS = Object.keys(REQUIRED_FIELDS) as Exclude<Channel, 'webhook'>[];
 
 const templateSchema = z.object({
   id: z.string(),
