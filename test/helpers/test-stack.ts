@@ -23,6 +23,8 @@ export interface TestStackOptions {
   providers?: (stack: { config: Config; orm: Orm; redis: Redis }) => Partial<Record<Channel, ChannelProvider>>;
   /** Start channel workers (default true). */
   deliveryWorkers?: boolean;
+  /** Start the workflow worker in this process (default true; false when a test runs it as a child process). */
+  temporalWorker?: boolean;
   lockDurationMs?: number;
   /** Wraps the outcome reporter of the channel workers (e.g. to lose outcomes on the way to Temporal). */
   outcomes?: (real: OutcomeReporter) => OutcomeReporter;
@@ -65,7 +67,7 @@ export class TestStack {
     this.nativeConnection = await connectTemporalWorker(this.config.temporal);
     this.client = new NotificationClient(this.temporalClient, this.config.temporal.taskQueue);
     this.queues = new SendQueues({ connection: this.redis, prefix: this.config.queuePrefix, channels: this.config.channels });
-    await this.startTemporalWorker();
+    if (this.options.temporalWorker !== false) await this.startTemporalWorker();
     if (this.options.deliveryWorkers !== false) this.startDeliveryWorkers();
     return this;
   }

@@ -82,19 +82,6 @@ describe('scheduling owned by the workflow', () => {
     expect((await stack.client.eventResult(normal.eventId)).notifications[0].state).toBe('delivered');
   }, 90_000);
 
-  it('loses nothing when the worker process stops while a notification sleeps, and sends it once', async () => {
-    const n = await orderCreated({ delayMs: 1500, channels: ['email'] });
-    await stack.stopTemporalWorker();
-    const sendAt = Date.parse(n.firstStatus.sendAt!);
-    // The timer fires while no worker runs.
-    await waitFor(() => (Date.now() > sendAt + 1000 ? true : undefined));
-    expect(stack.smtp.messagesTo(n.email)).toHaveLength(0);
-    await stack.startTemporalWorker();
-    await stack.smtp.waitForMessages(n.email);
-    expect((await stack.client.eventResult(n.eventId)).notifications[0].state).toBe('delivered');
-    expect(stack.smtp.messagesTo(n.email)).toHaveLength(1);
-  });
-
   it('carries the priority to the BullMQ job and offers the original publish calls', async () => {
     const userId = stack.uid('u');
     const others = [stack.uid('u'), stack.uid('u')];

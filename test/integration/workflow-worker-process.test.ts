@@ -1,0 +1,54 @@
+import { notificationWorkflowId } from '../../src/domain/workflow-ids';
+import { childEnvFor, NodeProcess } from '../helpers/node-process';
+import { TestStack } from '../helpers/test-stack';
+import { waitFor } from '../helpers/wait-for';
+
+/** The workflow worker as its own process, killed and started again while a notification sleeps. */
+describe('workflow worker process restart', () => {
+  const stack = new TestStack({ temporalWorker: false });
+  const workers: NodeProcess[] = [];
+  beforeAll(() => stack.start());
+  afterAll(async () => {
+    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
+    await stack.stop();
+  });
+
+  async function startWorkflowWorker(): Promise<NodeProcess> {
+    const worker = new NodeProcess('src/bin/worker.ts', ['--workflows-only'], childEnvFor(stack.config, { WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE! }));
+    workers.push(worker);
+    await worker.waitForLine(/^workflow worker polling task queue/, 30_000);
+    return worker;
+  }
+
+  it('loses no sleeping notification when the worker is SIGKILLed, and sends it once after a restart', async () => {
+    const first = await startWorkflowWorker();
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const eventId = stack.uid('evt');
+    await stack.client.publishEvent({
+      id: eventId,
+      type: 'ORDER_CREATED',
+      occurredAt: new Date().toISOString(),
+      userId,
+      data: { orderNumber: 'K-1', total: 1, currency: 'INR' },
+      options: { delayMs: 2000, channels: ['email'] },
+    });
+    const workflowId = notificationWorkflowId(eventId, userId);
+    const scheduled = await waitFor(async () => {
+      const status = await stack.client.statusOf(workflowId).catch(() => undefined);
+      return status?.state === 'scheduled' ? status : undefined;
+    });
+
+    first.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    // The durable timer fires while no worker runs.
+    await waitFor(() => (Date.now() > Date.parse(scheduled.sendAt!) + 1000 ? true : undefined));
+    expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(0);
+
+    const second = await startWorkflowWorker();
+    await stack.smtp.waitForMessages(`${userId}@example.test`, 1, 30_000);
+    expect((await stack.client.eventResult(eventId)).notifications[0].state).toBe('delivered');
+    expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
+    expect((await second.stop()).code).toBe(0);
+  }, 90_000);
+});
