@@ -12,10 +12,14 @@ describe('start-up failures', () => {
 
   async function startWorker(env: Record<string, string>): Promise<{ code: number | null; lines: string[] }> {
     const worker = new NodeProcess('src/bin/worker.ts', ['--workflows-only'], env);
+    let timer: NodeJS.Timeout | undefined;
     const exit = await Promise.race([
       worker.exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`worker still running: ${worker.output.join('\n')}`)), 20_000)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`worker still running: ${worker.output.join('\n')}`)), 20_000);
+      }),
     ]).finally(() => {
+      clearTimeout(timer);
       if (worker.exitCode === null) worker.kill('SIGKILL');
     });
     return { code: exit.code, lines: worker.output.filter((line) => line.startsWith('error: ')) };
