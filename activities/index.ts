@@ -3,11 +3,11 @@ import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { parseBusinessEvent, type BusinessEvent } from '../src/domain/business-event';
 import type { Channel } from '../src/domain/channels';
-import { correlationKeyOf, EVENT_CATALOG, fallbacksFor, isMandatory } from '../src/domain/event-catalog';
+import { planChannels } from '../src/domain/channel-plan';
+import { correlationKeyOf, EVENT_CATALOG, fallbacksFor } from '../src/domain/event-catalog';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
 import type { NotificationState } from '../src/domain/notification-status';
 import type {
-  ChannelDecision,
   EventPlan,
   NotificationRequest,
   PreparedNotification,
@@ -151,46 +151,26 @@ export function createActivities(deps: ActivityDeps) {
         db.find(Preference, { recipientId: recipient.id, category: request.category }),
         db.count(PushSubscription, { recipientId: recipient.id }),
       ]);
-      const disabled = new Set(preferences.filter((p) => !p.enabled).map((p) => p.channel));
-      const reachable: Record<Channel, boolean> = {
-        in_app: true,
-        email: !!recipient.email,
-        sms: !!recipient.phone,
-        push: pushCount > 0,
-        webhook: !!(recipient.webhookUrl || config.providers?.webhook?.defaultUrl),
-      };
-
-      const decide = (channel: Channel): ChannelDecision => {
-        const mandatory = isMandatory(request.category, channel);
-        if (recipient.muted && !mandatory) return { channel, send: false, reason: 'recipient muted all notifications' };
-        if (disabled.has(channel) && !mandatory) return { channel, send: false, reason: `preference: ${request.category} off for ${channel}` };
-        if (channel !== 'webhook' && !templates.has(channel)) return { channel, send: false, reason: `no ${channel} template for ${request.templateCode}` };
-        if (!reachable[channel]) return { channel, send: false, reason: `recipient has no ${channel} address` };
-        return { channel, send: true };
-      };
-      const decisions = request.channels.map(decide);
-      // An unreachable channel hands over to its fallback at once (e.g. no push subscription -> sms).
-      for (const decision of [...decisions]) {
-        const fallback = request.fallbacks[decision.channel];
-        if (decision.send || !decision.reason?.includes('address') || !fallback) continue;
-        if (decisions.some((d) => d.channel === fallback)) continue;
-        const replacement = decide(fallback);
-        if (replacement.send) {
-          decision.reason += `; fell back to ${fallback}`;
-          decisions.push(replacement);
-        }
-      }
+      const { decisions, fallbacks } = planChannels({
+        channels: request.channels,
+        category: request.category,
+        fallbacks: request.fallbacks,
+        muted: recipient.muted,
+        disabled: new Set(preferences.filter((p) => !p.enabled).map((p) => p.channel)),
+        templated: new Set(templates.keys()),
+        reachable: {
+          in_app: true,
+          email: !!recipient.email,
+          sms: !!recipient.phone,
+          push: pushCount > 0,
+          webhook: !!(recipient.webhookUrl || config.providers?.webhook?.defaultUrl),
+        },
+      });
 
       // Render every channel that may be used, fallbacks included, so a missing variable fails up front.
       const variables = { ...request.data, actionUrl: request.options.actionUrl, actionText: request.options.actionText };
       const content: Partial<ChannelContent> = {};
       const versions: Partial<Record<Channel, number>> = {};
-      // Fallbacks at send time (push failed -> sms) only where the recipient may and can take them.
-      const fallbacks: Partial<Record<Channel, Channel>> = {};
-      for (const d of decisions) {
-        const fallback = request.fallbacks[d.channel];
-        if (d.send && fallback && decide(fallback).send) fallbacks[d.channel] = fallback;
-      }
       const candidates = new Set<Channel>([...decisions.filter((d) => d.send).map((d) => d.channel), ...Object.values(fallbacks)]);
       try {
         for (const channel of candidates) {

@@ -41,6 +41,8 @@ export interface ChannelDecision {
   send: boolean;
   /** Why it is not sent (preference, muted, no address, fallback). */
   reason?: string;
+  /** Not sent only for want of an address: its fallback may take over. */
+  unreachable?: boolean;
 }
 
 export interface PreparedNotification {
