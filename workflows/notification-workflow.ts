@@ -62,7 +62,10 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
   for (;;) {
     const result = await waitForSendAt();
     if (result === 'cancelled') return finish('cancelled', undefined, cancelReason ? `cancelled: ${cancelReason}` : 'cancelled');
-    if (result === 'rescheduled') continue;
+    if (result === 'rescheduled') {
+      status.state = 'scheduled'; // the new time is the caller's; quiet hours are checked again when it comes
+      continue;
+    }
     if (request.options.priority === 'urgent') break;
     const quietEnd = await findQuietHoursEnd({ userId: request.userId, at: new Date(Date.now()).toISOString() });
     if (!quietEnd) break;
