@@ -14,8 +14,7 @@ export function adminQueueRoutes(ctx: ApiContext): FastifyPluginAsync {
     serverAdapter.setBasePath(ADMIN_QUEUES_PATH);
     createBullBoard({
       queues: CHANNELS.map((channel) => new BullMQAdapter(ctx.deps.queues.queue(channel))),
-      // @bull-board/fastify pins its own copy of @bull-board/api (a patch behind ours): same interface, distinct type identity.
-      serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+      serverAdapter,
       options: { uiConfig: { boardTitle: 'Notifications' } },
     });
     app.addHook('onRequest', ctx.auth.guard('admin'));
