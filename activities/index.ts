@@ -19,6 +19,7 @@ import type { Orm } from '../src/db/orm';
 import type { ChannelContent } from '../src/delivery/providers/provider';
 import type { SendQueues } from '../src/delivery/send-queues';
 import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
+import { createCampaignActivities } from './campaign-activities';
 import { businessFailure } from './errors';
 
 export interface ActivityDeps {
@@ -69,6 +70,8 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
+    ...createCampaignActivities(deps),
+
     /**
      * Resolves recipients, template and channels of one business event, the follow-up it schedules,
      * and the earlier workflows of the same order it cancels.

@@ -1,3 +1,4 @@
 export { businessEventWorkflow } from './business-event-workflow';
+export { campaignWorkflow } from './campaign-workflow';
 export { notificationWorkflow } from './notification-workflow';
-export { cancelSignal, channelOutcomeSignal, rescheduleSignal, statusQuery } from './definitions';
+export { campaignProgressQuery, cancelSignal, channelOutcomeSignal, rescheduleSignal, statusQuery } from './definitions';

@@ -12,6 +12,7 @@ import type { ApiContext, ApiDeps } from './context';
 import { ApiError, installErrorHandlers } from './errors';
 import { FeedHub } from './feed-hub';
 import { adminQueueRoutes } from './routes/admin-queues';
+import { campaignRoutes } from './routes/campaigns';
 import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { notificationCenterRoutes } from './routes/notification-center';
@@ -88,6 +89,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       notificationStreamRoutes,
       preferenceRoutes,
       templateRoutes,
+      campaignRoutes,
       traceRoutes,
       adminQueueRoutes,
     ]) {
@@ -148,6 +150,7 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
         { name: 'notification center', description: 'shopper-facing (bearer JWT)' },
         { name: 'preferences', description: 'shopper-facing (bearer JWT)' },
         { name: 'operators', description: 'admin role' },
+        { name: 'campaigns', description: 'marketing campaigns (admin role)' },
         { name: 'health' },
       ],
     },

@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { parseBusinessEvent, type BusinessEvent, type BusinessEventInput, type DeliveryOptions } from '../domain/business-event';
+import { parseCampaign, type CampaignDefinition, type CampaignInput, type CampaignProgress, type CampaignWorkflowInput } from '../domain/campaign';
 import { EVENT_CATALOG } from '../domain/event-catalog';
 import type { EventResult } from '../domain/notification-request';
 import type { NotificationStatus } from '../domain/notification-status';
-import { eventWorkflowId, notificationWorkflowId } from '../domain/workflow-ids';
+import { CAMPAIGN_EVENT_TYPE, campaignEventId, campaignWorkflowId, eventWorkflowId, notificationWorkflowId } from '../domain/workflow-ids';
 import { NotificationEventId, NotificationEventType, NotificationUserId } from '../temporal/search-attributes';
 import { businessEventWorkflow } from '../../workflows/business-event-workflow';
-import { cancelSignal, rescheduleSignal, statusQuery } from '../../workflows/definitions';
+import { campaignWorkflow } from '../../workflows/campaign-workflow';
+import { campaignProgressQuery, cancelSignal, rescheduleSignal, statusQuery } from '../../workflows/definitions';
 
 export interface PublishResult {
   eventId: string;
@@ -30,6 +32,18 @@ export interface PublishNotificationInput {
 export interface PublishBatchNotificationInput extends Omit<PublishNotificationInput, 'userId'> {
   userIds: string[];
 }
+
+export interface ScheduleCampaignResult {
+  campaignId: string;
+  workflowId: string;
+  /** False when a campaign with this id was scheduled before: nothing new was started. */
+  started: boolean;
+  /** The validated definition with defaults applied (id, scheduledAt, priority low). */
+  campaign: CampaignDefinition;
+}
+
+/** How a campaign pages through its segment (CampaignWorkflowInput); the defaults suit production. */
+export type CampaignPagingOptions = Pick<CampaignWorkflowInput, 'pageSize' | 'pagesPerRun'>;
 
 /** Typed client for other services: publish events and direct sends, cancel, reschedule, read status. */
 export class NotificationClient {
@@ -75,6 +89,47 @@ export class NotificationClient {
     const iso = typeof sendAt === 'string' ? sendAt : sendAt.toISOString();
     if (Number.isNaN(Date.parse(iso))) throw new Error(`reschedule: sendAt "${iso}" is not a date`);
     await this.client.workflow.getHandle(notificationWorkflowId).signal(rescheduleSignal, { sendAt: new Date(iso).toISOString() });
+  }
+
+  /**
+   * Validates a campaign (InvalidCampaignError names the field) and starts campaignWorkflow once per
+   * campaign id (`campaign-<id>`); its first activity stores the campaigns row.
+   */
+  async scheduleCampaign(input: CampaignInput | unknown, paging: CampaignPagingOptions = {}): Promise<ScheduleCampaignResult> {
+    const campaign = parseCampaign(input);
+    const workflowId = campaignWorkflowId(campaign.id);
+    try {
+      await this.client.workflow.start(campaignWorkflow, {
+        taskQueue: this.taskQueue,
+        workflowId,
+        args: [{ campaignId: campaign.id, campaign, ...paging }],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: [
+          { key: NotificationEventId, value: campaignEventId(campaign.id) },
+          { key: NotificationEventType, value: CAMPAIGN_EVENT_TYPE },
+        ],
+        memo: { name: campaign.name, templateCode: campaign.templateCode },
+      });
+      return { campaignId: campaign.id, workflowId, started: true, campaign };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return { campaignId: campaign.id, workflowId, started: false, campaign };
+      throw err;
+    }
+  }
+
+  /** The campaign workflow's `campaignProgress` query (needs a running workflow worker). */
+  campaignProgress(campaignId: string): Promise<CampaignProgress> {
+    return this.client.workflow.getHandle(campaignWorkflowId(campaignId)).query(campaignProgressQuery);
+  }
+
+  /** Waits until the campaign has started every notification (or was cancelled). */
+  campaignResult(campaignId: string): Promise<CampaignProgress> {
+    return this.client.workflow.getHandle<typeof campaignWorkflow>(campaignWorkflowId(campaignId)).result();
+  }
+
+  /** Stops the campaign: nothing is sent if it still waits; if it runs, no new notifications start. */
+  async cancelCampaign(campaignId: string, reason?: string): Promise<void> {
+    await this.client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(cancelSignal, { reason });
   }
 
   private async start(event: BusinessEvent): Promise<PublishResult> {

@@ -14,3 +14,16 @@ export function notificationWorkflowId(eventId: string, userId: string): string 
 export function followUpWorkflowId(kind: string, correlationKey: string, userId: string): string {
   return `followup-${kind}-${correlationKey}-${userId}`;
 }
+
+/** A marketing campaign's workflow; `campaignId` is a UUID. */
+export function campaignWorkflowId(campaignId: string): string {
+  return `campaign-${campaignId}`;
+}
+
+/** Event id of a campaign's notifications: `notification-campaign_<campaignId>-<userId>`. */
+export function campaignEventId(campaignId: string): string {
+  return `campaign_${campaignId}`;
+}
+
+/** NotificationEventType of a campaign and its notifications (Web UI: NotificationEventType = 'CAMPAIGN'). */
+export const CAMPAIGN_EVENT_TYPE = 'CAMPAIGN';

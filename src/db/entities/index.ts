@@ -1,3 +1,4 @@
+import { CampaignSchema } from './campaign';
 import { DeliveryAttemptSchema } from './delivery-attempt';
 import { NotificationSchema } from './notification';
 import { PreferenceSchema } from './preference';
@@ -6,6 +7,7 @@ import { RecipientSchema } from './recipient';
 import { SendRecordSchema } from './send-record';
 import { TemplateSchema } from './template';
 
+export * from './campaign';
 export * from './delivery-attempt';
 export * from './notification';
 export * from './preference';
@@ -22,4 +24,5 @@ export const ENTITIES = [
   NotificationSchema,
   DeliveryAttemptSchema,
   SendRecordSchema,
+  CampaignSchema,
 ];

@@ -1,10 +1,12 @@
 import { Migration20261125000000_initial } from './Migration20261125000000_initial';
 import { Migration20261125000100_default_templates } from './Migration20261125000100_default_templates';
 import { Migration20261125002000_api } from './Migration20261125002000_api';
+import { Migration20261125003000_campaigns } from './Migration20261125003000_campaigns';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
 export const MIGRATIONS = [
   { name: 'Migration20261125000000_initial', class: Migration20261125000000_initial },
   { name: 'Migration20261125000100_default_templates', class: Migration20261125000100_default_templates },
   { name: 'Migration20261125002000_api', class: Migration20261125002000_api },
+  { name: 'Migration20261125003000_campaigns', class: Migration20261125003000_campaigns },
 ];
