@@ -1,4 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
+import { addTemplateSeeds, removeTemplateSeeds } from '../seeds/insert-template-seeds';
 import { CAMPAIGN_TEMPLATES } from '../seeds/campaign-templates';
 
 /** Marketing campaigns (state owned by campaignWorkflow) and version 1 of the marketing templates. */
@@ -21,21 +22,11 @@ export class Migration20261125003000_campaigns extends Migration {
         updated_at timestamptz not null default now()
       );`);
     this.addSql(`create index campaigns_created_at_id_idx on campaigns (created_at desc, id desc);`);
-    for (const template of CAMPAIGN_TEMPLATES) {
-      for (const [channel, fields] of Object.entries(template.channels)) {
-        this.addSql(
-          this.getKnex().raw(
-            `insert into templates (code, channel, locale, version, category, fields) values (?, ?, ?, 1, ?, ?::jsonb)
-             on conflict (code, channel, locale, version) do nothing`,
-            [template.code, channel, template.locale, template.category, JSON.stringify(fields)],
-          ),
-        );
-      }
-    }
+    addTemplateSeeds(this, CAMPAIGN_TEMPLATES);
   }
 
   override async down(): Promise<void> {
-    this.addSql(this.getKnex().raw(`delete from templates where version = 1 and code = any(?);`, [CAMPAIGN_TEMPLATES.map((t) => t.code)]));
+    removeTemplateSeeds(this, CAMPAIGN_TEMPLATES);
     this.addSql(`drop table if exists campaigns;`);
   }
 }
