@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config';
 import { NotificationClient } from '../../src/client/notification-client';
 import type { Channel } from '../../src/domain/channels';
-import { Recipient } from '../../src/db/entities';
+import { DeliveryAttempt, Notification, Recipient } from '../../src/db/entities';
 import { openOrm, type Orm } from '../../src/db/orm';
 import { createProviders } from '../../src/delivery/providers/create-providers';
 import { TemporalOutcomeReporter, type OutcomeReporter } from '../../src/delivery/outcome-reporter';
@@ -127,6 +127,21 @@ export class TestStack {
     });
     await em.flush();
     return recipient;
+  }
+
+  /** A direct email-only send (order_created) to one recipient; returns its event id. */
+  async publishEmail(userId: string): Promise<string> {
+    const eventId = this.uid('evt');
+    await this.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['email'] } });
+    return eventId;
+  }
+
+  /** The stored notification of an event for one recipient, with its delivery attempts in order. */
+  async deliveryAttempts(eventId: string, userId: string): Promise<{ notification: Notification; attempts: DeliveryAttempt[] }> {
+    const em = this.orm.em.fork();
+    const notification = await em.findOneOrFail(Notification, { eventId, recipientId: userId });
+    const attempts = await em.find(DeliveryAttempt, { notificationId: notification.id }, { orderBy: { startedAt: 'asc' } });
+    return { notification, attempts };
   }
 
   /** A unique id for this stack, e.g. uid('u') -> 'u_1a2b3c4d_1'. */

@@ -1,6 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { notificationWorkflowId } from '../../src/domain/workflow-ids';
-import { DeliveryAttempt, Notification } from '../../src/db/entities';
 import type { OutcomeReporter } from '../../src/delivery/outcome-reporter';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -21,18 +20,6 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
   beforeAll(() => stack.start());
   afterAll(() => stack.stop());
 
-  async function publishEmail(userId: string): Promise<string> {
-    const eventId = stack.uid('evt');
-    await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['email'] } });
-    return eventId;
-  }
-
-  async function attemptsOf(eventId: string, userId: string) {
-    const em = stack.orm.em.fork();
-    const notification = await em.findOneOrFail(Notification, { eventId, recipientId: userId });
-    return em.find(DeliveryAttempt, { notificationId: notification.id }, { orderBy: { startedAt: 'asc' } });
-  }
-
   /** What a Redis restart without persistence leaves of this service: nothing. */
   async function emptyRedis(): Promise<number> {
     const keys = await stack.redis.keys(`${stack.config.queuePrefix}:*`);
@@ -44,7 +31,7 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     await stack.stopDeliveryWorkers();
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId });
-    const eventId = await publishEmail(userId);
+    const eventId = await stack.publishEmail(userId);
     const queued = await waitFor(async () => {
       try {
         const status = await stack.client.status(eventId, userId);
@@ -66,7 +53,7 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     const result = await stack.client.eventResult(eventId);
     expect(result.notifications[0].state).toBe('delivered');
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
-    expect((await attemptsOf(eventId, userId)).map((a) => a.status)).toEqual(['delivered']);
+    expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual(['delivered']);
   }, 20_000);
 
   it('re-hands off when the outcome is lost after the send, and does not send again', async () => {
@@ -80,7 +67,7 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     expect(result.notifications[0].state).toBe('delivered');
     expect(loseNextOutcome.size).toBe(0);
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
-    const attempts = await attemptsOf(eventId, userId);
+    const { attempts } = await stack.deliveryAttempts(eventId, userId);
     expect(attempts.map((a) => a.status)).toEqual(['delivered', 'skipped_duplicate']);
     expect(attempts[1].providerMessageId).toBe(attempts[0].providerMessageId);
   }, 20_000);

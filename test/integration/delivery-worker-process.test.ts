@@ -1,5 +1,4 @@
 import { sendJobId } from '../../src/domain/channels';
-import { DeliveryAttempt, Notification } from '../../src/db/entities';
 import { childEnvFor, NodeProcess } from '../helpers/node-process';
 import { TestStack } from '../helpers/test-stack';
 
@@ -19,19 +18,6 @@ describe('delivery fabric: the worker process', () => {
     await stack.stop();
   });
 
-  async function publishEmail(userId: string): Promise<string> {
-    const eventId = stack.uid('evt');
-    await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['email'] } });
-    return eventId;
-  }
-
-  async function attemptsOf(eventId: string, userId: string) {
-    const em = stack.orm.em.fork();
-    const notification = await em.findOneOrFail(Notification, { eventId, recipientId: userId });
-    const attempts = await em.find(DeliveryAttempt, { notificationId: notification.id }, { orderBy: { startedAt: 'asc' } });
-    return { notification, attempts };
-  }
-
   async function scrape(): Promise<{ contentType: string | null; body: string }> {
     const port = /:(\d+)\/metrics$/.exec(await worker!.waitForLine(/^metrics at /))![1];
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -44,7 +30,7 @@ describe('delivery fabric: the worker process', () => {
     await stack.createRecipient({ id: userId });
     const held = stack.smtp.holdNext();
     worker = await NodeProcess.worker('email', env());
-    const eventId = await publishEmail(userId);
+    const eventId = await stack.publishEmail(userId);
 
     await held.arrived; // the data is at the SMTP server, which has not accepted it yet
     worker.kill('SIGKILL');
@@ -59,7 +45,7 @@ describe('delivery fabric: the worker process', () => {
     const messageIds = transmissions.map((m) => /^Message-ID: (.+)$/m.exec(m.raw)?.[1]);
     expect(messageIds[0]).toBe(messageIds[1]);
 
-    const { notification, attempts } = await attemptsOf(eventId, userId);
+    const { notification, attempts } = await stack.deliveryAttempts(eventId, userId);
     expect(messageIds[0]).toBe(`<${notification.id}.email@shop.local>`);
     expect(attempts.map((a) => [a.status, a.attempt])).toEqual([
       ['interrupted', 1],
@@ -73,7 +59,7 @@ describe('delivery fabric: the worker process', () => {
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId });
     stack.smtp.rejectNext = { code: 550, message: 'mailbox unavailable', times: 1 };
-    const eventId = await publishEmail(userId);
+    const eventId = await stack.publishEmail(userId);
     expect((await stack.client.eventResult(eventId)).notifications[0].state).toBe('failed');
 
     const { contentType, body } = await scrape();
@@ -95,7 +81,7 @@ describe('delivery fabric: the worker process', () => {
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId });
     const held = stack.smtp.holdNext();
-    const eventId = await publishEmail(userId);
+    const eventId = await stack.publishEmail(userId);
     await held.arrived;
 
     worker!.kill('SIGTERM');
@@ -106,7 +92,7 @@ describe('delivery fabric: the worker process', () => {
 
     expect((await stack.client.eventResult(eventId)).notifications[0].state).toBe('delivered');
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
-    const { notification, attempts } = await attemptsOf(eventId, userId);
+    const { notification, attempts } = await stack.deliveryAttempts(eventId, userId);
     expect(attempts.map((a) => a.status)).toEqual(['delivered']);
     expect(await (await stack.queues.queue('email').getJob(sendJobId(notification.id, 'email')))!.getState()).toBe('completed');
   }, 20_000);
