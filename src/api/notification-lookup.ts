@@ -11,6 +11,8 @@ export interface NotificationRef {
   workflowId: string;
   /** The stored notification; null while the workflow still waits (the row is written when it starts sending). */
   notification: Notification | null;
+  /** The workflow's description when resolving needed it (a workflow id was given), so callers need not ask again. */
+  description?: WorkflowExecutionDescription;
 }
 
 const NOTIFICATION_WORKFLOW_TYPE = 'notificationWorkflow';
@@ -28,7 +30,7 @@ export async function resolveNotificationRef(id: string, repository: Notificatio
   }
   const description = await describeOrNull(temporal, id);
   if (!description || description.type !== NOTIFICATION_WORKFLOW_TYPE) throw notFound();
-  return { workflowId: id, notification: await repository.findByWorkflowId(id) };
+  return { workflowId: id, notification: await repository.findByWorkflowId(id), description };
 }
 
 export async function describeOrNull(temporal: Client, workflowId: string): Promise<WorkflowExecutionDescription | null> {
@@ -49,8 +51,10 @@ export async function notificationStatus(
   notifications: NotificationClient,
   workflowId: string,
   stored: Notification | null = null,
+  /** A description just fetched by the caller; omitted, the workflow is described afresh. */
+  known?: WorkflowExecutionDescription,
 ): Promise<NotificationStatus> {
-  const description = await describeOrNull(temporal, workflowId);
+  const description = known ?? (await describeOrNull(temporal, workflowId));
   if (!description) throw notFound();
   switch (description.status.name) {
     case 'RUNNING':

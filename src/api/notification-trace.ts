@@ -93,7 +93,7 @@ export async function buildNotificationTrace(ref: NotificationRef, sources: Trac
   const workflows: TraceWorkflow[] = [];
   const states: { state: string; at: string }[] = [];
 
-  const description = await describeOrNull(sources.temporal, ref.workflowId);
+  const description = ref.description ?? (await describeOrNull(sources.temporal, ref.workflowId));
   let status: NotificationStatus | null = null;
   let request: Record<string, unknown> | null = null;
   if (description) {
@@ -101,7 +101,7 @@ export async function buildNotificationTrace(ref: NotificationRef, sources: Trac
     const history = await sources.temporal.workflow.getHandle(ref.workflowId, description.runId).fetchHistory();
     request = (firstInput(history) as Record<string, unknown> | null) ?? null;
     readNotificationHistory(history, ref.workflowId, timeline, states);
-    status = await notificationStatus(sources.temporal, sources.notifications, ref.workflowId, ref.notification).catch(() => null);
+    status = await notificationStatus(sources.temporal, sources.notifications, ref.workflowId, ref.notification, description).catch(() => null);
   }
 
   // The parent business event workflow: from the description, else by the contract's id.

@@ -35,7 +35,7 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
       },
       async (request) => {
         const ref = await resolveNotificationRef(request.params.id, new NotificationRepository(request.em), temporalClient);
-        return { workflowId: ref.workflowId, status: await notificationStatus(temporalClient, notifications, ref.workflowId, ref.notification) };
+        return { workflowId: ref.workflowId, status: await notificationStatus(temporalClient, notifications, ref.workflowId, ref.notification, ref.description) };
       },
     );
 
