@@ -224,9 +224,11 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Hands one send job per channel to BullMQ. */
     async enqueueSendJobs(input: { notificationId: string; workflowId: string; userId: string; channels: Channel[]; priority: Priority }): Promise<void> {
-      for (const channel of input.channels) {
-        await queues.enqueue({ notificationId: input.notificationId, channel, workflowId: input.workflowId, userId: input.userId }, input.priority);
-      }
+      await Promise.all(
+        input.channels.map((channel) =>
+          queues.enqueue({ notificationId: input.notificationId, channel, workflowId: input.workflowId, userId: input.userId }, input.priority),
+        ),
+      );
       log.info('send jobs enqueued', { notificationId: input.notificationId, channels: input.channels });
     },
 
