@@ -11,6 +11,7 @@ import { JwtVerifier } from './auth/jwt';
 import type { ApiContext, ApiDeps } from './context';
 import { ApiError, installErrorHandlers } from './errors';
 import { FeedHub } from './feed-hub';
+import { guardRequestJson } from './request-guard';
 import { adminQueueRoutes } from './routes/admin-queues';
 import { campaignRoutes } from './routes/campaigns';
 import { eventRoutes } from './routes/events';
@@ -68,6 +69,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request) => {
     request.em = deps.orm.em.fork();
   });
+  // NUL, lone surrogates and deep nesting are refused before any schema, handler or database sees them.
+  app.addHook('preValidation', guardRequestJson);
 
   // A separate connection that fails fast: a Redis outage must not hang requests on the rate limiter.
   const limiterRedis = deps.redis.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'notifications-api-rate-limit' });

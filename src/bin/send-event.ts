@@ -4,14 +4,14 @@ import { NotificationClient } from '../client/notification-client';
 import { connectTemporalClient } from '../runtime/connections';
 import { runMain } from './run-main';
 
-/** Sample data per event type, enough for the default templates. */
+/** Sample data per event type (src/domain/event-data.ts lists every field). */
 const SAMPLE_DATA: Record<EventType, Record<string, unknown>> = {
-  ORDER_CREATED: { orderNumber: 'A-1001', total: 1499, currency: 'INR' },
-  ORDER_SHIPPED: { orderNumber: 'A-1001', carrier: 'BlueDart' },
+  ORDER_CREATED: { orderNumber: 'A-1001', total: 1499, currency: 'INR', itemCount: 2 },
+  ORDER_SHIPPED: { orderNumber: 'A-1001', trackingNumber: 'BD-559812' },
   ORDER_DELIVERED: { orderNumber: 'A-1001' },
-  PAYMENT_CAPTURED: { orderNumber: 'A-1001', amount: 1499, currency: 'INR' },
+  PAYMENT_CAPTURED: { orderNumber: 'A-1001', amount: 1499, currency: 'INR', paymentId: 'pay_29QQoUBi66xm2f' },
   PAYMENT_FAILED: { orderNumber: 'A-1001', amount: 1499, currency: 'INR' },
-  INVENTORY_LOW_STOCK: { sku: 'TSHIRT-RED-M', productName: 'Red T-shirt (M)', quantity: 3 },
+  INVENTORY_LOW_STOCK: { productName: 'Red T-shirt (M)', currentStock: 3, threshold: 5, sku: 'TSHIRT-RED-M' },
 };
 
 /**
@@ -38,7 +38,7 @@ runMain(async () => {
   }
   const config = loadConfig();
   const temporalClient = await connectTemporalClient(config.temporal);
-  const client = new NotificationClient(temporalClient, config.temporal.taskQueue);
+  const client = new NotificationClient(temporalClient, config.temporal.taskQueue, { campaignTaskQueue: config.temporal.campaignTaskQueue });
   const result = await client.publishEvent(envelope);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await temporalClient.connection.close();

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { CHANNELS } from './channels';
+import { checkData, EVENT_DATA_SPECS, resolveTemplateCode, templateDataSpec } from './event-data';
+import { findUnsafeJson, MAX_JSON_DEPTH, unstorableStringReason } from './json-safety';
 import { PRIORITIES } from './priorities';
 
 export const EVENT_TYPES = [
@@ -17,6 +19,28 @@ const USER_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,200}$/;
 const MAX_DATA_BYTES = 64 * 1024;
 const MAX_DELAY_MS = 366 * 24 * 3600 * 1000;
 
+/** A string of 1..max characters that Postgres can store (no NUL, no lone surrogate). */
+function storableString(max: number) {
+  return z
+    .string()
+    .min(1)
+    .max(max)
+    .superRefine((value, ctx) => {
+      const reason = unstorableStringReason(value);
+      if (reason) ctx.addIssue({ code: 'custom', message: reason });
+    });
+}
+
+/**
+ * A template code as callers may write it: case-insensitive, plan aliases allowed (LOW_STOCK_ALERT);
+ * parsed to the stored code (src/domain/event-data.ts, resolveTemplateCode).
+ */
+export const templateCodeRefSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 chars of [A-Za-z0-9_.-]')
+  .transform(resolveTemplateCode)
+  .describe('template code, case-insensitive (ORDER_CREATED is order_created); LOW_STOCK_ALERT is an alias of inventory_low_stock');
+
 const userId = z.string().regex(USER_ID_PATTERN, 'must be 1-200 chars of [A-Za-z0-9._:@-]');
 
 export const deliveryOptionsSchema = z
@@ -29,8 +53,8 @@ export const deliveryOptionsSchema = z
       .min(1)
       .refine((list) => new Set(list).size === list.length, 'must not repeat a channel')
       .optional(),
-    actionUrl: z.string().min(1).max(2048).optional(),
-    actionText: z.string().min(1).max(200).optional(),
+    actionUrl: storableString(2048).optional(),
+    actionText: storableString(200).optional(),
   })
   .strict();
 
@@ -39,7 +63,7 @@ export const businessEventSchema = z
     id: z.string().regex(ID_PATTERN, 'must be 1-200 chars of [A-Za-z0-9._:-]'),
     type: z.enum(EVENT_TYPES).optional(),
     /** Direct send (publishNotification): a template code in place of an event type. */
-    templateCode: z.string().regex(/^[a-z0-9_.-]{1,100}$/, 'must be 1-100 chars of [a-z0-9_.-]').optional(),
+    templateCode: templateCodeRefSchema.optional(),
     occurredAt: z.iso.datetime({ offset: true }),
     userId: userId.optional(),
     /** One child workflow each; larger audiences belong in campaigns (keeps the event history small). */
@@ -62,8 +86,18 @@ export const businessEventSchema = z
     if (!broadcast && event.userId === undefined && event.userIds === undefined) {
       ctx.addIssue({ code: 'custom', path: ['userId'], message: 'is required (or userIds) for this event' });
     }
+    // Before anything serializes it: deep nesting or strings Postgres refuses never get further.
+    const unsafe = findUnsafeJson(event.data, MAX_JSON_DEPTH);
+    if (unsafe) {
+      ctx.addIssue({ code: 'custom', path: unsafe.path ? ['data', unsafe.path] : ['data'], message: unsafe.message });
+      return;
+    }
     if (JSON.stringify(event.data).length > MAX_DATA_BYTES) {
       ctx.addIssue({ code: 'custom', path: ['data'], message: `must serialize to at most ${MAX_DATA_BYTES} bytes` });
+    }
+    const schema = event.type ? { spec: EVENT_DATA_SPECS[event.type], label: event.type } : templateDataSpec(event.templateCode ?? '');
+    for (const problem of schema ? checkData(schema.spec, event.data, schema.label) : []) {
+      ctx.addIssue({ code: 'custom', path: ['data', problem.field], message: problem.message });
     }
   });
 

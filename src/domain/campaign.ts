@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { businessEventSchema } from './business-event';
 import { CHANNELS, type Channel } from './channels';
 import type { Category } from './event-catalog';
+import { checkData, templateDataSpec } from './event-data';
+import { findUnsafeJson, MAX_JSON_DEPTH } from './json-safety';
 import type { Priority } from './priorities';
 
 /**
@@ -59,8 +61,18 @@ export const campaignSchema = z
   })
   .strict()
   .superRefine((campaign, ctx) => {
+    // Strings Postgres refuses and deep nesting stop here, before the row is stored or a workflow started.
+    const unsafe = findUnsafeJson({ name: campaign.name, variables: campaign.variables }, MAX_JSON_DEPTH + 1);
+    if (unsafe) {
+      ctx.addIssue({ code: 'custom', path: [unsafe.path], message: unsafe.message });
+      return;
+    }
     if (JSON.stringify(campaign.variables).length > MAX_VARIABLES_BYTES) {
       ctx.addIssue({ code: 'custom', path: ['variables'], message: `must serialize to at most ${MAX_VARIABLES_BYTES} bytes` });
+    }
+    const schema = templateDataSpec(campaign.templateCode);
+    for (const problem of schema ? checkData(schema.spec, campaign.variables, schema.label) : []) {
+      ctx.addIssue({ code: 'custom', path: ['variables', problem.field], message: problem.message });
     }
   });
 

@@ -1,4 +1,7 @@
 import Handlebars from 'handlebars';
+import { analyzeTemplateFields, TemplateSyntaxError, type TemplateVariables } from './template-analysis';
+
+export { TemplateLimitError, TemplateSyntaxError, TEMPLATE_LIMITS } from './template-analysis';
 
 /** Fields rendered as HTML (escaped by default); every other field is plain text. */
 const HTML_FIELDS = new Set(['html']);
@@ -13,12 +16,10 @@ export class TemplateVariableMissingError extends Error {
   }
 }
 
-export class TemplateSyntaxError extends Error {
-  override readonly name = 'TemplateSyntaxError';
-}
-
 const engine = Handlebars.create();
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
+/** Distinct sources kept compiled (previews of drafts must not grow the cache without end). */
+const MAX_COMPILED = 1000;
 
 function compile(source: string, html: boolean): HandlebarsTemplateDelegate {
   const key = `${html ? 'h' : 't'}:${source}`;
@@ -26,13 +27,19 @@ function compile(source: string, html: boolean): HandlebarsTemplateDelegate {
   if (!template) {
     // strict: a missing variable throws instead of rendering "" (never an email with a hole in it).
     template = engine.compile(source, { strict: true, noEscape: !html });
+    if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
     compiled.set(key, template);
   }
   return template;
 }
 
-/** Checks a template's syntax without data, for the template API. */
-export function assertTemplateCompiles(fields: Record<string, string>): void {
+/**
+ * Checks a template for the template API: bounds first (TemplateLimitError, nothing compiled), then
+ * what it uses (TemplateSyntaxError for partials, unknown helpers, ...), then that it compiles.
+ * Returns the variables it uses.
+ */
+export function assertTemplateCompiles(fields: Record<string, string>): TemplateVariables {
+  const variables = analyzeTemplateFields(fields);
   for (const [field, source] of Object.entries(fields)) {
     try {
       engine.precompile(source, { strict: true });
@@ -40,6 +47,7 @@ export function assertTemplateCompiles(fields: Record<string, string>): void {
       throw new TemplateSyntaxError(`template field "${field}": ${(err as Error).message.split('\n')[0]}`);
     }
   }
+  return variables;
 }
 
 /** Renders each field with the variables; throws TemplateVariableMissingError naming the first missing variable. */

@@ -13,7 +13,7 @@ const EXPECTED_SUBJECT: Record<EventType, string> = {
   PAYMENT_FAILED: 'Payment failed for order A-7',
   INVENTORY_LOW_STOCK: 'Low stock: Red T-shirt (TSHIRT-RED)',
 };
-const DATA = { orderNumber: 'A-7', total: 1499, currency: 'INR', sku: 'TSHIRT-RED', productName: 'Red T-shirt', quantity: 2 };
+const DATA = { orderNumber: 'A-7', total: 1499, currency: 'INR', sku: 'TSHIRT-RED', productName: 'Red T-shirt', currentStock: 2 };
 
 describe('business events through the workflows', () => {
   const stack = new TestStack({ env: { PAYMENT_REMINDER_DELAY_MS: '3000' } });

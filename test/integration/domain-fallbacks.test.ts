@@ -22,7 +22,7 @@ describe('per-template fallbacks and tenant webhook URL', () => {
       type: 'INVENTORY_LOW_STOCK',
       occurredAt: new Date().toISOString(),
       userIds: [adminId],
-      data: { sku: 'S-1', productName: 'Mug', quantity: 1 },
+      data: { sku: 'S-1', productName: 'Mug', currentStock: 1 },
       options: { channels: ['push'] },
     });
     expect((await stack.client.eventResult(id)).notifications[0].state).toBe('delivered');

@@ -1,6 +1,6 @@
 import { InvalidEventError, parseBusinessEvent } from '../../src/domain/business-event';
 
-const valid = { id: 'evt_1', type: 'ORDER_CREATED', occurredAt: '2026-11-25T10:00:00Z', userId: 'u_1' };
+const valid = { id: 'evt_1', type: 'ORDER_CREATED', occurredAt: '2026-11-25T10:00:00Z', userId: 'u_1', data: { orderNumber: 'A-1' } };
 
 function errorOf(input: unknown): InvalidEventError {
   try {
@@ -16,7 +16,7 @@ describe('parseBusinessEvent', () => {
   it('applies option defaults to a minimal envelope', () => {
     const event = parseBusinessEvent(valid);
     expect(event.options).toEqual({ priority: 'normal', delayMs: 0, sendAt: null });
-    expect(event.data).toEqual({});
+    expect(event.data).toEqual({ orderNumber: 'A-1' });
   });
 
   it('names each offending field', () => {
@@ -27,7 +27,8 @@ describe('parseBusinessEvent', () => {
 
   it('requires a recipient except for INVENTORY_LOW_STOCK', () => {
     expect(errorOf({ ...valid, userId: undefined }).fields).toEqual(['userId']);
-    expect(parseBusinessEvent({ ...valid, type: 'INVENTORY_LOW_STOCK', userId: undefined }).userId).toBeUndefined();
+    const lowStock = { ...valid, type: 'INVENTORY_LOW_STOCK', userId: undefined, data: { productName: 'Mug', currentStock: 1 } };
+    expect(parseBusinessEvent(lowStock).userId).toBeUndefined();
   });
 
   it('rejects unknown keys, repeated channels and type together with templateCode', () => {

@@ -47,7 +47,7 @@ describe('parseCampaign', () => {
     expect(errorOf({ ...valid, priority: 'urgent' }).message).toBe('invalid campaign: priority: must be low, normal or high (campaigns are never urgent)');
     expect(errorOf({ ...valid, channels: ['fax'] }).fields).toEqual(['channels.0']);
     expect(errorOf({ ...valid, channels: ['email', 'email'] }).fields).toEqual(['channels']);
-    expect(errorOf({ ...valid, variables: { blob: 'x'.repeat(70_000) } }).fields).toEqual(['variables']);
+    expect(errorOf({ ...valid, variables: { ...valid.variables, blob: 'x'.repeat(70_000) } }).fields).toEqual(['variables']);
     expect(parseCampaign({ ...valid, priority: 'high', channels: ['email'] })).toMatchObject({ priority: 'high', channels: ['email'] });
   });
 });

@@ -10,12 +10,14 @@ import {
   campaignIdSchema,
   campaignSchema,
   InvalidCampaignError,
+  parseCampaign,
   type CampaignProgress,
 } from '../../domain/campaign';
 import { campaignWorkflowId } from '../../domain/workflow-ids';
 import type { ApiContext } from '../context';
 import { ApiError, badRequest, notFound } from '../errors';
 import { describeOrNull } from '../notification-lookup';
+import { assertTemplateVariables } from '../template-variables-check';
 import { errors, noQuery } from '../schemas';
 
 /** How long cancel waits to see the campaign cancelled before answering 202. */
@@ -107,20 +109,31 @@ export function campaignRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const category = await new TemplateRepository(request.em).categoryOf(request.body.templateCode);
-        if (!category) throw badRequest('templateCode', `no template with code "${request.body.templateCode}"`);
-        if (category !== CAMPAIGN_CATEGORY) {
-          throw badRequest('templateCode', `template "${request.body.templateCode}" is in category ${category}, campaigns send ${CAMPAIGN_CATEGORY} templates`);
-        }
-        let result;
+        let campaign;
         try {
-          result = await notifications.scheduleCampaign(request.body);
+          campaign = parseCampaign(request.body);
         } catch (err) {
           if (err instanceof InvalidCampaignError) throw new ApiError(400, err.message, err.fields, 'body');
           throw err;
         }
-        // The workflow's first activity stores the row too; storing it here lets GET see it at once.
-        if (result.started) await new CampaignRepository(request.em).insertIfAbsent(result.campaign);
+        const category = await new TemplateRepository(request.em).categoryOf(campaign.templateCode);
+        if (!category) throw badRequest('templateCode', `no template with code "${campaign.templateCode}"`);
+        if (category !== CAMPAIGN_CATEGORY) {
+          throw badRequest('templateCode', `template "${campaign.templateCode}" is in category ${category}, campaigns send ${CAMPAIGN_CATEGORY} templates`);
+        }
+        await assertTemplateVariables(request.em, campaign.templateCode, campaign.variables);
+        // Stored first, started last: a request that fails never leaves a workflow behind. The workflow's
+        // first activity stores the row too (idempotent); storing it here lets GET see it at once.
+        const repository = new CampaignRepository(request.em);
+        const inserted = await repository.insertIfAbsent(campaign);
+        let result;
+        try {
+          result = await notifications.scheduleCampaign(campaign);
+        } catch (err) {
+          if (inserted) await repository.removeUnstarted(campaign.id).catch((cleanup) => request.log.error({ err: cleanup }, 'campaign row left without workflow'));
+          if (err instanceof InvalidCampaignError) throw new ApiError(400, err.message, err.fields, 'body');
+          throw err;
+        }
         return reply.code(result.started ? 201 : 200).send({ id: result.campaignId, workflowId: result.workflowId, started: result.started });
       },
     );

@@ -1,13 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { InvalidEventError } from '../../domain/business-event';
-import { TemplateRepository } from '../../db/repositories/template-repository';
 import type { ApiContext } from '../context';
-import { badRequest } from '../errors';
+import { assertTemplateVariables } from '../template-variables-check';
 import { errors, noQuery, publishBatchNotificationSchema, publishNotificationSchema, publishResultSchema } from '../schemas';
 import { withNotificationIds } from './events';
 
 const OPTIONS_NOTE = `\`options\`: priority (low | normal | high | urgent), actionUrl, actionText, delay (ms; alias delayMs),
-sendAt, channels. \`id\` is an optional idempotency key (default: a new one per call).`;
+sendAt, channels. \`id\` is an optional idempotency key (default: a new one per call). \`templateCode\` is case-insensitive
+(ORDER_CREATED is order_created; LOW_STOCK_ALERT is inventory_low_stock). \`variables\` are checked before anything starts:
+against the event's data definition for the templates of events (400 naming the field), else against the variables the
+stored template uses outside \`{{#if}}\`.`;
 
 /** The original plan's publishNotification / publishBatchNotification, as direct sends by template code. */
 export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
@@ -27,7 +29,8 @@ export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        await assertTemplateExists(request.em, request.body.templateCode);
+        const { templateCode, variables, options } = request.body;
+        await assertTemplateVariables(request.em, templateCode, variables, options);
         const result = await renameEnvelopeFields(() => ctx.deps.notifications.publishNotification(request.body));
         return reply.code(202).send(withNotificationIds(result, { userId: request.body.userId }));
       },
@@ -48,16 +51,13 @@ export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        await assertTemplateExists(request.em, request.body.templateCode);
+        const { templateCode, variables, options } = request.body;
+        await assertTemplateVariables(request.em, templateCode, variables, options);
         const result = await renameEnvelopeFields(() => ctx.deps.notifications.publishBatchNotification(request.body));
         return reply.code(202).send(withNotificationIds(result, { userIds: request.body.userIds }));
       },
     );
   };
-}
-
-async function assertTemplateExists(em: ConstructorParameters<typeof TemplateRepository>[0], code: string): Promise<void> {
-  if (!(await new TemplateRepository(em).exists(code))) throw badRequest('templateCode', `no template with code "${code}"`);
 }
 
 /** The client builds an envelope; name its fields as this request did (data -> variables). */

@@ -11,6 +11,7 @@ const base64url = (max: number) => z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/, 'm
 
 const recipientBody = z
   .object({
+    name: z.string().trim().min(1).max(200).nullable().optional().describe("shown in notifications: templates' userName defaults to it"),
     email: z.email().max(320).nullable().optional(),
     phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +919800000000').nullable().optional(),
     timezone: timeZoneSchema.optional(),
@@ -29,6 +30,7 @@ const recipientBody = z
 
 const recipientSchema = z.object({
   id: z.string(),
+  name: z.string().nullable(),
   email: z.string().nullable(),
   phone: z.string().nullable(),
   timezone: z.string(),
@@ -71,6 +73,7 @@ export function recipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
 function recipientView({ recipient: r, pushSubscriptions }: RecipientView): z.infer<typeof recipientSchema> {
   return {
     id: r.id,
+    name: r.name,
     email: r.email,
     phone: r.phone,
     timezone: r.timezone,

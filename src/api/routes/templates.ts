@@ -4,7 +4,9 @@ import type { Template } from '../../db/entities';
 import { TemplateRepository } from '../../db/repositories/template-repository';
 import { CHANNELS } from '../../domain/channels';
 import { CATEGORIES } from '../../domain/event-catalog';
-import { assertTemplateCompiles, renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../../templates/render-template';
+import { assertTemplateCompiles, renderTemplateFields, TemplateLimitError, TemplateSyntaxError, TemplateVariableMissingError } from '../../templates/render-template';
+import { variablesNotProvided } from '../../templates/provided-variables';
+import { assertTemplateBounds, TEMPLATE_LIMITS, type TemplateVariables } from '../../templates/template-analysis';
 import type { ApiContext } from '../context';
 import { ApiError, badRequest, notFound } from '../errors';
 import { REQUIRED_TEMPLATE_FIELDS as REQUIRED_FIELDS, TEMPLATED_CHANNELS } from '../../templates/template-fields';
@@ -21,8 +23,10 @@ const templateSchema = z.object({
   createdAt: z.string(),
 });
 
+const LIMITS_NOTE = `Bounds (400 naming the limit): at most ${TEMPLATE_LIMITS.fields} fields, ${TEMPLATE_LIMITS.fieldLength} characters a field, ${TEMPLATE_LIMITS.totalLength} in all, ${TEMPLATE_LIMITS.tags} {{ }} tags in all, blocks and sub-expressions nested ${TEMPLATE_LIMITS.nesting} deep. Only variables and the blocks if, unless, each, with.`;
+
 const fieldsSchema = z
-  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'field names are 1-64 chars of [A-Za-z0-9_]'), z.string().max(100_000))
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'field names are 1-64 chars of [A-Za-z0-9_]'), z.string().max(TEMPLATE_LIMITS.fieldLength))
   .refine((fields) => Object.keys(fields).length > 0, 'must have at least one field')
   .describe('Handlebars source per content field');
 
@@ -66,7 +70,7 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           tags: ['operators'],
           summary: 'Create a new template version',
-          description: `Appends version n+1 for (code, channel, locale). Required fields: ${TEMPLATED_CHANNELS.map((c) => `${c}: ${REQUIRED_FIELDS[c].join(', ')}`).join('; ')}. The source must compile; \`category\` is required for a new code and must match an existing one.`,
+          description: `Appends version n+1 for (code, channel, locale). Required fields: ${TEMPLATED_CHANNELS.map((c) => `${c}: ${REQUIRED_FIELDS[c].join(', ')}`).join('; ')}. The source must compile; \`category\` is required for a new code and must match an existing one. A template of an event (order_created, ...) may use only the variables of that event's data (required ones anywhere, optional ones inside \`{{#if name}}\`) and actionUrl / actionText inside \`{{#if}}\`. Codes are case-insensitive. ${LIMITS_NOTE}`,
           security: SECURITY,
           params: z.object({ code: templateCodeSchema }),
           querystring: noQuery,
@@ -86,13 +90,7 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { channel, locale, fields } = request.body;
         const missing = REQUIRED_FIELDS[channel].filter((f) => !(f in fields));
         if (missing.length) throw new ApiError(400, `invalid body: fields: ${channel} templates need ${missing.join(', ')}`, missing.map((f) => `fields.${f}`), 'body');
-        try {
-          assertTemplateCompiles(fields);
-        } catch (err) {
-          if (!(err instanceof TemplateSyntaxError)) throw err;
-          const field = /template field "([^"]+)"/.exec(err.message)?.[1];
-          throw new ApiError(400, `invalid body: ${err.message}`, [field ? `fields.${field}` : 'fields'], 'body');
-        }
+        assertVariablesProvided(code, checkedTemplate(() => assertTemplateCompiles(fields)));
         const repository = new TemplateRepository(request.em);
         const existing = await repository.categoryOf(code);
         const category = request.body.category ?? existing;
@@ -109,7 +107,7 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           tags: ['operators'],
           summary: 'Render a template with sample variables',
-          description: 'Renders a stored version (newest unless `version` is given) or, with `fields`, a draft. Rendering is strict: a variable the template uses but `variables` lacks is a 400 naming it.',
+          description: `Renders a stored version (newest unless \`version\` is given) or, with \`fields\`, a draft. Rendering is strict: a variable the template uses but \`variables\` lacks is a 400 naming it. ${LIMITS_NOTE}`,
           security: SECURITY,
           params: z.object({ code: templateCodeSchema }),
           querystring: noQuery,
@@ -133,11 +131,16 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { channel, locale, version, variables } = request.body;
         let fields = request.body.fields;
         let usedVersion: number | null = null;
-        if (!fields) {
+        if (fields) {
+          const draft = fields;
+          checkedTemplate(() => assertTemplateCompiles(draft));
+        } else {
           const template = await new TemplateRepository(request.em).find(code, channel, locale, version);
           if (!template) throw notFound(`template ${code} (${channel}, ${locale}${version ? `, v${version}` : ''})`);
           fields = template.fields;
           usedVersion = template.version;
+          const stored = fields;
+          checkedTemplate(() => assertTemplateBounds(stored));
         }
         try {
           return { code, channel, locale, version: usedVersion, rendered: renderTemplateFields(fields, variables) };
@@ -151,6 +154,27 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
     );
   };
+}
+
+/** Runs a template check; its failures become 400 naming the field (and the limit, for bounds). */
+function checkedTemplate<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof TemplateLimitError) throw new ApiError(400, `invalid body: ${err.message}`, [err.field ? `fields.${err.field}` : 'fields'], 'body');
+    if (!(err instanceof TemplateSyntaxError)) throw err;
+    const field = /template field "([^"]+)"/.exec(err.message)?.[1];
+    throw new ApiError(400, `invalid body: ${err.message}`, [field ? `fields.${field}` : 'fields'], 'body');
+  }
+}
+
+/** 400 naming each variable a template of `code` uses that the code's data does not provide. */
+function assertVariablesProvided(code: string, variables: TemplateVariables): void {
+  const problems = variablesNotProvided(code, variables);
+  if (problems.length) {
+    const fields = problems.map((p) => `fields.${p.field}`);
+    throw new ApiError(400, `invalid body: ${problems.map((p) => `fields.${p.field}: ${p.message}`).join('; ')}`, [...new Set(fields)], 'body');
+  }
 }
 
 function templateView(t: Template): z.infer<typeof templateSchema> {

@@ -3,6 +3,8 @@ import type { QuietHours } from '../../domain/quiet-hours';
 
 export class Recipient {
   id!: string;
+  /** Shown in notifications: templates' `userName` defaults to it. */
+  name: string | null = null;
   email: string | null = null;
   phone: string | null = null;
   timezone = 'UTC';
@@ -21,6 +23,7 @@ export const RecipientSchema = new EntitySchema<Recipient>({
   tableName: 'recipients',
   properties: {
     id: { type: 'string', primary: true, length: 200 },
+    name: { type: 'string', nullable: true, length: 200 },
     email: { type: 'string', nullable: true, length: 320 },
     phone: { type: 'string', nullable: true, length: 32 },
     timezone: { type: 'string', length: 64 },

@@ -2,6 +2,7 @@ import { Migration20261125000000_initial } from './Migration20261125000000_initi
 import { Migration20261125000100_default_templates } from './Migration20261125000100_default_templates';
 import { Migration20261125002000_api } from './Migration20261125002000_api';
 import { Migration20261125003000_campaigns } from './Migration20261125003000_campaigns';
+import { Migration20261125004000_plan_variables } from './Migration20261125004000_plan_variables';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261125000100_default_templates', class: Migration20261125000100_default_templates },
   { name: 'Migration20261125002000_api', class: Migration20261125002000_api },
   { name: 'Migration20261125003000_campaigns', class: Migration20261125003000_campaigns },
+  { name: 'Migration20261125004000_plan_variables', class: Migration20261125004000_plan_variables },
 ];

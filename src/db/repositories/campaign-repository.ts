@@ -41,6 +41,11 @@ export class CampaignRepository {
     return rows.length > 0;
   }
 
+  /** Undoes insertIfAbsent when the campaign's workflow could not be started (nothing ran yet). */
+  async removeUnstarted(id: string): Promise<void> {
+    await this.em.getConnection().execute(`delete from campaigns where id = ? and state = 'scheduled' and targeted = 0 and started = 0`, [id]);
+  }
+
   findById(id: string): Promise<Campaign | null> {
     return this.em.findOne(Campaign, { id });
   }

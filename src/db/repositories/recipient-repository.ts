@@ -10,6 +10,7 @@ export interface PushSubscriptionInput {
 
 /** Fields of an upsert; an absent field keeps its stored value (or the default on create), null clears it. */
 export interface RecipientInput {
+  name?: string | null;
   email?: string | null;
   phone?: string | null;
   timezone?: string;

@@ -1,0 +1,235 @@
+import Handlebars from 'handlebars';
+
+/**
+ * Bounds and variables of template sources, checked before Handlebars compiles them. Compiling is
+ * synchronous and costs about 0.1-0.3 ms per tag and a stack frame per nesting level, so a template
+ * within these bounds compiles in well under 100 ms, and one beyond them is refused without compiling.
+ */
+export const TEMPLATE_LIMITS = {
+  /** Content fields of one template version. */
+  fields: 16,
+  /** Characters of one field (plain text compiles quickly; tags are what costs). */
+  fieldLength: 100_000,
+  /** Characters of all fields together. */
+  totalLength: 200_000,
+  /** `{{` tags in all fields together. */
+  tags: 300,
+  /** Blocks (`{{#if}}`, `{{else if}}` chains, ...) and sub-expressions nested in each other. */
+  nesting: 8,
+} as const;
+
+export class TemplateSyntaxError extends Error {
+  override readonly name = 'TemplateSyntaxError';
+}
+
+/** A template over one of TEMPLATE_LIMITS; `limit` names it. */
+export class TemplateLimitError extends Error {
+  override readonly name = 'TemplateLimitError';
+  constructor(
+    message: string,
+    readonly limit: keyof typeof TEMPLATE_LIMITS,
+    /** The content field at fault, when one is. */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Block helpers templates may use; anything else (partials, decorators, other helpers) is refused. */
+const BLOCK_HELPERS = new Set(['if', 'unless', 'each', 'with']);
+
+/**
+ * Linear scan, no parsing: counts tags and the deepest nesting of blocks, `{{else if}}` chains (each
+ * link nests in the AST) and sub-expressions. Errs on the side of counting too much (an escaped `\{{`
+ * counts), never too little.
+ */
+export function assertTemplateBounds(fields: Record<string, string>): void {
+  const entries = Object.entries(fields);
+  if (entries.length > TEMPLATE_LIMITS.fields) {
+    throw new TemplateLimitError(`a template has at most ${TEMPLATE_LIMITS.fields} fields (limit fields), this one ${entries.length}`, 'fields');
+  }
+  let total = 0;
+  let tags = 0;
+  for (const [field, source] of entries) {
+    if (source.length > TEMPLATE_LIMITS.fieldLength) {
+      throw new TemplateLimitError(`template field "${field}" is longer than ${TEMPLATE_LIMITS.fieldLength} characters (limit fieldLength)`, 'fieldLength', field);
+    }
+    total += source.length;
+    if (total > TEMPLATE_LIMITS.totalLength) {
+      throw new TemplateLimitError(`the template's fields together are longer than ${TEMPLATE_LIMITS.totalLength} characters (limit totalLength)`, 'totalLength', field);
+    }
+    tags += scanField(field, source, TEMPLATE_LIMITS.tags - tags);
+  }
+}
+
+/** Tags in one field; throws past `tagsLeft` tags or past the nesting limit. */
+function scanField(field: string, source: string, tagsLeft: number): number {
+  const over = (what: string) =>
+    new TemplateLimitError(`template field "${field}": blocks and sub-expressions nest deeper than ${TEMPLATE_LIMITS.nesting} levels (limit nesting) at ${what}`, 'nesting', field);
+  // One entry per open block: how many `{{else <helper>}}` links it has (each nests one level more).
+  const open: number[] = [];
+  let depth = 0;
+  let tags = 0;
+  let at = 0;
+  for (;;) {
+    const start = source.indexOf('{{', at);
+    if (start === -1) return tags;
+    if (++tags > tagsLeft) {
+      throw new TemplateLimitError(`a template has at most ${TEMPLATE_LIMITS.tags} {{ }} tags (limit tags); field "${field}" goes past it`, 'tags', field);
+    }
+    let inner = start + 2;
+    while (source[inner] === '{' || source[inner] === '~' || source[inner] === '&') inner++;
+    if (source.startsWith('!--', inner)) {
+      const end = source.indexOf('--}}', inner);
+      if (end === -1) return tags;
+      at = end + 4;
+      continue;
+    }
+    const end = source.indexOf('}}', inner);
+    if (end === -1) return tags;
+    const body = source.slice(inner, end);
+    at = end + 2;
+    if (body.startsWith('!')) continue;
+    const rawBlock = source.startsWith('{{{{', start);
+    if (body.startsWith('/')) {
+      depth -= 1 + (open.pop() ?? 0);
+      if (depth < 0) depth = 0;
+    } else if (body.startsWith('#') || (body.startsWith('^') && body.slice(1).trim() !== '') || (rawBlock && !body.startsWith('/'))) {
+      open.push(0);
+      depth += 1;
+    } else if (/^else\s+\S/.test(body.trim()) && open.length > 0) {
+      open[open.length - 1] += 1;
+      depth += 1;
+    }
+    if (depth > TEMPLATE_LIMITS.nesting) throw over(`"{{${body.slice(0, 40)}}}"`);
+    let parens = 0;
+    for (const c of body) {
+      if (c === '(') parens++;
+      else if (c === ')') parens--;
+      if (depth + Math.max(parens, 0) > TEMPLATE_LIMITS.nesting) throw over(`"{{${body.slice(0, 40)}}}"`);
+    }
+  }
+}
+
+export interface TemplateVariable {
+  /** Used outside a guard (`{{#if name}}`, `{{#with name}}`, `{{#each name}}`, else of `{{#unless name}}`): the data must carry it. */
+  required: boolean;
+  /** Used as `name.something`: the data must be an object. */
+  nested: boolean;
+  /** Content fields using it. */
+  fields: string[];
+}
+
+export type TemplateVariables = Map<string, TemplateVariable>;
+
+/**
+ * The top-level variables a template uses, and whether it uses each outside a guard. Checks bounds
+ * first, and refuses what our rendering does not support: partials, decorators, helpers other than
+ * if / unless / each / with.
+ */
+export function analyzeTemplateFields(fields: Record<string, string>): TemplateVariables {
+  assertTemplateBounds(fields);
+  const variables: TemplateVariables = new Map();
+  for (const [field, source] of Object.entries(fields)) {
+    let program: hbs.AST.Program;
+    try {
+      program = Handlebars.parse(source);
+    } catch (err) {
+      throw new TemplateSyntaxError(`template field "${field}": ${(err as Error).message.split('\n')[0]}`);
+    }
+    new FieldWalker(field, variables).program(program, { guards: new Set(), depth: 0 });
+  }
+  return variables;
+}
+
+interface Scope {
+  /** Top-level variables known present here. */
+  guards: Set<string>;
+  /** Context changes (each, with) between here and the top. */
+  depth: number;
+}
+
+class FieldWalker {
+  constructor(
+    private readonly field: string,
+    private readonly variables: TemplateVariables,
+  ) {}
+
+  program(program: hbs.AST.Program | undefined, scope: Scope): void {
+    for (const statement of program?.body ?? []) this.statement(statement, scope);
+  }
+
+  private fail(message: string): never {
+    throw new TemplateSyntaxError(`template field "${this.field}": ${message}`);
+  }
+
+  private statement(node: hbs.AST.Statement, scope: Scope): void {
+    switch (node.type) {
+      case 'ContentStatement':
+      case 'CommentStatement':
+        return;
+      case 'MustacheStatement': {
+        const m = node as hbs.AST.MustacheStatement;
+        if (m.params.length > 0 || m.hash?.pairs.length) this.fail(`unknown helper "${pathName(m.path)}" (templates may use only variables and the blocks ${[...BLOCK_HELPERS].join(', ')})`);
+        if (m.path.type === 'PathExpression') this.use(m.path as hbs.AST.PathExpression, scope, false);
+        return;
+      }
+      case 'BlockStatement':
+        return this.block(node as hbs.AST.BlockStatement, scope);
+      default:
+        this.fail(`${node.type.replace(/Statement$/, '').toLowerCase()}s are not supported`);
+    }
+  }
+
+  private block(node: hbs.AST.BlockStatement, scope: Scope): void {
+    const helper = node.path.original;
+    if (!BLOCK_HELPERS.has(helper)) this.fail(`unknown block helper "${helper}" (use ${[...BLOCK_HELPERS].join(', ')})`);
+    if (node.params.length !== 1) this.fail(`{{#${helper}}} takes exactly one value`);
+    const allowedHash = helper === 'if' || helper === 'unless' ? ['includeZero'] : [];
+    for (const pair of node.hash?.pairs ?? []) {
+      if (!allowedHash.includes(pair.key) || pair.value.type !== 'BooleanLiteral') this.fail(`{{#${helper}}} does not take ${pair.key}=`);
+    }
+    const [param] = node.params;
+    if (param.type === 'SubExpression') this.fail('sub-expressions are not supported');
+    // The condition itself may be missing: block helpers see undefined, strict mode does not throw.
+    const subject = param.type === 'PathExpression' ? this.use(param as hbs.AST.PathExpression, scope, true) : null;
+    const guarded = (extra: string | null): Scope => ({ guards: extra ? new Set([...scope.guards, extra]) : scope.guards, depth: scope.depth });
+    switch (helper) {
+      case 'if':
+        this.program(node.program, guarded(subject));
+        this.program(node.inverse, scope);
+        return;
+      case 'unless':
+        this.program(node.program, scope);
+        this.program(node.inverse, guarded(subject));
+        return;
+      default:
+        // each / with: the body's context is the value (block params are local too).
+        this.program(node.program, { guards: guarded(subject).guards, depth: scope.depth + 1 });
+        this.program(node.inverse, scope);
+    }
+  }
+
+  /** Records a path that refers to a top-level variable; returns its name, else null. */
+  private use(path: hbs.AST.PathExpression, scope: Scope, asCondition: boolean): string | null {
+    let parts: string[];
+    if (path.data) {
+      if (path.parts[0] !== 'root' || path.parts.length < 2) return null;
+      parts = path.parts.slice(1);
+    } else {
+      if (path.depth !== scope.depth || path.parts.length === 0) return null;
+      parts = path.parts;
+    }
+    const name = parts[0];
+    const entry = this.variables.get(name) ?? { required: false, nested: false, fields: [] };
+    if (!asCondition && !scope.guards.has(name)) entry.required = true;
+    if (parts.length > 1) entry.nested = true;
+    if (!entry.fields.includes(this.field)) entry.fields.push(this.field);
+    this.variables.set(name, entry);
+    return name;
+  }
+}
+
+function pathName(path: hbs.AST.PathExpression | hbs.AST.Literal): string {
+  return path.type === 'PathExpression' ? (path as hbs.AST.PathExpression).original : path.type;
+}

@@ -1,0 +1,37 @@
+/** What a template renders with, besides the notification's data. */
+export interface TemplateVariableOptions {
+  actionUrl?: string;
+  actionText?: string;
+}
+
+/** The recipient fields templates may draw on; a missing recipient (or name) adds nothing. */
+export interface TemplateRecipient {
+  name?: string | null;
+}
+
+const isBlank = (value: unknown) => value === undefined || value === null || (typeof value === 'string' && value.trim() === '');
+
+/**
+ * The variables a notification's templates render with: the event data (or a direct send's
+ * variables), `actionUrl` / `actionText` from the delivery options (else from the data; the keys are
+ * always present, so `{{#if actionUrl}}` works in strict mode), and `userName` defaulted to the
+ * recipient's name when the data carries none. Pure: the render step calls it once per recipient.
+ */
+export function templateVariables(
+  data: Record<string, unknown>,
+  options: TemplateVariableOptions,
+  recipient: TemplateRecipient | null | undefined,
+): Record<string, unknown> {
+  const variables: Record<string, unknown> = {
+    ...data,
+    actionUrl: options.actionUrl ?? data.actionUrl,
+    actionText: options.actionText ?? data.actionText,
+  };
+  if (isBlank(variables.userName)) {
+    const name = recipient?.name?.trim();
+    if (name) variables.userName = name;
+    // A blank userName renders like an absent one: `{{#if userName}}` is false either way.
+    else if (variables.userName !== undefined) variables.userName = null;
+  }
+  return variables;
+}
