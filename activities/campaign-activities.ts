@@ -1,4 +1,4 @@
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import {
   CAMPAIGN_CATEGORY,
   campaignIdSchema,
@@ -12,16 +12,30 @@ import { fallbacksFor } from '../src/domain/event-catalog';
 import { Template, type Campaign } from '../src/db/entities';
 import { CampaignRepository } from '../src/db/repositories/campaign-repository';
 import { businessFailure } from './errors';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
+import type { Dispatcher, EventSpec } from './dispatcher';
+import { CAMPAIGN_EVENT_TYPE, campaignEventId, campaignWorkflowId } from '../src/domain/workflow-ids';
 
 /** Activities of campaignWorkflow; spread into createActivities. */
-export function createCampaignActivities(deps: Pick<ActivityDeps, 'orm' | 'config'>) {
+export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatcher) {
+  const maxBacklog = deps.config.campaignMaxBacklog ?? DEFAULT_CAMPAIGN_MAX_BACKLOG;
   const repository = () => new CampaignRepository(deps.orm.em.fork());
 
   async function loadCampaign(campaignId: string): Promise<Campaign> {
     const campaign = await repository().findById(campaignId);
     if (!campaign) throw businessFailure('CampaignNotFound', `no campaign with id "${campaignId}"`);
     return campaign;
+  }
+
+  /** Paces fan-out by queue depth: heartbeats while any of the channels' queues is over the limit. */
+  async function waitForBacklog(channels: CampaignPlan['channels']): Promise<void> {
+    for (;;) {
+      const backlogs = await Promise.all(channels.map((c) => deps.queues.backlog(c)));
+      const worst = Math.max(0, ...backlogs);
+      if (worst <= maxBacklog) return;
+      Context.current().heartbeat({ waitingForBacklog: worst });
+      await Context.current().sleep(BACKLOG_POLL_MS);
+    }
   }
 
   return {
@@ -69,7 +83,44 @@ export function createCampaignActivities(deps: Pick<ActivityDeps, 'orm' | 'confi
       };
     },
 
-    /** One page of the campaign's segment, recipient ids in ascending order after `afterUserId`. */
+    /**
+     * One page of the campaign's segment as bulk work (heartbeating, on the campaign task queue):
+     * waits while the channels' queues hold more than the backlog limit (Redis stays small), lists the
+     * page by recipient id, and admits it set-wise (preferences and quiet hours in one query, rows in
+     * one statement, jobs with addBulk). Idempotent: a retried page stores and enqueues nothing twice.
+     */
+    async fanOutCampaignPage(input: { plan: CampaignPlan; afterUserId: string | null; pageSize: number }): Promise<CampaignPageResult> {
+      const { plan } = input;
+      await waitForBacklog(plan.channels);
+      const campaign = await loadCampaign(plan.campaignId);
+      const page = await repository().recipientsPage(campaign.segment, input.afterUserId, input.pageSize);
+      Context.current().heartbeat({ listed: page.length });
+      const result = await dispatcher.admitRecipients(campaignSpec(plan), page, { inline: false });
+      return {
+        targeted: page.length,
+        started: result.recipients.filter((r) => r.notificationId).length,
+        afterUserId: page.length > 0 ? page[page.length - 1] : input.afterUserId,
+        done: page.length < input.pageSize,
+        wakeTimes: result.wakeTimes,
+      };
+    },
+
+    /** Sends the campaign's notifications whose quiet hours ended, page after page. */
+    async dispatchCampaignDue(input: { plan: CampaignPlan }): Promise<{ dispatched: number; wakeTimes: number[] }> {
+      const spec = campaignSpec(input.plan);
+      const wake = new Set<number>();
+      let dispatched = 0;
+      for (;;) {
+        await waitForBacklog(input.plan.channels);
+        const result = await dispatcher.dispatchDue(spec, { limit: DUE_PAGE_SIZE, inline: false });
+        dispatched += result.recipients.filter((r) => r.state === 'sending').length;
+        for (const at of result.wakeTimes) wake.add(at);
+        Context.current().heartbeat({ dispatched });
+        if (result.examined < DUE_PAGE_SIZE) return { dispatched, wakeTimes: [...wake].sort((a, b) => a - b) };
+      }
+    },
+
+    /** One page of the campaign's segment, recipient ids in ascending order after `afterUserId` (release-0 campaigns). */
     async listCampaignRecipients(input: { campaignId: string; afterUserId: string | null; limit: number }): Promise<string[]> {
       const campaign = await loadCampaign(input.campaignId);
       return repository().recipientsPage(campaign.segment, input.afterUserId, input.limit);
@@ -79,6 +130,38 @@ export function createCampaignActivities(deps: Pick<ActivityDeps, 'orm' | 'confi
     async recordCampaignProgress(input: { campaignId: string; state?: CampaignState; targeted?: number; started?: number; scheduledAt?: string }): Promise<void> {
       const { campaignId, ...update } = input;
       await repository().recordProgress(campaignId, update);
+      // Notifications parked for quiet hours never go out once the campaign is cancelled.
+      if (update.state === 'cancelled') await repository().cancelWaitingNotifications(campaignId);
     },
+  };
+}
+
+export interface CampaignPageResult {
+  targeted: number;
+  started: number;
+  afterUserId: string | null;
+  done: boolean;
+  wakeTimes: number[];
+}
+
+/** Default for CAMPAIGN_MAX_BACKLOG: jobs a channel's queue may hold before fan-out pauses. */
+export const DEFAULT_CAMPAIGN_MAX_BACKLOG = 5000;
+const DUE_PAGE_SIZE = 1000;
+const BACKLOG_POLL_MS = 250;
+
+/** What every notification of a campaign shares (campaign notifications are not awaited by a workflow). */
+export function campaignSpec(plan: CampaignPlan): EventSpec {
+  return {
+    eventId: campaignEventId(plan.campaignId),
+    eventType: CAMPAIGN_EVENT_TYPE,
+    workflowId: campaignWorkflowId(plan.campaignId),
+    templateCode: plan.templateCode,
+    category: plan.category,
+    channels: plan.channels,
+    fallbacks: plan.fallbacks,
+    data: plan.variables,
+    options: { priority: plan.priority, delayMs: 0, sendAt: null, channels: plan.channels },
+    deliveryDeadlineMs: plan.deliveryDeadlineMs,
+    tracked: false,
   };
 }

@@ -9,6 +9,7 @@
  * push service and the webhook receiver. Outcome reports to Temporal are left out (a no-op reporter):
  * this measures the queue, the guard, Postgres bookkeeping and the provider adapters.
  */
+import type { OutcomeRecorder } from '../src/delivery/outcome-recorder';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Queue } from 'bullmq';
@@ -161,6 +162,7 @@ async function run(bench: Bench, channel: Channel, config: ChannelWorkerConfig, 
     provider: bench.providers[channel],
     sendRecords: guard === 'guard' ? new SendRecordStore(bench.staleMs) : NO_GUARD,
     outcomes: { report: async () => undefined },
+    recorder: { record: async () => undefined } as unknown as OutcomeRecorder,
     workerId: `bench:${process.pid}`,
   });
   const settle = () => {

@@ -41,6 +41,10 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('notifications'),
+  /** Campaign workflows and their bulk activities; default `<TEMPORAL_TASK_QUEUE>-campaigns`. */
+  TEMPORAL_CAMPAIGN_TASK_QUEUE: z.string().min(1).optional(),
+  /** Campaign fan-out pauses while a channel's queue holds more jobs than this. */
+  CAMPAIGN_MAX_BACKLOG: intFrom(100, 10_000_000).default(5000),
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/notifications'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
@@ -113,7 +117,8 @@ export interface ApiConfig {
 }
 
 export interface Config {
-  temporal: { address: string; namespace: string; taskQueue: string };
+  temporal: { address: string; namespace: string; taskQueue: string; campaignTaskQueue: string };
+  campaignMaxBacklog: number;
   api: ApiConfig;
   databaseUrl: string;
   redisUrl: string;
@@ -194,7 +199,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const channels = Object.fromEntries(CHANNELS.map((c) => [c, channelConfig(env, c)])) as Record<Channel, ChannelWorkerConfig>;
   if (e.JWT_SECRET && e.JWT_JWKS_URL) throw new ConfigError('invalid configuration: JWT_SECRET, JWT_JWKS_URL: set one of the two, not both');
   return {
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      campaignTaskQueue: e.TEMPORAL_CAMPAIGN_TASK_QUEUE ?? `${e.TEMPORAL_TASK_QUEUE}-campaigns`,
+    },
+    campaignMaxBacklog: e.CAMPAIGN_MAX_BACKLOG,
     api: {
       host: e.API_HOST,
       serviceKeys: e.API_KEYS,

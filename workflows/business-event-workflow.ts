@@ -1,8 +1,12 @@
 import {
+  allHandlersFinished,
+  condition,
   getExternalWorkflowHandle,
   log,
   ParentClosePolicy,
-  proxyActivities,
+  patched,
+  proxyLocalActivities,
+  setHandler,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -10,23 +14,46 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { BusinessEvent } from '../src/domain/business-event';
-import type { EventPlan, EventResult, NotificationRequest } from '../src/domain/notification-request';
-import { followUpWorkflowId, notificationWorkflowId } from '../src/domain/workflow-ids';
+import { EventLedger } from '../src/domain/event-ledger';
+import type { EventResult } from '../src/domain/notification-request';
+import type { NotificationStatus } from '../src/domain/notification-status';
+import type { CancelRequest, RescheduleRequest } from '../src/domain/workflow-messages';
+import { followUpWorkflowId } from '../src/domain/workflow-ids';
 import { NotificationEventId, NotificationEventType, NotificationUserId } from '../src/temporal/search-attributes';
-import { cancelSignal } from './definitions';
-import { notificationWorkflow } from './notification-workflow';
-
-const { planBusinessEvent } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
+import {
+  cancelSignal,
+  cancelUpdate,
+  eventStatusQuery,
+  outcomesReadySignal,
+  rescheduleSignal,
+  rescheduleUpdate,
+  statusQuery,
+} from './definitions';
+import { PATCHES } from './patches';
+import { businessEventWorkflowV0 } from './release-0/business-event-workflow';
 
 /**
- * One business event: resolves recipients and templates, cancels what this event makes obsolete
- * (a payment reminder, a still-waiting shipping notice of the same order), then starts one
- * notificationWorkflow per recipient and the follow-up the event schedules.
+ * The short steps run as local activities: their results are markers in this history, with no
+ * activity task of their own. The retry budget is bounded (docs/contracts.md, "Retry budgets"):
+ * about a quarter of an hour of a database or Redis outage, then the event fails visibly.
+ */
+const steps = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '60 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 20 },
+});
+
+/** Events up to this many recipients keep channel details for the status query. */
+const INLINE_STATUS_LIMIT = 50;
+const PAGE_SIZE = 500;
+
+/**
+ * One business event (or direct send) and all its recipients: plan and hand off in the first
+ * workflow task, wait with one timer per distinct send time, and finish when the channel workers
+ * report the last outcome (one signal) or the deadline reconciles what is still open.
  */
 export async function businessEventWorkflow(input: BusinessEvent): Promise<EventResult> {
+  if (!patched(PATCHES.leanEventPath)) return businessEventWorkflowV0(input);
+  const { workflowId } = workflowInfo();
   const eventType = input.type ?? `direct:${input.templateCode}`;
   // A client that is not ours (e.g. the temporal CLI) may start us without search attributes.
   if (!workflowInfo().typedSearchAttributes.get(NotificationEventId)) {
@@ -37,82 +64,120 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
     ]);
   }
 
-  const plan = await planBusinessEvent(input);
-  const event = plan.event;
+  const ledger = new EventLedger();
+  let opened: Awaited<ReturnType<Activities['openEvent']>> | undefined;
+  let woken = false;
+  const inline = (input.userIds?.length ?? 1) <= INLINE_STATUS_LIMIT;
 
-  const cancelled: string[] = [];
-  for (const workflowId of plan.cancelWorkflowIds) {
+  /** Cancel and reschedule: Postgres first (a row that started sending is left alone), then the ledger. */
+  const control = async (action: 'cancel' | 'reschedule', request: CancelRequest & Partial<RescheduleRequest>): Promise<NotificationStatus> => {
+    await condition(() => opened !== undefined);
+    const recipients = await steps.controlRecipients({ eventId: opened!.spec.eventId, action, ...request });
+    ledger.apply({ recipients });
+    if (action === 'reschedule') ledger.addWakeTime(Date.parse(request.sendAt!));
+    return ledger.status(request.userId ?? recipients[0]?.userId);
+  };
+  const validate = (verb: 'cancelled' | 'rescheduled') => (request: CancelRequest & Partial<RescheduleRequest>) => {
+    if (verb === 'rescheduled' && Number.isNaN(Date.parse(request?.sendAt ?? ''))) throw new Error(`sendAt: "${request?.sendAt}" is not an ISO 8601 time`);
+    const refusal = opened ? ledger.refusal(request?.userId, verb) : null;
+    if (refusal) throw new Error(refusal);
+  };
+  setHandler(statusQuery, (arg) => ledger.status(arg?.userId));
+  setHandler(eventStatusQuery, () => ({ eventId: input.id, recipients: ledger.results(workflowId).length, states: ledger.counts() }));
+  setHandler(outcomesReadySignal, () => void (woken = true));
+  setHandler(cancelUpdate, (request) => control('cancel', request ?? {}), { validator: validate('cancelled') });
+  setHandler(rescheduleUpdate, (request) => control('reschedule', request), { validator: validate('rescheduled') });
+  // Signals: the same, for clients that cannot send updates; an invalid one is logged and dropped.
+  setHandler(cancelSignal, async (request) => void (await control('cancel', request ?? {})));
+  setHandler(rescheduleSignal, async (request) => {
+    if (Number.isNaN(Date.parse(request?.sendAt ?? ''))) return log.warn('reschedule ignored: sendAt is not a time', { sendAt: request?.sendAt });
+    await control('reschedule', request);
+  });
+
+  // 1. Plan, supersede, and admit the first page: a due notification is stored and queued right here.
+  opened = await steps.openEvent({ event: input, workflowId });
+  const { spec } = opened;
+  ledger.apply(opened);
+  const cancelled = await supersede(opened.supersede, `superseded by ${eventType} ${spec.eventId}`);
+  const followUps = await startFollowUps(opened, input);
+  for (let pending = opened.pending; pending.length > 0; pending = pending.slice(PAGE_SIZE)) {
+    ledger.apply(await steps.admitRecipients({ spec, userIds: pending.slice(0, PAGE_SIZE), inline }));
+  }
+
+  // 2. Wait for the next send time, the last outcome, or the channel deadline; act; repeat.
+  while (!ledger.isSettled()) {
+    const at = ledger.nextTimerAt();
+    const seen = ledger.revision;
+    if (!woken && (at === null || at > Date.now())) {
+      const wake = () => woken || ledger.revision !== seen;
+      await (at === null ? condition(wake) : condition(wake, at - Date.now()));
+    }
+    if (ledger.takeDue(Date.now())) {
+      const due = await steps.dispatchDue({ spec, inline });
+      ledger.apply(due);
+      if (due.examined >= PAGE_SIZE) ledger.addWakeTime(Date.now());
+    }
+    if (woken || ledger.deadlinePassed(Date.now())) {
+      woken = false;
+      ledger.apply(await steps.reconcileEvent({ spec, inline }), { deadlineIsComplete: true });
+    }
+  }
+  await condition(allHandlersFinished);
+  return { eventId: spec.eventId, notifications: ledger.results(workflowId), followUps, cancelled };
+}
+
+/** Tells superseded notifications and obsolete follow-ups to cancel; returns the workflows reached. */
+async function supersede(targets: { workflowId: string; userId?: string }[], reason: string): Promise<string[]> {
+  const reached: string[] = [];
+  for (const { workflowId, userId } of targets) {
     try {
-      await getExternalWorkflowHandle(workflowId).signal(cancelSignal, { reason: `superseded by ${eventType} ${event.id}` });
-      cancelled.push(workflowId);
+      await getExternalWorkflowHandle(workflowId).signal(cancelSignal, { ...(userId ? { userId } : {}), reason });
+      reached.push(workflowId);
     } catch (err) {
       // Already finished or never scheduled: nothing to cancel.
       log.info('nothing to cancel', { workflowId, error: String(err) });
     }
   }
-
-  const request = (userId: string): NotificationRequest => ({
-    eventId: event.id,
-    eventType: event.type ?? null,
-    templateCode: plan.templateCode,
-    category: plan.category,
-    userId,
-    data: event.data,
-    options: event.options,
-    channels: plan.channels,
-    fallbacks: plan.fallbacks,
-    deliveryDeadlineMs: plan.deliveryDeadlineMs,
-  });
-  const children = await Promise.all(
-    plan.recipients.map((userId) => startNotification(notificationWorkflowId(event.id, userId), request(userId), plan, eventType, event.id)),
-  );
-
-  const followUps: EventResult['followUps'] = [];
-  if (plan.followUp && plan.correlationKey !== null) {
-    const { kind, templateCode, category, channels, delayMs } = plan.followUp;
-    for (const userId of plan.recipients) {
-      const workflowId = followUpWorkflowId(kind, plan.correlationKey, userId);
-      try {
-        await startNotification(
-          workflowId,
-          { ...request(userId), eventId: `${event.id}.${kind}`, templateCode, category, channels, options: { ...event.options, delayMs, sendAt: null } },
-          { ...plan, templateCode, channels },
-          eventType,
-          event.id,
-        );
-        followUps.push({ userId, workflowId });
-      } catch (err) {
-        // One follow-up per order and recipient: a second PAYMENT_FAILED keeps the first reminder.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
-    }
-  }
-
-  const results = await Promise.all(children.map((child) => child.result()));
-  return {
-    eventId: event.id,
-    notifications: results.map((status, i) => ({
-      userId: plan.recipients[i],
-      workflowId: children[i].workflowId,
-      state: status.state,
-      ...(status.error ? { error: status.error } : {}),
-    })),
-    followUps,
-    cancelled,
-  };
+  return reached;
 }
 
-function startNotification(workflowId: string, request: NotificationRequest, plan: EventPlan, eventType: string, eventId: string) {
-  return startChild(notificationWorkflow, {
-    workflowId,
-    args: [request],
-    // Scheduled notifications outlive a cancelled or terminated event workflow.
-    parentClosePolicy: ParentClosePolicy.ABANDON,
-    typedSearchAttributes: [
-      { key: NotificationEventId, value: eventId },
-      { key: NotificationEventType, value: eventType },
-      { key: NotificationUserId, value: request.userId },
-    ],
-    memo: { templateCode: plan.templateCode, channels: plan.channels, correlationKey: plan.correlationKey },
-  });
+/**
+ * The follow-up an event schedules per recipient (a payment reminder): an event workflow of its own
+ * whose id derives from the order, so a later event cancels it by id. One per order and recipient.
+ */
+async function startFollowUps(opened: NonNullable<Awaited<ReturnType<Activities['openEvent']>>>, input: BusinessEvent): Promise<EventResult['followUps']> {
+  const { followUp, spec } = opened;
+  if (!followUp) return [];
+  const started: EventResult['followUps'] = [];
+  for (const recipient of opened.recipients) {
+    if (recipient.state === 'failed' && !recipient.notificationId) continue;
+    const workflowId = followUpWorkflowId(followUp.kind, followUp.correlationKey, recipient.userId);
+    const event: BusinessEvent = {
+      id: `${spec.eventId}.${followUp.kind}`,
+      templateCode: followUp.templateCode,
+      occurredAt: new Date().toISOString(),
+      userId: recipient.userId,
+      data: spec.data,
+      options: { ...input.options, delayMs: followUp.delayMs, sendAt: null, channels: followUp.channels },
+    };
+    try {
+      await startChild(businessEventWorkflow, {
+        workflowId,
+        args: [event],
+        // The reminder outlives this event's workflow.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: [
+          { key: NotificationEventId, value: event.id },
+          { key: NotificationEventType, value: spec.eventType ?? `direct:${followUp.templateCode}` },
+          { key: NotificationUserId, value: recipient.userId },
+        ],
+        memo: { templateCode: followUp.templateCode, channels: followUp.channels, correlationKey: followUp.correlationKey },
+      });
+      started.push({ userId: recipient.userId, workflowId });
+    } catch (err) {
+      // A second PAYMENT_FAILED of the same order keeps the first reminder.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+  return started;
 }

@@ -2,46 +2,48 @@ import {
   condition,
   log,
   makeContinueAsNewFunc,
-  ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { CampaignPlan, CampaignProgress, CampaignState, CampaignWorkflowInput } from '../src/domain/campaign';
-import type { NotificationRequest } from '../src/domain/notification-request';
-import { CAMPAIGN_EVENT_TYPE, campaignEventId, notificationWorkflowId } from '../src/domain/workflow-ids';
-import { NotificationEventId, NotificationEventType, NotificationUserId } from '../src/temporal/search-attributes';
+import { addWakeTime, splitDue } from '../src/domain/notification-lifecycle';
+import { CAMPAIGN_EVENT_TYPE, campaignEventId } from '../src/domain/workflow-ids';
+import { NotificationEventId, NotificationEventType } from '../src/temporal/search-attributes';
 import { campaignProgressQuery, cancelSignal, rescheduleSignal } from './definitions';
-import { notificationWorkflow } from './notification-workflow';
+import { PATCHES } from './patches';
+import { campaignWorkflowV0 } from './release-0/campaign-workflow';
 
-const { openCampaign, listCampaignRecipients, recordCampaignProgress } = proxyActivities<Activities>({
+const { openCampaign, recordCampaignProgress } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 30 },
+});
+/** Bulk pages: heartbeating (a page may wait for the queues to drain), retried idempotently. */
+const { fanOutCampaignPage, dispatchCampaignDue } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 30 },
 });
 
-export const DEFAULT_CAMPAIGN_PAGE_SIZE = 200;
-/**
- * Each started child adds about three events to this history (initiated, started, and completed
- * when it finishes while this run is open): ten pages of 200 stay far below Temporal's limits.
- */
-export const DEFAULT_CAMPAIGN_PAGES_PER_RUN = 10;
+export const DEFAULT_CAMPAIGN_PAGE_SIZE = 500;
+/** Each page adds about six events (scheduled, started, completed, two workflow task events): far below 10k per run. */
+export const DEFAULT_CAMPAIGN_PAGES_PER_RUN = 200;
 
 /**
  * One marketing campaign: stores it (first activity, idempotent by id), waits durably until its
- * scheduled time (signals `cancel`, `reschedule`), then pages through the segment by recipient id and
- * starts one notificationWorkflow per recipient without waiting for it to finish, continuing as new
- * every few pages with the cursor and counts. Preferences, mute and quiet hours are each child's business.
- * A cancel stops the fan-out before the next page; notifications already started run on.
+ * scheduled time (signals `cancel`, `reschedule`), then fans out page by page as bulk activities on
+ * the campaign task queue, continuing as new with the cursor. Recipients in quiet hours are parked
+ * in Postgres; the workflow keeps one timer per distinct wake-up time and sends them when it comes.
  */
 export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<CampaignProgress> {
+  if (!patched(PATCHES.bulkCampaign)) return campaignWorkflowV0(input);
   const { campaignId } = input;
   const eventId = campaignEventId(campaignId);
   const pageSize = bounded(input.pageSize, DEFAULT_CAMPAIGN_PAGE_SIZE, 1000);
-  const pagesPerRun = bounded(input.pagesPerRun, DEFAULT_CAMPAIGN_PAGES_PER_RUN, 100);
+  const pagesPerRun = bounded(input.pagesPerRun, DEFAULT_CAMPAIGN_PAGES_PER_RUN, 1000);
   const searchAttributes = [
     { key: NotificationEventId, value: eventId },
     { key: NotificationEventType, value: CAMPAIGN_EVENT_TYPE },
@@ -53,13 +55,14 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   const progress: CampaignProgress = {
     campaignId,
     state: resume ? 'running' : 'scheduled',
-    // The stored time once openCampaign answers; until then the input's (or nothing, for a stored campaign).
     scheduledAt: resume?.plan.scheduledAt ?? input.campaign?.scheduledAt ?? '',
     targeted: resume?.targeted ?? 0,
     started: resume?.started ?? 0,
     afterUserId: resume?.afterUserId ?? null,
     runs: (resume?.runs ?? 0) + 1,
+    wakeTimes: resume?.wakeTimes ?? [],
   };
+  let fannedOut = resume?.fannedOut ?? false;
   let cancelled = false;
   let reschedules = 0;
   let rescheduledAtMs = 0;
@@ -71,14 +74,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   });
   setHandler(rescheduleSignal, (signal) => {
     const at = Date.parse(signal?.sendAt ?? '');
-    if (progress.state !== 'scheduled' || Number.isNaN(at)) {
-      log.warn('reschedule ignored', { sendAt: signal?.sendAt, state: progress.state });
-      return;
-    }
+    if (progress.state !== 'scheduled' || Number.isNaN(at)) return log.warn('reschedule ignored', { sendAt: signal?.sendAt, state: progress.state });
     rescheduledAtMs = at;
     reschedules++;
   });
-
   const finish = async (state: CampaignState): Promise<CampaignProgress> => {
     progress.state = state;
     await recordCampaignProgress({ campaignId, state, targeted: progress.targeted, started: progress.started });
@@ -96,7 +95,6 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
       progress.state = plan.state;
       return progress;
     }
-
     // 1. Wait until the scheduled time; a reschedule moves it (and the row), a cancel ends the campaign.
     let seen = 0;
     let startAtMs = Date.parse(plan.scheduledAt);
@@ -117,58 +115,42 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     await recordCampaignProgress({ campaignId, state: 'running' });
   }
 
-  // 2. Fan out, one page at a time: list, then start every child of the page (starts awaited, results not).
-  const request = (userId: string): NotificationRequest => ({
-    eventId,
-    eventType: CAMPAIGN_EVENT_TYPE,
-    templateCode: plan.templateCode,
-    category: plan.category,
-    userId,
-    data: plan.variables,
-    options: { priority: plan.priority, delayMs: 0, sendAt: null, channels: plan.channels },
-    channels: plan.channels,
-    fallbacks: plan.fallbacks,
-    deliveryDeadlineMs: plan.deliveryDeadlineMs,
-  });
-  const startNotification = async (userId: string): Promise<boolean> => {
-    try {
-      await startChild(notificationWorkflow, {
-        workflowId: notificationWorkflowId(eventId, userId),
-        args: [request(userId)],
-        // Each notification lives on when the campaign is cancelled, terminated or continues as new.
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: [...searchAttributes, { key: NotificationUserId, value: userId }],
-        memo: { templateCode: plan.templateCode, channels: plan.channels, campaignId },
-      });
-      return true;
-    } catch (err) {
-      // One notification per campaign and recipient, whatever happens to this workflow.
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
-      throw err;
-    }
-  };
+  const continueAsNew = () =>
+    makeContinueAsNewFunc<typeof campaignWorkflow>({ typedSearchAttributes: searchAttributes, memo: workflowInfo().memo })({
+      campaignId,
+      pageSize,
+      pagesPerRun,
+      resume: { plan, afterUserId: progress.afterUserId, targeted: progress.targeted, started: progress.started, runs: progress.runs, wakeTimes: progress.wakeTimes, fannedOut },
+    });
 
-  for (let pages = 0; ; pages++) {
+  // 2. Fan out: one bulk activity per page of the segment, in recipient id order.
+  for (let pages = 0; !fannedOut; pages++) {
     if (cancelled) return finish('cancelled');
-    if (pages >= pagesPerRun || workflowInfo().continueAsNewSuggested) {
-      const { targeted, started, afterUserId, runs } = progress;
-      await makeContinueAsNewFunc<typeof campaignWorkflow>({ typedSearchAttributes: searchAttributes, memo: workflowInfo().memo })({
-        campaignId,
-        pageSize,
-        pagesPerRun,
-        resume: { plan, afterUserId, targeted, started, runs },
-      });
-    }
-    const page = await listCampaignRecipients({ campaignId, afterUserId: progress.afterUserId, limit: pageSize });
-    if (cancelled) return finish('cancelled');
-    progress.targeted += page.length;
-    const started = await Promise.all(page.map(startNotification));
-    progress.started += started.filter(Boolean).length;
-    if (page.length > 0) progress.afterUserId = page[page.length - 1];
-    if (page.length < pageSize) return finish('completed');
-    await recordCampaignProgress({ campaignId, targeted: progress.targeted, started: progress.started });
+    if (pages >= pagesPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew();
+    const page = await fanOutCampaignPage({ plan, afterUserId: progress.afterUserId, pageSize });
+    progress.targeted += page.targeted;
+    progress.started += page.started;
+    progress.afterUserId = page.afterUserId;
+    for (const at of page.wakeTimes) progress.wakeTimes = addWakeTime(progress.wakeTimes ?? [], at);
+    fannedOut = page.done;
+    if (!fannedOut && pages % 10 === 9) await recordCampaignProgress({ campaignId, targeted: progress.targeted, started: progress.started });
   }
+
+  // 3. Recipients parked for quiet hours: one timer per distinct wake-up time.
+  for (let rounds = 0; (progress.wakeTimes ?? []).length > 0; rounds++) {
+    if (cancelled) return finish('cancelled');
+    if (rounds >= pagesPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew();
+    const next = progress.wakeTimes![0];
+    if (next > Date.now()) {
+      await recordCampaignProgress({ campaignId, targeted: progress.targeted, started: progress.started });
+      await condition(() => cancelled, next - Date.now());
+      if (cancelled) return finish('cancelled');
+    }
+    progress.wakeTimes = splitDue(progress.wakeTimes!, Date.now()).rest;
+    const due = await dispatchCampaignDue({ plan });
+    for (const at of due.wakeTimes) progress.wakeTimes = addWakeTime(progress.wakeTimes, at);
+  }
+  return finish('completed');
 }
 
 function bounded(value: number | undefined, fallback: number, max: number): number {

@@ -1,4 +1,15 @@
 export { businessEventWorkflow } from './business-event-workflow';
 export { campaignWorkflow } from './campaign-workflow';
-export { notificationWorkflow } from './notification-workflow';
-export { campaignProgressQuery, cancelSignal, channelOutcomeSignal, rescheduleSignal, statusQuery } from './definitions';
+/** Release 0: one workflow per recipient; registered so executions started before the lean event path finish. */
+export { notificationWorkflow } from './release-0/notification-workflow';
+export {
+  campaignProgressQuery,
+  cancelSignal,
+  cancelUpdate,
+  channelOutcomeSignal,
+  eventStatusQuery,
+  outcomesReadySignal,
+  rescheduleSignal,
+  rescheduleUpdate,
+  statusQuery,
+} from './definitions';

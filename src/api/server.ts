@@ -26,14 +26,17 @@ export function assertApiConfigured(config: Config): void {
 
 /** Builds the API on a running service's connections and listens on config.port / config.api.host. */
 export async function startApi(
-  service: Pick<RunningService, 'config' | 'orm' | 'redis' | 'temporalClient' | 'queues'>,
+  service: Pick<RunningService, 'config' | 'orm' | 'redis' | 'temporalClient' | 'queues'> & Partial<Pick<RunningService, 'eagerStart'>>,
   options: Pick<ApiDeps, 'logLevel'> = {},
 ): Promise<RunningApi> {
   const { config } = service;
   assertApiConfigured(config);
   const app = await buildApp({
     ...service,
-    notifications: new NotificationClient(service.temporalClient, config.temporal.taskQueue),
+    notifications: new NotificationClient(service.temporalClient, config.temporal.taskQueue, {
+      campaignTaskQueue: config.temporal.campaignTaskQueue,
+      eagerStart: service.eagerStart ?? false,
+    }),
     logLevel: options.logLevel,
   });
   try {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { QueryNotRegisteredError, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { parseBusinessEvent, type BusinessEvent, type BusinessEventInput, type DeliveryOptions } from '../domain/business-event';
 import { parseCampaign, type CampaignDefinition, type CampaignInput, type CampaignProgress, type CampaignWorkflowInput } from '../domain/campaign';
@@ -10,7 +10,7 @@ import { CAMPAIGN_EVENT_TYPE, campaignEventId, campaignWorkflowId, eventWorkflow
 import { NotificationEventId, NotificationEventType, NotificationUserId } from '../temporal/search-attributes';
 import { businessEventWorkflow } from '../../workflows/business-event-workflow';
 import { campaignWorkflow } from '../../workflows/campaign-workflow';
-import { campaignProgressQuery, cancelSignal, rescheduleSignal, statusQuery } from '../../workflows/definitions';
+import { campaignProgressQuery, cancelSignal, cancelUpdate, rescheduleSignal, rescheduleUpdate, statusQuery } from '../../workflows/definitions';
 
 export interface PublishResult {
   eventId: string;
@@ -45,12 +45,34 @@ export interface ScheduleCampaignResult {
 /** How a campaign pages through its segment (CampaignWorkflowInput); the defaults suit production. */
 export type CampaignPagingOptions = Pick<CampaignWorkflowInput, 'pageSize' | 'pagesPerRun'>;
 
+/** One notification (an event's recipient), or every notification of an event when userId is omitted. */
+export interface NotificationTarget {
+  eventId: string;
+  userId?: string;
+}
+
+export interface NotificationClientOptions {
+  /** Task queue of campaignWorkflow (docs/contracts.md); default `<taskQueue>-campaigns`. */
+  campaignTaskQueue?: string;
+  /**
+   * Ask the server to hand the first workflow task straight back to a worker in this process
+   * (eager workflow start). Only valid when the Client is built on the NativeConnection of a
+   * running workflow worker on the same task queue.
+   */
+  eagerStart?: boolean;
+}
+
 /** Typed client for other services: publish events and direct sends, cancel, reschedule, read status. */
 export class NotificationClient {
+  private readonly campaignTaskQueue: string;
+
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
-  ) {}
+    private readonly options: NotificationClientOptions = {},
+  ) {
+    this.campaignTaskQueue = options.campaignTaskQueue ?? campaignTaskQueueFor(taskQueue);
+  }
 
   /** Validates the envelope (InvalidEventError names the field) and starts businessEventWorkflow once per event id. */
   async publishEvent(input: BusinessEventInput | unknown): Promise<PublishResult> {
@@ -73,22 +95,57 @@ export class NotificationClient {
     return this.client.workflow.getHandle<typeof businessEventWorkflow>(eventWorkflowId(eventId)).result();
   }
 
-  status(eventId: string, userId: string): Promise<NotificationStatus> {
-    return this.statusOf(notificationWorkflowId(eventId, userId));
+  /** One recipient's notification: the event workflow's `status` query (release-0 events: the notification workflow's). */
+  async status(eventId: string, userId: string): Promise<NotificationStatus> {
+    const handle = this.client.workflow.getHandle(eventWorkflowId(eventId));
+    try {
+      return await handle.query(statusQuery, { userId });
+    } catch (err) {
+      // A release-0 event workflow answers no status query: its recipients have workflows of their own.
+      if (!(err instanceof QueryNotRegisteredError)) throw err;
+      return this.statusOf(notificationWorkflowId(eventId, userId));
+    }
   }
 
-  statusOf(notificationWorkflowId: string): Promise<NotificationStatus> {
-    return this.client.workflow.getHandle(notificationWorkflowId).query(statusQuery);
+  /** The status of the only notification of a workflow: a follow-up, or a release-0 notification workflow. */
+  statusOf(workflowId: string): Promise<NotificationStatus> {
+    return this.client.workflow.getHandle(workflowId).query(statusQuery, {});
   }
 
-  async cancel(notificationWorkflowId: string, reason?: string): Promise<void> {
-    await this.client.workflow.getHandle(notificationWorkflowId).signal(cancelSignal, { reason });
+  /**
+   * Cancels waiting notifications and answers the resulting status (Temporal update, validated: a
+   * notification that is already sending is refused with the reason). A string names a workflow
+   * (a follow-up, or a release-0 notification workflow, which only takes the signal).
+   */
+  async cancel(target: NotificationTarget | string, reason?: string): Promise<NotificationStatus | undefined> {
+    const { workflowId, userId } = this.resolve(target);
+    if (await this.isRelease0(workflowId)) {
+      await this.client.workflow.getHandle(workflowId).signal(cancelSignal, { reason });
+      return undefined;
+    }
+    return this.client.workflow.getHandle(workflowId).executeUpdate(cancelUpdate, { args: [{ ...(userId ? { userId } : {}), ...(reason ? { reason } : {}) }] });
   }
 
-  async reschedule(notificationWorkflowId: string, sendAt: Date | string): Promise<void> {
+  /** Moves waiting notifications to a new time (a past time sends now; quiet hours still apply). */
+  async reschedule(target: NotificationTarget | string, sendAt: Date | string): Promise<NotificationStatus | undefined> {
     const iso = typeof sendAt === 'string' ? sendAt : sendAt.toISOString();
     if (Number.isNaN(Date.parse(iso))) throw new Error(`reschedule: sendAt "${iso}" is not a date`);
-    await this.client.workflow.getHandle(notificationWorkflowId).signal(rescheduleSignal, { sendAt: new Date(iso).toISOString() });
+    const at = new Date(iso).toISOString();
+    const { workflowId, userId } = this.resolve(target);
+    if (await this.isRelease0(workflowId)) {
+      await this.client.workflow.getHandle(workflowId).signal(rescheduleSignal, { sendAt: at });
+      return undefined;
+    }
+    return this.client.workflow.getHandle(workflowId).executeUpdate(rescheduleUpdate, { args: [{ ...(userId ? { userId } : {}), sendAt: at }] });
+  }
+
+  private resolve(target: NotificationTarget | string): { workflowId: string; userId?: string } {
+    return typeof target === 'string' ? { workflowId: target } : { workflowId: eventWorkflowId(target.eventId), userId: target.userId };
+  }
+
+  /** A release-0 notificationWorkflow takes signals only (its event workflow holds no recipients). */
+  private async isRelease0(workflowId: string): Promise<boolean> {
+    return (await this.client.workflow.getHandle(workflowId).describe()).type === 'notificationWorkflow';
   }
 
   /**
@@ -100,7 +157,8 @@ export class NotificationClient {
     const workflowId = campaignWorkflowId(campaign.id);
     try {
       await this.client.workflow.start(campaignWorkflow, {
-        taskQueue: this.taskQueue,
+        // Campaigns run on their own task queue: urgent events never wait behind a campaign's tasks.
+        taskQueue: this.campaignTaskQueue,
         workflowId,
         args: [{ campaignId: campaign.id, campaign, ...paging }],
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
@@ -142,6 +200,7 @@ export class NotificationClient {
         args: [event],
         // The same event id never runs twice, even after the first run closed.
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        ...(this.options.eagerStart ? { requestEagerStart: true } : {}),
         typedSearchAttributes: [
           { key: NotificationEventId, value: event.id },
           { key: NotificationEventType, value: eventType },
@@ -179,4 +238,9 @@ function directEvent(
     data: input.variables ?? {},
     options: { ...options, delayMs: delayMs ?? delay ?? 0 },
   };
+}
+
+/** Default task queue of campaigns for an event task queue (docs/contracts.md). */
+export function campaignTaskQueueFor(taskQueue: string): string {
+  return `${taskQueue}-campaigns`;
 }

@@ -2,9 +2,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { queueNameFor, type Channel } from '../domain/channels';
 import type { ChannelOutcome } from '../domain/notification-status';
-import { DeliveryAttempt, Notification, PushSubscription, Recipient, type DeliveryAttemptStatus } from '../db/entities';
+import { DeliveryAttempt, PushSubscription, Recipient, type DeliveryAttemptStatus } from '../db/entities';
 import type { Orm } from '../db/orm';
 import type { ChannelWorkerConfig } from '../config';
+import { loadStoredNotification, type OutcomeRecorder, type StoredNotification } from './outcome-recorder';
 import type { OutcomeReporter } from './outcome-reporter';
 import {
   PermanentDeliveryError,
@@ -31,6 +32,9 @@ export interface ChannelWorkerOptions {
   orm: Orm;
   provider: ChannelProvider;
   sendRecords: Pick<SendRecordStore, 'claim' | 'markSent' | 'release'>;
+  /** Lean event path: outcomes go to Postgres (and wake the event workflow once). */
+  recorder: OutcomeRecorder;
+  /** Release-0 notification workflows: outcomes go by signal. */
   outcomes: OutcomeReporter;
   /** Identifies this process in send records (host:pid). */
   workerId: string;
@@ -60,14 +64,14 @@ const MIN_CLAIM_WAIT_MS = 100;
 
 /** One worker for one channel queue: claim, send, record the attempt, report the outcome. */
 export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJobData> {
-  const { channel, config, orm, provider, sendRecords, outcomes, observer } = options;
+  const { channel, config, orm, provider, sendRecords, outcomes, recorder, observer } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const lockDuration = options.lockDurationMs ?? 30_000;
 
   const worker: Worker<SendJobData> = new Worker<SendJobData>(
     queueNameFor(channel),
     async (job: Job<SendJobData>, token?: string) => {
-      const { notificationId, workflowId } = job.data;
+      const { notificationId } = job.data;
       const attempt = job.attemptsMade + 1;
       const lastAttempt = attempt >= (job.opts.attempts ?? 1);
       const em = orm.em.fork();
@@ -75,24 +79,34 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
         recordAttempt(em, { notificationId, channel, provider: provider.name, attempt, status, ...details }).then((durationMs) =>
           observer?.attemptRecorded(channel, status, durationMs),
         );
-      // A failure is final here; if Temporal cannot hear it now, the workflow's deadline re-hands the job off.
+      const notification = await loadStoredNotification(em, notificationId);
+      const report = (outcome: ChannelOutcome): Promise<void> =>
+        notification?.lifecycle === 2 ? recorder.record(em, notification, outcome) : outcomes.report(job.data.workflowId ?? '', outcome);
+      // A failure is final here; if it cannot be recorded now, the workflow reconciles the channel at its deadline.
       const reportFailure = (outcome: Omit<ChannelOutcome, 'channel' | 'state' | 'attempts'>) =>
-        outcomes.report(workflowId, { channel, state: 'failed', attempts: attempt, ...outcome }).catch((err: unknown) => {
-          log(`channel ${channel}: could not report the failure of ${job.id} to ${workflowId}: ${String(err)}`);
+        report({ channel, state: 'failed', attempts: attempt, ...outcome }).catch((err: unknown) => {
+          log(`channel ${channel}: could not report the failure of ${job.id}: ${String(err)}`);
         });
 
-      const notification = await em.findOne(Notification, { id: notificationId }, { fields: ['recipientId', 'content'] });
       if (!notification) {
-        await reportFailure({ error: 'notification not found', permanent: true });
         observer?.jobFailed(channel, 'permanent');
         throw new UnrecoverableError(`notification ${notificationId} not found`);
+      }
+      if (isCancelled(notification, channel)) {
+        // Cancelled before a provider was called, or given up for a fallback: a late pickup sends nothing.
+        await record('skipped_cancelled');
+        return;
       }
 
       const claim = await sendRecords.claim(em, notificationId, channel, options.workerId);
       if (!claim.claimed && claim.status === 'sent') {
         // Sent before (retry after a lost outcome, stall, second hand-off): never call the provider again.
         await record('skipped_duplicate', { providerMessageId: claim.providerMessageId });
-        await outcomes.report(workflowId, { channel, state: 'delivered', attempts: attempt, providerMessageId: claim.providerMessageId ?? undefined });
+        await report({ channel, state: 'delivered', attempts: attempt, providerMessageId: claim.providerMessageId ?? undefined });
+        return;
+      }
+      if (!claim.claimed && claim.status === 'cancelled') {
+        await record('skipped_cancelled');
         return;
       }
       if (!claim.claimed) {
@@ -114,7 +128,7 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
         const content = notification.content[channel];
         if (!content) throw new PermanentDeliveryError(`no rendered ${channel} content`);
         const recipient = await loadAddress(em, notification.recipientId, channel);
-        receipt = await provider.send({ notificationId, channel, recipient, content, idempotencyKey: `${notificationId}.${channel}` });
+        receipt = await provider.send({ notificationId, channel, recipient, content: content as never, idempotencyKey: `${notificationId}.${channel}` });
       } catch (err) {
         await sendRecords.release(em, notificationId, channel, claim.token);
         const message = err instanceof Error ? err.message : String(err);
@@ -143,7 +157,7 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
       await sendRecords.markSent(em, notificationId, channel, receipt.providerMessageId ?? null);
       await record('delivered', { startedAt: started, providerMessageId: receipt.providerMessageId });
       if (receipt.expiredPushEndpoints?.length) await removePushSubscriptions(em, receipt.expiredPushEndpoints);
-      await outcomes.report(workflowId, { channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId });
+      await report({ channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId });
     },
     {
       connection: options.connection,
@@ -160,6 +174,12 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
     if (!worker.closing) log(`channel ${channel}: worker error: ${err.message}`);
   });
   return worker;
+}
+
+function isCancelled(notification: StoredNotification, channel: Channel): boolean {
+  if (notification.lifecycle !== 2) return false;
+  const state = notification.channels[channel]?.state;
+  return notification.state === 'cancelled' || state === 'cancelled' || (state === 'failed' && !!notification.channels[channel]?.fellBackTo);
 }
 
 interface AttemptFields {

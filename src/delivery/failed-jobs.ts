@@ -7,7 +7,8 @@ export interface FailedJobSummary {
   channel: Channel;
   jobId: string;
   notificationId: string;
-  workflowId: string;
+  /** Release-0 jobs name the workflow to signal; lean-path jobs carry ids only. */
+  workflowId: string | null;
   attemptsMade: number;
   failedReason: string;
   failedAt: Date | null;
@@ -70,7 +71,7 @@ function summarize(channel: Channel, job: Job<SendJobData>): FailedJobSummary {
     channel,
     jobId: job.id ?? '',
     notificationId: job.data.notificationId,
-    workflowId: job.data.workflowId,
+    workflowId: job.data.workflowId ?? null,
     attemptsMade: job.attemptsMade,
     failedReason: job.failedReason,
     failedAt: job.finishedOn ? new Date(job.finishedOn) : null,

@@ -3,12 +3,16 @@ import { queueNameFor, sendJobId, type Channel } from '../domain/channels';
 import { bullmqPriority, type Priority } from '../domain/priorities';
 import type { ChannelWorkerConfig } from '../config';
 
-/** Data of one send job: ids only, so Redis never holds addresses or content. */
+/**
+ * Data of one send job: ids only, so Redis never holds addresses or content. Jobs of the lean event
+ * path carry the notification id and channel alone (the row knows the rest); jobs of release-0
+ * notification workflows also carry the workflow to signal and the recipient.
+ */
 export interface SendJobData {
   notificationId: string;
   channel: Channel;
-  workflowId: string;
-  userId: string;
+  workflowId?: string;
+  userId?: string;
 }
 
 export interface SendQueuesOptions {
@@ -46,15 +50,36 @@ export class SendQueues {
       const state = await existing.getState();
       if (state === 'completed' || state === 'failed') await existing.remove();
     }
-    const config = this.options.channels[data.channel];
-    await queue.add(`send ${data.channel}`, data, {
-      jobId,
+    await queue.add(data.channel, data, { jobId, ...this.jobOptions(data.channel, priority) });
+  }
+
+  /**
+   * Hands many notifications of one channel to its queue in one round trip. Job ids are the same as
+   * `enqueue`'s, so a retried hand-off of a job still waiting or active adds nothing.
+   */
+  async enqueueBulk(channel: Channel, notificationIds: string[], priority: Priority): Promise<void> {
+    if (notificationIds.length === 0) return;
+    const opts = this.jobOptions(channel, priority);
+    await this.queue(channel).addBulk(
+      notificationIds.map((notificationId) => ({ name: channel, data: { notificationId, channel }, opts: { ...opts, jobId: sendJobId(notificationId, channel) } })),
+    );
+  }
+
+  /** Jobs waiting their turn (prioritized and delayed included): what fan-out pacing looks at. */
+  async backlog(channel: Channel): Promise<number> {
+    const counts = await this.queue(channel).getJobCounts('waiting', 'prioritized', 'delayed');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  private jobOptions(channel: Channel, priority: Priority) {
+    const config = this.options.channels[channel];
+    return {
       priority: bullmqPriority(priority),
       attempts: config.attempts,
       backoff: { type: 'exponential', delay: config.backoffMs, jitter: 0.5 },
       removeOnComplete: { age: 24 * 3600, count: 10_000 },
       removeOnFail: { age: 7 * 24 * 3600 },
-    });
+    };
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,8 @@ export type ClaimResult =
       takenOver: { claimedBy: string; claimedAt: Date } | null;
     }
   | { claimed: false; status: 'sent'; providerMessageId: string | null }
+  /** The channel was given up (fallback taken, notification cancelled): never call the provider. */
+  | { claimed: false; status: 'cancelled' }
   /** Another worker holds a live claim; it counts as dead after staleInMs. */
   | { claimed: false; status: 'sending'; staleInMs: number };
 
@@ -54,6 +56,7 @@ export class SendRecordStore {
       [this.staleAfterMs, notificationId, channel],
     );
     if (row?.status === 'sent') return { claimed: false, status: 'sent', providerMessageId: row.provider_message_id };
+    if (row?.status === 'cancelled') return { claimed: false, status: 'cancelled' };
     // Still sending elsewhere (or released in between: then staleInMs is irrelevant and the next try claims it).
     return { claimed: false, status: 'sending', staleInMs: row?.status === 'sending' ? Number(row.stale_in_ms) : 0 };
   }

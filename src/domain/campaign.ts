@@ -131,13 +131,15 @@ export interface CampaignProgress {
   scheduledAt: string;
   /** Recipients of the segment listed so far (the whole segment once completed). */
   targeted: number;
-  /** Notification workflows started (one per recipient). */
+  /** Notifications stored for the segment so far (sent, waiting for quiet hours, or suppressed). */
   started: number;
   /** Keyset cursor: the last recipient id reached; null before the first page. */
   afterUserId: string | null;
   /** Workflow runs so far: 1 plus the number of continue-as-new. */
   runs: number;
   cancelReason?: string;
+  /** Distinct times at which notifications parked for quiet hours are due (epoch ms); one timer each. */
+  wakeTimes?: number[];
 }
 
 /**
@@ -164,10 +166,21 @@ export interface CampaignWorkflowInput {
   campaignId: string;
   /** The definition; the first activity stores it (idempotent by id). Without it, the stored row is used. */
   campaign?: CampaignDefinition;
-  /** Recipients per page (default 200). */
+  /** Recipients per bulk page (default 500, at most 1000). */
   pageSize?: number;
-  /** Pages per workflow run before continue-as-new (default 10), keeping each run's history small. */
+  /** Pages per workflow run before continue-as-new (default 200), keeping each run's history small. */
   pagesPerRun?: number;
-  /** Set by continue-as-new: where the previous run stopped. */
-  resume?: { plan: CampaignPlan; afterUserId: string | null; targeted: number; started: number; runs: number };
+  /**
+   * Set by continue-as-new: where the previous run stopped. Release-0 runs carry neither wakeTimes nor
+   * fannedOut; a run that continues from one goes on paging from its cursor.
+   */
+  resume?: {
+    plan: CampaignPlan;
+    afterUserId: string | null;
+    targeted: number;
+    started: number;
+    runs: number;
+    wakeTimes?: number[];
+    fannedOut?: boolean;
+  };
 }

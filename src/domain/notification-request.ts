@@ -54,7 +54,8 @@ export interface PreparedNotification {
 
 export interface EventResult {
   eventId: string;
-  notifications: { userId: string; workflowId: string; state: string; error?: string }[];
+  /** workflowId: the workflow that owns the notification (this event's, or a release-0 notificationWorkflow). */
+  notifications: { userId: string; workflowId: string; notificationId?: string; state: string; error?: string }[];
   /** Follow-ups scheduled (not awaited: they may wait a day). */
   followUps: { userId: string; workflowId: string }[];
   /** Workflows this event cancelled. */

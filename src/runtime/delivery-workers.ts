@@ -6,7 +6,9 @@ import type { Config } from '../config';
 import type { Channel } from '../domain/channels';
 import type { Orm } from '../db/orm';
 import { startChannelWorker, type DeliveryObserver } from '../delivery/channel-worker';
+import { OutcomeRecorder, temporalWaker } from '../delivery/outcome-recorder';
 import { TemporalOutcomeReporter, type OutcomeReporter } from '../delivery/outcome-reporter';
+import { SendQueues } from '../delivery/send-queues';
 import type { ChannelProvider } from '../delivery/providers/provider';
 import { SendRecordStore } from '../delivery/send-record-store';
 
@@ -25,13 +27,17 @@ export function startDeliveryWorkers(input: {
   providers: Partial<Record<Channel, ChannelProvider>>;
   /** Default: config.sendLockDurationMs. */
   lockDurationMs?: number;
-  /** Default: signals to notificationWorkflow through temporalClient. */
+  /** Release-0 notification workflows; default: signals through temporalClient. */
   outcomes?: OutcomeReporter;
+  /** Lean event path; default: Postgres, fallbacks handed to the queues, the event workflow woken through temporalClient. */
+  recorder?: OutcomeRecorder;
   observer?: DeliveryObserver;
   log?: (line: string) => void;
 }): DeliveryWorkers {
   const { config, providers } = input;
   const outcomes = input.outcomes ?? new TemporalOutcomeReporter(input.temporalClient);
+  const fallbackQueues = new SendQueues({ connection: input.redis, prefix: config.queuePrefix, channels: config.channels });
+  const recorder = input.recorder ?? new OutcomeRecorder(fallbackQueues, temporalWaker(input.temporalClient), config.deliveryDeadlineMs);
   const sendRecords = new SendRecordStore(config.sendRecordStaleMs);
   const workerId = `${hostname()}:${process.pid}`;
   const workers = new Map<Channel, Worker>();
@@ -52,6 +58,7 @@ export function startDeliveryWorkers(input: {
         provider,
         sendRecords,
         outcomes,
+        recorder,
         workerId,
         lockDurationMs: input.lockDurationMs ?? config.sendLockDurationMs,
         observer: input.observer,
@@ -68,6 +75,7 @@ export function startDeliveryWorkers(input: {
         await w.close();
       }));
       await Promise.all(Object.values(providers).map((p) => p?.close?.()));
+      await fallbackQueues.close();
     },
   };
 }

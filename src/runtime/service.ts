@@ -1,5 +1,5 @@
-import type { Client } from '@temporalio/client';
-import type { NativeConnection, Worker as TemporalWorker } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import { openOrm, type Orm } from '../db/orm';
@@ -12,7 +12,7 @@ import { SendQueues } from '../delivery/send-queues';
 import { connectRedis, connectTemporalClient, connectTemporalWorker } from './connections';
 import { startDeliveryWorkers, type DeliveryWorkers } from './delivery-workers';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
-import { createTemporalWorker } from './temporal-worker';
+import { createTemporalWorkers, type TemporalWorkers } from './temporal-worker';
 
 export interface ServiceParts {
   /** Run the workflow worker (businessEventWorkflow, notificationWorkflow and activities). */
@@ -26,6 +26,11 @@ export interface RunningService {
   orm: Orm;
   redis: Redis;
   temporalClient: Client;
+  /**
+   * True when temporalClient shares the workflow worker's connection, so event workflows can start
+   * eagerly (their first task runs in this process without a round trip through matching).
+   */
+  eagerStart: boolean;
   queues: SendQueues;
   delivery: DeliveryWorkers | null;
   /** The Prometheus endpoint, when config.metricsPort is set. */
@@ -44,22 +49,24 @@ export async function startService(
 ): Promise<RunningService> {
   const orm = await openOrm(config.databaseUrl);
   const redis = await connectRedis(config.redisUrl);
-  const temporalClient = await connectTemporalClient(config.temporal);
+  let temporalClient = await connectTemporalClient(config.temporal);
   const queues = new SendQueues({ connection: redis, prefix: config.queuePrefix, channels: config.channels });
 
   let nativeConnection: NativeConnection | null = null;
-  let temporalWorker: TemporalWorker | null = null;
+  let temporalWorker: TemporalWorkers | null = null;
   let temporalWorkerRun: Promise<void> | null = null;
   if (parts.temporalWorker) {
     nativeConnection = await connectTemporalWorker(config.temporal);
-    temporalWorker = await createTemporalWorker({
+    await temporalClient.connection.close();
+    temporalClient = new Client({ connection: nativeConnection, namespace: config.temporal.namespace });
+    temporalWorker = await createTemporalWorkers({
       connection: nativeConnection,
       config,
       deps: { orm, queues, temporalClient, config },
       workflowBundlePath: config.workflowBundlePath,
     });
     temporalWorkerRun = temporalWorker.run();
-    log(`workflow worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address}`);
+    log(`workflow workers polling task queues "${config.temporal.taskQueue}" and "${config.temporal.campaignTaskQueue}" on ${config.temporal.address}`);
   }
   const metrics = new DeliveryMetrics();
   const delivery = parts.deliveryWorkers
@@ -77,6 +84,7 @@ export async function startService(
     orm,
     redis,
     temporalClient,
+    eagerStart: nativeConnection !== null,
     queues,
     delivery,
     metricsServer,
@@ -85,8 +93,8 @@ export async function startService(
       await Promise.all([temporalWorkerRun, delivery?.close()]);
       await metricsServer?.close();
       await queues.close();
-      await nativeConnection?.close();
-      await temporalClient.connection.close();
+      if (nativeConnection) await nativeConnection.close();
+      else await temporalClient.connection.close();
       redis.disconnect();
       await orm.close();
     },

@@ -1,4 +1,4 @@
-import { Runtime, Worker, type NativeConnection } from '@temporalio/worker';
+import { Runtime, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { Config } from '../config';
 
@@ -10,17 +10,46 @@ export interface TemporalWorkerOptions {
   workflowBundlePath?: string;
 }
 
-/** The workflow worker: runs businessEventWorkflow and notificationWorkflow and their activities. */
-export async function createTemporalWorker(options: TemporalWorkerOptions): Promise<Worker> {
-  return Worker.create({
-    connection: options.connection,
-    namespace: options.config.temporal.namespace,
-    taskQueue: options.config.temporal.taskQueue,
-    activities: createActivities(options.deps),
-    ...(options.workflowBundlePath
-      ? { workflowBundle: { codePath: options.workflowBundlePath } }
-      : { workflowsPath: require.resolve('../../workflows') }),
-  });
+/** The workflow workers of one process: events on the main task queue, campaigns on their own. */
+export interface TemporalWorkers {
+  workers: Worker[];
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/**
+ * Worker tuning (docs/contracts.md, "Worker options"). Event workflows spend their time in local
+ * activities (a few milliseconds of Postgres and Redis each) and hold little state, so many run at
+ * once; campaign workers take few, long, heartbeating bulk activities, so a campaign never starves
+ * the event task queue and urgent events are never queued behind campaign work.
+ */
+const EVENT_WORKER: Partial<WorkerOptions> = {
+  maxConcurrentWorkflowTaskExecutions: 100,
+  maxConcurrentLocalActivityExecutions: 200,
+  maxConcurrentActivityTaskExecutions: 50,
+  maxCachedWorkflows: 2000,
+};
+const CAMPAIGN_WORKER: Partial<WorkerOptions> = {
+  maxConcurrentWorkflowTaskExecutions: 10,
+  maxConcurrentActivityTaskExecutions: 2,
+  maxCachedWorkflows: 100,
+};
+
+export async function createTemporalWorkers(options: TemporalWorkerOptions): Promise<TemporalWorkers> {
+  const activities = createActivities(options.deps);
+  const workflows = options.workflowBundlePath
+    ? { workflowBundle: { codePath: options.workflowBundlePath } }
+    : { workflowsPath: require.resolve('../../workflows') };
+  const common = { connection: options.connection, namespace: options.config.temporal.namespace, activities, ...workflows };
+  const workers = await Promise.all([
+    Worker.create({ ...common, ...EVENT_WORKER, taskQueue: options.config.temporal.taskQueue }),
+    Worker.create({ ...common, ...CAMPAIGN_WORKER, taskQueue: options.config.temporal.campaignTaskQueue }),
+  ]);
+  return {
+    workers,
+    run: () => Promise.all(workers.map((w) => w.run())).then(() => undefined),
+    shutdown: () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown()),
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import type { NativeConnection, Worker as TemporalWorker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config';
 import { NotificationClient } from '../../src/client/notification-client';
@@ -13,7 +13,7 @@ import type { ChannelProvider } from '../../src/delivery/providers/provider';
 import { SendQueues } from '../../src/delivery/send-queues';
 import { connectRedis, connectTemporalClient, connectTemporalWorker } from '../../src/runtime/connections';
 import { startDeliveryWorkers, type DeliveryWorkers } from '../../src/runtime/delivery-workers';
-import { createTemporalWorker } from '../../src/runtime/temporal-worker';
+import { createTemporalWorkers, type TemporalWorkers } from '../../src/runtime/temporal-worker';
 import { SmtpPeer } from './smtp-peer';
 
 export interface TestStackOptions {
@@ -45,7 +45,7 @@ export class TestStack {
   smtp!: SmtpPeer;
   delivery: DeliveryWorkers | null = null;
   private nativeConnection!: NativeConnection;
-  private temporalWorker: TemporalWorker | null = null;
+  private temporalWorker: TemporalWorkers | null = null;
   private temporalWorkerRun: Promise<void> | null = null;
 
   constructor(private readonly options: TestStackOptions = {}) {}
@@ -65,7 +65,7 @@ export class TestStack {
     this.redis = await connectRedis(this.config.redisUrl, `test-${this.id}`);
     this.temporalClient = await connectTemporalClient(this.config.temporal);
     this.nativeConnection = await connectTemporalWorker(this.config.temporal);
-    this.client = new NotificationClient(this.temporalClient, this.config.temporal.taskQueue);
+    this.client = new NotificationClient(this.temporalClient, this.config.temporal.taskQueue, { campaignTaskQueue: this.config.temporal.campaignTaskQueue });
     this.queues = new SendQueues({ connection: this.redis, prefix: this.config.queuePrefix, channels: this.config.channels });
     if (this.options.temporalWorker !== false) await this.startTemporalWorker();
     if (this.options.deliveryWorkers !== false) this.startDeliveryWorkers();
@@ -73,7 +73,7 @@ export class TestStack {
   }
 
   async startTemporalWorker(): Promise<void> {
-    this.temporalWorker = await createTemporalWorker({
+    this.temporalWorker = await createTemporalWorkers({
       connection: this.nativeConnection,
       config: this.config,
       deps: { orm: this.orm, queues: this.queues, temporalClient: this.temporalClient, config: this.config },

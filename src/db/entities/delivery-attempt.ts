@@ -2,7 +2,7 @@ import { EntitySchema } from '@mikro-orm/core';
 import type { Channel } from '../../domain/channels';
 
 /** `interrupted`: the worker died mid-send (found when its stale claim was taken over); `skipped_duplicate`: already sent, provider not called. */
-export type DeliveryAttemptStatus = 'delivered' | 'failed' | 'rate_limited' | 'skipped_duplicate' | 'interrupted';
+export type DeliveryAttemptStatus = 'delivered' | 'failed' | 'rate_limited' | 'skipped_duplicate' | 'skipped_cancelled' | 'interrupted';
 
 /** One try of one channel send, successful or not. */
 export class DeliveryAttempt {

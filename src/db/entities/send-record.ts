@@ -1,7 +1,8 @@
 import { EntitySchema } from '@mikro-orm/core';
 import type { Channel } from '../../domain/channels';
 
-export type SendRecordStatus = 'sending' | 'sent' | 'failed';
+/** `cancelled`: the channel was given up (fell back, or the notification was cancelled): a late job skips the provider. */
+export type SendRecordStatus = 'sending' | 'sent' | 'failed' | 'cancelled';
 
 /**
  * The exactly-once guard towards providers: one row per (notification, channel).

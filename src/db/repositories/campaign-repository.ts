@@ -90,6 +90,16 @@ export class CampaignRepository {
     return rows.map((r) => r.id);
   }
 
+  /** Cancels the campaign's notifications still waiting (quiet hours); returns how many. */
+  async cancelWaitingNotifications(campaignId: string): Promise<number> {
+    const rows = await this.em.getConnection().execute(
+      `update notifications set state = 'cancelled', error = 'cancelled: campaign cancelled', send_at = null, version = version + 1, updated_at = now()
+        where event_id = ? and state in ('scheduled', 'waiting_quiet_hours') returning id`,
+      [campaignEventId(campaignId)],
+    );
+    return rows.length;
+  }
+
   /** How many of the campaign's notifications are in each state (a notification waiting for quiet hours has no row yet). */
   async notificationStates(campaignId: string): Promise<Record<string, number>> {
     const rows: { state: string; count: string }[] = await this.em

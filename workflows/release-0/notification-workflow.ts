@@ -1,9 +1,9 @@
 import { ApplicationFailure, condition, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { Channel } from '../src/domain/channels';
-import type { ChannelOutcome, NotificationState, NotificationStatus } from '../src/domain/notification-status';
-import type { NotificationRequest } from '../src/domain/notification-request';
-import { cancelSignal, channelOutcomeSignal, rescheduleSignal, statusQuery } from './definitions';
+import type { Activities } from '../../activities';
+import type { Channel } from '../../src/domain/channels';
+import type { ChannelOutcome, NotificationState, NotificationStatus } from '../../src/domain/notification-status';
+import type { NotificationRequest } from '../../src/domain/notification-request';
+import { cancelSignal, channelOutcomeSignal, rescheduleSignal, statusQuery } from '../definitions';
 
 const { findQuietHoursEnd, prepareNotification, enqueueSendJobs, recordNotificationState } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',

@@ -1,0 +1,22 @@
+import type { Client } from '@temporalio/client';
+import type { Orm } from '../src/db/orm';
+import type { SendQueues } from '../src/delivery/send-queues';
+
+/** What the activity factories close over; tests wire them to real services. */
+export interface ActivityDeps {
+  orm: Orm;
+  queues: SendQueues;
+  /** Visibility look-ups of release-0 notification workflows (supersession). */
+  temporalClient: Client;
+  config: {
+    deliveryDeadlineMs: number;
+    /** Delay of the payment reminder follow-up. */
+    paymentReminderDelayMs: number;
+    /** Locale used when a recipient's locale has no template. */
+    defaultLocale?: string;
+    /** The webhook provider's tenant URL, used for recipients without a URL of their own. */
+    providers?: { webhook: { defaultUrl?: string } | null };
+    /** Campaign fan-out pauses while a channel's queue holds more jobs than this. */
+    campaignMaxBacklog?: number;
+  };
+}

@@ -1,0 +1,443 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Channel } from '../src/domain/channels';
+import { planChannels } from '../src/domain/channel-plan';
+import type { DeliveryOptions } from '../src/domain/business-event';
+import { admit, firstSendAt, openChannels, type ChannelRecords } from '../src/domain/notification-lifecycle';
+import type { DispatchResult, RecipientSummary } from '../src/domain/event-ledger';
+import type { NotificationState } from '../src/domain/notification-status';
+import { quietHoursEndAfter, type QuietHours } from '../src/domain/quiet-hours';
+import type { Orm } from '../src/db/orm';
+import type { ChannelContent } from '../src/delivery/providers/provider';
+import type { SendQueues } from '../src/delivery/send-queues';
+import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
+
+/**
+ * What every notification of one event (or campaign) shares; plain JSON, carried by the event
+ * workflow from one local activity to the next.
+ */
+export interface EventSpec {
+  eventId: string;
+  eventType: string | null;
+  /** The workflow that owns the notifications (event-<id>, followup-..., campaign-<id>). */
+  workflowId: string;
+  templateCode: string;
+  category: string;
+  channels: Channel[];
+  fallbacks: Partial<Record<Channel, Channel>>;
+  data: Record<string, unknown>;
+  options: DeliveryOptions;
+  deliveryDeadlineMs: number;
+  /**
+   * True when a workflow waits for the outcomes (event workflows): an event row counts the open
+   * channels so the last outcome wakes it once. Campaigns do not wait.
+   */
+  tracked: boolean;
+}
+
+export interface DispatcherDeps {
+  orm: Orm;
+  queues: SendQueues;
+  defaultLocale: string;
+  /** The webhook provider's tenant URL: recipients without a URL of their own are reachable through it. */
+  webhookDefaultUrl?: string;
+}
+
+/** Events up to this many recipients keep channel details in the workflow; larger ones answer from Postgres. */
+export const INLINE_STATUS_LIMIT = 50;
+
+interface RecipientRow {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  locale: string;
+  muted: boolean;
+  quiet_hours: QuietHours | null;
+  webhook_url: string | null;
+  name?: string | null;
+  disabled_channels: Channel[];
+  has_push: boolean;
+}
+
+interface TemplateRow {
+  channel: Channel;
+  locale: string;
+  version: number;
+  fields: Record<string, string>;
+}
+
+/** A notifications row as the dispatcher writes it (snake_case: it goes through jsonb_to_recordset). */
+interface NotificationRowInput {
+  event_id: string;
+  event_type: string | null;
+  recipient_id: string;
+  template_code: string;
+  template_versions: Partial<Record<Channel, number>>;
+  category: string;
+  priority: string;
+  state: NotificationState;
+  channels: Channel[];
+  workflow_id: string;
+  title: string | null;
+  body: string | null;
+  action_url: string | null;
+  action_text: string | null;
+  data: Record<string, unknown>;
+  content: Partial<ChannelContent>;
+  channel_states: ChannelRecords;
+  fallbacks: Partial<Record<Channel, Channel>>;
+  send_at: string | null;
+}
+
+const ROW_COLUMNS: [keyof NotificationRowInput, string][] = [
+  ['event_id', 'text'],
+  ['event_type', 'text'],
+  ['recipient_id', 'text'],
+  ['template_code', 'text'],
+  ['template_versions', 'jsonb'],
+  ['category', 'text'],
+  ['priority', 'text'],
+  ['state', 'text'],
+  ['channels', 'jsonb'],
+  ['workflow_id', 'text'],
+  ['title', 'text'],
+  ['body', 'text'],
+  ['action_url', 'text'],
+  ['action_text', 'text'],
+  ['data', 'jsonb'],
+  ['content', 'jsonb'],
+  ['channel_states', 'jsonb'],
+  ['fallbacks', 'jsonb'],
+  ['send_at', 'timestamptz'],
+];
+const RECORDSET = `jsonb_to_recordset(?::jsonb) as x(${ROW_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')})`;
+const OPEN_STATES = `('pending', 'queued')`;
+
+/**
+ * Admits recipients of one event set-wise: one query for recipients with their opt-outs and push
+ * subscriptions, one for the templates, one statement that stores every row (idempotent per event and
+ * recipient, so a retried activity finds what the first try stored), one addBulk per channel.
+ */
+export function createDispatcher(deps: DispatcherDeps) {
+  const { orm, queues, defaultLocale } = deps;
+
+  async function loadRecipients(db: EntityManager, userIds: string[], category: string): Promise<Map<string, RecipientRow>> {
+    const rows: RecipientRow[] = await db.getConnection().execute(
+      `select r.*,
+              coalesce((select array_agg(p.channel) from preferences p where p.recipient_id = r.id and p.category = ? and not p.enabled), '{}') as disabled_channels,
+              exists (select 1 from push_subscriptions s where s.recipient_id = r.id) as has_push
+         from recipients r where r.id in (select jsonb_array_elements_text(?::jsonb))`,
+      [category, JSON.stringify(userIds)],
+    );
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  /** Newest template per channel in the wanted locale, else the default locale. */
+  async function loadTemplates(db: EntityManager, code: string): Promise<(locale: string) => Map<Channel, TemplateRow>> {
+    const rows: TemplateRow[] = await db
+      .getConnection()
+      .execute(`select channel, locale, version, fields from templates where code = ? order by version desc`, [code]);
+    const cache = new Map<string, Map<Channel, TemplateRow>>();
+    return (locale) => {
+      let byChannel = cache.get(locale);
+      if (!byChannel) {
+        byChannel = new Map();
+        for (const wanted of [locale, defaultLocale]) {
+          for (const row of rows) if (row.locale === wanted && !byChannel.has(row.channel)) byChannel.set(row.channel, row);
+        }
+        cache.set(locale, byChannel);
+      }
+      return byChannel;
+    };
+  }
+
+  /** Plans and renders one recipient's notification; a render problem fails this recipient only. */
+  function render(spec: EventSpec, recipient: RecipientRow, templates: Map<Channel, TemplateRow>, deadlineAt: string) {
+    const { decisions, fallbacks } = planChannels({
+      channels: spec.channels,
+      category: spec.category,
+      fallbacks: spec.fallbacks,
+      muted: recipient.muted,
+      disabled: new Set(recipient.disabled_channels),
+      templated: new Set(templates.keys()),
+      reachable: {
+        in_app: true,
+        email: !!recipient.email,
+        sms: !!recipient.phone,
+        push: recipient.has_push,
+        webhook: !!(recipient.webhook_url || deps.webhookDefaultUrl),
+      },
+    });
+    const variables = { ...spec.data, actionUrl: spec.options.actionUrl, actionText: spec.options.actionText };
+    const content: Partial<ChannelContent> = {};
+    const versions: Partial<Record<Channel, number>> = {};
+    // Every channel that may be used, fallbacks included, so a missing variable fails up front.
+    const candidates = new Set<Channel>([...decisions.filter((d) => d.send).map((d) => d.channel), ...Object.values(fallbacks)]);
+    for (const channel of candidates) {
+      if (channel === 'webhook') {
+        content.webhook = { payload: { eventId: spec.eventId, eventType: spec.eventType, templateCode: spec.templateCode, userId: recipient.id, data: spec.data } };
+        continue;
+      }
+      const template = templates.get(channel);
+      if (!template) continue;
+      const fields = renderTemplateFields(template.fields, variables);
+      versions[channel] = template.version;
+      content[channel] = channelContent(channel, fields, spec.options) as never;
+    }
+    const channelStates = openChannels(decisions, deadlineAt);
+    return { decisions, fallbacks, content, versions, channelStates };
+  }
+
+  function row(spec: EventSpec, userId: string, fields: Partial<NotificationRowInput>): NotificationRowInput {
+    return {
+      event_id: spec.eventId,
+      event_type: spec.eventType,
+      recipient_id: userId,
+      template_code: spec.templateCode,
+      template_versions: {},
+      category: spec.category,
+      priority: spec.options.priority,
+      state: 'scheduled',
+      channels: [],
+      workflow_id: spec.workflowId,
+      title: null,
+      body: null,
+      action_url: null,
+      action_text: null,
+      data: spec.data,
+      content: {},
+      channel_states: {},
+      fallbacks: {},
+      send_at: null,
+      ...fields,
+    };
+  }
+
+  /**
+   * Decides for each recipient: send now (rendered row + jobs), wait (row in scheduled or
+   * waiting_quiet_hours with its send_at), or fail (no such recipient, template variable missing).
+   */
+  async function prepare(db: EntityManager, spec: EventSpec, userIds: string[], nowMs: number, sendAtMs: number, urgent: boolean) {
+    const [recipients, templatesFor] = await Promise.all([loadRecipients(db, userIds, spec.category), loadTemplates(db, spec.templateCode)]);
+    const deadlineAt = new Date(nowMs + spec.deliveryDeadlineMs).toISOString();
+    const rows: NotificationRowInput[] = [];
+    const failed: RecipientSummary[] = [];
+    for (const userId of userIds) {
+      const recipient = recipients.get(userId);
+      if (!recipient) {
+        failed.push({ userId, state: 'failed', error: `recipient "${userId}" does not exist` });
+        continue;
+      }
+      const admission = admit({
+        nowMs,
+        sendAtMs,
+        urgent,
+        quietHoursEnd: (at) => (recipient.quiet_hours ? (quietHoursEndAfter(new Date(at), recipient.quiet_hours)?.getTime() ?? null) : null),
+      });
+      if (admission.state !== 'sending') {
+        rows.push(row(spec, userId, { state: admission.state, send_at: new Date(admission.sendAtMs).toISOString() }));
+        continue;
+      }
+      try {
+        const r = render(spec, recipient, templatesFor(recipient.locale), deadlineAt);
+        const sending = r.decisions.filter((d) => d.send).map((d) => d.channel);
+        const inApp = r.content.in_app;
+        rows.push(
+          row(spec, userId, {
+            state: sending.length === 0 ? 'suppressed' : 'sending',
+            channels: sending,
+            template_versions: r.versions,
+            title: inApp?.title ?? null,
+            body: inApp?.body ?? null,
+            action_url: inApp?.actionUrl ?? null,
+            action_text: inApp?.actionText ?? null,
+            content: r.content,
+            channel_states: r.channelStates,
+            fallbacks: r.fallbacks,
+          }),
+        );
+      } catch (err) {
+        if (err instanceof TemplateVariableMissingError || err instanceof TemplateSyntaxError) {
+          failed.push({ userId, state: 'failed', error: `template ${spec.templateCode}: ${err.message}` });
+          continue;
+        }
+        throw err;
+      }
+    }
+    return { rows, failed };
+  }
+
+  /** Hands the open channels of freshly sending rows to their queues, many jobs per round trip. */
+  async function enqueue(spec: EventSpec, stored: StoredRow[]): Promise<void> {
+    const byChannel = new Map<Channel, string[]>();
+    for (const r of stored) {
+      if (r.state !== 'sending') continue;
+      for (const [channel, record] of Object.entries(r.channel_states ?? {}) as [Channel, ChannelRecords[Channel]][]) {
+        if (record?.state === 'queued') byChannel.set(channel, [...(byChannel.get(channel) ?? []), r.id]);
+      }
+    }
+    await Promise.all([...byChannel].map(([channel, ids]) => queues.enqueueBulk(channel, ids, spec.options.priority)));
+  }
+
+  function summarize(spec: EventSpec, stored: StoredRow[], failed: RecipientSummary[], inline: boolean): DispatchResult {
+    const wake = new Set<number>();
+    let nextDeadlineMs: number | null = null;
+    const recipients: RecipientSummary[] = [...failed];
+    for (const r of stored) {
+      const summary: RecipientSummary = { userId: r.recipient_id, state: r.state, notificationId: r.id };
+      if (r.send_at && (r.state === 'scheduled' || r.state === 'waiting_quiet_hours')) {
+        const at = new Date(r.send_at).getTime();
+        summary.sendAt = new Date(at).toISOString();
+        wake.add(at);
+      }
+      if (r.error) summary.error = r.error;
+      for (const record of Object.values(r.channel_states ?? {})) {
+        if (record?.deadlineAt && record.state === 'queued') {
+          const at = Date.parse(record.deadlineAt);
+          nextDeadlineMs = nextDeadlineMs === null ? at : Math.min(nextDeadlineMs, at);
+        }
+      }
+      if (inline) summary.channels = publicChannels(r.channel_states ?? {});
+      recipients.push(summary);
+    }
+    void spec;
+    return { recipients, wakeTimes: [...wake].sort((a, b) => a - b), nextDeadlineMs };
+  }
+
+  return {
+    /** Stores and hands off (or parks until due) one page of recipients of an event. */
+    async admitRecipients(spec: EventSpec, userIds: string[], options: { nowMs?: number; inline?: boolean } = {}): Promise<DispatchResult> {
+      const nowMs = options.nowMs ?? Date.now();
+      const db = orm.em.fork();
+      const { rows, failed } = await prepare(db, spec, userIds, nowMs, firstSendAt(nowMs, spec.options), spec.options.priority === 'urgent');
+      const stored = await storeRows(db, spec, rows);
+      await enqueue(spec, stored);
+      return summarize(spec, stored, failed, options.inline ?? userIds.length <= INLINE_STATUS_LIMIT);
+    },
+
+    /**
+     * Sends the event's waiting notifications that are due: quiet hours are checked again (a row may
+     * park until they end), then rows are rendered and handed off. Rows cancelled or moved meanwhile
+     * are left alone. Returns how many rows it looked at, so callers page until fewer than `limit`.
+     */
+    async dispatchDue(spec: EventSpec, options: { nowMs?: number; limit?: number; inline?: boolean } = {}): Promise<DispatchResult & { examined: number }> {
+      const nowMs = options.nowMs ?? Date.now();
+      const limit = options.limit ?? 1000;
+      const db = orm.em.fork();
+      const due: { recipient_id: string }[] = await db.getConnection().execute(
+        `select recipient_id from notifications
+          where event_id = ? and state in ('scheduled', 'waiting_quiet_hours') and send_at <= ?
+          order by recipient_id limit ?`,
+        [spec.eventId, new Date(nowMs), limit],
+      );
+      if (due.length === 0) return { recipients: [], wakeTimes: [], nextDeadlineMs: null, examined: 0 };
+      const userIds = due.map((d) => d.recipient_id);
+      const { rows, failed } = await prepare(db, spec, userIds, nowMs, nowMs, spec.options.priority === 'urgent');
+      const stored = await updateWaitingRows(db, spec, rows);
+      // A recipient deleted or whose template lacks a variable while it waited: its row fails too.
+      if (failed.length > 0) await failRows(db, spec.eventId, failed);
+      await enqueue(spec, stored);
+      const result = summarize(spec, stored, failed, options.inline ?? false);
+      return { ...result, examined: due.length };
+    },
+  };
+
+  async function storeRows(db: EntityManager, spec: EventSpec, rows: NotificationRowInput[]): Promise<StoredRow[]> {
+    if (rows.length === 0) return [];
+    const columns = ROW_COLUMNS.map(([c]) => c).join(', ');
+    const counter = spec.tracked
+      ? `, counter as (
+           insert into notification_events (event_id, workflow_id, open_channels)
+           values (?, ?, (select count(*) from ins, jsonb_each(ins.channel_states) c where c.value->>'state' in ${OPEN_STATES})
+                       + (select count(*) from notifications n, jsonb_each(n.channel_states) c where n.event_id = ? and c.value->>'state' in ${OPEN_STATES}))
+           on conflict (event_id) do update set open_channels = excluded.open_channels, updated_at = now())`
+      : '';
+    // Existing rows (a retried activity) come back as they are, so their jobs are handed off again (same job ids).
+    return db.getConnection().execute(
+      `with ins as (
+         insert into notifications (${columns}, lifecycle)
+         select ${columns}, 2 from ${RECORDSET}
+         on conflict (event_id, recipient_id) do nothing
+         returning id, recipient_id, state, channel_states, send_at, error)
+       ${counter}
+       select * from ins
+       union all
+       select n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error
+         from notifications n join ${RECORDSET.replace(' as x(', ' as y(')} on n.event_id = y.event_id and n.recipient_id = y.recipient_id`,
+      [JSON.stringify(rows), ...(spec.tracked ? [spec.eventId, spec.workflowId, spec.eventId] : []), JSON.stringify(rows)],
+    );
+  }
+
+  /** Writes due rows (rendered, or parked again for quiet hours) unless they were cancelled or moved meanwhile. */
+  async function updateWaitingRows(db: EntityManager, spec: EventSpec, rows: NotificationRowInput[]): Promise<StoredRow[]> {
+    if (rows.length === 0) return [];
+    const set = ROW_COLUMNS.filter(([c]) => !['event_id', 'recipient_id', 'data', 'workflow_id', 'event_type', 'template_code', 'category', 'priority'].includes(c))
+      .map(([c]) => `${c} = x.${c}`)
+      .join(', ');
+    const counter = spec.tracked
+      ? `, counter as (
+           update notification_events set open_channels = open_channels
+             + (select count(*) from upd, jsonb_each(upd.channel_states) c where c.value->>'state' in ${OPEN_STATES}), updated_at = now()
+           where event_id = ?)`
+      : '';
+    return db.getConnection().execute(
+      `with upd as (
+         update notifications n set ${set}, version = n.version + 1, updated_at = now()
+           from ${RECORDSET}
+          where n.event_id = x.event_id and n.recipient_id = x.recipient_id
+            and n.state in ('scheduled', 'waiting_quiet_hours') and n.send_at <= now()
+         returning n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error)
+       ${counter}
+       select * from upd`,
+      [JSON.stringify(rows), ...(spec.tracked ? [spec.eventId] : [])],
+    );
+  }
+
+  async function failRows(db: EntityManager, eventId: string, failed: RecipientSummary[]): Promise<void> {
+    await db.getConnection().execute(
+      `update notifications n set state = 'failed', error = x.error, version = n.version + 1, updated_at = now()
+         from jsonb_to_recordset(?::jsonb) as x(recipient_id text, error text)
+        where n.event_id = ? and n.recipient_id = x.recipient_id and n.state in ('scheduled', 'waiting_quiet_hours')`,
+      [JSON.stringify(failed.map((f) => ({ recipient_id: f.userId, error: f.error }))), eventId],
+    );
+  }
+}
+
+interface StoredRow {
+  id: string;
+  recipient_id: string;
+  state: NotificationState;
+  channel_states: ChannelRecords | null;
+  send_at: string | Date | null;
+  error: string | null;
+}
+
+export type Dispatcher = ReturnType<typeof createDispatcher>;
+
+/** Channel records without the bookkeeping fields (hand-offs, deadlines, fallback links) the status API does not show. */
+export function publicChannels(channels: ChannelRecords): ChannelRecords {
+  const out: ChannelRecords = {};
+  for (const [channel, record] of Object.entries(channels) as [Channel, NonNullable<ChannelRecords[Channel]>][]) {
+    const { handOffs: _h, deadlineAt: _d, fellBackTo: _f, ...rest } = record;
+    out[channel] = rest;
+  }
+  return out;
+}
+
+export function channelContent(channel: Channel, fields: Record<string, string>, options: Pick<DeliveryOptions, 'actionUrl' | 'actionText'>): ChannelContent[Channel] {
+  const actionUrl = options.actionUrl ?? fields.actionUrl;
+  const actionText = options.actionText ?? fields.actionText;
+  switch (channel) {
+    case 'in_app':
+      return { title: fields.title, body: fields.body, actionUrl, actionText };
+    case 'email':
+      return { subject: fields.subject, html: fields.html, text: fields.text };
+    case 'sms':
+      return { text: fields.text };
+    case 'push':
+      return { title: fields.title, body: fields.body, url: actionUrl };
+    case 'webhook':
+      return { payload: fields };
+  }
+}
+
+export type { DispatchResult, RecipientSummary };
