@@ -119,7 +119,7 @@ export class NotificationClient {
    */
   async cancel(target: NotificationTarget | string, reason?: string): Promise<NotificationStatus | undefined> {
     const { workflowId, userId } = this.resolve(target);
-    if (await this.isRelease0(workflowId)) {
+    if (await this.takesSignalsOnly(workflowId)) {
       await this.client.workflow.getHandle(workflowId).signal(cancelSignal, { reason });
       return undefined;
     }
@@ -132,7 +132,7 @@ export class NotificationClient {
     if (Number.isNaN(Date.parse(iso))) throw new Error(`reschedule: sendAt "${iso}" is not a date`);
     const at = new Date(iso).toISOString();
     const { workflowId, userId } = this.resolve(target);
-    if (await this.isRelease0(workflowId)) {
+    if (await this.takesSignalsOnly(workflowId)) {
       await this.client.workflow.getHandle(workflowId).signal(rescheduleSignal, { sendAt: at });
       return undefined;
     }
@@ -143,9 +143,10 @@ export class NotificationClient {
     return typeof target === 'string' ? { workflowId: target } : { workflowId: eventWorkflowId(target.eventId), userId: target.userId };
   }
 
-  /** A release-0 notificationWorkflow takes signals only (its event workflow holds no recipients). */
-  private async isRelease0(workflowId: string): Promise<boolean> {
-    return (await this.client.workflow.getHandle(workflowId).describe()).type === 'notificationWorkflow';
+  /** Campaign workflows and release-0 notification workflows take the `cancel`/`reschedule` signals, not updates. */
+  private async takesSignalsOnly(workflowId: string): Promise<boolean> {
+    const { type } = await this.client.workflow.getHandle(workflowId).describe();
+    return type === 'notificationWorkflow' || type === 'campaignWorkflow';
   }
 
   /**
