@@ -71,6 +71,12 @@ export const campaignSchema = z
       ctx.addIssue({ code: 'custom', path: ['variables'], message: `must serialize to at most ${MAX_VARIABLES_BYTES} bytes` });
     }
     const schema = templateDataSpec(campaign.templateCode);
+    if (schema && schema.category !== CAMPAIGN_CATEGORY) {
+      // Known without a database: the same answer the API gives for any non-marketing template.
+      const message = `template "${campaign.templateCode}" is in category ${schema.category}, campaigns send ${CAMPAIGN_CATEGORY} templates`;
+      ctx.addIssue({ code: 'custom', path: ['templateCode'], message });
+      return;
+    }
     for (const problem of schema ? checkData(schema.spec, campaign.variables, schema.label) : []) {
       ctx.addIssue({ code: 'custom', path: ['variables', problem.field], message: problem.message });
     }

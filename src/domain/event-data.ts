@@ -1,5 +1,5 @@
 import type { EventType } from './business-event';
-import { EVENT_CATALOG } from './event-catalog';
+import { EVENT_CATALOG, type Category } from './event-catalog';
 
 /**
  * What each event's `data` (and a direct send's `variables`) must carry: required and optional fields,
@@ -149,18 +149,26 @@ export const MARKETING_ANNOUNCEMENT_SPEC: DataSpec = {
  */
 export const OPTION_VARIABLES = ['actionUrl', 'actionText'] as const;
 
+export interface TemplateDataSpec {
+  spec: DataSpec;
+  /** Names the data in messages: the event type, or the template code. */
+  label: string;
+  /** The category of the template code (its seeded rows have it). */
+  category: Category;
+}
+
 /**
  * The data spec of each template code we ship: an event's template and its follow-up use the event's
  * data. Template codes not listed (added through the template API) declare their variables by using
  * them; the API checks direct sends to them against the stored templates.
  */
-export const TEMPLATE_DATA_SPECS: Readonly<Record<string, { spec: DataSpec; label: string }>> = (() => {
-  const specs: Record<string, { spec: DataSpec; label: string }> = {};
+export const TEMPLATE_DATA_SPECS: Readonly<Record<string, TemplateDataSpec>> = (() => {
+  const specs: Record<string, TemplateDataSpec> = {};
   for (const [type, definition] of Object.entries(EVENT_CATALOG) as [EventType, (typeof EVENT_CATALOG)[EventType]][]) {
-    specs[definition.templateCode] = { spec: EVENT_DATA_SPECS[type], label: type };
-    if (definition.followUp) specs[definition.followUp.templateCode] = { spec: EVENT_DATA_SPECS[type], label: type };
+    specs[definition.templateCode] = { spec: EVENT_DATA_SPECS[type], label: type, category: definition.category };
+    if (definition.followUp) specs[definition.followUp.templateCode] = { spec: EVENT_DATA_SPECS[type], label: type, category: definition.category };
   }
-  specs.marketing_announcement = { spec: MARKETING_ANNOUNCEMENT_SPEC, label: 'marketing_announcement' };
+  specs.marketing_announcement = { spec: MARKETING_ANNOUNCEMENT_SPEC, label: 'marketing_announcement', category: 'marketing' };
   return specs;
 })();
 
@@ -179,7 +187,7 @@ export function resolveTemplateCode(code: string): string {
 }
 
 /** The data spec a (stored) template code's variables follow, or null for codes we do not ship. */
-export function templateDataSpec(code: string): { spec: DataSpec; label: string } | null {
+export function templateDataSpec(code: string): TemplateDataSpec | null {
   return Object.hasOwn(TEMPLATE_DATA_SPECS, code) ? TEMPLATE_DATA_SPECS[code] : null;
 }
 

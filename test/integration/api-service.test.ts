@@ -181,7 +181,7 @@ describe('HTTP API: service-facing routes', () => {
       const bigVariables = await api.service({
         method: 'POST',
         url: '/api/notifications',
-        payload: { userId: 'u_1', templateCode: 'order_created', variables: { blob: 'x'.repeat(70 * 1024) } },
+        payload: { userId: 'u_1', templateCode: 'order_created', variables: { orderNumber: 'A-1', blob: 'x'.repeat(70 * 1024) } },
       });
       expect(bigVariables.statusCode).toBe(400);
       expect(bigVariables.json().fields).toEqual(['variables']);

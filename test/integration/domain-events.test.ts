@@ -100,10 +100,15 @@ describe('business events through the workflows', () => {
     await stack.smtp.waitForMessages(`${userId}@example.test`);
   });
 
-  it('fails a notification whose template needs a variable the event lacks, with a clear error and no email', async () => {
+  it('fails a notification whose template needs a variable the data lacks, with a clear error and no email', async () => {
+    // Event data is checked at the door; a template of a code of our own is not (the client cannot read it).
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId });
-    const envelope = { ...event('ORDER_CREATED', userId), data: { orderNumber: 'A-9', currency: 'INR' } };
+    const templateCode = `needs_total_${stack.id}`;
+    const em = stack.orm.em.fork();
+    em.create(Template, { code: templateCode, channel: 'email', locale: 'en', version: 1, category: 'account', fields: { subject: 'Total {{total}}', html: 'x', text: 'x' }, createdAt: new Date() });
+    await em.flush();
+    const envelope = { id: stack.uid('evt'), userId, templateCode, occurredAt: new Date().toISOString(), data: { orderNumber: 'A-9', currency: 'INR' } };
     await stack.client.publishEvent(envelope);
     const [result] = (await stack.client.eventResult(envelope.id)).notifications;
     expect(result.state).toBe('failed');
