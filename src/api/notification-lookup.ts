@@ -2,25 +2,28 @@ import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription }
 import type { NotificationClient } from '../client/notification-client';
 import type { Notification } from '../db/entities';
 import type { NotificationRepository } from '../db/repositories/notification-repository';
+import { isWaitingState, type ChannelRecords } from '../domain/notification-lifecycle';
 import type { NotificationStatus } from '../domain/notification-status';
 import { ApiError, notFound } from './errors';
 import { UUID_PATTERN } from './schemas';
 
 /** A notification as the service routes address it. */
 export interface NotificationRef {
+  /** The workflow that owns it: its event's (or campaign's), or a release-0 notification workflow. */
   workflowId: string;
-  /** The stored notification; null while the workflow still waits (the row is written when it starts sending). */
+  /** The stored notification; null only for a release-0 notification workflow that still waits. */
   notification: Notification | null;
-  /** The workflow's description when resolving needed it (a workflow id was given), so callers need not ask again. */
+  /** The workflow's description when resolving needed it, so callers need not ask again. */
   description?: WorkflowExecutionDescription;
 }
 
-const NOTIFICATION_WORKFLOW_TYPE = 'notificationWorkflow';
+const RELEASE_0_TYPE = 'notificationWorkflow';
 const QUERY_TIMEOUT_MS = 5000;
 
 /**
- * Resolves `:id`: a notification UUID (notifications.id) or the id of a notification workflow
- * (`notification-<eventId>-<userId>`, or a follow-up's). Anything else is a 404.
+ * Resolves `:id`: a notification UUID (notifications.id), a notification key
+ * `notification-<eventId>-<userId>` (docs/contracts.md), or the id of a release-0 notification
+ * workflow (the same string). Anything else is a 404.
  */
 export async function resolveNotificationRef(id: string, repository: NotificationRepository, temporal: Client): Promise<NotificationRef> {
   if (UUID_PATTERN.test(id)) {
@@ -28,9 +31,11 @@ export async function resolveNotificationRef(id: string, repository: Notificatio
     if (!notification) throw notFound();
     return { workflowId: notification.workflowId, notification };
   }
+  const stored = await repository.findByKey(id);
+  if (stored?.lifecycle === 2) return { workflowId: stored.workflowId, notification: stored };
   const description = await describeOrNull(temporal, id);
-  if (!description || description.type !== NOTIFICATION_WORKFLOW_TYPE) throw notFound();
-  return { workflowId: id, notification: await repository.findByWorkflowId(id), description };
+  if (!description || description.type !== RELEASE_0_TYPE) throw notFound();
+  return { workflowId: id, notification: stored ?? (await repository.findByWorkflowId(id)), description };
 }
 
 export async function describeOrNull(temporal: Client, workflowId: string): Promise<WorkflowExecutionDescription | null> {
@@ -42,9 +47,25 @@ export async function describeOrNull(temporal: Client, workflowId: string): Prom
   }
 }
 
+/** A lean-path notification's status, straight from its row: Postgres is where its outcomes live. */
+export function statusFromRow(row: Notification): NotificationStatus {
+  const channels: NotificationStatus['channels'] = {};
+  for (const [channel, record] of Object.entries(row.channelStates ?? {}) as [keyof ChannelRecords, NonNullable<ChannelRecords[keyof ChannelRecords]>][]) {
+    const { handOffs: _h, deadlineAt: _d, fellBackTo: _f, ...visible } = record;
+    channels[channel] = visible;
+  }
+  return {
+    state: row.state,
+    ...(row.sendAt && isWaitingState(row.state) ? { sendAt: new Date(row.sendAt).toISOString() } : {}),
+    notificationId: row.id,
+    ...(row.error ? { error: row.error } : {}),
+    channels,
+  };
+}
+
 /**
- * The notification's status: the `status` query while the workflow runs, its result once it
- * completed (no worker needed to replay it), and a failed state when it ended without one.
+ * The notification's status: from Postgres for the lean path (any state, open or closed); for a
+ * release-0 notification workflow, its `status` query while it runs and its result once completed.
  */
 export async function notificationStatus(
   temporal: Client,
@@ -54,6 +75,7 @@ export async function notificationStatus(
   /** A description just fetched by the caller; omitted, the workflow is described afresh. */
   known?: WorkflowExecutionDescription,
 ): Promise<NotificationStatus> {
+  if (stored?.lifecycle === 2) return statusFromRow(stored);
   const description = known ?? (await describeOrNull(temporal, workflowId));
   if (!description) throw notFound();
   switch (description.status.name) {
@@ -76,7 +98,7 @@ export async function notificationStatus(
   }
 }
 
-/** Polls the status until `done` holds or the deadline passes; returns the last status seen. */
+/** Polls the status until `done` holds or the deadline passes; returns the last status seen (release-0 signals). */
 export async function awaitStatus(
   read: () => Promise<NotificationStatus>,
   done: (status: NotificationStatus) => boolean,
@@ -92,5 +114,5 @@ export async function awaitStatus(
 }
 
 export function isWaiting(status: NotificationStatus): boolean {
-  return status.state === 'scheduled' || status.state === 'waiting_quiet_hours';
+  return isWaitingState(status.state);
 }

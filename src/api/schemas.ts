@@ -76,7 +76,7 @@ export const channelStatusSchema = z.object({
   providerMessageId: z.string().optional(),
 });
 
-/** Answer of the workflow's `status` query (CONTRACTS.md). */
+/** Answer of the workflow's `status` query (docs/contracts.md). */
 export const notificationStatusSchema = z.object({
   state: z.enum(NOTIFICATION_STATES),
   sendAt: z.string().optional(),
@@ -107,7 +107,8 @@ export const publishResultSchema = z.object({
   eventId: z.string(),
   workflowId: z.string().describe('id of the businessEventWorkflow'),
   started: z.boolean().describe('false when this event id was submitted before: nothing new was started'),
-  notificationWorkflowIds: z.array(z.string()).describe('one per named recipient; empty for a broadcast to a role'),
+  notificationKeys: z.array(z.string()).describe('`notification-<eventId>-<userId>`, one per named recipient (empty for a broadcast to a role): the `:id` of the status, cancel, reschedule and trace routes'),
+  notificationWorkflowIds: z.array(z.string()).describe('deprecated: the same keys (they named one workflow per recipient before release 1)'),
 });
 
 export const preferencesMatrixSchema = z.partialRecord(z.enum(CATEGORIES), z.partialRecord(z.enum(CHANNELS), z.boolean()));

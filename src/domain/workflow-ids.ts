@@ -1,8 +1,14 @@
-/** Workflow ids fixed by CONTRACTS.md; any Temporal client can derive them. */
+/** Workflow ids fixed by docs/contracts.md; any Temporal client can derive them. */
 export function eventWorkflowId(eventId: string): string {
   return `event-${eventId}`;
 }
 
+/** How the API addresses one notification of an event (and the id release-0 gave its workflow). */
+export function notificationKey(eventId: string, userId: string): string {
+  return `notification-${eventId}-${userId}`;
+}
+
+/** Release 0: the id of a recipient's notificationWorkflow (same string as the notification key). */
 export function notificationWorkflowId(eventId: string, userId: string): string {
   return `notification-${eventId}-${userId}`;
 }

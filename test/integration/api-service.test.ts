@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { loadConfig } from '../../src/config';
 import { Notification, PushSubscription, Recipient } from '../../src/db/entities';
-import { eventWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
+import { eventWorkflowId, notificationKey } from '../../src/domain/workflow-ids';
 import { ApiTestApp, apiTestEnv, orderCreated, SERVICE_KEY, token } from '../helpers/api-app';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -31,7 +31,8 @@ describe('HTTP API: service-facing routes', () => {
         eventId,
         workflowId: eventWorkflowId(eventId),
         started: true,
-        notificationWorkflowIds: [notificationWorkflowId(eventId, userId)],
+        notificationKeys: [notificationKey(eventId, userId)],
+        notificationWorkflowIds: [notificationKey(eventId, userId)],
       });
       const result = await stack.client.eventResult(eventId);
       expect(result.notifications).toEqual([expect.objectContaining({ userId, state: 'delivered' })]);
@@ -145,7 +146,7 @@ describe('HTTP API: service-facing routes', () => {
       });
       expect(res.statusCode).toBe(202);
       const body = res.json();
-      expect(body).toMatchObject({ started: true, notificationWorkflowIds: [expect.stringMatching(/^notification-direct_/)] });
+      expect(body).toMatchObject({ started: true, notificationKeys: [expect.stringMatching(/^notification-direct_/)] });
       const result = await stack.client.eventResult(body.eventId);
       expect(result.notifications).toEqual([expect.objectContaining({ userId, state: 'delivered' })]);
       const stored = await stack.orm.em.fork().findOneOrFail(Notification, { eventId: body.eventId });
@@ -159,7 +160,7 @@ describe('HTTP API: service-facing routes', () => {
       const payload = { id, userIds, templateCode: 'order_delivered', variables: { orderNumber: 'C-1' }, options: { channels: ['in_app'] } };
       const res = await api.service({ method: 'POST', url: '/api/notifications/batch', payload });
       expect(res.statusCode).toBe(202);
-      expect(res.json()).toEqual({ eventId: id, workflowId: eventWorkflowId(id), started: true, notificationWorkflowIds: userIds.map((u) => notificationWorkflowId(id, u)) });
+      expect(res.json()).toEqual({ eventId: id, workflowId: eventWorkflowId(id), started: true, notificationKeys: userIds.map((u) => notificationKey(id, u)), notificationWorkflowIds: userIds.map((u) => notificationKey(id, u)) });
       const again = await api.service({ method: 'POST', url: '/api/notifications/batch', payload });
       expect(again.json().started).toBe(false);
       const result = await stack.client.eventResult(id);
@@ -194,38 +195,38 @@ describe('HTTP API: service-facing routes', () => {
       const eventId = stack.uid('evt');
       await stack.createRecipient({ id: userId });
       const res = await api.service({ method: 'POST', url: '/api/events', payload: { ...orderCreated(eventId, userId), options: { delayMs } } });
-      const workflowId = res.json().notificationWorkflowIds[0] as string;
-      // The event workflow starts the notification workflow a moment later.
-      await waitFor(async () => ((await api.service({ method: 'GET', url: `/api/notifications/${workflowId}/status` })).statusCode === 200 ? true : undefined), 10_000);
-      return { userId, eventId, workflowId };
+      const key = res.json().notificationKeys[0] as string;
+      // The event workflow stores the waiting notification in its first step.
+      await waitFor(async () => ((await api.service({ method: 'GET', url: `/api/notifications/${key}/status` })).statusCode === 200 ? true : undefined), 10_000);
+      return { userId, eventId, key, workflowId: eventWorkflowId(eventId) };
     }
 
-    it('reads the status of a waiting notification by workflow id, then cancels it', async () => {
-      const { workflowId } = await scheduled(3_600_000);
-      const status = await api.service({ method: 'GET', url: `/api/notifications/${workflowId}/status` });
+    it('reads the status of a waiting notification by its key, then cancels it (an update: answered at once)', async () => {
+      const { key, workflowId } = await scheduled(3_600_000);
+      const status = await api.service({ method: 'GET', url: `/api/notifications/${key}/status` });
       expect(status.statusCode).toBe(200);
       expect(status.json()).toMatchObject({ workflowId, status: { state: 'scheduled', sendAt: expect.any(String), channels: {} } });
 
-      const cancel = await api.service({ method: 'POST', url: `/api/notifications/${workflowId}/cancel`, payload: { reason: 'order voided' } });
+      const cancel = await api.service({ method: 'POST', url: `/api/notifications/${key}/cancel`, payload: { reason: 'order voided' } });
       expect(cancel.statusCode).toBe(200);
       expect(cancel.json().status).toMatchObject({ state: 'cancelled', error: 'cancelled: order voided' });
 
-      const again = await api.service({ method: 'POST', url: `/api/notifications/${workflowId}/cancel` });
+      const again = await api.service({ method: 'POST', url: `/api/notifications/${key}/cancel` });
       expect(again.statusCode).toBe(409);
       expect(again.json().message).toMatch(/cancelled/);
     });
 
     it('reschedules a waiting notification; a time in the past sends it now, readable by its UUID afterwards', async () => {
-      const { workflowId } = await scheduled(3_600_000);
+      const { key, workflowId } = await scheduled(3_600_000);
       const later = new Date(Date.now() + 7_200_000).toISOString();
-      const moved = await api.service({ method: 'POST', url: `/api/notifications/${workflowId}/reschedule`, payload: { sendAt: later } });
+      const moved = await api.service({ method: 'POST', url: `/api/notifications/${key}/reschedule`, payload: { sendAt: later } });
       expect(moved.statusCode).toBe(200);
       expect(moved.json().status).toMatchObject({ state: 'scheduled', sendAt: later });
 
-      const now = await api.service({ method: 'POST', url: `/api/notifications/${workflowId}/reschedule`, payload: { sendAt: new Date(Date.now() - 1000).toISOString() } });
-      expect([200, 202]).toContain(now.statusCode);
+      const now = await api.service({ method: 'POST', url: `/api/notifications/${key}/reschedule`, payload: { sendAt: new Date(Date.now() - 1000).toISOString() } });
+      expect(now.statusCode).toBe(200);
       const delivered = await waitFor<{ status: { notificationId: string } }>(async () => {
-        const res = await api.service({ method: 'GET', url: `/api/notifications/${workflowId}/status` });
+        const res = await api.service({ method: 'GET', url: `/api/notifications/${key}/status` });
         return res.json().status?.state === 'delivered' ? res.json() : undefined;
       });
       const notificationId = delivered.status.notificationId as string;

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { PublishResult } from '../../client/notification-client';
 import { businessEventSchema, type BusinessEvent } from '../../domain/business-event';
-import { notificationWorkflowId } from '../../domain/workflow-ids';
+import { notificationKey } from '../../domain/workflow-ids';
 import type { ApiContext } from '../context';
 import { errors, noQuery, publishResultSchema } from '../schemas';
 
-const DESCRIPTION = `Validates the business event envelope (CONTRACTS.md) and starts businessEventWorkflow
+const DESCRIPTION = `Validates the business event envelope (docs/contracts.md) and starts businessEventWorkflow
 (id \`event-<id>\`). The event id is the idempotency key: the same id again answers 202 with the same
 workflow id and \`started: false\`, and starts nothing.`;
 
@@ -33,8 +33,9 @@ export function eventRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   };
 }
 
-/** The notification workflow ids a caller can poll, one per named recipient. */
+/** The notification keys a caller can poll, one per named recipient (docs/contracts.md). */
 export function withNotificationIds(result: PublishResult, event: Pick<BusinessEvent, 'userId' | 'userIds'>) {
   const recipients = event.userIds ?? (event.userId ? [event.userId] : []);
-  return { ...result, notificationWorkflowIds: [...new Set(recipients)].map((userId) => notificationWorkflowId(result.eventId, userId)) };
+  const keys = [...new Set(recipients)].map((userId) => notificationKey(result.eventId, userId));
+  return { ...result, notificationKeys: keys, notificationWorkflowIds: keys };
 }

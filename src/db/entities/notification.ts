@@ -1,10 +1,13 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 import type { Channel } from '../../domain/channels';
 import type { ChannelContent } from '../../delivery/providers/provider';
 import type { NotificationState } from '../../domain/notification-status';
+import type { ChannelRecords } from '../../domain/notification-lifecycle';
 
 /** One notification to one recipient for one event; unique per (eventId, recipientId). */
 export class Notification {
+  /** Columns with database defaults (docs/contracts.md, "Postgres tables owned by the lifecycle"). */
+  [OptionalProps]?: 'lifecycle' | 'channelStates' | 'fallbacks' | 'sendAt' | 'version';
   id!: string;
   eventId!: string;
   eventType: string | null = null;
@@ -16,7 +19,15 @@ export class Notification {
   priority!: string;
   state!: NotificationState;
   channels: Channel[] = [];
+  /** The workflow that owns the notification (docs/contracts.md, "Workflows and ids"). */
   workflowId!: string;
+  /** 1: a release-0 notificationWorkflow owns it; 2: its event (or campaign) workflow, outcomes in channelStates. */
+  lifecycle = 1;
+  channelStates: ChannelRecords = {};
+  fallbacks: Partial<Record<Channel, Channel>> = {};
+  /** When a waiting notification is due. */
+  sendAt: Date | null = null;
+  version = 0;
   /** The in-app copy the notification center shows. */
   title: string | null = null;
   body: string | null = null;
@@ -49,6 +60,11 @@ export const NotificationSchema = new EntitySchema<Notification>({
     state: { type: 'string', length: 32 },
     channels: { type: 'json' },
     workflowId: { type: 'string', length: 500 },
+    lifecycle: { type: 'smallint', default: 1 },
+    channelStates: { type: 'json', default: '{}' },
+    fallbacks: { type: 'json', default: '{}' },
+    sendAt: { type: 'Date', nullable: true },
+    version: { type: 'integer', default: 0 },
     title: { type: 'text', nullable: true },
     body: { type: 'text', nullable: true },
     actionUrl: { type: 'string', length: 2048, nullable: true },

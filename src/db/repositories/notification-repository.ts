@@ -84,6 +84,28 @@ export class NotificationRepository {
     return this.em.findOne(Notification, { id });
   }
 
+  /**
+   * The notification a key `notification-<eventId>-<userId>` names. Both ids may contain '-', so each
+   * split is a candidate; the unique (event_id, recipient_id) index answers them in one query.
+   */
+  findByKey(key: string): Promise<Notification | null> {
+    const rest = key.startsWith('notification-') ? key.slice('notification-'.length) : '';
+    const candidates: { eventId: string; recipientId: string }[] = [];
+    for (let i = rest.indexOf('-'); i > 0; i = rest.indexOf('-', i + 1)) candidates.push({ eventId: rest.slice(0, i), recipientId: rest.slice(i + 1) });
+    if (candidates.length === 0) return Promise.resolve(null);
+    return this.em.findOne(Notification, { $or: candidates });
+  }
+
+  /** Cancels one waiting notification in place (campaign notifications: no workflow holds them); false if it no longer waits. */
+  async cancelWaiting(id: string, reason?: string): Promise<boolean> {
+    const rows = await this.em.getConnection().execute(
+      `update notifications set state = 'cancelled', error = ?, send_at = null, version = version + 1, updated_at = now()
+        where id = ? and state in ('scheduled', 'waiting_quiet_hours') returning id`,
+      [reason ? `cancelled: ${reason}` : 'cancelled', id],
+    );
+    return rows.length > 0;
+  }
+
   findByWorkflowId(workflowId: string): Promise<Notification | null> {
     return this.em.findOne(Notification, { workflowId }, { orderBy: { createdAt: 'desc' } });
   }
