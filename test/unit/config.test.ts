@@ -1,9 +1,11 @@
 import { ConfigError, loadConfig } from '../../src/config';
 
 describe('loadConfig', () => {
-  it('applies the defaults of CONTRACTS.md', () => {
+  it('applies the defaults of docs/contracts.md', () => {
     const config = loadConfig({});
-    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'notifications' });
+    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'notifications', campaignTaskQueue: 'notifications-campaigns' });
+    expect(loadConfig({ TEMPORAL_TASK_QUEUE: 'q', TEMPORAL_CAMPAIGN_TASK_QUEUE: 'bulk' }).temporal).toMatchObject({ taskQueue: 'q', campaignTaskQueue: 'bulk' });
+    expect(config.campaignMaxBacklog).toBe(5000);
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/notifications');
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(config.smtpUrl).toBe('smtp://127.0.0.1:1025');

@@ -50,7 +50,13 @@ describe('workflow sandbox imports', () => {
     const { files, packages } = reachableModules();
     const disallowed = [...packages].filter(([name]) => !ALLOWED_PACKAGES.has(name)).map(([name, file]) => `${name} (from ${file})`);
     expect(disallowed).toEqual([]);
-    // Local modules outside workflows/ must be the pure ones: ids and search attribute keys.
-    expect(files.filter((f) => !f.startsWith('workflows/'))).toEqual(['src/domain/workflow-ids.ts', 'src/temporal/search-attributes.ts']);
+    // Local modules outside workflows/ must be the pure ones: ids, message names, search attribute keys, the lifecycle.
+    expect(files.filter((f) => !f.startsWith('workflows/'))).toEqual([
+      'src/domain/event-ledger.ts',
+      'src/domain/notification-lifecycle.ts',
+      'src/domain/workflow-ids.ts',
+      'src/domain/workflow-messages.ts',
+      'src/temporal/search-attributes.ts',
+    ]);
   });
 });
