@@ -7,7 +7,7 @@ import type { DispatchResult, RecipientSummary } from '../src/domain/event-ledge
 import type { NotificationState } from '../src/domain/notification-status';
 import { quietHoursEndAfter, type QuietHours } from '../src/domain/quiet-hours';
 import type { Orm } from '../src/db/orm';
-import type { ChannelContent } from '../src/delivery/providers/provider';
+import type { ChannelContent } from '../src/domain/channel-content';
 import type { SendQueues } from '../src/delivery/send-queues';
 import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
 

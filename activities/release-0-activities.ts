@@ -14,7 +14,7 @@ import type {
 import type { Priority } from '../src/domain/priorities';
 import { quietHoursEndAfter } from '../src/domain/quiet-hours';
 import { Notification, Preference, PushSubscription, Recipient, Template } from '../src/db/entities';
-import type { ChannelContent } from '../src/delivery/providers/provider';
+import type { ChannelContent } from '../src/domain/channel-content';
 import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
 import type { ActivityDeps } from './deps';
 import { channelContent } from './dispatcher';

@@ -1,6 +1,6 @@
 import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 import type { Channel } from '../../domain/channels';
-import type { ChannelContent } from '../../delivery/providers/provider';
+import type { ChannelContent } from '../../domain/channel-content';
 import type { NotificationState } from '../../domain/notification-status';
 import type { ChannelRecords } from '../../domain/notification-lifecycle';
 

@@ -1,3 +1,4 @@
+import type { ChannelContent } from '../../domain/channel-content';
 import type { Channel } from '../../domain/channels';
 
 /** What a recipient can be reached at; only the fields a channel needs are read. */
@@ -14,14 +15,7 @@ export interface PushSubscriptionRecord {
   keys: { p256dh: string; auth: string };
 }
 
-/** Rendered content per channel, produced by the template renderer. */
-export interface ChannelContent {
-  in_app: { title: string; body: string; actionUrl?: string; actionText?: string };
-  email: { subject: string; html: string; text: string };
-  sms: { text: string };
-  push: { title: string; body: string; url?: string };
-  webhook: { payload: Record<string, unknown> };
-}
+export type { ChannelContent };
 
 export interface OutgoingMessage<C extends Channel = Channel> {
   notificationId: string;
