@@ -191,12 +191,14 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
       const conn = em.getConnection();
       const rows: StoredRow[] = await conn.execute(`select ${STORED_COLUMNS} from notifications where event_id = ? and lifecycle = 2`, [spec.eventId]);
       const nowMs = Date.now();
+      let reconciled = 0;
       for (const row of rows) {
         if (row.state !== 'sending') continue;
         const expired = (Object.entries(row.channel_states) as [Channel, NonNullable<ChannelRecords[Channel]>][]).filter(
           ([, r]) => r.state === 'queued' && r.deadlineAt && Date.parse(r.deadlineAt) <= nowMs,
         );
         if (expired.length === 0) continue;
+        reconciled++;
         let view: NotificationView = { state: row.state, channels: row.channel_states, fallbacks: row.fallbacks };
         const enqueue: Channel[] = [];
         const handOffAgain: Channel[] = [];
@@ -229,9 +231,9 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
         for (const channel of handOffAgain) await queues.enqueue({ notificationId: row.id, channel }, row.priority);
         for (const channel of enqueue) await queues.enqueueBulk(channel, [row.id], row.priority);
       }
-      // The count the channel workers move; set from the rows so a lost decrement cannot wedge the event.
+      // The count the channel workers move; reset from the rows after a deadline, so a lost decrement cannot wedge the event.
       const open = rows.reduce((n, r) => n + (r.state === 'sending' ? openChannelCount(r.channel_states) : 0), 0);
-      await conn.execute(`update notification_events set open_channels = ?, updated_at = now() where event_id = ?`, [open, spec.eventId]);
+      if (reconciled > 0) await conn.execute(`update notification_events set open_channels = ?, updated_at = now() where event_id = ?`, [open, spec.eventId]);
       let nextDeadlineMs: number | null = null;
       for (const r of rows) {
         if (r.state !== 'sending') continue;
