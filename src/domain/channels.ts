@@ -6,7 +6,7 @@ export function isChannel(value: unknown): value is Channel {
   return typeof value === 'string' && (CHANNELS as readonly string[]).includes(value);
 }
 
-/** BullMQ queue name of a channel, fixed by CONTRACTS.md. */
+/** BullMQ queue name of a channel, fixed by docs/contracts.md. */
 export function queueNameFor(channel: Channel): string {
   return `send-${channel}`;
 }

@@ -24,7 +24,7 @@ export interface ChannelStatus {
   providerMessageId?: string;
 }
 
-/** Answer of the `status` query (CONTRACTS.md). */
+/** Answer of the `status` query (docs/contracts.md). */
 export interface NotificationStatus {
   state: NotificationState;
   sendAt?: string;

@@ -1,7 +1,7 @@
 import { freePort } from '../../src/temporal/dev-server';
 import { NodeProcess } from '../helpers/node-process';
 
-/** Every component fails fast with one clear line naming what is wrong (CONTRACTS.md). */
+/** Every component fails fast with one clear line naming what is wrong (docs/contracts.md). */
 describe('start-up failures', () => {
   const base = () => ({
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS!,
