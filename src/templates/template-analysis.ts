@@ -35,8 +35,12 @@ export class TemplateLimitError extends Error {
   }
 }
 
-/** Block helpers templates may use; anything else (partials, decorators, other helpers) is refused. */
-const BLOCK_HELPERS = new Set(['if', 'unless', 'each', 'with']);
+/**
+ * Block helpers templates may use; anything else (partials, decorators, each, with, other helpers) is
+ * refused. Without loops, rendering costs at most one step per tag whatever the data: a template
+ * cannot be made to run long by a large array in an event.
+ */
+const BLOCK_HELPERS = new Set(['if', 'unless']);
 
 /**
  * Linear scan, no parsing: counts tags and the deepest nesting of blocks, `{{else if}}` chains (each
@@ -112,7 +116,7 @@ function scanField(field: string, source: string, tagsLeft: number): number {
 }
 
 export interface TemplateVariable {
-  /** Used outside a guard (`{{#if name}}`, `{{#with name}}`, `{{#each name}}`, else of `{{#unless name}}`): the data must carry it. */
+  /** Used outside a guard (`{{#if name}}`, or the else of `{{#unless name}}`): the data must carry it. */
   required: boolean;
   /** Used as `name.something`: the data must be an object. */
   nested: boolean;
@@ -125,7 +129,7 @@ export type TemplateVariables = Map<string, TemplateVariable>;
 /**
  * The top-level variables a template uses, and whether it uses each outside a guard. Checks bounds
  * first, and refuses what our rendering does not support: partials, decorators, helpers other than
- * if / unless / each / with.
+ * if / unless.
  */
 export function analyzeTemplateFields(fields: Record<string, string>): TemplateVariables {
   assertTemplateBounds(fields);
@@ -137,16 +141,14 @@ export function analyzeTemplateFields(fields: Record<string, string>): TemplateV
     } catch (err) {
       throw new TemplateSyntaxError(`template field "${field}": ${(err as Error).message.split('\n')[0]}`);
     }
-    new FieldWalker(field, variables).program(program, { guards: new Set(), depth: 0 });
+    new FieldWalker(field, variables).program(program, { guards: new Set() });
   }
   return variables;
 }
 
 interface Scope {
-  /** Top-level variables known present here. */
+  /** Variables known present here. */
   guards: Set<string>;
-  /** Context changes (each, with) between here and the top. */
-  depth: number;
 }
 
 class FieldWalker {
@@ -185,39 +187,28 @@ class FieldWalker {
     const helper = node.path.original;
     if (!BLOCK_HELPERS.has(helper)) this.fail(`unknown block helper "${helper}" (use ${[...BLOCK_HELPERS].join(', ')})`);
     if (node.params.length !== 1) this.fail(`{{#${helper}}} takes exactly one value`);
-    const allowedHash = helper === 'if' || helper === 'unless' ? ['includeZero'] : [];
     for (const pair of node.hash?.pairs ?? []) {
-      if (!allowedHash.includes(pair.key) || pair.value.type !== 'BooleanLiteral') this.fail(`{{#${helper}}} does not take ${pair.key}=`);
+      if (pair.key !== 'includeZero' || pair.value.type !== 'BooleanLiteral') this.fail(`{{#${helper}}} does not take ${pair.key}=`);
     }
     const [param] = node.params;
     if (param.type === 'SubExpression') this.fail('sub-expressions are not supported');
     // The condition itself may be missing: block helpers see undefined, strict mode does not throw.
     const subject = param.type === 'PathExpression' ? this.use(param as hbs.AST.PathExpression, scope, true) : null;
-    const guarded = (extra: string | null): Scope => ({ guards: extra ? new Set([...scope.guards, extra]) : scope.guards, depth: scope.depth });
-    switch (helper) {
-      case 'if':
-        this.program(node.program, guarded(subject));
-        this.program(node.inverse, scope);
-        return;
-      case 'unless':
-        this.program(node.program, scope);
-        this.program(node.inverse, guarded(subject));
-        return;
-      default:
-        // each / with: the body's context is the value (block params are local too).
-        this.program(node.program, { guards: guarded(subject).guards, depth: scope.depth + 1 });
-        this.program(node.inverse, scope);
-    }
+    const guarded: Scope = { guards: subject ? new Set([...scope.guards, subject]) : scope.guards };
+    // The branch that runs only when the subject is truthy may use it.
+    this.program(node.program, helper === 'if' ? guarded : scope);
+    this.program(node.inverse, helper === 'unless' ? guarded : scope);
   }
 
-  /** Records a path that refers to a top-level variable; returns its name, else null. */
+  /** Records a path that refers to a variable; returns its name, else null (`this`, `@index`, ...). */
   private use(path: hbs.AST.PathExpression, scope: Scope, asCondition: boolean): string | null {
+    if (path.depth > 0) this.fail(`"${path.original}": there is no outer context (no each / with)`);
     let parts: string[];
     if (path.data) {
       if (path.parts[0] !== 'root' || path.parts.length < 2) return null;
       parts = path.parts.slice(1);
     } else {
-      if (path.depth !== scope.depth || path.parts.length === 0) return null;
+      if (path.parts.length === 0) return null;
       parts = path.parts;
     }
     const name = parts[0];

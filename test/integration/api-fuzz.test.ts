@@ -118,7 +118,7 @@ describe('HTTP API under generated malformed requests', () => {
       auth: 'admin',
       path: (code) => `/api/templates/${code}/preview`,
       validSegment: () => 'order_created',
-      valid: () => ({ channel: 'in_app', fields: { title: '{{a}}', body: '{{#each items}}{{this}}{{/each}}' }, variables: { a: 1, items: [1, 2] } }),
+      valid: () => ({ channel: 'in_app', fields: { title: '{{a}}', body: '{{#unless b}}none{{/unless}}' }, variables: { a: 1, items: [1, 2] } }),
     },
     {
       name: 'campaign',
@@ -180,6 +180,7 @@ describe('HTTP API under generated malformed requests', () => {
       '{{> partial}}',
       '{{lookup a "b"}}',
       '{{#each a}}{{@root.b}}{{/each}}',
+      '{{#if a}}{{../b}}{{/if}}',
       '{{orderNumber}} {{sku}}',
       'ORDER_CREATED',
       'LOW_STOCK_ALERT',

@@ -64,21 +64,22 @@ describe('template variables', () => {
     ).toEqual({ userName: 'optional', orderNumber: 'required', trackingNumber: 'optional', total: 'optional', currency: 'required' });
   });
 
-  it('treats each/with bodies as their own context, @root and ../ as the top', () => {
-    expect(summary({ body: '{{#each items}}{{name}} {{../currency}} {{@root.shop}} {{@index}}{{/each}}{{#with order}}{{id}}{{/with}}' })).toEqual({
-      items: 'optional',
-      currency: 'required',
-      shop: 'required',
-      order: 'optional',
-    });
+  it('reads @root.name as the variable name', () => {
+    expect(summary({ body: '{{@root.shop}} {{#if @root.city}}{{city}}{{/if}}' })).toEqual({ shop: 'required', city: 'optional' });
   });
 
-  it('refuses partials, decorators and helpers other than if / unless / each / with', () => {
+  it('refuses loops: rendering time must not grow with the data', () => {
+    expect(() => analyzeTemplateFields({ body: '{{#each items}}{{this}}{{/each}}' })).toThrow(/unknown block helper "each"/);
+    expect(() => analyzeTemplateFields({ body: '{{#with order}}{{id}}{{/with}}' })).toThrow(/unknown block helper "with"/);
+  });
+
+  it('refuses partials, decorators and helpers other than if / unless', () => {
     expect(() => analyzeTemplateFields({ body: '{{> header}}' })).toThrow(TemplateSyntaxError);
     expect(() => analyzeTemplateFields({ body: '{{lookup a "b"}}' })).toThrow(/unknown helper "lookup"/);
     expect(() => analyzeTemplateFields({ body: '{{#custom a}}x{{/custom}}' })).toThrow(/unknown block helper "custom"/);
     expect(() => analyzeTemplateFields({ body: '{{#if (eq a b)}}x{{/if}}' })).toThrow(/sub-expressions/);
     expect(() => analyzeTemplateFields({ body: '{{#if a}}x' })).toThrow(/template field "body"/);
+    expect(() => analyzeTemplateFields({ body: '{{#if a}}{{../b}}{{/if}}' })).toThrow(/no outer context/);
   });
 
   it('checks an event template against its data: unknown, unguarded optional and nested variables are named', () => {

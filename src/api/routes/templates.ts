@@ -23,12 +23,15 @@ const templateSchema = z.object({
   createdAt: z.string(),
 });
 
-const LIMITS_NOTE = `Bounds (400 naming the limit): at most ${TEMPLATE_LIMITS.fields} fields, ${TEMPLATE_LIMITS.fieldLength} characters a field, ${TEMPLATE_LIMITS.totalLength} in all, ${TEMPLATE_LIMITS.tags} {{ }} tags in all, blocks and sub-expressions nested ${TEMPLATE_LIMITS.nesting} deep. Only variables and the blocks if, unless, each, with.`;
+const LIMITS_NOTE = `Bounds (400 naming the limit): at most ${TEMPLATE_LIMITS.fields} fields, ${TEMPLATE_LIMITS.fieldLength} characters a field, ${TEMPLATE_LIMITS.totalLength} in all, ${TEMPLATE_LIMITS.tags} {{ }} tags in all, blocks and sub-expressions nested ${TEMPLATE_LIMITS.nesting} deep. Only variables and the blocks if and unless (no loops, partials or other helpers).`;
 
 const fieldsSchema = z
   .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'field names are 1-64 chars of [A-Za-z0-9_]'), z.string().max(TEMPLATE_LIMITS.fieldLength))
   .refine((fields) => Object.keys(fields).length > 0, 'must have at least one field')
   .describe('Handlebars source per content field');
+
+/** The same bound as event data: what a preview renders with is what an event could carry. */
+const MAX_PREVIEW_VARIABLES_BYTES = 64 * 1024;
 
 const SECURITY: Record<string, string[]>[] = [{ apiKey: [] }, { adminBasic: [] }, { bearer: [] }];
 
@@ -117,7 +120,10 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
               locale: localeSchema.default('en'),
               version: z.number().int().min(1).optional(),
               fields: fieldsSchema.optional().describe('a draft to render instead of a stored version'),
-              variables: z.record(z.string(), z.unknown()).default({}),
+              variables: z
+                .record(z.string(), z.unknown())
+                .default({})
+                .refine((v) => JSON.stringify(v).length <= MAX_PREVIEW_VARIABLES_BYTES, `must serialize to at most ${MAX_PREVIEW_VARIABLES_BYTES} bytes (as event data)`),
             })
             .strict(),
           response: {
