@@ -1,5 +1,6 @@
 import {
   allHandlersFinished,
+  CancellationScope,
   condition,
   getExternalWorkflowHandle,
   log,
@@ -7,6 +8,7 @@ import {
   patched,
   proxyLocalActivities,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -105,12 +107,15 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
   }
 
   // 2. Wait for the next send time, the last outcome, or the channel deadline; act; repeat.
+  const timers = new DurableTimers();
   while (!ledger.isSettled()) {
+    timers.keepOnly(ledger.timerTimes());
     const at = ledger.nextTimerAt();
     const seen = ledger.revision;
     if (!woken && (at === null || at > Date.now())) {
       const wake = () => woken || ledger.revision !== seen;
-      await (at === null ? condition(wake) : condition(wake, at - Date.now()));
+      // A handler's change (a cancel, a reschedule) wakes the loop without restarting the timer of a time still wanted.
+      await (at === null ? condition(wake) : Promise.race([condition(wake), timers.at(at)]));
     }
     if (ledger.takeDue(Date.now())) {
       const due = await steps.dispatchDue({ spec, inline });
@@ -124,6 +129,37 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
   }
   await condition(allHandlersFinished);
   return { eventId: spec.eventId, notifications: ledger.results(workflowId), followUps, cancelled };
+}
+
+/**
+ * One durable timer per distinct wake-up time (docs/contracts.md, "Notification lifecycle"), kept
+ * across the loop's turns: recipients sharing a send time share a timer, and a handler waking the
+ * loop does not cancel and start it again. Times no longer wanted are cancelled.
+ */
+class DurableTimers {
+  private readonly timers = new Map<number, { fired: Promise<void>; scope: CancellationScope }>();
+
+  at(atMs: number): Promise<void> {
+    let timer = this.timers.get(atMs);
+    if (!timer) {
+      const scope = new CancellationScope();
+      const fired = scope.run(() => sleep(Math.max(atMs - Date.now(), 1)));
+      // A cancelled timer rejects; nobody waits on it any more.
+      fired.catch(() => undefined);
+      timer = { fired, scope };
+      this.timers.set(atMs, timer);
+    }
+    return timer.fired;
+  }
+
+  /** Forgets fired timers and cancels those of times no longer wanted. */
+  keepOnly(wanted: number[]): void {
+    for (const [atMs, timer] of this.timers) {
+      if (wanted.includes(atMs) && atMs > Date.now()) continue;
+      if (atMs > Date.now()) timer.scope.cancel();
+      this.timers.delete(atMs);
+    }
+  }
 }
 
 /** Tells superseded notifications and obsolete follow-ups to cancel; returns the workflows reached. */

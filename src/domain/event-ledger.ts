@@ -88,6 +88,11 @@ export class EventLedger {
     return times.length ? Math.min(...times) : null;
   }
 
+  /** Every time the workflow may still need a timer for: wake-up times while some notification waits, the deadline while one sends. */
+  timerTimes(): number[] {
+    return [...(this.isWaiting() ? this.wakeTimes : []), ...(this.isSending() && this.deadlineMs !== null ? [this.deadlineMs] : [])];
+  }
+
   /** One recipient's status; with no user id, the event's only recipient. */
   status(userId?: string): NotificationStatus {
     const summary = this.find(userId);
