@@ -8,6 +8,7 @@ import type { Channel } from '../../src/domain/channels';
 import { DeliveryAttempt, Notification, Recipient } from '../../src/db/entities';
 import { openOrm, type Orm } from '../../src/db/orm';
 import { createProviders } from '../../src/delivery/providers/create-providers';
+import { OutcomeRecorder, temporalWaker, type Waker } from '../../src/delivery/outcome-recorder';
 import { TemporalOutcomeReporter, type OutcomeReporter } from '../../src/delivery/outcome-reporter';
 import type { ChannelProvider } from '../../src/delivery/providers/provider';
 import { SendQueues } from '../../src/delivery/send-queues';
@@ -26,8 +27,12 @@ export interface TestStackOptions {
   /** Start the workflow worker in this process (default true; false when a test runs it as a child process). */
   temporalWorker?: boolean;
   lockDurationMs?: number;
-  /** Wraps the outcome reporter of the channel workers (e.g. to lose outcomes on the way to Temporal). */
+  /** Wraps the outcome reporter of the channel workers for release-0 workflows (e.g. to lose outcomes on the way to Temporal). */
   outcomes?: (real: OutcomeReporter) => OutcomeReporter;
+  /** Lean event path: wraps the signal that wakes an event workflow when its last open channel closed (e.g. to lose it). */
+  waker?: (real: Waker) => Waker;
+  /** Lean event path: wraps the recorder that writes channel outcomes to Postgres (e.g. to lose an outcome after the send). */
+  recorder?: (real: OutcomeRecorder) => OutcomeRecorder;
 }
 
 /**
@@ -93,6 +98,9 @@ export class TestStack {
   startDeliveryWorkers(): void {
     const base = createProviders(this.config, this.orm, this.redis);
     const extra = this.options.providers?.({ config: this.config, orm: this.orm, redis: this.redis }) ?? {};
+    const { waker, recorder } = this.options;
+    const realWaker = temporalWaker(this.temporalClient);
+    const realRecorder = waker || recorder ? new OutcomeRecorder(this.queues, waker ? waker(realWaker) : realWaker, this.config.deliveryDeadlineMs) : undefined;
     this.delivery = startDeliveryWorkers({
       config: this.config,
       orm: this.orm,
@@ -101,6 +109,7 @@ export class TestStack {
       providers: { ...base, ...extra },
       lockDurationMs: this.options.lockDurationMs,
       outcomes: this.options.outcomes?.(new TemporalOutcomeReporter(this.temporalClient)),
+      recorder: realRecorder && recorder ? recorder(realRecorder) : realRecorder,
     });
   }
 

@@ -1,21 +1,33 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { notificationWorkflowId } from '../../src/domain/workflow-ids';
-import type { OutcomeReporter } from '../../src/delivery/outcome-reporter';
+import { Notification, SendRecord } from '../../src/db/entities';
+import { eventWorkflowId } from '../../src/domain/workflow-ids';
+import type { OutcomeRecorder, Waker } from '../../src/delivery/outcome-recorder';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
-/** Jobs or outcomes lost between BullMQ and Temporal: the workflow's deadline hands the job off again, the send record keeps it to one message. */
+/**
+ * Jobs or outcomes lost between BullMQ, Postgres and Temporal: at the channel deadline the event
+ * workflow hands a vanished job off again, and reconciles a send whose outcome got lost from its
+ * send record, which also keeps it to one message.
+ */
 describe('delivery fabric: lost jobs and lost outcomes', () => {
-  /** Workflow ids whose next outcome is dropped on the way to Temporal. */
+  /** Event ids whose next channel outcome is dropped before it reaches Postgres. */
   const loseNextOutcome = new Set<string>();
+  /** Event workflow ids whose next wake-up signal (`outcomesReady`) is dropped. */
+  const loseNextWake = new Set<string>();
   const stack = new TestStack({
     env: { DELIVERY_DEADLINE_MS: '2000' },
-    outcomes: (real): OutcomeReporter => ({
-      report: async (workflowId, outcome) => {
-        if (loseNextOutcome.delete(workflowId)) return;
-        await real.report(workflowId, outcome);
-      },
-    }),
+    recorder: (real) =>
+      Object.assign(Object.create(real) as OutcomeRecorder, {
+        record: async (...args: Parameters<OutcomeRecorder['record']>) => {
+          if (loseNextOutcome.delete(args[1].eventId)) return;
+          await real.record(...args);
+        },
+      }),
+    waker: (real): Waker => async (workflowId) => {
+      if (loseNextWake.delete(workflowId)) return;
+      await real(workflowId);
+    },
   });
   beforeAll(() => stack.start());
   afterAll(() => stack.stop());
@@ -26,6 +38,12 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     if (keys.length) await stack.redis.del(...keys);
     return keys.length;
   }
+
+  const row = (eventId: string) => stack.orm.em.fork().findOneOrFail(Notification, { eventId });
+  const signals = async (eventId: string) =>
+    ((await stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).fetchHistory()).events ?? [])
+      .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)
+      .filter(Boolean);
 
   it('re-hands off a job that vanished with Redis, and the email arrives once', async () => {
     await stack.stopDeliveryWorkers();
@@ -41,10 +59,10 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
         throw err;
       }
     });
-    const job = { notificationId: queued.notificationId!, channel: 'email' as const, workflowId: notificationWorkflowId(eventId, userId), userId };
     // Handed off twice while waiting: the job id dedupes it.
-    await stack.queues.enqueue(job, 'normal');
+    await stack.queues.enqueue({ notificationId: queued.notificationId!, channel: 'email' }, 'normal');
     expect(await stack.queues.queue('email').getJobCountByTypes('waiting', 'prioritized')).toBe(1);
+    expect((await row(eventId)).channelStates.email).toMatchObject({ state: 'queued', handOffs: 1 });
 
     expect(await emptyRedis()).toBeGreaterThan(0);
     expect(await stack.queues.queue('email').getJobCountByTypes('waiting', 'prioritized')).toBe(0);
@@ -54,21 +72,50 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     expect(result.notifications[0].state).toBe('delivered');
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual(['delivered']);
+    // Delivered by the second hand-off the deadline made, not by the job that vanished.
+    expect((await row(eventId)).channelStates.email).toMatchObject({ state: 'delivered', handOffs: 2 });
   }, 20_000);
 
-  it('re-hands off when the outcome is lost after the send, and does not send again', async () => {
+  it('reconciles an outcome lost after the send from the send record, and does not send again', async () => {
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId });
     const eventId = stack.uid('evt');
-    loseNextOutcome.add(notificationWorkflowId(eventId, userId));
+    loseNextOutcome.add(eventId);
+    const started = Date.now();
     await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['email'] } });
 
     const result = await stack.client.eventResult(eventId);
     expect(result.notifications[0].state).toBe('delivered');
     expect(loseNextOutcome.size).toBe(0);
+    // Nothing woke the workflow: it found the delivery at the channel deadline.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(await signals(eventId)).toEqual([]);
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
-    const { attempts } = await stack.deliveryAttempts(eventId, userId);
-    expect(attempts.map((a) => a.status)).toEqual(['delivered', 'skipped_duplicate']);
-    expect(attempts[1].providerMessageId).toBe(attempts[0].providerMessageId);
+    const { attempts, notification } = await stack.deliveryAttempts(eventId, userId);
+    expect(attempts.map((a) => a.status)).toEqual(['delivered']);
+    const record = await stack.orm.em.fork().findOneOrFail(SendRecord, { notificationId: notification.id, channel: 'email' });
+    expect(record).toMatchObject({ status: 'sent', providerMessageId: attempts[0].providerMessageId });
+    // The row the worker never updated now says what the send record says; no second hand-off.
+    expect(notification).toMatchObject({ state: 'delivered' });
+    expect(notification.channelStates.email).toMatchObject({ state: 'delivered', handOffs: 1, providerMessageId: attempts[0].providerMessageId });
+  }, 20_000);
+
+  it('finishes at the deadline when the wake-up signal is lost, from the outcome already in Postgres', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const eventId = stack.uid('evt');
+    loseNextWake.add(eventWorkflowId(eventId));
+    const started = Date.now();
+    await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['email'] } });
+
+    // The worker recorded the delivery; only the workflow does not know yet.
+    await waitFor(async () => ((await row(eventId)).state === 'delivered' ? true : undefined), 10_000);
+    expect(loseNextWake.size).toBe(0);
+    const result = await stack.client.eventResult(eventId);
+    expect(result.notifications[0].state).toBe('delivered');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(await signals(eventId)).toEqual([]);
+    expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
+    expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual(['delivered']);
   }, 20_000);
 });

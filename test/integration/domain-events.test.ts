@@ -1,6 +1,7 @@
 import { Notification, Preference, Template } from '../../src/db/entities';
 import { EVENT_TYPES, type EventType } from '../../src/domain/business-event';
-import { followUpWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
+import { eventWorkflowId, followUpWorkflowId } from '../../src/domain/workflow-ids';
+import type { EventResult } from '../../src/domain/notification-request';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -127,8 +128,10 @@ describe('business events through the workflows', () => {
     const result = await stack.client.eventResult(failed.id);
     const reminderId = followUpWorkflowId('payment_reminder', failed.data.orderNumber, userId);
     expect(result.followUps).toEqual([{ userId, workflowId: reminderId }]);
-    const reminder = await stack.temporalClient.workflow.getHandle(reminderId).result();
-    expect(reminder.state).toBe('delivered');
+    // The reminder is an event workflow of its own: a direct send of payment_reminder to this recipient.
+    const reminder: EventResult = await stack.temporalClient.workflow.getHandle(reminderId).result();
+    expect(reminder.notifications).toEqual([expect.objectContaining({ userId, workflowId: reminderId, state: 'delivered' })]);
+    expect((await stack.client.statusOf(reminderId)).channels.email?.state).toBe('delivered');
     const mails = await stack.smtp.waitForMessages(`${userId}@example.test`, 2);
     expect(mails.map((m) => /Subject: (.*)/.exec(m.raw)?.[1])).toEqual([
       `Payment failed for order ${failed.data.orderNumber}`,
@@ -146,8 +149,11 @@ describe('business events through the workflows', () => {
     await stack.client.eventResult(failed.id);
     await stack.client.publishEvent(captured);
     expect((await stack.client.eventResult(captured.id)).cancelled).toEqual([reminderId]);
-    const reminder = await stack.temporalClient.workflow.getHandle(reminderId).result();
-    expect(reminder).toMatchObject({ state: 'cancelled', error: expect.stringContaining('superseded by PAYMENT_CAPTURED') });
+    const reminder: EventResult = await stack.temporalClient.workflow.getHandle(reminderId).result();
+    expect(reminder.notifications).toEqual([
+      expect.objectContaining({ userId, workflowId: reminderId, state: 'cancelled', error: expect.stringContaining('superseded by PAYMENT_CAPTURED') }),
+    ]);
+    expect(await stack.orm.em.fork().findOneOrFail(Notification, { eventId: reminder.eventId })).toMatchObject({ state: 'cancelled', channelStates: {} });
     const mails = await stack.smtp.waitForMessages(`${userId}@example.test`, 2);
     expect(mails.some((m) => m.raw.includes('Reminder:'))).toBe(false);
   });
@@ -159,18 +165,18 @@ describe('business events through the workflows', () => {
     const otherOrder = event('ORDER_SHIPPED', userId, { options: { delayMs: 120_000 } });
     await stack.client.publishEvent(shipped);
     await stack.client.publishEvent(otherOrder);
-    const shippedId = notificationWorkflowId(shipped.id, userId);
-    await waitFor(async () => ((await stack.client.statusOf(shippedId)).state === 'scheduled' ? true : undefined));
-    await waitFor(async () => ((await stack.client.statusOf(notificationWorkflowId(otherOrder.id, userId))).state === 'scheduled' ? true : undefined));
+    await waitFor(async () => ((await stack.client.status(shipped.id, userId)).state === 'scheduled' ? true : undefined));
+    await waitFor(async () => ((await stack.client.status(otherOrder.id, userId)).state === 'scheduled' ? true : undefined));
 
     const delivered = { ...event('ORDER_DELIVERED', userId), data: shipped.data };
     await stack.client.publishEvent(delivered);
     const result = await stack.client.eventResult(delivered.id);
-    expect(result.cancelled).toEqual([shippedId]);
-    expect((await stack.client.eventResult(shipped.id)).notifications[0].state).toBe('cancelled');
+    expect(result.cancelled).toEqual([eventWorkflowId(shipped.id)]);
+    expect((await stack.client.eventResult(shipped.id)).notifications[0]).toMatchObject({ state: 'cancelled', error: expect.stringContaining('superseded by ORDER_DELIVERED') });
     // The other order's notice keeps waiting.
-    expect((await stack.client.statusOf(notificationWorkflowId(otherOrder.id, userId))).state).toBe('scheduled');
-    await stack.client.cancel(notificationWorkflowId(otherOrder.id, userId), 'test cleanup');
+    expect((await stack.client.status(otherOrder.id, userId)).state).toBe('scheduled');
+    expect(await stack.orm.em.fork().findOneOrFail(Notification, { eventId: otherOrder.id })).toMatchObject({ state: 'scheduled' });
+    expect(await stack.client.cancel({ eventId: otherOrder.id, userId }, 'test cleanup')).toMatchObject({ state: 'cancelled' });
   });
 
   it('renders the newest template version in the recipient locale, falling back to the default locale', async () => {

@@ -1,6 +1,6 @@
-import { Notification } from '../../src/db/entities';
+import { DeliveryAttempt, Notification, SendRecord } from '../../src/db/entities';
 import { sendJobId } from '../../src/domain/channels';
-import { notificationWorkflowId } from '../../src/domain/workflow-ids';
+import type { NotificationStatus } from '../../src/domain/notification-status';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -16,11 +16,13 @@ describe('scheduling owned by the workflow', () => {
     await stack.createRecipient({ id: userId, ...recipient });
     const eventId = stack.uid('evt');
     await stack.client.publishEvent({ id: eventId, type: 'ORDER_CREATED', occurredAt: new Date().toISOString(), userId, data: DATA, options });
-    const workflowId = notificationWorkflowId(eventId, userId);
-    // Status becomes answerable once the child has started.
-    const firstStatus = await waitFor(() => stack.client.statusOf(workflowId).catch(() => undefined));
-    return { userId, eventId, workflowId, email: `${userId}@example.test`, firstStatus };
+    // The event workflow knows the recipient once its first step (plan and admit) is done.
+    const firstStatus = await waitFor(() => status(eventId, userId).then((s) => (s.notificationId ? s : undefined)));
+    return { userId, eventId, target: { eventId, userId }, email: `${userId}@example.test`, firstStatus };
   }
+
+  /** The recipient's status from the event workflow (query `status` with the user id). */
+  const status = (eventId: string, userId: string): Promise<NotificationStatus> => stack.client.status(eventId, userId);
 
   it('waits delayMs durably before sending', async () => {
     const before = Date.now();
@@ -40,22 +42,37 @@ describe('scheduling owned by the workflow', () => {
     expect(mail.receivedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(sendAt));
   });
 
-  it('cancels a waiting notification: nothing stored, nothing sent', async () => {
+  it('cancels a waiting notification: nothing rendered, nothing queued, nothing sent', async () => {
     const n = await orderCreated({ delayMs: 60_000 });
-    await stack.client.cancel(n.workflowId, 'customer closed account');
+    expect(n.firstStatus.state).toBe('scheduled');
+    const answer = await stack.client.cancel(n.target, 'customer closed account');
+    expect(answer).toMatchObject({ state: 'cancelled', error: 'cancelled: customer closed account', notificationId: n.firstStatus.notificationId });
     const result = await stack.client.eventResult(n.eventId);
-    expect(result.notifications[0]).toMatchObject({ state: 'cancelled', error: 'cancelled: customer closed account' });
-    expect(await stack.orm.em.fork().count(Notification, { eventId: n.eventId })).toBe(0);
+    expect(result.notifications).toEqual([
+      { userId: n.userId, workflowId: `event-${n.eventId}`, notificationId: n.firstStatus.notificationId, state: 'cancelled', error: 'cancelled: customer closed account' },
+    ]);
+    // The waiting row is the only trace: cancelled before it was rendered or handed to a queue.
+    const em = stack.orm.em.fork();
+    const rows = await em.find(Notification, { eventId: n.eventId });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ state: 'cancelled', error: 'cancelled: customer closed account', sendAt: null, channels: [], channelStates: {}, content: {}, title: null });
+    expect(await em.count(DeliveryAttempt, { notificationId: rows[0].id })).toBe(0);
+    expect(await em.count(SendRecord, { notificationId: rows[0].id })).toBe(0);
+    for (const channel of ['in_app', 'email'] as const) expect(await stack.queues.queue(channel).getJob(sendJobId(rows[0].id, channel))).toBeUndefined();
     expect(stack.smtp.messagesTo(n.email)).toHaveLength(0);
   });
 
   it('reschedules a waiting notification to an earlier time', async () => {
     const n = await orderCreated({ delayMs: 60_000, channels: ['email'] });
+    expect(Date.parse(n.firstStatus.sendAt!)).toBeGreaterThan(Date.now() + 50_000);
     const sendAt = new Date(Date.now() + 500).toISOString();
-    await stack.client.reschedule(n.workflowId, sendAt);
-    expect((await stack.client.statusOf(n.workflowId)).sendAt).toBe(sendAt);
-    await stack.smtp.waitForMessages(n.email, 1, 10_000);
+    const answer = await stack.client.reschedule(n.target, sendAt);
+    expect(answer).toMatchObject({ state: 'scheduled', sendAt });
+    expect(await status(n.eventId, n.userId)).toMatchObject({ state: 'scheduled', sendAt });
+    const [mail] = await stack.smtp.waitForMessages(n.email, 1, 10_000);
+    expect(mail.receivedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(sendAt));
     expect((await stack.client.eventResult(n.eventId)).notifications[0].state).toBe('delivered');
+    expect(stack.smtp.messagesTo(n.email)).toHaveLength(1);
   });
 
   it('holds non-urgent notifications during quiet hours and lets urgent ones through', async () => {
@@ -70,14 +87,18 @@ describe('scheduling owned by the workflow', () => {
     const urgent = await orderCreated({ channels: ['email'], priority: 'urgent' }, { quietHours });
 
     const waiting = await waitFor(async () => {
-      const status = await stack.client.statusOf(normal.workflowId);
-      return status.state === 'waiting_quiet_hours' ? status : undefined;
+      const s = await status(normal.eventId, normal.userId);
+      return s.state === 'waiting_quiet_hours' ? s : undefined;
     });
     expect(waiting.sendAt).toBe(windowEnd.toISOString());
+    const parked = await stack.orm.em.fork().findOneOrFail(Notification, { eventId: normal.eventId });
+    expect(parked).toMatchObject({ state: 'waiting_quiet_hours', sendAt: windowEnd });
     const [urgentMail] = await stack.smtp.waitForMessages(urgent.email);
     expect(urgentMail.receivedAt.getTime()).toBeLessThan(windowEnd.getTime());
 
-    const [mail] = await stack.smtp.waitForMessages(normal.email, 1, 75_000);
+    expect((await stack.client.eventResult(urgent.eventId)).notifications[0].state).toBe('delivered');
+
+    const [mail] = await stack.smtp.waitForMessages(normal.email, 1, windowEnd.getTime() - Date.now() + 15_000);
     expect(mail.receivedAt.getTime()).toBeGreaterThanOrEqual(windowEnd.getTime());
     expect((await stack.client.eventResult(normal.eventId)).notifications[0].state).toBe('delivered');
   }, 90_000);
