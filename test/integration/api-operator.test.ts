@@ -105,7 +105,22 @@ describe('HTTP API: operator-facing routes', () => {
   });
 
   describe('GET /api/notifications/:id/trace', () => {
-    it("tells one delivered notification's story: event, workflows with Web UI links, states, jobs and attempts", async () => {
+    type Trace = {
+      notificationId: string | null;
+      workflowId: string;
+      status: Record<string, unknown>;
+      workflows: { role: string; workflowId: string; runId: string; status: string; webUiUrl: string }[];
+      states: { state: string; at: string }[];
+      timeline: { at: string; source: string; kind: string; summary: string; workflowId?: string; detail?: Record<string, unknown> }[];
+      channels: Record<string, unknown>;
+    };
+    const traceOf = async (id: string): Promise<Trace> => {
+      const res = await api.admin({ method: 'GET', url: `/api/notifications/${id}/trace` });
+      expect(res.statusCode).toBe(200);
+      return res.json();
+    };
+
+    it("tells one delivered notification's story: event, its event workflow with a Web UI link, states, jobs and attempts", async () => {
       const userId = stack.uid('u');
       const eventId = stack.uid('evt');
       await stack.createRecipient({ id: userId });
@@ -114,20 +129,22 @@ describe('HTTP API: operator-facing routes', () => {
       await stack.client.eventResult(eventId);
       const stored = await stack.orm.em.fork().findOneOrFail(Notification, { eventId });
 
-      const res = await api.admin({ method: 'GET', url: `/api/notifications/${stored.id}/trace` });
-      expect(res.statusCode).toBe(200);
-      const trace = res.json();
-      expect(trace).toMatchObject({ notificationId: stored.id, workflowId: notificationWorkflowId(eventId, userId), status: { state: 'delivered' } });
-      expect(trace.event).toMatchObject({ id: eventId, type: 'ORDER_CREATED', userId, data: envelope.data });
-      expect(trace.notification).toMatchObject({ id: stored.id, state: 'delivered', recipientId: userId });
-      expect(trace.workflows.map((w: { role: string; workflowId: string; status: string }) => [w.role, w.workflowId, w.status])).toEqual([
-        ['event', eventWorkflowId(eventId), 'COMPLETED'],
-        ['notification', notificationWorkflowId(eventId, userId), 'COMPLETED'],
-      ]);
-      expect(trace.workflows[1].webUiUrl).toBe(
-        `http://temporal-ui.test:8233/namespaces/default/workflows/${encodeURIComponent(notificationWorkflowId(eventId, userId))}/${trace.workflows[1].runId}/history`,
+      const trace = await traceOf(stored.id);
+      expect(trace).toMatchObject({
+        notificationId: stored.id,
+        workflowId: eventWorkflowId(eventId),
+        status: { state: 'delivered', notificationId: stored.id, channels: { in_app: { state: 'delivered', attempts: 1 }, email: { state: 'delivered', attempts: 1 } } },
+      });
+      expect((trace as unknown as { event: unknown }).event).toMatchObject({ id: eventId, type: 'ORDER_CREATED', userId, data: envelope.data });
+      expect((trace as unknown as { notification: unknown }).notification).toMatchObject({ id: stored.id, state: 'delivered', recipientId: userId, lifecycle: 2, workflowId: eventWorkflowId(eventId) });
+      // One workflow owns the notification: its event's (no per-recipient workflow any more).
+      expect(trace.workflows.map((w) => [w.role, w.workflowId, w.status])).toEqual([['event', eventWorkflowId(eventId), 'COMPLETED']]);
+      expect(trace.workflows[0].webUiUrl).toBe(
+        `http://temporal-ui.test:8233/namespaces/default/workflows/${encodeURIComponent(eventWorkflowId(eventId))}/${trace.workflows[0].runId}/history`,
       );
-      expect(trace.states.map((s: { state: string }) => s.state)).toEqual(['scheduled', 'sending', 'delivered']);
+      // Stored and handed off in the event's first step, then delivered by the channel workers.
+      expect(trace.states.map((s) => s.state)).toEqual(['sending', 'delivered']);
+      expect(trace.states[0].at).toBe(stored.createdAt.toISOString());
       for (const channel of ['in_app', 'email']) {
         expect(trace.channels[channel]).toMatchObject({
           status: { state: 'delivered', attempts: 1 },
@@ -136,33 +153,52 @@ describe('HTTP API: operator-facing routes', () => {
           attempts: [{ attempt: 1, status: 'delivered' }],
         });
       }
-      const kinds = trace.timeline.map((e: { source: string; kind: string }) => `${e.source}:${e.kind}`);
-      expect(kinds).toEqual(expect.arrayContaining(['temporal:workflow.started', 'temporal:signal', 'postgres:notification.stored', 'bullmq:job.added', 'postgres:attempt', 'temporal:workflow.completed']));
-      const times = trace.timeline.map((e: { at: string }) => e.at);
+      // The event workflow's steps are local activities: their markers carry this recipient's state.
+      expect(trace.timeline.filter((e) => e.kind === 'step').map((e) => e.summary)).toEqual(expect.arrayContaining(['openEvent: sending', 'reconcileEvent: delivered']));
+      expect(trace.timeline.find((e) => e.kind === 'signal')).toMatchObject({ summary: 'signal outcomesReady', workflowId: eventWorkflowId(eventId) });
+      const kinds = trace.timeline.map((e) => `${e.source}:${e.kind}`);
+      expect(kinds).toEqual(
+        expect.arrayContaining(['temporal:workflow.started', 'temporal:step', 'temporal:signal', 'postgres:notification.stored', 'bullmq:job.added', 'postgres:attempt', 'temporal:workflow.completed']),
+      );
+      expect(kinds).not.toContain('temporal:child.started');
+      const times = trace.timeline.map((e) => e.at);
       expect([...times].sort()).toEqual(times);
 
-      // The same trace by workflow id.
-      const byWorkflowId = await api.admin({ method: 'GET', url: `/api/notifications/${notificationWorkflowId(eventId, userId)}/trace` });
-      expect(byWorkflowId.json().notificationId).toBe(stored.id);
+      // The same trace by the notification's key.
+      const byKey = await traceOf(notificationWorkflowId(eventId, userId));
+      expect(byKey).toMatchObject({ notificationId: stored.id, workflowId: eventWorkflowId(eventId) });
+      expect(byKey.states.map((s) => s.state)).toEqual(['sending', 'delivered']);
     });
 
-    it('traces a notification that still waits (no row yet) by its workflow id, and 404s unknown ids', async () => {
+    it('traces a waiting notification by its UUID (its row exists from the start), then its cancel; 404s unknown ids', async () => {
       const userId = stack.uid('u');
       const eventId = stack.uid('evt');
       await stack.createRecipient({ id: userId });
       await api.service({ method: 'POST', url: '/api/events', payload: { ...orderCreated(eventId, userId), options: { delayMs: 3_600_000 } } });
-      const workflowId = notificationWorkflowId(eventId, userId);
-      const trace = await waitFor<Record<string, unknown> & { states: unknown[]; timeline: { kind: string }[] }>(async () => {
-        const res = await api.admin({ method: 'GET', url: `/api/notifications/${workflowId}/trace` });
-        return res.statusCode === 200 ? res.json() : undefined;
-      }, 10_000);
-      expect(trace).toMatchObject({ notificationId: null, notification: null, status: { state: 'scheduled' }, channels: {} });
-      expect(trace.states).toEqual([{ state: 'scheduled', at: expect.any(String) }]);
-      expect(trace.timeline.map((e: { kind: string }) => e.kind)).toContain('timer.started');
-      await stack.client.cancel(workflowId, 'test cleanup');
+      const stored = await waitFor(() => stack.orm.em.fork().findOne(Notification, { eventId }).then((n) => n ?? undefined));
+      expect(stored).toMatchObject({ state: 'scheduled', lifecycle: 2 });
+
+      const waiting = await traceOf(stored.id);
+      const sendAt = stored.sendAt!.toISOString();
+      expect(waiting).toMatchObject({ notificationId: stored.id, workflowId: eventWorkflowId(eventId), status: { state: 'scheduled', sendAt, channels: {} }, channels: {} });
+      expect((waiting as unknown as { notification: unknown }).notification).toMatchObject({ state: 'scheduled', sendAt });
+      expect(waiting.workflows.map((w) => [w.role, w.workflowId, w.status])).toEqual([['event', eventWorkflowId(eventId), 'RUNNING']]);
+      expect(waiting.states).toEqual([{ state: 'scheduled', at: stored.createdAt.toISOString() }]);
+      expect(waiting.timeline.find((e) => e.kind === 'step')).toMatchObject({ summary: `openEvent: scheduled until ${sendAt}` });
+      // The timer's end as the history tells it (its start plus its duration): the send time, give or take the workflow's clock.
+      const timer = waiting.timeline.find((e) => e.kind === 'timer.started') as { detail: { until: string } } | undefined;
+      expect(Math.abs(Date.parse(timer!.detail.until) - Date.parse(sendAt))).toBeLessThan(1000);
+
+      await stack.client.cancel({ eventId, userId }, 'test cleanup');
+      const cancelled = await traceOf(stored.id);
+      expect(cancelled.status).toMatchObject({ state: 'cancelled', error: 'cancelled: test cleanup' });
+      expect(cancelled.states.map((s) => s.state)).toEqual(['scheduled', 'cancelled']);
+      expect(cancelled.timeline.find((e) => e.kind === 'update')).toMatchObject({ summary: 'update cancelNotification' });
+      expect(cancelled.timeline.filter((e) => e.kind === 'step').map((e) => e.summary)).toContain('controlRecipients: cancelled (cancelled: test cleanup)');
 
       expect((await api.admin({ method: 'GET', url: '/api/notifications/00000000-0000-4000-8000-000000000000/trace' })).statusCode).toBe(404);
-      expect((await api.service({ method: 'GET', url: `/api/notifications/${workflowId}/trace` })).statusCode).toBe(403);
+      expect((await api.admin({ method: 'GET', url: `/api/notifications/${notificationWorkflowId(eventId, 'nobody')}/trace` })).statusCode).toBe(404);
+      expect((await api.service({ method: 'GET', url: `/api/notifications/${stored.id}/trace` })).statusCode).toBe(403);
     });
   });
 

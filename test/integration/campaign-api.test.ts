@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Campaign } from '../../src/db/entities';
+import { Campaign, Notification } from '../../src/db/entities';
 import { campaignWorkflowId } from '../../src/domain/workflow-ids';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { TestStack } from '../helpers/test-stack';
@@ -117,11 +117,20 @@ describe('HTTP API: campaigns', () => {
     expect(detail).toMatchObject({ targeted: 2, started: 2, progress: { state: 'completed' }, notifications: { delivered: 1, suppressed: 1 } });
     await stack.smtp.waitForMessages(`${a}@example.test`);
 
-    // An operator traces one of its notifications like any other: the campaign workflow is its parent.
-    const trace = await api.admin({ method: 'GET', url: `/api/notifications/notification-campaign_${id}-${a}/trace` });
-    expect(trace.statusCode).toBe(200);
-    expect(trace.json().workflows.map((w: { workflowId: string }) => w.workflowId)).toEqual([`campaign-${id}`, `notification-campaign_${id}-${a}`]);
-    expect(trace.json().channels.email.sendRecord).toMatchObject({ status: 'sent' });
+    // An operator traces one of its notifications like any other: the campaign workflow owns it.
+    const stored = await stack.orm.em.fork().findOneOrFail(Notification, { eventId: `campaign_${id}`, recipientId: a });
+    const res = await api.admin({ method: 'GET', url: `/api/notifications/${stored.id}/trace` });
+    expect(res.statusCode).toBe(200);
+    const trace = res.json();
+    expect(trace).toMatchObject({ notificationId: stored.id, workflowId: `campaign-${id}`, status: { state: 'delivered', channels: { email: { state: 'delivered' } } } });
+    expect(trace.workflows.map((w: { role: string; workflowId: string; status: string }) => [w.role, w.workflowId, w.status])).toEqual([['campaign', `campaign-${id}`, 'COMPLETED']]);
+    expect(trace.event).toMatchObject({ id: `campaign_${id}`, type: 'CAMPAIGN', campaignId: id, templateCode: 'marketing_announcement' });
+    expect(trace.states.map((s: { state: string }) => s.state)).toEqual(['sending', 'delivered']);
+    expect(trace.channels.email).toMatchObject({ status: { state: 'delivered' }, sendRecord: { status: 'sent' } });
+    const summaries = trace.timeline.map((e: { summary: string }) => e.summary);
+    expect(summaries).toEqual(expect.arrayContaining(['campaign workflow started', 'fanOutCampaignPage completed: 2 listed, 2 stored', 'campaign workflow completed: completed']));
+    // The same by its key.
+    expect((await api.admin({ method: 'GET', url: `/api/notifications/notification-campaign_${id}-${a}/trace` })).json().notificationId).toBe(stored.id);
   });
 
   it('documents the routes', async () => {

@@ -8,13 +8,13 @@ import { channelStatusSchema, errors, noQuery, notificationRefParams, notificati
 
 const traceSchema = z.object({
   notificationId: z.string().nullable(),
-  workflowId: z.string(),
-  event: z.record(z.string(), z.unknown()).nullable().describe('the business event envelope as the event workflow received it'),
-  notification: z.record(z.string(), z.unknown()).nullable().describe('the stored notification (null while it waits)'),
-  status: notificationStatusSchema.nullable(),
+  workflowId: z.string().describe('the workflow that owns the notification: its event\'s (event-<id>, followup-...), its campaign\'s, or (release 0) its own'),
+  event: z.record(z.string(), z.unknown()).nullable().describe('the business event envelope as the event workflow received it; for campaign notifications the campaign'),
+  notification: z.record(z.string(), z.unknown()).nullable().describe('the stored notification (null only for a release-0 notification that still waits)'),
+  status: notificationStatusSchema.nullable().describe("the notification's status: from its row (channel states included); release 0: its workflow's"),
   workflows: z.array(
     z.object({
-      role: z.enum(['event', 'notification']),
+      role: z.enum(['event', 'campaign', 'notification']).describe('event: the event (or follow-up) workflow that owns it; campaign: its campaign workflow; notification: a release-0 notification workflow'),
       workflowId: z.string(),
       runId: z.string(),
       type: z.string(),
@@ -24,7 +24,9 @@ const traceSchema = z.object({
       webUiUrl: z.string().describe('this run in the Temporal Web UI'),
     }),
   ),
-  states: z.array(z.object({ state: z.string(), at: z.string() })).describe('each state change of the notification, oldest first'),
+  states: z
+    .array(z.object({ state: z.string(), at: z.string() }))
+    .describe("each state change of the notification, oldest first: from the event workflow's steps and the stored row"),
   channels: z.record(
     z.string(),
     z.object({
@@ -68,7 +70,7 @@ export function traceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           tags: ['operators'],
           summary: "One notification's timeline",
           description:
-            'The business event, both workflows with links into the Temporal Web UI, each state change, and per channel the BullMQ job, send record and delivery attempts, merged into one timeline. `:id` is the notification UUID or its workflow id.',
+            'The business event (or campaign), the workflows that handled it with links into the Temporal Web UI (its event or campaign workflow, and a release-0 notification workflow when there is one), each state change, and per channel its status, BullMQ job, send record and delivery attempts, merged into one timeline. `:id` is the notification UUID or its key `notification-<eventId>-<userId>`.',
           security: [{ apiKey: [] }, { adminBasic: [] }, { bearer: [] }] as Record<string, string[]>[],
           params: notificationRefParams,
           querystring: noQuery,
@@ -82,6 +84,7 @@ export function traceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           temporal: ctx.deps.temporalClient,
           notifications: ctx.deps.notifications,
           repository,
+          em: request.em,
           queues: ctx.deps.queues,
           temporalUiUrl: ctx.deps.config.api.temporalUiUrl,
           namespace: ctx.deps.config.temporal.namespace,
