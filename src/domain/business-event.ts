@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CHANNELS } from './channels';
-import { checkData, EVENT_DATA_SPECS, resolveTemplateCode, templateDataSpec } from './event-data';
+import { checkData, describeSpec, EVENT_DATA_SPECS, resolveTemplateCode, templateDataSpec } from './event-data';
 import { findUnsafeJson, MAX_JSON_DEPTH, unstorableStringReason } from './json-safety';
 import { PRIORITIES } from './priorities';
 
@@ -68,7 +68,12 @@ export const businessEventSchema = z
     userId: userId.optional(),
     /** One child workflow each; larger audiences belong in campaigns (keeps the event history small). */
     userIds: z.array(userId).min(1).max(1000).optional(),
-    data: z.record(z.string(), z.unknown()).default({}),
+    data: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe(
+        `event data (a direct send's variables), checked per event type: ${EVENT_TYPES.map((type) => `${type}: ${describeSpec(EVENT_DATA_SPECS[type])}`).join(' | ')}`,
+      ),
     options: deliveryOptionsSchema.default({ priority: 'normal', delayMs: 0, sendAt: null }),
   })
   .strict()
