@@ -19,7 +19,7 @@ export class Campaign {
   state!: CampaignState;
   /** Recipients of the segment listed so far. */
   targeted = 0;
-  /** Notification workflows started. */
+  /** Notifications stored for the segment (sent, parked for quiet hours, or suppressed). */
   started = 0;
   createdAt: Date = new Date();
   updatedAt: Date = new Date();

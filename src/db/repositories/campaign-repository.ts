@@ -100,7 +100,7 @@ export class CampaignRepository {
     return rows.length;
   }
 
-  /** How many of the campaign's notifications are in each state (a notification waiting for quiet hours has no row yet). */
+  /** How many of the campaign's notifications are in each state (one parked for quiet hours is waiting_quiet_hours). */
   async notificationStates(campaignId: string): Promise<Record<string, number>> {
     const rows: { state: string; count: string }[] = await this.em
       .getConnection()
