@@ -1,4 +1,4 @@
-import { Runtime, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, Runtime, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { Config } from '../config';
 
@@ -37,9 +37,11 @@ const CAMPAIGN_WORKER: Partial<WorkerOptions> = {
 
 export async function createTemporalWorkers(options: TemporalWorkerOptions): Promise<TemporalWorkers> {
   const activities = createActivities(options.deps);
+  // Without a prebuilt bundle, bundle once for both workers: with workflowsPath each Worker.create
+  // would run its own webpack build of the same code (twice the start-up time and memory).
   const workflows = options.workflowBundlePath
     ? { workflowBundle: { codePath: options.workflowBundlePath } }
-    : { workflowsPath: require.resolve('../../workflows') };
+    : { workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: Runtime.instance().logger }) };
   const common = { connection: options.connection, namespace: options.config.temporal.namespace, activities, ...workflows };
   const workers = await Promise.all([
     Worker.create({ ...common, ...EVENT_WORKER, taskQueue: options.config.temporal.taskQueue }),
