@@ -46,8 +46,11 @@ export class NodeProcess {
     }
   }
 
-  /** The channel worker process: `src/bin/worker.ts --channels=...`, resolved once it consumes its queues. */
-  static async worker(channels: string, env: Record<string, string>, timeoutMs = 15_000): Promise<NodeProcess> {
+  /**
+   * The channel worker process: `src/bin/worker.ts --channels=...`, resolved once it consumes its queues.
+   * Loading the sources takes a few seconds, and well over ten on a machine busy with other test runs.
+   */
+  static async worker(channels: string, env: Record<string, string>, timeoutMs = 30_000): Promise<NodeProcess> {
     const worker = new NodeProcess('src/bin/worker.ts', [`--channels=${channels}`], env);
     await worker.waitForLine(/^delivery workers consuming: /, timeoutMs);
     return worker;
