@@ -1,4 +1,4 @@
-import { notificationWorkflowId } from '../../src/domain/workflow-ids';
+import { Notification } from '../../src/db/entities';
 import { childEnvFor, NodeProcess } from '../helpers/node-process';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -16,7 +16,7 @@ describe('workflow worker process restart', () => {
   async function startWorkflowWorker(): Promise<NodeProcess> {
     const worker = new NodeProcess('src/bin/worker.ts', ['--workflows-only'], childEnvFor(stack.config, { WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE! }));
     workers.push(worker);
-    await worker.waitForLine(/^workflow worker polling task queue/, 30_000);
+    await worker.waitForLine(/^workflow workers polling task queues /, 30_000);
     return worker;
   }
 
@@ -33,11 +33,14 @@ describe('workflow worker process restart', () => {
       data: { orderNumber: 'K-1', total: 1, currency: 'INR' },
       options: { delayMs: 2000, channels: ['email'] },
     });
-    const workflowId = notificationWorkflowId(eventId, userId);
+    // The event workflow (event-<eventId>) owns the recipient; a waiting notification is a row stored with its send time.
     const scheduled = await waitFor(async () => {
-      const status = await stack.client.statusOf(workflowId).catch(() => undefined);
+      const status = await stack.client.status(eventId, userId).catch(() => undefined);
       return status?.state === 'scheduled' ? status : undefined;
     });
+    const row = await stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: userId });
+    expect(row.state).toBe('scheduled');
+    expect(row.sendAt?.toISOString()).toBe(scheduled.sendAt);
 
     first.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
@@ -47,7 +50,9 @@ describe('workflow worker process restart', () => {
 
     const second = await startWorkflowWorker();
     await stack.smtp.waitForMessages(`${userId}@example.test`, 1, 30_000);
-    expect((await stack.client.eventResult(eventId)).notifications[0].state).toBe('delivered');
+    const result = await stack.client.eventResult(eventId);
+    expect(result.notifications).toEqual([expect.objectContaining({ userId, workflowId: `event-${eventId}`, notificationId: row.id, state: 'delivered' })]);
+    expect((await stack.client.status(eventId, userId)).channels.email).toMatchObject({ state: 'delivered', attempts: 1 });
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     expect((await second.stop()).code).toBe(0);
   }, 90_000);
