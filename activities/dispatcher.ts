@@ -10,6 +10,7 @@ import type { Orm } from '../src/db/orm';
 import type { ChannelContent } from '../src/domain/channel-content';
 import type { SendQueues } from '../src/delivery/send-queues';
 import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
+import { templateVariables } from '../src/templates/template-variables';
 
 /**
  * What every notification of one event (or campaign) shares; plain JSON, carried by the event
@@ -167,7 +168,7 @@ export function createDispatcher(deps: DispatcherDeps) {
         webhook: !!(recipient.webhook_url || deps.webhookDefaultUrl),
       },
     });
-    const variables = { ...spec.data, actionUrl: spec.options.actionUrl, actionText: spec.options.actionText };
+    const variables = templateVariables(spec.data, spec.options, recipient);
     const content: Partial<ChannelContent> = {};
     const versions: Partial<Record<Channel, number>> = {};
     // Every channel that may be used, fallbacks included, so a missing variable fails up front.

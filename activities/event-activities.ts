@@ -160,15 +160,12 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
       reason?: string;
       sendAt?: string;
     }): Promise<RecipientSummary[]> {
-      const conn = orm.em.fork().getConnection();
+      const em = orm.em.fork();
+      const conn = em.getConnection();
       const who = input.userId === undefined ? '' : ' and recipient_id = ?';
       const whoArgs = input.userId === undefined ? [] : [input.userId];
       if (input.action === 'cancel') {
-        await conn.execute(
-          `update notifications set state = 'cancelled', error = ?, send_at = null, version = version + 1, updated_at = now()
-            where event_id = ?${who} and state in ('scheduled', 'waiting_quiet_hours')`,
-          [input.reason ? `cancelled: ${input.reason}` : 'cancelled', input.eventId, ...whoArgs],
-        );
+        await cancelBeforeProviders(em, input.eventId, who, whoArgs, input.reason ? `cancelled: ${input.reason}` : 'cancelled');
       } else {
         await conn.execute(
           `update notifications set state = 'scheduled', send_at = ?, version = version + 1, updated_at = now()
@@ -177,7 +174,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
         );
       }
       const rows: StoredRow[] = await conn.execute(`select ${STORED_COLUMNS} from notifications where event_id = ?${who}`, [input.eventId, ...whoArgs]);
-      return rows.map((r) => summary(r, false));
+      return rows.map((r) => summary(r, input.userId !== undefined));
     },
 
     /**
@@ -244,6 +241,61 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
       return { recipients: rows.map((r) => summary(r, input.inline)), open, nextDeadlineMs };
     },
   };
+
+  /**
+   * Cancels waiting notifications, and sending ones whose channels no worker has claimed yet (no
+   * provider was called). The rows are locked first, so a worker's claim (which reads the row FOR
+   * SHARE, SendRecordStore.claim) either committed before the send records are read here (the
+   * notification is refused) or waits and then finds it cancelled.
+   */
+  async function cancelBeforeProviders(em: EntityManager, eventId: string, who: string, whoArgs: string[], error: string): Promise<void> {
+    await em.transactional(async (tx) => {
+      const ctx = tx.getTransactionContext();
+      const conn = tx.getConnection();
+      const rows: { id: string; state: NotificationState; channel_states: ChannelRecords }[] = await conn.execute(
+        `select id, state, channel_states from notifications
+          where event_id = ?${who} and state in ('scheduled', 'waiting_quiet_hours', 'sending') order by id for update`,
+        [eventId, ...whoArgs],
+        'all',
+        ctx,
+      );
+      const sending = rows.filter((r) => r.state === 'sending').map((r) => r.id);
+      const claimed: { notification_id: string }[] = sending.length
+        ? await conn.execute(
+            `select distinct notification_id from send_records
+              where notification_id in (select jsonb_array_elements_text(?::jsonb)::uuid) and status in ('sending', 'sent')`,
+            [JSON.stringify(sending)],
+            'all',
+            ctx,
+          )
+        : [];
+      const untouchable = new Set(claimed.map((c) => c.notification_id));
+      const cancel = rows.filter((r) => !untouchable.has(r.id));
+      if (cancel.length === 0) return;
+      let closedChannels = 0;
+      for (const row of cancel) {
+        const channels: ChannelRecords = {};
+        for (const [channel, record] of Object.entries(row.channel_states ?? {}) as [Channel, NonNullable<ChannelRecords[Channel]>][]) {
+          if (record.state === 'pending' || record.state === 'queued') {
+            closedChannels++;
+            const { deadlineAt: _d, ...rest } = record;
+            channels[channel] = { ...rest, state: 'cancelled' };
+          } else channels[channel] = record;
+        }
+        row.channel_states = channels;
+      }
+      await conn.execute(
+        `update notifications n set state = 'cancelled', error = ?, send_at = null, channel_states = x.channel_states, version = n.version + 1, updated_at = now()
+           from jsonb_to_recordset(?::jsonb) as x(id uuid, channel_states jsonb) where n.id = x.id`,
+        [error, JSON.stringify(cancel.map((r) => ({ id: r.id, channel_states: r.channel_states })))],
+        'all',
+        ctx,
+      );
+      if (closedChannels > 0) {
+        await conn.execute(`update notification_events set open_channels = greatest(open_channels - ?, 0), updated_at = now() where event_id = ?`, [closedChannels, eventId], 'all', ctx);
+      }
+    });
+  }
 
   /** Reads the job and the send record of one channel of one notification. */
   async function observe(em: EntityManager, notificationId: string, channel: Channel): Promise<DeadlineObservation> {

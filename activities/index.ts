@@ -2,6 +2,7 @@ import { createCampaignActivities } from './campaign-activities';
 import type { ActivityDeps } from './deps';
 import { createDispatcher } from './dispatcher';
 import { createEventActivities } from './event-activities';
+import { failPermanentDatabaseErrors } from './errors';
 import { createRelease0Activities } from './release-0-activities';
 
 export type { ActivityDeps } from './deps';
@@ -14,11 +15,11 @@ export function createActivities(deps: ActivityDeps) {
     defaultLocale: deps.config.defaultLocale ?? 'en',
     webhookDefaultUrl: deps.config.providers?.webhook?.defaultUrl,
   });
-  return {
+  return failPermanentDatabaseErrors({
     ...createEventActivities(deps, dispatcher),
     ...createCampaignActivities(deps, dispatcher),
     ...createRelease0Activities(deps),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -16,6 +16,7 @@ import { quietHoursEndAfter } from '../src/domain/quiet-hours';
 import { Notification, Preference, PushSubscription, Recipient, Template } from '../src/db/entities';
 import type { ChannelContent } from '../src/domain/channel-content';
 import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
+import { templateVariables } from '../src/templates/template-variables';
 import type { ActivityDeps } from './deps';
 import { channelContent } from './dispatcher';
 import { businessFailure } from './errors';
@@ -154,7 +155,7 @@ export function createRelease0Activities(deps: ActivityDeps) {
       });
 
       // Render every channel that may be used, fallbacks included, so a missing variable fails up front.
-      const variables = { ...request.data, actionUrl: request.options.actionUrl, actionText: request.options.actionText };
+      const variables = templateVariables(request.data, request.options, recipient);
       const content: Partial<ChannelContent> = {};
       const versions: Partial<Record<Channel, number>> = {};
       const candidates = new Set<Channel>([...decisions.filter((d) => d.send).map((d) => d.channel), ...Object.values(fallbacks)]);

@@ -1,5 +1,6 @@
 import {
   allHandlersFinished,
+  ApplicationFailure,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
@@ -71,13 +72,21 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
   let woken = false;
   const inline = (input.userIds?.length ?? 1) <= INLINE_STATUS_LIMIT;
 
-  /** Cancel and reschedule: Postgres first (a row that started sending is left alone), then the ledger. */
-  const control = async (action: 'cancel' | 'reschedule', request: CancelRequest & Partial<RescheduleRequest>): Promise<NotificationStatus> => {
+  /**
+   * Cancel and reschedule: Postgres first (a notification a worker already handed to a provider is
+   * left alone), then the ledger. An update that could not cancel its recipient fails with the reason;
+   * a signal never fails the workflow.
+   */
+  const control = async (action: 'cancel' | 'reschedule', request: CancelRequest & Partial<RescheduleRequest>, viaUpdate: boolean): Promise<NotificationStatus> => {
     await condition(() => opened !== undefined);
     const recipients = await steps.controlRecipients({ eventId: opened!.spec.eventId, action, ...request });
     ledger.apply({ recipients });
     if (action === 'reschedule') ledger.addWakeTime(Date.parse(request.sendAt!));
-    return ledger.status(request.userId ?? recipients[0]?.userId);
+    const status = ledger.status(request.userId ?? recipients[0]?.userId);
+    if (viaUpdate && action === 'cancel' && request.userId !== undefined && status.state !== 'cancelled') {
+      throw ApplicationFailure.create({ type: 'NotCancellable', message: `notification is ${status.state}: a provider was already called for it`, nonRetryable: true });
+    }
+    return status;
   };
   const validate = (verb: 'cancelled' | 'rescheduled') => (request: CancelRequest & Partial<RescheduleRequest>) => {
     if (verb === 'rescheduled' && Number.isNaN(Date.parse(request?.sendAt ?? ''))) throw new Error(`sendAt: "${request?.sendAt}" is not an ISO 8601 time`);
@@ -87,13 +96,13 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
   setHandler(statusQuery, (arg) => ledger.status(arg?.userId));
   setHandler(eventStatusQuery, () => ({ eventId: input.id, recipients: ledger.results(workflowId).length, states: ledger.counts() }));
   setHandler(outcomesReadySignal, () => void (woken = true));
-  setHandler(cancelUpdate, (request) => control('cancel', request ?? {}), { validator: validate('cancelled') });
-  setHandler(rescheduleUpdate, (request) => control('reschedule', request), { validator: validate('rescheduled') });
+  setHandler(cancelUpdate, (request) => control('cancel', request ?? {}, true), { validator: validate('cancelled') });
+  setHandler(rescheduleUpdate, (request) => control('reschedule', request, true), { validator: validate('rescheduled') });
   // Signals: the same, for clients that cannot send updates; an invalid one is logged and dropped.
-  setHandler(cancelSignal, async (request) => void (await control('cancel', request ?? {})));
+  setHandler(cancelSignal, async (request) => void (await control('cancel', request ?? {}, false)));
   setHandler(rescheduleSignal, async (request) => {
     if (Number.isNaN(Date.parse(request?.sendAt ?? ''))) return log.warn('reschedule ignored: sendAt is not a time', { sendAt: request?.sendAt });
-    await control('reschedule', request);
+    await control('reschedule', request, false);
   });
 
   // 1. Plan, supersede, and admit the first page: a due notification is stored and queued right here.

@@ -29,12 +29,15 @@ export class SendRecordStore {
     const conn = em.getConnection();
     const token = `${workerId}/${randomUUID()}`;
     // `previous` is read from the statement's snapshot: who held the row before, for the takeover record.
+    // `live` holds the notification FOR SHARE: a cancel (which locks it FOR UPDATE) is either seen here or waits.
     const claimed = await conn.execute(
       `with previous as (
          select status, claimed_by, claimed_at from send_records where notification_id = ? and channel = ?
+       ), live as (
+         select id from notifications where id = ? and state <> 'cancelled' for share
        )
        insert into send_records (notification_id, channel, status, claimed_by, claimed_at)
-       values (?, ?, 'sending', ?, now())
+       select ?, ?, 'sending', ?, now() from live
        on conflict (notification_id, channel) do update
          set status = 'sending', claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at, provider_message_id = null
          where send_records.status = 'failed'
@@ -42,7 +45,7 @@ export class SendRecordStore {
        returning (select status from previous) as previous_status,
                  (select claimed_by from previous) as previous_claimed_by,
                  (select claimed_at from previous) as previous_claimed_at`,
-      [notificationId, channel, notificationId, channel, token, this.staleAfterMs],
+      [notificationId, channel, notificationId, notificationId, channel, token, this.staleAfterMs],
     );
     if (claimed.length > 0) {
       const row = claimed[0];
@@ -50,13 +53,15 @@ export class SendRecordStore {
       return { claimed: true, token, takenOver };
     }
     const [row] = await conn.execute(
-      `select status, provider_message_id,
-              greatest(0, ceil(extract(epoch from (claimed_at + (? * interval '1 millisecond') - now())) * 1000))::int as stale_in_ms
-         from send_records where notification_id = ? and channel = ?`,
-      [this.staleAfterMs, notificationId, channel],
+      `select s.status, s.provider_message_id, n.state as notification_state,
+              greatest(0, ceil(extract(epoch from (s.claimed_at + (? * interval '1 millisecond') - now())) * 1000))::int as stale_in_ms
+         from (select 1) one
+         left join send_records s on s.notification_id = ? and s.channel = ?
+         left join notifications n on n.id = ?`,
+      [this.staleAfterMs, notificationId, channel, notificationId],
     );
     if (row?.status === 'sent') return { claimed: false, status: 'sent', providerMessageId: row.provider_message_id };
-    if (row?.status === 'cancelled') return { claimed: false, status: 'cancelled' };
+    if (row?.status === 'cancelled' || row?.notification_state === 'cancelled' || !row?.notification_state) return { claimed: false, status: 'cancelled' };
     // Still sending elsewhere (or released in between: then staleInMs is irrelevant and the next try claims it).
     return { claimed: false, status: 'sending', staleInMs: row?.status === 'sending' ? Number(row.stale_in_ms) : 0 };
   }

@@ -112,7 +112,8 @@ export class EventLedger {
       const summary = this.recipients.get(userId);
       return summary ? controlRefusal(summary.state, verb) : `no notification for recipient "${userId}" in this event`;
     }
-    return this.isWaiting() ? null : `no notification of this event is waiting: nothing can be ${verb}`;
+    const open = this.isWaiting() || (verb === 'cancelled' && this.isSending());
+    return open ? null : `no notification of this event is waiting: nothing can be ${verb}`;
   }
 
   results(workflowId: string): RecipientResult[] {

@@ -82,9 +82,15 @@ export function admit(input: { nowMs: number; sendAtMs: number; urgent: boolean;
   return quietEnd !== null && quietEnd > input.nowMs ? { state: 'waiting_quiet_hours', sendAtMs: quietEnd } : { state: 'sending' };
 }
 
-/** Cancel and reschedule reach a notification only while it waits; the error names why not. */
+/**
+ * A reschedule reaches a notification only while it waits; a cancel also while it is sending, as long
+ * as no provider was called (checked against the send records when it is applied). The error names why not.
+ */
 export function controlRefusal(state: NotificationState, verb: 'cancelled' | 'rescheduled'): string | null {
-  return isWaitingState(state) ? null : `notification is ${state}: only a scheduled notification can be ${verb}`;
+  if (isWaitingState(state) || (verb === 'cancelled' && state === 'sending')) return null;
+  return verb === 'cancelled'
+    ? `notification is ${state}: only a notification not yet handed to a provider can be cancelled`
+    : `notification is ${state}: only a scheduled notification can be rescheduled`;
 }
 
 // ---- sending ------------------------------------------------------------------------------------

@@ -49,12 +49,14 @@ describe('EventLedger (the event workflow\'s bookkeeping)', () => {
     expect(ledger.status().error).toMatch(/several recipients/);
     expect(ledger.status('zz').error).toMatch(/no notification for recipient "zz"/);
     expect(ledger.refusal('a', 'cancelled')).toBeNull();
-    expect(ledger.refusal('b', 'cancelled')).toMatch(/sending/);
+    expect(ledger.refusal('b', 'cancelled')).toBeNull(); // until a provider is called (checked when applied)
+    expect(ledger.refusal('b', 'rescheduled')).toMatch(/sending/);
+    expect(ledger.refusal('c', 'cancelled')).toMatch(/failed/);
     expect(ledger.refusal(undefined, 'rescheduled')).toBeNull();
     expect(ledger.counts()).toEqual({ scheduled: 1, sending: 1, failed: 1 });
     const revision = ledger.revision;
     ledger.apply({ recipients: [{ userId: 'a', state: 'cancelled', notificationId: 'n1' }] });
     expect(ledger.revision).toBeGreaterThan(revision);
-    expect(ledger.refusal(undefined, 'cancelled')).toMatch(/nothing can be cancelled/);
+    expect(ledger.refusal(undefined, 'rescheduled')).toMatch(/nothing can be rescheduled/);
   });
 });

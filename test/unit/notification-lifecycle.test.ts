@@ -35,11 +35,12 @@ describe('notification lifecycle: scheduling', () => {
     expect(admit({ nowMs: NOW, sendAtMs: NOW, urgent: false, quietHoursEnd: () => null })).toEqual({ state: 'sending' });
   });
 
-  it('lets only waiting notifications be cancelled or rescheduled, naming why not', () => {
+  it('reschedules only waiting notifications, cancels sending ones too (until a provider is called), naming why not', () => {
     expect(controlRefusal('scheduled', 'cancelled')).toBeNull();
     expect(controlRefusal('waiting_quiet_hours', 'rescheduled')).toBeNull();
-    expect(controlRefusal('sending', 'cancelled')).toBe('notification is sending: only a scheduled notification can be cancelled');
-    expect(controlRefusal('delivered', 'rescheduled')).toMatch(/delivered/);
+    expect(controlRefusal('sending', 'cancelled')).toBeNull();
+    expect(controlRefusal('sending', 'rescheduled')).toBe('notification is sending: only a scheduled notification can be rescheduled');
+    expect(controlRefusal('delivered', 'cancelled')).toBe('notification is delivered: only a notification not yet handed to a provider can be cancelled');
   });
 });
 

@@ -5,6 +5,7 @@ import { NotificationRepository } from '../../db/repositories/notification-repos
 import type { NotificationStatus } from '../../domain/notification-status';
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';
+import { controlRefusal } from '../../domain/notification-lifecycle';
 import { awaitStatus, isWaiting, notificationStatus, resolveNotificationRef, statusFromRow } from '../notification-lookup';
 import { errors, noQuery, notificationRefParams, notificationStatusSchema } from '../schemas';
 
@@ -60,7 +61,8 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
         const ref = await resolveNotificationRef(request.params.id, repository, temporalClient);
         const row = ref.notification;
         if (row?.lifecycle === 2) {
-          assertWaiting(statusFromRow(row), 'cancelled');
+          const refusal = controlRefusal(row.state, 'cancelled');
+          if (refusal) throw new ApiError(409, refusal);
           // A campaign's notification waits as a row only (quiet hours): cancelled in place.
           if (row.workflowId.startsWith(CAMPAIGN_WORKFLOW_PREFIX)) {
             if (!(await repository.cancelWaiting(row.id, request.body?.reason))) await refuseNoLongerWaiting(repository, row.id, 'cancelled');
