@@ -4,15 +4,9 @@ import { checkData, describeSpec, EVENT_DATA_SPECS, resolveTemplateCode, templat
 import { findUnsafeJson, MAX_JSON_DEPTH, unstorableStringReason } from './json-safety';
 import { PRIORITIES } from './priorities';
 
-export const EVENT_TYPES = [
-  'ORDER_CREATED',
-  'ORDER_SHIPPED',
-  'ORDER_DELIVERED',
-  'PAYMENT_CAPTURED',
-  'PAYMENT_FAILED',
-  'INVENTORY_LOW_STOCK',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import { EVENT_TYPES } from './event-types';
+
+export { EVENT_TYPES, type EventType } from './event-types';
 
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
 const USER_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,200}$/;

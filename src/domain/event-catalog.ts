@@ -1,5 +1,5 @@
 import type { Channel } from './channels';
-import type { EventType } from './business-event';
+import type { EventType } from './event-types';
 
 /**
  * The one table mapping business events to templates, categories and channels.

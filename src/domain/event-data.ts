@@ -1,4 +1,4 @@
-import type { EventType } from './business-event';
+import type { EventType } from './event-types';
 import { EVENT_CATALOG, type Category } from './event-catalog';
 
 /**
