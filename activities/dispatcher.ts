@@ -59,11 +59,17 @@ interface RecipientRow {
   has_push: boolean;
 }
 
-interface TemplateRow {
+export interface TemplateRow {
   channel: Channel;
   locale: string;
   version: number;
+  category: string;
   fields: Record<string, string>;
+}
+
+/** Every version of a template code, newest first (the dispatcher picks per channel and locale). */
+export function fetchTemplates(db: EntityManager, code: string): Promise<TemplateRow[]> {
+  return db.getConnection().execute(`select channel, locale, version, category, fields from templates where code = ? order by version desc`, [code]);
 }
 
 /** A notifications row as the dispatcher writes it (snake_case: it goes through jsonb_to_recordset). */
@@ -133,10 +139,8 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /** Newest template per channel in the wanted locale, else the default locale. */
-  async function loadTemplates(db: EntityManager, code: string): Promise<(locale: string) => Map<Channel, TemplateRow>> {
-    const rows: TemplateRow[] = await db
-      .getConnection()
-      .execute(`select channel, locale, version, fields from templates where code = ? order by version desc`, [code]);
+  async function loadTemplates(db: EntityManager, code: string, preloaded?: TemplateRow[]): Promise<(locale: string) => Map<Channel, TemplateRow>> {
+    const rows = preloaded ?? (await fetchTemplates(db, code));
     const cache = new Map<string, Map<Channel, TemplateRow>>();
     return (locale) => {
       let byChannel = cache.get(locale);
@@ -217,8 +221,8 @@ export function createDispatcher(deps: DispatcherDeps) {
    * Decides for each recipient: send now (rendered row + jobs), wait (row in scheduled or
    * waiting_quiet_hours with its send_at), or fail (no such recipient, template variable missing).
    */
-  async function prepare(db: EntityManager, spec: EventSpec, userIds: string[], nowMs: number, sendAtMs: number, urgent: boolean) {
-    const [recipients, templatesFor] = await Promise.all([loadRecipients(db, userIds, spec.category), loadTemplates(db, spec.templateCode)]);
+  async function prepare(db: EntityManager, spec: EventSpec, userIds: string[], nowMs: number, sendAtMs: number, urgent: boolean, templates?: TemplateRow[]) {
+    const [recipients, templatesFor] = await Promise.all([loadRecipients(db, userIds, spec.category), loadTemplates(db, spec.templateCode, templates)]);
     const deadlineAt = new Date(nowMs + spec.deliveryDeadlineMs).toISOString();
     const rows: NotificationRowInput[] = [];
     const failed: RecipientSummary[] = [];
@@ -306,10 +310,14 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   return {
     /** Stores and hands off (or parks until due) one page of recipients of an event. */
-    async admitRecipients(spec: EventSpec, userIds: string[], options: { nowMs?: number; inline?: boolean } = {}): Promise<DispatchResult> {
+    async admitRecipients(
+      spec: EventSpec,
+      userIds: string[],
+      options: { nowMs?: number; inline?: boolean; templates?: TemplateRow[] } = {},
+    ): Promise<DispatchResult> {
       const nowMs = options.nowMs ?? Date.now();
       const db = orm.em.fork();
-      const { rows, failed } = await prepare(db, spec, userIds, nowMs, firstSendAt(nowMs, spec.options), spec.options.priority === 'urgent');
+      const { rows, failed } = await prepare(db, spec, userIds, nowMs, firstSendAt(nowMs, spec.options), spec.options.priority === 'urgent', options.templates);
       const stored = await storeRows(db, spec, rows);
       await enqueue(spec, stored);
       return summarize(spec, stored, failed, options.inline ?? userIds.length <= INLINE_STATUS_LIMIT);

@@ -15,7 +15,7 @@ import type { Priority } from '../src/domain/priorities';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
 import { cancelSendRecords, finalError } from '../src/delivery/outcome-recorder';
 import type { ActivityDeps } from './deps';
-import { publicChannels, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
+import { fetchTemplates, publicChannels, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
 import { businessFailure } from './errors';
 
 /** Recipients admitted per local activity; an event has at most 1000 (larger audiences are campaigns). */
@@ -74,10 +74,8 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
       const conn = db.getConnection();
       const definition = event.type ? EVENT_CATALOG[event.type] : undefined;
       const templateCode = definition?.templateCode ?? event.templateCode!;
-      const templates: { channel: Channel; category: string }[] = await conn.execute(
-        `select distinct channel, category from templates where code = ?`,
-        [templateCode],
-      );
+      // Read once: the plan takes channels and category from it, the dispatcher renders from it.
+      const templates = await fetchTemplates(db, templateCode);
       if (templates.length === 0) throw businessFailure('TemplateNotFound', `no template with code "${templateCode}"`);
       let recipients = event.userIds ?? (event.userId ? [event.userId] : []);
       if (recipients.length === 0 && definition?.defaultRecipientRole) {
@@ -135,7 +133,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
         tracked: true,
       };
       const first = recipients.slice(0, EVENT_PAGE_SIZE);
-      const admitted = await dispatcher.admitRecipients(spec, first, { inline: recipients.length <= 50 });
+      const admitted = await dispatcher.admitRecipients(spec, first, { inline: recipients.length <= 50, templates });
       return { ...admitted, spec, pending: recipients.slice(EVENT_PAGE_SIZE), supersede, followUp };
     },
 

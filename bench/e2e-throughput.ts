@@ -32,7 +32,7 @@ import { arch, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:o
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MikroORM } from '@mikro-orm/postgresql';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { NotificationClient } from '../src/client/notification-client';
 import { loadConfig, type Config } from '../src/config';
@@ -122,6 +122,8 @@ interface Report {
   loadBefore: number;
   channels?: string;
   floor?: Throughput;
+  floorCpu?: CpuPerOperation;
+  eventsCpu?: CpuPerOperation;
   events?: Throughput & { undelivered: number; emails: number };
   paced?: { rate: number; events: number; seconds: number; publish: Percentiles; row: Percentiles; visible: Percentiles; undelivered: number };
   campaign?: {
@@ -239,16 +241,24 @@ async function run(settings: Settings, report: Report, cleanup: { name: string; 
   if (serviceStart.status === 'fulfilled') cleanup.push({ name: 'stop the service', run: () => serviceStart.value.stop() });
   if (floorStart.status === 'fulfilled') cleanup.push({ name: 'stop the floor worker', run: () => floorStart.value.stop() });
   const [service, floorWorker] = [valueOf(serviceStart), valueOf(floorStart)];
-  const client = new NotificationClient(service.temporalClient, config.temporal.taskQueue);
+  // Eager workflow start where the client shares the workflow worker's connection (it does here); the floor gets the same.
+  const client = new NotificationClient(service.temporalClient, config.temporal.taskQueue, {
+    campaignTaskQueue: config.temporal.campaignTaskQueue,
+    eagerStart: service.eagerStart,
+  });
 
   // 1. Floor
-  report.floor = await floorPhase(service.temporalClient, floorQueue, settings);
+  let cpu = await cpuSnapshot(server.process.pid);
+  report.floor = await floorPhase(floorWorker.client, floorQueue, settings);
+  report.floorCpu = await cpuPerOperation(cpu, server.process.pid, report.floor.total);
   await floorWorker.stop();
 
   // 2. Events, closed loop
   await seedRecipients(orm, EVENT_USER_PREFIX, EVENT_RECIPIENTS, null);
   const measured: string[] = [];
+  cpu = await cpuSnapshot(server.process.pid);
   report.events = await eventPhase(client, smtp, settings, measured);
+  report.eventsCpu = await cpuPerOperation(cpu, server.process.pid, report.events.total);
   log(`events: ${report.events.perSecond.toFixed(1)}/s`);
 
   // 3. Latency, paced at half the rate
@@ -270,7 +280,7 @@ async function run(settings: Settings, report: Report, cleanup: { name: string; 
 // ---------------------------------------------------------------------------------------------------------------
 // Phases
 
-async function startFloorWorker(config: Config, taskQueue: string): Promise<{ stop(): Promise<void> }> {
+async function startFloorWorker(config: Config, taskQueue: string): Promise<{ client: Client; stop(): Promise<void> }> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   let worker: Worker;
   try {
@@ -288,6 +298,8 @@ async function startFloorWorker(config: Config, taskQueue: string): Promise<{ st
   running.catch(() => undefined); // awaited by stop(); a worker failing earlier must not end the process uncleaned
   let stopped = false;
   return {
+    // On the floor worker's own connection, so the empty workflow starts eagerly like the events do.
+    client: new Client({ connection, namespace: config.temporal.namespace }),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -302,7 +314,7 @@ async function floorPhase(temporal: Client, taskQueue: string, settings: Setting
   let n = 0;
   const once = async () => {
     await withTimeout(
-      temporal.workflow.execute(emptyWorkflow, { taskQueue, workflowId: `bench-floor-${RUN}-${++n}`, workflowExecutionTimeout: '1 minute' }),
+      temporal.workflow.execute(emptyWorkflow, { taskQueue, workflowId: `bench-floor-${RUN}-${++n}`, workflowExecutionTimeout: '1 minute', requestEagerStart: true }),
       60_000,
       'empty workflow',
     );
@@ -648,10 +660,12 @@ function printReport(r: Report): void {
 
   out(`1. floor: empty workflow, start + result, ${s.CONCURRENCY} in flight`);
   row('   workflows/s', r.floor ? r.floor.perSecond.toFixed(1) : dash, r.floor ? `${r.floor.done} in the ${r.floor.seconds.toFixed(1)} s window` : '');
+  if (r.floorCpu) row('   CPU ms per workflow: Temporal server / this process / rest', cpuText(r.floorCpu), `machine ${r.floorCpu.busyPercent.toFixed(0)} % busy`);
   if (r.floor) row('   start -> result, ms (p50 / p99)', `${ms(r.floor.latency.p50)} / ${ms(r.floor.latency.p99)}`, `max ${ms(r.floor.latency.max)}`);
   out(`2. ORDER_CREATED, 1 recipient, in_app + email, until eventResult, ${s.CONCURRENCY} in flight`);
   if (r.events) {
     row('   events/s', r.events.perSecond.toFixed(1), `${r.events.done} in the ${r.events.seconds.toFixed(1)} s window`);
+    if (r.eventsCpu) row('   CPU ms per event: Temporal server / this process / rest', cpuText(r.eventsCpu), `machine ${r.eventsCpu.busyPercent.toFixed(0)} % busy`);
     row('   ratio to the floor (events/s / workflows/s)', r.floor ? (r.events.perSecond / r.floor.perSecond).toFixed(3) : dash, r.floor ? `the floor is ${(r.floor.perSecond / r.events.perSecond).toFixed(1)} x faster` : '');
     row('   publish -> eventResult, ms (p50 / p99)', `${ms(r.events.latency.p50)} / ${ms(r.events.latency.p99)}`, `max ${ms(r.events.latency.max)}`);
     row('   events run / not delivered / emails received', `${r.events.total} / ${r.events.undelivered} / ${r.events.emails}`, 'warm-up, window and drain');
@@ -905,3 +919,54 @@ main().then(
     process.exit(1);
   },
 );
+
+// ---------------------------------------------------------------------------------------------------------------
+// CPU accounting: what one operation costs the Temporal server, this process (workers, SMTP peer, bench) and the
+// rest of the machine (Postgres, Redis), from /proc: shows what bounds a phase on a machine whose cores are busy.
+
+interface CpuSnapshot {
+  serverMs: number;
+  selfMs: number;
+  busyMs: number;
+  totalMs: number;
+}
+
+interface CpuPerOperation {
+  serverMs: number;
+  selfMs: number;
+  restMs: number;
+  busyPercent: number;
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+async function cpuSnapshot(serverPid: number | undefined): Promise<CpuSnapshot> {
+  const [stat, server] = await Promise.all([readFile('/proc/stat', 'utf8'), serverPid ? readFile(`/proc/${serverPid}/stat`, 'utf8').catch(() => '') : '']);
+  const fields = stat.split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = fields[3] + (fields[4] ?? 0);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const after = server ? server.slice(server.lastIndexOf(')') + 2).split(' ') : [];
+  const serverTicks = after.length > 12 ? Number(after[11]) + Number(after[12]) : 0;
+  const self = process.cpuUsage();
+  return { serverMs: serverTicks * TICK_MS, selfMs: (self.user + self.system) / 1000, busyMs: (total - idle) * TICK_MS, totalMs: total * TICK_MS };
+}
+
+async function cpuPerOperation(before: CpuSnapshot, serverPid: number | undefined, operations: number): Promise<CpuPerOperation | undefined> {
+  if (operations <= 0) return undefined;
+  const after = await cpuSnapshot(serverPid);
+  const serverMs = after.serverMs - before.serverMs;
+  const selfMs = after.selfMs - before.selfMs;
+  const busyMs = after.busyMs - before.busyMs;
+  return {
+    serverMs: serverMs / operations,
+    selfMs: selfMs / operations,
+    restMs: Math.max(0, busyMs - serverMs - selfMs) / operations,
+    busyPercent: (100 * busyMs) / Math.max(1, after.totalMs - before.totalMs),
+  };
+}
+
+function cpuText(c: CpuPerOperation): string {
+  return `${c.serverMs.toFixed(1)} / ${c.selfMs.toFixed(1)} / ${c.restMs.toFixed(1)}`;
+}
+

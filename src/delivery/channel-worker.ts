@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { queueNameFor, type Channel } from '../domain/channels';
 import type { ChannelOutcome } from '../domain/notification-status';
-import { DeliveryAttempt, PushSubscription, Recipient, type DeliveryAttemptStatus } from '../db/entities';
+import { DeliveryAttempt, PushSubscription, type DeliveryAttemptStatus } from '../db/entities';
 import type { Orm } from '../db/orm';
 import type { ChannelWorkerConfig } from '../config';
 import { loadStoredNotification, type OutcomeRecorder, type StoredNotification } from './outcome-recorder';
@@ -98,8 +98,8 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
         return;
       }
 
-      // The address is read while the claim is taken (one round trip less per job); used only if claimed.
-      const address = loadAddress(em, notification.recipientId, channel);
+      // Push subscriptions are read while the claim is taken; the other addresses came with the notification.
+      const address = addressOf(em, notification, channel);
       address.catch(() => undefined);
       const claim = await sendRecords.claim(em, notificationId, channel, options.workerId);
       if (!claim.claimed && claim.status === 'sent') {
@@ -157,6 +157,15 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
       }
 
       // From here the message is out: a failure below retries the job, and the send record turns that into a report only.
+      const delivered: ChannelOutcome = { channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId };
+      if (notification.lifecycle === 2) {
+        // Sent, its attempt row and the outcome in one statement.
+        const finishedAt = new Date();
+        await recorder.recordSent(em, notification, delivered, { attempt, provider: provider.name, providerMessageId: receipt.providerMessageId ?? null, startedAt: started, finishedAt });
+        observer?.attemptRecorded(channel, 'delivered', finishedAt.getTime() - started.getTime());
+        if (receipt.expiredPushEndpoints?.length) await removePushSubscriptions(em, receipt.expiredPushEndpoints);
+        return;
+      }
       await sendRecords.markSent(em, notificationId, channel, receipt.providerMessageId ?? null);
       // Once `sent` is durable, the attempt row and the outcome are independent writes: one round trip for both.
       await Promise.all([
@@ -220,12 +229,12 @@ async function recordAttempt(em: EntityManager, fields: AttemptFields): Promise<
   return durationMs;
 }
 
-async function loadAddress(em: EntityManager, recipientId: string, channel: Channel): Promise<RecipientAddress> {
-  const recipient = await em.findOne(Recipient, { id: recipientId });
-  if (!recipient) throw new PermanentDeliveryError(`recipient ${recipientId} no longer exists`);
-  const address: RecipientAddress = { id: recipient.id, email: recipient.email, phone: recipient.phone, webhookUrl: recipient.webhookUrl };
+async function addressOf(em: EntityManager, notification: StoredNotification, channel: Channel): Promise<RecipientAddress> {
+  const recipient = notification.recipient;
+  if (!recipient) throw new PermanentDeliveryError(`recipient ${notification.recipientId} no longer exists`);
+  const address: RecipientAddress = { ...recipient };
   if (channel === 'push') {
-    const subscriptions = await em.find(PushSubscription, { recipientId });
+    const subscriptions = await em.find(PushSubscription, { recipientId: recipient.id });
     address.pushSubscriptions = subscriptions.map((s) => ({ endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } }));
   }
   return address;

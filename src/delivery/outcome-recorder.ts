@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Channel } from '../domain/channels';
-import { applyOutcome, type ChannelRecords, type NotificationView } from '../domain/notification-lifecycle';
+import { applyOutcome, type ChannelRecords, type NotificationView, type Step } from '../domain/notification-lifecycle';
 import type { ChannelOutcome, NotificationState } from '../domain/notification-status';
 import type { Priority } from '../domain/priorities';
 import { MESSAGES } from '../domain/workflow-messages';
@@ -18,15 +18,28 @@ export interface StoredNotification extends NotificationView {
   version: number;
   /** 1: release-0 notificationWorkflow (outcomes by signal); 2: the lean event path (outcomes in Postgres). */
   lifecycle: number;
+  /** The recipient's addresses, read in the same statement (null when the recipient was deleted). */
+  recipient: { id: string; email: string | null; phone: string | null; webhookUrl: string | null } | null;
 }
 
+/** The notification a job names, with its recipient's addresses: one round trip. */
 export async function loadStoredNotification(em: EntityManager, id: string): Promise<StoredNotification | null> {
   const [row] = await em.getConnection().execute(
-    `select id, recipient_id, event_id, workflow_id, priority, content, state, channel_states, fallbacks, version, lifecycle
-       from notifications where id = ?`,
+    `select n.id, n.recipient_id, n.event_id, n.workflow_id, n.priority, n.content, n.state, n.channel_states, n.fallbacks, n.version, n.lifecycle,
+            r.id as r_id, r.email as r_email, r.phone as r_phone, r.webhook_url as r_webhook_url
+       from notifications n left join recipients r on r.id = n.recipient_id where n.id = ?`,
     [id],
   );
   return row ? toStored(row) : null;
+}
+
+/** What the attempt row of a successful send holds. */
+export interface SentAttempt {
+  attempt: number;
+  provider: string;
+  providerMessageId: string | null;
+  startedAt: Date;
+  finishedAt: Date;
 }
 
 function toStored(row: Record<string, unknown>): StoredNotification {
@@ -42,6 +55,9 @@ function toStored(row: Record<string, unknown>): StoredNotification {
     fallbacks: (row.fallbacks ?? {}) as Partial<Record<Channel, Channel>>,
     version: Number(row.version),
     lifecycle: Number(row.lifecycle),
+    recipient: row.r_id
+      ? { id: row.r_id as string, email: (row.r_email as string) ?? null, phone: (row.r_phone as string) ?? null, webhookUrl: (row.r_webhook_url as string) ?? null }
+      : null,
   };
 }
 
@@ -73,6 +89,38 @@ export class OutcomeRecorder {
     private readonly deliveryDeadlineMs: number,
   ) {}
 
+  /**
+   * A send the provider accepted: the send record turns `sent`, the attempt row is written and the
+   * outcome applied, in one statement (all or nothing, so `sent` is never recorded without its attempt).
+   * A concurrent update of the row (another channel's outcome) leaves the outcome to `record`.
+   */
+  async recordSent(em: EntityManager, known: StoredNotification, outcome: ChannelOutcome, sent: SentAttempt): Promise<void> {
+    const step = applyOutcome(known, outcome, Date.now(), this.deliveryDeadlineMs);
+    const [result] = await em.getConnection().execute(
+      `with s as (
+         update send_records set status = 'sent', provider_message_id = ?, sent_at = now() where notification_id = ? and channel = ?),
+       a as (
+         insert into delivery_attempts (notification_id, channel, attempt, status, provider, provider_message_id, error, started_at, finished_at, duration_ms)
+         values (?, ?, ?, 'delivered', ?, ?, null, ?, ?, ?)),
+       n as (
+         update notifications set state = ?, channel_states = ?::jsonb, error = ?, version = version + 1, updated_at = now()
+          where id = ? and version = ? and ? returning event_id),
+       e as (
+         update notification_events set open_channels = open_channels + ?, updated_at = now()
+          where event_id in (select event_id from n) and ? <> 0 returning open_channels)
+       select (select count(*) from n)::int as updated, (select open_channels from e) as open_channels`,
+      [
+        sent.providerMessageId, known.id, outcome.channel,
+        known.id, outcome.channel, sent.attempt, sent.provider, sent.providerMessageId, sent.startedAt, sent.finishedAt, sent.finishedAt.getTime() - sent.startedAt.getTime(),
+        step.state, JSON.stringify(step.channels), finalError(step.state, step.channels), known.id, known.version, step.changed,
+        step.openDelta, step.openDelta,
+      ],
+    );
+    if (!step.changed) return;
+    if (result.updated === 0) return this.record(em, known, outcome);
+    await this.afterStep(em, known, step, result.open_channels);
+  }
+
   async record(em: EntityManager, known: StoredNotification, outcome: ChannelOutcome): Promise<void> {
     let current: StoredNotification | null = known;
     for (let conflicts = 0; current && conflicts < MAX_CONFLICTS; conflicts++) {
@@ -92,12 +140,17 @@ export class OutcomeRecorder {
         current = await loadStoredNotification(em, known.id);
         continue;
       }
-      if (step.cancelSendRecords.length > 0) await cancelSendRecords(em, current.id, step.cancelSendRecords);
-      for (const channel of step.enqueue) await this.queues.enqueueBulk(channel, [current.id], current.priority);
-      if (step.openDelta < 0 && result.open_channels !== null && Number(result.open_channels) <= 0) await this.wake(current.workflowId);
+      await this.afterStep(em, current, step, result.open_channels);
       return;
     }
     if (current) throw new Error(`notification ${known.id}: outcome of ${outcome.channel} not recorded after ${MAX_CONFLICTS} concurrent updates`);
+  }
+
+  /** What a recorded step asks for: close the failed channel's send record, hand off its fallback, wake the workflow. */
+  private async afterStep(em: EntityManager, notification: StoredNotification, step: Step, openChannels: unknown): Promise<void> {
+    if (step.cancelSendRecords.length > 0) await cancelSendRecords(em, notification.id, step.cancelSendRecords);
+    for (const channel of step.enqueue) await this.queues.enqueueBulk(channel, [notification.id], notification.priority);
+    if (step.openDelta < 0 && openChannels !== null && Number(openChannels) <= 0) await this.wake(notification.workflowId);
   }
 }
 

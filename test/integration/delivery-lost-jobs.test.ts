@@ -23,6 +23,12 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
           if (loseNextOutcome.delete(args[1].eventId)) return;
           await real.record(...args);
         },
+        // A send writes `sent`, its attempt and the outcome in one statement: a stale version makes the
+        // outcome part miss, so it goes on to `record` above, which loses it.
+        recordSent: async function (this: OutcomeRecorder, ...args: Parameters<OutcomeRecorder['recordSent']>) {
+          const [em, known, outcome, sent] = args;
+          await real.recordSent.call(this, em, loseNextOutcome.has(known.eventId) ? { ...known, version: -1 } : known, outcome, sent);
+        },
       }),
     waker: (real): Waker => async (workflowId) => {
       if (loseNextWake.delete(workflowId)) return;

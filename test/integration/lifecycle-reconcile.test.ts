@@ -129,7 +129,7 @@ describe('lifecycle: per-recipient cancel and reschedule in one event', () => {
     expect(await stack.client.cancel({ eventId, userId: cancelled }, 'left the household')).toMatchObject({ state: 'cancelled', error: 'cancelled: left the household' });
     for (const id of [moved, stay1, stay2]) expect(await stack.client.status(eventId, id)).toMatchObject({ state: 'scheduled', sendAt });
     // Not waiting any more: the validator refuses, naming why.
-    await expect(stack.client.cancel({ eventId, userId: cancelled })).rejects.toMatchObject({ cause: { message: 'notification is cancelled: only a scheduled notification can be cancelled' } });
+    await expect(stack.client.cancel({ eventId, userId: cancelled })).rejects.toMatchObject({ cause: { message: 'notification is cancelled: only a notification not yet handed to a provider can be cancelled' } });
     await expect(stack.client.reschedule({ eventId, userId: cancelled }, new Date())).rejects.toMatchObject({ cause: { message: 'notification is cancelled: only a scheduled notification can be rescheduled' } });
 
     const earlier = new Date(Date.now() + 1500).toISOString();
