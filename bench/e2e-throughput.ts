@@ -140,6 +140,8 @@ interface Report {
     rssBefore: number;
     rssPeak: number;
     serverRssPeak: number | null;
+    redisBefore: number;
+    redisPeak: number;
   };
   eventCost?: Cost;
   campaignCost?: Cost;
@@ -267,7 +269,7 @@ async function run(settings: Settings, report: Report, cleanup: { name: string; 
   smtp.transmissions.splice(0);
 
   // 4. Campaign
-  const campaign = await campaignPhase(client, orm, server, settings, report);
+  const campaign = await campaignPhase(client, orm, server, settings, report, config.redisUrl);
 
   // 5. Cost, from the histories
   const sample = pickEvenly(measured, settings.HISTORY_SAMPLE);
@@ -462,7 +464,7 @@ async function pacedPhase(client: NotificationClient, orm: Orm, settings: Settin
 }
 
 /** Returns the campaign id. */
-async function campaignPhase(client: NotificationClient, orm: Orm, server: DevServer, settings: Settings, report: Report): Promise<string> {
+async function campaignPhase(client: NotificationClient, orm: Orm, server: DevServer, settings: Settings, report: Report, redisUrl: string): Promise<string> {
   const recipients = settings.RECIPIENTS;
   const role = `bench-${RUN}`;
   log(`campaign: seeding ${recipients} recipients with role ${role}`);
@@ -473,10 +475,16 @@ async function campaignPhase(client: NotificationClient, orm: Orm, server: DevSe
   let serverRssPeak: number | null = null;
   const selfSampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
   let sampling = true;
+  // Redis memory: the queues' share of it during the campaign (jobs carry ids only; fan-out is paced by queue depth).
+  const redis = await connectRedis(redisUrl, 'bench-memory');
+  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+  const redisBefore = await usedMemory();
+  let redisPeak = redisBefore;
   const serverSampler = (async () => {
     while (sampling) {
-      const rss = await rssOf(server.process.pid);
+      const [rss, used] = await Promise.all([rssOf(server.process.pid), usedMemory()]);
       if (rss !== null) serverRssPeak = Math.max(serverRssPeak ?? 0, rss);
+      redisPeak = Math.max(redisPeak, used);
       await sleep(250);
     }
   })();
@@ -553,7 +561,8 @@ async function campaignPhase(client: NotificationClient, orm: Orm, server: DevSe
     clearInterval(selfSampler);
     sampling = false;
     await serverSampler;
-    report.campaign = { ...c, rssBefore, rssPeak, serverRssPeak };
+    redis.disconnect();
+    report.campaign = { ...c, rssBefore, rssPeak, serverRssPeak, redisBefore, redisPeak };
   }
 }
 
@@ -688,6 +697,7 @@ function printReport(r: Report): void {
     row('   campaignResult resolved', c.resultSeconds === null ? dash : `${c.resultSeconds.toFixed(1)} s`, c.result);
     row('   peak RSS of this process', `${mib(c.rssPeak)} MiB`, `${mib(c.rssBefore)} MiB before the campaign`);
     row('   peak RSS of the Temporal dev server', c.serverRssPeak === null ? dash : `${mib(c.serverRssPeak)} MiB`);
+    row('   Redis used_memory growth at peak', `${mib(c.redisPeak - c.redisBefore)} MiB`, `${((c.redisPeak - c.redisBefore) / r.settings.RECIPIENTS).toFixed(0)} bytes per recipient at the peak`);
   } else row('   recipients/s', dash);
   out('5. Temporal cost, from the histories of every execution (every run) by NotificationEventId');
   const e = r.eventCost;
