@@ -17,6 +17,7 @@ import { cancelSendRecords, finalError } from '../src/delivery/outcome-recorder'
 import type { ActivityDeps } from './deps';
 import { fetchTemplates, publicChannels, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
 import { businessFailure } from './errors';
+import { findRelease0Waiting } from './release-0-lookups';
 
 /** Recipients admitted per local activity; an event has at most 1000 (larger audiences are campaigns). */
 export const EVENT_PAGE_SIZE = 500;
@@ -44,18 +45,6 @@ export interface ReconcileResult {
  */
 export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher) {
   const { orm, queues, temporalClient, config } = deps;
-
-  /** Running release-0 notification workflows of one event type, order and recipient (visibility + memo). */
-  async function release0Waiting(eventType: string, correlationKey: string, userIds: string[]): Promise<string[]> {
-    const ids: string[] = [];
-    for (const userId of userIds) {
-      const query = `WorkflowType = 'notificationWorkflow' AND ExecutionStatus = 'Running' AND NotificationEventType = '${eventType}' AND NotificationUserId = '${userId}'`;
-      for await (const execution of temporalClient.workflow.list({ query })) {
-        if (execution.memo?.correlationKey === correlationKey) ids.push(execution.workflowId);
-      }
-    }
-    return ids;
-  }
 
   return {
     /**
@@ -102,7 +91,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
           );
           supersede.push(...rows.map((r) => ({ workflowId: r.workflow_id, userId: r.recipient_id })));
           for (const type of definition.supersedes) {
-            supersede.push(...(await release0Waiting(type, correlationKey, recipients)).map((workflowId) => ({ workflowId })));
+            supersede.push(...(await findRelease0Waiting(temporalClient, type, correlationKey, recipients)).map((workflowId) => ({ workflowId })));
           }
         }
         if (definition.followUp) {

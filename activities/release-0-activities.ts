@@ -20,6 +20,7 @@ import { templateVariables } from '../src/templates/template-variables';
 import type { ActivityDeps } from './deps';
 import { channelContent } from './dispatcher';
 import { businessFailure } from './errors';
+import { findRelease0Waiting } from './release-0-lookups';
 
 /**
  * Activities of release-0 workflows (businessEventWorkflowV0, notificationWorkflow), kept registered
@@ -38,21 +39,6 @@ export function createRelease0Activities(deps: ActivityDeps) {
       for (const row of rows) if (row.locale === wanted && !byChannel.has(row.channel)) byChannel.set(row.channel, row);
     }
     return byChannel;
-  }
-
-  /**
-   * Running notification workflows of one event type, order and recipient, found through Temporal
-   * visibility (search attributes, then the memo's correlation key): what any Temporal client could query.
-   */
-  async function findWaitingNotifications(eventType: string, correlationKey: string, userIds: string[]): Promise<string[]> {
-    const ids: string[] = [];
-    for (const userId of userIds) {
-      const query = `WorkflowType = 'notificationWorkflow' AND ExecutionStatus = 'Running' AND NotificationEventType = '${eventType}' AND NotificationUserId = '${userId}'`;
-      for await (const execution of temporalClient.workflow.list({ query })) {
-        if (execution.memo?.correlationKey === correlationKey) ids.push(execution.workflowId);
-      }
-    }
-    return ids;
   }
 
   return {
@@ -90,7 +76,7 @@ export function createRelease0Activities(deps: ActivityDeps) {
           for (const userId of recipients) cancelWorkflowIds.push(followUpWorkflowId(kind, correlationKey, userId));
         }
         for (const supersededType of definition.supersedes ?? []) {
-          cancelWorkflowIds.push(...(await findWaitingNotifications(supersededType, correlationKey, recipients)));
+          cancelWorkflowIds.push(...(await findRelease0Waiting(temporalClient, supersededType, correlationKey, recipients)));
         }
         if (definition.followUp) {
           const followUpTemplate = await db.findOne(Template, { code: definition.followUp.templateCode }, { fields: ['category'] });
