@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Channel } from '../src/domain/channels';
 import { planChannels } from '../src/domain/channel-plan';
 import type { DeliveryOptions } from '../src/domain/business-event';
-import { admit, firstSendAt, openChannels, type ChannelRecords } from '../src/domain/notification-lifecycle';
+import { admit, firstSendAt, openChannels, publicChannels, type ChannelRecords } from '../src/domain/notification-lifecycle';
 import type { DispatchResult, RecipientSummary } from '../src/domain/event-ledger';
 import type { NotificationState } from '../src/domain/notification-status';
 import { quietHoursEndAfter, type QuietHours } from '../src/domain/quiet-hours';
@@ -421,16 +421,6 @@ interface StoredRow {
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
-
-/** Channel records without the bookkeeping fields (hand-offs, deadlines, fallback links) the status API does not show. */
-export function publicChannels(channels: ChannelRecords): ChannelRecords {
-  const out: ChannelRecords = {};
-  for (const [channel, record] of Object.entries(channels) as [Channel, NonNullable<ChannelRecords[Channel]>][]) {
-    const { handOffs: _h, deadlineAt: _d, fellBackTo: _f, ...rest } = record;
-    out[channel] = rest;
-  }
-  return out;
-}
 
 export function channelContent(channel: Channel, fields: Record<string, string>, options: Pick<DeliveryOptions, 'actionUrl' | 'actionText'>): ChannelContent[Channel] {
   const actionUrl = options.actionUrl ?? fields.actionUrl;

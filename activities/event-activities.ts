@@ -6,6 +6,7 @@ import {
   applyOutcome,
   onDeadline,
   openChannelCount,
+  publicChannels,
   type ChannelRecords,
   type DeadlineObservation,
   type NotificationView,
@@ -15,7 +16,7 @@ import type { Priority } from '../src/domain/priorities';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
 import { cancelSendRecords, finalError } from '../src/delivery/outcome-recorder';
 import type { ActivityDeps } from './deps';
-import { fetchTemplates, publicChannels, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
+import { fetchTemplates, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
 import { businessFailure } from './errors';
 import { findRelease0Waiting } from './release-0-lookups';
 

@@ -20,7 +20,7 @@ import type { BusinessEvent } from '../src/domain/business-event';
 import { EventLedger } from '../src/domain/event-ledger';
 import type { EventResult } from '../src/domain/notification-request';
 import type { NotificationStatus } from '../src/domain/notification-status';
-import type { CancelRequest, RescheduleRequest } from '../src/domain/workflow-messages';
+import type { CancelRequest, OutcomesReport, RescheduleRequest } from '../src/domain/workflow-messages';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
 import { NotificationEventId, NotificationEventType, NotificationUserId } from '../src/temporal/search-attributes';
 import {
@@ -95,7 +95,11 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
   };
   setHandler(statusQuery, (arg) => ledger.status(arg?.userId));
   setHandler(eventStatusQuery, () => ({ eventId: input.id, recipients: ledger.results(workflowId).length, states: ledger.counts() }));
-  setHandler(outcomesReadySignal, () => void (woken = true));
+  let reported: NonNullable<OutcomesReport['recipients']> = [];
+  setHandler(outcomesReadySignal, (report) => {
+    woken = true;
+    reported = [...reported, ...(report?.recipients ?? [])];
+  });
   setHandler(cancelUpdate, (request) => control('cancel', request ?? {}, true), { validator: validate('cancelled') });
   setHandler(rescheduleUpdate, (request) => control('reschedule', request, true), { validator: validate('rescheduled') });
   // Signals: the same, for clients that cannot send updates; an invalid one is logged and dropped.
@@ -133,7 +137,10 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
     }
     if (woken || ledger.deadlinePassed(Date.now())) {
       woken = false;
-      ledger.apply(await steps.reconcileEvent({ spec, inline }), { deadlineIsComplete: true });
+      // The closing worker's report settles a one-recipient delivered event without another step.
+      ledger.apply({ recipients: reported });
+      reported = [];
+      if (!ledger.isSettled()) ledger.apply(await steps.reconcileEvent({ spec, inline }), { deadlineIsComplete: true });
     }
   }
   await condition(allHandlersFinished);

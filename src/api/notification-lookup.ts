@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription }
 import type { NotificationClient } from '../client/notification-client';
 import type { Notification } from '../db/entities';
 import type { NotificationRepository } from '../db/repositories/notification-repository';
-import { isWaitingState, type ChannelRecords } from '../domain/notification-lifecycle';
+import { isWaitingState, publicChannels } from '../domain/notification-lifecycle';
 import type { NotificationStatus } from '../domain/notification-status';
 import { ApiError, notFound } from './errors';
 import { UUID_PATTERN } from './schemas';
@@ -49,11 +49,7 @@ export async function describeOrNull(temporal: Client, workflowId: string): Prom
 
 /** A lean-path notification's status, straight from its row: Postgres is where its outcomes live. */
 export function statusFromRow(row: Notification): NotificationStatus {
-  const channels: NotificationStatus['channels'] = {};
-  for (const [channel, record] of Object.entries(row.channelStates ?? {}) as [keyof ChannelRecords, NonNullable<ChannelRecords[keyof ChannelRecords]>][]) {
-    const { handOffs: _h, deadlineAt: _d, fellBackTo: _f, ...visible } = record;
-    channels[channel] = visible;
-  }
+  const channels = publicChannels(row.channelStates ?? {});
   return {
     state: row.state,
     ...(row.sendAt && isWaitingState(row.state) ? { sendAt: new Date(row.sendAt).toISOString() } : {}),

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Channel } from '../domain/channels';
-import { applyOutcome, type ChannelRecords, type NotificationView, type Step } from '../domain/notification-lifecycle';
+import { applyOutcome, publicChannels, type ChannelRecords, type NotificationView, type Step } from '../domain/notification-lifecycle';
 import type { ChannelOutcome, NotificationState } from '../domain/notification-status';
 import type { Priority } from '../domain/priorities';
-import { MESSAGES } from '../domain/workflow-messages';
+import { MESSAGES, type OutcomesReport } from '../domain/workflow-messages';
 import type { SendQueues } from './send-queues';
 
 /** What a channel worker reads of a notification before it sends (one statement). */
@@ -62,12 +62,12 @@ function toStored(row: Record<string, unknown>): StoredNotification {
 }
 
 /** Wakes the event workflow once its open channels are all settled (signal `outcomesReady`). */
-export type Waker = (workflowId: string) => Promise<void>;
+export type Waker = (workflowId: string, report?: OutcomesReport) => Promise<void>;
 
 export function temporalWaker(client: Client): Waker {
-  return async (workflowId) => {
+  return async (workflowId, report) => {
     try {
-      await client.workflow.getHandle(workflowId).signal(MESSAGES.outcomesReady);
+      await (report ? client.workflow.getHandle(workflowId).signal(MESSAGES.outcomesReady, report) : client.workflow.getHandle(workflowId).signal(MESSAGES.outcomesReady));
     } catch (err) {
       // Closed already (terminated, or it reconciled at its deadline): Postgres has the outcome.
       if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -150,7 +150,7 @@ export class OutcomeRecorder {
   private async afterStep(em: EntityManager, notification: StoredNotification, step: Step, openChannels: unknown): Promise<void> {
     if (step.cancelSendRecords.length > 0) await cancelSendRecords(em, notification.id, step.cancelSendRecords);
     for (const channel of step.enqueue) await this.queues.enqueueBulk(channel, [notification.id], notification.priority);
-    if (step.openDelta < 0 && openChannels !== null && Number(openChannels) <= 0) await this.wake(notification.workflowId);
+    if (step.openDelta < 0 && openChannels !== null && Number(openChannels) <= 0) await this.wake(notification.workflowId, deliveredReport(notification, step));
   }
 }
 
@@ -171,4 +171,12 @@ export async function cancelSendRecords(em: EntityManager, notificationId: strin
      on conflict (notification_id, channel) do update set status = 'cancelled' where send_records.status in ('failed', 'cancelled')`,
     [notificationId, JSON.stringify(channels)],
   );
+}
+
+/** The closing notification, when it ended delivered: enough for a one-recipient event to finish (errors left out). */
+function deliveredReport(notification: StoredNotification, step: Step): OutcomesReport | undefined {
+  if (step.state !== 'delivered') return undefined;
+  const channels = publicChannels(step.channels);
+  for (const record of Object.values(channels)) delete record!.error;
+  return { recipients: [{ userId: notification.recipientId, notificationId: notification.id, state: 'delivered', channels }] };
 }

@@ -57,6 +57,16 @@ export function isOpenChannel(record: ChannelRecord | undefined): boolean {
   return !!record && OPEN_CHANNEL.includes(record.state);
 }
 
+/** Channel records without the bookkeeping fields (hand-offs, deadlines, fallback links) that status answers leave out. */
+export function publicChannels(channels: ChannelRecords): ChannelRecords {
+  const out: ChannelRecords = {};
+  for (const [channel, record] of Object.entries(channels) as [Channel, NonNullable<ChannelRecords[Channel]>][]) {
+    const { handOffs: _h, deadlineAt: _d, fellBackTo: _f, ...rest } = record;
+    out[channel] = rest;
+  }
+  return out;
+}
+
 export function openChannelCount(channels: ChannelRecords): number {
   return Object.values(channels).filter(isOpenChannel).length;
 }

@@ -3,6 +3,8 @@
  * queries"). Plain strings and types, so channel workers and other languages' clients need no
  * workflow code to send them.
  */
+import type { RecipientSummary } from './event-ledger';
+
 export const MESSAGES = {
   /** Signal: cancel waiting notifications (all of the event, or one recipient's). */
   cancel: 'cancel',
@@ -21,6 +23,15 @@ export const MESSAGES = {
   eventStatus: 'eventStatus',
   campaignProgress: 'campaignProgress',
 } as const;
+
+/**
+ * Payload of `outcomesReady` (optional): the closing worker's own notification when it ended
+ * delivered, so a single-recipient event finishes without reading Postgres again. Ids and states
+ * only: no provider texts.
+ */
+export interface OutcomesReport {
+  recipients?: RecipientSummary[];
+}
 
 export interface CancelRequest {
   /** One recipient's notification; omitted: every waiting notification of the event. */

@@ -56,13 +56,15 @@ describe('ORDER_CREATED end to end', () => {
     expect(eventDescribed.searchAttributes).toMatchObject({ NotificationEventId: [eventId], NotificationEventType: ['ORDER_CREATED'], NotificationUserId: [userId] });
     expect(eventDescribed.memo).toEqual({ templateCode: 'order_created', channels: ['in_app', 'email'] });
 
-    // The lean path: one workflow, no activity tasks; plan-and-hand-off and the final reconcile are
-    // local activities in two workflow tasks, woken once by the channel workers.
+    // The lean path: one workflow, no activity tasks; plan-and-hand-off is a local activity in the first
+    // workflow task, and the channel workers wake it once to finish.
     const history = await stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).fetchHistory();
     const events = history.events ?? [];
     expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
     expect(events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
     expect(events.filter((e) => e.workflowTaskScheduledEventAttributes)).toHaveLength(2);
+    // The closing worker's report settled the event: one local activity (openEvent), no reconcile step.
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
     expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes).map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)).toEqual(['outcomesReady']);
   });
 
