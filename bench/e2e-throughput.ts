@@ -123,6 +123,7 @@ interface Report {
   channels?: string;
   floor?: Throughput;
   floorCpu?: CpuPerOperation;
+  rssWithoutService?: number;
   eventsCpu?: CpuPerOperation;
   events?: Throughput & { undelivered: number; emails: number };
   paced?: { rate: number; events: number; seconds: number; publish: Percentiles; row: Percentiles; visible: Percentiles; undelivered: number };
@@ -236,6 +237,8 @@ async function run(settings: Settings, report: Report, cleanup: { name: string; 
   cleanup.push({ name: 'delete Redis keys', run: () => deleteRedisKeys(config.redisUrl) });
   log('starting the service (workflow worker + channel workers) and the floor worker; both bundle their workflows');
   const floorQueue = `bench-floor-${RUN}`;
+  // The process before the service starts (benchmark, SMTP peer, ORM): subtracted to estimate the service's own RSS.
+  report.rssWithoutService = process.memoryUsage().rss;
   const [serviceStart, floorStart] = await Promise.allSettled([
     startService(config, { temporalWorker: true, deliveryWorkers: true }, (line) => log(`service: ${line}`)),
     startFloorWorker(config, floorQueue),
@@ -696,6 +699,7 @@ function printReport(r: Report): void {
     row('   recipients/s, all rows in a final state', rate(c.finalSeconds, c.final), at(c.finalSeconds));
     row('   campaignResult resolved', c.resultSeconds === null ? dash : `${c.resultSeconds.toFixed(1)} s`, c.result);
     row('   peak RSS of this process', `${mib(c.rssPeak)} MiB`, `${mib(c.rssBefore)} MiB before the campaign`);
+    if (r.rssWithoutService) row('   of which the service and floor worker (peak minus before)', `${mib(c.rssPeak - r.rssWithoutService)} MiB`, `${mib(r.rssWithoutService)} MiB without it`);
     row('   peak RSS of the Temporal dev server', c.serverRssPeak === null ? dash : `${mib(c.serverRssPeak)} MiB`);
     row('   Redis used_memory growth at peak', `${mib(c.redisPeak - c.redisBefore)} MiB`, `${((c.redisPeak - c.redisBefore) / r.settings.RECIPIENTS).toFixed(0)} bytes per recipient at the peak`);
   } else row('   recipients/s', dash);
