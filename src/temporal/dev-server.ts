@@ -15,6 +15,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** How long to wait for the frontend to answer. Default 60 s. */
   startTimeoutMs?: number;
+  /** The Web UI's remote codec endpoint (`--ui-codec-endpoint`): it decodes payloads there for display. */
+  codecEndpoint?: string;
   /** Where the server's own output goes. Default: dropped. */
   output?: 'inherit' | 'ignore';
 }
@@ -69,6 +71,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   ];
   if (uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
+  if (uiPort !== null && options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
   if (options.dbFile) args.push('--db-filename', options.dbFile);
 
   const child = spawn(options.cliPath, args, { stdio: ['ignore', options.output ?? 'ignore', options.output ?? 'ignore'] });
