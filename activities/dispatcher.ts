@@ -9,6 +9,7 @@ import { quietHoursEndAfter, type QuietHours } from '../src/domain/quiet-hours';
 import type { Orm } from '../src/db/orm';
 import type { ChannelContent } from '../src/domain/channel-content';
 import type { SendQueues } from '../src/delivery/send-queues';
+import { safeLinkOrUndefined } from '../src/domain/safe-link';
 import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
 import { templateVariables } from '../src/templates/template-variables';
 
@@ -423,7 +424,8 @@ interface StoredRow {
 export type Dispatcher = ReturnType<typeof createDispatcher>;
 
 export function channelContent(channel: Channel, fields: Record<string, string>, options: Pick<DeliveryOptions, 'actionUrl' | 'actionText'>): ChannelContent[Channel] {
-  const actionUrl = options.actionUrl ?? fields.actionUrl;
+  // Rendered links are checked in renderTemplateFields; options of events accepted before the check, here.
+  const actionUrl = safeLinkOrUndefined(options.actionUrl) ?? safeLinkOrUndefined(fields.actionUrl);
   const actionText = options.actionText ?? fields.actionText;
   switch (channel) {
     case 'in_app':

@@ -1,14 +1,14 @@
 import { SignJWT } from 'jose';
+import { DEV_CREDENTIALS } from '../placeholder-secrets';
 
 /**
  * Credentials `npm run dev` uses when none are configured, printed at start so the curl walk-through
- * works out of the box. Never used by src/bin/api.ts: production must configure its own.
+ * works out of the box. Every other process refuses to start with them (src/placeholder-secrets.ts).
  */
-export const DEV_CREDENTIALS = {
-  serviceKey: 'dev-service-key-not-secret',
-  adminKey: 'dev-admin-key-not-secret',
-  jwtSecret: 'dev-jwt-secret-not-for-production-use',
-} as const;
+export { DEV_CREDENTIALS };
+
+/** Issuer, audience and admin claim of the dev tokens: admin tokens need all three (docs/contracts.md). */
+const DEV_JWT = { JWT_ISSUER: 'notifications-dev', JWT_AUDIENCE: 'notifications', JWT_ADMIN_CLAIM: 'roles=admin' } as const;
 
 /** The environment with dev API credentials filled in where unset; the API then listens on loopback only. */
 export function withDevApiCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -18,7 +18,7 @@ export function withDevApiCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv
     ...(configured('API_HOST') ? {} : { API_HOST: '127.0.0.1' }),
     ...(configured('API_KEYS') ? {} : { API_KEYS: `dev:${DEV_CREDENTIALS.serviceKey}` }),
     ...(configured('ADMIN_API_KEYS') ? {} : { ADMIN_API_KEYS: `dev-admin:${DEV_CREDENTIALS.adminKey}` }),
-    ...(configured('JWT_SECRET') || configured('JWT_JWKS_URL') ? {} : { JWT_SECRET: DEV_CREDENTIALS.jwtSecret }),
+    ...(configured('JWT_SECRET') || configured('JWT_JWKS_URL') ? {} : { JWT_SECRET: DEV_CREDENTIALS.jwtSecret, ...DEV_JWT }),
   };
 }
 
@@ -26,9 +26,10 @@ export function withDevApiCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv
 export function signUserToken(
   secret: string,
   userId: string,
-  options: { admin?: boolean; ttl?: string; issuer?: string; audience?: string } = {},
+  options: { admin?: boolean; ttl?: string; issuer?: string; audience?: string; adminClaim?: { name: string; value: string } } = {},
 ): Promise<string> {
-  let jwt = new SignJWT(options.admin ? { roles: ['admin'] } : {})
+  const admin = options.adminClaim ?? { name: 'roles', value: 'admin' };
+  let jwt = new SignJWT(options.admin ? { [admin.name]: [admin.value] } : {})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(userId)
     .setIssuedAt()

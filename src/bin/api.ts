@@ -24,6 +24,7 @@ runMain(async () => {
       ttl,
       issuer: config.api.jwt.issuer,
       audience: config.api.jwt.audience,
+      adminClaim: config.api.jwt.adminClaim,
     });
     process.stdout.write(`${token}\n`);
     return;

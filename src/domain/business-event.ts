@@ -3,6 +3,7 @@ import { CHANNELS } from './channels';
 import { checkData, describeSpec, EVENT_DATA_SPECS, resolveTemplateCode, templateDataSpec } from './event-data';
 import { findUnsafeJson, MAX_JSON_DEPTH, unstorableStringReason } from './json-safety';
 import { PRIORITIES } from './priorities';
+import { isSafeLink, SAFE_LINK_MESSAGE } from './safe-link';
 
 import { EVENT_TYPES } from './event-types';
 
@@ -47,7 +48,7 @@ export const deliveryOptionsSchema = z
       .min(1)
       .refine((list) => new Set(list).size === list.length, 'must not repeat a channel')
       .optional(),
-    actionUrl: storableString(2048).optional(),
+    actionUrl: storableString(2048).refine(isSafeLink, SAFE_LINK_MESSAGE).optional(),
     actionText: storableString(200).optional(),
   })
   .strict();

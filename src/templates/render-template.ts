@@ -1,10 +1,13 @@
 import Handlebars from 'handlebars';
+import { isSafeLink, withSafeHtmlLinks } from '../domain/safe-link';
 import { analyzeTemplateFields, TemplateSyntaxError, type TemplateVariables } from './template-analysis';
 
 export { TemplateLimitError, TemplateSyntaxError, TEMPLATE_LIMITS } from './template-analysis';
 
 /** Fields rendered as HTML (escaped by default); every other field is plain text. */
-const HTML_FIELDS = new Set(['html']);
+export const HTML_FIELDS = new Set(['html']);
+/** Fields that are links (actionUrl, url, ...): https, http or relative only (src/domain/safe-link.ts). */
+export const isLinkField = (field: string): boolean => /url$/i.test(field);
 
 export class TemplateVariableMissingError extends Error {
   override readonly name = 'TemplateVariableMissingError';
@@ -50,12 +53,17 @@ export function assertTemplateCompiles(fields: Record<string, string>): Template
   return variables;
 }
 
-/** Renders each field with the variables; throws TemplateVariableMissingError naming the first missing variable. */
+/**
+ * Renders each field with the variables; throws TemplateVariableMissingError naming the first missing
+ * variable. A link that renders unsafe (its variable came from event data) renders empty, an unsafe link
+ * in HTML as `#`: templates are checked when stored, data only here.
+ */
 export function renderTemplateFields(fields: Record<string, string>, variables: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [field, source] of Object.entries(fields)) {
     try {
-      out[field] = compile(source, HTML_FIELDS.has(field))(variables);
+      const rendered = compile(source, HTML_FIELDS.has(field))(variables);
+      out[field] = HTML_FIELDS.has(field) ? withSafeHtmlLinks(rendered) : isLinkField(field) && !isSafeLink(rendered) ? '' : rendered;
     } catch (err) {
       const message = (err as Error).message;
       const missing = /"([^"]+)" not defined in/.exec(message);

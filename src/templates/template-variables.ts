@@ -1,3 +1,5 @@
+import { safeLinkOrUndefined } from '../domain/safe-link';
+
 /** What a template renders with, besides the notification's data. */
 export interface TemplateVariableOptions {
   actionUrl?: string;
@@ -24,7 +26,8 @@ export function templateVariables(
 ): Record<string, unknown> {
   const variables: Record<string, unknown> = {
     ...data,
-    actionUrl: options.actionUrl ?? data.actionUrl,
+    // Events accepted before links were checked, and data (never checked as a link), may still carry one.
+    actionUrl: safeLinkOrUndefined(options.actionUrl ?? data.actionUrl),
     actionText: options.actionText ?? data.actionText,
   };
   if (isBlank(variables.userName)) {

@@ -10,13 +10,18 @@ import { TestStack } from './test-stack';
 export const SERVICE_KEY = 'svc-test-key-0123456789';
 export const ADMIN_KEY = 'ops-test-key-9876543210';
 export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef0123';
+export const JWT_ISSUER = 'https://id.shop.test';
+export const JWT_AUDIENCE = 'notifications';
 
-/** API settings for a TestStack: a plain service key, an admin key given as its SHA-256 (the stored form), HS256 tokens. */
+/** API settings for a TestStack: a plain service key, an admin key given as its SHA-256 (the stored form), HS256 tokens (admin: roles=admin). */
 export function apiTestEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
     API_KEYS: `checkout:${SERVICE_KEY}`,
     ADMIN_API_KEYS: `oncall:${createHash('sha256').update(ADMIN_KEY).digest('hex')}`,
     JWT_SECRET,
+    JWT_ISSUER,
+    JWT_AUDIENCE,
+    JWT_ADMIN_CLAIM: 'roles=admin',
     TEMPORAL_UI_URL: 'http://temporal-ui.test:8233',
     ...extra,
   };
@@ -68,8 +73,8 @@ export class ApiTestApp {
   }
 }
 
-export function token(userId: string, options: { admin?: boolean; ttl?: string } = {}): Promise<string> {
-  return signUserToken(JWT_SECRET, userId, options);
+export function token(userId: string, options: { admin?: boolean; ttl?: string; issuer?: string; audience?: string } = {}): Promise<string> {
+  return signUserToken(JWT_SECRET, userId, { issuer: JWT_ISSUER, audience: JWT_AUDIENCE, ...options });
 }
 
 export function orderCreated(id: string, userId: string, extra: Record<string, unknown> = {}) {

@@ -225,7 +225,7 @@ describe('HTTP API: operator-facing routes', () => {
         configure: (config) => ({
           ...config,
           queuePrefix: `{rl-${stack.id}}`,
-          api: { ...config.api, rateLimit: { perKey: 3, perUser: 2, windowMs: 60_000 } },
+          api: { ...config.api, rateLimit: { ...config.api.rateLimit, perKey: 3, perUser: 2, windowMs: 60_000 } },
         }),
       });
       try {

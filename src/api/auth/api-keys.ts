@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyConfig } from '../../config';
+import { API_SCOPES, type ApiKeyConfig, type ApiScope } from '../../config';
 
 export interface VerifiedKey {
   name: string;
   admin: boolean;
+  scopes: readonly ApiScope[];
 }
 
 /**
@@ -11,12 +12,13 @@ export interface VerifiedKey {
  * (in constant time) whatever matches, so timing reveals neither which key nor how much of it matched.
  */
 export class ApiKeyVerifier {
-  private readonly keys: { name: string; admin: boolean; hash: Buffer }[];
+  private readonly keys: (VerifiedKey & { hash: Buffer })[];
 
   constructor(serviceKeys: ApiKeyConfig[], adminKeys: ApiKeyConfig[]) {
+    // A key configured without scopes keeps every scope: what it could do before scopes existed.
     this.keys = [
-      ...serviceKeys.map((k) => ({ name: k.name, admin: false, hash: Buffer.from(k.sha256, 'hex') })),
-      ...adminKeys.map((k) => ({ name: k.name, admin: true, hash: Buffer.from(k.sha256, 'hex') })),
+      ...serviceKeys.map((k) => ({ name: k.name, admin: false, scopes: k.scopes ?? API_SCOPES, hash: Buffer.from(k.sha256, 'hex') })),
+      ...adminKeys.map((k) => ({ name: k.name, admin: true, scopes: API_SCOPES, hash: Buffer.from(k.sha256, 'hex') })),
     ];
   }
 
@@ -28,7 +30,7 @@ export class ApiKeyVerifier {
     const hash = createHash('sha256').update(presented).digest();
     let found: VerifiedKey | null = null;
     for (const key of this.keys) {
-      if (timingSafeEqual(hash, key.hash) && !found) found = { name: key.name, admin: key.admin };
+      if (timingSafeEqual(hash, key.hash) && !found) found = { name: key.name, admin: key.admin, scopes: key.scopes };
     }
     return found;
   }

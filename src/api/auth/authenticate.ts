@@ -1,12 +1,19 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { ApiScope } from '../../config';
 import { ApiError, errorBody } from '../errors';
 import type { ApiKeyVerifier } from './api-keys';
 import { InvalidTokenError, type JwtVerifier, TokenKeysUnavailableError } from './jwt';
 
-/** Who is calling: a service or operator holding an API key, or a user holding a JWT. */
-export type Principal = { kind: 'key'; name: string; admin: boolean } | { kind: 'user'; userId: string; admin: boolean };
+/** Who is calling: a service or operator holding an API key, or a user holding a JWT (until it expires). */
+export type Principal =
+  | { kind: 'key'; name: string; admin: boolean; scopes: readonly ApiScope[] }
+  | { kind: 'user'; userId: string; admin: boolean; expiresAt: Date };
 
-/** What a route requires. `service`: any API key. `user`: a JWT (its subject is the recipient). `admin`: an admin key or a JWT with the admin role. */
+/**
+ * What a route requires. `service`: an API key with the route's scope (admin keys have every scope).
+ * `user`: a JWT (its subject is the recipient). `admin`: an admin key or a JWT with the admin claim.
+ */
 export type Access = 'service' | 'user' | 'admin';
 
 declare module 'fastify' {
@@ -43,25 +50,50 @@ export class Authenticator {
   constructor(
     private readonly keys: ApiKeyVerifier,
     private readonly jwt: JwtVerifier | null,
+    private readonly failures: AuthFailureLimiter,
   ) {}
 
   /**
    * An onRequest hook that sets request.principal or answers 401/403 itself (not by throwing: plugins
    * with their own error handler, like the queue dashboard, must still answer with our body and challenge).
+   * Invalid credentials count against the caller's address (AuthFailureLimiter).
    */
-  guard(access: Access): onRequestAsyncHookHandler {
+  guard(access: 'service', scope: ApiScope): onRequestAsyncHookHandler;
+  guard(access: Exclude<Access, 'service'>): onRequestAsyncHookHandler;
+  guard(access: Access, scope?: ApiScope): onRequestAsyncHookHandler {
     return async (request: FastifyRequest, reply: FastifyReply) => {
       try {
-        const principal = await this.principalOf(request, access);
+        const principal = await this.principalOf(request, access).catch(async (err: unknown) => {
+          if (err instanceof ApiError && err.statusCode === 401) await this.failures.record(request.ip);
+          throw err;
+        });
         if (!principal) throw new ApiError(401, `missing credentials: this route needs ${NEEDS[access]}`, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
         request.principal = principal;
         if (!allows(access, principal)) throw new ApiError(403, `forbidden: this route needs ${NEEDS[access]}`);
+        if (access === 'service' && principal.kind === 'key' && !principal.scopes.includes(scope!)) {
+          throw new ApiError(403, `forbidden: API key "${principal.name}" lacks the scope "${scope}" this route needs`);
+        }
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         return reply.code(err.statusCode).headers(err.headers).send(errorBody(err.statusCode, err.message));
       }
     };
   }
+
+  /**
+   * A global onRequest hook, before any other work (no key hashing, no JWKS fetch, no database): an
+   * address over its failed-authentication budget gets 429 with Retry-After.
+   */
+  readonly refuseBlockedAddresses: onRequestAsyncHookHandler = async (request, reply) => {
+    if (!hasCredentials(request)) return;
+    const waitMs = await this.failures.blockedFor(request.ip);
+    if (waitMs <= 0) return;
+    const seconds = Math.ceil(waitMs / 1000);
+    return reply
+      .code(429)
+      .header('retry-after', String(seconds))
+      .send(errorBody(429, `too many failed authentications from this address, retry in ${seconds} s`));
+  };
 
   private async principalOf(request: FastifyRequest, access: Access): Promise<Principal | null> {
     const unauthorized = (message: string) => new ApiError(401, message, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
@@ -89,19 +121,58 @@ export class Authenticator {
   private keyPrincipal(presented: string, unauthorized: (m: string) => ApiError): Principal {
     const key = presented ? this.keys.verify(presented) : null;
     if (!key) throw unauthorized('invalid API key');
-    return { kind: 'key', name: key.name, admin: key.admin };
+    return { kind: 'key', name: key.name, admin: key.admin, scopes: key.scopes };
   }
 
   private async userPrincipal(token: string, unauthorized: (m: string) => ApiError): Promise<Principal> {
     if (!this.jwt) throw unauthorized('bearer tokens are not accepted: no JWT_SECRET or JWT_JWKS_URL configured');
     try {
       const verified = await this.jwt.verify(token);
-      return { kind: 'user', userId: verified.subject, admin: verified.admin };
+      return { kind: 'user', userId: verified.subject, admin: verified.admin, expiresAt: verified.expiresAt };
     } catch (err) {
       if (err instanceof InvalidTokenError) throw unauthorized(`invalid token: ${err.message}`);
       if (err instanceof TokenKeysUnavailableError) throw new ApiError(503, 'token keys unavailable, try again later');
       throw err;
     }
+  }
+}
+
+function hasCredentials(request: FastifyRequest): boolean {
+  return API_KEY_HEADER in request.headers || 'authorization' in request.headers || /[?&]access_token=/.test(request.url);
+}
+
+/**
+ * Failed authentications per client address (request.ip: see TRUST_PROXY), a fixed window per address,
+ * counted in Redis so every API process shares them. Fails open when Redis does not answer, like the
+ * request rate limit.
+ */
+export class AuthFailureLimiter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly max: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Milliseconds until the address may try again; 0 when it may now. */
+  async blockedFor(ip: string): Promise<number> {
+    if (this.max === 0) return 0;
+    try {
+      const [[, count], [, ttl]] = (await this.redis.multi().get(this.key(ip)).pttl(this.key(ip)).exec()) as [[null, string | null], [null, number]];
+      return Number(count ?? 0) >= this.max ? Math.max(ttl, 1000) : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  async record(ip: string): Promise<void> {
+    if (this.max === 0) return;
+    // The window starts with the first failure; set + incr in one transaction, so no key lives forever.
+    await this.redis.multi().set(this.key(ip), 0, 'PX', this.windowMs, 'NX').incr(this.key(ip)).exec().catch(() => undefined);
+  }
+
+  private key(ip: string): string {
+    return `${this.prefix}:api-auth-failures:${ip}`;
   }
 }
 

@@ -5,8 +5,10 @@ import type { ApiConfig } from '../../config';
 export interface VerifiedToken {
   /** `sub`: the recipient id. */
   subject: string;
-  /** `roles` (array) contains "admin", or `role` is "admin". */
+  /** The configured admin claim (JWT_ADMIN_CLAIM) holds its value; never without a configured issuer and audience. */
   admin: boolean;
+  /** `exp`, required: a stream opened with the token ends then. */
+  expiresAt: Date;
 }
 
 export class InvalidTokenError extends Error {
@@ -38,7 +40,8 @@ export class JwtVerifier {
   async verify(token: string): Promise<VerifiedToken> {
     let payload: JWTPayload;
     try {
-      const options = { algorithms: this.algorithms, issuer: this.config.issuer, audience: this.config.audience, clockTolerance: 5 };
+      // exp required: a token without one would be valid forever.
+      const options = { algorithms: this.algorithms, issuer: this.config.issuer, audience: this.config.audience, clockTolerance: 5, requiredClaims: ['exp'] };
       payload =
         this.key instanceof Uint8Array
           ? (await jwtVerify(token, this.key, options)).payload
@@ -51,15 +54,22 @@ export class JwtVerifier {
     if (typeof payload.sub !== 'string' || !USER_ID_PATTERN.test(payload.sub)) {
       throw new InvalidTokenError('token subject (sub) must be a recipient id');
     }
-    const roles = Array.isArray(payload.roles) ? payload.roles : [];
-    return { subject: payload.sub, admin: roles.includes('admin') || payload.role === 'admin' };
+    return { subject: payload.sub, admin: this.isAdmin(payload), expiresAt: new Date(payload.exp! * 1000) };
+  }
+
+  /** Only from the configured claim, and only when issuer and audience are checked (loadConfig insists). */
+  private isAdmin(payload: JWTPayload): boolean {
+    const claim = this.config.adminClaim;
+    if (!claim || !this.config.issuer || !this.config.audience) return false;
+    const value = payload[claim.name];
+    return Array.isArray(value) ? value.includes(claim.value) : value === claim.value;
   }
 }
 
 /** A reason fit for a 401 body: what is wrong with the token, never key material. */
 function describe(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'token expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `token claim ${err.claim} invalid`;
+  if (err instanceof errors.JWTClaimValidationFailed) return err.reason === 'missing' ? `token claim ${err.claim} missing` : `token claim ${err.claim} invalid`;
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature invalid';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
   if (err instanceof errors.JWKSNoMatchingKey) return 'token signed by an unknown key';

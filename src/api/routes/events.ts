@@ -14,7 +14,7 @@ export function eventRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     app.post(
       '/api/events',
       {
-        onRequest: ctx.auth.guard('service'),
+        onRequest: ctx.auth.guard('service', 'events'),
         schema: {
           tags: ['events'],
           summary: 'Publish a business event',

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../context';
@@ -10,7 +11,11 @@ const readinessSchema = z.object({
   checks: z.object({ postgres: checkSchema, redis: checkSchema, temporal: checkSchema }),
 });
 
-/** Liveness and readiness; not rate limited, no authentication. */
+/**
+ * Liveness and readiness; not rate limited, no authentication. Anyone may call them, so a failed check
+ * says only which service and whether it timed out: driver errors can hold addresses, user names and
+ * connection strings (the detail goes to the log).
+ */
 export function healthRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
@@ -35,9 +40,9 @@ export function healthRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (request, reply) => {
         const { deps } = ctx;
         const [postgres, redis, temporal] = await Promise.all([
-          check(() => request.em.getConnection().execute('select 1')),
-          check(() => deps.redis.ping()),
-          check(() => deps.temporalClient.workflowService.getSystemInfo({})),
+          check('postgres', () => request.em.getConnection().execute('select 1'), request.log),
+          check('redis', () => deps.redis.ping(), request.log),
+          check('temporal', () => deps.temporalClient.workflowService.getSystemInfo({}), request.log),
         ]);
         const ready = postgres.ok && redis.ok && temporal.ok;
         return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: { postgres, redis, temporal } });
@@ -46,19 +51,23 @@ export function healthRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   };
 }
 
-async function check(probe: () => Promise<unknown>): Promise<z.infer<typeof checkSchema>> {
+const TIMED_OUT = `no answer within ${CHECK_TIMEOUT_MS} ms`;
+
+async function check(name: string, probe: () => Promise<unknown>, log: FastifyBaseLogger): Promise<z.infer<typeof checkSchema>> {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       probe(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new Error(TIMED_OUT)), CHECK_TIMEOUT_MS);
       }),
     ]);
     return { ok: true, latencyMs: Date.now() - started };
   } catch (err) {
-    return { ok: false, latencyMs: Date.now() - started, error: (err as Error).message.split('\n')[0] };
+    const message = (err as Error).message;
+    log.warn({ check: name, err }, `readiness check ${name} failed`);
+    return { ok: false, latencyMs: Date.now() - started, error: message === TIMED_OUT ? TIMED_OUT : 'unreachable (details in the API log)' };
   } finally {
     clearTimeout(timer);
   }

@@ -24,7 +24,7 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
     app.get(
       '/api/notifications/:id/status',
       {
-        onRequest: ctx.auth.guard('service'),
+        onRequest: ctx.auth.guard('service', 'read'),
         schema: {
           tags: ['notifications'],
           summary: 'Status of one notification (from Postgres, where its outcomes live)',
@@ -44,7 +44,7 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
     app.post(
       '/api/notifications/:id/cancel',
       {
-        onRequest: ctx.auth.guard('service'),
+        onRequest: ctx.auth.guard('service', 'control'),
         schema: {
           tags: ['notifications'],
           summary: 'Cancel a scheduled notification (update `cancelNotification`)',
@@ -82,7 +82,7 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
     app.post(
       '/api/notifications/:id/reschedule',
       {
-        onRequest: ctx.auth.guard('service'),
+        onRequest: ctx.auth.guard('service', 'control'),
         schema: {
           tags: ['notifications'],
           summary: 'Move a scheduled notification (update `rescheduleNotification`)',

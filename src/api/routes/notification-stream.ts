@@ -11,12 +11,15 @@ import { errors, UUID_PATTERN } from '../schemas';
 const MAX_STREAMS_PER_USER = 10;
 /** Notifications replayed after a reconnect (Last-Event-ID). */
 const MAX_REPLAY = 100;
+/** setTimeout's ceiling (about 24.8 days); a stream of a longer-lived token reconnects then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const DESCRIPTION = `Server-sent events: \`event: notification\` with the notification as JSON \`data\` and its id as
 the event \`id\`, each time one of the caller's in-app notifications is delivered. A comment line is sent
 at once and then every 15 s as a heartbeat. On reconnect the browser's \`Last-Event-ID\` header
 replays what was delivered after that notification. EventSource cannot send headers: pass the JWT as
-\`?access_token=\` instead (keep such URLs out of logs; this API redacts it from its own).`;
+\`?access_token=\` instead (keep such URLs out of logs; this API redacts it from its own). The stream ends
+when the token expires, after an \`event: token_expired\`: reconnect with a fresh token.`;
 
 export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
@@ -46,6 +49,7 @@ export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod
         let replaying = true;
         let unsubscribe: (() => void) | undefined;
         let heartbeat: NodeJS.Timeout | undefined;
+        let expiry: NodeJS.Timeout | undefined;
         const sent = new Set<string>();
         const buffered: FeedEvent[] = [];
         const write = (chunk: string) => {
@@ -61,6 +65,7 @@ export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod
           if (!open) return;
           open = false;
           clearInterval(heartbeat);
+          clearTimeout(expiry);
           unsubscribe?.();
           if (!res.writableEnded) res.end();
         };
@@ -90,6 +95,12 @@ export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod
         });
         write(`retry: 3000\n: connected\n\n`);
         heartbeat = setInterval(() => write(': ping\n\n'), ctx.sseHeartbeatMs);
+        // Authentication holds only as long as the token: a revoked shopper's feed must not stay open for days.
+        const expiresAt = request.principal?.kind === 'user' ? request.principal.expiresAt.getTime() : Date.now();
+        expiry = setTimeout(() => {
+          write('event: token_expired\ndata: {}\n\n');
+          end();
+        }, Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS));
 
         try {
           if (lastEventId && UUID_PATTERN.test(lastEventId)) {

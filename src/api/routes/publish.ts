@@ -17,7 +17,7 @@ export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     app.post(
       '/api/notifications',
       {
-        onRequest: ctx.auth.guard('service'),
+        onRequest: ctx.auth.guard('service', 'sends'),
         schema: {
           tags: ['events'],
           summary: 'Send one notification by template (publishNotification)',
@@ -39,7 +39,7 @@ export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     app.post(
       '/api/notifications/batch',
       {
-        onRequest: ctx.auth.guard('service'),
+        onRequest: ctx.auth.guard('service', 'sends'),
         schema: {
           tags: ['events'],
           summary: 'Send one notification by template to many users (publishBatchNotification)',

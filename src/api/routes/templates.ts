@@ -4,7 +4,8 @@ import type { Template } from '../../db/entities';
 import { TemplateRepository } from '../../db/repositories/template-repository';
 import { CHANNELS } from '../../domain/channels';
 import { CATEGORIES } from '../../domain/event-catalog';
-import { assertTemplateCompiles, renderTemplateFields, TemplateLimitError, TemplateSyntaxError, TemplateVariableMissingError } from '../../templates/render-template';
+import { isSafeLink, SAFE_LINK_MESSAGE, unsafeHtmlLink } from '../../domain/safe-link';
+import { assertTemplateCompiles, HTML_FIELDS, isLinkField, renderTemplateFields, TemplateLimitError, TemplateSyntaxError, TemplateVariableMissingError } from '../../templates/render-template';
 import { variablesNotProvided } from '../../templates/provided-variables';
 import { assertTemplateBounds, TEMPLATE_LIMITS, type TemplateVariables } from '../../templates/template-analysis';
 import type { ApiContext } from '../context';
@@ -93,6 +94,7 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { channel, locale, fields } = request.body;
         const missing = REQUIRED_FIELDS[channel].filter((f) => !(f in fields));
         if (missing.length) throw new ApiError(400, `invalid body: fields: ${channel} templates need ${missing.join(', ')}`, missing.map((f) => `fields.${f}`), 'body');
+        assertSafeLinks(fields);
         assertVariablesProvided(code, checkedTemplate(() => assertTemplateCompiles(fields)));
         const repository = new TemplateRepository(request.em);
         const existing = await repository.categoryOf(code);
@@ -185,4 +187,16 @@ function assertVariablesProvided(code: string, variables: TemplateVariables): vo
 
 function templateView(t: Template): z.infer<typeof templateSchema> {
   return { id: t.id, code: t.code, channel: t.channel, locale: t.locale, version: t.version, category: t.category, fields: t.fields, createdAt: t.createdAt.toISOString() };
+}
+
+/**
+ * Link fields (actionUrl, url, ...) and link attributes in HTML must be https, http or relative where the
+ * template itself writes the scheme; what variables bring is checked when rendered.
+ */
+function assertSafeLinks(fields: Record<string, string>): void {
+  const unsafe = Object.entries(fields).filter(([field, source]) => (HTML_FIELDS.has(field) ? unsafeHtmlLink(source) !== null : isLinkField(field) && !isSafeLink(source)));
+  if (unsafe.length) {
+    const names = unsafe.map(([field]) => `fields.${field}`);
+    throw new ApiError(400, `invalid body: ${names.map((n) => `${n}: links ${SAFE_LINK_MESSAGE}`).join('; ')}`, names, 'body');
+  }
 }
