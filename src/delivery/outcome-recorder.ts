@@ -19,14 +19,15 @@ export interface StoredNotification extends NotificationView {
   /** 1: release-0 notificationWorkflow (outcomes by signal); 2: the lean event path (outcomes in Postgres). */
   lifecycle: number;
   /** The recipient's addresses, read in the same statement (null when the recipient was deleted). */
-  recipient: { id: string; email: string | null; phone: string | null; webhookUrl: string | null } | null;
+  recipient: { id: string; email: string | null; phone: string | null; webhookUrl: string | null; webhookSecrets: string[] } | null;
 }
 
 /** The notification a job names, with its recipient's addresses: one round trip. */
 export async function loadStoredNotification(em: EntityManager, id: string): Promise<StoredNotification | null> {
   const [row] = await em.getConnection().execute(
     `select n.id, n.recipient_id, n.event_id, n.workflow_id, n.priority, n.content, n.state, n.channel_states, n.fallbacks, n.version, n.lifecycle,
-            r.id as r_id, r.email as r_email, r.phone as r_phone, r.webhook_url as r_webhook_url
+            r.id as r_id, r.email as r_email, r.phone as r_phone, r.webhook_url as r_webhook_url, r.webhook_secret as r_webhook_secret,
+            case when r.webhook_secret_previous_until > now() then r.webhook_secret_previous end as r_webhook_secret_previous
        from notifications n left join recipients r on r.id = n.recipient_id where n.id = ?`,
     [id],
   );
@@ -56,7 +57,14 @@ function toStored(row: Record<string, unknown>): StoredNotification {
     version: Number(row.version),
     lifecycle: Number(row.lifecycle),
     recipient: row.r_id
-      ? { id: row.r_id as string, email: (row.r_email as string) ?? null, phone: (row.r_phone as string) ?? null, webhookUrl: (row.r_webhook_url as string) ?? null }
+      ? {
+          id: row.r_id as string,
+          email: (row.r_email as string) ?? null,
+          phone: (row.r_phone as string) ?? null,
+          webhookUrl: (row.r_webhook_url as string) ?? null,
+          // Current first, then the previous one while its rotation lasts (both sign).
+          webhookSecrets: [row.r_webhook_secret, row.r_webhook_secret_previous].filter((x): x is string => typeof x === 'string' && x !== ''),
+        }
       : null,
   };
 }

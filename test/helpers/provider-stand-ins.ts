@@ -6,7 +6,16 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createECDH, createPublicKey, hkdfSync, randomBytes, createDecipheriv, verify, type ECDH } from 'node:crypto';
+import type { OutboundPolicy } from '../../src/delivery/outbound-url';
 import type { PushSubscriptionRecord } from '../../src/delivery/providers/provider';
+
+/**
+ * The stand-ins listen on http://127.0.0.1: providers that call recipient-supplied URLs refuse that
+ * by default (https only, no loopback), so tests pass this development policy explicitly.
+ */
+export const LOCAL_STAND_IN_POLICY: OutboundPolicy = { allowHttp: true, allowedCidrs: ['127.0.0.0/8'], allowedHosts: null };
+/** The same as environment for loadConfig (TestStack env, child processes). */
+export const LOCAL_STAND_IN_ENV = { OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_CIDRS: '127.0.0.0/8', PUSH_ALLOWED_HOSTS: '*' };
 
 export interface RecordedRequest {
   method: string;

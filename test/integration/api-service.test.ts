@@ -272,11 +272,11 @@ describe('HTTP API: service-facing routes', () => {
           roles: ['customer'],
           quietHours: { start: '22:00', end: '07:00', timezone: 'Asia/Kolkata' },
           webhookUrl: 'https://hooks.example.test/n',
-          pushSubscriptions: [{ endpoint: 'https://push.example.test/sub/1', keys: { p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM', auth: 'tBHItJI5svbpez7KI4CCXg' } }],
+          pushSubscriptions: [{ endpoint: 'https://fcm.googleapis.com/fcm/send/sub-1', keys: { p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM', auth: 'tBHItJI5svbpez7KI4CCXg' } }],
         },
       });
       expect(created.statusCode).toBe(201);
-      expect(created.json()).toMatchObject({ id, email: 'asha@example.test', timezone: 'Asia/Kolkata', roles: ['customer'], pushSubscriptions: [{ endpoint: 'https://push.example.test/sub/1' }] });
+      expect(created.json()).toMatchObject({ id, email: 'asha@example.test', timezone: 'Asia/Kolkata', roles: ['customer'], pushSubscriptions: [{ endpoint: 'https://fcm.googleapis.com/fcm/send/sub-1' }] });
 
       const updated = await api.service({ method: 'PUT', url: `/api/recipients/${id}`, payload: { phone: null, muted: true, pushSubscriptions: [] } });
       expect(updated.statusCode).toBe(200);
@@ -296,7 +296,7 @@ describe('HTTP API: service-facing routes', () => {
         [{ quietHours: { start: '25:00', end: '07:00', timezone: 'UTC' } }, 'quietHours.start'],
         [{ quietHours: { start: '07:00', end: '07:00', timezone: 'UTC' } }, 'quietHours.end'],
         [{ webhookUrl: 'ftp://x' }, 'webhookUrl'],
-        [{ pushSubscriptions: [{ endpoint: 'https://p.test', keys: { p256dh: 'x' } }] }, 'pushSubscriptions.0.keys.auth'],
+        [{ pushSubscriptions: [{ endpoint: 'https://fcm.googleapis.com/fcm/send/p', keys: { p256dh: 'x' } }] }, 'pushSubscriptions.0.keys.auth'],
         [{ nickname: 'A' }, 'nickname'],
       ];
       for (const [payload, field] of cases) {

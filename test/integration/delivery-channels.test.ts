@@ -13,6 +13,7 @@ import {
   startWebhookReceiver,
   verifyVapidAuthorization,
   type HttpStandIn,
+  LOCAL_STAND_IN_POLICY,
 } from '../helpers/provider-stand-ins';
 import { TestStack } from '../helpers/test-stack';
 
@@ -26,8 +27,8 @@ describe('delivery fabric: each channel delivers', () => {
   const stack = new TestStack({
     providers: () => ({
       sms: new TwilioSmsProvider({ baseUrl: twilio.url, accountSid: 'AC_test', authToken: 'token', from: '+15005550001' }),
-      push: new WebPushProvider({ vapid }),
-      webhook: new WebhookProvider({ secret: webhookSecret }),
+      push: new WebPushProvider({ vapid, policy: LOCAL_STAND_IN_POLICY }),
+      webhook: new WebhookProvider({ secret: webhookSecret, policy: LOCAL_STAND_IN_POLICY }),
     }),
   });
 
@@ -128,20 +129,22 @@ describe('delivery fabric: each channel delivers', () => {
 
   it('webhook: a signed JSON POST that verifies with the documented recipe', async () => {
     const userId = stack.uid('u');
-    await stack.createRecipient({ id: userId, webhookUrl: `${receiver.url}/hooks/${userId}` });
+    // The endpoint's own secret signs, not the tenant's WEBHOOK_SECRET.
+    const endpointSecret = `whsec_endpoint_${userId}`;
+    await stack.createRecipient({ id: userId, webhookUrl: `${receiver.url}/hooks/${userId}`, webhookSecret: endpointSecret });
     const { state, notification } = await send(userId, ['webhook']);
     expect(state).toBe('delivered');
     const [req] = receiver.requests.filter((r) => r.path === `/hooks/${userId}`);
     expect(req.headers['content-type']).toBe('application/json');
     expect(req.headers['x-notification-id']).toBe(notification.id);
     expect(req.headers['idempotency-key']).toBe(`${notification.id}.webhook`);
-    // README recipe: v1=<hex HMAC-SHA256(secret, `${X-Notification-Timestamp}.${raw body}`)>, timestamp within 5 minutes.
+    // README recipe: v1=<hex HMAC-SHA256(secret, `${X-Notification-Id}.${X-Notification-Timestamp}.${raw body}`)>, timestamp within 5 minutes.
     const timestamp = req.headers['x-notification-timestamp'] as string;
     expect(Math.abs(Date.now() / 1000 - Number(timestamp))).toBeLessThan(300);
-    const expected = createHmac('sha256', webhookSecret).update(`${timestamp}.${req.rawBody.toString('utf8')}`).digest('hex');
+    const expected = createHmac('sha256', endpointSecret).update(`${notification.id}.${timestamp}.${req.rawBody.toString('utf8')}`).digest('hex');
     expect(req.headers['x-notification-signature']).toBe(`v1=${expected}`);
-    expect(verifyWebhookSignature(webhookSecret, req.headers, req.rawBody)).toBe(true);
-    expect(verifyWebhookSignature('another-secret-entirely', req.headers, req.rawBody)).toBe(false);
+    expect(verifyWebhookSignature(endpointSecret, req.headers, req.rawBody)).toBe(true);
+    expect(verifyWebhookSignature(webhookSecret, req.headers, req.rawBody)).toBe(false);
     expect(JSON.parse(req.body)).toMatchObject({ eventId: notification.eventId, userId, templateCode: 'order_shipped', data: notification.data });
   });
 

@@ -1,4 +1,4 @@
-import { startWebhookReceiver, type HttpStandIn } from '../helpers/provider-stand-ins';
+import { LOCAL_STAND_IN_ENV, startWebhookReceiver, type HttpStandIn } from '../helpers/provider-stand-ins';
 import { TestStack } from '../helpers/test-stack';
 
 describe('per-template fallbacks and tenant webhook URL', () => {
@@ -6,7 +6,7 @@ describe('per-template fallbacks and tenant webhook URL', () => {
   let stack: TestStack;
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
-    stack = await new TestStack({ env: { WEBHOOK_SECRET: 'whsec_fallback_test_secret', WEBHOOK_DEFAULT_URL: `${receiver.url}/tenant` } }).start();
+    stack = await new TestStack({ env: { ...LOCAL_STAND_IN_ENV, WEBHOOK_SECRET: 'whsec_fallback_test_secret', WEBHOOK_DEFAULT_URL: `${receiver.url}/tenant` } }).start();
   });
   afterAll(async () => {
     await stack.stop();

@@ -4,7 +4,7 @@ import { sendJobId } from '../../src/domain/channels';
 import { eventWorkflowId } from '../../src/domain/workflow-ids';
 import { TwilioSmsProvider } from '../../src/delivery/providers/twilio-sms-provider';
 import { generateVapidKeys, WebPushProvider } from '../../src/delivery/providers/web-push-provider';
-import { PushSubscriber, startPushServiceStandIn, startTwilioStandIn, type HttpStandIn } from '../helpers/provider-stand-ins';
+import { LOCAL_STAND_IN_POLICY, PushSubscriber, startPushServiceStandIn, startTwilioStandIn, type HttpStandIn } from '../helpers/provider-stand-ins';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -23,7 +23,7 @@ describe('lifecycle: deadlines and late outcomes', () => {
     deliveryWorkers: false,
     providers: () => ({
       sms: new TwilioSmsProvider({ baseUrl: twilio.url, accountSid: 'AC_test', authToken: 'token', from: '+15005550001' }),
-      push: new WebPushProvider({ vapid }),
+      push: new WebPushProvider({ vapid, policy: LOCAL_STAND_IN_POLICY }),
     }),
   });
   beforeAll(async () => {

@@ -14,6 +14,11 @@ export class Recipient {
   muted = false;
   quietHours: QuietHours | null = null;
   webhookUrl: string | null = null;
+  /** Signs deliveries to webhookUrl; null for endpoints stored before per-endpoint secrets (WEBHOOK_SECRET signs those). Never shown again after it was issued. */
+  webhookSecret: string | null = null;
+  /** The secret before the last rotation, also signing until webhookSecretPreviousUntil. */
+  webhookSecretPrevious: string | null = null;
+  webhookSecretPreviousUntil: Date | null = null;
   createdAt: Date = new Date();
   updatedAt: Date = new Date();
 }
@@ -32,6 +37,9 @@ export const RecipientSchema = new EntitySchema<Recipient>({
     muted: { type: 'boolean' },
     quietHours: { type: 'json', nullable: true },
     webhookUrl: { type: 'string', nullable: true, length: 2048 },
+    webhookSecret: { type: 'string', nullable: true, length: 100, hidden: true },
+    webhookSecretPrevious: { type: 'string', nullable: true, length: 100, hidden: true },
+    webhookSecretPreviousUntil: { type: 'Date', nullable: true, hidden: true },
     createdAt: { type: 'Date', onCreate: () => new Date() },
     updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date() },
   },

@@ -4,6 +4,7 @@ import { Migration20261125002000_api } from './Migration20261125002000_api';
 import { Migration20261125003000_campaigns } from './Migration20261125003000_campaigns';
 import { Migration20261125004000_plan_variables } from './Migration20261125004000_plan_variables';
 import { Migration20261125005000_lean_event_path } from './Migration20261125005000_lean_event_path';
+import { Migration20261125006000_webhook_secrets } from './Migration20261125006000_webhook_secrets';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261125003000_campaigns', class: Migration20261125003000_campaigns },
   { name: 'Migration20261125004000_plan_variables', class: Migration20261125004000_plan_variables },
   { name: 'Migration20261125005000_lean_event_path', class: Migration20261125005000_lean_event_path },
+  { name: 'Migration20261125006000_webhook_secrets', class: Migration20261125006000_webhook_secrets },
 ];

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { QuietHours } from '../../domain/quiet-hours';
@@ -26,6 +27,20 @@ export interface RecipientInput {
 export interface RecipientView {
   recipient: Recipient;
   pushSubscriptions: PushSubscription[];
+  /** Set only when this call issued a new webhook signing secret (a new webhookUrl): shown once, never again. */
+  issuedWebhookSecret?: string;
+}
+
+/** A new webhook signing secret: 32 random bytes, base64url, with a prefix that makes it recognisable in a secret scanner. */
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64url')}`;
+}
+
+/** The secrets that sign deliveries to a recipient's endpoint now: current first, previous while its rotation lasts. */
+export function activeWebhookSecrets(r: Pick<Recipient, 'webhookSecret' | 'webhookSecretPrevious' | 'webhookSecretPreviousUntil'>, now = new Date()): string[] {
+  const secrets = r.webhookSecret ? [r.webhookSecret] : [];
+  if (r.webhookSecretPrevious && r.webhookSecretPreviousUntil && r.webhookSecretPreviousUntil > now) secrets.push(r.webhookSecretPrevious);
+  return secrets;
 }
 
 export class RecipientRepository {
@@ -50,8 +65,17 @@ export class RecipientRepository {
       // Row lock: two concurrent upserts of one recipient apply one after the other.
       const recipient = await em.findOneOrFail(Recipient, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const { pushSubscriptions, ...fields } = input;
+      const previousUrl = recipient.webhookUrl;
       for (const [key, value] of Object.entries(fields)) {
         if (value !== undefined) (recipient as unknown as Record<string, unknown>)[key] = value;
+      }
+      // A new endpoint gets a new secret (the old one was shared with someone else's receiver, maybe); no endpoint, no secret.
+      let issuedWebhookSecret: string | undefined;
+      if (recipient.webhookUrl !== previousUrl || (recipient.webhookUrl && !recipient.webhookSecret)) {
+        issuedWebhookSecret = recipient.webhookUrl ? newWebhookSecret() : undefined;
+        recipient.webhookSecret = issuedWebhookSecret ?? null;
+        recipient.webhookSecretPrevious = null;
+        recipient.webhookSecretPreviousUntil = null;
       }
       recipient.updatedAt = new Date();
       if (pushSubscriptions) {
@@ -64,7 +88,27 @@ export class RecipientRepository {
       }
       await em.flush();
       const subscriptions = await em.find(PushSubscription, { recipientId: id }, { orderBy: { createdAt: 'asc' } });
-      return { created: inserted.length === 1, view: { recipient, pushSubscriptions: subscriptions } };
+      return { created: inserted.length === 1, view: { recipient, pushSubscriptions: subscriptions, issuedWebhookSecret } };
+    });
+  }
+
+  /**
+   * Rotates the signing secret of a recipient's webhook endpoint: a new current secret; the old one
+   * keeps signing too (both `v1=` values are sent) until `previousValidForMs` from now, so the
+   * receiver can switch to the new one at leisure. Null when the recipient or its endpoint is missing.
+   */
+  async rotateWebhookSecret(id: string, previousValidForMs: number): Promise<{ secret: string; previousValidUntil: Date | null } | null> {
+    return this.em.transactional(async (em) => {
+      const recipient = await em.findOne(Recipient, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!recipient?.webhookUrl) return null;
+      const secret = newWebhookSecret();
+      const keep = previousValidForMs > 0 && recipient.webhookSecret;
+      recipient.webhookSecretPrevious = keep ? recipient.webhookSecret : null;
+      recipient.webhookSecretPreviousUntil = keep ? new Date(Date.now() + previousValidForMs) : null;
+      recipient.webhookSecret = secret;
+      recipient.updatedAt = new Date();
+      await em.flush();
+      return { secret, previousValidUntil: recipient.webhookSecretPreviousUntil };
     });
   }
 }

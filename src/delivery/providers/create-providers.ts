@@ -13,11 +13,12 @@ import { WebPushProvider } from './web-push-provider';
 export function createProviders(config: Config, orm: Orm, publisher: Redis): Partial<Record<Channel, ChannelProvider>> {
   const providers: Partial<Record<Channel, ChannelProvider>> = {
     in_app: new InAppProvider(orm, publisher, config.queuePrefix),
-    email: new SmtpEmailProvider({ url: config.smtpUrl, from: config.emailFrom }),
+    email: new SmtpEmailProvider({ url: config.smtpUrl, from: config.emailFrom, timeoutMs: config.smtpTimeoutMs }),
   };
   const { twilio, webPush, webhook } = config.providers;
-  if (twilio) providers.sms = new TwilioSmsProvider(twilio);
-  if (webPush) providers.push = new WebPushProvider({ vapid: webPush });
-  if (webhook) providers.webhook = new WebhookProvider(webhook);
+  const timeoutMs = config.httpProviderTimeoutMs;
+  if (twilio) providers.sms = new TwilioSmsProvider({ ...twilio, timeoutMs });
+  if (webPush) providers.push = new WebPushProvider({ vapid: webPush, timeoutMs, policy: config.outbound.push });
+  if (webhook) providers.webhook = new WebhookProvider({ ...webhook, timeoutMs: Math.min(5_000, timeoutMs), policy: config.outbound.webhook });
   return providers;
 }

@@ -7,6 +7,8 @@ export interface RecipientAddress {
   email?: string | null;
   phone?: string | null;
   webhookUrl?: string | null;
+  /** Secrets that sign deliveries to webhookUrl: the current one, and the previous one while a rotation lasts. */
+  webhookSecrets?: string[];
   pushSubscriptions?: PushSubscriptionRecord[];
 }
 

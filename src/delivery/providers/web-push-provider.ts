@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as webpush from 'web-push';
-import { providerRequest } from './http-errors';
+import { DEFAULT_PUSH_HOSTS, type OutboundPolicy } from '../outbound-url';
+import { guardedRequest, type LookupFunction } from './guarded-request';
 import {
   PermanentDeliveryError,
   ProviderRateLimitedError,
@@ -29,6 +30,13 @@ export interface WebPushProviderOptions {
   urgency?: webpush.Urgency;
   /** Deadline per subscription request, response body included. @defaultValue 10000 */
   timeoutMs?: number;
+  /**
+   * Which endpoints may be called: subscriptions are shopper-supplied.
+   * @defaultValue https, public addresses, hosts of DEFAULT_PUSH_HOSTS (the browsers' push services)
+   */
+  policy?: OutboundPolicy;
+  /** Resolver (tests). @defaultValue dns.lookup */
+  lookup?: LookupFunction;
 }
 
 /** Every subscription refused for good; carries the gone endpoints so the caller can still delete them. */
@@ -51,6 +59,7 @@ export class WebPushProvider implements ChannelProvider<'push'> {
   private readonly ttlSeconds: number;
   private readonly urgency: webpush.Urgency;
   private readonly timeoutMs: number;
+  private readonly policy: OutboundPolicy;
 
   constructor(private readonly options: WebPushProviderOptions) {
     const { subject, publicKey, privateKey } = options.vapid;
@@ -59,6 +68,7 @@ export class WebPushProvider implements ChannelProvider<'push'> {
     this.ttlSeconds = options.ttlSeconds ?? 86_400;
     this.urgency = options.urgency ?? 'normal';
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.policy = options.policy ?? { allowHttp: false, allowedCidrs: [], allowedHosts: DEFAULT_PUSH_HOSTS };
   }
 
   async send(message: OutgoingMessage<'push'>): Promise<ProviderReceipt> {
@@ -100,19 +110,20 @@ export class WebPushProvider implements ChannelProvider<'push'> {
       // VAPID was validated up front, so this is a malformed subscription (bad endpoint or keys).
       return { kind: 'failed', error: new PermanentDeliveryError(`invalid push subscription: ${(err as Error).message}`) };
     }
-    // web-push puts numbers in some header values; fetch computes Content-Length itself.
+    // web-push puts numbers in some header values; Node computes Content-Length itself.
     const headers = Object.fromEntries(
       Object.entries(details.headers)
         .filter(([k]) => k.toLowerCase() !== 'content-length')
         .map(([k, v]) => [k, String(v)]),
     );
     try {
-      const res = await providerRequest(
-        this.name,
-        details.endpoint,
-        { method: 'POST', headers, body: details.body ?? undefined },
-        this.timeoutMs,
-      );
+      const res = await guardedRequest(this.name, details.endpoint, this.policy, {
+        method: 'POST',
+        headers,
+        body: details.body ?? undefined,
+        timeoutMs: this.timeoutMs,
+        lookup: this.options.lookup,
+      });
       return { kind: 'sent', location: res.headers.get('location') ?? undefined };
     } catch (error) {
       // 404/410: the browser unsubscribed; the subscription will never work again.
