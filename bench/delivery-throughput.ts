@@ -49,6 +49,8 @@ const CONTENT: ChannelContent = {
 const NO_GUARD: ChannelWorkerOptions['sendRecords'] = {
   claim: async () => ({ claimed: true, token: 'none', takenOver: null }),
   markSent: async () => undefined,
+  markUnknown: async () => undefined,
+  isSent: async () => false,
   release: async () => undefined,
 };
 

@@ -31,7 +31,9 @@ export interface ChannelWorkerOptions {
   config: ChannelWorkerConfig;
   orm: Orm;
   provider: ChannelProvider;
-  sendRecords: Pick<SendRecordStore, 'claim' | 'markSent' | 'release'>;
+  sendRecords: Pick<SendRecordStore, 'claim' | 'markSent' | 'markUnknown' | 'isSent' | 'release'>;
+  /** SEND_RECORD_STALE_MS: recording a send is retried in-process while the claim is younger than this. @defaultValue 60000 */
+  staleAfterMs?: number;
   /** Lean event path: outcomes go to Postgres (and wake the event workflow once). */
   recorder: OutcomeRecorder;
   /** Release-0 notification workflows: outcomes go by signal. */
@@ -62,11 +64,32 @@ export function effectiveRateLimit(config: ChannelWorkerConfig): { max: number; 
 /** Never re-check a claim held elsewhere more often than this. */
 const MIN_CLAIM_WAIT_MS = 100;
 
+/**
+ * What a worker does when it takes over the claim of a worker that died mid-send (its claim went
+ * stale): whether the provider got the message is unknown. README, "Exactly once towards providers".
+ * - `resend`: at least once; the provider or receiver drops the copy where it can (in_app: the row;
+ *   webhook: Idempotency-Key; push: Topic replaces a copy still queued), and for email a lost order or
+ *   payment message costs more than a rare duplicate (same Message-ID).
+ * - `give_up`: at most once; sms has no provider-side deduplication (Twilio's Messages API takes no
+ *   idempotency key), costs per message and cannot be recalled: the channel fails as "outcome unknown".
+ */
+export const STALE_SEND_POLICY: Record<Channel, 'resend' | 'give_up'> = {
+  in_app: 'resend',
+  email: 'resend',
+  push: 'resend',
+  webhook: 'resend',
+  sms: 'give_up',
+};
+
+/** Margin kept between the last in-process try to record a send and the moment its claim turns stale. */
+const RECORD_SENT_MARGIN_MS = 2_000;
+
 /** One worker for one channel queue: claim, send, record the attempt, report the outcome. */
 export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJobData> {
   const { channel, config, orm, provider, sendRecords, outcomes, recorder, observer } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const lockDuration = options.lockDurationMs ?? 30_000;
+  const staleAfterMs = options.staleAfterMs ?? 60_000;
 
   const worker: Worker<SendJobData> = new Worker<SendJobData>(
     queueNameFor(channel),
@@ -92,6 +115,57 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
         observer?.jobFailed(channel, 'permanent');
         throw new UnrecoverableError(`notification ${notificationId} not found`);
       }
+
+      /**
+       * The provider accepted the message: make that durable (send record `sent`, attempt, outcome).
+       * A failed write is retried here, not by running the job again (which would find its own claim,
+       * wait for it to turn stale and send a second copy), for as long as the claim is not stale: no
+       * other worker can take it over meanwhile. Past that, the job data in Redis remembers the
+       * acceptance so that the next attempt records it instead of sending.
+       */
+      const recordDelivered = async (receipt: ProviderReceipt, started: Date, claimedAtMs: number): Promise<void> => {
+        const delivered: ChannelOutcome = { channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId };
+        const write = async (retry: boolean): Promise<void> => {
+          if (notification.lifecycle === 2) {
+            // A retry after an error whose statement may have committed: then only the outcome is left to apply.
+            if (retry && (await sendRecords.isSent(em, notificationId, channel))) return recorder.record(em, notification, delivered);
+            // Sent, its attempt row and the outcome in one statement.
+            const finishedAt = new Date();
+            await recorder.recordSent(em, notification, delivered, { attempt, provider: provider.name, providerMessageId: receipt.providerMessageId ?? null, startedAt: started, finishedAt });
+            observer?.attemptRecorded(channel, 'delivered', finishedAt.getTime() - started.getTime());
+            return;
+          }
+          await sendRecords.markSent(em, notificationId, channel, receipt.providerMessageId ?? null);
+          // Once `sent` is durable, the attempt row and the outcome are independent writes: one round trip for both.
+          await Promise.all([
+            record('delivered', { startedAt: started, providerMessageId: receipt.providerMessageId }),
+            report({ channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId }),
+          ]);
+        };
+        const deadline = claimedAtMs + staleAfterMs - RECORD_SENT_MARGIN_MS;
+        for (let tries = 1; ; tries++) {
+          try {
+            await write(tries > 1);
+            break;
+          } catch (err) {
+            const delayMs = Math.min(100 * 2 ** (tries - 1), 2_000);
+            if (Date.now() + delayMs >= deadline) {
+              log(`channel ${channel}: ${job.id} was accepted by the provider but could not be recorded after ${tries} tries: ${String(err)}`);
+              await job.updateData({ ...job.data, accepted: { providerMessageId: receipt.providerMessageId ?? null, startedAt: started.toISOString() } });
+              throw err;
+            }
+            log(`channel ${channel}: recording the send of ${job.id} failed (try ${tries}), retrying in ${delayMs} ms: ${String(err)}`);
+            await new Promise((resolve) => setTimeout(resolve, delayMs));
+          }
+        }
+        if (receipt.expiredPushEndpoints?.length) await removePushSubscriptions(em, receipt.expiredPushEndpoints);
+      };
+
+      if (job.data.accepted) {
+        // An earlier attempt got the provider's acceptance but could not record it: record it, never send again.
+        const { providerMessageId, startedAt } = job.data.accepted;
+        return recordDelivered({ providerMessageId: providerMessageId ?? undefined }, new Date(startedAt), Date.now());
+      }
       if (isCancelled(notification, channel)) {
         // Cancelled before a provider was called, or given up for a fallback: a late pickup sends nothing.
         await record('skipped_cancelled');
@@ -101,6 +175,7 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
       // Push subscriptions are read while the claim is taken; the other addresses came with the notification.
       const address = addressOf(em, notification, channel);
       address.catch(() => undefined);
+      const claimedAtMs = Date.now();
       const claim = await sendRecords.claim(em, notificationId, channel, options.workerId);
       if (!claim.claimed && claim.status === 'sent') {
         // Sent before (retry after a lost outcome, stall, second hand-off): never call the provider again.
@@ -112,11 +187,26 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
         await record('skipped_cancelled');
         return;
       }
+      if (!claim.claimed && claim.status === 'unknown') {
+        const error = `outcome unknown: a worker stopped mid-send and ${channel} is never sent twice`;
+        await reportFailure({ error, permanent: true });
+        observer?.jobFailed(channel, 'permanent');
+        throw new UnrecoverableError(error);
+      }
       if (!claim.claimed) {
         // Another worker is sending this (a stalled job run again while the first worker may still be busy):
         // come back when that claim would count as dead, without spending an attempt.
         await job.moveToDelayed(Date.now() + Math.max(claim.staleInMs, MIN_CLAIM_WAIT_MS), token);
         throw new DelayedError();
+      }
+      if (claim.takenOver && STALE_SEND_POLICY[channel] === 'give_up') {
+        // At most once: the dead worker may have reached the provider, so this one does not.
+        const error = `outcome unknown: worker ${claim.takenOver.claimedBy} stopped mid-send; ${channel} is at most once, not sent again`;
+        await sendRecords.markUnknown(em, notificationId, channel, claim.token);
+        await record('interrupted', { startedAt: claim.takenOver.claimedAt, error });
+        await reportFailure({ error, permanent: true });
+        observer?.jobFailed(channel, 'permanent');
+        throw new UnrecoverableError(error);
       }
       if (claim.takenOver) {
         await record('interrupted', {
@@ -156,23 +246,8 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
         throw err;
       }
 
-      // From here the message is out: a failure below retries the job, and the send record turns that into a report only.
-      const delivered: ChannelOutcome = { channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId };
-      if (notification.lifecycle === 2) {
-        // Sent, its attempt row and the outcome in one statement.
-        const finishedAt = new Date();
-        await recorder.recordSent(em, notification, delivered, { attempt, provider: provider.name, providerMessageId: receipt.providerMessageId ?? null, startedAt: started, finishedAt });
-        observer?.attemptRecorded(channel, 'delivered', finishedAt.getTime() - started.getTime());
-        if (receipt.expiredPushEndpoints?.length) await removePushSubscriptions(em, receipt.expiredPushEndpoints);
-        return;
-      }
-      await sendRecords.markSent(em, notificationId, channel, receipt.providerMessageId ?? null);
-      // Once `sent` is durable, the attempt row and the outcome are independent writes: one round trip for both.
-      await Promise.all([
-        record('delivered', { startedAt: started, providerMessageId: receipt.providerMessageId }),
-        receipt.expiredPushEndpoints?.length ? removePushSubscriptions(em, receipt.expiredPushEndpoints) : undefined,
-        report({ channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId }),
-      ]);
+      // From here the message is out: it is recorded, never sent again.
+      await recordDelivered(receipt, started, claimedAtMs);
     },
     {
       connection: options.connection,

@@ -13,6 +13,11 @@ export interface SendJobData {
   channel: Channel;
   workflowId?: string;
   userId?: string;
+  /**
+   * Set by a worker whose provider accepted the message but which could not record that in Postgres
+   * (in-process retries used up): the next attempt records it instead of sending again.
+   */
+  accepted?: { providerMessageId: string | null; startedAt: string };
 }
 
 export interface SendQueuesOptions {

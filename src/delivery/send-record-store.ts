@@ -13,6 +13,8 @@ export type ClaimResult =
   | { claimed: false; status: 'sent'; providerMessageId: string | null }
   /** The channel was given up (fallback taken, notification cancelled): never call the provider. */
   | { claimed: false; status: 'cancelled' }
+  /** A worker died mid-send on an at-most-once channel: whether the provider got it is unknown, and it is never sent again. */
+  | { claimed: false; status: 'unknown' }
   /** Another worker holds a live claim; it counts as dead after staleInMs. */
   | { claimed: false; status: 'sending'; staleInMs: number };
 
@@ -61,6 +63,7 @@ export class SendRecordStore {
       [this.staleAfterMs, notificationId, channel, notificationId],
     );
     if (row?.status === 'sent') return { claimed: false, status: 'sent', providerMessageId: row.provider_message_id };
+    if (row?.status === 'unknown') return { claimed: false, status: 'unknown' };
     if (row?.status === 'cancelled' || row?.notification_state === 'cancelled' || !row?.notification_state) return { claimed: false, status: 'cancelled' };
     // Still sending elsewhere (or released in between: then staleInMs is irrelevant and the next try claims it).
     return { claimed: false, status: 'sending', staleInMs: row?.status === 'sending' ? Number(row.stale_in_ms) : 0 };
@@ -72,6 +75,20 @@ export class SendRecordStore {
       `update send_records set status = 'sent', provider_message_id = ?, sent_at = now() where notification_id = ? and channel = ?`,
       [providerMessageId, notificationId, channel],
     );
+  }
+
+  /** Final for an at-most-once channel whose claim was taken over from a dead worker: nobody calls the provider again. */
+  async markUnknown(em: EntityManager, notificationId: string, channel: Channel, token: string): Promise<void> {
+    await em.getConnection().execute(
+      `update send_records set status = 'unknown' where notification_id = ? and channel = ? and status = 'sending' and claimed_by = ?`,
+      [notificationId, channel, token],
+    );
+  }
+
+  /** True when the record says sent (a write whose answer got lost may have committed). */
+  async isSent(em: EntityManager, notificationId: string, channel: Channel): Promise<boolean> {
+    const rows = await em.getConnection().execute(`select 1 from send_records where notification_id = ? and channel = ? and status = 'sent'`, [notificationId, channel]);
+    return rows.length > 0;
   }
 
   /** Gives a claim back after a failed provider call, so a retry may claim it; a claim taken over since is left alone. */

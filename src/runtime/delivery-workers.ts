@@ -57,6 +57,7 @@ export function startDeliveryWorkers(input: {
         orm: input.orm,
         provider,
         sendRecords,
+        staleAfterMs: config.sendRecordStaleMs,
         outcomes,
         recorder,
         workerId,

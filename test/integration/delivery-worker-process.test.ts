@@ -10,7 +10,7 @@ describe('delivery fabric: the worker process', () => {
   const stack = new TestStack({ deliveryWorkers: false, env: { DELIVERY_DEADLINE_MS: '30000' } });
   let worker: NodeProcess | null = null;
   // Short lock and stale claim so a dead worker's job comes back within seconds.
-  const env = () => childEnvFor(stack.config, { SEND_LOCK_DURATION_MS: '1000', SEND_RECORD_STALE_MS: '1500', METRICS_PORT: '0' });
+  const env = () => childEnvFor(stack.config, { SEND_LOCK_DURATION_MS: '1000', SEND_RECORD_STALE_MS: '1500', SMTP_TIMEOUT_MS: '1000', HTTP_PROVIDER_TIMEOUT_MS: '1000', METRICS_PORT: '0' });
 
   beforeAll(() => stack.start());
   afterAll(async () => {

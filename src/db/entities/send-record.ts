@@ -1,8 +1,11 @@
 import { EntitySchema } from '@mikro-orm/core';
 import type { Channel } from '../../domain/channels';
 
-/** `cancelled`: the channel was given up (fell back, or the notification was cancelled): a late job skips the provider. */
-export type SendRecordStatus = 'sending' | 'sent' | 'failed' | 'cancelled';
+/**
+ * `cancelled`: the channel was given up (fell back, or the notification was cancelled): a late job skips the provider.
+ * `unknown`: a worker died mid-send on an at-most-once channel (README, "Exactly once towards providers"): never sent again.
+ */
+export type SendRecordStatus = 'sending' | 'sent' | 'failed' | 'cancelled' | 'unknown';
 
 /**
  * The exactly-once guard towards providers: one row per (notification, channel).
