@@ -1,3 +1,4 @@
+import { channelContent } from '../../activities/dispatcher';
 import { renderTemplateFields } from '../../src/templates/render-template';
 import { templateVariables } from '../../src/templates/template-variables';
 
@@ -15,6 +16,13 @@ describe('templateVariables', () => {
     expect(templateVariables({}, {}, null)).not.toHaveProperty('userName');
     expect(templateVariables({ userName: null }, {}, { name: '  ' }).userName).toBeNull();
     expect(templateVariables({ userName: '' }, {}, { name: ' Ben ' }).userName).toBe('Ben');
+  });
+
+  it('drops an action URL that is not https, http or relative (events accepted before the check, data)', () => {
+    expect(templateVariables({ actionUrl: 'javascript:alert(1)' }, {}, null).actionUrl).toBeUndefined();
+    expect(templateVariables({}, { actionUrl: ' data:text/html,x' }, null).actionUrl).toBeUndefined();
+    expect(templateVariables({}, { actionUrl: '/orders/1' }, null).actionUrl).toBe('/orders/1');
+    expect(channelContent('push', { title: 'T', body: 'B', actionUrl: '' }, { actionUrl: 'vbscript:x' })).toEqual({ title: 'T', body: 'B', url: undefined });
   });
 
   it('takes actionUrl / actionText from the options, else from the data, and always has both keys', () => {
