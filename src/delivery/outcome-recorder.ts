@@ -181,10 +181,14 @@ export async function cancelSendRecords(em: EntityManager, notificationId: strin
   );
 }
 
-/** The closing notification, when it ended delivered: enough for a one-recipient event to finish (errors left out). */
+/**
+ * The closing notification, when every channel it sent on was delivered: enough for a one-recipient
+ * event to finish. A channel that failed (even one a fallback covered) carries a provider's text, which
+ * stays out of Temporal: then the workflow reads the row instead.
+ */
 function deliveredReport(notification: StoredNotification, step: Step): OutcomesReport | undefined {
   if (step.state !== 'delivered') return undefined;
   const channels = publicChannels(step.channels);
-  for (const record of Object.values(channels)) delete record!.error;
+  if (Object.values(channels).some((r) => r?.state === 'failed' || r?.error)) return undefined;
   return { recipients: [{ userId: notification.recipientId, notificationId: notification.id, state: 'delivered', channels }] };
 }
