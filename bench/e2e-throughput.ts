@@ -40,6 +40,7 @@ import { migrate, openOrm, type Orm } from '../src/db/orm';
 import { connectRedis } from '../src/runtime/connections';
 import { startService } from '../src/runtime/service';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import { temporalDataConverter } from '../src/temporal/payload-codec';
 import { resolveTemporalCli } from '../src/temporal/temporal-cli';
 import { SmtpPeer } from '../test/helpers/smtp-peer';
 import { emptyWorkflow } from './workflows/empty-workflow';
@@ -294,6 +295,8 @@ async function startFloorWorker(config: Config, taskQueue: string): Promise<{ cl
       namespace: config.temporal.namespace,
       taskQueue,
       workflowsPath: require.resolve('./workflows/empty-workflow'),
+      // The floor pays for payload encryption as the service does (PAYLOAD_ENCRYPTION_KEYS).
+      dataConverter: temporalDataConverter(config.temporal),
     });
   } catch (err) {
     await connection.close();
@@ -304,7 +307,7 @@ async function startFloorWorker(config: Config, taskQueue: string): Promise<{ cl
   let stopped = false;
   return {
     // On the floor worker's own connection, so the empty workflow starts eagerly like the events do.
-    client: new Client({ connection, namespace: config.temporal.namespace }),
+    client: new Client({ connection, namespace: config.temporal.namespace, dataConverter: temporalDataConverter(config.temporal) }),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -10,6 +10,7 @@ import { isWaitingState } from '../domain/notification-lifecycle';
 import type { NotificationState, NotificationStatus } from '../domain/notification-status';
 import { CAMPAIGN_EVENT_TYPE, eventWorkflowId, notificationWorkflowId } from '../domain/workflow-ids';
 import { describeOrNull, notificationStatus, statusFromRow, type NotificationRef } from './notification-lookup';
+import { decodeHistoryPayloads } from '../temporal/payload-codec';
 
 export interface TraceEntry {
   at: string;
@@ -119,7 +120,7 @@ export async function buildNotificationTrace(ref: NotificationRef, sources: Trac
     releaseZeroDescription = ref.description?.workflowId === workflowId ? ref.description : await describeOrNull(sources.temporal, workflowId);
     if (releaseZeroDescription?.type === 'notificationWorkflow') {
       workflows.push(workflowView('notification', releaseZeroDescription, sources));
-      const history = await sources.temporal.workflow.getHandle(workflowId, releaseZeroDescription.runId).fetchHistory();
+      const history = await decodeHistoryPayloads(await sources.temporal.workflow.getHandle(workflowId, releaseZeroDescription.runId).fetchHistory(), sources.temporal);
       request = (firstInput(history) as Record<string, unknown> | null) ?? null;
       readNotificationHistory(history, workflowId, timeline, observed);
       status = await notificationStatus(sources.temporal, sources.notifications, workflowId, notification, releaseZeroDescription).catch(() => null);
@@ -154,7 +155,7 @@ export async function buildNotificationTrace(ref: NotificationRef, sources: Trac
       event = row ? campaignView(row, notification?.eventId ?? eventId ?? null) : null;
       dispatches = await readCampaignHistories(sources.temporal, ownerDescription, notification, timeline);
     } else {
-      const history = await sources.temporal.workflow.getHandle(ownerId, ownerDescription.runId).fetchHistory();
+      const history = await decodeHistoryPayloads(await sources.temporal.workflow.getHandle(ownerId, ownerDescription.runId).fetchHistory(), sources.temporal);
       event = (firstInput(history) as Record<string, unknown> | null) ?? null;
       readEventHistory(history, ownerId, userId ?? null, releaseZeroId, timeline, lean ? observed : null);
     }
@@ -412,7 +413,7 @@ async function readCampaignHistories(temporal: Client, latest: WorkflowExecution
   const dispatches: string[] = [];
   let runId: string | undefined = latest.runId;
   for (let runs = 0; runId && runs < MAX_CAMPAIGN_RUNS; runs++) {
-    const history: History = await temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+    const history: History = await decodeHistoryPayloads(await temporal.workflow.getHandle(workflowId, runId).fetchHistory(), temporal);
     const entry = (at: string, kind: string, summary: string, detail?: Record<string, unknown>) =>
       timeline.push({ at, source: 'temporal', kind, summary, workflowId, detail: { runId, ...detail } });
     const scheduled = new Map<string, { name: string; at: string; startedAt?: string }>();

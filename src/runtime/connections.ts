@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import type { Config } from '../config';
+import { temporalDataConverter } from '../temporal/payload-codec';
 
 /** A Redis connection fit for BullMQ workers (blocking commands must not time out). Fails fast when unreachable. */
 export async function connectRedis(url: string, name = 'notifications'): Promise<Redis> {
@@ -25,10 +26,19 @@ export async function connectRedis(url: string, name = 'notifications'): Promise
 export async function connectTemporalClient(temporal: Config['temporal']): Promise<Client> {
   try {
     const connection = await Connection.connect({ address: temporal.address, connectTimeout: 5000 });
-    return new Client({ connection, namespace: temporal.namespace });
+    return temporalClientOn(connection, temporal);
   } catch (err) {
     throw new Error(`Temporal unreachable at ${temporal.address}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * A Client on a connection (a Connection, or a worker's NativeConnection) with our data converter: every
+ * Client we create goes through here or connectTemporalClient, so every payload it writes is encrypted
+ * when PAYLOAD_ENCRYPTION_KEYS is set (src/temporal/payload-codec.ts).
+ */
+export function temporalClientOn(connection: Connection | NativeConnection, temporal: Config['temporal']): Client {
+  return new Client({ connection, namespace: temporal.namespace, dataConverter: temporalDataConverter(temporal) });
 }
 
 export async function connectTemporalWorker(temporal: Config['temporal']): Promise<NativeConnection> {

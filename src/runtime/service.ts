@@ -1,4 +1,4 @@
-import { Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
@@ -9,7 +9,7 @@ import { createProviders } from '../delivery/providers/create-providers';
 import type { ChannelProvider } from '../delivery/providers/provider';
 import type { Channel } from '../domain/channels';
 import { SendQueues } from '../delivery/send-queues';
-import { connectRedis, connectTemporalClient, connectTemporalWorker } from './connections';
+import { connectRedis, connectTemporalClient, connectTemporalWorker, temporalClientOn } from './connections';
 import { startDeliveryWorkers, type DeliveryWorkers } from './delivery-workers';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { createTemporalWorkers, type TemporalWorkers } from './temporal-worker';
@@ -58,7 +58,7 @@ export async function startService(
   if (parts.temporalWorker) {
     nativeConnection = await connectTemporalWorker(config.temporal);
     await temporalClient.connection.close();
-    temporalClient = new Client({ connection: nativeConnection, namespace: config.temporal.namespace });
+    temporalClient = temporalClientOn(nativeConnection, config.temporal);
     temporalWorker = await createTemporalWorkers({
       connection: nativeConnection,
       config,

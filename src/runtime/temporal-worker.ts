@@ -1,6 +1,7 @@
 import { bundleWorkflowCode, Runtime, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { Config } from '../config';
+import { temporalDataConverter } from '../temporal/payload-codec';
 
 export interface TemporalWorkerOptions {
   connection: NativeConnection;
@@ -42,7 +43,9 @@ export async function createTemporalWorkers(options: TemporalWorkerOptions): Pro
   const workflows = options.workflowBundlePath
     ? { workflowBundle: { codePath: options.workflowBundlePath } }
     : { workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: Runtime.instance().logger }) };
-  const common = { connection: options.connection, namespace: options.config.temporal.namespace, activities, ...workflows };
+  // Payloads are decrypted and encrypted on the way in and out (the codec runs outside the workflow sandbox).
+  const dataConverter = temporalDataConverter(options.config.temporal);
+  const common = { connection: options.connection, namespace: options.config.temporal.namespace, activities, dataConverter, ...workflows };
   const workers = await Promise.all([
     Worker.create({ ...common, ...EVENT_WORKER, taskQueue: options.config.temporal.taskQueue }),
     Worker.create({ ...common, ...CAMPAIGN_WORKER, taskQueue: options.config.temporal.campaignTaskQueue }),

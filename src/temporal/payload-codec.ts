@@ -245,3 +245,34 @@ export function withDevPayloadEncryption(env: NodeJS.ProcessEnv): NodeJS.Process
   if ((env.PAYLOAD_ENCRYPTION_KEYS ?? '').trim() !== '') return env;
   return { ...env, PAYLOAD_ENCRYPTION_KEYS: `${DEV_PAYLOAD_KEY_ID}:${DEV_PAYLOAD_KEY}`, PAYLOAD_ENCRYPTION_KEY_ID: DEV_PAYLOAD_KEY_ID };
 }
+
+/**
+ * A history as `fetchHistory()` returns it holds payloads as stored (encrypted); this decodes every payload
+ * in it, in place, with the codecs of the client that fetched it (what the Web UI does through the codec
+ * endpoint). Readers that convert history payloads themselves (the notification trace) go through here.
+ */
+export async function decodeHistoryPayloads<T>(history: T, client: { options: { loadedDataConverter: { payloadCodecs: PayloadCodec[] } } }): Promise<T> {
+  const codecs = [...client.options.loadedDataConverter.payloadCodecs].reverse();
+  if (codecs.length === 0) return history;
+  const visit = async (value: unknown): Promise<void> => {
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return;
+    const record = value as Record<string, unknown>;
+    for (const [key, child] of Object.entries(record)) {
+      if (looksLikePayload(child)) {
+        let decoded = [child];
+        for (const codec of codecs) decoded = await codec.decode(decoded);
+        record[key] = decoded[0];
+      } else {
+        await visit(child);
+      }
+    }
+  };
+  await visit(history);
+  return history;
+}
+
+function looksLikePayload(value: unknown): value is Payload {
+  if (value === null || typeof value !== 'object') return false;
+  const record = value as Record<string, unknown>;
+  return record.data instanceof Uint8Array && record.metadata !== null && typeof record.metadata === 'object' && !(record.metadata instanceof Uint8Array);
+}

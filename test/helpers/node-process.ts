@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Config } from '../../src/config';
+import { encryptionKeysEnv } from '../../src/temporal/payload-codec';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -14,6 +15,8 @@ export function childEnvFor(config: Config, extra: Record<string, string> = {}):
     REDIS_URL: config.redisUrl,
     QUEUE_PREFIX: config.queuePrefix,
     SMTP_URL: config.smtpUrl,
+    // The stack's payload keys: the child decrypts what the stack's clients encrypted.
+    ...encryptionKeysEnv(config.temporal.payloadEncryption),
     ...extra,
   };
 }

@@ -64,6 +64,8 @@ export class TestStack {
       QUEUE_PREFIX: `{test-${this.id}}`,
       SMTP_URL: this.smtp.url,
       DELIVERY_DEADLINE_MS: '15000',
+      // Every stack encrypts its Temporal payloads with a key of its own, as production does (PAYLOAD_ENCRYPTION_KEYS: '' turns it off).
+      PAYLOAD_ENCRYPTION_KEYS: `test-${this.id}:${randomBytes(32).toString('base64')}`,
       ...this.options.env,
     });
     this.orm = await openOrm(this.config.databaseUrl, { poolMax: 5 });

@@ -2,6 +2,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { campaignEventId } from '../../src/domain/workflow-ids';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
+import { decodeHistoryPayloads } from '../../src/temporal/payload-codec';
 
 /**
  * Fan-out is paced by queue depth (CAMPAIGN_MAX_BACKLOG, docs/contracts.md): while the channel's
@@ -41,7 +42,8 @@ describe('campaign fan-out paced by queue depth', () => {
 
     // No worker drains the queue: the page activity reports (heartbeat) that it waits for the backlog.
     const waiting = await waitFor(async () => {
-      const { raw } = await stack.temporalClient.workflow.getHandle(`campaign-${campaignId}`).describe();
+      // Heartbeat details are payloads as stored (encrypted): decoded with the stack's codec first.
+      const raw = await decodeHistoryPayloads((await stack.temporalClient.workflow.getHandle(`campaign-${campaignId}`).describe()).raw, stack.temporalClient);
       const details = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
       const decoded = details ? (defaultPayloadConverter.fromPayload(details) as { waitingForBacklog?: number }) : undefined;
       return decoded?.waitingForBacklog ? decoded.waitingForBacklog : undefined;

@@ -4,6 +4,7 @@ import { Campaign, Notification, Preference } from '../../src/db/entities';
 import { NotificationRepository } from '../../src/db/repositories/notification-repository';
 import type { ChannelRecords } from '../../src/domain/notification-lifecycle';
 import { campaignEventId, campaignWorkflowId } from '../../src/domain/workflow-ids';
+import { temporalDataConverter } from '../../src/temporal/payload-codec';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -237,7 +238,7 @@ describe('campaignWorkflow', () => {
     }
     // Every run replays against the current bundle (determinism).
     const replayErrors: (string | null)[] = [];
-    for await (const replay of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, histories)) {
+    for await (const replay of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, dataConverter: temporalDataConverter(stack.config.temporal) }, histories)) {
       replayErrors.push(replay.error ? String(replay.error) : null);
     }
     expect(replayErrors).toEqual([null, null, null]);

@@ -2,7 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import * as proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
+import { randomBytes } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
+import { AesGcmPayloadCodec } from '../../src/temporal/payload-codec';
 
 /**
  * Replays the histories recorded from earlier releases (test/histories/<release>/*.json, see the README
@@ -63,10 +65,12 @@ describe('workflow determinism: recorded histories replay against the current wo
         outcomes.set(file, `could not load the history: ${String(err)}`);
       }
     }
-    // One replay worker for all histories; results come back one per history, in order.
+    // One replay worker for all histories; results come back one per history, in order. It carries the
+    // payload codec production workers carry: histories recorded in clear (before encryption) pass through it.
+    const codec = new AesGcmPayloadCodec({ currentKeyId: 'replay', keys: { replay: randomBytes(32) } });
     let next = 0;
     try {
-      for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: bundle } }, loaded)) {
+      for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: bundle }, dataConverter: { payloadCodecs: [codec] } }, loaded)) {
         outcomes.set(loaded[next++].file, result.error ? `${result.error.name}: ${result.error.message}` : null);
       }
     } catch (err) {

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../../src/config';
 describe('loadConfig', () => {
   it('applies the defaults of docs/contracts.md', () => {
     const config = loadConfig({});
-    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'notifications', campaignTaskQueue: 'notifications-campaigns' });
+    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'notifications', campaignTaskQueue: 'notifications-campaigns', payloadEncryption: null });
     expect(loadConfig({ TEMPORAL_TASK_QUEUE: 'q', TEMPORAL_CAMPAIGN_TASK_QUEUE: 'bulk' }).temporal).toMatchObject({ taskQueue: 'q', campaignTaskQueue: 'bulk' });
     expect(config.campaignMaxBacklog).toBe(5000);
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/notifications');
