@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CHANNELS, type Channel } from './domain/channels';
+import { KEY_ID_PATTERN, parseEncryptionKeys, type PayloadEncryptionConfig } from './temporal/payload-codec';
+import { placeholderSecrets } from './placeholder-secrets';
+import { DEFAULT_PUSH_HOSTS, isCidr, type OutboundPolicy } from './delivery/outbound-url';
 
 /** Reads the environment once, at start-up, into a typed config; nothing below the entry points reads process.env. */
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -13,28 +16,73 @@ const url = (protocols: string[]) =>
     }
   }, `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`);
 
+const flag = z
+  .string()
+  .transform((value) => value.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0']))
+  .transform((value) => value === 'true' || value === '1');
+const cidrList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .refine((list) => list.every(isCidr), 'must be a comma list of CIDRs such as 127.0.0.0/8');
+const hostList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim().toLowerCase()).filter(Boolean))
+  .refine((list) => list.length > 0 && list.every((h) => /^(\*|(\*\.)?[a-z0-9.-]+)$/.test(h)), 'must be a comma list of host names, *.suffix or *');
+
 const channelList = z
   .string()
   .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
   .pipe(z.array(z.enum(CHANNELS)).min(1));
 
-/** `name:key` (plain, at least 16 chars, hashed here) or `name:<64 hex>` (the key's SHA-256); keys never stay in memory in clear. */
-const apiKeyList = z.string().transform((value, ctx) => {
-  const keys: ApiKeyConfig[] = [];
-  for (const [i, entry] of value.split(',').map((part) => part.trim()).filter(Boolean).entries()) {
-    const m = /^([A-Za-z0-9_.-]{1,64}):(.+)$/.exec(entry);
-    if (!m || (!/^[0-9a-fA-F]{64}$/.test(m[2]) && m[2].length < 16)) {
-      ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must be name:key (key at least 16 chars) or name:<sha256 hex>` });
-      return z.NEVER;
+/** What a service key may do (docs/contracts.md#api-keys); admin keys may do everything. */
+export const API_SCOPES = ['events', 'sends', 'recipients', 'control', 'read'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+/**
+ * `name:key` (plain, at least 16 chars, hashed here) or `name:<64 hex>` (the key's SHA-256); keys never
+ * stay in memory in clear. Service keys may name their scopes, `name[events+read]:key`; `[` cannot be
+ * part of a name, so a key that contains `:` or `]` stays unambiguous.
+ */
+const apiKeyList = (scoped: boolean) =>
+  z.string().transform((value, ctx) => {
+    const keys: ApiKeyConfig[] = [];
+    for (const [i, entry] of value.split(',').map((part) => part.trim()).filter(Boolean).entries()) {
+      const m = /^([A-Za-z0-9_.-]{1,64})(?:\[([^\]]*)\])?:(.+)$/.exec(entry);
+      if (!m || (!/^[0-9a-fA-F]{64}$/.test(m[3]) && m[3].length < 16)) {
+        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must be name:key (key at least 16 chars) or name:<sha256 hex>` });
+        return z.NEVER;
+      }
+      if (keys.some((k) => k.name === m[1])) {
+        ctx.addIssue({ code: 'custom', message: `key name "${m[1]}" appears twice` });
+        return z.NEVER;
+      }
+      let scopes: ApiScope[] | undefined;
+      if (m[2] !== undefined) {
+        const names = m[2].split('+').map((part) => part.trim());
+        const unknown = names.find((name) => !(API_SCOPES as readonly string[]).includes(name));
+        if (!scoped || unknown !== undefined) {
+          ctx.addIssue({ code: 'custom', message: scoped ? `entry ${i + 1}: unknown scope "${unknown}" (known: ${API_SCOPES.join(', ')})` : `entry ${i + 1}: admin keys take no scopes (they may do everything)` });
+          return z.NEVER;
+        }
+        scopes = [...new Set(names as ApiScope[])];
+      }
+      const sha256 = /^[0-9a-fA-F]{64}$/.test(m[3]) ? m[3].toLowerCase() : createHash('sha256').update(m[3]).digest('hex');
+      keys.push({ name: m[1], sha256, ...(scopes ? { scopes } : {}) });
     }
-    if (keys.some((k) => k.name === m[1])) {
-      ctx.addIssue({ code: 'custom', message: `key name "${m[1]}" appears twice` });
-      return z.NEVER;
-    }
-    const sha256 = /^[0-9a-fA-F]{64}$/.test(m[2]) ? m[2].toLowerCase() : createHash('sha256').update(m[2]).digest('hex');
-    keys.push({ name: m[1], sha256 });
-  }
-  return keys;
+    return keys;
+  });
+
+/** `TRUST_PROXY`: off (default), `true` (any hop: only behind a proxy that always overwrites X-Forwarded-For), a hop count, or proxy addresses/CIDRs. */
+const trustProxy = z.string().transform((value, ctx): boolean | number | string[] => {
+  const v = value.trim().toLowerCase();
+  if (v === 'false' || v === 'off' || v === '0') return false;
+  if (v === 'true') return true;
+  if (/^\d{1,2}$/.test(v)) return Number(v);
+  const list = v.split(',').map((part) => part.trim()).filter(Boolean);
+  if (list.length && list.every((part) => /^[0-9a-f.:]+(\/\d{1,3})?$/.test(part) || ['loopback', 'linklocal', 'uniquelocal'].includes(part))) return list;
+  ctx.addIssue({ code: 'custom', message: 'must be false, true, a hop count, or a comma list of proxy addresses / CIDRs' });
+  return z.NEVER;
 });
 
 const envSchema = z.object({
@@ -56,8 +104,18 @@ const envSchema = z.object({
   /** How long the workflow waits for a channel outcome before it hands the job off again. */
   DELIVERY_DEADLINE_MS: intFrom(1000, 7 * 24 * 3600 * 1000).default(10 * 60 * 1000),
   PAYMENT_REMINDER_DELAY_MS: intFrom(0, 30 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
-  /** A send claimed longer ago than this belongs to a dead worker and may be taken over. */
+  /** A send claimed longer ago than this belongs to a dead worker and may be taken over; must exceed the provider timeouts. */
   SEND_RECORD_STALE_MS: intFrom(1000, 24 * 3600 * 1000).default(60_000),
+  /** SMTP connection and socket timeout. */
+  SMTP_TIMEOUT_MS: intFrom(100, 10 * 60 * 1000).default(30_000),
+  /** Deadline of one HTTP provider call (Twilio, a push service; webhooks: at most 5 s), response included. */
+  HTTP_PROVIDER_TIMEOUT_MS: intFrom(100, 10 * 60 * 1000).default(10_000),
+  /** Recipient-supplied URLs (webhooks, push endpoints): plain http allowed (development only). */
+  OUTBOUND_ALLOW_HTTP: flag.default(false),
+  /** Address ranges recipient-supplied URLs may reach although loopback/private/link-local (development, tests: 127.0.0.0/8). */
+  OUTBOUND_ALLOWED_CIDRS: cidrList.default([]),
+  /** Hosts push endpoints may point to (`host`, `*.suffix`, or `*` for any public host). */
+  PUSH_ALLOWED_HOSTS: hostList.default(DEFAULT_PUSH_HOSTS),
   /** A send job's lock; a job whose worker died runs again after about twice this. */
   SEND_LOCK_DURATION_MS: intFrom(500, 10 * 60 * 1000).default(30_000),
   /** Port of the Prometheus endpoint (GET /metrics) of a worker process; unset = none, 0 = any free port. */
@@ -74,21 +132,35 @@ const envSchema = z.object({
   /** A workflow bundle prebuilt by `npm run build:workflow-bundle`; default: bundle at worker start. */
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   /** HTTP API: service keys and admin keys, comma lists of `name:key` (hashed at load) or `name:<sha256 hex of the key>`. */
-  API_KEYS: apiKeyList.default([]),
-  ADMIN_API_KEYS: apiKeyList.default([]),
+  API_KEYS: apiKeyList(true).default([]),
+  ADMIN_API_KEYS: apiKeyList(false).default([]),
   /** Shopper JWTs: HS256 with JWT_SECRET, or keys from JWT_JWKS_URL (one of the two). */
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_JWKS_URL: url(['http:', 'https:']).optional(),
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).optional(),
+  /** `claim=value`: a token is an operator when that claim equals value or is an array holding it; unset = no admin tokens. */
+  JWT_ADMIN_CLAIM: z.string().regex(/^[^=\s]{1,200}=[^=\s]{1,200}$/, 'must be claim=value, e.g. roles=admin').optional(),
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_BODY_LIMIT_BYTES: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
   /** Requests per API key / per user per window; 0 turns the limit off. */
   API_RATE_LIMIT_PER_KEY: intFrom(0, 1_000_000).default(1200),
   API_RATE_LIMIT_PER_USER: intFrom(0, 1_000_000).default(300),
   API_RATE_LIMIT_WINDOW_MS: intFrom(1000, 3_600_000).default(60_000),
+  /** Failed authentications per client address per window before that address gets 429; 0 turns it off. */
+  API_AUTH_FAILURES_PER_ADDRESS: intFrom(0, 1_000_000).default(20),
+  /** Slow clients: the whole request (headers and body) within this, the headers within API_HEADERS_TIMEOUT_MS. */
+  API_REQUEST_TIMEOUT_MS: intFrom(1000, 3_600_000).default(30_000),
+  API_HEADERS_TIMEOUT_MS: intFrom(1000, 3_600_000).default(10_000),
+  TRUST_PROXY: trustProxy.default(false),
   /** Temporal Web UI base URL, for the links in notification traces. */
   TEMPORAL_UI_URL: url(['http:', 'https:']).default('http://127.0.0.1:8233'),
+  /** Temporal payload encryption (AES-256-GCM): `id:base64key,...`; unset = payloads in clear. */
+  PAYLOAD_ENCRYPTION_KEYS: z.string().optional(),
+  /** The key new payloads are encrypted with; may be omitted when there is one key. */
+  PAYLOAD_ENCRYPTION_KEY_ID: z.string().regex(KEY_ID_PATTERN, 'must be a key id of 1-64 chars [A-Za-z0-9._-]').optional(),
+  /** Origins allowed to call the codec endpoint from a browser (the Web UI); default the origin of TEMPORAL_UI_URL. */
+  CODEC_CORS_ORIGINS: z.string().optional(),
 });
 
 export interface ChannelWorkerConfig {
@@ -103,6 +175,8 @@ export interface ApiKeyConfig {
   name: string;
   /** Lower-case hex SHA-256 of the key. */
   sha256: string;
+  /** What a service key may do; absent (a key configured without `[...]`): every scope, as before scopes existed. */
+  scopes?: ApiScope[];
 }
 
 export interface ApiConfig {
@@ -110,14 +184,27 @@ export interface ApiConfig {
   serviceKeys: ApiKeyConfig[];
   adminKeys: ApiKeyConfig[];
   /** How shopper JWTs are verified; null = no shopper access. */
-  jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string } | null;
+  jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string; adminClaim?: { name: string; value: string } } | null;
   bodyLimitBytes: number;
-  rateLimit: { perKey: number; perUser: number; windowMs: number };
+  rateLimit: { perKey: number; perUser: number; windowMs: number; authFailuresPerAddress: number };
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** Fastify's trustProxy: whose X-Forwarded-For decides request.ip. */
+  trustProxy: boolean | number | string[];
   temporalUiUrl: string;
+  /** Browser origins (the Temporal Web UI) allowed to call /codec/encode and /codec/decode. */
+  codecCorsOrigins: string[];
 }
 
 export interface Config {
-  temporal: { address: string; namespace: string; taskQueue: string; campaignTaskQueue: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    campaignTaskQueue: string;
+    /** Payload codec keys (src/temporal/payload-codec.ts); null = payloads in clear. */
+    payloadEncryption: PayloadEncryptionConfig | null;
+  };
   campaignMaxBacklog: number;
   api: ApiConfig;
   databaseUrl: string;
@@ -131,6 +218,10 @@ export interface Config {
   paymentReminderDelayMs: number;
   sendRecordStaleMs: number;
   sendLockDurationMs: number;
+  smtpTimeoutMs: number;
+  httpProviderTimeoutMs: number;
+  /** Which recipient-supplied URLs workers call and the API accepts (src/delivery/outbound-url.ts). */
+  outbound: { webhook: OutboundPolicy; push: OutboundPolicy };
   /** null: no metrics endpoint. */
   metricsPort: number | null;
   workflowBundlePath?: string;
@@ -190,7 +281,7 @@ function configError(error: z.ZodError, prefix = ''): ConfigError {
 }
 
 /** Validates env into Config; throws ConfigError with one line naming the bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allowDevCredentials?: boolean } = {}): Config {
   const raw: Record<string, string | undefined> = {};
   for (const key of Object.keys(envSchema.shape)) raw[key] = emptyToUndefined(env[key]);
   const parsed = envSchema.safeParse(raw);
@@ -198,12 +289,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const channels = Object.fromEntries(CHANNELS.map((c) => [c, channelConfig(env, c)])) as Record<Channel, ChannelWorkerConfig>;
   if (e.JWT_SECRET && e.JWT_JWKS_URL) throw new ConfigError('invalid configuration: JWT_SECRET, JWT_JWKS_URL: set one of the two, not both');
+  // Keys from a JWKS are often an identity provider's for every app it serves: only iss + aud make a token ours.
+  if (e.JWT_JWKS_URL && !(e.JWT_ISSUER && e.JWT_AUDIENCE)) throw new ConfigError('invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_JWKS_URL');
+  if (e.JWT_ADMIN_CLAIM && !(e.JWT_ISSUER && e.JWT_AUDIENCE)) throw new ConfigError('invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_ADMIN_CLAIM (admin rights only from a known issuer for this audience)');
+  if (e.API_HEADERS_TIMEOUT_MS > e.API_REQUEST_TIMEOUT_MS) throw new ConfigError('invalid configuration: API_HEADERS_TIMEOUT_MS: must not exceed API_REQUEST_TIMEOUT_MS');
+  const providerTimeoutMs = Math.max(e.SMTP_TIMEOUT_MS, e.HTTP_PROVIDER_TIMEOUT_MS);
+  if (e.SEND_RECORD_STALE_MS <= providerTimeoutMs) {
+    // A claim must outlive the slowest provider call, or a worker still waiting for an answer is taken over and the message sent twice.
+    throw new ConfigError(`invalid configuration: SEND_RECORD_STALE_MS: must exceed the longest provider timeout (${providerTimeoutMs} ms: SMTP_TIMEOUT_MS, HTTP_PROVIDER_TIMEOUT_MS)`);
+  }
+  const placeholders = placeholderSecrets(env, [...e.API_KEYS, ...e.ADMIN_API_KEYS], options.allowDevCredentials ?? false);
+  if (placeholders.length) throw new ConfigError(`invalid configuration: ${placeholders.join(', ')}: a known placeholder secret; set your own (e.g. openssl rand -hex 32)`);
   return {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       campaignTaskQueue: e.TEMPORAL_CAMPAIGN_TASK_QUEUE ?? `${e.TEMPORAL_TASK_QUEUE}-campaigns`,
+      payloadEncryption: payloadEncryption(e.PAYLOAD_ENCRYPTION_KEYS, e.PAYLOAD_ENCRYPTION_KEY_ID),
     },
     campaignMaxBacklog: e.CAMPAIGN_MAX_BACKLOG,
     api: {
@@ -212,11 +315,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       adminKeys: e.ADMIN_API_KEYS,
       jwt:
         e.JWT_SECRET || e.JWT_JWKS_URL
-          ? { secret: e.JWT_SECRET, jwksUrl: e.JWT_JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE }
+          ? { secret: e.JWT_SECRET, jwksUrl: e.JWT_JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, adminClaim: adminClaim(e.JWT_ADMIN_CLAIM) }
           : null,
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
-      rateLimit: { perKey: e.API_RATE_LIMIT_PER_KEY, perUser: e.API_RATE_LIMIT_PER_USER, windowMs: e.API_RATE_LIMIT_WINDOW_MS },
+      rateLimit: {
+        perKey: e.API_RATE_LIMIT_PER_KEY,
+        perUser: e.API_RATE_LIMIT_PER_USER,
+        windowMs: e.API_RATE_LIMIT_WINDOW_MS,
+        authFailuresPerAddress: e.API_AUTH_FAILURES_PER_ADDRESS,
+      },
+      requestTimeoutMs: e.API_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.API_HEADERS_TIMEOUT_MS,
+      trustProxy: e.TRUST_PROXY,
       temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+      codecCorsOrigins: codecCorsOrigins(e.CODEC_CORS_ORIGINS, e.TEMPORAL_UI_URL),
     },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
@@ -229,6 +341,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     paymentReminderDelayMs: e.PAYMENT_REMINDER_DELAY_MS,
     sendRecordStaleMs: e.SEND_RECORD_STALE_MS,
     sendLockDurationMs: e.SEND_LOCK_DURATION_MS,
+    smtpTimeoutMs: e.SMTP_TIMEOUT_MS,
+    httpProviderTimeoutMs: e.HTTP_PROVIDER_TIMEOUT_MS,
+    outbound: {
+      webhook: { allowHttp: e.OUTBOUND_ALLOW_HTTP, allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS, allowedHosts: null },
+      push: { allowHttp: e.OUTBOUND_ALLOW_HTTP, allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS, allowedHosts: e.PUSH_ALLOWED_HOSTS.includes('*') ? null : e.PUSH_ALLOWED_HOSTS },
+    },
     metricsPort: e.METRICS_PORT ?? null,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     channels,
@@ -242,6 +360,48 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhook: e.WEBHOOK_SECRET ? { secret: e.WEBHOOK_SECRET, defaultUrl: e.WEBHOOK_DEFAULT_URL } : null,
     },
   };
+}
+
+function adminClaim(value: string | undefined): { name: string; value: string } | undefined {
+  if (!value) return undefined;
+  const [name, claimValue] = value.split('=');
+  return { name, value: claimValue };
+}
+
+/** PAYLOAD_ENCRYPTION_KEYS + PAYLOAD_ENCRYPTION_KEY_ID -> the codec's keys; errors name the variable, never key material. */
+function payloadEncryption(keys: string | undefined, currentKeyId: string | undefined): PayloadEncryptionConfig | null {
+  if (keys === undefined) {
+    if (currentKeyId !== undefined) throw new ConfigError('invalid configuration: PAYLOAD_ENCRYPTION_KEY_ID: set without PAYLOAD_ENCRYPTION_KEYS');
+    return null;
+  }
+  const parsed = parseEncryptionKeys(keys);
+  if ('error' in parsed) throw new ConfigError(`invalid configuration: PAYLOAD_ENCRYPTION_KEYS: ${parsed.error}`);
+  const ids = Object.keys(parsed.keys);
+  if (currentKeyId === undefined) {
+    if (ids.length > 1) throw new ConfigError('invalid configuration: PAYLOAD_ENCRYPTION_KEY_ID: required with more than one key (which one encrypts?)');
+    return { currentKeyId: ids[0], keys: parsed.keys };
+  }
+  if (!ids.includes(currentKeyId)) throw new ConfigError(`invalid configuration: PAYLOAD_ENCRYPTION_KEY_ID: "${currentKeyId}" is not a key id of PAYLOAD_ENCRYPTION_KEYS`);
+  return { currentKeyId, keys: parsed.keys };
+}
+
+/** CODEC_CORS_ORIGINS (comma list of origins) or the origin of the Web UI. */
+function codecCorsOrigins(list: string | undefined, temporalUiUrl: string): string[] {
+  if (list === undefined) return [new URL(temporalUiUrl).origin];
+  const origins: string[] = [];
+  for (const entry of list.split(',').map((part) => part.trim()).filter(Boolean)) {
+    let origin: string;
+    try {
+      origin = new URL(entry).origin;
+    } catch {
+      origin = 'null';
+    }
+    if (origin === 'null' || !/^https?:/.test(origin) || origin !== entry.replace(/\/+$/, '')) {
+      throw new ConfigError(`invalid configuration: CODEC_CORS_ORIGINS: "${entry.slice(0, 100)}" is not an origin (scheme://host[:port])`);
+    }
+    origins.push(origin);
+  }
+  return origins;
 }
 
 /** True when every named setting is present, false when none is; half a provider config is an error. */

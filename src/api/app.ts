@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ApiKeyVerifier } from './auth/api-keys';
-import { API_KEY_HEADER, Authenticator } from './auth/authenticate';
+import { API_KEY_HEADER, AuthFailureLimiter, Authenticator } from './auth/authenticate';
 import { JwtVerifier } from './auth/jwt';
 import type { ApiContext, ApiDeps } from './context';
 import { ApiError, installErrorHandlers } from './errors';
@@ -14,6 +14,7 @@ import { FeedHub } from './feed-hub';
 import { guardRequestJson } from './request-guard';
 import { adminQueueRoutes } from './routes/admin-queues';
 import { campaignRoutes } from './routes/campaigns';
+import { codecRoutes } from './routes/codec';
 import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { notificationCenterRoutes } from './routes/notification-center';
@@ -30,9 +31,9 @@ export type { ApiDeps } from './context';
 export const API_DESCRIPTION = `Notification service HTTP API.
 
 Authentication:
-- Service routes: \`X-API-Key: <key>\` (keys from API_KEYS; an admin key works too).
+- Service routes: \`X-API-Key: <key>\` (keys from API_KEYS, each with its scopes: events, sends, recipients, control, read; an admin key works too). A key without the route's scope: 403.
 - Shopper routes: \`Authorization: Bearer <jwt>\`; the token's \`sub\` is the recipient id. The SSE stream also takes \`?access_token=<jwt>\`.
-- Operator routes: an admin key (ADMIN_API_KEYS) as \`X-API-Key\` or as the password of HTTP Basic auth, or a JWT whose \`roles\` contain \`admin\`.
+- Operator routes: an admin key (ADMIN_API_KEYS) as \`X-API-Key\` or as the password of HTTP Basic auth, or a JWT carrying the admin claim (JWT_ADMIN_CLAIM, checked issuer and audience).
 
 Notification ids: service and operator routes take the notification's UUID or its workflow id
 (\`notification-<eventId>-<userId>\`); a notification that still waits has only the workflow id.`;
@@ -47,6 +48,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // Tokens in ?access_token= must not reach the logs.
     logger: deps.logLevel ? { level: deps.logLevel, serializers: { req: redactedRequest } } : false,
     bodyLimit: config.api.bodyLimitBytes,
+    // Slow clients (slowloris) must not hold connections: headers, and the whole request, within bounds.
+    requestTimeout: config.api.requestTimeoutMs,
+    http: { headersTimeout: config.api.headersTimeoutMs, requestTimeout: config.api.requestTimeoutMs, connectionsCheckingInterval: 1000 },
+    // Off by default: X-Forwarded-For from anyone would let a client pick its own address for the limits.
+    // (A hop count works too; Fastify's types leave it out.)
+    trustProxy: config.api.trustProxy as boolean | string[],
   }).withTypeProvider<ZodTypeProvider>();
   // JSON only: a text/plain body is refused with 415 instead of reaching a schema as a string.
   app.removeContentTypeParser('text/plain');
@@ -54,15 +61,31 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);
 
+  // A separate connection that fails fast: a Redis outage must not hang requests on the rate limiters.
+  const limiterRedis = deps.redis.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'notifications-api-rate-limit' });
+  limiterRedis.on('error', () => undefined);
+  await limiterRedis.connect();
+  app.addHook('onClose', async () => {
+    await limiterRedis.quit().catch(() => limiterRedis.disconnect());
+  });
+
   const hub = new FeedHub(deps.redis, config.queuePrefix);
+  const { rateLimit: limits } = config.api;
+  const auth = new Authenticator(
+    new ApiKeyVerifier(config.api.serviceKeys, config.api.adminKeys),
+    config.api.jwt ? new JwtVerifier(config.api.jwt) : null,
+    new AuthFailureLimiter(limiterRedis, config.queuePrefix, limits.authFailuresPerAddress, limits.windowMs),
+  );
   const ctx: ApiContext = {
     deps,
-    auth: new Authenticator(new ApiKeyVerifier(config.api.serviceKeys, config.api.adminKeys), config.api.jwt ? new JwtVerifier(config.api.jwt) : null),
+    auth,
     hub,
     now: deps.clock ?? (() => new Date()),
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
   };
 
+  // First of all hooks: an address that keeps failing authentication costs one Redis read, nothing more.
+  app.addHook('onRequest', auth.refuseBlockedAddresses);
   // One EntityManager per request: a fork, never the global one.
   app.decorateRequest('em', null as unknown as EntityManager);
   app.decorateRequest('principal', null);
@@ -71,14 +94,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   // NUL, lone surrogates and deep nesting are refused before any schema, handler or database sees them.
   app.addHook('preValidation', guardRequestJson);
-
-  // A separate connection that fails fast: a Redis outage must not hang requests on the rate limiter.
-  const limiterRedis = deps.redis.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'notifications-api-rate-limit' });
-  limiterRedis.on('error', () => undefined);
-  await limiterRedis.connect();
-  app.addHook('onClose', async () => {
-    await limiterRedis.quit().catch(() => limiterRedis.disconnect());
-  });
   try {
     await registerRateLimit(app, config, limiterRedis);
     await registerDocs(app);
@@ -95,6 +110,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       campaignRoutes,
       traceRoutes,
       adminQueueRoutes,
+      codecRoutes,
     ]) {
       await app.register(routes(ctx));
     }
@@ -142,7 +158,7 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: API_KEY_HEADER, description: 'service key (API_KEYS) or admin key (ADMIN_API_KEYS)' },
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'shopper token; sub = recipient id; roles: ["admin"] for operators' },
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'shopper token; sub = recipient id; exp required; the JWT_ADMIN_CLAIM claim for operators' },
           adminBasic: { type: 'http', scheme: 'basic', description: 'any user name, an admin key as password' },
         },
       },

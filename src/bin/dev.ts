@@ -12,6 +12,7 @@ import { DevOutboxProvider } from '../delivery/providers/dev-outbox-provider';
 import { startService } from '../runtime/service';
 import { leaveShutdownSignalsToUs } from '../runtime/temporal-worker';
 import { startDevServer, temporalAnswers, type DevServer } from '../temporal/dev-server';
+import { DEV_PAYLOAD_KEY_ID, withDevPayloadEncryption } from '../temporal/payload-codec';
 import { resolveTemporalCli } from '../temporal/temporal-cli';
 import { onShutdownSignal, runMain } from './run-main';
 
@@ -31,10 +32,25 @@ function portAnswers(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** Dev: the Web UI at 127.0.0.1 or localhost may call the codec endpoint, unless CODEC_CORS_ORIGINS says otherwise. */
+function withDevCodec(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if ((env.CODEC_CORS_ORIGINS ?? '').trim() !== '') return env;
+  return { ...env, CODEC_CORS_ORIGINS: `http://127.0.0.1:${TEMPORAL_UI_PORT},http://localhost:${TEMPORAL_UI_PORT}` };
+}
+
+function payloadLine(keyId: string | null, uiConfigured: boolean, codecEndpoint: string): string {
+  if (keyId === null) return 'in clear (PAYLOAD_ENCRYPTION_KEYS unset)';
+  const key = keyId === DEV_PAYLOAD_KEY_ID ? 'the fixed dev key (not secret)' : `key "${keyId}"`;
+  const ui = uiConfigured ? `the Web UI decodes them at ${codecEndpoint} (README: "Reading encrypted payloads")` : `point the Web UI's codec endpoint at ${codecEndpoint}`;
+  return `AES-256-GCM with ${key}; ${ui}`;
+}
+
 /** Everything in one process for development: Temporal dev server + Web UI, mail catcher, migrations, workers. */
 runMain(async () => {
   leaveShutdownSignalsToUs();
-  const config = loadConfig(withDevApiCredentials(process.env));
+  const config = loadConfig(withDevCodec(withDevPayloadEncryption(withDevApiCredentials(process.env))), { allowDevCredentials: true });
+  // The Web UI decodes payloads through the API's codec endpoint (admin-authenticated, see the README).
+  const codecEndpoint = `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.port}/codec`;
   await mkdir(DATA_DIR, { recursive: true });
   const children: ChildProcess[] = [];
   let temporalServer: DevServer | null = null;
@@ -59,6 +75,7 @@ runMain(async () => {
       uiPort: TEMPORAL_UI_PORT,
       dbFile: join(DATA_DIR, 'temporal.db'),
       namespace: config.temporal.namespace,
+      codecEndpoint,
       output: 'ignore',
     });
     temporalUi = temporalServer.uiUrl ?? temporalUi;
@@ -95,6 +112,7 @@ runMain(async () => {
       `  Queue dashboard   ${api.queuesUrl}   (Basic auth: any user name, an admin key as password)`,
       `  Temporal Web UI   ${temporalUi}/namespaces/${config.temporal.namespace}/workflows`,
       `  Temporal gRPC     ${config.temporal.address}`,
+      `  Payloads          ${payloadLine(config.temporal.payloadEncryption?.currentKeyId ?? null, temporalServer !== null, codecEndpoint)}`,
       `  Mail inbox        ${mailUi}`,
       `  Send an event     npm run send-event -- ORDER_CREATED u_42`,
       'Credentials for the README\'s curl walk-through:',
