@@ -41,7 +41,7 @@ function withDevCodec(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 function payloadLine(keyId: string | null, uiConfigured: boolean, codecEndpoint: string): string {
   if (keyId === null) return 'in clear (PAYLOAD_ENCRYPTION_KEYS unset)';
   const key = keyId === DEV_PAYLOAD_KEY_ID ? 'the fixed dev key (not secret)' : `key "${keyId}"`;
-  const ui = uiConfigured ? `the Web UI decodes them at ${codecEndpoint} (README: "Reading encrypted payloads")` : `point the Web UI's codec endpoint at ${codecEndpoint}`;
+  const ui = uiConfigured ? `the Web UI decodes them at ${codecEndpoint} (README: "Encrypted payloads: reading them in the Web UI")` : `point the Web UI's codec endpoint at ${codecEndpoint}`;
   return `AES-256-GCM with ${key}; ${ui}`;
 }
 
