@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DEV_PAYLOAD_KEY } from './temporal/payload-codec';
 
 /**
  * Credentials `npm run dev` uses when none are configured (src/api/dev-credentials.ts). Public, so
@@ -46,6 +47,11 @@ export function placeholderSecrets(env: NodeJS.ProcessEnv, apiKeys: { sha256: st
   for (const name of ['API_KEYS', 'ADMIN_API_KEYS']) {
     const plain = (env[name] ?? '').split(',').map((entry) => entry.slice(entry.indexOf(':') + 1).trim());
     if (plain.some((key) => key && !dev.includes(key) && PLACEHOLDER_PATTERN.test(key))) bad.push(name);
+  }
+  // The dev payload key is published in this repository: payloads encrypted with it are readable by anyone.
+  const payloadKeys = (env.PAYLOAD_ENCRYPTION_KEYS ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (!allowDevCredentials && payloadKeys.some((entry) => entry.slice(entry.indexOf(':') + 1) === DEV_PAYLOAD_KEY || PLACEHOLDER_PATTERN.test(entry.slice(0, entry.indexOf(':'))))) {
+    bad.push('PAYLOAD_ENCRYPTION_KEYS');
   }
   const knownHashes = new Set(known.map(sha256));
   if (!bad.some((name) => name.endsWith('API_KEYS')) && apiKeys.some((key) => knownHashes.has(key.sha256))) bad.push('API_KEYS or ADMIN_API_KEYS');

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DEV_PAYLOAD_KEY, withDevPayloadEncryption } from '../../src/temporal/payload-codec';
 import { connect } from 'node:net';
 import { SignJWT } from 'jose';
 import { buildApp } from '../../src/api/app';
@@ -212,6 +213,12 @@ describe('HTTP API: security hardening', () => {
       expect(() => loadConfig({ ADMIN_API_KEYS: `oncall:${sha('dev-admin-key-not-secret')}` })).toThrow(/known placeholder/);
       expect(() => loadConfig({ DATABASE_URL: 'postgres://postgres:postgres@db:5432/notifications' })).toThrow(/DATABASE_URL \(password\): a known placeholder/);
       expect(() => loadConfig({ ADMIN_API_KEYS: 'dev-admin:dev-admin-key-not-secret' }, { allowDevCredentials: true })).not.toThrow();
+      // The dev payload key is published here: refused outside `npm run dev`, under any key id.
+      const devKeys = withDevPayloadEncryption({});
+      expect(() => loadConfig(devKeys)).toThrow(/PAYLOAD_ENCRYPTION_KEYS: a known placeholder/);
+      expect(() => loadConfig({ PAYLOAD_ENCRYPTION_KEYS: `prod-1:${DEV_PAYLOAD_KEY}` })).toThrow(/PAYLOAD_ENCRYPTION_KEYS/);
+      expect(() => loadConfig(devKeys, { allowDevCredentials: true })).not.toThrow();
+      expect(() => loadConfig({ PAYLOAD_ENCRYPTION_KEYS: `prod-1:${Buffer.alloc(32, 7).toString('base64')}` })).not.toThrow();
     });
   });
 
