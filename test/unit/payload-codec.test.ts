@@ -140,7 +140,8 @@ describe('payload encryption settings', () => {
   });
 
   it('dev mode encrypts with the fixed, documented dev key unless keys are configured', () => {
-    expect(loadConfig(withDevPayloadEncryption({})).temporal.payloadEncryption?.currentKeyId).toBe(DEV_PAYLOAD_KEY_ID);
+    expect(loadConfig(withDevPayloadEncryption({}), { allowDevCredentials: true }).temporal.payloadEncryption?.currentKeyId).toBe(DEV_PAYLOAD_KEY_ID);
+    expect(() => loadConfig(withDevPayloadEncryption({}))).toThrow(/PAYLOAD_ENCRYPTION_KEYS/);
     const own = { PAYLOAD_ENCRYPTION_KEYS: `mine:${b64(keyA)}` };
     expect(withDevPayloadEncryption(own)).toBe(own);
   });
