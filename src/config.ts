@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CHANNELS, type Channel } from './domain/channels';
 import { KEY_ID_PATTERN, parseEncryptionKeys, type PayloadEncryptionConfig } from './temporal/payload-codec';
 import { placeholderSecrets } from './placeholder-secrets';
-import { DEFAULT_PUSH_HOSTS, isCidr, type OutboundPolicy } from './delivery/outbound-url';
+import { DEFAULT_PUSH_HOSTS, isCidr, type OutboundPolicy } from './domain/outbound-url';
 
 /** Reads the environment once, at start-up, into a typed config; nothing below the entry points reads process.env. */
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -220,7 +220,7 @@ export interface Config {
   sendLockDurationMs: number;
   smtpTimeoutMs: number;
   httpProviderTimeoutMs: number;
-  /** Which recipient-supplied URLs workers call and the API accepts (src/delivery/outbound-url.ts). */
+  /** Which recipient-supplied URLs workers call and the API accepts (src/domain/outbound-url.ts). */
   outbound: { webhook: OutboundPolicy; push: OutboundPolicy };
   /** null: no metrics endpoint. */
   metricsPort: number | null;

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createECDH, createPublicKey, hkdfSync, randomBytes, createDecipheriv, verify, type ECDH } from 'node:crypto';
-import type { OutboundPolicy } from '../../src/delivery/outbound-url';
+import type { OutboundPolicy } from '../../src/domain/outbound-url';
 import type { PushSubscriptionRecord } from '../../src/delivery/providers/provider';
 
 /**

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
-import { DEFAULT_PUSH_HOSTS } from '../../src/delivery/outbound-url';
+import { DEFAULT_PUSH_HOSTS } from '../../src/domain/outbound-url';
 import { guardedRequest, MAX_OUTBOUND_RESPONSE_BYTES, type LookupFunction } from '../../src/delivery/providers/guarded-request';
 import { PermanentDeliveryError, ProviderRateLimitedError, type OutgoingMessage } from '../../src/delivery/providers/provider';
 import { TwilioSmsProvider } from '../../src/delivery/providers/twilio-sms-provider';

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../src/config';
-import { DEFAULT_PUSH_HOSTS } from '../../src/delivery/outbound-url';
+import { DEFAULT_PUSH_HOSTS } from '../../src/domain/outbound-url';
 
 describe('config: outbound URLs and send safety', () => {
   it('defaults to https only, no internal addresses, push to the browsers\' push services', () => {

@@ -5,7 +5,7 @@ import {
   isCidr,
   outboundUrlProblem,
   STRICT_OUTBOUND_POLICY as strict,
-} from '../../src/delivery/outbound-url';
+} from '../../src/domain/outbound-url';
 
 describe('blockedAddressReason', () => {
   it.each([

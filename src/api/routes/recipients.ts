@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RecipientRepository, type RecipientView } from '../../db/repositories/recipient-repository';
-import { outboundUrlProblem, type OutboundPolicy } from '../../delivery/outbound-url';
+import { outboundUrlProblem, type OutboundPolicy } from '../../domain/outbound-url';
 import type { ApiContext } from '../context';
 import { notFound } from '../errors';
 import { errors, localeSchema, noQuery, quietHoursSchema, timeZoneSchema, userIdSchema } from '../schemas';

@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
-import { blockedAddressReason, outboundUrlProblem, type OutboundPolicy } from '../outbound-url';
+import { blockedAddressReason, outboundUrlProblem, type OutboundPolicy } from '../../domain/outbound-url';
 import { classifyHttpResponse, type ProviderResponse } from './http-errors';
 import { PermanentDeliveryError } from './provider';
 

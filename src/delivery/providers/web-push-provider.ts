@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as webpush from 'web-push';
-import { DEFAULT_PUSH_HOSTS, type OutboundPolicy } from '../outbound-url';
+import { DEFAULT_PUSH_HOSTS, type OutboundPolicy } from '../../domain/outbound-url';
 import { guardedRequest, type LookupFunction } from './guarded-request';
 import {
   PermanentDeliveryError,

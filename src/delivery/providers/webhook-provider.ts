@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { STRICT_OUTBOUND_POLICY, type OutboundPolicy } from '../outbound-url';
+import { STRICT_OUTBOUND_POLICY, type OutboundPolicy } from '../../domain/outbound-url';
 import { guardedRequest, type LookupFunction } from './guarded-request';
 import { PermanentDeliveryError, type ChannelProvider, type OutgoingMessage, type ProviderReceipt } from './provider';
 
