@@ -3,7 +3,7 @@ import type { Channel } from '../src/domain/channels';
 import { planChannels } from '../src/domain/channel-plan';
 import type { DeliveryOptions } from '../src/domain/business-event';
 import { admit, firstSendAt, openChannels, publicChannels, type ChannelRecords } from '../src/domain/notification-lifecycle';
-import type { DispatchResult, RecipientSummary } from '../src/domain/event-ledger';
+import { INLINE_STATUS_LIMIT, type DispatchResult, type RecipientSummary } from '../src/domain/event-ledger';
 import type { NotificationState } from '../src/domain/notification-status';
 import { quietHoursEndAfter, type QuietHours } from '../src/domain/quiet-hours';
 import type { Orm } from '../src/db/orm';
@@ -44,8 +44,6 @@ export interface DispatcherDeps {
   webhookDefaultUrl?: string;
 }
 
-/** Events up to this many recipients keep channel details in the workflow; larger ones answer from Postgres. */
-export const INLINE_STATUS_LIMIT = 50;
 
 interface RecipientRow {
   id: string;
@@ -284,31 +282,6 @@ export function createDispatcher(deps: DispatcherDeps) {
     await Promise.all([...byChannel].map(([channel, ids]) => queues.enqueueBulk(channel, ids, spec.options.priority)));
   }
 
-  function summarize(spec: EventSpec, stored: StoredRow[], failed: RecipientSummary[], inline: boolean): DispatchResult {
-    const wake = new Set<number>();
-    let nextDeadlineMs: number | null = null;
-    const recipients: RecipientSummary[] = [...failed];
-    for (const r of stored) {
-      const summary: RecipientSummary = { userId: r.recipient_id, state: r.state, notificationId: r.id };
-      if (r.send_at && (r.state === 'scheduled' || r.state === 'waiting_quiet_hours')) {
-        const at = new Date(r.send_at).getTime();
-        summary.sendAt = new Date(at).toISOString();
-        wake.add(at);
-      }
-      if (r.error) summary.error = r.error;
-      for (const record of Object.values(r.channel_states ?? {})) {
-        if (record?.deadlineAt && record.state === 'queued') {
-          const at = Date.parse(record.deadlineAt);
-          nextDeadlineMs = nextDeadlineMs === null ? at : Math.min(nextDeadlineMs, at);
-        }
-      }
-      if (inline) summary.channels = publicChannels(r.channel_states ?? {});
-      recipients.push(summary);
-    }
-    void spec;
-    return { recipients, wakeTimes: [...wake].sort((a, b) => a - b), nextDeadlineMs };
-  }
-
   return {
     /** Stores and hands off (or parks until due) one page of recipients of an event. */
     async admitRecipients(
@@ -321,7 +294,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       const { rows, failed } = await prepare(db, spec, userIds, nowMs, firstSendAt(nowMs, spec.options), spec.options.priority === 'urgent', options.templates);
       const stored = await storeRows(db, spec, rows);
       await enqueue(spec, stored);
-      return summarize(spec, stored, failed, options.inline ?? userIds.length <= INLINE_STATUS_LIMIT);
+      return withFailed(summarizeRows(stored, options.inline ?? userIds.length <= INLINE_STATUS_LIMIT), failed);
     },
 
     /**
@@ -346,7 +319,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       // A recipient deleted or whose template lacks a variable while it waited: its row fails too.
       if (failed.length > 0) await failRows(db, spec.eventId, failed);
       await enqueue(spec, stored);
-      const result = summarize(spec, stored, failed, options.inline ?? false);
+      const result = withFailed(summarizeRows(stored, options.inline ?? false), failed);
       return { ...result, examined: due.length };
     },
   };
@@ -372,8 +345,14 @@ export function createDispatcher(deps: DispatcherDeps) {
        select * from ins
        union all
        select n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error
-         from notifications n join ${RECORDSET.replace(' as x(', ' as y(')} on n.event_id = y.event_id and n.recipient_id = y.recipient_id`,
-      [JSON.stringify(rows), ...(spec.tracked ? [spec.eventId, spec.workflowId, spec.eventId] : []), JSON.stringify(rows)],
+         from notifications n where n.event_id = ? and n.recipient_id in (select jsonb_array_elements_text(?::jsonb))`,
+      [
+        JSON.stringify(rows),
+        ...(spec.tracked ? [spec.eventId, spec.workflowId, spec.eventId] : []),
+        // Rows stored by an earlier try: looked up by recipient id, without sending the rows a second time.
+        spec.eventId,
+        JSON.stringify(rows.map((r) => r.recipient_id)),
+      ],
     );
   }
 
@@ -412,7 +391,8 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 }
 
-interface StoredRow {
+/** A notifications row as the steps read it back. */
+export interface StoredRow {
   id: string;
   recipient_id: string;
   state: NotificationState;
@@ -422,6 +402,36 @@ interface StoredRow {
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
+
+/**
+ * What the event workflow learns from stored rows: each recipient's summary (channel details only
+ * when inline), the distinct times waiting rows are due, the earliest deadline of an open channel.
+ */
+export function summarizeRows(rows: StoredRow[], inline: boolean): DispatchResult {
+  const wake = new Set<number>();
+  let nextDeadlineMs: number | null = null;
+  const recipients = rows.map((r): RecipientSummary => {
+    const waiting = r.state === 'scheduled' || r.state === 'waiting_quiet_hours';
+    if (waiting && r.send_at) wake.add(new Date(r.send_at).getTime());
+    for (const record of Object.values(r.channel_states ?? {})) {
+      if (record?.deadlineAt && record.state === 'queued') nextDeadlineMs = Math.min(nextDeadlineMs ?? Infinity, Date.parse(record.deadlineAt));
+    }
+    return {
+      userId: r.recipient_id,
+      state: r.state,
+      notificationId: r.id,
+      ...(waiting && r.send_at ? { sendAt: new Date(r.send_at).toISOString() } : {}),
+      ...(r.error ? { error: r.error } : {}),
+      ...(inline ? { channels: publicChannels(r.channel_states ?? {}) } : {}),
+    };
+  });
+  return { recipients, wakeTimes: [...wake].sort((a, b) => a - b), nextDeadlineMs };
+}
+
+/** Recipients that got no row (no such recipient, a template variable missing) come first. */
+function withFailed(result: DispatchResult, failed: RecipientSummary[]): DispatchResult {
+  return { ...result, recipients: [...failed, ...result.recipients] };
+}
 
 export function channelContent(channel: Channel, fields: Record<string, string>, options: Pick<DeliveryOptions, 'actionUrl' | 'actionText'>): ChannelContent[Channel] {
   // Rendered links are checked in renderTemplateFields; options of events accepted before the check, here.

@@ -6,7 +6,6 @@ import {
   applyOutcome,
   onDeadline,
   openChannelCount,
-  publicChannels,
   type ChannelRecords,
   type DeadlineObservation,
   type NotificationView,
@@ -16,8 +15,10 @@ import type { Priority } from '../src/domain/priorities';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
 import { cancelSendRecords, finalError } from '../src/delivery/outcome-recorder';
 import type { ActivityDeps } from './deps';
-import { fetchTemplates, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
+import { fetchTemplates, summarizeRows, type StoredRow as DispatcherRow, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
+import { INLINE_STATUS_LIMIT } from '../src/domain/event-ledger';
 import { businessFailure } from './errors';
+import { planFollowUp } from './follow-up-plan';
 import { findRelease0Waiting } from './release-0-lookups';
 
 /** Recipients admitted per local activity; an event has at most 1000 (larger audiences are campaigns). */
@@ -95,18 +96,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
             supersede.push(...(await findRelease0Waiting(temporalClient, type, correlationKey, recipients)).map((workflowId) => ({ workflowId })));
           }
         }
-        if (definition.followUp) {
-          const [followUpTemplate] = await conn.execute(`select category from templates where code = ? limit 1`, [definition.followUp.templateCode]);
-          if (!followUpTemplate) throw businessFailure('TemplateNotFound', `no template with code "${definition.followUp.templateCode}"`);
-          followUp = {
-            kind: definition.followUp.kind,
-            templateCode: definition.followUp.templateCode,
-            category: followUpTemplate.category,
-            channels,
-            delayMs: config.paymentReminderDelayMs,
-            correlationKey,
-          };
-        }
+        if (definition.followUp) followUp = { ...(await planFollowUp(db, definition.followUp, channels, config.paymentReminderDelayMs)), correlationKey };
       }
 
       const spec: EventSpec = {
@@ -123,7 +113,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
         tracked: true,
       };
       const first = recipients.slice(0, EVENT_PAGE_SIZE);
-      const admitted = await dispatcher.admitRecipients(spec, first, { inline: recipients.length <= 50, templates });
+      const admitted = await dispatcher.admitRecipients(spec, first, { inline: recipients.length <= INLINE_STATUS_LIMIT, templates });
       return { ...admitted, spec, pending: recipients.slice(EVENT_PAGE_SIZE), supersede, followUp };
     },
 
@@ -162,7 +152,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
         );
       }
       const rows: StoredRow[] = await conn.execute(`select ${STORED_COLUMNS} from notifications where event_id = ?${who}`, [input.eventId, ...whoArgs]);
-      return rows.map((r) => summary(r, input.userId !== undefined));
+      return summarizeRows(rows, input.userId !== undefined).recipients;
     },
 
     /**
@@ -219,14 +209,8 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
       // The count the channel workers move; reset from the rows after a deadline, so a lost decrement cannot wedge the event.
       const open = rows.reduce((n, r) => n + (r.state === 'sending' ? openChannelCount(r.channel_states) : 0), 0);
       if (reconciled > 0) await conn.execute(`update notification_events set open_channels = ?, updated_at = now() where event_id = ?`, [open, spec.eventId]);
-      let nextDeadlineMs: number | null = null;
-      for (const r of rows) {
-        if (r.state !== 'sending') continue;
-        for (const record of Object.values(r.channel_states)) {
-          if (record?.state === 'queued' && record.deadlineAt) nextDeadlineMs = Math.min(nextDeadlineMs ?? Infinity, Date.parse(record.deadlineAt));
-        }
-      }
-      return { recipients: rows.map((r) => summary(r, input.inline)), open, nextDeadlineMs };
+      const { recipients, nextDeadlineMs } = summarizeRows(rows, input.inline);
+      return { recipients, open, nextDeadlineMs };
     },
   };
 
@@ -308,25 +292,9 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
 
 const STORED_COLUMNS = 'id, recipient_id, state, channel_states, fallbacks, send_at, error, version, priority';
 
-interface StoredRow {
-  id: string;
-  recipient_id: string;
-  state: NotificationState;
+interface StoredRow extends DispatcherRow {
   channel_states: ChannelRecords;
   fallbacks: Partial<Record<Channel, Channel>>;
-  send_at: Date | string | null;
-  error: string | null;
   version: number;
   priority: Priority;
-}
-
-function summary(r: StoredRow, inline: boolean): RecipientSummary {
-  return {
-    userId: r.recipient_id,
-    state: r.state,
-    notificationId: r.id,
-    ...(r.send_at && (r.state === 'scheduled' || r.state === 'waiting_quiet_hours') ? { sendAt: new Date(r.send_at).toISOString() } : {}),
-    ...(r.error ? { error: r.error } : {}),
-    ...(inline ? { channels: publicChannels(r.channel_states ?? {}) } : {}),
-  };
 }

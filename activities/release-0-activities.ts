@@ -20,6 +20,7 @@ import { templateVariables } from '../src/templates/template-variables';
 import type { ActivityDeps } from './deps';
 import { channelContent } from './dispatcher';
 import { businessFailure } from './errors';
+import { planFollowUp } from './follow-up-plan';
 import { findRelease0Waiting } from './release-0-lookups';
 
 /**
@@ -78,17 +79,7 @@ export function createRelease0Activities(deps: ActivityDeps) {
         for (const supersededType of definition.supersedes ?? []) {
           cancelWorkflowIds.push(...(await findRelease0Waiting(temporalClient, supersededType, correlationKey, recipients)));
         }
-        if (definition.followUp) {
-          const followUpTemplate = await db.findOne(Template, { code: definition.followUp.templateCode }, { fields: ['category'] });
-          if (!followUpTemplate) throw businessFailure('TemplateNotFound', `no template with code "${definition.followUp.templateCode}"`);
-          followUp = {
-            kind: definition.followUp.kind,
-            templateCode: definition.followUp.templateCode,
-            category: followUpTemplate.category,
-            channels,
-            delayMs: config.paymentReminderDelayMs,
-          };
-        }
+        if (definition.followUp) followUp = await planFollowUp(db, definition.followUp, channels, config.paymentReminderDelayMs);
       }
       return {
         event,

@@ -17,7 +17,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { BusinessEvent } from '../src/domain/business-event';
-import { EventLedger } from '../src/domain/event-ledger';
+import { EventLedger, INLINE_STATUS_LIMIT } from '../src/domain/event-ledger';
 import type { EventResult } from '../src/domain/notification-request';
 import type { NotificationStatus } from '../src/domain/notification-status';
 import type { CancelRequest, OutcomesReport, RescheduleRequest } from '../src/domain/workflow-messages';
@@ -45,8 +45,6 @@ const steps = proxyLocalActivities<Activities>({
   retry: { initialInterval: '500 milliseconds', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 20 },
 });
 
-/** Events up to this many recipients keep channel details for the status query. */
-const INLINE_STATUS_LIMIT = 50;
 const PAGE_SIZE = 500;
 
 /**
@@ -70,7 +68,6 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
   const ledger = new EventLedger();
   let opened: Awaited<ReturnType<Activities['openEvent']>> | undefined;
   let woken = false;
-  const inline = (input.userIds?.length ?? 1) <= INLINE_STATUS_LIMIT;
 
   /**
    * Cancel and reschedule: Postgres first (a notification a worker already handed to a provider is
@@ -113,6 +110,8 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
   opened = await steps.openEvent({ event: input, workflowId });
   const { spec } = opened;
   ledger.apply(opened);
+  // Decided on the recipients as resolved (a role broadcast names none in its envelope), as openEvent did.
+  const inline = opened.recipients.length + opened.pending.length <= INLINE_STATUS_LIMIT;
   const cancelled = await supersede(opened.supersede, `superseded by ${eventType} ${spec.eventId}`);
   const followUps = await startFollowUps(opened, input);
   for (let pending = opened.pending; pending.length > 0; pending = pending.slice(PAGE_SIZE)) {

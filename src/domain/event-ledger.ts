@@ -1,6 +1,9 @@
 import { addWakeTime, controlRefusal, isWaitingState, splitDue, type ChannelRecords } from './notification-lifecycle';
 import type { NotificationState, NotificationStatus } from './notification-status';
 
+/** Events up to this many recipients keep channel details in the workflow (status query); larger ones answer from Postgres. */
+export const INLINE_STATUS_LIMIT = 50;
+
 /** One recipient's notification as the event workflow knows it. */
 export interface RecipientSummary {
   userId: string;
