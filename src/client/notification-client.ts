@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { QueryNotRegisteredError, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowIdReusePolicy, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
 import { parseBusinessEvent, type BusinessEvent, type BusinessEventInput, type DeliveryOptions } from '../domain/business-event';
 import { parseCampaign, type CampaignDefinition, type CampaignInput, type CampaignProgress, type CampaignWorkflowInput } from '../domain/campaign';
 import { EVENT_CATALOG } from '../domain/event-catalog';
@@ -118,35 +118,37 @@ export class NotificationClient {
    * (a follow-up, or a release-0 notification workflow, which only takes the signal).
    */
   async cancel(target: NotificationTarget | string, reason?: string): Promise<NotificationStatus | undefined> {
-    const { workflowId, userId } = this.resolve(target);
-    if (await this.takesSignalsOnly(workflowId)) {
-      await this.client.workflow.getHandle(workflowId).signal(cancelSignal, { reason });
-      return undefined;
-    }
-    return this.client.workflow.getHandle(workflowId).executeUpdate(cancelUpdate, { args: [{ ...(userId ? { userId } : {}), ...(reason ? { reason } : {}) }] });
+    return this.control(target, cancelUpdate, cancelSignal, reason ? { reason } : {});
   }
 
   /** Moves waiting notifications to a new time (a past time sends now; quiet hours still apply). */
   async reschedule(target: NotificationTarget | string, sendAt: Date | string): Promise<NotificationStatus | undefined> {
     const iso = typeof sendAt === 'string' ? sendAt : sendAt.toISOString();
     if (Number.isNaN(Date.parse(iso))) throw new Error(`reschedule: sendAt "${iso}" is not a date`);
-    const at = new Date(iso).toISOString();
-    const { workflowId, userId } = this.resolve(target);
-    if (await this.takesSignalsOnly(workflowId)) {
-      await this.client.workflow.getHandle(workflowId).signal(rescheduleSignal, { sendAt: at });
+    return this.control(target, rescheduleUpdate, rescheduleSignal, { sendAt: new Date(iso).toISOString() });
+  }
+
+  /**
+   * An event's notifications take the update (no look-up needed). A workflow named by id may instead be
+   * a campaign or a release-0 notification workflow, which take the signal: its type decides.
+   */
+  private async control<R extends { userId?: string }>(
+    target: NotificationTarget | string,
+    update: UpdateDefinition<NotificationStatus, [R]>,
+    signal: SignalDefinition<[R]>,
+    request: R,
+  ): Promise<NotificationStatus | undefined> {
+    if (typeof target !== 'string') {
+      const handle = this.client.workflow.getHandle(eventWorkflowId(target.eventId));
+      return handle.executeUpdate(update, { args: [{ ...request, ...(target.userId ? { userId: target.userId } : {}) }] });
+    }
+    const handle = this.client.workflow.getHandle(target);
+    const { type } = await handle.describe();
+    if (type === 'notificationWorkflow' || type === 'campaignWorkflow') {
+      await handle.signal(signal, request);
       return undefined;
     }
-    return this.client.workflow.getHandle(workflowId).executeUpdate(rescheduleUpdate, { args: [{ ...(userId ? { userId } : {}), sendAt: at }] });
-  }
-
-  private resolve(target: NotificationTarget | string): { workflowId: string; userId?: string } {
-    return typeof target === 'string' ? { workflowId: target } : { workflowId: eventWorkflowId(target.eventId), userId: target.userId };
-  }
-
-  /** Campaign workflows and release-0 notification workflows take the `cancel`/`reschedule` signals, not updates. */
-  private async takesSignalsOnly(workflowId: string): Promise<boolean> {
-    const { type } = await this.client.workflow.getHandle(workflowId).describe();
-    return type === 'notificationWorkflow' || type === 'campaignWorkflow';
+    return handle.executeUpdate(update, { args: [request] });
   }
 
   /**
