@@ -26,12 +26,12 @@
  * only uses the service's public surfaces (NotificationClient, startService, the notifications and recipients
  * tables, Temporal visibility by NotificationEventId), so it runs unchanged against reworked workflows.
  */
+import { dropDatabase, recreateProcessDatabase } from '../src/db/process-database';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { arch, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { MikroORM } from '@mikro-orm/postgresql';
 import { Client, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { NotificationClient } from '../src/client/notification-client';
@@ -203,7 +203,7 @@ async function run(settings: Settings, report: Report, cleanup: { name: string; 
   // in a fixed order, before the first failure, if any, is thrown.
   const [serverStart, databaseStart, smtpStart] = await Promise.allSettled([
     startDevServer({ cliPath, dbFile: join(temp, 'temporal.db'), output: 'ignore' }),
-    createDatabase(adminUrl),
+    recreateProcessDatabase(adminUrl, DATABASE_PREFIX),
     new SmtpPeer().start(),
   ]);
   if (serverStart.status === 'fulfilled') cleanup.push({ name: 'stop the Temporal dev server', run: () => serverStart.value.stop() });
@@ -859,44 +859,6 @@ async function deleteRedisKeys(redisUrl: string): Promise<void> {
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
-  }
-}
-
-/** A fresh database for this run; ones left by crashed runs (their process gone) are dropped first. */
-async function createDatabase(adminUrl: string): Promise<void> {
-  await withAdminConnection(adminUrl, async (execute) => {
-    const leftovers = (await execute(`select datname from pg_database where datname like '${DATABASE_PREFIX}%'`)) as { datname: string }[];
-    for (const { datname } of leftovers) {
-      const pid = Number(datname.slice(DATABASE_PREFIX.length));
-      if (datname === DATABASE || !isAlive(pid)) await execute(`drop database if exists "${datname}" with (force)`);
-    }
-    await execute(`create database "${DATABASE}"`);
-  });
-}
-
-async function dropDatabase(adminUrl: string, name: string): Promise<void> {
-  await withAdminConnection(adminUrl, (execute) => execute(`drop database if exists "${name}" with (force)`));
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function withAdminConnection<T>(adminUrl: string, work: (execute: (sql: string) => Promise<unknown[]>) => Promise<T>): Promise<T> {
-  const url = new URL(adminUrl);
-  url.pathname = '/postgres';
-  const orm = await MikroORM.init({ clientUrl: url.toString(), entities: [], discovery: { warnWhenNoEntities: false }, ensureDatabase: false, allowGlobalContext: true });
-  try {
-    const conn = orm.em.getConnection();
-    return await work((sql) => conn.execute(sql));
-  } finally {
-    await orm.close();
   }
 }
 

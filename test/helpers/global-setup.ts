@@ -1,9 +1,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MikroORM } from '@mikro-orm/postgresql';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { migrate, openOrm } from '../../src/db/orm';
+import { recreateProcessDatabase } from '../../src/db/process-database';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { resolveTemporalCli } from '../../src/temporal/temporal-cli';
 
@@ -39,7 +39,7 @@ export default async function globalSetup(): Promise<void> {
   const base = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
   const testUrl = new URL(base.toString());
   testUrl.pathname = `/${TEST_DATABASE}`;
-  await recreateDatabase(base.toString());
+  await recreateProcessDatabase(base.toString(), TEST_DATABASE_PREFIX);
   const orm = await openOrm(testUrl.toString());
   try {
     await migrate(orm);
@@ -59,40 +59,5 @@ const quietLogger = {
   error: (message: string) => process.stderr.write(`workflow bundler: ${message}\n`),
 };
 
-/** Tests never touch dev data: each run gets its own database; ones left by crashed runs are dropped. */
-async function recreateDatabase(adminUrl: string): Promise<void> {
-  await withAdminConnection(adminUrl, async (execute) => {
-    const leftovers = await execute(`select datname from pg_database where datname like '${TEST_DATABASE_PREFIX}%'`);
-    for (const { datname } of leftovers as { datname: string }[]) {
-      const pid = Number(datname.slice(TEST_DATABASE_PREFIX.length));
-      if (datname === TEST_DATABASE || !isAlive(pid)) await execute(`drop database if exists "${datname}" with (force)`);
-    }
-    await execute(`create database "${TEST_DATABASE}"`);
-  });
-}
-
-export async function dropTestDatabase(adminUrl: string, name: string): Promise<void> {
-  await withAdminConnection(adminUrl, (execute) => execute(`drop database if exists "${name}" with (force)`));
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function withAdminConnection<T>(adminUrl: string, work: (execute: (sql: string) => Promise<unknown[]>) => Promise<T>): Promise<T> {
-  const url = new URL(adminUrl);
-  url.pathname = '/postgres';
-  const orm = await MikroORM.init({ clientUrl: url.toString(), entities: [], discovery: { warnWhenNoEntities: false }, ensureDatabase: false, allowGlobalContext: true });
-  try {
-    const conn = orm.em.getConnection();
-    return await work((sql) => conn.execute(sql));
-  } finally {
-    await orm.close();
-  }
-}
+/** Tests never touch dev data: each run gets its own database (dropped by the teardown). */
+export { dropDatabase as dropTestDatabase } from '../../src/db/process-database';
