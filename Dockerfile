@@ -9,6 +9,8 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY test ./test
 COPY bench ./bench
+COPY web ./web
+COPY tools ./tools
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

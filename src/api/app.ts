@@ -25,6 +25,7 @@ import { publishRoutes } from './routes/publish';
 import { recipientRoutes } from './routes/recipients';
 import { templateRoutes } from './routes/templates';
 import { traceRoutes } from './routes/trace';
+import { webAssetRoutes } from './routes/web-assets';
 
 export type { ApiDeps } from './context';
 
@@ -111,6 +112,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       traceRoutes,
       adminQueueRoutes,
       codecRoutes,
+      webAssetRoutes,
     ]) {
       await app.register(routes(ctx));
     }

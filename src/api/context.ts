@@ -23,6 +23,8 @@ export interface ApiDeps {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** SSE keep-alive comment interval; default 15 s. */
   sseHeartbeatMs?: number;
+  /** Built browser surfaces (tools/build-web.js); default dist/web under the package root. */
+  webAssetsDir?: string;
 }
 
 /** Shared by the route plugins. */
