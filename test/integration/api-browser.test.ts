@@ -1,11 +1,8 @@
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { CHANNELS, queueNameFor } from '../../src/domain/channels';
 import { ADMIN_KEY, ApiTestApp, apiTestEnv } from '../helpers/api-app';
+import { launchChromium } from '../helpers/browser';
 import { TestStack } from '../helpers/test-stack';
-
-/** Debian's chromium (.ci/run installs it), headless, driven by playwright-core. */
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('HTTP API in a browser', () => {
   const stack = new TestStack({ env: apiTestEnv(), deliveryWorkers: false });
@@ -14,7 +11,7 @@ describe('HTTP API in a browser', () => {
   beforeAll(async () => {
     await stack.start();
     await api.start({ listen: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
