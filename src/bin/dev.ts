@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { devCredentialLines, withDevApiCredentials } from '../api/dev-credentials';
 import { startApi } from '../api/server';
+import { redactedUrl } from '../redacted-url';
 import { loadConfig } from '../config';
 import { migrate, openOrm } from '../db/orm';
 import { seedDemoRecipients } from '../db/seeds/demo-recipients';
@@ -60,7 +61,7 @@ runMain(async () => {
   await migrate(orm);
   await seedDemoRecipients(orm);
   await orm.close();
-  log(`Postgres migrated, demo recipients seeded (${config.databaseUrl.replace(/:[^:@/]*@/, ':***@')})`);
+  log(`Postgres migrated, demo recipients seeded (${redactedUrl(config.databaseUrl)})`);
 
   let temporalUi = `http://127.0.0.1:${TEMPORAL_UI_PORT}`;
   if (await temporalAnswers(config.temporal.address)) {

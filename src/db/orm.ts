@@ -2,6 +2,7 @@ import { MikroORM, defineConfig } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
+import { redactedUrl } from '../redacted-url';
 
 export type Orm = MikroORM;
 
@@ -24,16 +25,10 @@ export async function openOrm(databaseUrl: string, options: { poolMax?: number }
   try {
     return await MikroORM.init(ormConfig(databaseUrl, options));
   } catch (err) {
-    throw new Error(`Postgres unreachable at ${redact(databaseUrl)}: ${(err as Error).message}`);
+    throw new Error(`Postgres unreachable at ${redactedUrl(databaseUrl)}: ${(err as Error).message}`);
   }
 }
 
 export async function migrate(orm: Orm): Promise<void> {
   await orm.getMigrator().up();
-}
-
-function redact(databaseUrl: string): string {
-  const url = new URL(databaseUrl);
-  if (url.password) url.password = '***';
-  return url.toString();
 }

@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import type { Config } from '../config';
+import { redactedUrl } from '../redacted-url';
 import { temporalDataConverter } from '../temporal/payload-codec';
 
 /** A Redis connection fit for BullMQ workers (blocking commands must not time out). Fails fast when unreachable. */
@@ -16,7 +17,7 @@ export async function connectRedis(url: string, name = 'notifications'): Promise
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new Error(`Redis unreachable at ${url}: ${(cause ?? (err as Error)).message}`);
+    throw new Error(`Redis unreachable at ${redactedUrl(url)}: ${(cause ?? (err as Error)).message}`);
   } finally {
     redis.off('error', remember);
   }
