@@ -1,10 +1,4 @@
+// Global styles: uPlot's, then the dashboard's (its elements render in the light DOM, see LightElement).
 import 'uplot/dist/uPlot.min.css';
-import { LitElement, html } from 'lit';
-
-/** Placeholder shell; the pages arrive with the dashboard. */
-class AdminApp extends LitElement {
-  override render() {
-    return html`<main><h1>Notifications admin</h1></main>`;
-  }
-}
-customElements.define('admin-app', AdminApp);
+import './admin.css';
+import './admin-app';
