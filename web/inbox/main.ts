@@ -1,9 +1,2 @@
-import { LitElement, html } from 'lit';
-import '../widget/notification-center';
-
-class InboxApp extends LitElement {
-  override render() {
-    return html`<main><h1>Your notifications</h1></main>`;
-  }
-}
-customElements.define('inbox-app', InboxApp);
+// The shopper's notification center at /inbox/ (docs/contracts.md#browser-surfaces).
+import './inbox-app';

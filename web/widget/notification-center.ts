@@ -1,9 +1,6 @@
-import { LitElement, html } from 'lit';
-
-/** Placeholder: the bell arrives with the notification center. */
-class NotificationBell extends LitElement {
-  override render() {
-    return html`<button type="button" aria-label="Notifications">🔔</button>`;
-  }
-}
-if (!customElements.get('notification-bell')) customElements.define('notification-bell', NotificationBell);
+/**
+ * The embeddable widget (built as a classic script, dist/web/widget/notification-center.js): defines
+ * <notification-bell> and the elements it is made of. See README "Notification center".
+ */
+import './script-origin';
+import './notification-bell';
