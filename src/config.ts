@@ -161,6 +161,8 @@ const envSchema = z.object({
   PAYLOAD_ENCRYPTION_KEY_ID: z.string().regex(KEY_ID_PATTERN, 'must be a key id of 1-64 chars [A-Za-z0-9._-]').optional(),
   /** Origins allowed to call the codec endpoint from a browser (the Web UI); default the origin of TEMPORAL_UI_URL. */
   CODEC_CORS_ORIGINS: z.string().optional(),
+  /** Longest life of a browser session (docs/contracts.md, "Browser surfaces"); a token's session ends at its exp. */
+  SESSION_TTL_MS: intFrom(60_000, 7 * 24 * 3600 * 1000).default(8 * 3600 * 1000),
 });
 
 export interface ChannelWorkerConfig {
@@ -194,6 +196,8 @@ export interface ApiConfig {
   temporalUiUrl: string;
   /** Browser origins (the Temporal Web UI) allowed to call /codec/encode and /codec/decode. */
   codecCorsOrigins: string[];
+  /** Longest life of a browser session (cookie `ns_session`). */
+  sessionTtlMs: number;
 }
 
 export interface Config {
@@ -329,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allo
       trustProxy: e.TRUST_PROXY,
       temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
       codecCorsOrigins: codecCorsOrigins(e.CODEC_CORS_ORIGINS, e.TEMPORAL_UI_URL),
+      sessionTtlMs: e.SESSION_TTL_MS,
     },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

@@ -8,6 +8,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import { ApiKeyVerifier } from './auth/api-keys';
 import { API_KEY_HEADER, AuthFailureLimiter, Authenticator } from './auth/authenticate';
 import { JwtVerifier } from './auth/jwt';
+import { SessionStore } from './auth/sessions';
 import type { ApiContext, ApiDeps } from './context';
 import { ApiError, installErrorHandlers } from './errors';
 import { FeedHub } from './feed-hub';
@@ -23,6 +24,7 @@ import { notificationStreamRoutes } from './routes/notification-stream';
 import { preferenceRoutes } from './routes/preferences';
 import { publishRoutes } from './routes/publish';
 import { recipientRoutes } from './routes/recipients';
+import { sessionRoutes } from './routes/session';
 import { templateRoutes } from './routes/templates';
 import { traceRoutes } from './routes/trace';
 import { webAssetRoutes } from './routes/web-assets';
@@ -35,6 +37,7 @@ Authentication:
 - Service routes: \`X-API-Key: <key>\` (keys from API_KEYS, each with its scopes: events, sends, recipients, control, read; an admin key works too). A key without the route's scope: 403.
 - Shopper routes: \`Authorization: Bearer <jwt>\`; the token's \`sub\` is the recipient id. The SSE stream also takes \`?access_token=<jwt>\`.
 - Operator routes: an admin key (ADMIN_API_KEYS) as \`X-API-Key\` or as the password of HTTP Basic auth, or a JWT carrying the admin claim (JWT_ADMIN_CLAIM, checked issuer and audience).
+- Browser pages: \`POST /api/session\` with an admin key or a token sets the session cookie \`ns_session\`, which then counts as that credential; POST/PUT/PATCH/DELETE riding on it need \`X-CSRF-Token\`.
 
 Notification ids: service and operator routes take the notification's UUID or its workflow id
 (\`notification-<eventId>-<userId>\`); a notification that still waits has only the workflow id.`;
@@ -72,10 +75,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   const hub = new FeedHub(deps.redis, config.queuePrefix);
   const { rateLimit: limits } = config.api;
+  const keys = new ApiKeyVerifier(config.api.serviceKeys, config.api.adminKeys);
   const auth = new Authenticator(
-    new ApiKeyVerifier(config.api.serviceKeys, config.api.adminKeys),
+    keys,
     config.api.jwt ? new JwtVerifier(config.api.jwt) : null,
     new AuthFailureLimiter(limiterRedis, config.queuePrefix, limits.authFailuresPerAddress, limits.windowMs),
+    // On the fail-fast connection too: with Redis down, sessions are refused at once (503), never opened.
+    new SessionStore(limiterRedis, config.queuePrefix, config.api.sessionTtlMs, keys),
   );
   const ctx: ApiContext = {
     deps,
@@ -100,6 +106,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     await registerDocs(app);
     for (const routes of [
       healthRoutes,
+      sessionRoutes,
       eventRoutes,
       publishRoutes,
       notificationControlRoutes,
@@ -172,6 +179,7 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
         { name: 'preferences', description: 'shopper-facing (bearer JWT)' },
         { name: 'operators', description: 'admin role' },
         { name: 'campaigns', description: 'marketing campaigns (admin role)' },
+        { name: 'sessions', description: 'browser sign-in: the ns_session cookie' },
         { name: 'health' },
       ],
     },

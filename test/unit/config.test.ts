@@ -43,3 +43,12 @@ describe('loadConfig', () => {
     expect(config.deliveryChannels).toEqual(['email', 'sms']);
   });
 });
+
+describe('loadConfig: browser surfaces (docs/contracts.md, "Browser surfaces")', () => {
+  it('reads SESSION_TTL_MS: default 8 h, one minute to seven days', () => {
+    expect(loadConfig({}).api.sessionTtlMs).toBe(8 * 3600_000);
+    expect(loadConfig({ SESSION_TTL_MS: '60000' }).api.sessionTtlMs).toBe(60_000);
+    expect(() => loadConfig({ SESSION_TTL_MS: '59999' })).toThrow(/^invalid configuration: SESSION_TTL_MS/);
+    expect(() => loadConfig({ SESSION_TTL_MS: String(7 * 24 * 3600_000 + 1) })).toThrow(/^invalid configuration: SESSION_TTL_MS/);
+  });
+});

@@ -26,6 +26,12 @@ export class ApiKeyVerifier {
     return this.keys.length > 0;
   }
 
+  /** The configured admin key of that name: a browser session opened with it lives only as long as the key. */
+  adminNamed(name: string): VerifiedKey | null {
+    const key = this.keys.find((k) => k.admin && k.name === name);
+    return key ? { name: key.name, admin: key.admin, scopes: key.scopes } : null;
+  }
+
   verify(presented: string): VerifiedKey | null {
     const hash = createHash('sha256').update(presented).digest();
     let found: VerifiedKey | null = null;

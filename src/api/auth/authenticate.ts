@@ -4,6 +4,7 @@ import type { ApiScope } from '../../config';
 import { ApiError, errorBody } from '../errors';
 import type { ApiKeyVerifier } from './api-keys';
 import { InvalidTokenError, type JwtVerifier, TokenKeysUnavailableError } from './jwt';
+import { checkCsrf, sessionCookieOf, type SessionStore } from './sessions';
 
 /** Who is calling: a service or operator holding an API key, or a user holding a JWT (until it expires). */
 export type Principal =
@@ -41,16 +42,21 @@ const NEEDS: Record<Access, string> = {
   admin: 'an admin API key or a token with the admin role',
 };
 
+/** What POST /api/session takes: an admin key or a token (docs/contracts.md, "Browser surfaces"). */
+export type SessionCredential = { adminKey: string } | { token: string };
+
 /**
  * Credentials, in order: `X-API-Key: <key>`; `Authorization: Bearer <jwt>`; `Authorization: Basic`
  * with an API key as password (so a browser can open /admin/queues); `?access_token=<jwt>` on routes
- * that allow it. Invalid credentials are 401; valid ones of the wrong kind are 403.
+ * that allow it; the browser session cookie (unsafe methods with its CSRF token). Invalid credentials
+ * are 401; valid ones of the wrong kind are 403.
  */
 export class Authenticator {
   constructor(
     private readonly keys: ApiKeyVerifier,
     private readonly jwt: JwtVerifier | null,
     private readonly failures: AuthFailureLimiter,
+    readonly sessions: SessionStore,
   ) {}
 
   /**
@@ -63,10 +69,7 @@ export class Authenticator {
   guard(access: Access, scope?: ApiScope): onRequestAsyncHookHandler {
     return async (request: FastifyRequest, reply: FastifyReply) => {
       try {
-        const principal = await this.principalOf(request, access).catch(async (err: unknown) => {
-          if (err instanceof ApiError && err.statusCode === 401) await this.failures.record(request.ip);
-          throw err;
-        });
+        const principal = await this.counted(request, () => this.principalOf(request, access));
         if (!principal) throw new ApiError(401, `missing credentials: this route needs ${NEEDS[access]}`, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
         request.principal = principal;
         if (!allows(access, principal)) throw new ApiError(403, `forbidden: this route needs ${NEEDS[access]}`);
@@ -75,9 +78,34 @@ export class Authenticator {
         }
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
-        return reply.code(err.statusCode).headers(err.headers).send(errorBody(err.statusCode, err.message));
+        // The pages' own calls (docs/contracts.md): no challenge, so the browser shows no login prompt.
+        const headers = request.headers['x-requested-with'] === 'fetch' ? withoutChallenge(err.headers) : err.headers;
+        return reply.code(err.statusCode).headers(headers).send(errorBody(err.statusCode, err.message));
       }
     };
+  }
+
+  /**
+   * The principal of a credential sent in a body (POST /api/session), checked like one in a header: a
+   * blocked address gets 429, and an invalid credential is a 401 that counts against the address.
+   */
+  async verifyCredential(request: FastifyRequest, credential: SessionCredential): Promise<Principal> {
+    const blocked = await this.blockedAnswer(request.ip);
+    if (blocked) throw blocked;
+    const unauthorized = (message: string) => new ApiError(401, message);
+    return this.counted(request, async () =>
+      'adminKey' in credential ? this.keyPrincipal(credential.adminKey, unauthorized) : this.userPrincipal(credential.token, unauthorized),
+    );
+  }
+
+  /** Runs an authentication step; a 401 it throws counts against the caller's address. */
+  private async counted<T>(request: FastifyRequest, step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      if (err instanceof ApiError && err.statusCode === 401) await this.failures.record(request.ip);
+      throw err;
+    }
   }
 
   /**
@@ -86,14 +114,16 @@ export class Authenticator {
    */
   readonly refuseBlockedAddresses: onRequestAsyncHookHandler = async (request, reply) => {
     if (!hasCredentials(request)) return;
-    const waitMs = await this.failures.blockedFor(request.ip);
-    if (waitMs <= 0) return;
-    const seconds = Math.ceil(waitMs / 1000);
-    return reply
-      .code(429)
-      .header('retry-after', String(seconds))
-      .send(errorBody(429, `too many failed authentications from this address, retry in ${seconds} s`));
+    const blocked = await this.blockedAnswer(request.ip);
+    if (blocked) return reply.code(429).headers(blocked.headers).send(errorBody(429, blocked.message));
   };
+
+  private async blockedAnswer(ip: string): Promise<ApiError | null> {
+    const waitMs = await this.failures.blockedFor(ip);
+    if (waitMs <= 0) return null;
+    const seconds = Math.ceil(waitMs / 1000);
+    return new ApiError(429, `too many failed authentications from this address, retry in ${seconds} s`, undefined, undefined, { 'retry-after': String(seconds) });
+  }
 
   private async principalOf(request: FastifyRequest, access: Access): Promise<Principal | null> {
     const unauthorized = (message: string) => new ApiError(401, message, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
@@ -114,6 +144,14 @@ export class Authenticator {
     const query = request.query as Record<string, unknown> | undefined;
     if (request.routeOptions.config.tokenInQuery && typeof query?.access_token === 'string') {
       return this.userPrincipal(query.access_token, unauthorized);
+    }
+
+    const cookie = sessionCookieOf(request);
+    if (cookie !== undefined) {
+      const session = await this.sessions.find(cookie);
+      if (!session) throw unauthorized('no session (signed out or expired)');
+      checkCsrf(request, session);
+      return session.principal;
     }
     return null;
   }
@@ -137,8 +175,17 @@ export class Authenticator {
   }
 }
 
+function withoutChallenge(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'www-authenticate'));
+}
+
 function hasCredentials(request: FastifyRequest): boolean {
-  return API_KEY_HEADER in request.headers || 'authorization' in request.headers || /[?&]access_token=/.test(request.url);
+  return (
+    API_KEY_HEADER in request.headers ||
+    'authorization' in request.headers ||
+    /[?&]access_token=/.test(request.url) ||
+    sessionCookieOf(request) !== undefined
+  );
 }
 
 /**
