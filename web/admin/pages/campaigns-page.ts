@@ -76,7 +76,7 @@ export class CampaignsPage extends LightElement {
       <h1 tabindex="-1">Campaigns</h1>
       ${statusRegion(this.status)} ${alertRegion(this.error)}
       <section aria-labelledby="campaign-list">
-        <h2 id="campaign-list">Campaigns</h2>
+        <h2 id="campaign-list">All campaigns</h2>
         ${this.campaigns.length === 0
           ? html`<p>No campaigns yet.</p>`
           : dataTable(

@@ -37,7 +37,7 @@ export class SignInPage extends LightElement {
           ${this.notice ? html`<p>${this.notice}</p>` : ''}
           <fieldset>
             <legend>Sign in with</legend>
-            ${this.choice('adminKey', 'An admin API key')} ${this.choice('token', 'An admin token (JWT)')}
+            ${this.choice('adminKey', 'API key')} ${this.choice('token', 'Token (JWT)')}
           </fieldset>
           <label for="credential">${label}</label>
           <input id="credential" name="credential" type="password" autocomplete="current-password" required />
