@@ -163,6 +163,8 @@ const envSchema = z.object({
   CODEC_CORS_ORIGINS: z.string().optional(),
   /** Longest life of a browser session (docs/contracts.md, "Browser surfaces"); a token's session ends at its exp. */
   SESSION_TTL_MS: intFrom(60_000, 7 * 24 * 3600 * 1000).default(8 * 3600 * 1000),
+  /** Shop origins whose pages may call the shopper routes cross-origin (the `<notification-bell>` widget). */
+  WIDGET_ORIGINS: z.string().optional(),
 });
 
 export interface ChannelWorkerConfig {
@@ -198,6 +200,8 @@ export interface ApiConfig {
   codecCorsOrigins: string[];
   /** Longest life of a browser session (cookie `ns_session`). */
   sessionTtlMs: number;
+  /** Shop origins allowed to call the shopper routes cross-origin, without credentials. */
+  widgetOrigins: string[];
 }
 
 export interface Config {
@@ -334,6 +338,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allo
       temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
       codecCorsOrigins: codecCorsOrigins(e.CODEC_CORS_ORIGINS, e.TEMPORAL_UI_URL),
       sessionTtlMs: e.SESSION_TTL_MS,
+      widgetOrigins: e.WIDGET_ORIGINS === undefined ? [] : originList('WIDGET_ORIGINS', e.WIDGET_ORIGINS),
     },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
@@ -392,7 +397,11 @@ function payloadEncryption(keys: string | undefined, currentKeyId: string | unde
 
 /** CODEC_CORS_ORIGINS (comma list of origins) or the origin of the Web UI. */
 function codecCorsOrigins(list: string | undefined, temporalUiUrl: string): string[] {
-  if (list === undefined) return [new URL(temporalUiUrl).origin];
+  return list === undefined ? [new URL(temporalUiUrl).origin] : originList('CODEC_CORS_ORIGINS', list);
+}
+
+/** A comma list of browser origins (http(s)://host[:port], nothing more), as the Origin header spells them. */
+function originList(name: string, list: string): string[] {
   const origins: string[] = [];
   for (const entry of list.split(',').map((part) => part.trim()).filter(Boolean)) {
     let origin: string;
@@ -402,7 +411,7 @@ function codecCorsOrigins(list: string | undefined, temporalUiUrl: string): stri
       origin = 'null';
     }
     if (origin === 'null' || !/^https?:/.test(origin) || origin !== entry.replace(/\/+$/, '')) {
-      throw new ConfigError(`invalid configuration: CODEC_CORS_ORIGINS: "${entry.slice(0, 100)}" is not an origin (scheme://host[:port])`);
+      throw new ConfigError(`invalid configuration: ${name}: "${entry.slice(0, 100)}" is not an origin (scheme://host[:port])`);
     }
     origins.push(origin);
   }

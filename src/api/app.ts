@@ -13,6 +13,7 @@ import type { ApiContext, ApiDeps } from './context';
 import { ApiError, installErrorHandlers } from './errors';
 import { FeedHub } from './feed-hub';
 import { guardRequestJson } from './request-guard';
+import { widgetCorsHeaders, widgetCorsRoutes } from './widget-cors';
 import { adminQueueRoutes } from './routes/admin-queues';
 import { campaignRoutes } from './routes/campaigns';
 import { codecRoutes } from './routes/codec';
@@ -91,7 +92,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
   };
 
-  // First of all hooks: an address that keeps failing authentication costs one Redis read, nothing more.
+  // Before any refusal, so the widget on a shop's page can read it (docs/contracts.md, "Widget on another origin").
+  app.addHook('onRequest', widgetCorsHeaders(config.api.widgetOrigins));
+  // Then: an address that keeps failing authentication costs one Redis read, nothing more.
   app.addHook('onRequest', auth.refuseBlockedAddresses);
   // One EntityManager per request: a fork, never the global one.
   app.decorateRequest('em', null as unknown as EntityManager);
@@ -119,6 +122,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       traceRoutes,
       adminQueueRoutes,
       codecRoutes,
+      widgetCorsRoutes,
       webAssetRoutes,
     ]) {
       await app.register(routes(ctx));

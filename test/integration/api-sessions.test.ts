@@ -231,9 +231,86 @@ describe('HTTP API: browser sessions', () => {
     offline.disconnect();
   });
 
-  async function appWith(configure: (config: Config) => Config): Promise<ApiTestApp> {
+  describe('the widget on a shop origin (WIDGET_ORIGINS)', () => {
+    const SHOP = 'https://shop.example';
+    let widget: ApiTestApp;
+    beforeAll(async () => {
+      widget = await appWith((c) => ({ ...c, api: { ...c.api, widgetOrigins: [SHOP, 'http://localhost:8080'] } }), true);
+    });
+    const corsHeaders = (res: { headers: Record<string, unknown> }) => Object.keys(res.headers).filter((h) => h.startsWith('access-control-'));
+    const preflight = (url: string, method: string, origin = SHOP) =>
+      widget.inject({ method: 'OPTIONS', url, headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': 'authorization, content-type' } });
+
+    it('allows the shopper routes from an allowed origin, without credentials', async () => {
+      const userId = stack.uid('u');
+      await stack.createRecipient({ id: userId });
+      const feed = await widget.inject({ method: 'GET', url: '/api/notifications', headers: { origin: SHOP, authorization: `Bearer ${await token(userId)}` } });
+      expect(feed.statusCode).toBe(200);
+      expect(feed.headers['access-control-allow-origin']).toBe(SHOP);
+      expect(feed.headers.vary).toMatch(/Origin/);
+      expect(feed.headers['access-control-allow-credentials']).toBeUndefined();
+      // A refusal is readable by the widget too.
+      const refused = await widget.inject({ method: 'GET', url: '/api/notifications/unread-count', headers: { origin: SHOP, 'x-requested-with': 'fetch' } });
+      expect(refused.statusCode).toBe(401);
+      expect(refused.headers['access-control-allow-origin']).toBe(SHOP);
+
+      for (const [url, method] of [
+        ['/api/notifications', 'GET'],
+        ['/api/notifications/unread-count', 'GET'],
+        ['/api/notifications/0b6f2c3e-1111-4a4a-9b9b-123456789abc/read', 'POST'],
+        ['/api/notifications/read-all', 'POST'],
+        ['/api/notifications/stream', 'GET'],
+        ['/api/preferences', 'PUT'],
+      ]) {
+        const res = await preflight(url, method);
+        expect([url, res.statusCode]).toEqual([url, 204]);
+        expect(res.headers).toMatchObject({
+          'access-control-allow-origin': SHOP,
+          'access-control-allow-headers': 'authorization, content-type, last-event-id, x-requested-with',
+          vary: 'Origin',
+        });
+        expect(String(res.headers['access-control-allow-methods']).split(', ')).toContain(method);
+        expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+      }
+      expect((await preflight('/api/preferences', 'GET')).headers['access-control-allow-methods']).toBe('GET, PUT');
+
+      // The stream (hijacked by the SSE route) carries the header as well.
+      const stream = await SseClient.open(`${widget.url}/api/notifications/stream?access_token=${await token(userId)}`, { origin: SHOP });
+      streams.push(stream);
+      expect(stream.status).toBe(200);
+      expect(stream.headers['access-control-allow-origin']).toBe(SHOP);
+    });
+
+    it('gives another origin, and the service routes, no CORS headers', async () => {
+      const userId = stack.uid('u');
+      const other = await widget.inject({ method: 'GET', url: '/api/notifications', headers: { origin: 'https://evil.example', authorization: `Bearer ${await token(userId)}` } });
+      expect(other.statusCode).toBe(200);
+      expect(corsHeaders(other)).toEqual([]);
+      const otherPreflight = await preflight('/api/notifications', 'GET', 'https://evil.example');
+      expect(otherPreflight.statusCode).toBe(403);
+      expect(corsHeaders(otherPreflight)).toEqual([]);
+      // A scheme or port away is another origin.
+      expect(corsHeaders(await preflight('/api/notifications', 'GET', 'http://shop.example'))).toEqual([]);
+
+      // POST /api/notifications publishes (a service route): its preflight is refused, even from the shop.
+      const publish = await preflight('/api/notifications', 'POST');
+      expect(publish.statusCode).toBe(403);
+      expect(publish.json().message).toMatch(/not a shopper route/);
+      expect(corsHeaders(publish)).toEqual([]);
+      const published = await widget.inject({ method: 'POST', url: '/api/notifications', headers: { origin: SHOP, 'x-api-key': SERVICE_KEY }, payload: { userId, templateCode: 'nope' } });
+      expect(corsHeaders(published)).toEqual([]);
+      // Neither the session nor the operator routes are open cross-origin.
+      expect(corsHeaders(await widget.inject({ method: 'POST', url: '/api/session', headers: { origin: SHOP }, payload: { adminKey: ADMIN_KEY } }))).toEqual([]);
+      expect((await preflight('/api/session', 'POST')).statusCode).toBe(404);
+      expect(corsHeaders(await widget.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { origin: SHOP, 'x-api-key': ADMIN_KEY } }))).toEqual([]);
+      // Without WIDGET_ORIGINS nobody is allowed.
+      expect((await api.inject({ method: 'OPTIONS', url: '/api/notifications', headers: { origin: SHOP, 'access-control-request-method': 'GET' } })).statusCode).toBe(403);
+    });
+  });
+
+  async function appWith(configure: (config: Config) => Config, listen = false): Promise<ApiTestApp> {
     const app = new ApiTestApp(stack);
     apps.push(app);
-    return app.start({ configure: (c) => configure({ ...c, queuePrefix: `{sess-${stack.uid('p')}}` }) });
+    return app.start({ listen, configure: (c) => configure({ ...c, queuePrefix: `{sess-${stack.uid('p')}}` }) });
   }
 });

@@ -52,3 +52,13 @@ describe('loadConfig: browser surfaces (docs/contracts.md, "Browser surfaces")',
     expect(() => loadConfig({ SESSION_TTL_MS: String(7 * 24 * 3600_000 + 1) })).toThrow(/^invalid configuration: SESSION_TTL_MS/);
   });
 });
+
+describe('loadConfig: WIDGET_ORIGINS', () => {
+  it('reads a comma list of origins, none by default, and names an entry that is not an origin', () => {
+    expect(loadConfig({}).api.widgetOrigins).toEqual([]);
+    expect(loadConfig({ WIDGET_ORIGINS: 'https://shop.example, http://localhost:8080/' }).api.widgetOrigins).toEqual(['https://shop.example', 'http://localhost:8080']);
+    for (const bad of ['shop.example', 'https://shop.example/widget', 'ftp://shop.example', '*']) {
+      expect(() => loadConfig({ WIDGET_ORIGINS: bad })).toThrow(`invalid configuration: WIDGET_ORIGINS: "${bad}" is not an origin (scheme://host[:port])`);
+    }
+  });
+});

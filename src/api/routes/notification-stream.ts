@@ -87,6 +87,8 @@ export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod
           unsubscribe();
           return;
         }
+        // Headers set by hooks (the widget's CORS) would be lost with the hijack.
+        for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
         res.writeHead(200, {
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-cache, no-transform',
