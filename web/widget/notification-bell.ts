@@ -153,20 +153,10 @@ export class NotificationBell extends LitElement {
       .bell svg {
         fill: currentColor;
       }
-      .badge {
+      .bell .badge {
         position: absolute;
         top: 0.1rem;
         right: 0.1rem;
-        min-width: 1.25rem;
-        padding: 0 0.25rem;
-        box-sizing: border-box;
-        border-radius: 0.625rem;
-        background: var(--nc-badge, #b91c1c);
-        color: var(--nc-badge-text, #ffffff);
-        font-size: 0.75rem;
-        font-weight: 700;
-        line-height: 1.25rem;
-        text-align: center;
       }
       .panel {
         position: absolute;
@@ -183,6 +173,10 @@ export class NotificationBell extends LitElement {
         border-radius: var(--nc-radius, 8px);
         box-shadow: 0 8px 24px rgb(0 0 0 / 0.15);
         text-align: left;
+      }
+      /* Focus lands on the dialog itself so it is announced; it is no control, so no ring. */
+      .panel:focus {
+        outline: none;
       }
       .header {
         display: flex;

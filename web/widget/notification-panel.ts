@@ -56,7 +56,7 @@ export class NotificationPanel extends LitElement {
             tabindex=${this.tab === id ? 0 : -1}
             @click=${() => this.select(id)}
           >
-            ${label}
+            ${label}${id === 'feed' ? this.renderUnreadBadge() : nothing}
           </button>`,
         )}
       </div>
@@ -68,6 +68,12 @@ export class NotificationPanel extends LitElement {
       </div>
       <div class="visually-hidden" role="status" aria-live="polite">${this.announce ? (this.store?.announcement ?? '') : ''}</div>
     `;
+  }
+
+  private renderUnreadBadge() {
+    const count = this.store?.unreadCount ?? 0;
+    if (!count) return nothing;
+    return html` <span class="badge"><span aria-hidden="true">${count > 99 ? '99+' : count}</span><span class="visually-hidden">, ${count} unread</span></span>`;
   }
 
   /** Arrow keys, Home and End move between tabs (WAI-ARIA tabs pattern, automatic activation). */
@@ -105,6 +111,9 @@ export class NotificationPanel extends LitElement {
         border-bottom-color: var(--nc-accent, #1d4ed8);
         color: var(--nc-accent, #1d4ed8);
         font-weight: 600;
+      }
+      .badge {
+        margin-left: 0.25rem;
       }
     `,
   ];

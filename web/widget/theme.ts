@@ -60,6 +60,20 @@ export const theme = css`
   .muted {
     color: var(--nc-muted-text, #4b5563);
   }
+  /* The unread count: on the bell, and on the feed's tab. */
+  .badge {
+    display: inline-block;
+    min-width: 1.25rem;
+    padding: 0 0.3rem;
+    box-sizing: border-box;
+    border-radius: 0.625rem;
+    background: var(--nc-badge, #b91c1c);
+    color: var(--nc-badge-text, #ffffff);
+    font-size: 0.75rem;
+    font-weight: 700;
+    line-height: 1.25rem;
+    text-align: center;
+  }
   .visually-hidden {
     position: absolute;
     width: 1px;
