@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { Notification } from '../../src/db/entities';
-import { ApiTestApp, apiTestEnv, orderCreated, token } from '../helpers/api-app';
+import { ApiTestApp, apiTestEnv, insertDeliveredNotification, orderCreated, token } from '../helpers/api-app';
 import { accessibilityViolations, launchChromium, screenshotForReadme } from '../helpers/browser';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -261,6 +261,25 @@ describe('shopper notification center in a browser', () => {
     await screenshotForReadme(page, 'inbox-phone');
     await markRead.click();
     await unreadSummary(page, 'no unread').waitFor({ timeout: UI_TIMEOUT });
+  });
+
+  it('pages older notifications with Load more', async () => {
+    const userId = await createShopper();
+    const base = Date.now() - 3600_000;
+    for (let i = 1; i <= 25; i++) {
+      await insertDeliveredNotification(stack, userId, { title: `Older notice ${String(i).padStart(2, '0')}`, createdAt: new Date(base + i * 1000) });
+    }
+    const page = await newPage();
+    await signInToInbox(page, userId);
+    await item(page, 'Older notice 25').waitFor({ timeout: UI_TIMEOUT });
+    const items = page.locator('notification-list li');
+    expect(await items.count()).toBe(20);
+    expect(await item(page, 'Older notice 05').count()).toBe(0);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await item(page, 'Older notice 01').waitFor({ timeout: UI_TIMEOUT });
+    expect(await items.count()).toBe(25);
+    await page.getByRole('button', { name: 'Load more' }).waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+    await unreadSummary(page, '25 unread').waitFor({ timeout: UI_TIMEOUT });
   });
 
   it('stops the live feed when the token expires and says so, with a session-expired event for the shop', async () => {
