@@ -5,8 +5,7 @@ import { theme } from '../widget/theme';
 /** A demo recipient as GET /api/dev/users lists them (dev mode only). */
 interface DevUser {
   id: string;
-  name?: string | null;
-  email?: string | null;
+  name: string;
 }
 
 /**
@@ -44,8 +43,7 @@ export class InboxSignIn extends LitElement {
   /** Only answers 200 in dev mode; anything else means there are no demo users to offer. */
   private async loadDevUsers(): Promise<void> {
     try {
-      const answer = await this.client!.get<DevUser[] | { users?: DevUser[]; items?: DevUser[] }>('/api/dev/users');
-      this.devUsers = Array.isArray(answer) ? answer : (answer?.users ?? answer?.items ?? []);
+      this.devUsers = (await this.client!.get<{ items: DevUser[] }>('/api/dev/users')).items;
     } catch {
       this.devUsers = [];
     }
@@ -69,8 +67,8 @@ export class InboxSignIn extends LitElement {
               <ul>
                 ${this.devUsers.map(
                   (user) => html`<li>
-                    <button type="button" ?disabled=${this.busy} @click=${() => this.signInAsDevUser(user.id)}>Sign in as ${user.name || user.id}</button>
-                    ${user.email ? html`<span class="muted">${user.email}</span>` : nothing}
+                    <button type="button" ?disabled=${this.busy} @click=${() => this.signInAsDevUser(user.id)}>Sign in as ${user.name}</button>
+                    <span class="muted">${user.id}</span>
                   </li>`,
                 )}
               </ul>
@@ -88,7 +86,7 @@ export class InboxSignIn extends LitElement {
   }
 
   private async signInAsDevUser(userId: string): Promise<void> {
-    // The dev route opens the session; GET /api/session then gives its CSRF token.
+    // The dev route opens the session; GET /api/session then hands the client its CSRF token.
     await this.attempt(async () => {
       await this.client!.post('/api/dev/session', { userId });
       const session = await this.client!.session();
