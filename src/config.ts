@@ -165,6 +165,8 @@ const envSchema = z.object({
   SESSION_TTL_MS: intFrom(60_000, 7 * 24 * 3600 * 1000).default(8 * 3600 * 1000),
   /** Shop origins whose pages may call the shopper routes cross-origin (the `<notification-bell>` widget). */
   WIDGET_ORIGINS: z.string().optional(),
+  /** `/api/dev/*`: sign in as a demo user without a token; only `npm run dev` (allowDevCredentials) may turn it on. */
+  DEV_LOGIN: flag.default(false),
 });
 
 export interface ChannelWorkerConfig {
@@ -202,6 +204,8 @@ export interface ApiConfig {
   sessionTtlMs: number;
   /** Shop origins allowed to call the shopper routes cross-origin, without credentials. */
   widgetOrigins: string[];
+  /** `/api/dev/users` and `/api/dev/session` exist (npm run dev only). */
+  devLogin: boolean;
 }
 
 export interface Config {
@@ -308,6 +312,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allo
   }
   const placeholders = placeholderSecrets(env, [...e.API_KEYS, ...e.ADMIN_API_KEYS], options.allowDevCredentials ?? false);
   if (placeholders.length) throw new ConfigError(`invalid configuration: ${placeholders.join(', ')}: a known placeholder secret; set your own (e.g. openssl rand -hex 32)`);
+  // Anyone who reaches the API could sign in as a demo user: development only.
+  if (e.DEV_LOGIN && !options.allowDevCredentials) throw new ConfigError('invalid configuration: DEV_LOGIN: signs anyone in as a demo user; only `npm run dev` may turn it on');
   return {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -339,6 +345,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allo
       codecCorsOrigins: codecCorsOrigins(e.CODEC_CORS_ORIGINS, e.TEMPORAL_UI_URL),
       sessionTtlMs: e.SESSION_TTL_MS,
       widgetOrigins: e.WIDGET_ORIGINS === undefined ? [] : originList('WIDGET_ORIGINS', e.WIDGET_ORIGINS),
+      devLogin: e.DEV_LOGIN,
     },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

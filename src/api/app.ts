@@ -14,9 +14,14 @@ import { ApiError, installErrorHandlers } from './errors';
 import { FeedHub } from './feed-hub';
 import { guardRequestJson } from './request-guard';
 import { widgetCorsHeaders, widgetCorsRoutes } from './widget-cors';
+import { adminFailedJobRoutes } from './routes/admin-failed-jobs';
+import { adminOverviewRoutes } from './routes/admin-overview';
 import { adminQueueRoutes } from './routes/admin-queues';
+import { adminRecipientRoutes } from './routes/admin-recipients';
+import { adminSearchRoutes } from './routes/admin-search';
 import { campaignRoutes } from './routes/campaigns';
 import { codecRoutes } from './routes/codec';
+import { devSessionRoutes } from './routes/dev-session';
 import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { notificationCenterRoutes } from './routes/notification-center';
@@ -110,6 +115,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     for (const routes of [
       healthRoutes,
       sessionRoutes,
+      devSessionRoutes,
       eventRoutes,
       publishRoutes,
       notificationControlRoutes,
@@ -121,6 +127,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       campaignRoutes,
       traceRoutes,
       adminQueueRoutes,
+      adminOverviewRoutes,
+      adminSearchRoutes,
+      adminFailedJobRoutes,
+      adminRecipientRoutes,
       codecRoutes,
       widgetCorsRoutes,
       webAssetRoutes,
@@ -173,6 +183,7 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
           apiKey: { type: 'apiKey', in: 'header', name: API_KEY_HEADER, description: 'service key (API_KEYS) or admin key (ADMIN_API_KEYS)' },
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'shopper token; sub = recipient id; exp required; the JWT_ADMIN_CLAIM claim for operators' },
           adminBasic: { type: 'http', scheme: 'basic', description: 'any user name, an admin key as password' },
+          session: { type: 'apiKey', in: 'cookie', name: 'ns_session', description: 'browser session (POST /api/session); unsafe methods also need X-CSRF-Token' },
         },
       },
       tags: [

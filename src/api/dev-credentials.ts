@@ -10,12 +10,16 @@ export { DEV_CREDENTIALS };
 /** Issuer, audience and admin claim of the dev tokens: admin tokens need all three (docs/contracts.md). */
 const DEV_JWT = { JWT_ISSUER: 'notifications-dev', JWT_AUDIENCE: 'notifications', JWT_ADMIN_CLAIM: 'roles=admin' } as const;
 
-/** The environment with dev API credentials filled in where unset; the API then listens on loopback only. */
+/**
+ * The environment with dev API credentials filled in where unset, and the dev sign-in (DEV_LOGIN) on
+ * unless set; the API then listens on loopback only.
+ */
 export function withDevApiCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const configured = (name: string) => (env[name] ?? '').trim() !== '';
   return {
     ...env,
     ...(configured('API_HOST') ? {} : { API_HOST: '127.0.0.1' }),
+    ...(configured('DEV_LOGIN') ? {} : { DEV_LOGIN: 'true' }),
     ...(configured('API_KEYS') ? {} : { API_KEYS: `dev:${DEV_CREDENTIALS.serviceKey}` }),
     ...(configured('ADMIN_API_KEYS') ? {} : { ADMIN_API_KEYS: `dev-admin:${DEV_CREDENTIALS.adminKey}` }),
     ...(configured('JWT_SECRET') || configured('JWT_JWKS_URL') ? {} : { JWT_SECRET: DEV_CREDENTIALS.jwtSecret, ...DEV_JWT }),

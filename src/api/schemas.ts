@@ -119,3 +119,6 @@ export const isoDate = (date: Date): string => date.toISOString();
 export const noQuery = z.object({}).strict();
 /** For POST routes without a body: none, or an empty JSON object. */
 export const noBody = z.object({}).strict().nullish();
+
+/** Who may call the operators' dashboard routes (docs/contracts.md, "Browser surfaces"): an admin key, an admin token or an admin session. */
+export const ADMIN_SECURITY: Record<string, string[]>[] = [{ apiKey: [] }, { adminBasic: [] }, { bearer: [] }, { session: [] }];

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { devCredentialLines, withDevApiCredentials } from '../api/dev-credentials';
+import { DEV_CREDENTIALS, devCredentialLines, withDevApiCredentials } from '../api/dev-credentials';
 import { startApi } from '../api/server';
 import { redactedUrl } from '../redacted-url';
 import { loadConfig } from '../config';
@@ -110,6 +110,8 @@ runMain(async () => {
       'Notification service (dev) is up:',
       `  HTTP API          ${api.url}`,
       `  API docs          ${api.docsUrl}`,
+      `  Admin dashboard   ${api.url}/admin/   (sign in with an admin key${(process.env.ADMIN_API_KEYS ?? '').trim() === '' ? `: ${DEV_CREDENTIALS.adminKey}` : ' from ADMIN_API_KEYS'})`,
+      `  Inbox             ${api.url}/inbox/   (${config.api.devLogin ? 'pick a demo user: DEV_LOGIN' : 'sign in with a user token'})`,
       `  Queue dashboard   ${api.queuesUrl}   (Basic auth: any user name, an admin key as password)`,
       `  Temporal Web UI   ${temporalUi}/namespaces/${config.temporal.namespace}/workflows`,
       `  Temporal gRPC     ${config.temporal.address}`,

@@ -47,8 +47,10 @@ export async function retryFailedJobs(
   for (const channel of filter.channels) {
     for (const job of await failedJobs(queues, channel)) {
       if (filter.jobId !== undefined && job.id !== filter.jobId) continue;
+      // Summarized first: retry() clears the job's failedReason and finishedOn.
+      const summary = summarize(channel, job);
       await job.retry('failed', { resetAttemptsMade: options.resetAttempts, resetAttemptsStarted: options.resetAttempts });
-      retried.push(summarize(channel, job));
+      retried.push(summary);
     }
   }
   return retried;

@@ -1,3 +1,4 @@
+import { withDevApiCredentials } from '../../src/api/dev-credentials';
 import { ConfigError, loadConfig } from '../../src/config';
 
 describe('loadConfig', () => {
@@ -60,5 +61,16 @@ describe('loadConfig: WIDGET_ORIGINS', () => {
     for (const bad of ['shop.example', 'https://shop.example/widget', 'ftp://shop.example', '*']) {
       expect(() => loadConfig({ WIDGET_ORIGINS: bad })).toThrow(`invalid configuration: WIDGET_ORIGINS: "${bad}" is not an origin (scheme://host[:port])`);
     }
+  });
+});
+
+describe('loadConfig: DEV_LOGIN', () => {
+  it('is off by default, and only `npm run dev` (allowDevCredentials) may turn it on', () => {
+    expect(loadConfig({}).api.devLogin).toBe(false);
+    expect(() => loadConfig({ DEV_LOGIN: 'true' })).toThrow('invalid configuration: DEV_LOGIN: signs anyone in as a demo user; only `npm run dev` may turn it on');
+    expect(loadConfig({ DEV_LOGIN: 'true' }, { allowDevCredentials: true }).api.devLogin).toBe(true);
+    expect(loadConfig(withDevApiCredentials({}), { allowDevCredentials: true }).api.devLogin).toBe(true);
+    expect(loadConfig(withDevApiCredentials({ DEV_LOGIN: 'false' }), { allowDevCredentials: true }).api.devLogin).toBe(false);
+    expect(() => loadConfig({ DEV_LOGIN: 'yes' })).toThrow(/^invalid configuration: DEV_LOGIN/);
   });
 });

@@ -36,7 +36,7 @@ const recipientBody = (outbound: { webhook: OutboundPolicy; push: OutboundPolicy
   })
   .strict();
 
-const recipientSchema = z.object({
+export const recipientSchema = z.object({
   id: z.string(),
   name: z.string().nullable(),
   email: z.string().nullable(),

@@ -22,7 +22,7 @@ export class DeliveryAttempt {
 export const DeliveryAttemptSchema = new EntitySchema<DeliveryAttempt>({
   class: DeliveryAttempt,
   tableName: 'delivery_attempts',
-  indexes: [{ properties: ['notificationId', 'channel'] }],
+  indexes: [{ properties: ['notificationId', 'channel'] }, { name: 'delivery_attempts_finished_at_idx', properties: ['finishedAt'] }],
   properties: {
     id: { type: 'uuid', primary: true, defaultRaw: 'gen_random_uuid()' },
     notificationId: { type: 'uuid' },

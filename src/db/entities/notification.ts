@@ -47,7 +47,12 @@ export const NotificationSchema = new EntitySchema<Notification>({
   class: Notification,
   tableName: 'notifications',
   uniques: [{ properties: ['eventId', 'recipientId'] }],
-  indexes: [{ properties: ['recipientId', 'createdAt'] }],
+  indexes: [
+    { properties: ['recipientId', 'createdAt'] },
+    // The operators' dashboard (migration dashboard_indexes): per-minute overview, search by workflow id.
+    { name: 'notifications_created_at_idx', properties: ['createdAt'] },
+    { name: 'notifications_workflow_id_idx', properties: ['workflowId'] },
+  ],
   properties: {
     id: { type: 'uuid', primary: true, defaultRaw: 'gen_random_uuid()' },
     eventId: { type: 'string', length: 255 },

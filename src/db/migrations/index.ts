@@ -5,6 +5,7 @@ import { Migration20261125003000_campaigns } from './Migration20261125003000_cam
 import { Migration20261125004000_plan_variables } from './Migration20261125004000_plan_variables';
 import { Migration20261125005000_lean_event_path } from './Migration20261125005000_lean_event_path';
 import { Migration20261125006000_webhook_secrets } from './Migration20261125006000_webhook_secrets';
+import { Migration20261125007000_dashboard_indexes } from './Migration20261125007000_dashboard_indexes';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261125004000_plan_variables', class: Migration20261125004000_plan_variables },
   { name: 'Migration20261125005000_lean_event_path', class: Migration20261125005000_lean_event_path },
   { name: 'Migration20261125006000_webhook_secrets', class: Migration20261125006000_webhook_secrets },
+  { name: 'Migration20261125007000_dashboard_indexes', class: Migration20261125007000_dashboard_indexes },
 ];

@@ -1,3 +1,4 @@
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DeliveryAttempt, Notification, SendRecord } from '../entities';
 
@@ -72,6 +73,16 @@ function toFeedItem(row: FeedRow): FeedItem {
   };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Both ids of a key `notification-<eventId>-<userId>` may contain '-': each split is a candidate. */
+function keyCandidates(key: string): { eventId: string; recipientId: string }[] {
+  const rest = key.startsWith('notification-') ? key.slice('notification-'.length) : '';
+  const candidates: { eventId: string; recipientId: string }[] = [];
+  for (let i = rest.indexOf('-'); i > 0; i = rest.indexOf('-', i + 1)) candidates.push({ eventId: rest.slice(0, i), recipientId: rest.slice(i + 1) });
+  return candidates;
+}
+
 /**
  * Queries on notifications for the API. The notification center shows what the in-app channel
  * delivered (delivered_at set), always scoped to one recipient: another recipient's notification
@@ -89,11 +100,19 @@ export class NotificationRepository {
    * split is a candidate; the unique (event_id, recipient_id) index answers them in one query.
    */
   findByKey(key: string): Promise<Notification | null> {
-    const rest = key.startsWith('notification-') ? key.slice('notification-'.length) : '';
-    const candidates: { eventId: string; recipientId: string }[] = [];
-    for (let i = rest.indexOf('-'); i > 0; i = rest.indexOf('-', i + 1)) candidates.push({ eventId: rest.slice(0, i), recipientId: rest.slice(i + 1) });
+    const candidates = keyCandidates(key);
     if (candidates.length === 0) return Promise.resolve(null);
     return this.em.findOne(Notification, { $or: candidates });
+  }
+
+  /**
+   * Notifications `q` names exactly: as notification id (UUID), workflow id, event id, recipient id or
+   * key `notification-<eventId>-<userId>`; newest first (the operators' search).
+   */
+  search(q: string, limit: number): Promise<Notification[]> {
+    const or: FilterQuery<Notification>[] = [{ workflowId: q }, { eventId: q }, { recipientId: q }, ...keyCandidates(q)];
+    if (UUID.test(q)) or.push({ id: q.toLowerCase() });
+    return this.em.find(Notification, { $or: or }, { orderBy: { createdAt: 'desc', id: 'desc' }, limit });
   }
 
   /** Cancels one waiting notification in place (campaign notifications: no workflow holds them); false if it no longer waits. */

@@ -50,6 +50,16 @@ export class RecipientRepository {
     return this.em.findOne(Recipient, { id });
   }
 
+  /**
+   * Recipients whose id starts with `q` or whose name or email contains it (any case), newest first;
+   * every recipient without `q`. LIKE wildcards in `q` match themselves.
+   */
+  search(q: string | undefined, limit: number): Promise<Recipient[]> {
+    const literal = q?.replace(/[\\%_]/g, '\\$&');
+    const where = literal === undefined ? {} : { $or: [{ id: { $like: `${literal}%` } }, { name: { $ilike: `%${literal}%` } }, { email: { $ilike: `%${literal}%` } }] };
+    return this.em.find(Recipient, where, { orderBy: { createdAt: 'desc', id: 'asc' }, limit });
+  }
+
   async view(id: string): Promise<RecipientView | null> {
     const recipient = await this.findById(id);
     if (!recipient) return null;

@@ -1,0 +1,84 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { DeliveryStatsRepository } from '../../db/repositories/delivery-stats-repository';
+import { CHANNELS, queueNameFor } from '../../domain/channels';
+import type { ApiContext } from '../context';
+import { ADMIN_SECURITY, errors } from '../schemas';
+
+const RECENT_FAILURES = 10;
+const MINUTE_MS = 60_000;
+
+const overviewSchema = z.object({
+  from: z.string().describe('start of the first minute'),
+  to: z.string().describe('end of the last minute (the current minute included)'),
+  perMinute: z.array(z.object({ at: z.string(), events: z.number().int(), delivered: z.number().int(), failed: z.number().int() })).describe('every minute, oldest first, zeros included'),
+  totals: z.object({ events: z.number().int(), delivered: z.number().int(), failed: z.number().int() }),
+  queues: z.array(
+    z.object({
+      channel: z.enum(CHANNELS),
+      queue: z.string(),
+      waiting: z.number().int().describe('waiting and prioritized jobs'),
+      active: z.number().int(),
+      delayed: z.number().int(),
+      failed: z.number().int(),
+      completed: z.number().int(),
+      paused: z.number().int(),
+    }),
+  ),
+  recentFailures: z
+    .array(z.object({ notificationId: z.string(), eventId: z.string(), recipientId: z.string(), channel: z.enum(CHANNELS), error: z.string().nullable(), at: z.string() }))
+    .describe(`the newest ${RECENT_FAILURES} failures of the window`),
+});
+
+const DESCRIPTION = `What the pipeline did in the last \`minutes\` minutes (the current one included), per minute:
+- \`events\`: distinct event ids whose notifications were stored that minute (totals: each event once, even when its notifications span minutes);
+- \`delivered\`: delivery attempts that succeeded (one per channel delivered to a recipient);
+- \`failed\`: channel sends that failed for good — the channel's last attempt failed and its state is failed (retries still to come, and a later delivery, do not count).
+Queue depths are BullMQ's job counts per channel queue, now.`;
+
+/** The dashboard's first page (docs/contracts.md, "Browser surfaces"). */
+export function adminOverviewRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/api/admin/overview',
+      {
+        onRequest: ctx.auth.guard('admin'),
+        schema: {
+          tags: ['operators'],
+          summary: 'Events, deliveries and failures per minute, queue depths, recent failures',
+          description: DESCRIPTION,
+          security: ADMIN_SECURITY,
+          querystring: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(60).describe('window length, 1-1440') }).strict(),
+          response: { 200: overviewSchema, ...errors(400, 401, 403, 429) },
+        },
+      },
+      async (request) => {
+        const to = new Date(Math.floor(ctx.now().getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS);
+        const from = new Date(to.getTime() - request.query.minutes * MINUTE_MS);
+        const stats = new DeliveryStatsRepository(request.em);
+        const [perMinute, events, recentFailures, queues] = await Promise.all([
+          stats.perMinute(from, to),
+          stats.eventCount(from, to),
+          stats.recentFailures(from, to, RECENT_FAILURES),
+          Promise.all(
+            CHANNELS.map(async (channel) => {
+              const counts = await ctx.deps.queues.queue(channel).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'paused');
+              const { waiting = 0, prioritized = 0, active = 0, delayed = 0, failed = 0, completed = 0, paused = 0 } = counts;
+              return { channel, queue: queueNameFor(channel), waiting: waiting + prioritized, active, delayed, failed, completed, paused };
+            }),
+          ),
+        ]);
+        return {
+          from: from.toISOString(),
+          to: to.toISOString(),
+          perMinute: perMinute.map((m) => ({ ...m, at: m.at.toISOString() })),
+          totals: { events, delivered: sum(perMinute.map((m) => m.delivered)), failed: sum(perMinute.map((m) => m.failed)) },
+          queues,
+          recentFailures: recentFailures.map((f) => ({ ...f, at: f.at.toISOString() })),
+        };
+      },
+    );
+  };
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

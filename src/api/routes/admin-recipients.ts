@@ -1,0 +1,78 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { RecipientRepository } from '../../db/repositories/recipient-repository';
+import type { ApiContext } from '../context';
+import { changePreferences, PREFERENCES_DESCRIPTION, preferencesBody, preferencesSchema, readPreferences } from '../recipient-preferences';
+import { ADMIN_SECURITY, errors, noQuery, userIdSchema } from '../schemas';
+import { recipientSchema } from './recipients';
+
+/** What a list row shows of a recipient (PUT /api/recipients/{id} answers the whole). */
+const recipientItemSchema = recipientSchema.pick({ id: true, name: true, email: true, phone: true, timezone: true, locale: true, muted: true, createdAt: true });
+
+const params = z.object({ id: userIdSchema });
+
+/** Recipients and their preferences for the dashboard (docs/contracts.md, "Browser surfaces"). */
+export function adminRecipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/api/admin/recipients',
+      {
+        onRequest: ctx.auth.guard('admin'),
+        schema: {
+          tags: ['operators'],
+          summary: 'Find recipients',
+          description: 'By id prefix, or a part of the name or email (any case); `%` and `_` match themselves. Newest first; without `q`, the newest recipients.',
+          security: ADMIN_SECURITY,
+          querystring: z
+            .object({
+              q: z.string().trim().min(1).max(200).optional(),
+              limit: z.coerce.number().int().min(1).max(200).default(50),
+            })
+            .strict(),
+          response: { 200: z.object({ items: z.array(recipientItemSchema) }), ...errors(400, 401, 403, 429) },
+        },
+      },
+      async (request) => {
+        const found = await new RecipientRepository(request.em).search(request.query.q, request.query.limit);
+        return {
+          items: found.map((r) => ({ id: r.id, name: r.name, email: r.email, phone: r.phone, timezone: r.timezone, locale: r.locale, muted: r.muted, createdAt: r.createdAt.toISOString() })),
+        };
+      },
+    );
+
+    app.get(
+      '/api/admin/recipients/:id/preferences',
+      {
+        onRequest: ctx.auth.guard('admin'),
+        schema: {
+          tags: ['operators'],
+          summary: "A recipient's notification preferences",
+          description: `As the recipient sees them (GET /api/preferences). ${PREFERENCES_DESCRIPTION}`,
+          security: ADMIN_SECURITY,
+          params,
+          querystring: noQuery,
+          response: { 200: preferencesSchema, ...errors(400, 401, 403, 404, 429) },
+        },
+      },
+      async (request) => readPreferences(request.em, request.params.id),
+    );
+
+    app.put(
+      '/api/admin/recipients/:id/preferences',
+      {
+        onRequest: ctx.auth.guard('admin'),
+        schema: {
+          tags: ['operators'],
+          summary: "Change a recipient's notification preferences",
+          description: `As the recipient would (PUT /api/preferences). ${PREFERENCES_DESCRIPTION}`,
+          security: ADMIN_SECURITY,
+          params,
+          querystring: noQuery,
+          body: preferencesBody,
+          response: { 200: preferencesSchema, ...errors(400, 401, 403, 404, 413, 429) },
+        },
+      },
+      async (request) => changePreferences(request.em, request.params.id, request.body),
+    );
+  };
+}
