@@ -263,6 +263,26 @@ describe('shopper notification center in a browser', () => {
     await unreadSummary(page, 'no unread').waitFor({ timeout: UI_TIMEOUT });
   });
 
+  it('offers the demo users when dev sign-in is on, and signs in as one', async () => {
+    const devApi = await new ApiTestApp(stack).start({ listen: true, configure: (config) => ({ ...config, api: { ...config.api, devLogin: true } }) });
+    try {
+      const page = await newPage();
+      await page.goto(`${devApi.url}/inbox/`);
+      await page.getByRole('heading', { name: 'Demo users' }).waitFor({ timeout: UI_TIMEOUT });
+      await page.getByRole('button', { name: 'Sign in as Ben' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Your notifications' }).waitFor({ timeout: UI_TIMEOUT });
+      await page.getByText('Signed in as u_43', { exact: false }).waitFor({ timeout: UI_TIMEOUT });
+      expect(await accessibilityViolations(page)).toEqual([]);
+    } finally {
+      await devApi.close();
+    }
+    // Without DEV_LOGIN the routes do not exist, so the sign-in page offers only the token.
+    const page = await newPage();
+    await page.goto(`${api.url}/inbox/`);
+    await page.getByLabel('Access token (JWT)').waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByRole('heading', { name: 'Demo users' }).count()).toBe(0);
+  });
+
   it('pages older notifications with Load more', async () => {
     const userId = await createShopper();
     const base = Date.now() - 3600_000;
