@@ -220,6 +220,15 @@ describe('HTTP API: browser sessions', () => {
     expect((await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie } })).statusCode).toBe(200);
   });
 
+  it('documents the session, dashboard and dev routes in /docs (DEV_LOGIN off: no dev routes)', async () => {
+    const doc = (await api.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, { tags?: string[] }>> };
+    expect(Object.keys(doc.paths['/api/session']).sort()).toEqual(['delete', 'get', 'post']);
+    for (const path of ['/api/admin/overview', '/api/admin/search', '/api/admin/failed-jobs', '/api/admin/failed-jobs/retry', '/api/admin/recipients', '/api/admin/recipients/{id}/preferences']) {
+      expect([path, Object.values(doc.paths[path] ?? {}).map((op) => op.tags)]).toEqual([path, expect.arrayContaining([['operators']])]);
+    }
+    expect(Object.keys(doc.paths).filter((path) => path.startsWith('/api/dev/'))).toEqual([]);
+  });
+
   it('fails closed when Redis does not answer: 503, never a session', async () => {
     // A real client that cannot reach Redis, failing fast like the API's own session connection.
     const offline = stack.redis.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
