@@ -46,10 +46,15 @@ export interface TemplatePreview {
 }
 
 export interface QueueCounts {
+  channel: Channel;
+  /** BullMQ queue name, e.g. send-email */
+  queue: string;
   waiting: number;
   active: number;
   delayed: number;
   failed: number;
+  completed: number;
+  paused: number;
 }
 
 export interface OverviewMinute {
@@ -62,29 +67,35 @@ export interface OverviewMinute {
 
 export interface RecentFailure {
   notificationId: string;
-  channel: Channel | null;
+  eventId: string;
+  recipientId: string;
+  channel: Channel;
   error: string | null;
   at: string;
-  eventId?: string | null;
-  recipientId?: string | null;
 }
 
+/** GET /api/admin/overview */
 export interface Overview {
-  minutes: number;
-  series: OverviewMinute[];
+  from: string;
+  to: string;
+  /** Every minute of the window, oldest first. */
+  perMinute: OverviewMinute[];
   totals: { events: number; delivered: number; failed: number };
-  queues: Partial<Record<Channel, QueueCounts>>;
+  queues: QueueCounts[];
   recentFailures: RecentFailure[];
 }
 
+/** GET /api/admin/search items */
 export interface SearchHit {
-  notificationId: string;
-  eventId: string | null;
+  /** The notification id. */
+  id: string;
+  workflowId: string;
+  eventId: string;
   eventType: string | null;
   recipientId: string;
-  workflowId: string;
   state: string;
-  templateCode: string | null;
+  channels: Channel[];
+  templateCode: string;
   createdAt: string;
 }
 
@@ -97,12 +108,16 @@ export interface FailedJob {
   failedAt: string | null;
 }
 
+/** GET /api/admin/recipients items */
 export interface RecipientSummary {
   id: string;
+  name: string | null;
   email: string | null;
   phone: string | null;
+  timezone: string;
   locale: string;
-  roles: string[];
+  muted: boolean;
+  createdAt: string;
 }
 
 export interface Preferences {

@@ -14,12 +14,15 @@ export class FailedJobsPage extends LightElement {
     status: { state: true },
     error: { state: true },
     busy: { state: true },
+    resetAttempts: { state: true },
   };
   declare params: URLSearchParams;
   declare jobs: FailedJob[] | null;
   declare status: string;
   declare error: string;
   declare busy: boolean;
+  /** Retried jobs get the channel's full retry budget again instead of one more attempt. */
+  declare resetAttempts: boolean;
 
   constructor() {
     super();
@@ -28,6 +31,7 @@ export class FailedJobsPage extends LightElement {
     this.status = '';
     this.error = '';
     this.busy = false;
+    this.resetAttempts = false;
   }
 
   private get channel(): string {
@@ -54,8 +58,8 @@ export class FailedJobsPage extends LightElement {
     this.busy = true;
     this.status = jobId ? `Retrying ${jobId}…` : `Retrying every failed ${channel} job…`;
     try {
-      const answer = await api.post<{ retried?: unknown[] | number }>('/api/admin/failed-jobs/retry', { channel, ...(jobId ? { jobId } : {}) });
-      const count = Array.isArray(answer?.retried) ? answer.retried.length : (answer?.retried ?? 0);
+      const answer = await api.post<{ retried: FailedJob[] }>('/api/admin/failed-jobs/retry', { channel, ...(jobId ? { jobId } : {}), resetAttempts: this.resetAttempts });
+      const count = answer.retried.length;
       this.status = `${count} job${count === 1 ? '' : 's'} moved back to the queue.`;
       this.error = '';
     } catch (err) {
@@ -78,6 +82,10 @@ export class FailedJobsPage extends LightElement {
           ${CHANNELS.map((c) => html`<option value=${c} ?selected=${c === this.channel}>${c}</option>`)}
         </select>
         <button type="button" class="secondary" @click=${() => this.load()}>Refresh</button>
+        <label class="inline"
+          ><input type="checkbox" .checked=${this.resetAttempts} @change=${(e: Event) => (this.resetAttempts = (e.target as HTMLInputElement).checked)} /> Retry with
+          the full retry budget</label
+        >
         ${this.channel
           ? html`<button type="button" ?disabled=${this.busy || jobs.length === 0} @click=${() => this.retry(this.channel)}>Retry all failed ${this.channel} jobs</button>
               <a href=${bullBoardUrl(this.channel)}>send-${this.channel} in bull-board</a>`

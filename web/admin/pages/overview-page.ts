@@ -9,7 +9,7 @@ import { routeHref } from '../router';
 
 const MINUTES = 60;
 const REFRESH_MS = 5000;
-const QUEUE_STATES: (keyof QueueCounts)[] = ['waiting', 'active', 'delayed', 'failed'];
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const satisfies readonly (keyof QueueCounts)[];
 
 /** Traffic of the last hour, queue depths per channel and recent failures; refreshed every 5 s while shown. */
 export class OverviewPage extends LightElement {
@@ -54,7 +54,7 @@ export class OverviewPage extends LightElement {
                 <div><dt>Delivered</dt><dd>${o.totals.delivered}</dd></div>
                 <div><dt>Failed</dt><dd>${o.totals.failed}</dd></div>
               </dl>
-              <rate-chart .minutes=${o.series}></rate-chart>
+              <rate-chart .minutes=${o.perMinute}></rate-chart>
             </section>
             ${this.queues(o)} ${this.failures(o)}
           `
@@ -70,10 +70,10 @@ export class OverviewPage extends LightElement {
         ${dataTable(
           { labelledBy: 'queues' },
           [{ label: 'Queue' }, ...QUEUE_STATES.map((s) => ({ label: s[0].toUpperCase() + s.slice(1), num: true }))],
-          Object.entries(o.queues).map(
-            ([channel, counts]) => html`<tr>
-              <th scope="row"><a href=${bullBoardUrl(channel)}>send-${channel}</a></th>
-              ${QUEUE_STATES.map((s) => html`<td class="num">${counts?.[s] ?? 0}</td>`)}
+          o.queues.map(
+            (q) => html`<tr>
+              <th scope="row"><a href=${bullBoardUrl(q.channel)}>${q.queue}</a></th>
+              ${QUEUE_STATES.map((s) => html`<td class="num">${q[s]}</td>`)}
             </tr>`,
           ),
         )}
@@ -91,7 +91,7 @@ export class OverviewPage extends LightElement {
               ${o.recentFailures.map(
                 (f) => html`<li>
                   <a href=${routeHref('trace', { q: f.notificationId, id: f.notificationId })}>${f.notificationId}</a>
-                  ${f.channel ? html`<span class="tag">${f.channel}</span>` : ''} <span class="muted">${formatTime(f.at)}</span>
+                  <span class="tag">${f.channel}</span> <span class="muted">${formatTime(f.at)} · ${f.recipientId}</span>
                   ${f.error ? html`<div class="error-text">${f.error}</div>` : ''}
                 </li>`,
               )}

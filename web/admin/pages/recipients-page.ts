@@ -27,18 +27,19 @@ export class RecipientsPage extends LightElement {
     const hits = this.finder.hits;
     return html`
       <h1 tabindex="-1">Recipients</h1>
-      ${this.finder.form('recipient-q', 'User id, email or phone', q)}
+      ${this.finder.form('recipient-q', 'User id, name or email', q)}
       ${hits && hits.length
         ? dataTable(
             { label: 'Recipients found' },
-            [{ label: 'User id' }, { label: 'Email' }, { label: 'Phone' }, { label: 'Locale' }, { label: 'Roles' }],
+            [{ label: 'User id' }, { label: 'Name' }, { label: 'Email' }, { label: 'Phone' }, { label: 'Locale' }, { label: 'Muted' }],
             hits.map(
               (r) => html`<tr>
                 <th scope="row"><a href=${routeHref('recipients', { q, id: r.id })} aria-current=${r.id === id ? 'true' : 'false'}>${r.id}</a></th>
+                <td>${r.name ?? '—'}</td>
                 <td>${r.email ?? '—'}</td>
                 <td>${r.phone ?? '—'}</td>
-                <td>${r.locale}</td>
-                <td>${r.roles?.join(', ') || '—'}</td>
+                <td>${r.locale} <span class="muted">${r.timezone}</span></td>
+                <td>${r.muted ? 'yes' : 'no'}</td>
               </tr>`,
             ),
           )

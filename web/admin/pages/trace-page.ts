@@ -64,14 +64,15 @@ export class TracePage extends LightElement {
               ? html`<p>Nothing matches “${q}”.</p>`
               : dataTable(
                   { labelledBy: 'hits-title' },
-                  [{ label: 'Notification' }, { label: 'Event' }, { label: 'Recipient' }, { label: 'State' }, { label: 'Created' }],
+                  [{ label: 'Notification' }, { label: 'Event' }, { label: 'Recipient' }, { label: 'Channels' }, { label: 'State' }, { label: 'Created' }],
                   hits.map(
                     (h) => html`<tr>
                       <th scope="row">
-                        <a href=${routeHref('trace', { q, id: h.notificationId })} aria-current=${h.notificationId === id ? 'true' : 'false'}>${h.notificationId}</a>
+                        <a href=${routeHref('trace', { q, id: h.id })} aria-current=${h.id === id ? 'true' : 'false'}>${h.id}</a>
                       </th>
-                      <td>${h.eventType ?? ''} <span class="muted">${h.eventId ?? ''}</span></td>
+                      <td>${h.eventType ?? h.templateCode} <span class="muted">${h.eventId}</span></td>
                       <td>${h.recipientId}</td>
+                      <td>${h.channels.join(', ') || '—'}</td>
                       <td>${h.state}</td>
                       <td>${formatTime(h.createdAt)}</td>
                     </tr>`,
