@@ -94,7 +94,11 @@ describe('admin dashboard in a browser', () => {
     });
     expect(created.statusCode).toBe(201);
 
-    await openPage('#/templates', 'Templates');
+    // From the overview by keyboard: the nav link, then focus lands on the new page's heading.
+    await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Templates' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Templates' }).waitFor({ timeout: UI_TIMEOUT });
+    await waitFor(async () => ((await page.evaluate('document.activeElement?.tagName + " " + document.activeElement?.textContent')) === 'H1 Templates' ? true : undefined), UI_TIMEOUT);
     await page.getByLabel('Filter templates').fill(code);
     await page.getByRole('link', { name: new RegExp(`^${code}`) }).click();
     await page.getByRole('heading', { level: 1, name: `Template ${code}` }).waitFor({ timeout: UI_TIMEOUT });
@@ -196,6 +200,21 @@ describe('admin dashboard in a browser', () => {
     await page.getByText('Saved: marketing by email off.').waitFor({ timeout: UI_TIMEOUT });
     const stored = await api.as(shopper, { method: 'GET', url: '/api/preferences' });
     expect(stored.json().channels.marketing.email).toBe(false);
+  });
+
+  it('fits a phone-sized screen: the nav becomes a top bar and nothing scrolls sideways', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await openPage('#/overview', 'Overview');
+      await page.locator('rate-chart canvas').first().waitFor({ timeout: UI_TIMEOUT });
+      const nav = await page.getByRole('navigation', { name: 'Dashboard' }).boundingBox();
+      const heading = await page.getByRole('heading', { level: 1, name: 'Overview' }).boundingBox();
+      expect(nav!.y + nav!.height).toBeLessThanOrEqual(heading!.y);
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await expectAccessible();
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
   });
 
   it('signs out back to the sign-in form', async () => {

@@ -7,6 +7,13 @@ import { alertRegion, errorText, statusRegion } from './live-regions';
 import { sampleVariables } from './sample-variables';
 
 const PREVIEW_DELAY_MS = 300;
+/** Fields in reading order (stored JSON comes back sorted by name); others follow alphabetically. */
+const FIELD_ORDER = ['subject', 'title', 'body', 'text', 'html', 'actionText', 'actionUrl'];
+const fieldRank = (field: string) => (FIELD_ORDER.includes(field) ? FIELD_ORDER.indexOf(field) : FIELD_ORDER.length);
+
+function orderedFields(fields: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).sort(([a], [b]) => fieldRank(a) - fieldRank(b) || a.localeCompare(b)));
+}
 const VARIABLES = 'variables';
 
 /** The API names the offending input as `fields.<name>` or `variables.<name>`; errors keyed by textarea. */
@@ -104,7 +111,7 @@ export class TemplateEditor extends LightElement {
   }
 
   private useFields(fields: Record<string, string>): void {
-    this.draft = { ...fields };
+    this.draft = orderedFields(fields);
     this.inputErrors = new Map();
     this.formError = '';
     void this.renderPreview();
@@ -207,7 +214,7 @@ export class TemplateEditor extends LightElement {
           ${statusRegion(this.previewStatus)}
           ${this.preview
             ? html`<dl>
-                ${Object.entries(this.preview.rendered).map(([field, text]) => html`<dt>${field}</dt><dd><pre>${text}</pre></dd>`)}
+                ${Object.entries(orderedFields(this.preview.rendered)).map(([field, text]) => html`<dt>${field}</dt><dd><pre>${text}</pre></dd>`)}
               </dl>`
             : nothing}
         </section>
@@ -246,7 +253,7 @@ export class TemplateEditor extends LightElement {
             (v) => html`<tr>
               <th scope="row">v${v.version}</th>
               <td>${formatTime(v.createdAt)}</td>
-              <td>${Object.keys(v.fields).join(', ')}</td>
+              <td>${Object.keys(orderedFields(v.fields)).join(', ')}</td>
               <td><button type="button" class="secondary" @click=${() => this.useFields(v.fields)}>Edit from v${v.version}</button></td>
             </tr>`,
           ),

@@ -16,7 +16,7 @@ export class TraceView extends LightElement {
       <dl class="facts">
         <div><dt>State</dt><dd>${t.status?.state ?? String(n.state ?? '—')}</dd></div>
         <div><dt>Recipient</dt><dd>${String(n.recipientId ?? '—')}</dd></div>
-        <div><dt>Event</dt><dd>${String(n.eventType ?? '—')} ${n.eventId ? html`<span class="muted">${String(n.eventId)}</span>` : nothing}</dd></div>
+        <div><dt>Event</dt><dd>${n.eventType ? html`${String(n.eventType)} <span class="muted">${String(n.eventId)}</span>` : String(n.eventId ?? '—')}</dd></div>
         <div><dt>Template</dt><dd>${String(n.templateCode ?? '—')}</dd></div>
       </dl>
       ${this.workflows()} ${this.channels()} ${this.timeline()}
@@ -54,7 +54,7 @@ export class TraceView extends LightElement {
                   <td>${c.status?.state ?? '—'}${c.status?.error ? html`<div class="error-text">${c.status.error}</div>` : nothing}</td>
                   <td>
                     ${c.job
-                      ? html`<a href=${bullBoardUrl(channel, c.job.id)}>${c.job.state}, ${c.job.attemptsMade} attempts<span class="visually-hidden"> (job ${c.job.id} in bull-board)</span></a>`
+                      ? html`<a href=${bullBoardUrl(channel, c.job.id)}>${c.job.state}, ${c.job.attemptsMade} attempt${c.job.attemptsMade === 1 ? '' : 's'}<span class="visually-hidden"> (job ${c.job.id} in bull-board)</span></a>`
                       : html`<a href=${bullBoardUrl(channel)}>send-${channel} queue</a>`}
                   </td>
                   <td>
