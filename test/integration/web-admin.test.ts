@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { WebhookProvider } from '../../src/delivery/providers/webhook-provider';
-import { ADMIN_KEY, ApiTestApp, apiTestEnv } from '../helpers/api-app';
+import { ADMIN_KEY, ApiTestApp, apiTestEnv, token } from '../helpers/api-app';
 import { accessibilityViolations, launchChromium, screenshotForReadme } from '../helpers/browser';
 import { LOCAL_STAND_IN_ENV, LOCAL_STAND_IN_POLICY, startWebhookReceiver, type HttpStandIn } from '../helpers/provider-stand-ins';
 import { TestStack } from '../helpers/test-stack';
@@ -69,8 +69,20 @@ describe('admin dashboard in a browser', () => {
     await expectAccessible();
   });
 
+  it("refuses a shopper's token: it opens no operator session", async () => {
+    await page.goto(`${api.url}/admin/`);
+    await page.getByRole('radio', { name: 'Token (JWT)' }).check();
+    await page.getByLabel('Admin token (JWT)').fill(await token(shopper));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('This credential has no operator rights.').waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByRole('navigation', { name: 'Dashboard' }).count()).toBe(0);
+    expect(await page.evaluate("fetch('/api/session', { headers: { 'x-requested-with': 'fetch' } }).then((r) => r.status)")).toBe(401);
+  });
+
   it('signs in with the admin key and shows traffic, queue depths and recent failures on the overview', async () => {
     await page.goto(`${api.url}/admin/#/overview`);
+    // The same document as before (only the hash changed): the token choice is still ticked.
+    await page.getByRole('radio', { name: 'API key' }).check();
     await page.getByLabel('Admin API key').fill(ADMIN_KEY);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('navigation', { name: 'Dashboard' }).waitFor({ timeout: UI_TIMEOUT });
@@ -220,7 +232,6 @@ describe('admin dashboard in a browser', () => {
   it('signs out back to the sign-in form', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Admin API key').waitFor({ timeout: UI_TIMEOUT });
-    const session = await page.evaluate(async () => (await fetch('/api/session', { headers: { 'x-requested-with': 'fetch' } })).status);
-    expect(session).toBe(401);
+    expect(await page.evaluate("fetch('/api/session', { headers: { 'x-requested-with': 'fetch' } }).then((r) => r.status)")).toBe(401);
   });
 });
