@@ -35,7 +35,7 @@ export class ApiTestApp {
   constructor(readonly stack: TestStack) {}
 
   async start(
-    options: { listen?: boolean; configure?: (config: Config) => Config } & Pick<ApiDeps, 'clock' | 'sseHeartbeatMs'> = {},
+    options: { listen?: boolean; configure?: (config: Config) => Config } & Pick<ApiDeps, 'clock' | 'sseHeartbeatMs' | 'webAssetsDir'> = {},
   ): Promise<this> {
     const { orm, redis, temporalClient, client, queues } = this.stack;
     const { listen, configure, ...rest } = options;

@@ -54,11 +54,13 @@ export function webAssetRoutes(ctx: ApiContext): FastifyPluginAsync {
       return reply.send(asset.body);
     };
 
+    // Pages and scripts, not API: kept out of the OpenAPI document.
+    const page = { schema: { hide: true } };
     for (const surface of SURFACES) {
-      app.get(`/${surface}`, async (_request, reply) => reply.redirect(`/${surface}/`, 301));
-      app.get(`/${surface}/`, serve(`/${surface}/index.html`));
-      app.get<{ Params: { file: string } }>(`/${surface}/:file`, (request, reply) => serve(`/${surface}/${request.params.file}`)(request, reply));
+      app.get(`/${surface}`, page, async (_request, reply) => reply.redirect(`/${surface}/`, 301));
+      app.get(`/${surface}/`, page, serve(`/${surface}/index.html`));
+      app.get<{ Params: { file: string } }>(`/${surface}/:file`, page, (request, reply) => serve(`/${surface}/${request.params.file}`)(request, reply));
     }
-    app.get<{ Params: { file: string } }>(`${WIDGET_PREFIX}:file`, (request, reply) => serve(`${WIDGET_PREFIX}${request.params.file}`)(request, reply));
+    app.get<{ Params: { file: string } }>(`${WIDGET_PREFIX}:file`, page, (request, reply) => serve(`${WIDGET_PREFIX}${request.params.file}`)(request, reply));
   };
 }
