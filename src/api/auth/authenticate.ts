@@ -4,12 +4,9 @@ import type { ApiScope } from '../../config';
 import { ApiError, errorBody } from '../errors';
 import type { ApiKeyVerifier } from './api-keys';
 import { InvalidTokenError, type JwtVerifier, TokenKeysUnavailableError } from './jwt';
+import type { Principal } from './principal';
 import { checkCsrf, sessionCookieOf, type SessionStore } from './sessions';
 
-/** Who is calling: a service or operator holding an API key, or a user holding a JWT (until it expires). */
-export type Principal =
-  | { kind: 'key'; name: string; admin: boolean; scopes: readonly ApiScope[] }
-  | { kind: 'user'; userId: string; admin: boolean; expiresAt: Date };
 
 /**
  * What a route requires. `service`: an API key with the route's scope (admin keys have every scope).

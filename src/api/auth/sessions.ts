@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../errors';
 import type { ApiKeyVerifier } from './api-keys';
-import type { Principal } from './authenticate';
+import type { Principal } from './principal';
 
 /** Browser sessions (docs/contracts.md, "Browser surfaces"): an opaque cookie naming a record in Redis. */
 export const SESSION_COOKIE = 'ns_session';

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Principal } from '../auth/authenticate';
+import type { Principal } from '../auth/principal';
 import { checkCsrf, clearSessionCookie, type Session, sessionCookieOf, setSessionCookie } from '../auth/sessions';
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';
