@@ -7,7 +7,6 @@ import { InvalidTokenError, type JwtVerifier, TokenKeysUnavailableError } from '
 import type { Principal } from './principal';
 import { checkCsrf, sessionCookieOf, type SessionStore } from './sessions';
 
-
 /**
  * What a route requires. `service`: an API key with the route's scope (admin keys have every scope).
  * `user`: a JWT (its subject is the recipient). `admin`: an admin key or a JWT with the admin claim.
