@@ -143,6 +143,30 @@ describe('admin dashboard in a browser', () => {
     await screenshotForReadme(page, 'admin-templates');
   });
 
+  it("draws an email template's HTML in a sandboxed frame, where its scripts do not run", async () => {
+    const code = `ui_mail_${stack.id}`;
+    const created = await api.admin({
+      method: 'POST',
+      url: `/api/templates/${code}/versions`,
+      payload: {
+        channel: 'email',
+        category: 'account',
+        fields: { subject: 'Hi {{name}}', html: '<h2>Hello {{name}}</h2><script>parent.document.title = "owned"</script>', text: 'Hello {{name}}' },
+      },
+    });
+    expect(created.statusCode).toBe(201);
+    await openPage(`#/templates`, 'Templates');
+    await page.getByLabel('Filter templates').fill(code);
+    await page.getByRole('link', { name: new RegExp(`^${code}`) }).click();
+    await page.getByRole('heading', { level: 1, name: `Template ${code}` }).waitFor({ timeout: UI_TIMEOUT });
+    const frame = page.frameLocator('iframe[title="Email HTML as rendered"]');
+    await frame.getByRole('heading', { name: 'Hello sample name' }).waitFor({ timeout: UI_TIMEOUT });
+    await page.getByLabel('html', { exact: true }).fill('<h2>Welcome {{name}}</h2>');
+    await frame.getByRole('heading', { name: 'Welcome sample name' }).waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByRole('region', { name: 'Preview' }).locator('iframe').getAttribute('sandbox')).toBe('');
+    expect(await page.title()).not.toBe('owned');
+  });
+
   it('finds a notification by its event id and shows its timeline with a Temporal Web UI link', async () => {
     await openPage('#/trace', 'Trace');
     await page.getByLabel('Event, notification, workflow or user id').fill(emailEventId);

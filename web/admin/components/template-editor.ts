@@ -214,7 +214,7 @@ export class TemplateEditor extends LightElement {
           ${statusRegion(this.previewStatus)}
           ${this.preview
             ? html`<dl>
-                ${Object.entries(orderedFields(this.preview.rendered)).map(([field, text]) => html`<dt>${field}</dt><dd><pre>${text}</pre></dd>`)}
+                ${Object.entries(orderedFields(this.preview.rendered)).map(([field, text]) => html`<dt>${field}</dt><dd>${renderedField(field, text)}</dd>`)}
               </dl>`
             : nothing}
         </section>
@@ -263,3 +263,14 @@ export class TemplateEditor extends LightElement {
   }
 }
 customElements.define('template-editor', TemplateEditor);
+
+/**
+ * An email's HTML is shown as the mail client would draw it, in a sandboxed frame: no script runs, no
+ * form submits, and it cannot reach this page (a unique origin); it inherits the page's CSP, so remote
+ * images stay unloaded. Other fields are text.
+ */
+function renderedField(field: string, text: string) {
+  if (field !== 'html') return html`<pre>${text}</pre>`;
+  return html`<iframe class="html-preview" sandbox="" title="Email HTML as rendered" .srcdoc=${text}></iframe>`;
+}
+
