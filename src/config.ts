@@ -153,6 +153,8 @@ const envSchema = z.object({
   API_REQUEST_TIMEOUT_MS: intFrom(1000, 3_600_000).default(30_000),
   API_HEADERS_TIMEOUT_MS: intFrom(1000, 3_600_000).default(10_000),
   TRUST_PROXY: trustProxy.default(false),
+  /** The shop's URL: relative action links in /inbox/ point there (the widget on a shop page needs none). */
+  SHOP_URL: url(['http:', 'https:']).optional(),
   /** Temporal Web UI base URL, for the links in notification traces. */
   TEMPORAL_UI_URL: url(['http:', 'https:']).default('http://127.0.0.1:8233'),
   /** Temporal payload encryption (AES-256-GCM): `id:base64key,...`; unset = payloads in clear. */
@@ -198,6 +200,8 @@ export interface ApiConfig {
   /** Fastify's trustProxy: whose X-Forwarded-For decides request.ip. */
   trustProxy: boolean | number | string[];
   temporalUiUrl: string;
+  /** Where relative action links in /inbox/ point; null: the API's own origin. */
+  shopUrl: string | null;
   /** Browser origins (the Temporal Web UI) allowed to call /codec/encode and /codec/decode. */
   codecCorsOrigins: string[];
   /** Longest life of a browser session (cookie `ns_session`). */
@@ -342,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allo
       headersTimeoutMs: e.API_HEADERS_TIMEOUT_MS,
       trustProxy: e.TRUST_PROXY,
       temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+      shopUrl: e.SHOP_URL ?? null,
       codecCorsOrigins: codecCorsOrigins(e.CODEC_CORS_ORIGINS, e.TEMPORAL_UI_URL),
       sessionTtlMs: e.SESSION_TTL_MS,
       widgetOrigins: e.WIDGET_ORIGINS === undefined ? [] : originList('WIDGET_ORIGINS', e.WIDGET_ORIGINS),

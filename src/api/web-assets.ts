@@ -33,8 +33,15 @@ export function defaultWebAssetsDir(): string {
   return join(dir, 'dist', 'web');
 }
 
-/** The built files by URL path (`/admin/main.js`); null when the directory does not exist (not built). */
-export function loadWebAssets(dir: string): Map<string, WebAsset> | null {
+/** The page whose `<meta name="shop-url">` carries SHOP_URL, and that tag as built (web/inbox/index.html). */
+const SHOP_URL_PAGE = '/inbox/index.html';
+const SHOP_URL_META = '<meta name="shop-url" content="" />';
+
+/**
+ * The built files by URL path (`/admin/main.js`); null when the directory does not exist (not built).
+ * The inbox page gets the shop's URL written into its meta tag, so its relative action links open the shop.
+ */
+export function loadWebAssets(dir: string, shopUrl: string | null = null): Map<string, WebAsset> | null {
   if (!existsSync(dir)) return null;
   const assets = new Map<string, WebAsset>();
   const walk = (current: string) => {
@@ -46,11 +53,19 @@ export function loadWebAssets(dir: string): Map<string, WebAsset> | null {
       }
       const contentType = CONTENT_TYPES[extname(name)];
       if (!contentType) continue;
-      const body = readFileSync(path);
+      const urlPath = `/${relative(dir, path).split(sep).join('/')}`;
+      let body = readFileSync(path);
+      if (urlPath === SHOP_URL_PAGE && shopUrl) {
+        body = Buffer.from(body.toString('utf8').replace(SHOP_URL_META, `<meta name="shop-url" content="${escapeAttribute(shopUrl)}" />`));
+      }
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-      assets.set(`/${relative(dir, path).split(sep).join('/')}`, { body, contentType, etag });
+      assets.set(urlPath, { body, contentType, etag });
     }
   };
   walk(dir);
   return assets;
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

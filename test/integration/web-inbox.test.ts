@@ -219,6 +219,9 @@ describe('shopper notification center in a browser', () => {
     expect(await isFocused(page.locator('notification-bell #panel'))).toBe(true);
     await item(page, live.title).waitFor({ timeout: UI_TIMEOUT });
     await item(page, earlier.title).waitFor({ timeout: UI_TIMEOUT });
+    // The event's relative action link is the shop's: on the shop's page it stays on the shop.
+    const action = item(page, live.title).getByRole('link', { name: 'View order' });
+    expect(await action.evaluate((link) => (link as unknown as { href: string }).href)).toBe(`${shopOrigin}/profile/orders/9`);
     await screenshotForReadme(page, 'widget-open');
     expect(await accessibilityViolations(page)).toEqual([]);
 
@@ -261,6 +264,24 @@ describe('shopper notification center in a browser', () => {
     await screenshotForReadme(page, 'inbox-phone');
     await markRead.click();
     await unreadSummary(page, 'no unread').waitFor({ timeout: UI_TIMEOUT });
+  });
+
+  it("opens relative action links on the shop's site (SHOP_URL), not on the notification service", async () => {
+    const shopApi = await new ApiTestApp(stack).start({ listen: true, configure: (config) => ({ ...config, api: { ...config.api, shopUrl: 'https://shop.example.test' } }) });
+    try {
+      const userId = await createShopper();
+      const page = await newPage();
+      await page.goto(`${shopApi.url}/inbox/`);
+      await page.getByLabel('Access token (JWT)').fill(await token(userId));
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: 'Your notifications' }).waitFor({ timeout: UI_TIMEOUT });
+      const order = await publishOrder(userId);
+      const action = item(page, order.title).getByRole('link', { name: 'View order' });
+      await action.waitFor({ timeout: UI_TIMEOUT });
+      expect(await action.getAttribute('href')).toBe('https://shop.example.test/profile/orders/9');
+    } finally {
+      await shopApi.close();
+    }
   });
 
   it('offers the demo users when dev sign-in is on, and signs in as one', async () => {

@@ -13,6 +13,8 @@ describe('loadConfig', () => {
     expect(config.port).toBe(3000);
     expect(config.queuePrefix).toBe('{notifications}');
     expect(config.providers).toEqual({ twilio: null, webPush: null, webhook: null });
+    expect(config.api.shopUrl).toBeNull();
+    expect(loadConfig({ SHOP_URL: 'https://shop.example' }).api.shopUrl).toBe('https://shop.example');
   });
 
   it.each([
@@ -22,6 +24,7 @@ describe('loadConfig', () => {
     ['PORT', '70000'],
     ['DELIVERY_CHANNELS', 'email,fax'],
     ['SEND_SMS_RATE_MAX', '-1'],
+    ['SHOP_URL', 'shop.example'],
   ])('rejects %s=%s with one line naming the variable', (name, value) => {
     let error: unknown;
     try {

@@ -57,7 +57,7 @@ export class InboxApp extends LitElement {
     this.session = session;
     if (!session) return;
     this.notice = '';
-    this.store = new NotificationStore(this.client);
+    this.store = new NotificationStore(this.client, shopUrl());
     this.store.addEventListener('session-expired', () => {
       this.notice = 'Your session has expired. Sign in again.';
       this.enter(null);
@@ -120,3 +120,9 @@ export class InboxApp extends LitElement {
   ];
 }
 customElements.define('inbox-app', InboxApp);
+
+/** The shop's URL, which the API writes into the page from SHOP_URL: action links are the shop's. */
+function shopUrl(): string | null {
+  return document.querySelector<HTMLMetaElement>('meta[name="shop-url"]')?.content || null;
+}
+

@@ -19,11 +19,14 @@ export class NotificationBell extends LitElement {
   static override properties = {
     token: { type: String },
     apiBase: { type: String, attribute: 'api-base' },
+    linkBase: { type: String, attribute: 'link-base' },
     open: { type: Boolean, reflect: true },
     store: { state: true },
   };
   declare token: string | null;
   declare apiBase: string | null;
+  /** Where relative action links point; default: the page the bell is on. */
+  declare linkBase: string | null;
   declare open: boolean;
   declare store: NotificationStore | null;
   /** Set when the user opened the panel: focus then moves in (not when it starts open). */
@@ -33,6 +36,7 @@ export class NotificationBell extends LitElement {
     super();
     this.token = null;
     this.apiBase = null;
+    this.linkBase = null;
     this.open = false;
     this.store = null;
     new StoreSubscription(this);
@@ -52,8 +56,8 @@ export class NotificationBell extends LitElement {
 
   override willUpdate(changed: Map<PropertyKey, unknown>): void {
     if (!this.isConnected) return;
-    if (!this.store || changed.has('token') || changed.has('apiBase')) {
-      this.replaceStore(new NotificationStore(new ApiClient({ base: this.apiBase || defaultApiBase(), token: this.token || null })));
+    if (!this.store || changed.has('token') || changed.has('apiBase') || changed.has('linkBase')) {
+      this.replaceStore(new NotificationStore(new ApiClient({ base: this.apiBase || defaultApiBase(), token: this.token || null }), this.linkBase || null));
     }
   }
 

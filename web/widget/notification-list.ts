@@ -57,7 +57,7 @@ export class NotificationList extends LitElement {
   }
 
   private renderItem(item: FeedItem) {
-    const href = safeHref(item.actionUrl);
+    const href = safeHref(item.actionUrl, this.store?.linkBase);
     const title = item.title ?? 'Notification';
     return html`
       <li class=${item.read ? 'item' : 'item unread'} id=${`item-${item.id}`} tabindex="-1">

@@ -35,7 +35,11 @@ export class NotificationStore extends EventTarget {
   private feed: LiveFeed | null = null;
   private recountTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly client: ApiClient) {
+  /** @param linkBase the shop's URL that relative action links belong to; null: this page's. */
+  constructor(
+    readonly client: ApiClient,
+    readonly linkBase: string | null = null,
+  ) {
     super();
   }
 

@@ -32,7 +32,7 @@ const WIDGET_PREFIX = '/widget/';
 export function webAssetRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     const dir = ctx.deps.webAssetsDir ?? defaultWebAssetsDir();
-    const assets = loadWebAssets(dir);
+    const assets = loadWebAssets(dir, ctx.deps.config.api.shopUrl);
 
     const serve = (path: string) => async (request: FastifyRequest, reply: FastifyReply) => {
       if (!assets) {
