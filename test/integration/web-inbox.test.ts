@@ -302,6 +302,7 @@ describe('shopper notification center in a browser', () => {
     await page.goto(`${api.url}/inbox/`);
     await page.getByLabel('Access token (JWT)').waitFor({ timeout: UI_TIMEOUT });
     expect(await page.getByRole('heading', { name: 'Demo users' }).count()).toBe(0);
+    expect(await accessibilityViolations(page)).toEqual([]);
   });
 
   it('pages older notifications with Load more', async () => {
