@@ -167,6 +167,64 @@ describe('admin dashboard in a browser', () => {
     expect(await page.title()).not.toBe('owned');
   });
 
+  it('creates a template with a preview, then its de variant from its editor; a bad code shows the API error inline', async () => {
+    const code = `ui_new_${stack.id}`.toLowerCase();
+    await openPage('#/templates', 'Templates');
+    await page.getByRole('link', { name: 'New template' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New template' }).waitFor({ timeout: UI_TIMEOUT });
+    // in_app's required fields are there, empty, before anything is typed.
+    expect(await page.getByLabel('title', { exact: true }).inputValue()).toBe('');
+    expect(await page.getByLabel('body', { exact: true }).inputValue()).toBe('');
+
+    const codeInput = page.getByLabel('Code', { exact: true });
+    await codeInput.fill('bad code');
+    const codeError = page.locator('#tpl-id-code-error');
+    await codeError.getByText('must be 1-100 chars of [A-Za-z0-9_.-]').waitFor({ timeout: UI_TIMEOUT });
+    expect(await codeInput.getAttribute('aria-invalid')).toBe('true');
+    expect(await codeInput.getAttribute('aria-describedby')).toBe('tpl-id-code-error');
+    await expectAccessible();
+
+    await codeInput.fill(code);
+    await codeError.waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+    await page.getByLabel('Category').selectOption('account');
+    await page.getByLabel('title', { exact: true }).fill('Hi {{name}}');
+    await page.getByLabel('body', { exact: true }).fill('Your account {{name}} is ready.');
+    await page.getByRole('button', { name: 'Add actionUrl' }).click();
+    expect(await page.evaluate('document.activeElement?.id')).toBe('tpl-actionUrl');
+    await page.keyboard.type('/account');
+    const preview = page.getByRole('region', { name: 'Preview' });
+    // Sample variables follow the tags typed: {{name}} renders as "sample name".
+    await preview.getByText('Hi sample name').waitFor({ timeout: UI_TIMEOUT });
+    await preview.getByText('/account').waitFor({ timeout: UI_TIMEOUT });
+    await expectAccessible();
+
+    await page.getByRole('button', { name: 'Create template' }).click();
+    await page.getByRole('heading', { level: 1, name: `Template ${code}` }).waitFor({ timeout: UI_TIMEOUT });
+    await page.getByRole('status').getByText(`Created ${code} (in_app, en), version 1.`).waitFor({ timeout: UI_TIMEOUT });
+    const stored = await api.admin({ method: 'GET', url: `/api/templates?code=${code}` });
+    expect(stored.json().items).toEqual([
+      expect.objectContaining({ channel: 'in_app', locale: 'en', version: 1, category: 'account', fields: { title: 'Hi {{name}}', body: 'Your account {{name}} is ready.', actionUrl: '/account' } }),
+    ]);
+
+    await page.getByRole('link', { name: 'Add a channel or locale' }).click();
+    await page.getByRole('heading', { level: 1, name: `New variant of ${code}` }).waitFor({ timeout: UI_TIMEOUT });
+    // The draft starts from the en template; unchanged, it would only append a version to it.
+    await preview.getByText('Hi sample name').waitFor({ timeout: UI_TIMEOUT });
+    await page.getByRole('button', { name: 'Create variant' }).click();
+    await page.getByRole('alert').getByText(/exists already/).waitFor({ timeout: UI_TIMEOUT });
+    await page.getByLabel('Locale', { exact: true }).fill('de');
+    await page.getByLabel('title', { exact: true }).fill('Hallo {{name}}');
+    await preview.getByText('Hallo sample name').waitFor({ timeout: UI_TIMEOUT });
+    await expectAccessible();
+    await page.getByRole('button', { name: 'Create variant' }).click();
+    await page.getByRole('heading', { level: 1, name: `Template ${code}` }).waitFor({ timeout: UI_TIMEOUT });
+    await page.getByRole('status').getByText(`Created ${code} (in_app, de), version 1.`).waitFor({ timeout: UI_TIMEOUT });
+    const de = await api.admin({ method: 'GET', url: `/api/templates?code=${code}&locale=de` });
+    expect(de.json().items).toEqual([
+      expect.objectContaining({ channel: 'in_app', locale: 'de', version: 1, category: 'account', fields: { title: 'Hallo {{name}}', body: 'Your account {{name}} is ready.', actionUrl: '/account' } }),
+    ]);
+  });
+
   it('finds a notification by its event id and shows its timeline with a Temporal Web UI link', async () => {
     await openPage('#/trace', 'Trace');
     await page.getByLabel('Event, notification, workflow or user id').fill(emailEventId);

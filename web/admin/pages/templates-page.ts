@@ -1,12 +1,18 @@
 import { html, nothing, type PropertyValues } from 'lit';
+import { keyed } from 'lit/directives/keyed.js';
 import { api, formatTime, type Template } from '../admin-api';
 import { dataTable } from '../components/data-table';
 import { LightElement } from '../components/light-element';
 import { alertRegion, errorText, statusRegion } from '../components/live-regions';
+import type { EditorMode } from '../components/template-editor';
 import '../components/template-editor';
-import { routeHref } from '../router';
+import { navigate, routeHref } from '../router';
 
-/** The newest version of every template; `?code=&channel=&locale=` opens one in the editor. */
+/**
+ * The newest version of every template; `?code=&channel=&locale=` opens one in the editor,
+ * `?new=template` drafts a new code and `?new=variant&code=&channel=&locale=` another channel or
+ * locale of that code, starting from that template.
+ */
 export class TemplatesPage extends LightElement {
   static override properties = {
     params: { attribute: false },
@@ -14,12 +20,16 @@ export class TemplatesPage extends LightElement {
     filter: { state: true },
     error: { state: true },
     loading: { state: true },
+    notice: { state: true },
   };
   declare params: URLSearchParams;
   declare templates: Template[];
   declare filter: string;
   declare error: string;
   declare loading: boolean;
+  /** Announced on the page a save led to ("Created …"). */
+  declare notice: string;
+  private nextNotice = '';
 
   constructor() {
     super();
@@ -28,10 +38,32 @@ export class TemplatesPage extends LightElement {
     this.filter = '';
     this.error = '';
     this.loading = false;
+    this.notice = '';
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
-    if (changed.has('params') && !this.params.get('code') && !this.loading) void this.load();
+    if (!changed.has('params')) return;
+    this.notice = this.nextNotice;
+    this.nextNotice = '';
+    if (!this.editorMode() && !this.loading) void this.load();
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    // Moving between the list, an editor and a draft keeps the page: its heading takes focus as a new page's would.
+    if (changed.has('params') && changed.get('params') !== undefined) this.querySelector<HTMLElement>('h1')?.focus();
+  }
+
+  private editorMode(): EditorMode | null {
+    const creating = this.params.get('new');
+    if (creating === 'template') return 'new';
+    if (!this.params.get('code')) return null;
+    return creating === 'variant' ? 'variant' : 'edit';
+  }
+
+  private onCreated(event: CustomEvent<Template>): void {
+    const { code, channel, locale, version } = event.detail;
+    this.nextNotice = `Created ${code} (${channel}, ${locale}), version ${version}.`;
+    navigate('templates', { code, channel, locale });
   }
 
   private async load(): Promise<void> {
@@ -48,12 +80,24 @@ export class TemplatesPage extends LightElement {
   }
 
   override render() {
-    const code = this.params.get('code');
-    if (code) {
+    const mode = this.editorMode();
+    if (mode) {
+      const code = this.params.get('code') ?? '';
+      const channel = this.params.get('channel') ?? 'in_app';
+      const locale = this.params.get('locale') ?? 'en';
+      const heading = mode === 'new' ? 'New template' : mode === 'variant' ? `New variant of ${code}` : `Template ${code}`;
       return html`
-        <h1 tabindex="-1">Template ${code}</h1>
-        <p><a href=${routeHref('templates')}>← All templates</a></p>
-        <template-editor code=${code} channel=${this.params.get('channel') ?? 'in_app'} locale=${this.params.get('locale') ?? 'en'}></template-editor>
+        <h1 tabindex="-1">${heading}</h1>
+        ${statusRegion(this.notice)}
+        <p class="actions">
+          <a href=${routeHref('templates')}>← All templates</a>
+          ${mode === 'edit' ? html`<a href=${routeHref('templates', { new: 'variant', code, channel, locale })}>Add a channel or locale</a>` : nothing}
+        </p>
+        ${keyed(
+          // A fresh editor per template or draft: nothing of the previous one (preview, errors) carries over.
+          `${mode} ${code} ${channel} ${locale}`,
+          html`<template-editor mode=${mode} code=${code} channel=${channel} locale=${locale} @template-created=${this.onCreated}></template-editor>`,
+        )}
       `;
     }
     const needle = this.filter.trim().toLowerCase();
@@ -64,6 +108,7 @@ export class TemplatesPage extends LightElement {
       <div class="toolbar">
         <label for="template-filter">Filter templates</label>
         <input id="template-filter" type="search" .value=${this.filter} @input=${(e: InputEvent) => (this.filter = (e.target as HTMLInputElement).value)} />
+        <a href=${routeHref('templates', { new: 'template' })}>New template</a>
       </div>
       ${statusRegion(this.loading ? 'Loading templates…' : `${shown.length} of ${this.templates.length} templates`)}
       ${dataTable(
