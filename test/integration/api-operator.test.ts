@@ -48,6 +48,28 @@ describe('HTTP API: operator-facing routes', () => {
       expect(bad.json()).toMatchObject({ fields: ['channel'], in: 'querystring' });
     });
 
+    it('refuses a change made on a version that is no longer the newest, and a create of one that exists (baseVersion)', async () => {
+      const code = `edit_race_${stack.id}`;
+      const url = `/api/templates/${code}/versions`;
+      const fields = { title: 'Hello {{name}}', body: 'Hi' };
+      // Two operators create the same template at once: one wins, the other is told, nothing stacks.
+      const creates = await Promise.all([1, 2].map(() => api.admin({ method: 'POST', url, payload: { channel: 'in_app', category: 'account', fields, baseVersion: 0 } })));
+      expect(creates.map((r) => r.statusCode).sort()).toEqual([201, 409]);
+      const refused = creates.find((r) => r.statusCode === 409)!;
+      expect(refused.json()).toMatchObject({ fields: ['baseVersion'], message: `template ${code} (in_app, en) exists already (version 1): add a version to it instead` });
+
+      // Two edits made on version 1: the first becomes version 2, the second is refused naming both versions.
+      const first = await api.admin({ method: 'POST', url, payload: { channel: 'in_app', fields: { ...fields, body: 'first' }, baseVersion: 1 } });
+      expect(first.json()).toMatchObject({ version: 2 });
+      const second = await api.admin({ method: 'POST', url, payload: { channel: 'in_app', fields: { ...fields, body: 'second' }, baseVersion: 1 } });
+      expect(second.statusCode).toBe(409);
+      expect(second.json().message).toBe(`template ${code} (in_app, en) is at version 2, this change was made on version 1: reload it and apply the change again`);
+      const stored = await api.admin({ method: 'GET', url: `/api/templates?code=${code}&versions=all` });
+      expect(stored.json().items.map((t: { version: number; fields: { body: string } }) => [t.version, t.fields.body])).toEqual([[2, 'first'], [1, 'Hi']]);
+      // Without baseVersion a version is appended as before.
+      expect((await api.admin({ method: 'POST', url, payload: { channel: 'in_app', fields } })).json()).toMatchObject({ version: 3 });
+    });
+
     it('creates versions, previews them, and a direct send uses the newest', async () => {
       const code = `promo_${stack.id}`;
       const v1 = await api.admin({

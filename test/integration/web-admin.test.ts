@@ -139,6 +139,16 @@ describe('admin dashboard in a browser', () => {
     await page.getByRole('region', { name: 'Version history' }).getByRole('rowheader', { name: 'v2' }).waitFor({ timeout: UI_TIMEOUT });
     const stored = await api.admin({ method: 'GET', url: `/api/templates?code=${code}&channel=in_app` });
     expect(stored.json().items[0]).toMatchObject({ version: 2, fields: { title: 'Welcome aboard, {{name}}!' } });
+
+    // Someone else saves version 3 meanwhile: this editor's next save is refused, not stacked on it.
+    const meanwhile = await api.admin({ method: 'POST', url: `/api/templates/${code}/versions`, payload: { channel: 'in_app', fields: { title: 'Theirs', body: 'Theirs' } } });
+    expect(meanwhile.json()).toMatchObject({ version: 3 });
+    await title.fill('Mine, {{name}}');
+    await page.getByRole('button', { name: 'Save as new version' }).click();
+    await page.getByRole('alert').getByText(/is at version 3, this change was made on version 2/).waitFor({ timeout: UI_TIMEOUT });
+    const after = await api.admin({ method: 'GET', url: `/api/templates?code=${code}&channel=in_app` });
+    expect(after.json().items[0]).toMatchObject({ version: 3, fields: { title: 'Theirs' } });
+    await title.fill('Welcome aboard, {{name}}!');
     await expectAccessible();
     await screenshotForReadme(page, 'admin-templates');
   });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Template } from '../../db/entities';
-import { TemplateRepository } from '../../db/repositories/template-repository';
+import { TemplateRepository, TemplateVersionConflict } from '../../db/repositories/template-repository';
 import { CHANNELS } from '../../domain/channels';
 import { CATEGORIES } from '../../domain/event-catalog';
 import { isSafeLink, SAFE_LINK_MESSAGE, unsafeHtmlLink } from '../../domain/safe-link';
@@ -84,9 +84,15 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
               locale: localeSchema.default('en'),
               category: z.enum(CATEGORIES).optional(),
               fields: fieldsSchema,
+              baseVersion: z
+                .number()
+                .int()
+                .min(0)
+                .optional()
+                .describe('the version this change was made on (0: create, the template must not exist); another version there answers 409 and nothing is saved'),
             })
             .strict(),
-          response: { 201: templateSchema, ...errors(400, 401, 403, 413, 429) },
+          response: { 201: templateSchema, ...errors(400, 401, 403, 409, 413, 429) },
         },
       },
       async (request, reply) => {
@@ -101,8 +107,20 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const category = request.body.category ?? existing;
         if (!category) throw badRequest('category', `is required for a new template code ("${code}" has no versions yet)`);
         if (existing && category !== existing) throw badRequest('category', `template "${code}" belongs to category "${existing}"`);
-        const created = await repository.addVersion({ code, channel, locale, category, fields });
-        return reply.code(201).send(templateView(created));
+        const { baseVersion } = request.body;
+        try {
+          const created = await repository.addVersion({ code, channel, locale, category, fields }, baseVersion);
+          return reply.code(201).send(templateView(created));
+        } catch (err) {
+          if (!(err instanceof TemplateVersionConflict)) throw err;
+          const what = `template ${code} (${channel}, ${locale})`;
+          throw new ApiError(
+            409,
+            err.expected === 0 ? `${what} exists already (version ${err.current}): add a version to it instead` : `${what} is at version ${err.current}, this change was made on version ${err.expected}: reload it and apply the change again`,
+            ['baseVersion'],
+            'body',
+          );
+        }
       },
     );
 

@@ -17,6 +17,17 @@ export interface NewTemplateVersion {
   fields: Record<string, string>;
 }
 
+/** A new version was asked for on top of `expected`, but (code, channel, locale) is at `current` (0: none). */
+export class TemplateVersionConflict extends Error {
+  override readonly name = 'TemplateVersionConflict';
+  constructor(
+    readonly expected: number,
+    readonly current: number,
+  ) {
+    super(`template is at version ${current}, not ${expected}`);
+  }
+}
+
 /** Templates are append-only: a change is a new version row; notifications record the version they used. */
 export class TemplateRepository {
   constructor(private readonly em: EntityManager) {}
@@ -55,8 +66,13 @@ export class TemplateRepository {
     return row?.category ?? null;
   }
 
-  /** Appends version max+1 for (code, channel, locale); retries when a concurrent writer took the number. */
-  async addVersion(input: NewTemplateVersion): Promise<Template> {
+  /**
+   * Appends version max+1 for (code, channel, locale); retries when a concurrent writer took the number.
+   * With `baseVersion` (the version the change was made on; 0 = a template that must not exist yet) it
+   * throws TemplateVersionConflict instead of stacking a change on one it has not seen; the unique
+   * version number makes that hold between concurrent writers too.
+   */
+  async addVersion(input: NewTemplateVersion, baseVersion?: number): Promise<Template> {
     for (let attempt = 0; ; attempt++) {
       const em = this.em.fork();
       const [row] = await em
@@ -66,7 +82,9 @@ export class TemplateRepository {
           input.channel,
           input.locale,
         ]);
-      const template = em.create(Template, { ...input, version: (row.max ?? 0) + 1, createdAt: new Date() });
+      const current = Number(row.max ?? 0);
+      if (baseVersion !== undefined && current !== baseVersion) throw new TemplateVersionConflict(baseVersion, current);
+      const template = em.create(Template, { ...input, version: current + 1, createdAt: new Date() });
       try {
         await em.flush();
         return template;

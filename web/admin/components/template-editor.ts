@@ -287,18 +287,15 @@ export class TemplateEditor extends LightElement {
     this.status = 'Saving…';
     const { code, channel, locale, category } = this.identity;
     try {
-      if (this.creating && (await this.exists())) {
-        this.inputErrors = new Map();
-        this.formError = `${code} (${channel}, ${locale}) exists already: open it from the list to add a version, or choose another ${this.mode === 'new' ? 'code, ' : ''}channel or locale.`;
-        this.status = 'Not saved.';
-        return;
-      }
       const created = await api.post<Template>(`/api/templates/${encodeURIComponent(code)}/versions`, {
         channel,
         locale,
         // Only a new code takes one; versions and variants keep the code's category (the API's default).
         ...(this.mode === 'new' && category ? { category } : {}),
         fields: this.draft,
+        // The version this change was made on (0: a new one): the API answers 409 rather than stack it
+        // on a version saved meanwhile by someone else, or append to a template that exists already.
+        baseVersion: this.creating ? 0 : (this.versions[0]?.version ?? 0),
       });
       this.inputErrors = new Map();
       this.formError = '';
@@ -318,17 +315,6 @@ export class TemplateEditor extends LightElement {
     } finally {
       this.saving = false;
     }
-  }
-
-  /**
-   * Whether the typed (code, channel, locale) has versions: the versions route would silently append
-   * one to it. An invalid code or locale answers 400, shown next to its input. Empty locale: the API's.
-   */
-  private async exists(): Promise<boolean> {
-    const { code, channel, locale } = this.identity;
-    if (!code || !locale) return false;
-    const { items } = await api.get<{ items: Template[] }>(`/api/templates${query({ code, channel, locale })}`);
-    return items.length > 0;
   }
 
   override render() {
