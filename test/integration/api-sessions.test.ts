@@ -87,6 +87,23 @@ describe('HTTP API: browser sessions', () => {
     expect(right.json().rendered).toEqual({ title: 'Hi A' });
   });
 
+  it("lets the queue dashboard's own buttons act on the cookie from the same origin only (Sec-Fetch-Site)", async () => {
+    const { cookie } = await signIn({ adminKey: ADMIN_KEY });
+    const pauseAll = (headers: Record<string, string>) => api.inject({ method: 'PUT', url: '/admin/queues/api/queues/pause', headers: { cookie, ...headers } });
+    expect((await pauseAll({})).statusCode).toBe(403);
+    expect((await pauseAll({ 'sec-fetch-site': 'cross-site' })).statusCode).toBe(403);
+    expect((await pauseAll({ 'sec-fetch-site': 'same-site' })).statusCode).toBe(403);
+    expect(await stack.queues.queue('email').isPaused()).toBe(false);
+    expect((await pauseAll({ 'sec-fetch-site': 'same-origin' })).statusCode).toBe(200);
+    expect(await stack.queues.queue('email').isPaused()).toBe(true);
+    const resumeAll = await api.inject({ method: 'PUT', url: '/admin/queues/api/queues/resume', headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    expect(resumeAll.statusCode).toBe(200);
+    expect(await stack.queues.queue('email').isPaused()).toBe(false);
+    // Our own API keeps asking for the token, same origin or not.
+    const preview = await api.inject({ method: 'POST', url: '/api/templates/x/preview', payload: { channel: 'in_app', fields: { title: 'Hi' } }, headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    expect(preview.statusCode).toBe(403);
+  });
+
   it('signs out: the cookie is cleared and the old cookie answers 401', async () => {
     const { cookie, csrfToken } = await signIn({ adminKey: ADMIN_KEY });
     expect((await api.inject({ method: 'DELETE', url: '/api/session', headers: { cookie } })).statusCode).toBe(403);

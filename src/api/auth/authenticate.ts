@@ -5,7 +5,7 @@ import { ApiError, errorBody } from '../errors';
 import type { ApiKeyVerifier } from './api-keys';
 import { InvalidTokenError, type JwtVerifier, TokenKeysUnavailableError } from './jwt';
 import type { Principal } from './principal';
-import { checkCsrf, sessionCookieOf, type SessionStore } from './sessions';
+import { checkCsrf, sessionCookieOf, type CsrfCheck, type SessionStore } from './sessions';
 
 /**
  * What a route requires. `service`: an API key with the route's scope (admin keys have every scope).
@@ -61,11 +61,13 @@ export class Authenticator {
    * Invalid credentials count against the caller's address (AuthFailureLimiter).
    */
   guard(access: 'service', scope: ApiScope): onRequestAsyncHookHandler;
-  guard(access: Exclude<Access, 'service'>): onRequestAsyncHookHandler;
-  guard(access: Access, scope?: ApiScope): onRequestAsyncHookHandler {
+  guard(access: Exclude<Access, 'service'>, options?: { csrf: CsrfCheck }): onRequestAsyncHookHandler;
+  guard(access: Access, scopeOrOptions?: ApiScope | { csrf: CsrfCheck }): onRequestAsyncHookHandler {
+    const scope = typeof scopeOrOptions === 'string' ? scopeOrOptions : undefined;
+    const csrf = typeof scopeOrOptions === 'object' ? scopeOrOptions.csrf : 'token';
     return async (request: FastifyRequest, reply: FastifyReply) => {
       try {
-        const principal = await this.counted(request, () => this.principalOf(request, access));
+        const principal = await this.counted(request, () => this.principalOf(request, access, csrf));
         if (!principal) throw new ApiError(401, `missing credentials: this route needs ${NEEDS[access]}`, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
         request.principal = principal;
         if (!allows(access, principal)) throw new ApiError(403, `forbidden: this route needs ${NEEDS[access]}`);
@@ -121,7 +123,7 @@ export class Authenticator {
     return new ApiError(429, `too many failed authentications from this address, retry in ${seconds} s`, undefined, undefined, { 'retry-after': String(seconds) });
   }
 
-  private async principalOf(request: FastifyRequest, access: Access): Promise<Principal | null> {
+  private async principalOf(request: FastifyRequest, access: Access, csrf: CsrfCheck): Promise<Principal | null> {
     const unauthorized = (message: string) => new ApiError(401, message, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
     const apiKey = request.headers[API_KEY_HEADER];
     if (typeof apiKey === 'string') return this.keyPrincipal(apiKey, unauthorized);
@@ -146,7 +148,7 @@ export class Authenticator {
     if (cookie !== undefined) {
       const session = await this.sessions.find(cookie);
       if (!session) throw unauthorized('no session (signed out or expired)');
-      checkCsrf(request, session);
+      checkCsrf(request, session, csrf);
       return session.principal;
     }
     return null;

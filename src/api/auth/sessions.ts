@@ -118,9 +118,17 @@ function cookieLine(request: FastifyRequest, value: string, maxAge: number): str
   return `${SESSION_COOKIE}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Strict${request.protocol === 'https' ? '; Secure' : ''}`;
 }
 
+/**
+ * How a route checks that an unsafe request riding on the cookie comes from our own page: `token` (our
+ * pages echo the session's CSRF token) or `same-origin` (pages we do not write, the queue dashboard:
+ * the browser's own `Sec-Fetch-Site: same-origin`, which a page cannot set; the token works there too).
+ */
+export type CsrfCheck = 'token' | 'same-origin';
+
 /** Unsafe methods riding on the cookie must echo the session's CSRF token (compared in constant time). */
-export function checkCsrf(request: FastifyRequest, session: Session): void {
+export function checkCsrf(request: FastifyRequest, session: Session, check: CsrfCheck = 'token'): void {
   if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method)) return;
+  if (check === 'same-origin' && request.headers['sec-fetch-site'] === 'same-origin') return;
   const presented = request.headers[CSRF_HEADER];
   const expected = Buffer.from(session.csrfToken);
   const given = Buffer.from(typeof presented === 'string' ? presented : '');

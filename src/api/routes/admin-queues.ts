@@ -17,7 +17,8 @@ export function adminQueueRoutes(ctx: ApiContext): FastifyPluginAsync {
       serverAdapter,
       options: { uiConfig: { boardTitle: 'Notifications' } },
     });
-    app.addHook('onRequest', ctx.auth.guard('admin'));
+    // bull-board's own buttons send no CSRF token: on the cookie, its actions need a same-origin request.
+    app.addHook('onRequest', ctx.auth.guard('admin', { csrf: 'same-origin' }));
     await app.register(serverAdapter.registerPlugin(), { prefix: ADMIN_QUEUES_PATH });
   };
 }
