@@ -104,6 +104,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // One EntityManager per request: a fork, never the global one.
   app.decorateRequest('em', null as unknown as EntityManager);
   app.decorateRequest('principal', null);
+  app.decorateRequest('sessionId', null);
   app.addHook('onRequest', async (request) => {
     request.em = deps.orm.em.fork();
   });

@@ -153,8 +153,28 @@ describe('HTTP API: browser sessions', () => {
     expect(stream.status).toBe(200);
     await stream.waitUntil(() => stream.ended, 10_000);
     expect(stream.events.map((e) => e.event)).toEqual(['token_expired']);
+    expect(JSON.parse(stream.events[0].data)).toEqual({ reason: 'expired' });
     const later = await api.inject({ method: 'GET', url: '/api/session', headers: { cookie } });
     expect(later.statusCode).toBe(401);
+  });
+
+  it('ends the streams of a session within a heartbeat of its sign-out, on another API process too', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const { cookie, csrfToken } = await signIn({ token: await token(userId) });
+    // A second API process (same Redis) with a short heartbeat holds the stream; the first signs out.
+    const other = new ApiTestApp(stack);
+    apps.push(other);
+    await other.start({ listen: true, sseHeartbeatMs: 200 });
+    const stream = await SseClient.open(`${other.url}/api/notifications/stream`, { cookie });
+    streams.push(stream);
+    expect(stream.status).toBe(200);
+    // Heartbeats pass while the session lives.
+    await stream.waitUntil(() => stream.comments.length >= 3, 10_000);
+    expect(stream.ended).toBe(false);
+    expect((await api.inject({ method: 'DELETE', url: '/api/session', headers: { cookie, 'x-csrf-token': csrfToken } })).statusCode).toBe(204);
+    await stream.waitUntil(() => stream.ended, 10_000);
+    expect(stream.events.map((e) => [e.event, e.data])).toEqual([['token_expired', '{"reason":"signed_out"}']]);
   });
 
   it('refuses a service key (403), an invalid key (401, counted by the failure limiter) and a malformed body (400)', async () => {

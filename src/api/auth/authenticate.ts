@@ -16,6 +16,8 @@ export type Access = 'service' | 'user' | 'admin';
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    /** The session cookie this request was authenticated with; null for header or query credentials. */
+    sessionId: string | null;
   }
   interface FastifyContextConfig {
     /** Also accept the JWT as `?access_token=` (EventSource cannot send headers). */
@@ -149,6 +151,7 @@ export class Authenticator {
       const session = await this.sessions.find(cookie);
       if (!session) throw unauthorized('no session (signed out or expired)');
       checkCsrf(request, session, csrf);
+      request.sessionId = cookie;
       return session.principal;
     }
     return null;

@@ -19,7 +19,8 @@ the event \`id\`, each time one of the caller's in-app notifications is delivere
 at once and then every 15 s as a heartbeat. On reconnect the browser's \`Last-Event-ID\` header
 replays what was delivered after that notification. EventSource cannot send headers: pass the JWT as
 \`?access_token=\` instead (keep such URLs out of logs; this API redacts it from its own). The stream ends
-when the token expires, after an \`event: token_expired\`: reconnect with a fresh token.`;
+when the token expires, after an \`event: token_expired\` (data \`{"reason":"expired"}\`): reconnect with a fresh
+token. A stream opened on a browser session ends the same way (\`"signed_out"\`) within a heartbeat of its sign-out.`;
 
 export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
@@ -96,13 +97,19 @@ export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod
           'x-accel-buffering': 'no',
         });
         write(`retry: 3000\n: connected\n\n`);
-        heartbeat = setInterval(() => write(': ping\n\n'), ctx.sseHeartbeatMs);
         // Authentication holds only as long as the token: a revoked shopper's feed must not stay open for days.
         const expiresAt = request.principal?.kind === 'user' ? request.principal.expiresAt.getTime() : Date.now();
-        expiry = setTimeout(() => {
-          write('event: token_expired\ndata: {}\n\n');
+        const expire = (reason: 'expired' | 'signed_out') => {
+          write(`event: token_expired\ndata: ${JSON.stringify({ reason })}\n\n`);
           end();
-        }, Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS));
+        };
+        expiry = setTimeout(() => expire('expired'), Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS));
+        const sessionId = request.sessionId;
+        heartbeat = setInterval(() => {
+          write(': ping\n\n');
+          // A stream opened on a session ends within a heartbeat of its sign-out, on any API process.
+          if (sessionId) void stillSignedIn(ctx, sessionId).then((signedIn) => signedIn || expire('signed_out'));
+        }, ctx.sseHeartbeatMs);
 
         try {
           if (lastEventId && UUID_PATTERN.test(lastEventId)) {
@@ -121,3 +128,9 @@ export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod
     );
   };
 }
+
+/** Whether a session still exists; a Redis hiccup keeps the stream (the feed's pub/sub would show an outage). */
+async function stillSignedIn(ctx: ApiContext, sessionId: string): Promise<boolean> {
+  return (await ctx.auth.sessions.find(sessionId).catch(() => true)) !== null;
+}
+
