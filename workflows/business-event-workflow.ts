@@ -137,7 +137,7 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
     if (woken || ledger.deadlinePassed(Date.now())) {
       woken = false;
       // The closing worker's report settles a one-recipient delivered event without another step.
-      ledger.apply({ recipients: reported });
+      if (reported.length > 0 && patched(PATCHES.outcomesReport)) ledger.apply({ recipients: reported });
       reported = [];
       if (!ledger.isSettled()) ledger.apply(await steps.reconcileEvent({ spec, inline }), { deadlineIsComplete: true });
     }

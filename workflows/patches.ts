@@ -7,4 +7,9 @@ export const PATCHES = {
   leanEventPath: 'lean-event-path',
   /** Release 1: campaigns fan out as bulk pages instead of one workflow per recipient. */
   bulkCampaign: 'bulk-campaign-fan-out',
+  /**
+   * After release 1: the closing worker's outcomesReady report settles the event without a reconcile
+   * step. Asked only when a report arrived: a release-1 worker that got one ran the reconcile anyway.
+   */
+  outcomesReport: 'outcomes-report',
 } as const;
