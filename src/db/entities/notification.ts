@@ -49,8 +49,9 @@ export const NotificationSchema = new EntitySchema<Notification>({
   uniques: [{ properties: ['eventId', 'recipientId'] }],
   indexes: [
     { properties: ['recipientId', 'createdAt'] },
-    // The operators' dashboard (migration dashboard_indexes): per-minute overview, search by workflow id.
+    // The operators' dashboard's per-minute overview (migration dashboard_indexes).
     { name: 'notifications_created_at_idx', properties: ['createdAt'] },
+    // Look-ups by workflow id: the API's status/cancel routes and the dashboard's search (migration api).
     { name: 'notifications_workflow_id_idx', properties: ['workflowId'] },
   ],
   properties: {
