@@ -74,9 +74,6 @@ export class ApiClient {
   put<T>(path: string, body?: unknown): Promise<T> {
     return this.request<T>('PUT', path, body);
   }
-  delete<T>(path: string): Promise<T> {
-    return this.request<T>('DELETE', path);
-  }
 
   /** URL of an SSE stream: with a bearer token it rides in ?access_token= (EventSource sends no headers). */
   streamUrl(path: string): string {
