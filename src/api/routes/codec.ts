@@ -9,18 +9,40 @@ import { ApiError } from '../errors';
 export const CODEC_PATH = '/codec';
 
 const base64 = z.string().max(16 * 1024 * 1024).regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
-const payloadsSchema = z.object({
+
+/**
+ * A request as proto3 JSON allows it (docs/contracts.md, "Payload encryption"): a field left out or null means its
+ * default, so `{}` is an empty list (what the temporal CLI's Go SDK sends for a query without arguments), a
+ * payload without `metadata` has none, one without `data` holds empty bytes.
+ */
+const payloadsRequestSchema = z.object({
   payloads: z
-    .array(z.object({ metadata: z.record(z.string().max(256), base64).optional(), data: base64.optional() }))
-    .max(10_000),
+    .array(z.object({ metadata: z.record(z.string().max(256), base64.nullable()).nullish(), data: base64.nullish() }))
+    .max(10_000)
+    .nullish(),
 });
+type PayloadsRequest = z.infer<typeof payloadsRequestSchema>;
+
+/** What we answer (payloadToJson writes every field out). */
+const payloadsResponseSchema = z.object({
+  payloads: z.array(z.object({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() })),
+});
+
+/** The request's payloads with proto3 JSON defaults filled in. */
+function requestPayloads(body: PayloadsRequest): Payload[] {
+  return (body.payloads ?? []).map(({ metadata, data }) => {
+    const present = Object.entries(metadata ?? {}).filter((entry): entry is [string, string] => entry[1] !== null);
+    return payloadFromJson({ metadata: Object.fromEntries(present), data: data ?? '' });
+  });
+}
 
 /** What a browser may send cross-origin: the UI sets X-Namespace, and Authorization when it passes its access token. */
 const ALLOWED_HEADERS = 'Content-Type, Authorization, X-Namespace, X-API-Key';
 
 /**
  * The Temporal codec server protocol (docs/contracts.md, "Payload encryption"): `POST /codec/encode` and
- * `POST /codec/decode` with `{ payloads: [...] }` (proto3 JSON: bytes as base64) answer the same shape.
+ * `POST /codec/decode` with `{ payloads: [...] }` (proto3 JSON: bytes as base64, fields left out or null mean their
+ * default) answer the same shape.
  * Operators point the Temporal Web UI's codec endpoint at `<api>/codec` (`npm run dev` does it) and read
  * decrypted payloads there. Admin only (an admin key as X-API-Key or Basic password, or an admin JWT, e.g. the
  * UI's passed access token); browsers from CODEC_CORS_ORIGINS may call it with credentials, and the preflight
@@ -61,12 +83,12 @@ export function codecRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             tags: ['operators'],
             summary: `Temporal codec server: ${operation} payloads (${operation === 'decode' ? 'decrypt for the Web UI' : 'encrypt with the current key'})`,
             security: [{ apiKey: [] }, { adminBasic: [] }, { bearer: [] }],
-            body: payloadsSchema,
-            response: { 200: payloadsSchema },
+            body: payloadsRequestSchema,
+            response: { 200: payloadsResponseSchema },
           },
         },
         async (request) => {
-          const payloads: Payload[] = request.body.payloads.map(payloadFromJson);
+          const payloads = requestPayloads(request.body);
           if (!codec) return { payloads: payloads.map(payloadToJson) };
           try {
             const out = operation === 'decode' ? await codec.decode(payloads) : await codec.encode(payloads);
