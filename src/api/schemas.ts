@@ -106,7 +106,7 @@ export const publishBatchNotificationSchema = z
 export const publishResultSchema = z.object({
   eventId: z.string(),
   workflowId: z.string().describe('id of the businessEventWorkflow'),
-  started: z.boolean().describe('false when this event id was submitted before: nothing new was started'),
+  started: z.boolean().describe('false when this event id is running or completed: nothing new was started; true for a new id or one whose last run failed, was terminated, timed out or was cancelled (started again, nothing sent twice)'),
   notificationKeys: z.array(z.string()).describe('`notification-<eventId>-<userId>`, one per named recipient (empty for a broadcast to a role): the `:id` of the status, cancel, reschedule and trace routes'),
   notificationWorkflowIds: z.array(z.string()).describe('deprecated: the same keys (they named one workflow per recipient before release 1)'),
 });

@@ -15,9 +15,21 @@ import { campaignProgressQuery, cancelSignal, cancelUpdate, rescheduleSignal, re
 export interface PublishResult {
   eventId: string;
   workflowId: string;
-  /** False when this event id was submitted before: nothing new was started. */
+  /**
+   * False when this event id is running or completed: nothing new was started. True for a new id, and for
+   * an id whose last run failed, was terminated, timed out or was cancelled: that run starts again.
+   */
   started: boolean;
 }
+
+/**
+ * Reuse of an event workflow id (docs/contracts.md, "Workflows and ids"): a completed or running event is
+ * never started again, but one whose run failed, was terminated, timed out or was cancelled is, so a resend
+ * mends work an outage left behind. The new run's first step finds the rows already stored (unique per event
+ * and recipient) and hands their open channels off again under the same job ids; send records keep a
+ * provider from being called twice for a channel.
+ */
+export const EVENT_REUSE_POLICY = WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY;
 
 /** The original plan's direct send: a template code in place of an event type. */
 export interface PublishNotificationInput {
@@ -74,7 +86,10 @@ export class NotificationClient {
     this.campaignTaskQueue = options.campaignTaskQueue ?? campaignTaskQueueFor(taskQueue);
   }
 
-  /** Validates the envelope (InvalidEventError names the field) and starts businessEventWorkflow once per event id. */
+  /**
+   * Validates the envelope (InvalidEventError names the field) and starts businessEventWorkflow once per event id;
+   * again only when the id's last run ended without completing (EVENT_REUSE_POLICY).
+   */
   async publishEvent(input: BusinessEventInput | unknown): Promise<PublishResult> {
     const event = parseBusinessEvent(input);
     return this.start(event);
@@ -201,8 +216,7 @@ export class NotificationClient {
         taskQueue: this.taskQueue,
         workflowId,
         args: [event],
-        // The same event id never runs twice, even after the first run closed.
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        workflowIdReusePolicy: EVENT_REUSE_POLICY,
         ...(this.options.eagerStart ? { requestEagerStart: true } : {}),
         typedSearchAttributes: [
           { key: NotificationEventId, value: event.id },
