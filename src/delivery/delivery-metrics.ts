@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Channel } from '../domain/channels';
 import type { DeliveryAttemptStatus } from '../db/entities';
+import type { StuckWorkSummary } from '../operations/stuck-work-monitor';
 import type { DeliveryObserver } from './channel-worker';
 
 /** Job states reported per queue. Jobs with a priority (all of ours) wait in `prioritized`, not `waiting`. */
@@ -27,6 +28,7 @@ export class DeliveryMetrics implements DeliveryObserver {
   private readonly attempts: Counter<'channel' | 'status'>;
   private readonly failures: Counter<'channel' | 'reason'>;
   private readonly durations: Histogram<'channel' | 'status'>;
+  private stuckWork: () => StuckWorkSummary | null = () => null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -74,6 +76,12 @@ export class DeliveryMetrics implements DeliveryObserver {
         }
       },
     });
+    this.registerStuckWorkGauges(registers);
+  }
+
+  /** Reports the latest stuck-work summary (src/operations/stuck-work-monitor.ts) on every scrape. */
+  trackStuckWork(latest: () => StuckWorkSummary | null): void {
+    this.stuckWork = latest;
   }
 
   /** Reports this queue's depth on every scrape. */
@@ -81,6 +89,44 @@ export class DeliveryMetrics implements DeliveryObserver {
     this.queues.set(channel, { queue, rateLimitMax });
     for (const status of ['delivered', 'failed', 'rate_limited'] as const) this.attempts.inc({ channel, status }, 0);
     for (const reason of ['permanent', 'exhausted'] as const) this.failures.inc({ channel, reason }, 0);
+  }
+
+  /** docs/contracts.md, "Stuck work": values of the latest scan; a kind that scan could not read is left out. */
+  private registerStuckWorkGauges(registers: Registry[]): void {
+    const latest = () => this.stuckWork();
+    new Gauge({
+      name: 'notifications_stuck',
+      help: 'Stuck work found by the latest scan: past_deadline (open channels past their deadline), queued_without_job (channels queued whose BullMQ job is gone), workflow_without_timer (open workflows holding no timer and no pending work).',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const s = latest();
+        const counts = { past_deadline: s?.pastDeadline, queued_without_job: s?.queuedWithoutJob, workflow_without_timer: s?.workflowsWithoutTimer };
+        for (const [kind, value] of Object.entries(counts)) {
+          if (typeof value === 'number') this.set({ kind }, value);
+          else this.remove({ kind });
+        }
+      },
+    });
+    new Gauge({
+      name: 'notifications_expired',
+      help: 'Notifications in the final state expired (our own infrastructure failed longer than INFRA_RETRY_HORIZON_MS), counted up to 10000 by the latest stuck-work scan.',
+      registers,
+      collect() {
+        const expired = latest()?.expired;
+        // NaN: not read (no scan yet, or Postgres did not answer); never a reassuring 0.
+        this.set(typeof expired === 'number' ? expired : NaN);
+      },
+    });
+    new Gauge({
+      name: 'notifications_stuck_scan_timestamp_seconds',
+      help: 'When the latest stuck-work scan ran (Unix time, 0: none yet); alert when it falls behind STUCK_WORK_SCAN_MS.',
+      registers,
+      collect() {
+        const s = latest();
+        this.set(s ? Date.parse(s.scannedAt) / 1000 : 0);
+      },
+    });
   }
 
   attemptRecorded(channel: Channel, status: DeliveryAttemptStatus, durationMs: number): void {

@@ -2,11 +2,40 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DeliveryStatsRepository } from '../../db/repositories/delivery-stats-repository';
 import { CHANNELS, queueNameFor } from '../../domain/channels';
+import { readStuckWorkSummary, scanAndPublish, type StuckWorkSummary } from '../../operations/stuck-work-monitor';
 import type { ApiContext } from '../context';
 import { ADMIN_SECURITY, errors } from '../schemas';
 
 const RECENT_FAILURES = 10;
 const MINUTE_MS = 60_000;
+/** How long a scan this API ran itself is reused (by every API process, through Redis) when no worker published one. */
+const API_SCAN_TTL_MS = 60_000;
+
+const count = z.number().int().nullable();
+const stuckSchema = z
+  .object({
+    scannedAt: z.string().describe('when the scan ran'),
+    pastDeadline: count.describe('notifications with an open channel more than a minute past its deadlineAt'),
+    queuedWithoutJob: count.describe('channels queued whose BullMQ job does not exist'),
+    workflowsWithoutTimer: count.describe('open event and campaign workflows started over a minute ago holding no timer and no pending work'),
+    expired: count.describe('notifications in the final state expired (up to 10000)'),
+    truncated: z.object({ rows: z.boolean(), workflows: z.boolean() }).describe('true: only the oldest rows / a rotating part of the workflows were examined; the counts are lower bounds'),
+    samples: z
+      .array(
+        z.object({
+          kind: z.enum(['past_deadline', 'queued_without_job', 'workflow_without_timer']),
+          workflowId: z.string(),
+          eventId: z.string().optional(),
+          notificationId: z.string().optional(),
+          channel: z.enum(CHANNELS).optional(),
+          at: z.string().describe('deadline, last change of the row, or start of the workflow'),
+        }),
+      )
+      .describe('up to 5 of each kind, oldest first'),
+    errors: z.array(z.object({ part: z.string(), message: z.string() })).describe('parts the scan could not read (their count is null)'),
+  })
+  .nullable()
+  .describe('stuck work (docs/contracts.md, "Stuck work"): the latest scan published by a worker (STUCK_WORK_SCAN_MS), or one run now; null when no scan could run');
 
 const overviewSchema = z.object({
   from: z.string().describe('start of the first minute'),
@@ -28,16 +57,19 @@ const overviewSchema = z.object({
   recentFailures: z
     .array(z.object({ notificationId: z.string(), eventId: z.string(), recipientId: z.string(), channel: z.enum(CHANNELS), error: z.string().nullable(), at: z.string() }))
     .describe(`the newest ${RECENT_FAILURES} failures of the window`),
+  stuck: stuckSchema,
 });
 
 const DESCRIPTION = `What the pipeline did in the last \`minutes\` minutes (the current one included), per minute:
 - \`events\`: distinct event ids whose notifications were stored that minute (totals: each event once, even when its notifications span minutes);
 - \`delivered\`: delivery attempts that succeeded (one per channel delivered to a recipient);
 - \`failed\`: channel sends that failed for good — the channel's last attempt failed and its state is failed (retries still to come, and a later delivery, do not count).
-Queue depths are BullMQ's job counts per channel queue, now.`;
+Queue depths are BullMQ's job counts per channel queue, now.
+\`stuck\`: the latest stuck-work scan (past deadline, queued without a job, workflows without a timer, expired), with samples.`;
 
 /** The dashboard's first page (docs/contracts.md, "Browser surfaces"). */
 export function adminOverviewRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  const stuckWork = latestStuckWork(ctx);
   return async (app) => {
     app.get(
       '/api/admin/overview',
@@ -56,7 +88,7 @@ export function adminOverviewRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const to = new Date(Math.floor(ctx.now().getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS);
         const from = new Date(to.getTime() - request.query.minutes * MINUTE_MS);
         const stats = new DeliveryStatsRepository(request.em);
-        const [perMinute, events, recentFailures, queues] = await Promise.all([
+        const [perMinute, events, recentFailures, queues, stuck] = await Promise.all([
           stats.perMinute(from, to),
           stats.eventCount(from, to),
           stats.recentFailures(from, to, RECENT_FAILURES),
@@ -67,6 +99,7 @@ export function adminOverviewRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
               return { channel, queue: queueNameFor(channel), waiting: waiting + prioritized, active, delayed, failed, completed, paused };
             }),
           ),
+          stuckWork(),
         ]);
         return {
           from: from.toISOString(),
@@ -75,10 +108,44 @@ export function adminOverviewRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           totals: { events, delivered: sum(perMinute.map((m) => m.delivered)), failed: sum(perMinute.map((m) => m.failed)) },
           queues,
           recentFailures: recentFailures.map((f) => ({ ...f, at: f.at.toISOString() })),
+          stuck: stuck && withoutRotation(stuck),
         };
       },
     );
   };
+}
+
+/**
+ * The summary a worker published; without one (scans off, or no worker), a scan run here and published
+ * for API_SCAN_TTL_MS, one at a time per process. Never fails the overview: null when no scan could run.
+ */
+function latestStuckWork(ctx: ApiContext): () => Promise<StuckWorkSummary | null> {
+  let scanning: Promise<StuckWorkSummary | null> | null = null;
+  const { config, redis, orm, queues, temporalClient } = ctx.deps;
+  const scan = () =>
+    scanAndPublish(
+      {
+        orm,
+        queues,
+        client: temporalClient,
+        redis,
+        queuePrefix: config.queuePrefix,
+        taskQueues: [...new Set([config.temporal.taskQueue, config.temporal.campaignTaskQueue])],
+      },
+      API_SCAN_TTL_MS,
+    ).catch(() => null);
+  return async () => {
+    const published = await readStuckWorkSummary(redis, config.queuePrefix).catch(() => null);
+    if (published) return published;
+    scanning ??= scan().finally(() => {
+      scanning = null;
+    });
+    return scanning;
+  };
+}
+
+function withoutRotation({ rotation: _rotation, ...summary }: StuckWorkSummary): Omit<StuckWorkSummary, 'rotation'> {
+  return summary;
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
