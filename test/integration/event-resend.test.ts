@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait-for';
  * (docs/contracts.md, "Workflows and ids").
  */
 describe('resending an event whose workflow did not complete', () => {
-  const stack = new TestStack({ env: apiTestEnv() });
+  const stack = new TestStack({ env: apiTestEnv({ DELIVERY_DEADLINE_MS: '5000' }) });
   const api = new ApiTestApp(stack);
   beforeAll(async () => {
     await stack.start();
@@ -100,14 +100,14 @@ describe('resending an event whose workflow did not complete', () => {
   it('an event terminated while its notifications wait starts again on resend and delivers each once', async () => {
     const userIds = await recipients(2);
     const eventId = stack.uid('evt');
-    expect((await publish(event(eventId, userIds, 3000))).json()).toMatchObject({ started: true });
+    expect((await publish(event(eventId, userIds, 5000))).json()).toMatchObject({ started: true });
     const waiting = await waitFor(async () => {
       const stored = await rows(eventId);
       return stored.length === 2 && stored.every((n) => n.state === 'scheduled') ? stored : undefined;
     });
     await terminate(eventId, 'operator: event step failed for good during an outage');
 
-    const resend = await publish(event(eventId, userIds, 3000));
+    const resend = await publish(event(eventId, userIds, 5000));
     expect(resend.statusCode).toBe(202);
     expect(resend.json()).toEqual({
       eventId,
@@ -117,19 +117,21 @@ describe('resending an event whose workflow did not complete', () => {
       notificationWorkflowIds: userIds.map((u) => notificationKey(eventId, u)),
     });
 
+    // The new run found the stored rows waiting, with their first send time (the resend does not delay them again).
+    const sendAt = waiting[0].sendAt!.toISOString();
+    for (const userId of userIds) expect(await stack.client.status(eventId, userId)).toMatchObject({ state: 'scheduled', sendAt });
+
     const result = await stack.client.eventResult(eventId);
     expect(result.notifications.map((n) => [n.userId, n.state]).sort()).toEqual(userIds.map((u) => [u, 'delivered']).sort());
-    // The rows stored by the first run, kept: same ids, sent at their first send time (the resend did not delay them again).
+    // The rows stored by the first run, kept (same ids), sent once each, not before their send time.
     const done = await rows(eventId);
     expect(done.map((n) => [n.id, n.state])).toEqual(waiting.map((n) => [n.id, 'delivered']));
     for (const userId of userIds) expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     expect(await attemptsByRecipient(eventId)).toEqual(Object.fromEntries(userIds.map((u) => [u, ['email:delivered', 'in_app:delivered']])));
-    const sendAt = waiting[0].sendAt!.getTime();
     const firstAttempt = await stack.orm.em.fork().findOneOrFail(DeliveryAttempt, { notificationId: { $in: done.map((n) => n.id) } }, { orderBy: { startedAt: 'asc' } });
-    expect(firstAttempt.startedAt.getTime()).toBeGreaterThanOrEqual(sendAt - 1000);
-    expect(firstAttempt.startedAt.getTime()).toBeLessThan(sendAt + 5000);
+    expect(firstAttempt.startedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(sendAt) - 1000);
     // Completed now: a further resend starts nothing.
-    expect((await publish(event(eventId, userIds, 3000))).json()).toMatchObject({ started: false });
+    expect((await publish(event(eventId, userIds, 5000))).json()).toMatchObject({ started: false });
   }, 60_000);
 
   it('an event whose workflow failed (its template did not exist yet) starts again on resend once the template exists', async () => {
@@ -183,5 +185,37 @@ describe('resending an event whose workflow did not complete', () => {
     expect(await attemptsByRecipient(eventId)).toEqual(Object.fromEntries(userIds.map((u) => [u, ['email:delivered', 'in_app:delivered']])));
     const [counter] = await stack.orm.em.fork().getConnection().execute(`select open_channels from notification_events where event_id = ?`, [eventId]);
     expect(Number(counter.open_channels)).toBe(0);
+  }, 60_000);
+
+  it('a channel sent before the run ended (its outcome and job lost) is not sent again by the new run', async () => {
+    await stack.stopDeliveryWorkers();
+    const [userId] = await recipients(1);
+    const eventId = stack.uid('evt');
+    let notificationId: string;
+    try {
+      expect((await publish({ ...event(eventId, [userId]), options: { channels: ['email'] } })).json()).toMatchObject({ started: true });
+      const queued = await waitFor(async () => {
+        const [n] = await rows(eventId);
+        return n?.channelStates.email?.state === 'queued' ? n : undefined;
+      });
+      notificationId = queued.id;
+      await terminate(eventId, 'operator: event step failed for good during an outage');
+      // What a worker leaves when the provider took the mail but the outcome never reached the row, and Redis lost the job.
+      await stack.orm.em.fork().getConnection().execute(
+        `insert into send_records (notification_id, channel, status, provider_message_id, claimed_by, claimed_at, sent_at)
+         values (?, 'email', 'sent', 'smtp-earlier', 'test-worker', now(), now())`,
+        [notificationId],
+      );
+      await stack.queues.queue('email').remove(sendJobId(notificationId, 'email'));
+      expect((await publish({ ...event(eventId, [userId]), options: { channels: ['email'] } })).json()).toMatchObject({ started: true });
+    } finally {
+      stack.startDeliveryWorkers();
+    }
+    const result = await stack.client.eventResult(eventId);
+    expect(result.notifications).toEqual([expect.objectContaining({ userId, state: 'delivered' })]);
+    const [done] = await rows(eventId);
+    expect(done.channelStates.email).toMatchObject({ state: 'delivered', providerMessageId: 'smtp-earlier' });
+    // The provider was not called again: the only "copy" is the one the send record says was sent before.
+    expect(stack.smtp.transmissions.filter((m) => m.to.includes(`${userId}@example.test`))).toHaveLength(0);
   }, 60_000);
 });
