@@ -93,6 +93,12 @@ describe('admin dashboard in a browser', () => {
     expect(await queues.getByRole('link', { name: 'send-webhook' }).getAttribute('href')).toBe('/admin/queues/queue/send-webhook');
     // The refused webhook is a recent failure that links to its trace.
     await page.getByRole('region', { name: 'Recent failures' }).getByRole('link').first().waitFor({ timeout: UI_TIMEOUT });
+    // The latest stuck-work scan (run by the API itself: no worker of this stack publishes one): its four counts, read.
+    const stuck = page.getByRole('region', { name: 'Stuck work' });
+    for (const label of ['Past deadline', 'Queued without job', 'Workflows without timer', 'Expired']) {
+      await expect(stuck.locator('dt', { hasText: label }).locator('xpath=following-sibling::dd').textContent({ timeout: UI_TIMEOUT })).resolves.toMatch(/^\d+$/);
+    }
+    await stuck.getByText(/Scanned /).waitFor({ timeout: UI_TIMEOUT });
     await expectAccessible();
     await screenshotForReadme(page, 'admin-overview');
   });

@@ -74,6 +74,31 @@ export interface RecentFailure {
   at: string;
 }
 
+export type StuckKind = 'past_deadline' | 'queued_without_job' | 'workflow_without_timer';
+
+/** One piece of stuck work (docs/contracts.md, "Stuck work"). */
+export interface StuckSample {
+  kind: StuckKind;
+  workflowId: string;
+  eventId?: string;
+  notificationId?: string;
+  channel?: Channel;
+  /** The deadline, the row's last change, or the workflow's start. */
+  at: string;
+}
+
+/** The latest stuck-work scan; a count is null when its part could not be read. */
+export interface StuckWork {
+  scannedAt: string;
+  pastDeadline: number | null;
+  queuedWithoutJob: number | null;
+  workflowsWithoutTimer: number | null;
+  expired: number | null;
+  truncated: { rows: boolean; workflows: boolean };
+  samples: StuckSample[];
+  errors: { part: string; message: string }[];
+}
+
 /** GET /api/admin/overview */
 export interface Overview {
   from: string;
@@ -83,6 +108,8 @@ export interface Overview {
   totals: { events: number; delivered: number; failed: number };
   queues: QueueCounts[];
   recentFailures: RecentFailure[];
+  /** null when no scan could run. */
+  stuck: StuckWork | null;
 }
 
 /** GET /api/admin/search items */

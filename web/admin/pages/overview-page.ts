@@ -1,5 +1,5 @@
 import { html } from 'lit';
-import { api, bullBoardUrl, formatTime, type Overview, type QueueCounts } from '../admin-api';
+import { api, bullBoardUrl, formatTime, type Overview, type QueueCounts, type StuckKind, type StuckSample, type StuckWork } from '../admin-api';
 import { dataTable } from '../components/data-table';
 import { LightElement } from '../components/light-element';
 import { alertRegion, errorText, statusRegion } from '../components/live-regions';
@@ -10,6 +10,20 @@ import { routeHref } from '../router';
 const MINUTES = 60;
 const REFRESH_MS = 5000;
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const satisfies readonly (keyof QueueCounts)[];
+
+/** The stuck-work counts, in the words of docs/operations.md. */
+const STUCK_COUNTS = [
+  { key: 'pastDeadline', label: 'Past deadline' },
+  { key: 'queuedWithoutJob', label: 'Queued without job' },
+  { key: 'workflowsWithoutTimer', label: 'Workflows without timer' },
+  { key: 'expired', label: 'Expired' },
+] as const satisfies readonly { key: keyof StuckWork; label: string }[];
+
+const STUCK_KIND_LABELS: Record<StuckKind, string> = {
+  past_deadline: 'past deadline',
+  queued_without_job: 'queued without job',
+  workflow_without_timer: 'without timer',
+};
 
 /** Traffic of the last hour, queue depths per channel and recent failures; refreshed every 5 s while shown. */
 export class OverviewPage extends LightElement {
@@ -56,11 +70,42 @@ export class OverviewPage extends LightElement {
               </dl>
               <rate-chart .minutes=${o.perMinute}></rate-chart>
             </section>
-            ${this.queues(o)} ${this.failures(o)}
+            ${this.stuck(o.stuck)} ${this.queues(o)} ${this.failures(o)}
           `
         : ''}
       ${statusRegion(this.updatedAt ? `Updated ${this.updatedAt.toLocaleTimeString()}` : 'Loading…')}
     `;
+  }
+
+  /** Counts of the latest stuck-work scan; each sample links to its notification's trace (a workflow: the search by its id). */
+  private stuck(s: StuckWork | null) {
+    return html`
+      <section aria-labelledby="stuck">
+        <h2 id="stuck">Stuck work</h2>
+        ${s
+          ? html`
+              <dl class="totals">
+                ${STUCK_COUNTS.map(({ key, label }) => html`<div><dt>${label}</dt><dd>${s[key] ?? '?'}</dd></div>`)}
+              </dl>
+              <p class="muted">
+                Scanned ${formatTime(s.scannedAt)}${s.truncated.rows || s.truncated.workflows ? ' · only part was examined: counts are at least these' : ''}
+              </p>
+              ${s.errors.map((e) => html`<p class="error-text">Not read (${e.part}): ${e.message}</p>`)}
+              ${s.samples.length === 0 ? html`<p>Nothing stuck.</p>` : html`<ul class="plain-list">${s.samples.map((sample) => this.stuckSample(sample))}</ul>`}
+            `
+          : html`<p class="muted">No scan available (Postgres, Redis or Temporal did not answer).</p>`}
+      </section>
+    `;
+  }
+
+  private stuckSample(sample: StuckSample) {
+    const id = sample.notificationId;
+    const href = id ? routeHref('trace', { q: id, id }) : routeHref('trace', { q: sample.workflowId });
+    return html`<li>
+      <a href=${href}>${id ?? sample.workflowId}</a>
+      <span class="tag">${STUCK_KIND_LABELS[sample.kind]}</span>${sample.channel ? html` <span class="tag">${sample.channel}</span>` : ''}
+      <span class="muted">${formatTime(sample.at)}${sample.eventId ? ` · ${sample.eventId}` : ''}</span>
+    </li>`;
   }
 
   private queues(o: Overview) {
