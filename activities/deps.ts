@@ -8,6 +8,8 @@ export interface ActivityDeps {
   queues: SendQueues;
   /** Visibility look-ups of release-0 notification workflows (supersession). */
   temporalClient: Client;
+  /** Told how many notifications an event's expiry ended (an operator alert: the metric). */
+  onExpired?: (count: number) => void;
   config: {
     deliveryDeadlineMs: number;
     /** Delay of the payment reminder follow-up. */
@@ -16,6 +18,10 @@ export interface ActivityDeps {
     defaultLocale?: string;
     /** The webhook provider's tenant URL, used for recipients without a URL of their own. */
     providers?: { webhook: { defaultUrl?: string } | null };
+    /** INFRA_RETRY_HORIZON_MS: how long work blocked by our own infrastructure is retried before it expires. @defaultValue 24 h */
+    infraRetryHorizonMs?: number;
+    /** SEND_RECORD_STALE_MS: a claim older than this belongs to a dead worker. @defaultValue 60000 */
+    sendRecordStaleMs?: number;
     /** Campaign fan-out pauses while a channel's queue holds more jobs than this. */
     campaignMaxBacklog?: number;
   };

@@ -4,11 +4,20 @@ import { planChannels } from '../src/domain/channel-plan';
 import type { DeliveryOptions } from '../src/domain/business-event';
 import { admit, firstSendAt, openChannels, publicChannels, type ChannelRecords } from '../src/domain/notification-lifecycle';
 import { INLINE_STATUS_LIMIT, type DispatchResult, type RecipientSummary } from '../src/domain/event-ledger';
-import type { NotificationState } from '../src/domain/notification-status';
 import { quietHoursEndAfter, type QuietHours } from '../src/domain/quiet-hours';
 import type { Orm } from '../src/db/orm';
 import type { ChannelContent } from '../src/domain/channel-content';
 import type { SendQueues } from '../src/delivery/send-queues';
+import type { Priority } from '../src/domain/priorities';
+import {
+  dueRecipientIds,
+  failWaitingRows,
+  insertRows,
+  startDueRows,
+  unclaimedOpenChannels,
+  type NotificationRowInput,
+  type StoredRow,
+} from '../src/state/notification-store';
 import { safeLinkOrUndefined } from '../src/domain/safe-link';
 import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
 import { templateVariables } from '../src/templates/template-variables';
@@ -29,6 +38,8 @@ export interface EventSpec {
   data: Record<string, unknown>;
   options: DeliveryOptions;
   deliveryDeadlineMs: number;
+  /** INFRA_RETRY_HORIZON_MS when the spec was made (older specs lack it: the worker's setting applies). */
+  infraHorizonMs?: number;
   /**
    * True when a workflow waits for the outcomes (event workflows): an event row counts the open
    * channels so the last outcome wakes it once. Campaigns do not wait.
@@ -71,53 +82,6 @@ export function fetchTemplates(db: EntityManager, code: string): Promise<Templat
   return db.getConnection().execute(`select channel, locale, version, category, fields from templates where code = ? order by version desc`, [code]);
 }
 
-/** A notifications row as the dispatcher writes it (snake_case: it goes through jsonb_to_recordset). */
-interface NotificationRowInput {
-  event_id: string;
-  event_type: string | null;
-  recipient_id: string;
-  template_code: string;
-  template_versions: Partial<Record<Channel, number>>;
-  category: string;
-  priority: string;
-  state: NotificationState;
-  channels: Channel[];
-  workflow_id: string;
-  title: string | null;
-  body: string | null;
-  action_url: string | null;
-  action_text: string | null;
-  data: Record<string, unknown>;
-  content: Partial<ChannelContent>;
-  channel_states: ChannelRecords;
-  fallbacks: Partial<Record<Channel, Channel>>;
-  send_at: string | null;
-}
-
-const ROW_COLUMNS: [keyof NotificationRowInput, string][] = [
-  ['event_id', 'text'],
-  ['event_type', 'text'],
-  ['recipient_id', 'text'],
-  ['template_code', 'text'],
-  ['template_versions', 'jsonb'],
-  ['category', 'text'],
-  ['priority', 'text'],
-  ['state', 'text'],
-  ['channels', 'jsonb'],
-  ['workflow_id', 'text'],
-  ['title', 'text'],
-  ['body', 'text'],
-  ['action_url', 'text'],
-  ['action_text', 'text'],
-  ['data', 'jsonb'],
-  ['content', 'jsonb'],
-  ['channel_states', 'jsonb'],
-  ['fallbacks', 'jsonb'],
-  ['send_at', 'timestamptz'],
-];
-const RECORDSET = `jsonb_to_recordset(?::jsonb) as x(${ROW_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')})`;
-const OPEN_STATES = `('pending', 'queued')`;
-
 /**
  * Admits recipients of one event set-wise: one query for recipients with their opt-outs and push
  * subscriptions, one for the templates, one statement that stores every row (idempotent per event and
@@ -155,7 +119,7 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /** Plans and renders one recipient's notification; a render problem fails this recipient only. */
-  function render(spec: EventSpec, recipient: RecipientRow, templates: Map<Channel, TemplateRow>, deadlineAt: string) {
+  function render(spec: EventSpec, recipient: RecipientRow, templates: Map<Channel, TemplateRow>, deadlineAt: string, queuedAt: string) {
     const { decisions, fallbacks } = planChannels({
       channels: spec.channels,
       category: spec.category,
@@ -187,7 +151,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       versions[channel] = template.version;
       content[channel] = channelContent(channel, fields, spec.options) as never;
     }
-    const channelStates = openChannels(decisions, deadlineAt);
+    const channelStates = openChannels(decisions, deadlineAt, queuedAt);
     return { decisions, fallbacks, content, versions, channelStates };
   }
 
@@ -223,6 +187,7 @@ export function createDispatcher(deps: DispatcherDeps) {
   async function prepare(db: EntityManager, spec: EventSpec, userIds: string[], nowMs: number, sendAtMs: number, urgent: boolean, templates?: TemplateRow[]) {
     const [recipients, templatesFor] = await Promise.all([loadRecipients(db, userIds, spec.category), loadTemplates(db, spec.templateCode, templates)]);
     const deadlineAt = new Date(nowMs + spec.deliveryDeadlineMs).toISOString();
+    const queuedAt = new Date(nowMs).toISOString();
     const rows: NotificationRowInput[] = [];
     const failed: RecipientSummary[] = [];
     for (const userId of userIds) {
@@ -242,7 +207,7 @@ export function createDispatcher(deps: DispatcherDeps) {
         continue;
       }
       try {
-        const r = render(spec, recipient, templatesFor(recipient.locale), deadlineAt);
+        const r = render(spec, recipient, templatesFor(recipient.locale), deadlineAt, queuedAt);
         const sending = r.decisions.filter((d) => d.send).map((d) => d.channel);
         const inApp = r.content.in_app;
         rows.push(
@@ -292,7 +257,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       const nowMs = options.nowMs ?? Date.now();
       const db = orm.em.fork();
       const { rows, failed } = await prepare(db, spec, userIds, nowMs, firstSendAt(nowMs, spec.options), spec.options.priority === 'urgent', options.templates);
-      const stored = await storeRows(db, spec, rows);
+      const stored = await insertRows(db, spec, rows);
       await enqueue(spec, stored);
       return withFailed(summarizeRows(stored, options.inline ?? userIds.length <= INLINE_STATUS_LIMIT), failed);
     },
@@ -304,101 +269,37 @@ export function createDispatcher(deps: DispatcherDeps) {
      */
     async dispatchDue(spec: EventSpec, options: { nowMs?: number; limit?: number; inline?: boolean } = {}): Promise<DispatchResult & { examined: number }> {
       const nowMs = options.nowMs ?? Date.now();
-      const limit = options.limit ?? 1000;
       const db = orm.em.fork();
-      const due: { recipient_id: string }[] = await db.getConnection().execute(
-        `select recipient_id from notifications
-          where event_id = ? and state in ('scheduled', 'waiting_quiet_hours') and send_at <= ?
-          order by recipient_id limit ?`,
-        [spec.eventId, new Date(nowMs), limit],
-      );
-      if (due.length === 0) return { recipients: [], wakeTimes: [], nextDeadlineMs: null, examined: 0 };
-      const userIds = due.map((d) => d.recipient_id);
+      const userIds = await dueRecipientIds(db, spec.eventId, nowMs, options.limit ?? 1000);
+      if (userIds.length === 0) return { recipients: [], wakeTimes: [], nextDeadlineMs: null, examined: 0 };
       const { rows, failed } = await prepare(db, spec, userIds, nowMs, nowMs, spec.options.priority === 'urgent');
-      const stored = await updateWaitingRows(db, spec, rows);
+      const stored = await startDueRows(db, spec, rows, nowMs);
       // A recipient deleted or whose template lacks a variable while it waited: its row fails too.
-      if (failed.length > 0) await failRows(db, spec.eventId, failed);
+      await failWaitingRows(db, spec.eventId, failed);
       await enqueue(spec, stored);
       const result = withFailed(summarizeRows(stored, options.inline ?? false), failed);
-      return { ...result, examined: due.length };
+      return { ...result, examined: userIds.length };
+    },
+
+    /**
+     * Hands off again every open channel of the event's sending rows that no worker has claimed (I3,
+     * docs/contracts.md "Durability invariants"): a retried step runs it, since its earlier try may have
+     * stored rows as sending and then failed to reach Redis. Jobs that exist make it a no-op.
+     */
+    async handOffUnclaimed(eventId: string): Promise<number> {
+      const open = await unclaimedOpenChannels(orm.em.fork(), eventId);
+      const groups = new Map<string, { channel: Channel; priority: Priority; ids: string[] }>();
+      for (const row of open) {
+        const key = `${row.channel}/${row.priority}`;
+        const group = groups.get(key) ?? { channel: row.channel, priority: row.priority, ids: [] };
+        group.ids.push(row.id);
+        groups.set(key, group);
+      }
+      await Promise.all([...groups.values()].map((g) => queues.enqueueBulk(g.channel, g.ids, g.priority)));
+      return open.length;
     },
   };
 
-  async function storeRows(db: EntityManager, spec: EventSpec, rows: NotificationRowInput[]): Promise<StoredRow[]> {
-    if (rows.length === 0) return [];
-    const columns = ROW_COLUMNS.map(([c]) => c).join(', ');
-    const counter = spec.tracked
-      ? `, counter as (
-           insert into notification_events (event_id, workflow_id, open_channels)
-           values (?, ?, (select count(*) from ins, jsonb_each(ins.channel_states) c where c.value->>'state' in ${OPEN_STATES})
-                       + (select count(*) from notifications n, jsonb_each(n.channel_states) c where n.event_id = ? and c.value->>'state' in ${OPEN_STATES}))
-           on conflict (event_id) do update set open_channels = excluded.open_channels, updated_at = now())`
-      : '';
-    // Existing rows (a retried activity) come back as they are, so their jobs are handed off again (same job ids).
-    return db.getConnection().execute(
-      `with ins as (
-         insert into notifications (${columns}, lifecycle)
-         select ${columns}, 2 from ${RECORDSET}
-         on conflict (event_id, recipient_id) do nothing
-         returning id, recipient_id, state, channel_states, send_at, error)
-       ${counter}
-       select * from ins
-       union all
-       select n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error
-         from notifications n where n.event_id = ? and n.recipient_id in (select jsonb_array_elements_text(?::jsonb))`,
-      [
-        JSON.stringify(rows),
-        ...(spec.tracked ? [spec.eventId, spec.workflowId, spec.eventId] : []),
-        // Rows stored by an earlier try: looked up by recipient id, without sending the rows a second time.
-        spec.eventId,
-        JSON.stringify(rows.map((r) => r.recipient_id)),
-      ],
-    );
-  }
-
-  /** Writes due rows (rendered, or parked again for quiet hours) unless they were cancelled or moved meanwhile. */
-  async function updateWaitingRows(db: EntityManager, spec: EventSpec, rows: NotificationRowInput[]): Promise<StoredRow[]> {
-    if (rows.length === 0) return [];
-    const set = ROW_COLUMNS.filter(([c]) => !['event_id', 'recipient_id', 'data', 'workflow_id', 'event_type', 'template_code', 'category', 'priority'].includes(c))
-      .map(([c]) => `${c} = x.${c}`)
-      .join(', ');
-    const counter = spec.tracked
-      ? `, counter as (
-           update notification_events set open_channels = open_channels
-             + (select count(*) from upd, jsonb_each(upd.channel_states) c where c.value->>'state' in ${OPEN_STATES}), updated_at = now()
-           where event_id = ?)`
-      : '';
-    return db.getConnection().execute(
-      `with upd as (
-         update notifications n set ${set}, version = n.version + 1, updated_at = now()
-           from ${RECORDSET}
-          where n.event_id = x.event_id and n.recipient_id = x.recipient_id
-            and n.state in ('scheduled', 'waiting_quiet_hours') and n.send_at <= now()
-         returning n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error)
-       ${counter}
-       select * from upd`,
-      [JSON.stringify(rows), ...(spec.tracked ? [spec.eventId] : [])],
-    );
-  }
-
-  async function failRows(db: EntityManager, eventId: string, failed: RecipientSummary[]): Promise<void> {
-    await db.getConnection().execute(
-      `update notifications n set state = 'failed', error = x.error, version = n.version + 1, updated_at = now()
-         from jsonb_to_recordset(?::jsonb) as x(recipient_id text, error text)
-        where n.event_id = ? and n.recipient_id = x.recipient_id and n.state in ('scheduled', 'waiting_quiet_hours')`,
-      [JSON.stringify(failed.map((f) => ({ recipient_id: f.userId, error: f.error }))), eventId],
-    );
-  }
-}
-
-/** A notifications row as the steps read it back. */
-export interface StoredRow {
-  id: string;
-  recipient_id: string;
-  state: NotificationState;
-  channel_states: ChannelRecords | null;
-  send_at: string | Date | null;
-  error: string | null;
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
@@ -451,4 +352,4 @@ export function channelContent(channel: Channel, fields: Record<string, string>,
   }
 }
 
-export type { DispatchResult, RecipientSummary };
+export type { DispatchResult, RecipientSummary, StoredRow };

@@ -10,6 +10,7 @@ export const NON_RETRYABLE_TYPES = [
   'InvalidCampaign',
   'CampaignNotFound',
   'DatabaseRejected',
+  'NothingToRedrive',
 ] as const;
 export type NonRetryableType = (typeof NON_RETRYABLE_TYPES)[number];
 

@@ -1,21 +1,26 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Context, log } from '@temporalio/activity';
 import { parseBusinessEvent, type BusinessEvent } from '../src/domain/business-event';
 import { sendJobId, type Channel } from '../src/domain/channels';
 import { correlationKeyOf, EVENT_CATALOG, fallbacksFor } from '../src/domain/event-catalog';
-import {
-  applyOutcome,
-  onDeadline,
-  openChannelCount,
-  type ChannelRecords,
-  type DeadlineObservation,
-  type NotificationView,
-} from '../src/domain/notification-lifecycle';
-import type { NotificationState } from '../src/domain/notification-status';
-import type { Priority } from '../src/domain/priorities';
+import { applyOutcome, onDeadline, openChannelCount, type ChannelRecords, type DeadlineObservation, type NotificationView } from '../src/domain/notification-lifecycle';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
-import { cancelSendRecords, finalError } from '../src/delivery/outcome-recorder';
+import {
+  cancelBeforeProviders,
+  cancelSendRecords,
+  eventRows,
+  expireOpenWork,
+  finalError,
+  reopenExpired,
+  rescheduleWaiting,
+  storedEventSpec,
+  resetOpenChannels,
+  waitingSendTimes,
+  writeReconciledRow,
+  type EventRow,
+} from '../src/state/notification-store';
 import type { ActivityDeps } from './deps';
-import { fetchTemplates, summarizeRows, type StoredRow as DispatcherRow, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
+import { fetchTemplates, summarizeRows, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
 import { INLINE_STATUS_LIMIT } from '../src/domain/event-ledger';
 import { businessFailure } from './errors';
 import { planFollowUp } from './follow-up-plan';
@@ -34,11 +39,9 @@ export interface OpenedEvent extends DispatchResult {
   followUp: { kind: string; templateCode: string; category: string; channels: Channel[]; delayMs: number; correlationKey: string } | null;
 }
 
-export interface ReconcileResult {
-  recipients: RecipientSummary[];
+export interface ReconcileResult extends DispatchResult {
   /** Channels still waiting for an outcome. */
   open: number;
-  nextDeadlineMs: number | null;
 }
 
 /**
@@ -54,7 +57,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
      * resolves recipients, template and channels, finds what this event supersedes, and admits the
      * first page of recipients: those due now are stored and handed to the queues in this same step.
      */
-    async openEvent(input: { event: unknown; workflowId: string; eventId?: string }): Promise<OpenedEvent> {
+    async openEvent(input: { event: unknown; workflowId: string; eventId?: string; nowMs?: number }): Promise<OpenedEvent> {
       let event: BusinessEvent;
       try {
         event = parseBusinessEvent(input.event);
@@ -110,21 +113,36 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
         data: event.data,
         options: event.options,
         deliveryDeadlineMs: config.deliveryDeadlineMs,
+        infraHorizonMs: config.infraRetryHorizonMs ?? DEFAULT_INFRA_HORIZON_MS,
         tracked: true,
       };
       const first = recipients.slice(0, EVENT_PAGE_SIZE);
-      const admitted = await dispatcher.admitRecipients(spec, first, { inline: recipients.length <= INLINE_STATUS_LIMIT, templates });
+      const admitted = await dispatcher.admitRecipients(spec, first, { inline: recipients.length <= INLINE_STATUS_LIMIT, templates, nowMs: input.nowMs });
       return { ...admitted, spec, pending: recipients.slice(EVENT_PAGE_SIZE), supersede, followUp };
     },
 
     /** Admits one more page of an event's recipients. */
-    async admitRecipients(input: { spec: EventSpec; userIds: string[]; inline: boolean }): Promise<DispatchResult> {
-      return dispatcher.admitRecipients(input.spec, input.userIds, { inline: input.inline });
+    async admitRecipients(input: { spec: EventSpec; userIds: string[]; inline: boolean; nowMs?: number }): Promise<DispatchResult> {
+      return dispatcher.admitRecipients(input.spec, input.userIds, { inline: input.inline, nowMs: input.nowMs });
     },
 
-    /** Sends the event's waiting notifications that are due now (a page at a time). */
-    async dispatchDue(input: { spec: EventSpec; inline: boolean }): Promise<DispatchResult & { examined: number }> {
-      return dispatcher.dispatchDue(input.spec, { inline: input.inline, limit: EVENT_PAGE_SIZE });
+    /**
+     * Sends the event's waiting notifications that are due by the workflow's clock (I5), a page at a
+     * time, and reports every time still to wait for. A retry first hands off again what an earlier
+     * try stored as sending (I3) and then reports the event's rows as they are.
+     */
+    async dispatchDue(input: { spec: EventSpec; inline: boolean; nowMs?: number }): Promise<DispatchResult & { examined: number }> {
+      const { spec } = input;
+      const retried = currentAttempt() > 1;
+      if (retried) await dispatcher.handOffUnclaimed(spec.eventId);
+      const due = await dispatcher.dispatchDue(spec, { inline: input.inline, limit: EVENT_PAGE_SIZE, nowMs: input.nowMs });
+      const em = orm.em.fork();
+      // Every time still to wait for (rows due now that did not fit this page come back by `examined`).
+      const nowMs = input.nowMs ?? Date.now();
+      const wakeTimes = (await waitingSendTimes(em, spec.eventId)).filter((t) => t > nowMs);
+      if (!retried) return { ...due, wakeTimes };
+      const all = summarizeRows(await eventRows(em, spec.eventId), input.inline);
+      return { ...all, recipients: [...due.recipients.filter((r) => !r.notificationId), ...all.recipients], wakeTimes, examined: due.examined };
     },
 
     /**
@@ -139,141 +157,119 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
       sendAt?: string;
     }): Promise<RecipientSummary[]> {
       const em = orm.em.fork();
-      const conn = em.getConnection();
-      const who = input.userId === undefined ? '' : ' and recipient_id = ?';
-      const whoArgs = input.userId === undefined ? [] : [input.userId];
       if (input.action === 'cancel') {
-        await cancelBeforeProviders(em, input.eventId, who, whoArgs, input.reason ? `cancelled: ${input.reason}` : 'cancelled');
+        await cancelBeforeProviders(em, input.eventId, input.userId, input.reason ? `cancelled: ${input.reason}` : 'cancelled');
       } else {
-        await conn.execute(
-          `update notifications set state = 'scheduled', send_at = ?, version = version + 1, updated_at = now()
-            where event_id = ?${who} and state in ('scheduled', 'waiting_quiet_hours')`,
-          [new Date(input.sendAt!), input.eventId, ...whoArgs],
-        );
+        await rescheduleWaiting(em, input.eventId, input.userId, new Date(input.sendAt!));
       }
-      const rows: StoredRow[] = await conn.execute(`select ${STORED_COLUMNS} from notifications where event_id = ?${who}`, [input.eventId, ...whoArgs]);
-      return summarizeRows(rows, input.userId !== undefined).recipients;
+      return summarizeRows(await eventRows(em, input.eventId, input.userId), input.userId !== undefined).recipients;
     },
 
     /**
-     * Reconciles the event's open channels whose deadline passed, then reports every recipient. A
-     * channel is failed only when its job failed for good (or vanished too often): a backlog extends
-     * the deadline, a sent send record is a delivery whose outcome got lost.
+     * Reconciles the event's open channels whose deadline passed (docs/contracts.md, "Durability
+     * invariants"), then reports every recipient. Only a provider's answer fails a channel; what our own
+     * infrastructure lost is handed off again until the horizon, then expires.
      */
-    async reconcileEvent(input: { spec: EventSpec; inline: boolean }): Promise<ReconcileResult> {
+    async reconcileEvent(input: { spec: EventSpec; inline: boolean; nowMs?: number }): Promise<ReconcileResult> {
       const { spec } = input;
       const em = orm.em.fork();
-      const conn = em.getConnection();
-      const rows: StoredRow[] = await conn.execute(`select ${STORED_COLUMNS} from notifications where event_id = ? and lifecycle = 2`, [spec.eventId]);
-      const nowMs = Date.now();
+      if (currentAttempt() > 1) await dispatcher.handOffUnclaimed(spec.eventId);
+      const rows = await eventRows(em, spec.eventId);
+      const nowMs = input.nowMs ?? Date.now();
       let reconciled = 0;
       for (const row of rows) {
         if (row.state !== 'sending') continue;
-        const expired = (Object.entries(row.channel_states) as [Channel, NonNullable<ChannelRecords[Channel]>][]).filter(
-          ([, r]) => r.state === 'queued' && r.deadlineAt && Date.parse(r.deadlineAt) <= nowMs,
-        );
-        if (expired.length === 0) continue;
-        reconciled++;
-        let view: NotificationView = { state: row.state, channels: row.channel_states, fallbacks: row.fallbacks };
-        const enqueue: Channel[] = [];
-        const handOffAgain: Channel[] = [];
-        const cancel: Channel[] = [];
-        for (const [channel, record] of expired) {
-          const seen = await observe(em, row.id, channel);
-          const decision = onDeadline(channel, record, seen);
-          const deadlineAt = new Date(nowMs + spec.deliveryDeadlineMs).toISOString();
-          if (decision.action === 'extend') {
-            view = { ...view, channels: { ...view.channels, [channel]: { ...record, deadlineAt } } };
-          } else if (decision.action === 'hand_off_again') {
-            view = { ...view, channels: { ...view.channels, [channel]: { ...record, deadlineAt, handOffs: (record.handOffs ?? 1) + 1 } } };
-            handOffAgain.push(channel);
-          } else {
-            const step = applyOutcome(view, decision.outcome, nowMs, spec.deliveryDeadlineMs);
-            view = step;
-            enqueue.push(...step.enqueue);
-            cancel.push(...step.cancelSendRecords);
-          }
-        }
-        const updated = await conn.execute(
-          `update notifications set state = ?, channel_states = ?::jsonb, error = ?, version = version + 1, updated_at = now()
-            where id = ? and version = ? returning id`,
-          [view.state, JSON.stringify(view.channels), finalError(view.state, view.channels), row.id, row.version],
-        );
-        // A worker recorded an outcome meanwhile: this row is looked at again at the next wake-up.
-        if (updated.length === 0) continue;
-        Object.assign(row, { state: view.state, channel_states: view.channels, error: finalError(view.state, view.channels) });
-        if (cancel.length > 0) await cancelSendRecords(em, row.id, cancel);
-        for (const channel of handOffAgain) await queues.enqueue({ notificationId: row.id, channel }, row.priority);
-        for (const channel of enqueue) await queues.enqueueBulk(channel, [row.id], row.priority);
+        if (await reconcileRow(em, spec, row, nowMs)) reconciled++;
       }
-      // The count the channel workers move; reset from the rows after a deadline, so a lost decrement cannot wedge the event.
       const open = rows.reduce((n, r) => n + (r.state === 'sending' ? openChannelCount(r.channel_states) : 0), 0);
-      if (reconciled > 0) await conn.execute(`update notification_events set open_channels = ?, updated_at = now() where event_id = ?`, [open, spec.eventId]);
-      const { recipients, nextDeadlineMs } = summarizeRows(rows, input.inline);
-      return { recipients, open, nextDeadlineMs };
+      if (reconciled > 0) await resetOpenChannels(em, spec.eventId, open);
+      const { recipients, nextDeadlineMs, wakeTimes } = summarizeRows(rows, input.inline);
+      return { recipients, open, nextDeadlineMs, wakeTimes };
+    },
+
+    /**
+     * The event's own steps could not reach our infrastructure within the horizon (I4): every
+     * notification still waiting or sending ends `expired`, and operators are alerted (an error log and
+     * the metric). Its retries are unbounded: the workflow holds its timer until this is written.
+     */
+    async expireEvent(input: { spec: EventSpec; inline: boolean; reason: string }): Promise<ReconcileResult> {
+      const { spec } = input;
+      const error = `expired: ${input.reason}`;
+      const rows = await expireOpenWork(orm.em.fork(), spec.eventId, error);
+      const expired = rows.filter((r) => r.state === 'expired').length;
+      log.error('notifications expired: our infrastructure failed past the horizon', { eventId: spec.eventId, expired, reason: input.reason });
+      deps.onExpired?.(expired);
+      const { recipients, nextDeadlineMs, wakeTimes } = summarizeRows(rows, input.inline);
+      return { recipients, open: 0, nextDeadlineMs, wakeTimes };
+    },
+
+    /**
+     * An operator's redrive of the event's expired notifications, after its workflow closed: expired
+     * channels are handed off again with a new horizon, rows that expired while waiting are due now.
+     * Answers like openEvent, from the plan the rows were stored with.
+     */
+    async reopenExpiredEvent(input: { eventId: string; workflowId: string; nowMs?: number }): Promise<OpenedEvent> {
+      const em = orm.em.fork();
+      const stored = await storedEventSpec(em, input.eventId);
+      if (!stored) throw businessFailure('NothingToRedrive', `event "${input.eventId}" has no stored plan: nothing of it can be redriven`);
+      const spec: EventSpec = { ...(stored as unknown as EventSpec), workflowId: input.workflowId, deliveryDeadlineMs: config.deliveryDeadlineMs, infraHorizonMs: horizonMs(stored as unknown as EventSpec) };
+      const reopened = await reopenExpired(em, input.eventId, input.nowMs ?? Date.now(), spec.deliveryDeadlineMs);
+      if (reopened.length === 0) throw businessFailure('NothingToRedrive', `event "${input.eventId}" has no expired notification`);
+      await dispatcher.handOffUnclaimed(input.eventId);
+      const rows = await eventRows(em, input.eventId);
+      const inline = rows.length <= INLINE_STATUS_LIMIT;
+      return { ...summarizeRows(rows, inline), spec, pending: [], supersede: [], followUp: null };
     },
   };
 
-  /**
-   * Cancels waiting notifications, and sending ones whose channels no worker has claimed yet (no
-   * provider was called). The rows are locked first, so a worker's claim (which reads the row FOR
-   * SHARE, SendRecordStore.claim) either committed before the send records are read here (the
-   * notification is refused) or waits and then finds it cancelled.
-   */
-  async function cancelBeforeProviders(em: EntityManager, eventId: string, who: string, whoArgs: string[], error: string): Promise<void> {
-    await em.transactional(async (tx) => {
-      const ctx = tx.getTransactionContext();
-      const conn = tx.getConnection();
-      const rows: { id: string; state: NotificationState; channel_states: ChannelRecords }[] = await conn.execute(
-        `select id, state, channel_states from notifications
-          where event_id = ?${who} and state in ('scheduled', 'waiting_quiet_hours', 'sending') order by id for update`,
-        [eventId, ...whoArgs],
-        'all',
-        ctx,
-      );
-      const sending = rows.filter((r) => r.state === 'sending').map((r) => r.id);
-      const claimed: { notification_id: string }[] = sending.length
-        ? await conn.execute(
-            `select distinct notification_id from send_records
-              where notification_id in (select jsonb_array_elements_text(?::jsonb)::uuid) and status in ('sending', 'sent')`,
-            [JSON.stringify(sending)],
-            'all',
-            ctx,
-          )
-        : [];
-      const untouchable = new Set(claimed.map((c) => c.notification_id));
-      const cancel = rows.filter((r) => !untouchable.has(r.id));
-      if (cancel.length === 0) return;
-      let closedChannels = 0;
-      for (const row of cancel) {
-        const channels: ChannelRecords = {};
-        for (const [channel, record] of Object.entries(row.channel_states ?? {}) as [Channel, NonNullable<ChannelRecords[Channel]>][]) {
-          if (record.state === 'pending' || record.state === 'queued') {
-            closedChannels++;
-            const { deadlineAt: _d, ...rest } = record;
-            channels[channel] = { ...rest, state: 'cancelled' };
-          } else channels[channel] = record;
-        }
-        row.channel_states = channels;
+  /** One sending row at its deadline: each expired open channel observed and decided; false when a worker changed the row meanwhile. */
+  async function reconcileRow(em: EntityManager, spec: EventSpec, row: EventRow, nowMs: number): Promise<boolean> {
+    const expired = (Object.entries(row.channel_states) as [Channel, NonNullable<ChannelRecords[Channel]>][]).filter(
+      ([, r]) => r.state === 'queued' && r.deadlineAt && Date.parse(r.deadlineAt) <= nowMs,
+    );
+    if (expired.length === 0) return false;
+    let view: NotificationView = { state: row.state, channels: row.channel_states, fallbacks: row.fallbacks };
+    const enqueue: Channel[] = [];
+    const handOffAgain: Channel[] = [];
+    const cancel: Channel[] = [];
+    const deadlineAt = new Date(nowMs + spec.deliveryDeadlineMs).toISOString();
+    for (const [channel, record] of expired) {
+      const decision = onDeadline(channel, record, await observe(em, row.id, channel), { nowMs, horizonMs: horizonMs(spec) });
+      // A record from before hand-off times were kept starts its horizon now.
+      const queuedAt = record.queuedAt ?? new Date(nowMs).toISOString();
+      if (decision.action === 'extend') {
+        view = { ...view, channels: { ...view.channels, [channel]: { ...record, deadlineAt, queuedAt } } };
+      } else if (decision.action === 'hand_off_again') {
+        view = { ...view, channels: { ...view.channels, [channel]: { ...record, deadlineAt, queuedAt, handOffs: (record.handOffs ?? 1) + 1 } } };
+        handOffAgain.push(channel);
+      } else {
+        const step = applyOutcome(view, decision.outcome, nowMs, spec.deliveryDeadlineMs);
+        view = step;
+        enqueue.push(...step.enqueue);
+        cancel.push(...step.cancelSendRecords);
       }
-      await conn.execute(
-        `update notifications n set state = 'cancelled', error = ?, send_at = null, channel_states = x.channel_states, version = n.version + 1, updated_at = now()
-           from jsonb_to_recordset(?::jsonb) as x(id uuid, channel_states jsonb) where n.id = x.id`,
-        [error, JSON.stringify(cancel.map((r) => ({ id: r.id, channel_states: r.channel_states })))],
-        'all',
-        ctx,
-      );
-      if (closedChannels > 0) {
-        await conn.execute(`update notification_events set open_channels = greatest(open_channels - ?, 0), updated_at = now() where event_id = ?`, [closedChannels, eventId], 'all', ctx);
-      }
-    });
+    }
+    // A worker recorded an outcome meanwhile: this row is looked at again at the next wake-up.
+    if (!(await writeReconciledRow(em, row, view))) return false;
+    Object.assign(row, { state: view.state, channel_states: view.channels, error: finalError(view.state, view.channels) });
+    await cancelSendRecords(em, row.id, cancel);
+    for (const channel of handOffAgain) await queues.enqueue({ notificationId: row.id, channel }, row.priority);
+    for (const channel of enqueue) await queues.enqueueBulk(channel, [row.id], row.priority);
+    return true;
+  }
+
+  function horizonMs(spec: EventSpec): number {
+    return spec.infraHorizonMs ?? config.infraRetryHorizonMs ?? DEFAULT_INFRA_HORIZON_MS;
   }
 
   /** Reads the job and the send record of one channel of one notification. */
   async function observe(em: EntityManager, notificationId: string, channel: Channel): Promise<DeadlineObservation> {
     const [job, [record]] = await Promise.all([
       queues.queue(channel).getJob(sendJobId(notificationId, channel)),
-      em.getConnection().execute(`select status, provider_message_id from send_records where notification_id = ? and channel = ?`, [notificationId, channel]),
+      em.getConnection().execute(
+        `select status, provider_message_id, claimed_at < now() - (? * interval '1 millisecond') as stale from send_records where notification_id = ? and channel = ?`,
+        [config.sendRecordStaleMs ?? 60_000, notificationId, channel],
+      ),
     ]);
     let jobState: DeadlineObservation['job'] = 'missing';
     if (job) {
@@ -283,18 +279,28 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
     return {
       job: jobState,
       jobError: job?.failedReason,
+      jobFailedByInfrastructure: jobState === 'failed' && isStalledFailure(job?.failedReason),
       sendRecord: (record?.status as DeadlineObservation['sendRecord']) ?? null,
+      claimStale: record?.stale === true,
       providerMessageId: record?.provider_message_id ?? null,
       attempts: job?.attemptsMade,
     };
   }
 }
 
-const STORED_COLUMNS = 'id, recipient_id, state, channel_states, fallbacks, send_at, error, version, priority';
+/** Default of INFRA_RETRY_HORIZON_MS (docs/contracts.md, "Durability invariants"). */
+export const DEFAULT_INFRA_HORIZON_MS = 24 * 3600 * 1000;
 
-interface StoredRow extends DispatcherRow {
-  channel_states: ChannelRecords;
-  fallbacks: Partial<Record<Channel, Channel>>;
-  version: number;
-  priority: Priority;
+/** BullMQ gives a job up as stalled when its worker lost the lock too often: our infrastructure, not a provider. */
+function isStalledFailure(reason: string | undefined): boolean {
+  return !!reason && /stalled more than allowable limit/i.test(reason);
+}
+
+/** The try of the running activity (1 outside an activity context, e.g. a direct call in a test). */
+function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
 }

@@ -1,3 +1,4 @@
+import { insertRelease0Row, setRelease0State } from '../src/state/notification-store';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { log } from '@temporalio/activity';
 import { parseBusinessEvent, type BusinessEvent } from '../src/domain/business-event';
@@ -13,7 +14,7 @@ import type {
 } from '../src/domain/notification-request';
 import type { Priority } from '../src/domain/priorities';
 import { quietHoursEndAfter } from '../src/domain/quiet-hours';
-import { Notification, Preference, PushSubscription, Recipient, Template } from '../src/db/entities';
+import { Preference, PushSubscription, Recipient, Template, type Notification } from '../src/db/entities';
 import type { ChannelContent } from '../src/domain/channel-content';
 import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
 import { templateVariables } from '../src/templates/template-variables';
@@ -178,9 +179,7 @@ export function createRelease0Activities(deps: ActivityDeps) {
         updatedAt: new Date(),
       };
       // A retried activity finds the row the first try stored: one notification per event and recipient.
-      await db.createQueryBuilder(Notification).insert(row).onConflict(['eventId', 'recipientId']).ignore().execute();
-      const stored = await db.findOneOrFail(Notification, { eventId: request.eventId, recipientId: recipient.id }, { fields: ['id'] });
-      return { notificationId: stored.id, decisions, fallbacks };
+      return { notificationId: await insertRelease0Row(db, row), decisions, fallbacks };
     },
 
     /** Hands one send job per channel to BullMQ. */
@@ -195,7 +194,7 @@ export function createRelease0Activities(deps: ActivityDeps) {
 
     /** Mirrors the workflow's final state into Postgres for the API and reports. */
     async recordNotificationState(input: { notificationId: string; state: NotificationState; error?: string }): Promise<void> {
-      await em().nativeUpdate(Notification, { id: input.notificationId }, { state: input.state, error: input.error ?? null });
+      await setRelease0State(em(), input.notificationId, input.state, input.error ?? null);
     },
   };
 }

@@ -9,7 +9,7 @@
  * push service and the webhook receiver. Outcome reports to Temporal are left out (a no-op reporter):
  * this measures the queue, the guard, Postgres bookkeeping and the provider adapters.
  */
-import type { OutcomeRecorder } from '../src/delivery/outcome-recorder';
+import type { OutcomeRecorder } from '../src/state/outcome-recorder';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Queue } from 'bullmq';
@@ -27,7 +27,7 @@ import { TwilioSmsProvider } from '../src/delivery/providers/twilio-sms-provider
 import { generateVapidKeys, WebPushProvider } from '../src/delivery/providers/web-push-provider';
 import { WebhookProvider } from '../src/delivery/providers/webhook-provider';
 import type { SendJobData } from '../src/delivery/send-queues';
-import { SendRecordStore } from '../src/delivery/send-record-store';
+import { SendRecordStore } from '../src/state/send-records';
 import { connectRedis } from '../src/runtime/connections';
 import { PushSubscriber, startPushServiceStandIn, startTwilioStandIn, startWebhookReceiver } from '../test/helpers/provider-stand-ins';
 import { SmtpPeer } from '../test/helpers/smtp-peer';

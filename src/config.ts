@@ -104,6 +104,8 @@ const envSchema = z.object({
   /** How long the workflow waits for a channel outcome before it hands the job off again. */
   DELIVERY_DEADLINE_MS: intFrom(1000, 7 * 24 * 3600 * 1000).default(10 * 60 * 1000),
   PAYMENT_REMINDER_DELAY_MS: intFrom(0, 30 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
+  /** How long work blocked by our own infrastructure is retried before it ends `expired` (docs/contracts.md, "Durability invariants"). */
+  INFRA_RETRY_HORIZON_MS: intFrom(1000, 30 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
   /** A send claimed longer ago than this belongs to a dead worker and may be taken over; must exceed the provider timeouts. */
   SEND_RECORD_STALE_MS: intFrom(1000, 24 * 3600 * 1000).default(60_000),
   /** SMTP connection and socket timeout. */
@@ -118,6 +120,13 @@ const envSchema = z.object({
   PUSH_ALLOWED_HOSTS: hostList.default(DEFAULT_PUSH_HOSTS),
   /** A send job's lock; a job whose worker died runs again after about twice this. */
   SEND_LOCK_DURATION_MS: intFrom(500, 10 * 60 * 1000).default(30_000),
+  /** Longest wait between a send job's tries after errors of our own Postgres or Redis (1 s doubling up to this). */
+  INFRA_RETRY_MAX_BACKOFF_MS: intFrom(1000, 3600 * 1000).default(60_000),
+  /** Finished send jobs kept per queue (Redis memory is bounded by count, not only by age). */
+  SEND_KEEP_COMPLETED_JOBS: intFrom(0, 1_000_000).default(10_000),
+  SEND_KEEP_FAILED_JOBS: intFrom(0, 1_000_000).default(10_000),
+  /** Publishing answers 429 while Redis used_memory / maxmemory is at or above this (0 = off; no maxmemory = no check). */
+  REDIS_BACKPRESSURE_RATIO: z.coerce.number().min(0).max(1).default(0.8),
   /** Port of the Prometheus endpoint (GET /metrics) of a worker process; unset = none, 0 = any free port. */
   METRICS_PORT: intFrom(0, 65535).optional(),
   TWILIO_BASE_URL: url(['http:', 'https:']).default('https://api.twilio.com'),
@@ -232,6 +241,7 @@ export interface Config {
   deliveryChannels: Channel[];
   deliveryDeadlineMs: number;
   paymentReminderDelayMs: number;
+  infraRetryHorizonMs: number;
   sendRecordStaleMs: number;
   sendLockDurationMs: number;
   smtpTimeoutMs: number;
@@ -240,6 +250,10 @@ export interface Config {
   outbound: { webhook: OutboundPolicy; push: OutboundPolicy };
   /** null: no metrics endpoint. */
   metricsPort: number | null;
+  /** Send jobs: backoff after infrastructure errors, finished jobs kept per queue (docs/contracts.md, "BullMQ"). */
+  sendJobs: { infraRetryMaxBackoffMs: number; keepCompleted: number; keepFailed: number };
+  /** API backpressure: publishing answers 429 at this used_memory / maxmemory of Redis; 0 = off. */
+  redisBackpressureRatio: number;
   workflowBundlePath?: string;
   channels: Record<Channel, ChannelWorkerConfig>;
   /** Provider settings; a channel whose provider is not configured has no worker. */
@@ -361,6 +375,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allo
     deliveryChannels: e.DELIVERY_CHANNELS,
     deliveryDeadlineMs: e.DELIVERY_DEADLINE_MS,
     paymentReminderDelayMs: e.PAYMENT_REMINDER_DELAY_MS,
+    infraRetryHorizonMs: e.INFRA_RETRY_HORIZON_MS,
     sendRecordStaleMs: e.SEND_RECORD_STALE_MS,
     sendLockDurationMs: e.SEND_LOCK_DURATION_MS,
     smtpTimeoutMs: e.SMTP_TIMEOUT_MS,
@@ -370,6 +385,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allo
       push: { allowHttp: e.OUTBOUND_ALLOW_HTTP, allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS, allowedHosts: e.PUSH_ALLOWED_HOSTS.includes('*') ? null : e.PUSH_ALLOWED_HOSTS },
     },
     metricsPort: e.METRICS_PORT ?? null,
+    sendJobs: { infraRetryMaxBackoffMs: e.INFRA_RETRY_MAX_BACKOFF_MS, keepCompleted: e.SEND_KEEP_COMPLETED_JOBS, keepFailed: e.SEND_KEEP_FAILED_JOBS },
+    redisBackpressureRatio: e.REDIS_BACKPRESSURE_RATIO,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     channels,
     providers: {

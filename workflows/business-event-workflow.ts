@@ -14,10 +14,10 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ActivityFailure, TimeoutFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { BusinessEvent } from '../src/domain/business-event';
-import { EventLedger, INLINE_STATUS_LIMIT } from '../src/domain/event-ledger';
+import { EventLedger, INLINE_STATUS_LIMIT, type DispatchResult } from '../src/domain/event-ledger';
 import type { EventResult } from '../src/domain/notification-request';
 import type { NotificationStatus } from '../src/domain/notification-status';
 import type { CancelRequest, OutcomesReport, RescheduleRequest } from '../src/domain/workflow-messages';
@@ -37,12 +37,27 @@ import { businessEventWorkflowV0 } from './release-0/business-event-workflow';
 
 /**
  * The short steps run as local activities: their results are markers in this history, with no
- * activity task of their own. The retry budget is bounded (docs/contracts.md, "Retry budgets"):
- * about a quarter of an hour of a database or Redis outage, then the event fails visibly.
+ * activity task of their own. They only touch our own Postgres and Redis, so every failure that is
+ * not a business failure is our infrastructure's: retried with capped backoff until the horizon
+ * (INFRA_RETRY_HORIZON_MS, docs/contracts.md "Durability invariants"), then the event's open work
+ * expires. Backoffs above ten seconds are durable timers in this history (I2: a workflow whose step
+ * waits for Postgres or Redis holds a timer, and survives a worker restart meanwhile).
  */
-const steps = proxyLocalActivities<Activities>({
+function durableSteps(horizonMs: number) {
+  return proxyLocalActivities<Activities>({
+    startToCloseTimeout: '60 seconds',
+    scheduleToCloseTimeout: horizonMs,
+    localRetryThreshold: '10 seconds',
+    retry: { initialInterval: '500 milliseconds', maximumInterval: '5 minutes', backoffCoefficient: 2 },
+  });
+}
+/** Default INFRA_RETRY_HORIZON_MS, for the first step (the configured one comes with the event's spec). */
+const DEFAULT_HORIZON_MS = 24 * 3600 * 1000;
+/** Writing the expiry itself has nowhere else to go: it retries for as long as it takes, on a timer. */
+const expirySteps = proxyLocalActivities<Activities>({
   startToCloseTimeout: '60 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 20 },
+  localRetryThreshold: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '5 minutes', backoffCoefficient: 2 },
 });
 
 const PAGE_SIZE = 500;
@@ -54,7 +69,6 @@ const PAGE_SIZE = 500;
  */
 export async function businessEventWorkflow(input: BusinessEvent): Promise<EventResult> {
   if (!patched(PATCHES.leanEventPath)) return businessEventWorkflowV0(input);
-  const { workflowId } = workflowInfo();
   const eventType = input.type ?? `direct:${input.templateCode}`;
   // A client that is not ours (e.g. the temporal CLI) may start us without search attributes.
   if (!workflowInfo().typedSearchAttributes.get(NotificationEventId)) {
@@ -64,9 +78,40 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
       ...(input.userId ? [{ key: NotificationUserId, value: input.userId }] : []),
     ]);
   }
+  return runEvent({
+    eventId: input.id,
+    open: (workflowId) => durableSteps(DEFAULT_HORIZON_MS).openEvent({ event: input, workflowId, nowMs: Date.now() }),
+    afterOpen: async (opened) => ({
+      cancelled: await supersede(opened.supersede, `superseded by ${eventType} ${opened.spec.eventId}`),
+      followUps: await startFollowUps(opened, input),
+    }),
+  });
+}
 
+/**
+ * An operator's redrive of an event's `expired` notifications (docs/contracts.md, "Durability
+ * invariants"), run under the event's own workflow id once its workflow closed: the channel workers'
+ * `outcomesReady` reaches it, and it waits, reconciles and expires exactly like the event workflow.
+ */
+export async function redriveEventWorkflow(input: { eventId: string }): Promise<EventResult> {
+  return runEvent({
+    eventId: input.eventId,
+    open: (workflowId) => durableSteps(DEFAULT_HORIZON_MS).reopenExpiredEvent({ eventId: input.eventId, workflowId, nowMs: Date.now() }),
+    afterOpen: async () => ({ cancelled: [], followUps: [] }),
+  });
+}
+
+type OpenedEvent = Awaited<ReturnType<Activities['openEvent']>>;
+
+/** The event workflow's body after its start: handlers, the first step, hand-off of further pages, and the wait loop. */
+async function runEvent(how: {
+  eventId: string;
+  open: (workflowId: string) => Promise<OpenedEvent>;
+  afterOpen: (opened: OpenedEvent) => Promise<Pick<EventResult, 'cancelled' | 'followUps'>>;
+}): Promise<EventResult> {
+  const { workflowId } = workflowInfo();
   const ledger = new EventLedger();
-  let opened: Awaited<ReturnType<Activities['openEvent']>> | undefined;
+  let opened: OpenedEvent | undefined;
   let woken = false;
 
   /**
@@ -76,7 +121,7 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
    */
   const control = async (action: 'cancel' | 'reschedule', request: CancelRequest & Partial<RescheduleRequest>, viaUpdate: boolean): Promise<NotificationStatus> => {
     await condition(() => opened !== undefined);
-    const recipients = await steps.controlRecipients({ eventId: opened!.spec.eventId, action, ...request });
+    const recipients = await durableSteps(opened!.spec.infraHorizonMs ?? DEFAULT_HORIZON_MS).controlRecipients({ eventId: opened!.spec.eventId, action, ...request });
     ledger.apply({ recipients });
     if (action === 'reschedule') ledger.addWakeTime(Date.parse(request.sendAt!));
     const status = ledger.status(request.userId ?? recipients[0]?.userId);
@@ -91,7 +136,7 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
     if (refusal) throw new Error(refusal);
   };
   setHandler(statusQuery, (arg) => ledger.status(arg?.userId));
-  setHandler(eventStatusQuery, () => ({ eventId: input.id, recipients: ledger.results(workflowId).length, states: ledger.counts() }));
+  setHandler(eventStatusQuery, () => ({ eventId: how.eventId, recipients: ledger.results(workflowId).length, states: ledger.counts() }));
   let reported: NonNullable<OutcomesReport['recipients']> = [];
   setHandler(outcomesReadySignal, (report) => {
     woken = true;
@@ -107,39 +152,59 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
   });
 
   // 1. Plan, supersede, and admit the first page: a due notification is stored and queued right here.
-  opened = await steps.openEvent({ event: input, workflowId });
+  opened = await how.open(workflowId);
   const { spec } = opened;
+  const steps = durableSteps(spec.infraHorizonMs ?? DEFAULT_HORIZON_MS);
   ledger.apply(opened);
   // Decided on the recipients as resolved (a role broadcast names none in its envelope), as openEvent did.
   const inline = opened.recipients.length + opened.pending.length <= INLINE_STATUS_LIMIT;
-  const cancelled = await supersede(opened.supersede, `superseded by ${eventType} ${spec.eventId}`);
-  const followUps = await startFollowUps(opened, input);
+  const { cancelled, followUps } = await how.afterOpen(opened);
+  /**
+   * Runs a step; when our infrastructure stayed out of reach past the horizon (the step timed out),
+   * the event's open work expires instead of the workflow failing with rows left open (I1, I4).
+   */
+  const orExpire = async <T extends Partial<DispatchResult>>(step: () => Promise<T>, options?: { deadlineIsComplete?: boolean }): Promise<T | null> => {
+    try {
+      const result = await step();
+      ledger.apply(result, options);
+      return result;
+    } catch (err) {
+      if (!isPastHorizon(err) || !patched(PATCHES.expireOnHorizon)) throw err;
+      ledger.apply(await expirySteps.expireEvent({ spec, inline, reason: `${stepName(err)}: our own infrastructure stayed unreachable for ${spec.infraHorizonMs ?? DEFAULT_HORIZON_MS} ms` }), { deadlineIsComplete: true });
+      return null;
+    }
+  };
   for (let pending = opened.pending; pending.length > 0; pending = pending.slice(PAGE_SIZE)) {
-    ledger.apply(await steps.admitRecipients({ spec, userIds: pending.slice(0, PAGE_SIZE), inline }));
+    const page = pending.slice(0, PAGE_SIZE);
+    await orExpire(() => steps.admitRecipients({ spec, userIds: page, inline, nowMs: Date.now() }));
   }
 
   // 2. Wait for the next send time, the last outcome, or the channel deadline; act; repeat.
   const timers = new DurableTimers();
   while (!ledger.isSettled()) {
     timers.keepOnly(ledger.timerTimes());
-    const at = ledger.nextTimerAt();
+    let at = ledger.nextTimerAt();
+    // I2: never a wait without a timer. The ledger always knows a time (wake-up or deadline); should it
+    // not, the deadline from now reconciles from Postgres, which reports every time still wanted.
+    const guarded = at === null && patched(PATCHES.alwaysATimer);
+    if (guarded) at = Date.now() + spec.deliveryDeadlineMs;
     const seen = ledger.revision;
     if (!woken && (at === null || at > Date.now())) {
       const wake = () => woken || ledger.revision !== seen;
       // A handler's change (a cancel, a reschedule) wakes the loop without restarting the timer of a time still wanted.
       await (at === null ? condition(wake) : Promise.race([condition(wake), timers.at(at)]));
     }
+    const guardFired = guarded && at! <= Date.now();
     if (ledger.takeDue(Date.now())) {
-      const due = await steps.dispatchDue({ spec, inline });
-      ledger.apply(due);
-      if (due.examined >= PAGE_SIZE) ledger.addWakeTime(Date.now());
+      const due = await orExpire(() => steps.dispatchDue({ spec, inline, nowMs: Date.now() }));
+      if (due && due.examined >= PAGE_SIZE) ledger.addWakeTime(Date.now());
     }
-    if (woken || ledger.deadlinePassed(Date.now())) {
+    if (woken || guardFired || ledger.deadlinePassed(Date.now())) {
       woken = false;
       // The closing worker's report settles a one-recipient delivered event without another step.
       if (reported.length > 0 && patched(PATCHES.outcomesReport)) ledger.apply({ recipients: reported });
       reported = [];
-      if (!ledger.isSettled()) ledger.apply(await steps.reconcileEvent({ spec, inline }), { deadlineIsComplete: true });
+      if (!ledger.isSettled()) await orExpire(() => steps.reconcileEvent({ spec, inline, nowMs: Date.now() }), { deadlineIsComplete: true });
     }
   }
   await condition(allHandlersFinished);
@@ -177,6 +242,15 @@ class DurableTimers {
   }
 }
 
+/** A step that ran out of its horizon (its schedule-to-close timeout) rather than failing for a business reason. */
+function isPastHorizon(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+}
+
+function stepName(err: unknown): string {
+  return err instanceof ActivityFailure ? err.activityType : 'a step';
+}
+
 /** Tells superseded notifications and obsolete follow-ups to cancel; returns the workflows reached. */
 async function supersede(targets: { workflowId: string; userId?: string }[], reason: string): Promise<string[]> {
   const reached: string[] = [];
@@ -196,7 +270,7 @@ async function supersede(targets: { workflowId: string; userId?: string }[], rea
  * The follow-up an event schedules per recipient (a payment reminder): an event workflow of its own
  * whose id derives from the order, so a later event cancels it by id. One per order and recipient.
  */
-async function startFollowUps(opened: NonNullable<Awaited<ReturnType<Activities['openEvent']>>>, input: BusinessEvent): Promise<EventResult['followUps']> {
+async function startFollowUps(opened: OpenedEvent, input: BusinessEvent): Promise<EventResult['followUps']> {
   const { followUp, spec } = opened;
   if (!followUp) return [];
   const started: EventResult['followUps'] = [];

@@ -1,4 +1,4 @@
-export { businessEventWorkflow } from './business-event-workflow';
+export { businessEventWorkflow, redriveEventWorkflow } from './business-event-workflow';
 export { campaignWorkflow } from './campaign-workflow';
 /** Release 0: one workflow per recipient; registered so executions started before the lean event path finish. */
 export { notificationWorkflow } from './release-0/notification-workflow';

@@ -12,4 +12,11 @@ export const PATCHES = {
    * step. Asked only when a report arrived: a release-1 worker that got one ran the reconcile anyway.
    */
   outcomesReport: 'outcomes-report',
+  /**
+   * Release 3: a step that ran out of its horizon expires the event's open work instead of failing the
+   * workflow. Asked only when a step timed out: earlier releases failed there.
+   */
+  expireOnHorizon: 'expire-on-horizon',
+  /** Release 3: a wait with no wake-up time or deadline known gets one (I2). Asked only in that case: earlier releases waited without. */
+  alwaysATimer: 'always-a-timer',
 } as const;

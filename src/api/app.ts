@@ -17,6 +17,7 @@ import { widgetCorsHeaders, widgetCorsRoutes } from './widget-cors';
 import { adminFailedJobRoutes } from './routes/admin-failed-jobs';
 import { adminOverviewRoutes } from './routes/admin-overview';
 import { adminQueueRoutes } from './routes/admin-queues';
+import { adminRedriveRoutes } from './routes/admin-redrive';
 import { adminRecipientRoutes } from './routes/admin-recipients';
 import { adminSearchRoutes } from './routes/admin-search';
 import { campaignRoutes } from './routes/campaigns';
@@ -132,6 +133,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       adminSearchRoutes,
       adminFailedJobRoutes,
       adminRecipientRoutes,
+      adminRedriveRoutes,
       codecRoutes,
       widgetCorsRoutes,
       webAssetRoutes,

@@ -20,6 +20,8 @@ export interface ChannelRecord extends ChannelStatus {
   deadlineAt?: string;
   /** The channel that took over after this one failed. */
   fellBackTo?: Channel;
+  /** First hand-off (ISO): an open channel expires INFRA_RETRY_HORIZON_MS after it (docs/contracts.md, "Durability invariants"). */
+  queuedAt?: string;
 }
 export type ChannelRecords = Partial<Record<Channel, ChannelRecord>>;
 
@@ -43,9 +45,6 @@ export interface Step extends NotificationView {
   openDelta: number;
 }
 
-/** Hand-offs per channel, the first included, before a channel whose job vanished counts as failed. */
-export const MAX_HAND_OFFS = 4;
-
 const WAITING: readonly NotificationState[] = ['scheduled', 'waiting_quiet_hours'];
 const OPEN_CHANNEL: readonly ChannelRecord['state'][] = ['pending', 'queued'];
 
@@ -61,7 +60,7 @@ export function isOpenChannel(record: ChannelRecord | undefined): boolean {
 export function publicChannels(channels: ChannelRecords): ChannelRecords {
   const out: ChannelRecords = {};
   for (const [channel, record] of Object.entries(channels) as [Channel, NonNullable<ChannelRecords[Channel]>][]) {
-    const { handOffs: _h, deadlineAt: _d, fellBackTo: _f, ...rest } = record;
+    const { handOffs: _h, deadlineAt: _d, fellBackTo: _f, queuedAt: _q, ...rest } = record;
     out[channel] = rest;
   }
   return out;
@@ -106,11 +105,11 @@ export function controlRefusal(state: NotificationState, verb: 'cancelled' | 're
 // ---- sending ------------------------------------------------------------------------------------
 
 /** The channel records of a notification about to be handed off, from the channel decisions. */
-export function openChannels(decisions: ChannelDecision[], deadlineAt: string): ChannelRecords {
+export function openChannels(decisions: ChannelDecision[], deadlineAt: string, queuedAt: string): ChannelRecords {
   const channels: ChannelRecords = {};
   for (const d of decisions) {
     channels[d.channel] = d.send
-      ? { state: 'queued', attempts: 0, handOffs: 1, deadlineAt }
+      ? { state: 'queued', attempts: 0, handOffs: 1, deadlineAt, queuedAt }
       : { state: 'suppressed', attempts: 0, ...(d.reason ? { reason: d.reason } : {}) };
   }
   return channels;
@@ -123,9 +122,10 @@ export function settledState(channels: ChannelRecords): NotificationState {
   const sent = records.filter(([, r]) => r.state !== 'suppressed');
   if (sent.length === 0) return 'suppressed';
   const delivered = sent.filter(([, r]) => r.state === 'delivered').length;
-  if (delivered === 0) return 'failed';
+  // Nothing reached the recipient: our own outage (expired) is told apart from a provider's refusal.
+  if (delivered === 0) return sent.some(([, r]) => r.state === 'expired') ? 'expired' : 'failed';
   // A failed channel whose fallback delivered is covered: the recipient got the message.
-  const uncovered = sent.filter(([channel, r]) => r.state === 'failed' && channels[r.fellBackTo ?? channel]?.state !== 'delivered').length;
+  const uncovered = sent.filter(([channel, r]) => (r.state === 'failed' || r.state === 'expired') && channels[r.fellBackTo ?? channel]?.state !== 'delivered').length;
   return uncovered === 0 ? 'delivered' : 'partially_delivered';
 }
 
@@ -157,7 +157,8 @@ export function applyOutcome(view: NotificationView, outcome: ChannelOutcome, no
   const fallback = view.fallbacks[outcome.channel];
   if (outcome.state === 'failed' && fallback && !channels[fallback]) {
     channels[outcome.channel] = { ...channels[outcome.channel]!, reason: `fell back to ${fallback}`, fellBackTo: fallback };
-    channels[fallback] = { state: 'queued', attempts: 0, handOffs: 1, deadlineAt: new Date(nowMs + deadlineMs).toISOString(), reason: `fallback for ${outcome.channel}` };
+    const queuedAt = new Date(nowMs).toISOString();
+    channels[fallback] = { state: 'queued', attempts: 0, handOffs: 1, deadlineAt: new Date(nowMs + deadlineMs).toISOString(), queuedAt, reason: `fallback for ${outcome.channel}` };
     enqueue.push(fallback);
     cancelSendRecords.push(outcome.channel);
     openDelta += 1;
@@ -170,8 +171,12 @@ export interface DeadlineObservation {
   /** The BullMQ job: still waiting its turn, being worked on, gone, or finally failed. */
   job: 'queued' | 'active' | 'missing' | 'completed' | 'failed';
   jobError?: string;
+  /** The job failed for a reason of our own (BullMQ gave it up as stalled), not a provider's answer. */
+  jobFailedByInfrastructure?: boolean;
   /** The exactly-once send record. */
-  sendRecord: 'sent' | 'sending' | 'failed' | 'cancelled' | null;
+  sendRecord: 'sent' | 'sending' | 'failed' | 'cancelled' | 'unknown' | null;
+  /** A `sending` record older than SEND_RECORD_STALE_MS: its worker died mid-send. */
+  claimStale?: boolean;
   providerMessageId?: string | null;
   attempts?: number;
 }
@@ -180,22 +185,30 @@ export type DeadlineAction =
   | { action: 'delivered'; outcome: ChannelOutcome }
   | { action: 'extend' }
   | { action: 'hand_off_again' }
-  | { action: 'failed'; outcome: ChannelOutcome };
+  | { action: 'failed'; outcome: ChannelOutcome }
+  | { action: 'expired'; outcome: ChannelOutcome };
 
 /**
- * Reconciles a channel at its deadline: a backlog is not a failure (extend), a send record that says
- * sent is a delivery whose outcome got lost, a vanished job is handed off again, and only a job that
- * failed for good (or vanished too often) fails the channel.
+ * Reconciles a channel at its deadline (docs/contracts.md, "Durability invariants"): a send record
+ * that says sent is a delivery whose outcome got lost; a provider call in progress is waited for; only
+ * a provider's answer fails a channel; anything else our own infrastructure lost (a vanished job, a
+ * job given up as stalled, a dead worker's claim) is handed off again, until the channel has been
+ * open for the horizon: then it expires.
  */
-export function onDeadline(channel: Channel, record: ChannelRecord, seen: DeadlineObservation): DeadlineAction {
+export function onDeadline(channel: Channel, record: ChannelRecord, seen: DeadlineObservation, horizon: { nowMs: number; horizonMs: number }): DeadlineAction {
   const attempts = seen.attempts ?? record.attempts;
   if (seen.sendRecord === 'sent') {
     return { action: 'delivered', outcome: { channel, state: 'delivered', attempts, ...(seen.providerMessageId ? { providerMessageId: seen.providerMessageId } : {}) } };
   }
-  if (seen.sendRecord === 'sending' || seen.job === 'queued' || seen.job === 'active') return { action: 'extend' };
-  if (seen.job === 'failed') return { action: 'failed', outcome: { channel, state: 'failed', attempts, error: seen.jobError ?? 'the send job failed' } };
-  if ((record.handOffs ?? 1) < MAX_HAND_OFFS) return { action: 'hand_off_again' };
-  return { action: 'failed', outcome: { channel, state: 'failed', attempts, error: `no outcome from the delivery workers after ${MAX_HAND_OFFS} hand-offs` } };
+  if ((seen.sendRecord === 'sending' && !seen.claimStale) || seen.job === 'active') return { action: 'extend' };
+  if (seen.job === 'failed' && !seen.jobFailedByInfrastructure) {
+    return { action: 'failed', outcome: { channel, state: 'failed', attempts, error: seen.jobError ?? 'the send job failed' } };
+  }
+  const queuedAtMs = record.queuedAt ? Date.parse(record.queuedAt) : horizon.nowMs;
+  if (horizon.nowMs - queuedAtMs >= horizon.horizonMs) {
+    return { action: 'expired', outcome: { channel, state: 'expired', attempts, error: `expired: not delivered within ${horizon.horizonMs} ms of its hand-off (our own infrastructure)` } };
+  }
+  return seen.job === 'queued' ? { action: 'extend' } : { action: 'hand_off_again' };
 }
 
 // ---- event workflow bookkeeping (deterministic, no I/O) -----------------------------------------

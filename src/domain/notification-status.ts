@@ -9,10 +9,12 @@ export const NOTIFICATION_STATES = [
   'failed',
   'cancelled',
   'suppressed',
+  /** Our own infrastructure could not do the work within INFRA_RETRY_HORIZON_MS (docs/contracts.md, "Durability invariants"). */
+  'expired',
 ] as const;
 export type NotificationState = (typeof NOTIFICATION_STATES)[number];
 
-export const CHANNEL_STATES = ['pending', 'queued', 'delivered', 'failed', 'suppressed', 'cancelled'] as const;
+export const CHANNEL_STATES = ['pending', 'queued', 'delivered', 'failed', 'suppressed', 'cancelled', 'expired'] as const;
 export type ChannelState = (typeof CHANNEL_STATES)[number];
 
 export interface ChannelStatus {
@@ -36,7 +38,8 @@ export interface NotificationStatus {
 /** What a channel worker reports back to notificationWorkflow (signal `channelOutcome`). */
 export interface ChannelOutcome {
   channel: Channel;
-  state: 'delivered' | 'failed';
+  /** `expired`: only from the deadline reconcile, never from a worker (docs/contracts.md, "Durability invariants"). */
+  state: 'delivered' | 'failed' | 'expired';
   attempts: number;
   error?: string;
   providerMessageId?: string;

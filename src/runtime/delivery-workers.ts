@@ -6,11 +6,11 @@ import type { Config } from '../config';
 import type { Channel } from '../domain/channels';
 import type { Orm } from '../db/orm';
 import { startChannelWorker, type DeliveryObserver } from '../delivery/channel-worker';
-import { OutcomeRecorder, temporalWaker } from '../delivery/outcome-recorder';
+import { OutcomeRecorder, temporalWaker } from '../state/outcome-recorder';
 import { TemporalOutcomeReporter, type OutcomeReporter } from '../delivery/outcome-reporter';
-import { SendQueues } from '../delivery/send-queues';
+import { keptJobs, SendQueues } from '../delivery/send-queues';
 import type { ChannelProvider } from '../delivery/providers/provider';
-import { SendRecordStore } from '../delivery/send-record-store';
+import { SendRecordStore } from '../state/send-records';
 
 export interface DeliveryWorkers {
   workers: Map<Channel, Worker>;
@@ -36,7 +36,7 @@ export function startDeliveryWorkers(input: {
 }): DeliveryWorkers {
   const { config, providers } = input;
   const outcomes = input.outcomes ?? new TemporalOutcomeReporter(input.temporalClient);
-  const fallbackQueues = new SendQueues({ connection: input.redis, prefix: config.queuePrefix, channels: config.channels });
+  const fallbackQueues = new SendQueues({ connection: input.redis, prefix: config.queuePrefix, channels: config.channels, keep: keptJobs(config) });
   const recorder = input.recorder ?? new OutcomeRecorder(fallbackQueues, temporalWaker(input.temporalClient), config.deliveryDeadlineMs);
   const sendRecords = new SendRecordStore(config.sendRecordStaleMs);
   const workerId = `${hostname()}:${process.pid}`;
@@ -62,6 +62,8 @@ export function startDeliveryWorkers(input: {
         recorder,
         workerId,
         lockDurationMs: input.lockDurationMs ?? config.sendLockDurationMs,
+        infraRetryMaxBackoffMs: config.sendJobs.infraRetryMaxBackoffMs,
+        infraRetryHorizonMs: config.infraRetryHorizonMs,
         observer: input.observer,
         log: input.log,
       }),

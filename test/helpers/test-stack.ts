@@ -8,7 +8,7 @@ import type { Channel } from '../../src/domain/channels';
 import { DeliveryAttempt, Notification, Recipient } from '../../src/db/entities';
 import { openOrm, type Orm } from '../../src/db/orm';
 import { createProviders } from '../../src/delivery/providers/create-providers';
-import { OutcomeRecorder, temporalWaker, type Waker } from '../../src/delivery/outcome-recorder';
+import { OutcomeRecorder, temporalWaker, type Waker } from '../../src/state/outcome-recorder';
 import { TemporalOutcomeReporter, type OutcomeReporter } from '../../src/delivery/outcome-reporter';
 import type { ChannelProvider } from '../../src/delivery/providers/provider';
 import { SendQueues } from '../../src/delivery/send-queues';

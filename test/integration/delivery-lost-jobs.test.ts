@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Notification, SendRecord } from '../../src/db/entities';
 import { eventWorkflowId } from '../../src/domain/workflow-ids';
-import type { OutcomeRecorder, Waker } from '../../src/delivery/outcome-recorder';
+import type { OutcomeRecorder, Waker } from '../../src/state/outcome-recorder';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 

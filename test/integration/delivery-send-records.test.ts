@@ -1,6 +1,6 @@
 import { Notification, Recipient } from '../../src/db/entities';
 import { openOrm, type Orm } from '../../src/db/orm';
-import { SendRecordStore } from '../../src/delivery/send-record-store';
+import { SendRecordStore } from '../../src/state/send-records';
 
 /** The exactly-once guard against real Postgres: races, the stale takeover and who may release a claim. */
 describe('SendRecordStore', () => {

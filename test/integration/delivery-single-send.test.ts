@@ -1,5 +1,5 @@
 import { DeliveryAttempt, Notification, SendRecord } from '../../src/db/entities';
-import type { OutcomeRecorder } from '../../src/delivery/outcome-recorder';
+import type { OutcomeRecorder } from '../../src/state/outcome-recorder';
 import { TwilioSmsProvider } from '../../src/delivery/providers/twilio-sms-provider';
 import { startTwilioStandIn, type HttpStandIn } from '../helpers/provider-stand-ins';
 import { TestStack } from '../helpers/test-stack';

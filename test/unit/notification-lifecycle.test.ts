@@ -3,7 +3,6 @@ import {
   applyOutcome,
   controlRefusal,
   firstSendAt,
-  MAX_HAND_OFFS,
   onDeadline,
   openChannels,
   settledState,
@@ -52,8 +51,9 @@ describe('notification lifecycle: outcomes', () => {
         { channel: 'email', send: false, reason: 'preference: marketing off for email' },
       ],
       new Date(NOW).toISOString(),
+      new Date(NOW).toISOString(),
     );
-    expect(channels).toEqual({ in_app: queued, email: { state: 'suppressed', attempts: 0, reason: 'preference: marketing off for email' } });
+    expect(channels).toEqual({ in_app: { ...queued, queuedAt: new Date(NOW).toISOString() }, email: { state: 'suppressed', attempts: 0, reason: 'preference: marketing off for email' } });
     expect(settledState({ email: channels.email })).toBe('suppressed');
   });
 
@@ -98,26 +98,47 @@ describe('notification lifecycle: outcomes', () => {
 });
 
 describe('notification lifecycle: deadline reconcile', () => {
-  it('extends while the job waits or is being worked, or a worker holds the send', () => {
-    expect(onDeadline('email', queued, { job: 'queued', sendRecord: null })).toEqual({ action: 'extend' });
-    expect(onDeadline('email', queued, { job: 'active', sendRecord: 'sending' })).toEqual({ action: 'extend' });
-    expect(onDeadline('email', queued, { job: 'missing', sendRecord: 'sending' })).toEqual({ action: 'extend' });
+  const HORIZON = { nowMs: NOW, horizonMs: 24 * 3600_000 };
+  const handedOff = { ...queued, queuedAt: new Date(NOW - 60_000).toISOString() };
+
+  it('extends while the job waits or is being worked, or a live worker holds the send', () => {
+    expect(onDeadline('email', handedOff, { job: 'queued', sendRecord: null }, HORIZON)).toEqual({ action: 'extend' });
+    expect(onDeadline('email', handedOff, { job: 'active', sendRecord: 'sending' }, HORIZON)).toEqual({ action: 'extend' });
+    expect(onDeadline('email', handedOff, { job: 'missing', sendRecord: 'sending' }, HORIZON)).toEqual({ action: 'extend' });
+  });
+
+  it('hands off again a vanished job whose worker died mid-send (a stale claim), instead of extending forever', () => {
+    expect(onDeadline('email', handedOff, { job: 'missing', sendRecord: 'sending', claimStale: true }, HORIZON)).toEqual({ action: 'hand_off_again' });
   });
 
   it('takes a sent send record as delivered, whatever happened to the job', () => {
-    expect(onDeadline('email', queued, { job: 'missing', sendRecord: 'sent', providerMessageId: 'm9', attempts: 2 })).toEqual({
+    expect(onDeadline('email', handedOff, { job: 'missing', sendRecord: 'sent', providerMessageId: 'm9', attempts: 2 }, HORIZON)).toEqual({
       action: 'delivered',
       outcome: { channel: 'email', state: 'delivered', attempts: 2, providerMessageId: 'm9' },
     });
   });
 
-  it('fails a job that failed for good, and hands a vanished one off again up to the limit', () => {
-    expect(onDeadline('sms', queued, { job: 'failed', jobError: '503', sendRecord: 'failed' })).toMatchObject({ action: 'failed', outcome: { error: '503' } });
-    expect(onDeadline('sms', queued, { job: 'missing', sendRecord: null })).toEqual({ action: 'hand_off_again' });
-    expect(onDeadline('sms', queued, { job: 'completed', sendRecord: 'failed' })).toEqual({ action: 'hand_off_again' });
-    expect(onDeadline('sms', { ...queued, handOffs: MAX_HAND_OFFS }, { job: 'missing', sendRecord: null })).toMatchObject({
-      action: 'failed',
-      outcome: { error: `no outcome from the delivery workers after ${MAX_HAND_OFFS} hand-offs` },
-    });
+  it("fails a channel only on a provider's answer; what our infrastructure lost is handed off again, however often", () => {
+    expect(onDeadline('sms', handedOff, { job: 'failed', jobError: '503', sendRecord: 'failed' }, HORIZON)).toMatchObject({ action: 'failed', outcome: { error: '503' } });
+    expect(onDeadline('sms', handedOff, { job: 'missing', sendRecord: null }, HORIZON)).toEqual({ action: 'hand_off_again' });
+    expect(onDeadline('sms', handedOff, { job: 'completed', sendRecord: 'failed' }, HORIZON)).toEqual({ action: 'hand_off_again' });
+    expect(onDeadline('sms', { ...handedOff, handOffs: 40 }, { job: 'missing', sendRecord: null }, HORIZON)).toEqual({ action: 'hand_off_again' });
+    expect(
+      onDeadline('sms', handedOff, { job: 'failed', jobError: 'job stalled more than allowable limit', jobFailedByInfrastructure: true, sendRecord: null }, HORIZON),
+    ).toEqual({ action: 'hand_off_again' });
+  });
+
+  it('expires a channel open past the horizon since its first hand-off, unless a provider call is in progress', () => {
+    const old = { ...queued, queuedAt: new Date(NOW - 25 * 3600_000).toISOString() };
+    expect(onDeadline('email', old, { job: 'missing', sendRecord: null }, HORIZON)).toMatchObject({ action: 'expired', outcome: { channel: 'email', state: 'expired' } });
+    expect(onDeadline('email', old, { job: 'queued', sendRecord: null }, HORIZON)).toMatchObject({ action: 'expired' });
+    expect(onDeadline('email', old, { job: 'active', sendRecord: 'sending' }, HORIZON)).toEqual({ action: 'extend' });
+    expect(onDeadline('email', old, { job: 'missing', sendRecord: 'sent' }, HORIZON)).toMatchObject({ action: 'delivered' });
+  });
+
+  it('settles a notification whose only channels expired as expired, not failed', () => {
+    expect(settledState({ email: { state: 'expired', attempts: 0 } })).toBe('expired');
+    expect(settledState({ email: { state: 'expired', attempts: 0 }, in_app: { state: 'delivered', attempts: 1 } })).toBe('partially_delivered');
+    expect(settledState({ email: { state: 'expired', attempts: 0 }, sms: { state: 'failed', attempts: 3 } })).toBe('expired');
   });
 });

@@ -1,3 +1,4 @@
+import { cancelWaitingOfEvent } from '../../state/notification-store';
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CampaignDefinition, CampaignSegment, CampaignState } from '../../domain/campaign';
@@ -92,12 +93,7 @@ export class CampaignRepository {
 
   /** Cancels the campaign's notifications still waiting (quiet hours); returns how many. */
   async cancelWaitingNotifications(campaignId: string): Promise<number> {
-    const rows = await this.em.getConnection().execute(
-      `update notifications set state = 'cancelled', error = 'cancelled: campaign cancelled', send_at = null, version = version + 1, updated_at = now()
-        where event_id = ? and state in ('scheduled', 'waiting_quiet_hours') returning id`,
-      [campaignEventId(campaignId)],
-    );
-    return rows.length;
+    return cancelWaitingOfEvent(this.em, campaignEventId(campaignId), 'cancelled: campaign cancelled');
   }
 
   /** How many of the campaign's notifications are in each state (one parked for quiet hours is waiting_quiet_hours). */

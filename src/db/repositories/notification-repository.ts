@@ -1,3 +1,4 @@
+import { cancelWaitingById, markAllRead, markRead } from '../../state/notification-store';
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DeliveryAttempt, Notification, SendRecord } from '../entities';
@@ -116,13 +117,8 @@ export class NotificationRepository {
   }
 
   /** Cancels one waiting notification in place (campaign notifications: no workflow holds them); false if it no longer waits. */
-  async cancelWaiting(id: string, reason?: string): Promise<boolean> {
-    const rows = await this.em.getConnection().execute(
-      `update notifications set state = 'cancelled', error = ?, send_at = null, version = version + 1, updated_at = now()
-        where id = ? and state in ('scheduled', 'waiting_quiet_hours') returning id`,
-      [reason ? `cancelled: ${reason}` : 'cancelled', id],
-    );
-    return rows.length > 0;
+  cancelWaiting(id: string, reason?: string): Promise<boolean> {
+    return cancelWaitingById(this.em, id, reason ? `cancelled: ${reason}` : 'cancelled');
   }
 
   findByWorkflowId(workflowId: string): Promise<Notification | null> {
@@ -169,23 +165,13 @@ export class NotificationRepository {
   }
 
   /** Marks one of the recipient's delivered notifications read (first read time kept); null when it is not theirs. */
-  async markRead(recipientId: string, id: string, at: Date): Promise<Date | null> {
-    const rows: { read_at: string }[] = await this.em.getConnection().execute(
-      `update notifications set read_at = coalesce(read_at, ?), updated_at = now()
-        where id = ? and recipient_id = ? and delivered_at is not null returning read_at`,
-      [at, id, recipientId],
-    );
-    return rows.length ? new Date(rows[0].read_at) : null;
+  markRead(recipientId: string, id: string, at: Date): Promise<Date | null> {
+    return markRead(this.em, recipientId, id, at);
   }
 
   /** Marks every delivered, unread notification of the recipient read; returns how many changed. */
-  async markAllRead(recipientId: string, at: Date): Promise<number> {
-    const rows = await this.em.getConnection().execute(
-      `update notifications set read_at = ?, updated_at = now()
-        where recipient_id = ? and delivered_at is not null and read_at is null returning id`,
-      [at, recipientId],
-    );
-    return rows.length;
+  markAllRead(recipientId: string, at: Date): Promise<number> {
+    return markAllRead(this.em, recipientId, at);
   }
 
   deliveryAttempts(notificationId: string): Promise<DeliveryAttempt[]> {

@@ -5,7 +5,10 @@ import { applyOutcome, publicChannels, type ChannelRecords, type NotificationVie
 import type { ChannelOutcome, NotificationState } from '../domain/notification-status';
 import type { Priority } from '../domain/priorities';
 import { MESSAGES, type OutcomesReport } from '../domain/workflow-messages';
-import type { SendQueues } from './send-queues';
+import type { SendQueues } from '../delivery/send-queues';
+import { cancelSendRecords, writeOutcome, writeSentOutcome, type SentAttempt } from './notification-store';
+
+export { cancelSendRecords, finalError, type SentAttempt } from './notification-store';
 
 /** What a channel worker reads of a notification before it sends (one statement). */
 export interface StoredNotification extends NotificationView {
@@ -34,14 +37,6 @@ export async function loadStoredNotification(em: EntityManager, id: string): Pro
   return row ? toStored(row) : null;
 }
 
-/** What the attempt row of a successful send holds. */
-export interface SentAttempt {
-  attempt: number;
-  provider: string;
-  providerMessageId: string | null;
-  startedAt: Date;
-  finishedAt: Date;
-}
 
 function toStored(row: Record<string, unknown>): StoredNotification {
   return {
@@ -104,26 +99,7 @@ export class OutcomeRecorder {
    */
   async recordSent(em: EntityManager, known: StoredNotification, outcome: ChannelOutcome, sent: SentAttempt): Promise<void> {
     const step = applyOutcome(known, outcome, Date.now(), this.deliveryDeadlineMs);
-    const [result] = await em.getConnection().execute(
-      `with s as (
-         update send_records set status = 'sent', provider_message_id = ?, sent_at = now() where notification_id = ? and channel = ?),
-       a as (
-         insert into delivery_attempts (notification_id, channel, attempt, status, provider, provider_message_id, error, started_at, finished_at, duration_ms)
-         values (?, ?, ?, 'delivered', ?, ?, null, ?, ?, ?)),
-       n as (
-         update notifications set state = ?, channel_states = ?::jsonb, error = ?, version = version + 1, updated_at = now()
-          where id = ? and version = ? and ? returning event_id),
-       e as (
-         update notification_events set open_channels = open_channels + ?, updated_at = now()
-          where event_id in (select event_id from n) and ? <> 0 returning open_channels)
-       select (select count(*) from n)::int as updated, (select open_channels from e) as open_channels`,
-      [
-        sent.providerMessageId, known.id, outcome.channel,
-        known.id, outcome.channel, sent.attempt, sent.provider, sent.providerMessageId, sent.startedAt, sent.finishedAt, sent.finishedAt.getTime() - sent.startedAt.getTime(),
-        step.state, JSON.stringify(step.channels), finalError(step.state, step.channels), known.id, known.version, step.changed,
-        step.openDelta, step.openDelta,
-      ],
-    );
+    const result = await writeSentOutcome(em, known.id, known.version, outcome, sent, step);
     if (!step.changed) return;
     if (result.updated === 0) return this.record(em, known, outcome);
     await this.afterStep(em, known, step, result.open_channels);
@@ -134,16 +110,7 @@ export class OutcomeRecorder {
     for (let conflicts = 0; current && conflicts < MAX_CONFLICTS; conflicts++) {
       const step = applyOutcome(current, outcome, Date.now(), this.deliveryDeadlineMs);
       if (!step.changed) return;
-      const [result] = await em.getConnection().execute(
-        `with n as (
-           update notifications set state = ?, channel_states = ?::jsonb, error = ?, version = version + 1, updated_at = now()
-            where id = ? and version = ? returning event_id),
-         e as (
-           update notification_events set open_channels = open_channels + ?, updated_at = now()
-            where event_id in (select event_id from n) and ? <> 0 returning open_channels)
-         select (select count(*) from n)::int as updated, (select open_channels from e) as open_channels`,
-        [step.state, JSON.stringify(step.channels), finalError(step.state, step.channels), current.id, current.version, step.openDelta, step.openDelta],
-      );
+      const result = await writeOutcome(em, current.id, current.version, step);
       if (result.updated === 0) {
         current = await loadStoredNotification(em, known.id);
         continue;
@@ -160,25 +127,6 @@ export class OutcomeRecorder {
     for (const channel of step.enqueue) await this.queues.enqueueBulk(channel, [notification.id], notification.priority);
     if (step.openDelta < 0 && openChannels !== null && Number(openChannels) <= 0) await this.wake(notification.workflowId, deliveredReport(notification, step));
   }
-}
-
-/** The error a failed notification shows: its channels' errors. */
-export function finalError(state: NotificationState, channels: ChannelRecords): string | null {
-  if (state !== 'failed') return null;
-  const errors = Object.entries(channels)
-    .filter(([, r]) => r?.state === 'failed' && r.error)
-    .map(([c, r]) => `${c}: ${r!.error}`);
-  return errors.length ? errors.join('; ') : null;
-}
-
-/** Closes channels' send records so a late pickup of their job skips the provider; a sent record stays sent. */
-export async function cancelSendRecords(em: EntityManager, notificationId: string, channels: Channel[]): Promise<void> {
-  await em.getConnection().execute(
-    `insert into send_records (notification_id, channel, status)
-     select ?, c, 'cancelled' from jsonb_array_elements_text(?::jsonb) as c
-     on conflict (notification_id, channel) do update set status = 'cancelled' where send_records.status in ('failed', 'cancelled')`,
-    [notificationId, JSON.stringify(channels)],
-  );
 }
 
 /**

@@ -36,7 +36,8 @@ export class SendRecordStore {
       `with previous as (
          select status, claimed_by, claimed_at from send_records where notification_id = ? and channel = ?
        ), live as (
-         select id from notifications where id = ? and state <> 'cancelled' for share
+         select id from notifications
+          where id = ? and state not in ('cancelled', 'expired') and coalesce(channel_states->?->>'state', '') not in ('cancelled', 'expired') for share
        )
        insert into send_records (notification_id, channel, status, claimed_by, claimed_at)
        select ?, ?, 'sending', ?, now() from live
@@ -47,7 +48,7 @@ export class SendRecordStore {
        returning (select status from previous) as previous_status,
                  (select claimed_by from previous) as previous_claimed_by,
                  (select claimed_at from previous) as previous_claimed_at`,
-      [notificationId, channel, notificationId, notificationId, channel, token, this.staleAfterMs],
+      [notificationId, channel, notificationId, channel, notificationId, channel, token, this.staleAfterMs],
     );
     if (claimed.length > 0) {
       const row = claimed[0];
@@ -55,16 +56,20 @@ export class SendRecordStore {
       return { claimed: true, token, takenOver };
     }
     const [row] = await conn.execute(
-      `select s.status, s.provider_message_id, n.state as notification_state,
+      `select s.status, s.provider_message_id, n.state as notification_state, n.channel_states->?->>'state' as channel_state,
               greatest(0, ceil(extract(epoch from (s.claimed_at + (? * interval '1 millisecond') - now())) * 1000))::int as stale_in_ms
          from (select 1) one
          left join send_records s on s.notification_id = ? and s.channel = ?
          left join notifications n on n.id = ?`,
-      [this.staleAfterMs, notificationId, channel, notificationId],
+      [channel, this.staleAfterMs, notificationId, channel, notificationId],
     );
     if (row?.status === 'sent') return { claimed: false, status: 'sent', providerMessageId: row.provider_message_id };
     if (row?.status === 'unknown') return { claimed: false, status: 'unknown' };
-    if (row?.status === 'cancelled' || row?.notification_state === 'cancelled' || !row?.notification_state) return { claimed: false, status: 'cancelled' };
+    // Cancelled, or expired by the deadline reconcile (docs/contracts.md, "Durability invariants"): a late job sends nothing.
+    const closed = ['cancelled', 'expired'];
+    if (row?.status === 'cancelled' || closed.includes(row?.notification_state) || closed.includes(row?.channel_state) || !row?.notification_state) {
+      return { claimed: false, status: 'cancelled' };
+    }
     // Still sending elsewhere (or released in between: then staleInMs is irrelevant and the next try claims it).
     return { claimed: false, status: 'sending', staleInMs: row?.status === 'sending' ? Number(row.stale_in_ms) : 0 };
   }

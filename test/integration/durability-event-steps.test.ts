@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { createActivities } from '../../activities';
+import { Notification } from '../../src/db/entities';
+import { sendJobId } from '../../src/domain/channels';
+import { eventWorkflowId } from '../../src/domain/workflow-ids';
+import { PrivateRedis } from '../helpers/private-services';
+import { TestStack } from '../helpers/test-stack';
+import { waitFor } from '../helpers/wait-for';
+
+/**
+ * The event workflow's own steps under faults of our infrastructure (docs/contracts.md, "Durability
+ * invariants"): real Redis refusing writes (OOM) at a delayed send's wake-up, a horizon that runs out,
+ * the workflow's clock deciding due-ness, and a dead worker's claim whose job vanished.
+ */
+describe('durability: event steps under infrastructure faults', () => {
+  let redis: PrivateRedis;
+  let stack: TestStack;
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    stack = await new TestStack({ env: { REDIS_URL: redis.url, DELIVERY_DEADLINE_MS: '20000' } }).start();
+  });
+  afterAll(async () => {
+    await redis?.acceptWrites().catch(() => undefined);
+    await stack?.stop();
+    await redis?.close();
+  });
+
+  const row = (eventId: string, userId: string) => stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: userId });
+
+  it('I3/I2: a delayed send whose wake-up meets Redis refusing writes is handed off once Redis recovers, and arrives once', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const eventId = stack.uid('evt');
+    await stack.client.publishNotification({
+      id: eventId,
+      userId,
+      templateCode: 'order_created',
+      variables: { orderNumber: eventId, total: 5, currency: 'INR' },
+      options: { channels: ['in_app', 'email'], delayMs: 2500 },
+    });
+    await waitFor(async () => ((await row(eventId, userId)).state === 'scheduled' ? true : undefined));
+    await redis.refuseWrites();
+    // The wake-up comes and goes inside the outage: the step stores the row as sending, then cannot queue.
+    await waitFor(async () => ((await row(eventId, userId)).state === 'sending' ? true : undefined), 15_000);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await stack.queues.queue('email').getJob(sendJobId((await row(eventId, userId)).id, 'email'))).toBeUndefined();
+    await redis.acceptWrites();
+
+    const result = await stack.client.eventResult(eventId);
+    expect(result.notifications[0].state).toBe('delivered');
+    expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
+    const stored = await row(eventId, userId);
+    expect(stored.channelStates).toMatchObject({ in_app: { state: 'delivered' }, email: { state: 'delivered' } });
+  }, 60_000);
+
+  it('I5: the workflow clock decides due-ness; a row a moment ahead of it comes back as a wake-up, never lost or early', async () => {
+    const activities = createActivities({ orm: stack.orm, queues: stack.queues, temporalClient: stack.temporalClient, config: stack.config });
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const eventId = stack.uid('evt');
+    const nowMs = Date.now();
+    const opened = await activities.openEvent({
+      event: { id: eventId, templateCode: 'order_created', occurredAt: new Date(nowMs).toISOString(), userId, data: { orderNumber: 'A-1', total: 5, currency: 'INR' }, options: { channels: ['in_app'], delayMs: 60_000 } },
+      workflowId: eventWorkflowId(eventId),
+      nowMs,
+    });
+    expect(opened.recipients[0]).toMatchObject({ state: 'scheduled', sendAt: new Date(nowMs + 60_000).toISOString() });
+    // The workflow's clock runs 3 s behind the stored send time: nothing goes early, the time comes back to wait for.
+    const early = await activities.dispatchDue({ spec: opened.spec, inline: true, nowMs: nowMs + 57_000 });
+    expect(early).toMatchObject({ examined: 0, wakeTimes: [nowMs + 60_000] });
+    // This worker's clock (and Postgres') says the send time is a minute away; the workflow's timer fired: it is due.
+    const due = await activities.dispatchDue({ spec: opened.spec, inline: true, nowMs: nowMs + 60_000 });
+    expect(due.recipients[0]).toMatchObject({ userId, state: 'sending' });
+    const stored = await row(eventId, userId);
+    expect(await stack.queues.queue('in_app').getJob(sendJobId(stored.id, 'in_app'))).toBeDefined();
+  });
+
+  it('I1: a dead worker’s claim whose job vanished is handed off again at the deadline instead of extended forever', async () => {
+    await stack.stopDeliveryWorkers();
+    try {
+      const activities = createActivities({ orm: stack.orm, queues: stack.queues, temporalClient: stack.temporalClient, config: stack.config });
+      const userId = stack.uid('u');
+      await stack.createRecipient({ id: userId });
+      const eventId = stack.uid('evt');
+      const nowMs = Date.now();
+      const opened = await activities.openEvent({
+        event: { id: eventId, templateCode: 'order_created', occurredAt: new Date(nowMs).toISOString(), userId, data: { orderNumber: 'A-2', total: 5, currency: 'INR' }, options: { channels: ['email'] } },
+        workflowId: eventWorkflowId(eventId),
+        nowMs,
+      });
+      const id = opened.recipients[0].notificationId!;
+      // A worker claimed the send and died; then its job vanished with Redis.
+      await stack.orm.em
+        .fork()
+        .getConnection()
+        .execute(`insert into send_records (notification_id, channel, status, claimed_by, claimed_at) values (?, 'email', 'sending', ?, now() - interval '10 minutes')`, [
+          id,
+          `dead-host:1/${randomUUID()}`,
+        ]);
+      await (await stack.queues.queue('email').getJob(sendJobId(id, 'email')))!.remove();
+
+      const reconciled = await activities.reconcileEvent({ spec: opened.spec, inline: true, nowMs: nowMs + 25_000 });
+      expect(reconciled.open).toBe(1);
+      expect((await row(eventId, userId)).channelStates.email).toMatchObject({ state: 'queued', handOffs: 2 });
+      expect(await stack.queues.queue('email').getJob(sendJobId(id, 'email'))).toBeDefined();
+    } finally {
+      stack.startDeliveryWorkers();
+    }
+  });
+});
+
+describe('durability: the horizon', () => {
+  let redis: PrivateRedis;
+  let stack: TestStack;
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    stack = await new TestStack({ env: { REDIS_URL: redis.url, INFRA_RETRY_HORIZON_MS: '4000' } }).start();
+  });
+  afterAll(async () => {
+    await redis?.acceptWrites().catch(() => undefined);
+    await stack?.stop();
+    await redis?.close();
+  });
+
+  it('I4: Redis refusing writes for longer than the horizon ends the notification expired (not failed), and the workflow closes', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const eventId = stack.uid('evt');
+    await stack.client.publishNotification({
+      id: eventId,
+      userId,
+      templateCode: 'order_created',
+      variables: { orderNumber: eventId, total: 5, currency: 'INR' },
+      options: { channels: ['email'], delayMs: 1500 },
+    });
+    await waitFor(async () => ((await stack.orm.em.fork().findOne(Notification, { eventId }))?.state === 'scheduled' ? true : undefined));
+    await redis.refuseWrites();
+    try {
+      const result = await stack.client.eventResult(eventId);
+      expect(result.notifications[0]).toMatchObject({ userId, state: 'expired' });
+      const stored = await stack.orm.em.fork().findOneOrFail(Notification, { eventId });
+      expect(stored.state).toBe('expired');
+      expect(stored.error).toMatch(/^expired: dispatchDue: our own infrastructure stayed unreachable/);
+      expect(stored.channelStates.email).toMatchObject({ state: 'expired' });
+      expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(0);
+    } finally {
+      await redis.acceptWrites();
+    }
+  }, 60_000);
+});
