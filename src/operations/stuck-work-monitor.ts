@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Channel } from '../domain/channels';
-import { findStuckWork, type StuckKind, type StuckWork, type StuckWorkDeps, type StuckWorkOptions, type WorkflowWithoutTimer } from './stuck-work';
+import { findStuckWork, withTimeout, type StuckKind, type StuckWork, type StuckWorkDeps, type StuckWorkOptions, type WorkflowWithoutTimer } from './stuck-work';
 
 /**
  * Periodic stuck-work scans (docs/contracts.md, "Stuck work"): one process scans per interval (a
@@ -40,6 +40,8 @@ export interface StuckWorkSummary {
 }
 
 export const stuckWorkKey = (queuePrefix: string) => `${queuePrefix}:stuck-work`;
+/** Our Redis connections queue commands while Redis is down: the summary's reads and writes give up after this. */
+const REDIS_TIMEOUT_MS = 3000;
 const lockKey = (queuePrefix: string) => `${queuePrefix}:stuck-work:lock`;
 
 /** STUCK_WORK_SCAN_MS: a whole number of milliseconds, 0 = no scans; default 60000. */
@@ -80,7 +82,7 @@ export interface StuckWorkScannerDeps extends StuckWorkDeps {
 
 /** Reads the latest published summary; null when none (no scan within its lifetime) or Redis does not answer. */
 export async function readStuckWorkSummary(redis: Redis, queuePrefix: string): Promise<StuckWorkSummary | null> {
-  const raw = await redis.get(stuckWorkKey(queuePrefix));
+  const raw = await withTimeout(redis.get(stuckWorkKey(queuePrefix)), REDIS_TIMEOUT_MS, 'Redis did not answer');
   return raw ? (JSON.parse(raw) as StuckWorkSummary) : null;
 }
 
@@ -96,7 +98,9 @@ export async function scanAndPublish(deps: StuckWorkScannerDeps, ttlMs: number, 
     ...options,
   });
   const summary = summarize(work);
-  await deps.redis.set(stuckWorkKey(deps.queuePrefix), JSON.stringify(summary), 'PX', Math.max(1000, Math.round(ttlMs))).catch(() => undefined);
+  await withTimeout(deps.redis.set(stuckWorkKey(deps.queuePrefix), JSON.stringify(summary), 'PX', Math.max(1000, Math.round(ttlMs))), REDIS_TIMEOUT_MS, 'Redis did not answer').catch(
+    () => undefined,
+  );
   return summary;
 }
 
@@ -129,7 +133,8 @@ export function startStuckWorkMonitor(
 
   async function round(): Promise<StuckWorkSummary | null> {
     // Redis refusing the lock (an outage) must not blind this process: it scans on its own then.
-    const mine = await deps.redis.set(lockKey(deps.queuePrefix), String(process.pid), 'PX', Math.max(500, intervalMs - 500), 'NX').then(
+    const lock = deps.redis.set(lockKey(deps.queuePrefix), String(process.pid), 'PX', Math.max(500, intervalMs - 500), 'NX');
+    const mine = await withTimeout(lock, REDIS_TIMEOUT_MS, 'Redis did not answer').then(
       (ok) => ok === 'OK',
       () => true,
     );

@@ -92,10 +92,15 @@ export interface StuckWorkOptions {
   workflowCursor?: string | null;
   /** Runs found stuck before: checked again first (so a count stays right across scans that each see a part). */
   recheckWorkflows?: WorkflowWithoutTimer[];
+  /**
+   * A part whose store has not answered within this is reported as an error (our connections queue
+   * commands while a store is down instead of failing them). Default 20 s.
+   */
+  partTimeoutMs?: number;
 }
 
 export const EXPIRED_COUNT_CAP = 10_000;
-const DEFAULTS = { deadlineGraceMs: 60_000, handOffGraceMs: 60_000, maxRows: 500, workflowMinAgeMs: 60_000, maxListedWorkflows: 10_000, maxHistories: 200 };
+const DEFAULTS = { deadlineGraceMs: 60_000, handOffGraceMs: 60_000, maxRows: 500, workflowMinAgeMs: 60_000, maxListedWorkflows: 10_000, maxHistories: 200, partTimeoutMs: 20_000 };
 
 export async function findStuckWork(deps: StuckWorkDeps, options: StuckWorkOptions = {}): Promise<StuckWork> {
   const o = { ...DEFAULTS, ...options };
@@ -103,7 +108,7 @@ export async function findStuckWork(deps: StuckWorkDeps, options: StuckWorkOptio
   const errors: StuckWork['errors'] = [];
   const part = async <T>(name: StuckWork['errors'][number]['part'], read: () => Promise<T>, fallback: T): Promise<T> => {
     try {
-      return await read();
+      return await withTimeout(read(), o.partTimeoutMs, `no answer within ${o.partTimeoutMs} ms`);
     } catch (err) {
       errors.push({ part: name, message: err instanceof Error ? err.message : String(err) });
       return fallback;
@@ -311,6 +316,17 @@ async function listRunning(client: Client, taskQueues: string[], startedBefore: 
     if (runs.length >= max) break;
   }
   return runs;
+}
+
+/** The promise's value, or a rejection with `message` once `ms` passed (the promise itself runs on). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer.unref();
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {

@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
+import { Redis } from 'ioredis';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { DeliveryMetrics } from '../../src/delivery/delivery-metrics';
+import { SendQueues } from '../../src/delivery/send-queues';
+import { startMetricsServer } from '../../src/runtime/metrics-server';
 import { Notification } from '../../src/db/entities';
 import { migrate, openOrm } from '../../src/db/orm';
 import { dropDatabase, recreateProcessDatabase } from '../../src/db/process-database';
 import { eventWorkflowId } from '../../src/domain/workflow-ids';
 import { findStuckWork, type StuckWork, type StuckWorkDeps } from '../../src/operations/stuck-work';
-import { readStuckWorkSummary, startStuckWorkMonitor, type StuckWorkSummary } from '../../src/operations/stuck-work-monitor';
+import { readStuckWorkSummary, startStuckWorkMonitor, startStuckWorkScans, type StuckWorkSummary } from '../../src/operations/stuck-work-monitor';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -179,6 +183,52 @@ describe('stuck work', () => {
       ]);
     } finally {
       await api.close();
+    }
+  });
+
+  it('names a store that does not answer and still counts the other parts', async () => {
+    // A peer that accepts connections and never answers (a Redis hung on a full disk): the service's
+    // connections (no retry limit) queue commands on it instead of failing them.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const deadRedis = new Redis({ host: '127.0.0.1', port: (silent.address() as AddressInfo).port, maxRetriesPerRequest: null });
+    deadRedis.on('error', () => undefined);
+    const deadQueues = new SendQueues({ connection: deadRedis, prefix: stack.config.queuePrefix, channels: stack.config.channels });
+    try {
+      const found = await findStuckWork({ ...deps, queues: deadQueues }, { deadlineGraceMs: 0, handOffGraceMs: 0, workflowMinAgeMs: 0, partTimeoutMs: 1000 });
+      expect(found.errors).toEqual([{ part: 'queued_without_job', message: 'no answer within 1000 ms' }]);
+      expect(found.eventsPastDeadline.map((p) => p.notificationId)).toEqual([sent.id]);
+      expect(found.workflowsWithoutTimer.map((w) => w.workflowId)).toEqual([tinyWorkflowId]);
+    } finally {
+      deadRedis.disconnect();
+      silent.close();
+    }
+  });
+
+  it("a worker process's scans (STUCK_WORK_SCAN_MS) feed its GET /metrics; 0 turns them off", async () => {
+    const log: string[] = [];
+    const metrics = new DeliveryMetrics();
+    const input = { config: stack.config, orm: stack.orm, redis: stack.redis, queues: stack.queues, temporalClient: stack.temporalClient, metrics, log: (line: string) => log.push(line) };
+    expect(startStuckWorkScans({ ...input, env: { STUCK_WORK_SCAN_MS: '0' } })).toBeNull();
+    expect(() => startStuckWorkScans({ ...input, env: { STUCK_WORK_SCAN_MS: 'often' } })).toThrow('STUCK_WORK_SCAN_MS');
+    await stack.redis.del(`${stack.config.queuePrefix}:stuck-work:lock`);
+    const monitor = startStuckWorkScans({ ...input, env: { STUCK_WORK_SCAN_MS: '1000' } })!;
+    const server = await startMetricsServer(metrics.registry, 0, '127.0.0.1');
+    try {
+      // The email stays queued without its job; with the default graces it counts once its row is a minute old.
+      const body = await waitFor(async () => {
+        const text = await (await fetch(server.url)).text();
+        return /notifications_stuck_scan_timestamp_seconds [1-9]/.test(text) ? text : undefined;
+      });
+      expect(body).toMatch(/notifications_stuck\{kind="past_deadline"\} \d+/);
+      expect(body).toMatch(/notifications_stuck\{kind="queued_without_job"\} \d+/);
+      // The tiny workflow is younger than a minute, but the published summary found it before: it is read again and still counts.
+      expect(body).toContain('notifications_stuck{kind="workflow_without_timer"} 1');
+      expect(body).toContain('notifications_expired 0');
+      expect(log[0]).toMatch(/^stuck work: past_deadline=\d+ queued_without_job=\d+ workflow_without_timer=1$/);
+    } finally {
+      await server.close();
+      await monitor.stop();
     }
   });
 

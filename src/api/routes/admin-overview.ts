@@ -133,6 +133,8 @@ function latestStuckWork(ctx: ApiContext): () => Promise<StuckWorkSummary | null
         taskQueues: [...new Set([config.temporal.taskQueue, config.temporal.campaignTaskQueue])],
       },
       API_SCAN_TTL_MS,
+      // An operator waits for this page: a store that does not answer is named sooner than a worker's scan would.
+      { partTimeoutMs: 5000 },
     ).catch(() => null);
   return async () => {
     const published = await readStuckWorkSummary(redis, config.queuePrefix).catch(() => null);
