@@ -24,7 +24,7 @@ export interface OpenWork {
   timers: number;
   /** Activities scheduled and not yet completed, failed, timed out or cancelled (retrying ones included). */
   activities: number;
-  /** Workflow tasks scheduled or started and not yet completed, failed or timed out; a failed one is retried by the server. */
+  /** Workflow tasks scheduled or started and not yet completed, or retried by the server after one failed or timed out. */
   workflowTasks: number;
   /** Child workflows, external signals or cancels, Nexus operations and accepted updates still in flight. */
   others: number;
@@ -113,13 +113,23 @@ function closedEventId(e: HistoryEvent): unknown {
 /** Event ids are int64 (Long objects from gRPC, numbers or strings from JSON): compared as decimal strings. */
 const idKey = (id: unknown): string => String(id);
 
-/** Pairs every opening event with the event that closed it; what is left unpaired is still pending. */
+/** Workflow task events after which the server retries the task without recording it (a transient task). */
+const RETRIED_UNRECORDED = new Set<number>([T.EVENT_TYPE_WORKFLOW_TASK_FAILED, T.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT]);
+const WORKFLOW_TASK_EVENTS = new Set<number>([T.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, ...RETRIED_UNRECORDED]);
+
+/**
+ * Pairs every opening event with the event that closed it; what is left unpaired is still pending.
+ * A workflow task that failed or timed out is retried by the server as a transient task that history
+ * shows only once it completes (a worker killed mid-task, a bug in workflow code): still pending.
+ */
 export function openWorkOf(history: History): OpenWork {
   const pending = new Map<string, Kind>();
   let open = true;
+  let lastWorkflowTaskEvent: number = T.EVENT_TYPE_UNSPECIFIED;
   for (const e of history.events ?? []) {
     const type = e.eventType ?? T.EVENT_TYPE_UNSPECIFIED;
     if (CLOSING.has(type)) open = false;
+    if (WORKFLOW_TASK_EVENTS.has(type)) lastWorkflowTaskEvent = type;
     const kind = OPENING[type];
     if (kind) pending.set(idKey(e.eventId), kind);
     const closed = closedEventId(e);
@@ -127,6 +137,7 @@ export function openWorkOf(history: History): OpenWork {
   }
   const work: OpenWork = { open, timers: 0, activities: 0, workflowTasks: 0, others: 0 };
   for (const kind of pending.values()) work[kind] += 1;
+  if (open && RETRIED_UNRECORDED.has(lastWorkflowTaskEvent)) work.workflowTasks += 1;
   return work;
 }
 

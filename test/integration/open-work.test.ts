@@ -85,6 +85,7 @@ describe('open work of a workflow, read from its history', () => {
     const withChild = await start('startsChild', [{ childTaskQueue: `${taskQueue}-nobody` }]);
     const unpolled = await start('waitsForSignal', [], `${taskQueue}-nobody-polls`);
     const finished = await start('finishes');
+    const failing = await start('failsItsTask');
 
     expect(waitsWithoutDeadline(await openWorkReaches(stuck, { open: true, ...nothingPending }))).toBe(true);
     await openWorkReaches(withTimer, { open: true, timers: 1, workflowTasks: 0 });
@@ -98,6 +99,9 @@ describe('open work of a workflow, read from its history', () => {
     // No worker ever picked it up: its first workflow task is pending (a worker outage, not a missing deadline).
     await openWorkReaches(unpolled, { open: true, workflowTasks: 1 });
     await openWorkReaches(finished, { open: false });
+    // History ends with WorkflowTaskFailed; the server retries the task unrecorded (describe shows it pending).
+    await openWorkReaches(failing, { open: true, workflowTasks: 1, timers: 0 });
+    expect((await client.workflow.getHandle(failing).describe()).raw.pendingWorkflowTask).toBeTruthy();
 
     const found = await findWorkflowsWithoutTimer(client, [...started, `${taskQueue}-never-started`]);
     expect(found).toEqual([stuck]);

@@ -59,3 +59,8 @@ export async function startsChild(input: { childTaskQueue: string }): Promise<vo
 export async function finishes(): Promise<void> {
   await sleep(1);
 }
+
+/** Its workflow task fails every time (a bug in workflow code): the server retries the task, unrecorded. */
+export async function failsItsTask(): Promise<void> {
+  throw new TypeError('a bug in workflow code');
+}
