@@ -1,7 +1,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { queueNameFor, sendJobId, type Channel } from '../domain/channels';
 import { bullmqPriority, type Priority } from '../domain/priorities';
-import type { ChannelWorkerConfig } from '../config';
+import type { ChannelWorkerConfig, Config } from '../config';
 
 /**
  * Data of one send job: ids only, so Redis never holds addresses or content. Jobs of the lean event
@@ -18,6 +18,12 @@ export interface SendJobData {
    * (in-process retries used up): the next attempt records it instead of sending again.
    */
   accepted?: { providerMessageId: string | null; startedAt: string };
+  /**
+   * Set by a worker whose provider call failed and whose claim Postgres would not release: the claim
+   * token, so that the next attempt releases its own claim instead of waiting for it to turn stale
+   * and taking it over as a dead worker's (docs/contracts.md, "BullMQ").
+   */
+  releasedClaim?: string;
 }
 
 export interface SendQueuesOptions {
@@ -25,6 +31,21 @@ export interface SendQueuesOptions {
   /** Redis key prefix; a Redis Cluster hash tag such as `{notifications}`. */
   prefix: string;
   channels: Record<Channel, ChannelWorkerConfig>;
+  /**
+   * Finished jobs kept per queue (SEND_KEEP_COMPLETED_JOBS, SEND_KEEP_FAILED_JOBS): caps by count
+   * as well as by age, so that a flood of failures cannot fill a `noeviction` Redis (docs/contracts.md,
+   * "Durability invariants", I6). @defaultValue 10000 each
+   */
+  keep?: { completed: number; failed: number };
+}
+
+/** How long finished jobs are kept at most, whatever their number: completed ones a day, failed ones (for operators) a week. */
+const KEEP_COMPLETED_SECONDS = 24 * 3600;
+const KEEP_FAILED_SECONDS = 7 * 24 * 3600;
+
+/** SendQueuesOptions.keep from the configuration. */
+export function keptJobs(config: Pick<Config, 'sendJobs'>): { completed: number; failed: number } {
+  return { completed: config.sendJobs.keepCompleted, failed: config.sendJobs.keepFailed };
 }
 
 /** The producer side of the per-channel queues. */
@@ -82,8 +103,8 @@ export class SendQueues {
       priority: bullmqPriority(priority),
       attempts: config.attempts,
       backoff: { type: 'exponential', delay: config.backoffMs, jitter: 0.5 },
-      removeOnComplete: { age: 24 * 3600, count: 10_000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
+      removeOnComplete: { age: KEEP_COMPLETED_SECONDS, count: this.options.keep?.completed ?? 10_000 },
+      removeOnFail: { age: KEEP_FAILED_SECONDS, count: this.options.keep?.failed ?? 10_000 },
     };
   }
 

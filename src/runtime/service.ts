@@ -8,7 +8,7 @@ import { DeliveryMetrics } from '../delivery/delivery-metrics';
 import { createProviders } from '../delivery/providers/create-providers';
 import type { ChannelProvider } from '../delivery/providers/provider';
 import type { Channel } from '../domain/channels';
-import { SendQueues } from '../delivery/send-queues';
+import { keptJobs, SendQueues } from '../delivery/send-queues';
 import { connectRedis, connectTemporalClient, connectTemporalWorker, temporalClientOn } from './connections';
 import { startDeliveryWorkers, type DeliveryWorkers } from './delivery-workers';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
@@ -50,7 +50,7 @@ export async function startService(
   const orm = await openOrm(config.databaseUrl);
   const redis = await connectRedis(config.redisUrl);
   let temporalClient = await connectTemporalClient(config.temporal);
-  const queues = new SendQueues({ connection: redis, prefix: config.queuePrefix, channels: config.channels });
+  const queues = new SendQueues({ connection: redis, prefix: config.queuePrefix, channels: config.channels, keep: keptJobs(config) });
 
   let nativeConnection: NativeConnection | null = null;
   let temporalWorker: TemporalWorkers | null = null;

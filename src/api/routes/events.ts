@@ -3,6 +3,7 @@ import type { PublishResult } from '../../client/notification-client';
 import { businessEventSchema, type BusinessEvent } from '../../domain/business-event';
 import { notificationKey } from '../../domain/workflow-ids';
 import type { ApiContext } from '../context';
+import { BACKPRESSURE_NOTE, redisBackpressureGuard } from '../redis-backpressure';
 import { errors, noQuery, publishResultSchema } from '../schemas';
 
 const DESCRIPTION = `Validates the business event envelope (docs/contracts.md) and starts businessEventWorkflow
@@ -15,10 +16,12 @@ export function eventRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       '/api/events',
       {
         onRequest: ctx.auth.guard('service', 'events'),
+        // Nothing is accepted while Redis is nearly full (docs/contracts.md, "BullMQ").
+        preValidation: redisBackpressureGuard(ctx),
         schema: {
           tags: ['events'],
           summary: 'Publish a business event',
-          description: DESCRIPTION,
+          description: `${DESCRIPTION}\n\n${BACKPRESSURE_NOTE}`,
           security: [{ apiKey: [] }],
           querystring: noQuery,
           body: businessEventSchema,

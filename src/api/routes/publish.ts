@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { InvalidEventError } from '../../domain/business-event';
 import type { ApiContext } from '../context';
+import { BACKPRESSURE_NOTE, redisBackpressureGuard } from '../redis-backpressure';
 import { assertTemplateVariables } from '../template-variables-check';
 import { errors, noQuery, publishBatchNotificationSchema, publishNotificationSchema, publishResultSchema } from '../schemas';
 import { withNotificationIds } from './events';
@@ -13,15 +14,18 @@ stored template uses outside \`{{#if}}\`.`;
 
 /** The original plan's publishNotification / publishBatchNotification, as direct sends by template code. */
 export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  const backpressure = redisBackpressureGuard(ctx);
   return async (app) => {
     app.post(
       '/api/notifications',
       {
         onRequest: ctx.auth.guard('service', 'sends'),
+        // Before the body is even validated: nothing is accepted while Redis is nearly full (docs/contracts.md, "BullMQ").
+        preValidation: backpressure,
         schema: {
           tags: ['events'],
           summary: 'Send one notification by template (publishNotification)',
-          description: OPTIONS_NOTE,
+          description: `${OPTIONS_NOTE}\n\n${BACKPRESSURE_NOTE}`,
           security: [{ apiKey: [] }],
           querystring: noQuery,
           body: publishNotificationSchema,
@@ -40,10 +44,12 @@ export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       '/api/notifications/batch',
       {
         onRequest: ctx.auth.guard('service', 'sends'),
+        // Before the body is even validated: nothing is accepted while Redis is nearly full (docs/contracts.md, "BullMQ").
+        preValidation: backpressure,
         schema: {
           tags: ['events'],
           summary: 'Send one notification by template to many users (publishBatchNotification)',
-          description: OPTIONS_NOTE,
+          description: `${OPTIONS_NOTE}\n\n${BACKPRESSURE_NOTE}`,
           security: [{ apiKey: [] }],
           querystring: noQuery,
           body: publishBatchNotificationSchema,

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Orm } from '../../db/orm';
+import { InfrastructureError } from '../infrastructure-errors';
 import type { ChannelProvider, OutgoingMessage, ProviderReceipt } from './provider';
 
 /** Redis pub/sub channel carrying a recipient's new in-app notifications to the API's SSE streams. */
@@ -18,18 +19,35 @@ export class InAppProvider implements ChannelProvider<'in_app'> {
     private readonly feedPrefix: string,
   ) {}
 
+  /**
+   * Our own Postgres and Redis are this channel's "provider": their errors are wrapped in
+   * InfrastructureError, so that an outage never spends one of the channel's delivery attempts
+   * (docs/contracts.md, "BullMQ", infrastructure errors).
+   */
   async send(message: OutgoingMessage<'in_app'>): Promise<ProviderReceipt> {
-    const em = this.orm.em.fork();
-    const rows = await em.getConnection().execute(
-      `update notifications set delivered_at = coalesce(delivered_at, now()) where id = ? returning id, created_at, delivered_at`,
-      [message.notificationId],
+    const rows = await ownStore('in-app delivery: marking the notification delivered in Postgres', () =>
+      this.orm.em.fork().getConnection().execute(
+        `update notifications set delivered_at = coalesce(delivered_at, now()) where id = ? returning id, created_at, delivered_at`,
+        [message.notificationId],
+      ),
     );
     if (rows.length === 0) throw new Error(`notification ${message.notificationId} not found`);
     const { title, body, actionUrl, actionText } = message.content;
-    await this.publisher.publish(
-      inAppFeedChannel(this.feedPrefix, message.recipient.id),
-      JSON.stringify({ id: message.notificationId, title, body, actionUrl, actionText, createdAt: rows[0].created_at }),
+    await ownStore('in-app delivery: publishing to the live feed in Redis', () =>
+      this.publisher.publish(
+        inAppFeedChannel(this.feedPrefix, message.recipient.id),
+        JSON.stringify({ id: message.notificationId, title, body, actionUrl, actionText, createdAt: rows[0].created_at }),
+      ),
     );
     return { providerMessageId: message.notificationId };
+  }
+}
+
+/** Runs a call to one of our own stores; any error it throws is ours, never a provider's answer. */
+async function ownStore<T>(doing: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new InfrastructureError(doing, err);
   }
 }
