@@ -28,7 +28,7 @@ export class DeliveryMetrics implements DeliveryObserver {
   private readonly attempts: Counter<'channel' | 'status'>;
   private readonly failures: Counter<'channel' | 'reason'>;
   private readonly durations: Histogram<'channel' | 'status'>;
-  private stuckWork: () => StuckWorkSummary | null = () => null;
+  private stuckWork: (() => StuckWorkSummary | null) | null = null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -76,11 +76,12 @@ export class DeliveryMetrics implements DeliveryObserver {
         }
       },
     });
-    this.registerStuckWorkGauges(registers);
   }
 
   /** Reports the latest stuck-work summary (src/operations/stuck-work-monitor.ts) on every scrape. */
   trackStuckWork(latest: () => StuckWorkSummary | null): void {
+    // Registered only in a process that scans (STUCK_WORK_SCAN_MS not 0), so "no scan" is never reported where none was meant to run.
+    if (!this.stuckWork) this.registerStuckWorkGauges();
     this.stuckWork = latest;
   }
 
@@ -92,8 +93,9 @@ export class DeliveryMetrics implements DeliveryObserver {
   }
 
   /** docs/contracts.md, "Stuck work": values of the latest scan; a kind that scan could not read is left out. */
-  private registerStuckWorkGauges(registers: Registry[]): void {
-    const latest = () => this.stuckWork();
+  private registerStuckWorkGauges(): void {
+    const registers = [this.registry];
+    const latest = () => this.stuckWork?.() ?? null;
     new Gauge({
       name: 'notifications_stuck',
       help: 'Stuck work found by the latest scan: past_deadline (open channels past their deadline), queued_without_job (channels queued whose BullMQ job is gone), workflow_without_timer (open workflows holding no timer and no pending work).',

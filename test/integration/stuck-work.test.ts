@@ -162,6 +162,8 @@ describe('stuck work', () => {
     expect(await readStuckWorkSummary(stack.redis, stack.config.queuePrefix)).toEqual(summary);
 
     const metrics = new DeliveryMetrics();
+    // A process that does not scan exports none of these (no false "never scanned").
+    expect(await metrics.metrics()).not.toContain('notifications_stuck');
     metrics.trackStuckWork(monitor.latest);
     const text = await metrics.metrics();
     expect(text).toContain('notifications_stuck{kind="past_deadline"} 1');

@@ -85,7 +85,7 @@ export class OverviewPage extends LightElement {
         ${s
           ? html`
               <dl class="totals">
-                ${STUCK_COUNTS.map(({ key, label }) => html`<div><dt>${label}</dt><dd>${s[key] ?? '?'}</dd></div>`)}
+                ${STUCK_COUNTS.map(({ key, label }) => html`<div class=${s[key] ? 'attention' : ''}><dt>${label}</dt><dd>${s[key] ?? '?'}</dd></div>`)}
               </dl>
               <p class="muted">
                 Scanned ${formatTime(s.scannedAt)}${s.truncated.rows || s.truncated.workflows ? ' · only part was examined: counts are at least these' : ''}
