@@ -12,6 +12,8 @@ import { fallbacksFor } from '../src/domain/event-catalog';
 import { Template, type Campaign } from '../src/db/entities';
 import { CampaignRepository } from '../src/db/repositories/campaign-repository';
 import { businessFailure } from './errors';
+import { createReconciler } from './reconciler';
+import { openChannelSummary, sendingRowsPastDeadline } from '../src/state/notification-store';
 import type { ActivityDeps } from './deps';
 import type { Dispatcher, EventSpec } from './dispatcher';
 import { CAMPAIGN_EVENT_TYPE, campaignEventId, campaignWorkflowId } from '../src/domain/workflow-ids';
@@ -20,6 +22,7 @@ import { CAMPAIGN_EVENT_TYPE, campaignEventId, campaignWorkflowId } from '../src
 export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatcher) {
   const maxBacklog = deps.config.campaignMaxBacklog ?? DEFAULT_CAMPAIGN_MAX_BACKLOG;
   const repository = () => new CampaignRepository(deps.orm.em.fork());
+  const reconciler = createReconciler(deps);
 
   async function loadCampaign(campaignId: string): Promise<Campaign> {
     const campaign = await repository().findById(campaignId);
@@ -120,6 +123,26 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
       }
     },
 
+    /**
+     * Reconciles the campaign's notifications whose channels are past their deadline, page after page
+     * (a vanished job is handed off again, a channel open past the horizon expires: docs/contracts.md,
+     * "Durability invariants"), and reports what is still open, so the campaign workflow holds a timer
+     * until every notification of it is final.
+     */
+    async settleCampaign(input: { plan: CampaignPlan; nowMs?: number }): Promise<{ open: number; nextDeadlineMs: number | null }> {
+      const spec = { ...campaignSpec(input.plan), infraHorizonMs: deps.config.infraRetryHorizonMs };
+      const em = deps.orm.em.fork();
+      const nowMs = input.nowMs ?? Date.now();
+      for (let after = FIRST_UUID; ; ) {
+        const rows = await sendingRowsPastDeadline(em, spec.eventId, nowMs, after, SETTLE_PAGE_SIZE);
+        for (const row of rows) await reconciler.reconcileRow(em, spec, row, nowMs);
+        Context.current().heartbeat({ reconciled: rows.length });
+        if (rows.length < SETTLE_PAGE_SIZE) break;
+        after = rows[rows.length - 1].id;
+      }
+      return openChannelSummary(em, spec.eventId);
+    },
+
     /** One page of the campaign's segment, recipient ids in ascending order after `afterUserId` (release-0 campaigns). */
     async listCampaignRecipients(input: { campaignId: string; afterUserId: string | null; limit: number }): Promise<string[]> {
       const campaign = await loadCampaign(input.campaignId);
@@ -147,6 +170,8 @@ export interface CampaignPageResult {
 /** Default for CAMPAIGN_MAX_BACKLOG: jobs a channel's queue may hold before fan-out pauses. */
 export const DEFAULT_CAMPAIGN_MAX_BACKLOG = 5000;
 const DUE_PAGE_SIZE = 1000;
+const SETTLE_PAGE_SIZE = 500;
+const FIRST_UUID = '00000000-0000-0000-0000-000000000000';
 const BACKLOG_POLL_MS = 250;
 
 /** What every notification of a campaign shares (campaign notifications are not awaited by a workflow). */

@@ -8,8 +8,6 @@ export interface ActivityDeps {
   queues: SendQueues;
   /** Visibility look-ups of release-0 notification workflows (supersession). */
   temporalClient: Client;
-  /** Told how many notifications an event's expiry ended (an operator alert: the metric). */
-  onExpired?: (count: number) => void;
   config: {
     deliveryDeadlineMs: number;
     /** Delay of the payment reminder follow-up. */

@@ -1,29 +1,25 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { Context, log } from '@temporalio/activity';
 import { parseBusinessEvent, type BusinessEvent } from '../src/domain/business-event';
-import { sendJobId, type Channel } from '../src/domain/channels';
+import type { Channel } from '../src/domain/channels';
 import { correlationKeyOf, EVENT_CATALOG, fallbacksFor } from '../src/domain/event-catalog';
-import { applyOutcome, onDeadline, openChannelCount, type ChannelRecords, type DeadlineObservation, type NotificationView } from '../src/domain/notification-lifecycle';
+import { openChannelCount } from '../src/domain/notification-lifecycle';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
 import {
   cancelBeforeProviders,
-  cancelSendRecords,
   eventRows,
   expireOpenWork,
-  finalError,
   reopenExpired,
   rescheduleWaiting,
   storedEventSpec,
   resetOpenChannels,
   waitingSendTimes,
-  writeReconciledRow,
-  type EventRow,
 } from '../src/state/notification-store';
 import type { ActivityDeps } from './deps';
 import { fetchTemplates, summarizeRows, type Dispatcher, type DispatchResult, type EventSpec, type RecipientSummary } from './dispatcher';
 import { INLINE_STATUS_LIMIT } from '../src/domain/event-ledger';
 import { businessFailure } from './errors';
 import { planFollowUp } from './follow-up-plan';
+import { createReconciler, DEFAULT_INFRA_HORIZON_MS } from './reconciler';
 import { findRelease0Waiting } from './release-0-lookups';
 
 /** Recipients admitted per local activity; an event has at most 1000 (larger audiences are campaigns). */
@@ -49,7 +45,8 @@ export interface ReconcileResult extends DispatchResult {
  * single-recipient event costs one workflow task to hand off and one to finish.
  */
 export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher) {
-  const { orm, queues, temporalClient, config } = deps;
+  const { orm, temporalClient, config } = deps;
+  const reconciler = createReconciler(deps);
 
   return {
     /**
@@ -179,7 +176,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
       let reconciled = 0;
       for (const row of rows) {
         if (row.state !== 'sending') continue;
-        if (await reconcileRow(em, spec, row, nowMs)) reconciled++;
+        if (await reconciler.reconcileRow(em, spec, row, nowMs)) reconciled++;
       }
       const open = rows.reduce((n, r) => n + (r.state === 'sending' ? openChannelCount(r.channel_states) : 0), 0);
       if (reconciled > 0) await resetOpenChannels(em, spec.eventId, open);
@@ -189,8 +186,8 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
 
     /**
      * The event's own steps could not reach our infrastructure within the horizon (I4): every
-     * notification still waiting or sending ends `expired`, and operators are alerted (an error log and
-     * the metric). Its retries are unbounded: the workflow holds its timer until this is written.
+     * notification still waiting or sending ends `expired`, and operators are alerted (an error log here;
+     * the stuck-work scan's `notifications_expired` gauge). Its retries are unbounded: the workflow holds its timer until this is written.
      */
     async expireEvent(input: { spec: EventSpec; inline: boolean; reason: string }): Promise<ReconcileResult> {
       const { spec } = input;
@@ -198,7 +195,6 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
       const rows = await expireOpenWork(orm.em.fork(), spec.eventId, error);
       const expired = rows.filter((r) => r.state === 'expired').length;
       log.error('notifications expired: our infrastructure failed past the horizon', { eventId: spec.eventId, expired, reason: input.reason });
-      deps.onExpired?.(expired);
       const { recipients, nextDeadlineMs, wakeTimes } = summarizeRows(rows, input.inline);
       return { recipients, open: 0, nextDeadlineMs, wakeTimes };
     },
@@ -212,7 +208,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
       const em = orm.em.fork();
       const stored = await storedEventSpec(em, input.eventId);
       if (!stored) throw businessFailure('NothingToRedrive', `event "${input.eventId}" has no stored plan: nothing of it can be redriven`);
-      const spec: EventSpec = { ...(stored as unknown as EventSpec), workflowId: input.workflowId, deliveryDeadlineMs: config.deliveryDeadlineMs, infraHorizonMs: horizonMs(stored as unknown as EventSpec) };
+      const spec: EventSpec = { ...(stored as unknown as EventSpec), workflowId: input.workflowId, deliveryDeadlineMs: config.deliveryDeadlineMs, infraHorizonMs: reconciler.horizonMs(stored as unknown as EventSpec) };
       const reopened = await reopenExpired(em, input.eventId, input.nowMs ?? Date.now(), spec.deliveryDeadlineMs);
       if (reopened.length === 0) throw businessFailure('NothingToRedrive', `event "${input.eventId}" has no expired notification`);
       await dispatcher.handOffUnclaimed(input.eventId);
@@ -222,79 +218,8 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
     },
   };
 
-  /** One sending row at its deadline: each expired open channel observed and decided; false when a worker changed the row meanwhile. */
-  async function reconcileRow(em: EntityManager, spec: EventSpec, row: EventRow, nowMs: number): Promise<boolean> {
-    const expired = (Object.entries(row.channel_states) as [Channel, NonNullable<ChannelRecords[Channel]>][]).filter(
-      ([, r]) => r.state === 'queued' && r.deadlineAt && Date.parse(r.deadlineAt) <= nowMs,
-    );
-    if (expired.length === 0) return false;
-    let view: NotificationView = { state: row.state, channels: row.channel_states, fallbacks: row.fallbacks };
-    const enqueue: Channel[] = [];
-    const handOffAgain: Channel[] = [];
-    const cancel: Channel[] = [];
-    const deadlineAt = new Date(nowMs + spec.deliveryDeadlineMs).toISOString();
-    for (const [channel, record] of expired) {
-      const decision = onDeadline(channel, record, await observe(em, row.id, channel), { nowMs, horizonMs: horizonMs(spec) });
-      // A record from before hand-off times were kept starts its horizon now.
-      const queuedAt = record.queuedAt ?? new Date(nowMs).toISOString();
-      if (decision.action === 'extend') {
-        view = { ...view, channels: { ...view.channels, [channel]: { ...record, deadlineAt, queuedAt } } };
-      } else if (decision.action === 'hand_off_again') {
-        view = { ...view, channels: { ...view.channels, [channel]: { ...record, deadlineAt, queuedAt, handOffs: (record.handOffs ?? 1) + 1 } } };
-        handOffAgain.push(channel);
-      } else {
-        const step = applyOutcome(view, decision.outcome, nowMs, spec.deliveryDeadlineMs);
-        view = step;
-        enqueue.push(...step.enqueue);
-        cancel.push(...step.cancelSendRecords);
-      }
-    }
-    // A worker recorded an outcome meanwhile: this row is looked at again at the next wake-up.
-    if (!(await writeReconciledRow(em, row, view))) return false;
-    Object.assign(row, { state: view.state, channel_states: view.channels, error: finalError(view.state, view.channels) });
-    await cancelSendRecords(em, row.id, cancel);
-    for (const channel of handOffAgain) await queues.enqueue({ notificationId: row.id, channel }, row.priority);
-    for (const channel of enqueue) await queues.enqueueBulk(channel, [row.id], row.priority);
-    return true;
-  }
-
-  function horizonMs(spec: EventSpec): number {
-    return spec.infraHorizonMs ?? config.infraRetryHorizonMs ?? DEFAULT_INFRA_HORIZON_MS;
-  }
-
-  /** Reads the job and the send record of one channel of one notification. */
-  async function observe(em: EntityManager, notificationId: string, channel: Channel): Promise<DeadlineObservation> {
-    const [job, [record]] = await Promise.all([
-      queues.queue(channel).getJob(sendJobId(notificationId, channel)),
-      em.getConnection().execute(
-        `select status, provider_message_id, claimed_at < now() - (? * interval '1 millisecond') as stale from send_records where notification_id = ? and channel = ?`,
-        [config.sendRecordStaleMs ?? 60_000, notificationId, channel],
-      ),
-    ]);
-    let jobState: DeadlineObservation['job'] = 'missing';
-    if (job) {
-      const state = await job.getState();
-      jobState = state === 'completed' ? 'completed' : state === 'failed' ? 'failed' : state === 'active' ? 'active' : state === 'unknown' ? 'missing' : 'queued';
-    }
-    return {
-      job: jobState,
-      jobError: job?.failedReason,
-      jobFailedByInfrastructure: jobState === 'failed' && isStalledFailure(job?.failedReason),
-      sendRecord: (record?.status as DeadlineObservation['sendRecord']) ?? null,
-      claimStale: record?.stale === true,
-      providerMessageId: record?.provider_message_id ?? null,
-      attempts: job?.attemptsMade,
-    };
-  }
 }
 
-/** Default of INFRA_RETRY_HORIZON_MS (docs/contracts.md, "Durability invariants"). */
-export const DEFAULT_INFRA_HORIZON_MS = 24 * 3600 * 1000;
-
-/** BullMQ gives a job up as stalled when its worker lost the lock too often: our infrastructure, not a provider. */
-function isStalledFailure(reason: string | undefined): boolean {
-  return !!reason && /stalled more than allowable limit/i.test(reason);
-}
 
 /** The try of the running activity (1 outside an activity context, e.g. a direct call in a test). */
 function currentAttempt(): number {

@@ -14,7 +14,7 @@ import type {
 } from '../src/domain/notification-request';
 import type { Priority } from '../src/domain/priorities';
 import { quietHoursEndAfter } from '../src/domain/quiet-hours';
-import { Preference, PushSubscription, Recipient, Template, type Notification } from '../src/db/entities';
+import { Preference, PushSubscription, Recipient, Template } from '../src/db/entities';
 import type { ChannelContent } from '../src/domain/channel-content';
 import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
 import { templateVariables } from '../src/templates/template-variables';

@@ -17,15 +17,19 @@ import { campaignProgressQuery, cancelSignal, rescheduleSignal } from './definit
 import { PATCHES } from './patches';
 import { campaignWorkflowV0 } from './release-0/campaign-workflow';
 
+/**
+ * Campaign activities touch only our own Postgres and Redis: retried with capped backoff for as long as
+ * an outage lasts (docs/contracts.md, "Durability invariants"); the workflow holds the pending activity.
+ */
 const { openCampaign, recordCampaignProgress } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 30 },
+  retry: { initialInterval: '1 second', maximumInterval: '5 minutes', backoffCoefficient: 2 },
 });
 /** Bulk pages: heartbeating (a page may wait for the queues to drain), retried idempotently. */
-const { fanOutCampaignPage, dispatchCampaignDue } = proxyActivities<Activities>({
+const { fanOutCampaignPage, dispatchCampaignDue, settleCampaign } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 30 },
+  retry: { initialInterval: '1 second', maximumInterval: '5 minutes', backoffCoefficient: 2 },
 });
 
 export const DEFAULT_CAMPAIGN_PAGE_SIZE = 500;
@@ -149,6 +153,20 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     progress.wakeTimes = splitDue(progress.wakeTimes!, Date.now()).rest;
     const due = await dispatchCampaignDue({ plan });
     for (const at of due.wakeTimes) progress.wakeTimes = addWakeTime(progress.wakeTimes, at);
+  }
+
+  // 4. Every notification final (I1): channels past their deadline are reconciled, what our infrastructure
+  // lost is handed off again, until none is open; a timer between rounds (I2).
+  if (patched(PATCHES.campaignSettles)) {
+    for (let rounds = 0; ; rounds++) {
+      if (cancelled) return finish('cancelled');
+      if (rounds >= pagesPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew();
+      const settled = await settleCampaign({ plan, nowMs: Date.now() });
+      if (settled.open === 0) break;
+      // Look again soon while sends drain (2 s doubling), at the latest at the next deadline.
+      const deadline = settled.nextDeadlineMs ?? Date.now() + plan.deliveryDeadlineMs;
+      await condition(() => cancelled, Math.max(Math.min(deadline - Date.now(), 2000 * 2 ** Math.min(rounds, 10)), 1000));
+    }
   }
   return finish('completed');
 }

@@ -19,4 +19,6 @@ export const PATCHES = {
   expireOnHorizon: 'expire-on-horizon',
   /** Release 3: a wait with no wake-up time or deadline known gets one (I2). Asked only in that case: earlier releases waited without. */
   alwaysATimer: 'always-a-timer',
+  /** Release 3: a campaign completes only once every notification of it is final (reconciled at deadlines); earlier releases completed after fan-out. */
+  campaignSettles: 'campaign-settles',
 } as const;

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import { openOrm, type Orm } from '../db/orm';
 import { effectiveRateLimit } from '../delivery/channel-worker';
+import { startStuckWorkScans } from '../operations/stuck-work-monitor';
 import { DeliveryMetrics } from '../delivery/delivery-metrics';
 import { createProviders } from '../delivery/providers/create-providers';
 import type { ChannelProvider } from '../delivery/providers/provider';
@@ -76,6 +77,8 @@ export async function startService(
   for (const channel of delivery?.workers.keys() ?? []) {
     metrics.trackQueue(channel, queues.queue(channel), effectiveRateLimit(config.channels[channel]).max);
   }
+  // Stuck work (docs/contracts.md, "Stuck work"): one worker process per interval scans, every one reports.
+  const stuckWork = parts.temporalWorker || parts.deliveryWorkers ? startStuckWorkScans({ env: process.env, config, orm, redis, queues, temporalClient, metrics, log }) : null;
   const metricsServer = config.metricsPort === null ? null : await startMetricsServer(metrics.registry, config.metricsPort);
   if (metricsServer) log(`metrics at ${metricsServer.url}`);
 
@@ -89,6 +92,7 @@ export async function startService(
     delivery,
     metricsServer,
     async stop() {
+      await stuckWork?.stop();
       temporalWorker?.shutdown();
       await Promise.all([temporalWorkerRun, delivery?.close()]);
       await metricsServer?.close();

@@ -313,6 +313,28 @@ export function eventRows(em: EntityManager, eventId: string, userId?: string): 
     ]);
 }
 
+/** A page of the event's sending rows with an open channel past its deadline, in id order after `afterId` (campaigns). */
+export function sendingRowsPastDeadline(em: EntityManager, eventId: string, nowMs: number, afterId: string, limit: number): Promise<EventRow[]> {
+  return em.getConnection().execute(
+    `select ${EVENT_ROW_COLUMNS} from notifications n
+      where n.event_id = ? and n.state = 'sending' and n.lifecycle = 2 and n.id > ?
+        and exists (select 1 from jsonb_each(n.channel_states) c where c.value->>'state' in ${OPEN_STATES} and (c.value->>'deadlineAt')::timestamptz <= ?)
+      order by n.id limit ?`,
+    [eventId, afterId, new Date(nowMs), limit],
+  );
+}
+
+/** The event's open channels and the earliest deadline among them (a campaign waits for it). */
+export async function openChannelSummary(em: EntityManager, eventId: string): Promise<{ open: number; nextDeadlineMs: number | null }> {
+  const [row] = await em.getConnection().execute(
+    `select count(*)::int as open, min((c.value->>'deadlineAt')::timestamptz) as next_deadline
+       from notifications n, jsonb_each(n.channel_states) c
+      where n.event_id = ? and n.state = 'sending' and c.value->>'state' in ${OPEN_STATES}`,
+    [eventId],
+  );
+  return { open: Number(row?.open ?? 0), nextDeadlineMs: row?.next_deadline ? new Date(row.next_deadline).getTime() : null };
+}
+
 /** Writes a reconciled row unless a worker changed it meanwhile (false: look again at the next wake-up). */
 export async function writeReconciledRow(em: EntityManager, row: EventRow, view: NotificationView): Promise<boolean> {
   const updated = await em.getConnection().execute(

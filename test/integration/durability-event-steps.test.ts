@@ -3,6 +3,7 @@ import { createActivities } from '../../activities';
 import { Notification } from '../../src/db/entities';
 import { sendJobId } from '../../src/domain/channels';
 import { eventWorkflowId } from '../../src/domain/workflow-ids';
+import { startRedrive } from '../../src/client/redrive';
 import { PrivateRedis } from '../helpers/private-services';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -146,5 +147,47 @@ describe('durability: the horizon', () => {
     } finally {
       await redis.acceptWrites();
     }
+
+    // The outage is over: an operator's redrive sends it, once; a second redrive while it runs starts nothing.
+    const redrive = await startRedrive(stack.temporalClient, stack.config.temporal.taskQueue, { eventId, eventType: 'direct:order_created' });
+    expect(redrive).toEqual({ workflowId: eventWorkflowId(eventId), started: true });
+    const redriven = await stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).result();
+    expect(redriven.notifications[0]).toMatchObject({ userId, state: 'delivered' });
+    expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
+    expect((await stack.orm.em.fork().findOneOrFail(Notification, { eventId })).state).toBe('delivered');
+  }, 90_000);
+});
+
+describe('durability: campaigns settle', () => {
+  const stack = new TestStack({ env: { DELIVERY_DEADLINE_MS: '2000' } });
+  beforeAll(() => stack.start());
+  afterAll(() => stack.stop());
+
+  it('I1: a campaign whose jobs vanished with Redis hands them off again and completes only when every notification is final', async () => {
+    await stack.stopDeliveryWorkers();
+    const role = stack.uid('promo');
+    const members = [1, 2, 3].map(() => stack.uid('u'));
+    for (const id of members) await stack.createRecipient({ id, roles: [role] });
+    const { campaignId } = await stack.client.scheduleCampaign({
+      name: `Sale ${role}`,
+      templateCode: 'marketing_announcement',
+      segment: { roles: [role] },
+      channels: ['email'],
+      variables: { headline: `Winter sale ${role}`, message: 'Everything 20% off until Sunday.' },
+    });
+    const eventId = `campaign_${campaignId}`;
+    const sending = async () => (await stack.orm.em.fork().find(Notification, { eventId })).filter((n) => n.state === 'sending').length;
+    await waitFor(async () => ((await sending()) === 3 ? true : undefined));
+    // Redis loses every job (a restart without persistence) while no worker took them.
+    const keys = await stack.redis.keys(`${stack.config.queuePrefix}:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    await stack.redis.del(...keys);
+    stack.startDeliveryWorkers();
+
+    expect(await stack.client.campaignResult(campaignId)).toMatchObject({ state: 'completed', targeted: 3, started: 3 });
+    const rows = await stack.orm.em.fork().find(Notification, { eventId });
+    expect(rows.map((r) => r.state)).toEqual(['delivered', 'delivered', 'delivered']);
+    for (const id of members) expect(stack.smtp.messagesTo(`${id}@example.test`)).toHaveLength(1);
+    expect(rows.every((r) => (r.channelStates.email?.handOffs ?? 1) >= 2)).toBe(true);
   }, 60_000);
 });

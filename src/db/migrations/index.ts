@@ -7,6 +7,7 @@ import { Migration20261125005000_lean_event_path } from './Migration202611250050
 import { Migration20261125006000_webhook_secrets } from './Migration20261125006000_webhook_secrets';
 import { Migration20261125007000_dashboard_indexes } from './Migration20261125007000_dashboard_indexes';
 import { Migration20261206000000_event_spec } from './Migration20261206000000_event_spec';
+import { Migration20261206000100_stuck_work_indexes } from './Migration20261206000100_stuck_work_indexes';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261125006000_webhook_secrets', class: Migration20261125006000_webhook_secrets },
   { name: 'Migration20261125007000_dashboard_indexes', class: Migration20261125007000_dashboard_indexes },
   { name: 'Migration20261206000000_event_spec', class: Migration20261206000000_event_spec },
+  { name: 'Migration20261206000100_stuck_work_indexes', class: Migration20261206000100_stuck_work_indexes },
 ];
