@@ -19,6 +19,29 @@ import { SmtpPeer } from '../test/helpers/smtp-peer';
 
 export type Log = (line: string) => void;
 
+/**
+ * Children that must not outlive the harness, even when it crashes: killed synchronously on exit.
+ * (A worker process or a dev server left running would keep a private port and a state file busy.)
+ */
+const exitCleanups = new Set<() => void>();
+let exitHookInstalled = false;
+function onHarnessExit(cleanup: () => void): () => void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const fn of exitCleanups) {
+        try {
+          fn();
+        } catch {
+          // best effort: the process is exiting
+        }
+      }
+    });
+  }
+  exitCleanups.add(cleanup);
+  return () => exitCleanups.delete(cleanup);
+}
+
 /** How long a service process may take to start: loading the sources takes well over ten seconds on a busy 2-core machine. */
 const PROCESS_START_MS = 60_000;
 /** Restarts after an unexpected exit: backoff doubling to 5 s, at most this many tries in a row. */
@@ -110,7 +133,11 @@ export class ManagedProcess {
     const proc = new NodeProcess(this.script, this.args, this.env());
     this.current = proc;
     this.spawned.push(proc);
-    void proc.exited.then(({ code, signal }) => this.onExit(proc, code, signal));
+    const forget = onHarnessExit(() => proc.kill('SIGKILL'));
+    void proc.exited.then(({ code, signal }) => {
+      forget();
+      this.onExit(proc, code, signal);
+    });
     try {
       await proc.waitForLine(this.ready, PROCESS_START_MS);
     } catch (err) {
@@ -176,6 +203,7 @@ export class ChaosEnvironment {
   readonly apiKey = API_KEY;
   readonly dir = mkdtempSync(join(tmpdir(), 'notification-chaos-'));
   private serviceEnv: Record<string, string> = {};
+  private forgetPrivateServices: () => void = () => undefined;
   private cliPath = '';
   private readonly log: Log;
 
@@ -209,7 +237,10 @@ export class ChaosEnvironment {
 
   /** Starts the dev server again on the same port and state file. */
   async startTemporal(): Promise<void> {
-    this.temporal = await startDevServer({ cliPath: this.cliPath, port: this.temporalPort, dbFile: this.temporalDbFile, startTimeoutMs: 60_000 });
+    const server = await startDevServer({ cliPath: this.cliPath, port: this.temporalPort, dbFile: this.temporalDbFile, startTimeoutMs: 60_000 });
+    this.temporal = server;
+    const forget = onHarnessExit(() => server.process.kill('SIGKILL'));
+    server.process.once('exit', forget);
   }
 
   /** The HTTP API process, started on first use (only scenarios that publish through it need it). */
@@ -250,6 +281,7 @@ export class ChaosEnvironment {
     await Promise.all([quietly(this.workflowWorker?.close()), quietly(this.channelWorker?.close()), quietly(this.api?.close())]);
     await quietly(this.temporalClient?.connection.close());
     await quietly(this.orm?.close());
+    this.forgetPrivateServices();
     await Promise.all([
       quietly(this.temporal?.stop()),
       quietly(this.pg?.close()),
@@ -282,6 +314,13 @@ export class ChaosEnvironment {
       this.startTemporal(),
     ]);
     Object.assign(this, { pg, redis, smtp, twilio, pushService, webhooks });
+    this.forgetPrivateServices = onHarnessExit(() => {
+      pg.closeSync();
+      redis.closeSync();
+    });
+    // A channel worker SIGKILLed mid-send resets its SMTP connection; smtp-server reports that as an 'error'
+    // event on the server, which would crash the harness unheard (SmtpPeer, a shared test helper, listens to none).
+    smtp['server'].on('error', () => undefined);
     const databaseUrl = await pg.createDatabase('chaos');
     const vapid = generateVapidKeys();
     this.serviceEnv = {

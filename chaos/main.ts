@@ -32,6 +32,12 @@ async function main(): Promise<number> {
       void stop().finally(() => process.exit(130));
     });
   }
+  // A crash still stops every child (environment.ts kills them on exit); the results so far are printed first.
+  process.once('uncaughtException', (err) => {
+    log(`uncaught: ${err.stack ?? err.message}`);
+    process.stdout.write(`\n${resultTable(results)}\n\n${failureDetails(results)}\n`);
+    process.exit(2);
+  });
   try {
     for (const duration of DURATIONS) {
       const group = chosen.filter((s) => s.duration === duration);
