@@ -1,5 +1,5 @@
 /**
- * Errors of our own infrastructure (Postgres, Redis) as opposed to a provider's answer.
+ * Errors of our own infrastructure (Postgres, Redis, Temporal) as opposed to a provider's answer.
  * docs/contracts.md, "BullMQ" (Infrastructure errors) and "Durability invariants" (I4): such an error
  * never spends a delivery attempt; the job waits and tries again.
  */
@@ -35,6 +35,9 @@ function isUnavailableSqlState(code: string): boolean {
   return /^08[0-9A-Z]{3}$/.test(code) || /^5[38][0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '57014', '40001', '40P01'].includes(code);
 }
 
+/** gRPC status codes of a Temporal server that cannot answer now: 4 DEADLINE_EXCEEDED, 14 UNAVAILABLE. */
+const GRPC_UNAVAILABLE_CODES = new Set([4, 14]);
+
 /** Messages without a code: pg ("Connection terminated unexpectedly"), pg-pool, knex's pool, ioredis. */
 const UNAVAILABLE_MESSAGES: RegExp[] = [
   /Connection terminated/i,
@@ -50,8 +53,8 @@ const UNAVAILABLE_MESSAGES: RegExp[] = [
 const REDIS_REPLY_PREFIXES = ['OOM ', 'READONLY ', 'LOADING ', 'MASTERDOWN ', 'TRYAGAIN ', 'CLUSTERDOWN ', 'NOREPLICAS ', 'MISCONF ', 'BUSY '];
 
 /**
- * True for an error of one of our own stores being unreachable, overloaded, failing over or refusing
- * writes. Never apply it to an error a provider call threw: an SMTP server's ECONNREFUSED is the
+ * True for an error of one of our own stores (Postgres, Redis) or of Temporal being unreachable,
+ * overloaded, failing over or refusing writes. Never apply it to an error a provider call threw: an SMTP server's ECONNREFUSED is the
  * provider's (providers that use our stores wrap those errors in InfrastructureError).
  */
 export function isInfrastructureError(err: unknown): boolean {
@@ -67,6 +70,8 @@ function matchesUnavailableShape(e: Record<string, unknown>): boolean {
   const message = typeof e.message === 'string' ? e.message : '';
   const code = typeof e.code === 'string' ? e.code : '';
   if (name === 'MaxRetriesPerRequestError' || name === 'KnexTimeoutError') return true;
+  // A gRPC status of Temporal's client (the `cause` of its ServiceError): UNAVAILABLE or DEADLINE_EXCEEDED.
+  if (typeof e.code === 'number' && typeof e.details === 'string' && GRPC_UNAVAILABLE_CODES.has(e.code)) return true;
   if (NETWORK_CODES.has(code)) return true;
   // node-postgres DatabaseError (and MikroORM's DriverException copying it) carry the SQLSTATE in `code`.
   if (/^[0-9A-Z]{5}$/.test(code) && isUnavailableSqlState(code)) return true;

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { DriverException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
+import { Client, Connection } from '@temporalio/client';
 import { UnrecoverableError } from 'bullmq';
 import { Redis, ReplyError } from 'ioredis';
 // The class node-postgres throws for a server's ErrorResponse (pg re-exports it; pg itself ships no types).
@@ -104,6 +105,19 @@ describe('isInfrastructureError on errors produced by real failures', () => {
       'MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.',
     ]) {
       expect(isInfrastructureError(new ReplyError(message))).toBe(true);
+    }
+  });
+
+  it('Temporal unreachable: the ServiceError of a signal, caused by gRPC UNAVAILABLE or, with a deadline, DEADLINE_EXCEEDED', async () => {
+    const connection = Connection.lazy({ address: `127.0.0.1:${await closedPort()}`, connectTimeout: 500 });
+    try {
+      // The client retries UNAVAILABLE for a while; a deadline keeps the test short (and gives the other status).
+      const err = await thrownBy(() => connection.withDeadline(Date.now() + 1_500, () => new Client({ connection }).workflow.getHandle('event-x').signal('outcomesReady')));
+      expect((err as Error).name).toBe('ServiceError');
+      expect([4, 14]).toContain(((err as Error).cause as { code?: number }).code);
+      expect(isInfrastructureError(err)).toBe(true);
+    } finally {
+      await connection.close();
     }
   });
 
