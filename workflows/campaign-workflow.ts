@@ -35,6 +35,8 @@ const { fanOutCampaignPage, dispatchCampaignDue, settleCampaign } = proxyActivit
 export const DEFAULT_CAMPAIGN_PAGE_SIZE = 500;
 /** Each page adds about six events (scheduled, started, completed, two workflow task events): far below 10k per run. */
 export const DEFAULT_CAMPAIGN_PAGES_PER_RUN = 200;
+/** Settle rounds (an activity and a timer, about eight events each) per run before continuing as new. */
+const SETTLE_ROUNDS_PER_RUN = 200;
 
 /**
  * One marketing campaign: stores it (first activity, idempotent by id), waits durably until its
@@ -160,7 +162,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   if (patched(PATCHES.campaignSettles)) {
     for (let rounds = 0; ; rounds++) {
       if (cancelled) return finish('cancelled');
-      if (rounds >= pagesPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew();
+      if (rounds >= SETTLE_ROUNDS_PER_RUN || workflowInfo().continueAsNewSuggested) await continueAsNew();
       const settled = await settleCampaign({ plan, nowMs: Date.now() });
       if (settled.open === 0) break;
       // Look again soon while sends drain (2 s doubling), at the latest at the next deadline.
