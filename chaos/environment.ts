@@ -174,8 +174,9 @@ export interface ChaosEnvironmentOptions {
   log?: Log;
 }
 
-/** The API key the harness publishes with when a scenario goes through the HTTP API. */
+/** The keys the harness publishes with when a scenario goes through the HTTP API (campaigns are an operator's route). */
 const API_KEY = `chaos-${randomBytes(12).toString('hex')}`;
+const ADMIN_API_KEY = `chaos-admin-${randomBytes(12).toString('hex')}`;
 
 /**
  * Everything a chaos scenario needs, as real processes on private ports: a Temporal dev server
@@ -201,6 +202,7 @@ export class ChaosEnvironment {
   api: ManagedProcess | null = null;
   apiUrl = '';
   readonly apiKey = API_KEY;
+  readonly adminApiKey = ADMIN_API_KEY;
   readonly dir = mkdtempSync(join(tmpdir(), 'notification-chaos-'));
   private serviceEnv: Record<string, string> = {};
   private forgetPrivateServices: () => void = () => undefined;
@@ -331,6 +333,7 @@ export class ChaosEnvironment {
       PORT: String(await freePort()),
       API_HOST: '127.0.0.1',
       API_KEYS: `chaos:${API_KEY}`,
+      ADMIN_API_KEYS: `chaos-admin:${ADMIN_API_KEY}`,
       PAYLOAD_ENCRYPTION_KEYS: `chaos:${randomBytes(32).toString('base64')}`,
       WORKFLOW_BUNDLE_PATH: bundlePath,
       TWILIO_BASE_URL: twilio.url,

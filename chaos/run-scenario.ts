@@ -68,7 +68,7 @@ export async function runScenario(env: ChaosEnvironment, scenario: Scenario, pro
   const expired = states.expired ?? 0;
 
   const reasons: string[] = [];
-  if (work.unaccepted.length) reasons.push(`${work.unaccepted.length} publish(es) never accepted`);
+  if (work.unaccepted.length) reasons.push(`${work.unaccepted.length} publish(es) never accepted (${work.unaccepted[0]})`);
   if (lost > 0) reasons.push(`${lost} lost (not final ${Math.round(profile.settleMs / 1000)} s after the fault)`);
   if (stuck.length) reasons.push(`${stuck.length} stuck workflow(s) (open, no timer, no pending work)`);
   if (duplicatesBeyondPolicy) reasons.push(`${duplicatesBeyondPolicy} duplicate(s) beyond policy`);
@@ -81,6 +81,7 @@ export async function runScenario(env: ChaosEnvironment, scenario: Scenario, pro
   const tailsOf = [...stuck, ...rows.filter((r) => !finalRows.includes(r)).map((r) => r.workflowId)];
   for (const id of [...new Set(tailsOf)].slice(0, 3)) details.push(await historyTail(env.temporalClient, id));
 
+  if (work.refusals.count) fault.notes.push(`${work.refusals.count} publish tries refused and retried; first: ${work.refusals.first}`);
   const notes = [...fault.notes, ...env.processEvents().slice(eventsBefore), ...errorSummary(outputSince())];
   const result: ScenarioResult = {
     scenario,

@@ -25,8 +25,10 @@ export interface SentWork {
   /** Event ids (direct sends: one per recipient; a campaign: its campaign event id). */
   eventIds: string[];
   workflowIds: string[];
-  /** Publishes that were never accepted (a client gave up): not counted as sent. */
+  /** Publishes that were never accepted (a client gave up), with the last error: not counted as sent. */
   unaccepted: string[];
+  /** Publish tries refused on the way (the fault showing at the client), and the first error. */
+  refusals: { count: number; first?: string };
 }
 
 /** How a send kind lines itself up with the fault. */
@@ -58,10 +60,10 @@ function temporalPublisher(env: ChaosEnvironment): Publisher {
 }
 
 function apiPublisher(env: ChaosEnvironment): Publisher {
-  const post = async (path: string, body: unknown) => {
+  const post = async (path: string, body: unknown, key = env.apiKey) => {
     const res = await fetch(`${env.apiUrl}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': env.apiKey },
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
@@ -70,7 +72,7 @@ function apiPublisher(env: ChaosEnvironment): Publisher {
   };
   return {
     direct: ({ eventId, userId, delayMs }) => post('/api/notifications', { id: eventId, userId, ...directContent(eventId), options: { channels: DIRECT_CHANNELS, ...(delayMs ? { delayMs } : {}) } }),
-    campaign: ({ campaignId, userIds, scheduledAt }) => post('/api/campaigns', campaignInput(campaignId, userIds, scheduledAt)),
+    campaign: ({ campaignId, userIds, scheduledAt }) => post('/api/campaigns', campaignInput(campaignId, userIds, scheduledAt), env.adminApiKey),
   };
 }
 
@@ -92,13 +94,16 @@ function campaignInput(campaignId: string, userIds: string[], scheduledAt: Date)
  * Retries a publish until it is accepted, as a client with an idempotency key does while the
  * service (or Temporal behind it) is down; gives up at the deadline or on a bad request.
  */
-async function publishUntilAccepted(what: () => Promise<void>, deadline: number): Promise<boolean> {
+async function publishUntilAccepted(what: () => Promise<void>, deadline: number, refusals: SentWork['refusals']): Promise<{ accepted: true } | { accepted: false; error: string }> {
   for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 2000)) {
     try {
       await what();
-      return true;
+      return { accepted: true };
     } catch (err) {
-      if ((err as { permanent?: boolean }).permanent || Date.now() + delayMs > deadline) return false;
+      const error = (err as Error).message.slice(0, 300);
+      refusals.count++;
+      refusals.first ??= error;
+      if ((err as { permanent?: boolean }).permanent || Date.now() + delayMs > deadline) return { accepted: false, error };
       await sleep(delayMs);
     }
   }
@@ -156,15 +161,15 @@ export async function planSends(env: ChaosEnvironment, scenario: Scenario, optio
   const half = Math.ceil(scenario.faultMs / 2);
   // A client keeps trying for the whole fault and a while after; then the send counts as never accepted.
   const acceptDeadline = () => Date.now() + scenario.faultMs + 120_000;
-  const work: SentWork = { recipients: [], channels: DIRECT_CHANNELS, eventIds: [], workflowIds: [], unaccepted: [] };
+  const work: SentWork = { recipients: [], channels: DIRECT_CHANNELS, eventIds: [], workflowIds: [], unaccepted: [], refusals: { count: 0 } };
 
   const publishDirect = async (recipient: ChaosRecipient, index: number, delayMs?: () => number) => {
     const eventId = `${tag}_e${index}`;
-    const accepted = await publishUntilAccepted(() => publisher.direct({ eventId, userId: recipient.id, delayMs: delayMs?.() }), acceptDeadline());
-    if (accepted) {
+    const outcome = await publishUntilAccepted(() => publisher.direct({ eventId, userId: recipient.id, delayMs: delayMs?.() }), acceptDeadline(), work.refusals);
+    if (outcome.accepted) {
       work.eventIds.push(eventId);
       work.workflowIds.push(eventWorkflowId(eventId));
-    } else work.unaccepted.push(eventId);
+    } else work.unaccepted.push(`${eventId}: ${outcome.error}`);
   };
 
   switch (scenario.sendKind) {
@@ -198,11 +203,11 @@ export async function planSends(env: ChaosEnvironment, scenario: Scenario, optio
       const campaignId = randomUUID();
       const faultAt = Date.now() + leadMs;
       const scheduledAt = new Date(faultAt + half);
-      const accepted = await publishUntilAccepted(() => publisher.campaign({ campaignId, userIds: work.recipients.map((r) => r.id), scheduledAt }), acceptDeadline());
-      if (accepted) {
+      const outcome = await publishUntilAccepted(() => publisher.campaign({ campaignId, userIds: work.recipients.map((r) => r.id), scheduledAt }), acceptDeadline(), work.refusals);
+      if (outcome.accepted) {
         work.eventIds.push(campaignEventId(campaignId));
         work.workflowIds.push(campaignWorkflowId(campaignId));
-      } else work.unaccepted.push(campaignId);
+      } else work.unaccepted.push(`campaign ${campaignId}: ${outcome.error}`);
       return { faultAt, wakeAt: scheduledAt.getTime(), work, during: async () => undefined };
     }
   }
