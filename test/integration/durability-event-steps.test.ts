@@ -13,17 +13,29 @@ import { waitFor } from '../helpers/wait-for';
  * invariants"): real Redis refusing writes (OOM) at a delayed send's wake-up, a horizon that runs out,
  * the workflow's clock deciding due-ness, and a dead worker's claim whose job vanished.
  */
-describe('durability: event steps under infrastructure faults', () => {
+/** A TestStack on a Redis of its own that the test may make refuse writes; started and stopped with the describe block. */
+function stackOnPrivateRedis(env: Record<string, string>): { redis: () => PrivateRedis; stack: () => TestStack } {
   let redis: PrivateRedis;
   let stack: TestStack;
   beforeAll(async () => {
     redis = await PrivateRedis.start();
-    stack = await new TestStack({ env: { REDIS_URL: redis.url, DELIVERY_DEADLINE_MS: '20000' } }).start();
+    stack = await new TestStack({ env: { REDIS_URL: redis.url, ...env } }).start();
   });
   afterAll(async () => {
     await redis?.acceptWrites().catch(() => undefined);
     await stack?.stop();
     await redis?.close();
+  });
+  return { redis: () => redis, stack: () => stack };
+}
+
+describe('durability: event steps under infrastructure faults', () => {
+  const services = stackOnPrivateRedis({ DELIVERY_DEADLINE_MS: '20000' });
+  let redis: PrivateRedis;
+  let stack: TestStack;
+  beforeAll(() => {
+    redis = services.redis();
+    stack = services.stack();
   });
 
   const row = (eventId: string, userId: string) => stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: userId });
@@ -111,16 +123,12 @@ describe('durability: event steps under infrastructure faults', () => {
 });
 
 describe('durability: the horizon', () => {
+  const services = stackOnPrivateRedis({ INFRA_RETRY_HORIZON_MS: '4000' });
   let redis: PrivateRedis;
   let stack: TestStack;
-  beforeAll(async () => {
-    redis = await PrivateRedis.start();
-    stack = await new TestStack({ env: { REDIS_URL: redis.url, INFRA_RETRY_HORIZON_MS: '4000' } }).start();
-  });
-  afterAll(async () => {
-    await redis?.acceptWrites().catch(() => undefined);
-    await stack?.stop();
-    await redis?.close();
+  beforeAll(() => {
+    redis = services.redis();
+    stack = services.stack();
   });
 
   it('I4: Redis refusing writes for longer than the horizon ends the notification expired (not failed), and the workflow closes', async () => {
