@@ -3,7 +3,8 @@ import { createActivities } from '../../activities';
 import { Notification } from '../../src/db/entities';
 import { sendJobId } from '../../src/domain/channels';
 import { eventWorkflowId } from '../../src/domain/workflow-ids';
-import { startRedrive } from '../../src/client/redrive';
+import { findWorkflowsWithoutTimer } from '../../src/operations/open-work';
+import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { PrivateRedis } from '../helpers/private-services';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -55,8 +56,9 @@ describe('durability: event steps under infrastructure faults', () => {
     await redis.refuseWrites();
     // The wake-up comes and goes inside the outage: the step stores the row as sending, then cannot queue.
     await waitFor(async () => ((await row(eventId, userId)).state === 'sending' ? true : undefined), 15_000);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(await stack.queues.queue('email').getJob(sendJobId((await row(eventId, userId)).id, 'email'))).toBeUndefined();
+    // I2 meanwhile: the workflow's step is retrying (a pending workflow task, later a backoff timer), never a bare wait.
+    expect(await findWorkflowsWithoutTimer(stack.temporalClient, [eventWorkflowId(eventId)])).toEqual([]);
     await redis.acceptWrites();
 
     const result = await stack.client.eventResult(eventId);
@@ -123,7 +125,7 @@ describe('durability: event steps under infrastructure faults', () => {
 });
 
 describe('durability: the horizon', () => {
-  const services = stackOnPrivateRedis({ INFRA_RETRY_HORIZON_MS: '4000' });
+  const services = stackOnPrivateRedis({ INFRA_RETRY_HORIZON_MS: '4000', ...apiTestEnv() });
   let redis: PrivateRedis;
   let stack: TestStack;
   beforeAll(() => {
@@ -156,13 +158,28 @@ describe('durability: the horizon', () => {
       await redis.acceptWrites();
     }
 
-    // The outage is over: an operator's redrive sends it, once; a second redrive while it runs starts nothing.
-    const redrive = await startRedrive(stack.temporalClient, stack.config.temporal.taskQueue, { eventId, eventType: 'direct:order_created' });
-    expect(redrive).toEqual({ workflowId: eventWorkflowId(eventId), started: true });
+    // The outage is over: an operator's redrive sends it, once.
+    const api = await new ApiTestApp(stack).start();
+    try {
+      expect((await api.service({ method: 'POST', url: `/api/admin/events/${eventId}/redrive` })).statusCode).toBe(403);
+      expect((await api.admin({ method: 'POST', url: `/api/admin/events/${stack.uid('evt')}/redrive` })).statusCode).toBe(404);
+      const redrive = await api.admin({ method: 'POST', url: `/api/admin/events/${eventId}/redrive` });
+      expect(redrive.statusCode).toBe(202);
+      expect(redrive.json()).toEqual({ eventId, workflowId: eventWorkflowId(eventId), expired: 1, started: true });
+    } finally {
+      await api.close();
+    }
     const redriven = await stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).result();
     expect(redriven.notifications[0]).toMatchObject({ userId, state: 'delivered' });
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     expect((await stack.orm.em.fork().findOneOrFail(Notification, { eventId })).state).toBe('delivered');
+    // Nothing expired is left: a second redrive finds nothing to send.
+    const again = await new ApiTestApp(stack).start();
+    try {
+      expect((await again.admin({ method: 'POST', url: `/api/admin/events/${eventId}/redrive` })).statusCode).toBe(404);
+    } finally {
+      await again.close();
+    }
   }, 90_000);
 });
 
