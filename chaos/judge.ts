@@ -36,6 +36,8 @@ export interface ScenarioResult {
   duplicatesBeyondPolicy: number;
   /** Notifications failed by something other than a provider's answer (the stand-ins always accept): I1. */
   infraFailed: number;
+  /** Notifications expired as a whole or on a channel. */
+  expired: number;
   verdict: 'pass' | 'FAIL';
   /** Why it failed, and what happened on the way (process exits, fault notes). */
   reasons: string[];
@@ -118,14 +120,25 @@ export function allowedDeliveries(channel: Channel, scenario: Scenario): number 
 /** An at-most-once channel given up after a worker died mid-send: the channel's policy, not a failure of ours. */
 const AT_MOST_ONCE_GIVE_UP = /outcome unknown/;
 
-/** Failed notifications or channels whose error is not a provider's answer. The stand-ins accept everything, so every failure here is ours. */
+/**
+ * Notifications failed by something other than a provider's answer. The stand-ins accept everything,
+ * so a failed channel here is ours (I1), except an sms given up as `outcome unknown` after its worker
+ * was killed mid-send (the channel's at-most-once policy). A channel `expired` is not a failure: it is
+ * judged against the retry horizon (expiredRows).
+ */
 export function infrastructureFailures(rows: NotificationRow[], scenario: Scenario): NotificationRow[] {
+  const excused = (error: string | undefined) => scenario.fault === 'kill-channel-worker' && AT_MOST_ONCE_GIVE_UP.test(error ?? '');
   return rows.filter((row) => {
-    const failedChannels = Object.values(row.channelStates).filter((c) => c?.state === 'failed');
-    const excused = (error: string | undefined) => scenario.fault === 'kill-channel-worker' && AT_MOST_ONCE_GIVE_UP.test(error ?? '');
-    if (row.state === 'failed' || row.state === 'partially_delivered') return failedChannels.length === 0 || failedChannels.some((c) => !excused(c.error));
-    return false;
+    const failed = Object.values(row.channelStates).filter((c) => c?.state === 'failed');
+    if (failed.some((c) => !excused(c?.error))) return true;
+    // Failed as a whole with no failed channel to blame (e.g. a step that gave up): ours too.
+    return row.state === 'failed' && failed.length === 0 && !isExpired(row);
   });
+}
+
+/** The notification, or one of its channels, ended `expired` (our infrastructure stayed down past INFRA_RETRY_HORIZON_MS). */
+export function isExpired(row: NotificationRow): boolean {
+  return row.state === 'expired' || Object.values(row.channelStates).some((c) => c?.state === 'expired');
 }
 
 const EVENT_TYPE_NAMES = temporal.api.enums.v1.EventType;

@@ -8,17 +8,18 @@ const dupText = (r: ScenarioResult) => {
 /** The markdown table of a run (docs/chaos.md shows one). */
 export function resultTable(results: ScenarioResult[]): string {
   const lines = [
-    '| scenario | sent | delivered | failed | expired | other final | lost | stuck | duplicates | settle s | verdict |',
+    '| scenario | sent | delivered | failed (partially) | expired (or a channel) | other final | lost | stuck | duplicates | settle s | verdict |',
     '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: | --- |',
   ];
   for (const r of results) {
-    const { delivered = 0, failed = 0, expired = 0, partially_delivered: partial = 0 } = r.states;
+    const { delivered = 0, failed = 0, partially_delivered: partial = 0 } = r.states;
+    const expired = r.expired;
     const other = Object.entries(r.states)
       .filter(([state]) => !['delivered', 'failed', 'partially_delivered', 'expired', 'scheduled', 'waiting_quiet_hours', 'sending'].includes(state))
       .map(([state, n]) => `${state} ${n}`)
       .join(', ');
     lines.push(
-      `| ${r.scenario.name} | ${r.sent} | ${delivered} | ${failed + partial ? `${failed}${partial ? ` (+${partial} partially)` : ''}` : 0} | ${expired} | ${other || '-'} | ${r.lost} | ${r.stuck.length} | ${dupText(r)} | ${Math.round(r.settleMs / 1000)} | ${r.verdict === 'pass' ? 'pass' : `**FAIL**: ${r.reasons.join('; ')}`} |`,
+      `| ${r.scenario.name} | ${r.sent} | ${delivered} | ${failed}${partial ? ` (${partial})` : ''} | ${expired} | ${other || '-'} | ${r.lost} | ${r.stuck.length} | ${dupText(r)} | ${Math.round(r.settleMs / 1000)} | ${r.verdict === 'pass' ? 'pass' : `**FAIL**: ${r.reasons.join('; ')}`} |`,
     );
   }
   return lines.join('\n');

@@ -7,6 +7,7 @@ import {
   describeRow,
   historyTail,
   infrastructureFailures,
+  isExpired,
   openAndStuck,
   waitUntilFinal,
   type ScenarioResult,
@@ -65,7 +66,7 @@ export async function runScenario(env: ChaosEnvironment, scenario: Scenario, pro
     }
   }
   const failedByUs = infrastructureFailures(finalRows, scenario);
-  const expired = states.expired ?? 0;
+  const expired = finalRows.filter(isExpired).length;
 
   const reasons: string[] = [];
   if (work.unaccepted.length) reasons.push(`${work.unaccepted.length} publish(es) never accepted (${work.unaccepted[0]})`);
@@ -76,7 +77,8 @@ export async function runScenario(env: ChaosEnvironment, scenario: Scenario, pro
   if (expired && scenario.duration !== 'beyond-budget') reasons.push(`${expired} expired within the retry horizon`);
 
   const details: string[] = [];
-  for (const row of rows.filter((r) => !finalRows.includes(r) || failedByUs.includes(r)).slice(0, 5)) details.push(describeRow(row));
+  const worth = (r: (typeof rows)[number]) => !finalRows.includes(r) || failedByUs.includes(r) || (isExpired(r) && scenario.duration !== 'beyond-budget');
+  for (const row of rows.filter(worth).slice(0, 5)) details.push(describeRow(row));
   if (rows.length < expected) details.push(`${expected - rows.length} notification row(s) never stored`);
   const tailsOf = [...stuck, ...rows.filter((r) => !finalRows.includes(r)).map((r) => r.workflowId)];
   for (const id of [...new Set(tailsOf)].slice(0, 3)) details.push(await historyTail(env.temporalClient, id));
@@ -93,6 +95,7 @@ export async function runScenario(env: ChaosEnvironment, scenario: Scenario, pro
     duplicates,
     duplicatesBeyondPolicy,
     infraFailed: failedByUs.length,
+    expired,
     verdict: reasons.length ? 'FAIL' : 'pass',
     reasons,
     notes,
