@@ -14,7 +14,8 @@ import {
   type ProviderReceipt,
   type RecipientAddress,
 } from './providers/provider';
-import { InfrastructureError, infrastructureBackoffMs, isInfrastructureError } from './infrastructure-errors';
+import { InfrastructureError, infrastructureBackoffMs, infrastructureKind } from './infrastructure-errors';
+import { PostgresRecovery } from './infrastructure-recovery';
 import type { SendJobData } from './send-queues';
 import type { SendRecordStore } from '../state/send-records';
 
@@ -116,6 +117,7 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
   const infraRetryHorizonMs = options.infraRetryHorizonMs ?? 86_400_000;
   /** Errors a provider call threw: never classified as ours (an SMTP server's ECONNREFUSED is the provider's). */
   const providerErrors = new WeakSet<object>();
+  const recovery = new PostgresRecovery(() => orm.em.fork().getConnection().execute('select 1'), (line) => log(`channel ${channel}: ${line}`));
 
   const send = async (job: Job<SendJobData>, token?: string): Promise<void> => {
     const { notificationId } = job.data;
@@ -313,15 +315,18 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
    */
   const retryLaterIfOurs = async (job: Job<SendJobData>, token: string | undefined, err: unknown): Promise<never> => {
     // Not `instanceof Error`: errors of Node's own sockets may come from another realm (e.g. under jest).
-    const ours = typeof err === 'object' && err !== null && !providerErrors.has(err) && !isBullmqControlError(err) && isInfrastructureError(err);
-    if (!ours) throw err;
+    const kind = typeof err === 'object' && err !== null && !providerErrors.has(err) && !isBullmqControlError(err) ? infrastructureKind(err) : null;
+    if (!kind) throw err;
     // Restarts that spent no attempt so far (this one included): the exponent of the backoff.
     const uncounted = Math.max(1, job.attemptsStarted - job.attemptsMade);
     const delayMs = infrastructureBackoffMs(uncounted, infraRetryMaxBackoffMs);
     log(`channel ${channel}: ${job.id}: our infrastructure failed (${String(err)}); trying again in ${delayMs} ms without spending an attempt`);
     try {
-      await job.moveToDelayed(Date.now() + delayMs, token);
+      const untilMs = Date.now() + delayMs;
+      await job.moveToDelayed(untilMs, token);
       observer?.infrastructureRetry?.(channel, delayMs);
+      // Socket errors without a reply come from Postgres here (Redis commands wait for their connection, Temporal's are gRPC statuses).
+      if (kind === 'postgres' || kind === 'network') recovery.add(job, untilMs);
     } catch (moveErr) {
       // Redis cannot take the move either: the job stays active without a lock renewal and the stall
       // check puts it back once Redis answers (maxStalledCount is sized for that).
@@ -355,6 +360,7 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
   worker.on('error', (err) => {
     if (!worker.closing) log(`channel ${channel}: worker error: ${err.message}`);
   });
+  worker.on('closing', () => recovery.stop());
   return worker;
 }
 

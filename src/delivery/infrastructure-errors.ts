@@ -38,45 +38,58 @@ function isUnavailableSqlState(code: string): boolean {
 /** gRPC status codes of a Temporal server that cannot answer now: 4 DEADLINE_EXCEEDED, 14 UNAVAILABLE. */
 const GRPC_UNAVAILABLE_CODES = new Set([4, 14]);
 
-/** Messages without a code: pg ("Connection terminated unexpectedly"), pg-pool, knex's pool, ioredis. */
-const UNAVAILABLE_MESSAGES: RegExp[] = [
+/** Messages without a code: node-postgres ("Connection terminated unexpectedly"), pg-pool, knex's pool. */
+const POSTGRES_MESSAGES: RegExp[] = [
   /Connection terminated/i,
   /Client has encountered a connection error and is not queryable/i,
   /timeout exceeded when trying to connect/i,
   /Knex: Timeout acquiring a connection/i,
-  /Connection is closed\./,
-  /Stream isn't writeable and enableOfflineQueue options is false/,
-  /Reached the max retries per request limit/,
 ];
+/** ioredis without a reply: the connection is gone, or commands may not wait for it. */
+const REDIS_MESSAGES: RegExp[] = [/Connection is closed\./, /Stream isn't writeable and enableOfflineQueue options is false/, /Reached the max retries per request limit/];
 
 /** Redis error replies of a server that cannot take the command now (full, replica, loading, failing over, unable to persist). */
 const REDIS_REPLY_PREFIXES = ['OOM ', 'READONLY ', 'LOADING ', 'MASTERDOWN ', 'TRYAGAIN ', 'CLUSTERDOWN ', 'NOREPLICAS ', 'MISCONF ', 'BUSY '];
 
+/** Which of our own services failed; `network`: a socket error that does not say which; `unspecified`: an InfrastructureError around anything else. */
+export type InfrastructureKind = 'postgres' | 'redis' | 'temporal' | 'network' | 'unspecified';
+
 /**
  * True for an error of one of our own stores (Postgres, Redis) or of Temporal being unreachable,
- * overloaded, failing over or refusing writes. Never apply it to an error a provider call threw: an SMTP server's ECONNREFUSED is the
- * provider's (providers that use our stores wrap those errors in InfrastructureError).
+ * overloaded, failing over or refusing writes. Never apply it to an error a provider call threw: an
+ * SMTP server's ECONNREFUSED is the provider's (providers that use our stores wrap those errors in
+ * InfrastructureError).
  */
 export function isInfrastructureError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof InfrastructureError) return true;
-    if (matchesUnavailableShape(e as Record<string, unknown>)) return true;
-  }
-  return false;
+  return infrastructureKind(err) !== null;
 }
 
-function matchesUnavailableShape(e: Record<string, unknown>): boolean {
+/** The service an infrastructure error came from (the error or its causes), or null for any other error. */
+export function infrastructureKind(err: unknown): InfrastructureKind | null {
+  let wrapped = false;
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const kind = kindOfShape(e as Record<string, unknown>);
+    if (kind) return kind;
+    if (e instanceof InfrastructureError) wrapped = true;
+  }
+  return wrapped ? 'unspecified' : null;
+}
+
+function kindOfShape(e: Record<string, unknown>): InfrastructureKind | null {
   const name = typeof e.name === 'string' ? e.name : '';
   const message = typeof e.message === 'string' ? e.message : '';
   const code = typeof e.code === 'string' ? e.code : '';
-  if (name === 'MaxRetriesPerRequestError' || name === 'KnexTimeoutError') return true;
+  if (name === 'MaxRetriesPerRequestError') return 'redis';
+  if (name === 'KnexTimeoutError') return 'postgres';
   // A gRPC status of Temporal's client (the `cause` of its ServiceError): UNAVAILABLE or DEADLINE_EXCEEDED.
-  if (typeof e.code === 'number' && typeof e.details === 'string' && GRPC_UNAVAILABLE_CODES.has(e.code)) return true;
-  if (NETWORK_CODES.has(code)) return true;
+  if (typeof e.code === 'number' && typeof e.details === 'string' && GRPC_UNAVAILABLE_CODES.has(e.code)) return 'temporal';
+  if (NETWORK_CODES.has(code)) return 'network';
   // node-postgres DatabaseError (and MikroORM's DriverException copying it) carry the SQLSTATE in `code`.
-  if (/^[0-9A-Z]{5}$/.test(code) && isUnavailableSqlState(code)) return true;
-  if (name === 'ReplyError' && REDIS_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix))) return true;
-  return UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message));
+  if (/^[0-9A-Z]{5}$/.test(code) && isUnavailableSqlState(code)) return 'postgres';
+  if (name === 'ReplyError' && REDIS_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix))) return 'redis';
+  if (POSTGRES_MESSAGES.some((pattern) => pattern.test(message))) return 'postgres';
+  if (REDIS_MESSAGES.some((pattern) => pattern.test(message))) return 'redis';
+  return null;
 }
 
 /**

@@ -6,7 +6,7 @@ import { UnrecoverableError } from 'bullmq';
 import { Redis, ReplyError } from 'ioredis';
 // The class node-postgres throws for a server's ErrorResponse (pg re-exports it; pg itself ships no types).
 import { DatabaseError } from 'pg-protocol';
-import { InfrastructureError, infrastructureBackoffMs, isInfrastructureError } from '../../src/delivery/infrastructure-errors';
+import { InfrastructureError, infrastructureBackoffMs, infrastructureKind, isInfrastructureError } from '../../src/delivery/infrastructure-errors';
 import { PermanentDeliveryError } from '../../src/delivery/providers/provider';
 import { maxStalledCountFor } from '../../src/delivery/channel-worker';
 import { isNearlyFull, parseInfoMemory } from '../../src/api/redis-backpressure';
@@ -141,6 +141,22 @@ describe('isInfrastructureError on errors produced by real failures', () => {
       undefined,
     ];
     for (const err of notOurs) expect(isInfrastructureError(err)).toBe(false);
+  });
+});
+
+describe('infrastructureKind', () => {
+  it('names the service (what a worker waits for before promoting the jobs it put back)', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    expect(infrastructureKind(refused)).toBe('network');
+    expect(infrastructureKind(serverError('the database system is shutting down', '57P03', 'FATAL'))).toBe('postgres');
+    expect(infrastructureKind(new Error('select 1 - Connection terminated unexpectedly'))).toBe('postgres');
+    expect(infrastructureKind(new ReplyError("OOM command not allowed when used memory > 'maxmemory'."))).toBe('redis');
+    expect(infrastructureKind(new Error('Connection is closed.'))).toBe('redis');
+    expect(infrastructureKind(Object.assign(new Error('14 UNAVAILABLE'), { code: 14, details: 'No connection established' }))).toBe('temporal');
+    // Wrapped: the cause decides; a wrapper around anything else is ours all the same.
+    expect(infrastructureKind(new InfrastructureError('in-app delivery', refused))).toBe('network');
+    expect(infrastructureKind(new InfrastructureError('in-app delivery', serverError('relation "x" does not exist', '42P01', 'ERROR')))).toBe('unspecified');
+    expect(infrastructureKind(new Error('boom'))).toBeNull();
   });
 });
 
