@@ -19,7 +19,14 @@ const QUICK: [Fault, SendKind][] = [
 
 describe('chaos: quick scenarios', () => {
   // Settling is quick when the service recovers; 20 s bounds a scenario that loses work.
-  const profile = { ...profiles({ CHAOS_SHORT_MS: String(FAULT_MS), CHAOS_DEADLINE_MS: '8000', CHAOS_SETTLE_MS: '20000' }).short };
+  const short = profiles({ CHAOS_SHORT_MS: String(FAULT_MS), CHAOS_DEADLINE_MS: '8000', CHAOS_SETTLE_MS: '20000' }).short;
+  // Two attempts per channel, so that a fault of 3 s would use up a channel's budget if infrastructure
+  // errors counted as delivery attempts (I4): the stand-ins never fail, so any failure is ours.
+  const attempts = Object.fromEntries(['IN_APP', 'EMAIL', 'SMS', 'PUSH', 'WEBHOOK'].map((c) => [`SEND_${c}_ATTEMPTS`, '2']));
+  // In-app sends paced at 2 a second: the sends published just before a fault are still queued when it
+  // strikes (as a backlog is in production), instead of all done within the first few milliseconds.
+  const backlog = { SEND_IN_APP_RATE_MAX: '2', SEND_IN_APP_RATE_DURATION_MS: '1000' };
+  const profile = { ...short, serviceEnv: { ...short.serviceEnv, ...attempts, ...backlog } };
   let env: ChaosEnvironment;
 
   beforeAll(async () => {
