@@ -101,6 +101,34 @@ describe('channel workers while our own infrastructure fails', () => {
     lines.push(`worker faults: ${OUTAGE_MS} ms Postgres outage; sends after restart: min ${waits[0]} ms, median ${waits[Math.floor(waits.length / 2)]} ms, max ${waits[waits.length - 1]} ms`);
     expect(waits[waits.length - 1]).toBeLessThan(5_000);
   });
+  it('in-app: Postgres cutting the provider\'s own write (its connection terminated) is ours: no failed attempt, delivered as attempt 1', async () => {
+    await stack.stopDeliveryWorkers();
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const eventId = stack.uid('evt');
+    await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['in_app'] } });
+    await waitFor(async () => ((await stack.queues.backlog('in_app')) >= 1 ? true : undefined), 30_000);
+    const { notification } = await stack.deliveryAttempts(eventId, userId);
+    // A share lock lets the claim (FOR SHARE) through but holds the provider's UPDATE of the row.
+    const trx = await stack.orm.em.getConnection().getKnex().transaction();
+    await trx.raw('select 1 from notifications where id = ? for share', [notification.id]);
+    const sql = (query: string) => stack.orm.em.fork().getConnection().execute(query);
+    const providerWrite = `wait_event_type = 'Lock' and query like 'update notifications set delivered_at%'`;
+    stack.startDeliveryWorkers();
+    try {
+      await waitFor(async () => ((await sql(`select 1 from pg_stat_activity where ${providerWrite}`)).length === 1 ? true : undefined), 15_000);
+      await sql(`select pg_terminate_backend(pid) from pg_stat_activity where ${providerWrite}`);
+      await waitFor(async () => ((await stack.queues.queue('in_app').getJob(sendJobId(notification.id, 'in_app')))?.delay ? true : undefined), 5_000).catch(() => undefined);
+    } finally {
+      await trx.commit();
+    }
+    const done = await waitFor(async () => {
+      const found = await stack.deliveryAttempts(eventId, userId);
+      return found.notification.channelStates.in_app?.state === 'delivered' ? found.attempts : undefined;
+    }, 20_000, 250);
+    expect(done.map((a) => ({ status: a.status, attempt: a.attempt }))).toEqual([{ status: 'delivered', attempt: 1 }]);
+  });
+
   it('Redis refusing writes twice while a send waits on Postgres: the job is neither failed nor charged, and sent once', async () => {
     // Its own database (a table lock below must not touch the other test's) and its queues in the private Redis.
     const url = await pg.createDatabase('redis_faults');
@@ -172,7 +200,7 @@ describe('channel workers while our own infrastructure fails', () => {
       await new Promise((resolve) => setTimeout(resolve, 800));
       expect(await job.getState()).toBe('delayed');
       postgresUp = true;
-      await waitFor(async () => ((await job.getState()) === 'waiting' ? true : undefined), 3_000);
+      await waitFor(async () => ((await job.getState()) === 'waiting' && logged.length > 0 ? true : undefined), 3_000);
       expect(recovery.size).toBe(0);
       expect(logged).toEqual(['Postgres answers again: 1 job(s) put back for it run now instead of waiting out their backoff']);
     } finally {
