@@ -15,7 +15,7 @@ import {
   type RecipientAddress,
 } from './providers/provider';
 import { InfrastructureError, infrastructureBackoffMs, infrastructureKind } from './infrastructure-errors';
-import { PostgresRecovery } from './infrastructure-recovery';
+import { InfrastructureRetryLog, PostgresRecovery } from './infrastructure-recovery';
 import type { SendJobData } from './send-queues';
 import type { SendRecordStore } from '../state/send-records';
 
@@ -118,6 +118,7 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
   /** Errors a provider call threw: never classified as ours (an SMTP server's ECONNREFUSED is the provider's). */
   const providerErrors = new WeakSet<object>();
   const recovery = new PostgresRecovery(() => orm.em.fork().getConnection().execute('select 1'), (line) => log(`channel ${channel}: ${line}`));
+  const retryLog = new InfrastructureRetryLog((line) => log(`channel ${channel}: ${line}`));
 
   const send = async (job: Job<SendJobData>, token?: string): Promise<void> => {
     const { notificationId } = job.data;
@@ -320,7 +321,7 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
     // Restarts that spent no attempt so far (this one included): the exponent of the backoff.
     const uncounted = Math.max(1, job.attemptsStarted - job.attemptsMade);
     const delayMs = infrastructureBackoffMs(uncounted, infraRetryMaxBackoffMs);
-    log(`channel ${channel}: ${job.id}: our infrastructure failed (${String(err)}); trying again in ${delayMs} ms without spending an attempt`);
+    retryLog.write(`${job.id}: our infrastructure failed (${String(err)}); trying again in ${delayMs} ms without spending an attempt`);
     try {
       const untilMs = Date.now() + delayMs;
       await job.moveToDelayed(untilMs, token);
@@ -360,7 +361,10 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
   worker.on('error', (err) => {
     if (!worker.closing) log(`channel ${channel}: worker error: ${err.message}`);
   });
-  worker.on('closing', () => recovery.stop());
+  worker.on('closing', () => {
+    recovery.stop();
+    retryLog.flush();
+  });
   return worker;
 }
 

@@ -70,3 +70,45 @@ export class PostgresRecovery {
     }
   }
 }
+
+/**
+ * Log lines about jobs put back for infrastructure errors, at most one per window: during an outage
+ * every job of the queue fails the same way, and one line per job and retry would flood the log.
+ * The first line of a window is written at once, the rest are counted and summed up when it ends.
+ */
+export class InfrastructureRetryLog {
+  private suppressed = 0;
+  private latest = '';
+  private windowEnds = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly log: (line: string) => void,
+    private readonly windowMs = 5_000,
+  ) {}
+
+  write(line: string): void {
+    const now = Date.now();
+    if (now >= this.windowEnds) {
+      this.windowEnds = now + this.windowMs;
+      this.log(line);
+      return;
+    }
+    this.suppressed++;
+    this.latest = line;
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.windowEnds - now);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes the summary of the lines held back (also at close). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.suppressed === 0) return;
+    this.log(`${this.suppressed} more like it in the last ${Math.round(this.windowMs / 1000)} s; the latest: ${this.latest}`);
+    this.suppressed = 0;
+    this.latest = '';
+  }
+}

@@ -9,6 +9,7 @@ import { DatabaseError } from 'pg-protocol';
 import { InfrastructureError, infrastructureBackoffMs, infrastructureKind, isInfrastructureError } from '../../src/delivery/infrastructure-errors';
 import { PermanentDeliveryError } from '../../src/delivery/providers/provider';
 import { maxStalledCountFor } from '../../src/delivery/channel-worker';
+import { InfrastructureRetryLog } from '../../src/delivery/infrastructure-recovery';
 import { isNearlyFull, parseInfoMemory } from '../../src/api/redis-backpressure';
 
 /** A port nothing listens on (taken from the OS, then released). */
@@ -166,6 +167,26 @@ describe('infrastructureBackoffMs', () => {
     expect([1, 2, 3, 4, 5, 6, 7, 8, 100].map((n) => infrastructureBackoffMs(n, 60_000, noJitter))).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000]);
     expect(infrastructureBackoffMs(1, 60_000, () => 0.999)).toBeGreaterThanOrEqual(800);
     expect(infrastructureBackoffMs(10, 5_000, noJitter)).toBe(5_000);
+  });
+});
+
+describe('InfrastructureRetryLog', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('writes the first line of a window, then one summary of the lines held back', () => {
+    jest.useFakeTimers();
+    const lines: string[] = [];
+    const retryLog = new InfrastructureRetryLog((line) => lines.push(line), 5_000);
+    retryLog.write('job 1 failed');
+    retryLog.write('job 2 failed');
+    retryLog.write('job 3 failed');
+    expect(lines).toEqual(['job 1 failed']);
+    jest.advanceTimersByTime(5_000);
+    expect(lines).toEqual(['job 1 failed', '2 more like it in the last 5 s; the latest: job 3 failed']);
+    retryLog.write('job 4 failed');
+    expect(lines[2]).toBe('job 4 failed');
+    retryLog.flush();
+    expect(lines).toHaveLength(3);
   });
 });
 
