@@ -1,3 +1,4 @@
+import { markInAppDelivered } from '../../state/notification-store';
 import type { Redis } from 'ioredis';
 import type { Orm } from '../../db/orm';
 import { InfrastructureError } from '../infrastructure-errors';
@@ -25,18 +26,13 @@ export class InAppProvider implements ChannelProvider<'in_app'> {
    * (docs/contracts.md, "BullMQ", infrastructure errors).
    */
   async send(message: OutgoingMessage<'in_app'>): Promise<ProviderReceipt> {
-    const rows = await ownStore('in-app delivery: marking the notification delivered in Postgres', () =>
-      this.orm.em.fork().getConnection().execute(
-        `update notifications set delivered_at = coalesce(delivered_at, now()) where id = ? returning id, created_at, delivered_at`,
-        [message.notificationId],
-      ),
-    );
-    if (rows.length === 0) throw new Error(`notification ${message.notificationId} not found`);
+    const row = await ownStore('in-app delivery: marking the notification delivered in Postgres', () => markInAppDelivered(this.orm.em.fork(), message.notificationId));
+    if (!row) throw new Error(`notification ${message.notificationId} not found`);
     const { title, body, actionUrl, actionText } = message.content;
     await ownStore('in-app delivery: publishing to the live feed in Redis', () =>
       this.publisher.publish(
         inAppFeedChannel(this.feedPrefix, message.recipient.id),
-        JSON.stringify({ id: message.notificationId, title, body, actionUrl, actionText, createdAt: rows[0].created_at }),
+        JSON.stringify({ id: message.notificationId, title, body, actionUrl, actionText, createdAt: row.created_at }),
       ),
     );
     return { providerMessageId: message.notificationId };
