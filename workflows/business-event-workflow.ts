@@ -40,14 +40,15 @@ import { businessEventWorkflowV0 } from './release-0/business-event-workflow';
  * activity task of their own. They only touch our own Postgres and Redis, so every failure that is
  * not a business failure is our infrastructure's: retried with capped backoff until the horizon
  * (INFRA_RETRY_HORIZON_MS, docs/contracts.md "Durability invariants"), then the event's open work
- * expires. Backoffs above ten seconds are durable timers in this history (I2: a workflow whose step
- * waits for Postgres or Redis holds a timer, and survives a worker restart meanwhile).
+ * expires. Backoffs above two seconds are durable timers in this history (I2: a workflow whose step
+ * waits for Postgres or Redis holds a timer and survives a worker restart meanwhile; the SDK checks the
+ * horizon when it schedules one, so it is kept within a backoff).
  */
 function durableSteps(horizonMs: number) {
   return proxyLocalActivities<Activities>({
     startToCloseTimeout: '60 seconds',
     scheduleToCloseTimeout: horizonMs,
-    localRetryThreshold: '10 seconds',
+    localRetryThreshold: '2 seconds',
     retry: { initialInterval: '500 milliseconds', maximumInterval: '5 minutes', backoffCoefficient: 2 },
   });
 }
@@ -56,7 +57,7 @@ const DEFAULT_HORIZON_MS = 24 * 3600 * 1000;
 /** Writing the expiry itself has nowhere else to go: it retries for as long as it takes, on a timer. */
 const expirySteps = proxyLocalActivities<Activities>({
   startToCloseTimeout: '60 seconds',
-  localRetryThreshold: '10 seconds',
+  localRetryThreshold: '2 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '5 minutes', backoffCoefficient: 2 },
 });
 
