@@ -165,9 +165,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
       if (rounds >= SETTLE_ROUNDS_PER_RUN || workflowInfo().continueAsNewSuggested) await continueAsNew();
       const settled = await settleCampaign({ plan, nowMs: Date.now() });
       if (settled.open === 0) break;
-      // Look again soon while sends drain (2 s doubling), at the latest at the next deadline.
+      // Look again soon while sends drain (every 2-5 s: a settle is one indexed query), at the latest at the next deadline.
       const deadline = settled.nextDeadlineMs ?? Date.now() + plan.deliveryDeadlineMs;
-      await condition(() => cancelled, Math.max(Math.min(deadline - Date.now(), 2000 * 2 ** Math.min(rounds, 10)), 1000));
+      await condition(() => cancelled, Math.max(Math.min(deadline - Date.now(), rounds === 0 ? 2000 : 5000), 1000));
     }
   }
   return finish('completed');
