@@ -119,11 +119,6 @@ export class ManagedProcess {
     return () => this.spawned.slice(first).flatMap((proc, i) => (i === 0 ? proc.output.slice(offset) : proc.output));
   }
 
-  /** The last lines it printed (diagnostics of a failed scenario). */
-  tail(lines = 20): string[] {
-    return this.current?.output.slice(-lines) ?? [];
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     await this.current?.stop(10_000);
