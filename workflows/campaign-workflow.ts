@@ -37,6 +37,7 @@ export const DEFAULT_CAMPAIGN_PAGE_SIZE = 500;
 export const DEFAULT_CAMPAIGN_PAGES_PER_RUN = 200;
 /** Settle rounds (an activity and a timer, about eight events each) per run before continuing as new. */
 const SETTLE_ROUNDS_PER_RUN = 200;
+const SETTLE_WAITS_MS = [1000, 2000, 5000];
 
 /**
  * One marketing campaign: stores it (first activity, idempotent by id), waits durably until its
@@ -165,9 +166,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
       if (rounds >= SETTLE_ROUNDS_PER_RUN || workflowInfo().continueAsNewSuggested) await continueAsNew();
       const settled = await settleCampaign({ plan, nowMs: Date.now() });
       if (settled.open === 0) break;
-      // Look again soon while sends drain (every 2-5 s: a settle is one indexed query), at the latest at the next deadline.
+      // Look again soon while sends drain (after 1 s, 2 s, then every 5 s: a settle is one indexed query), at the latest at the next deadline.
       const deadline = settled.nextDeadlineMs ?? Date.now() + plan.deliveryDeadlineMs;
-      await condition(() => cancelled, Math.max(Math.min(deadline - Date.now(), rounds === 0 ? 2000 : 5000), 1000));
+      await condition(() => cancelled, Math.max(Math.min(deadline - Date.now(), SETTLE_WAITS_MS[Math.min(rounds, SETTLE_WAITS_MS.length - 1)]), 1000));
     }
   }
   return finish('completed');
