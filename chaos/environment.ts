@@ -315,9 +315,6 @@ export class ChaosEnvironment {
       pg.closeSync();
       redis.closeSync();
     });
-    // A channel worker SIGKILLed mid-send resets its SMTP connection; smtp-server reports that as an 'error'
-    // event on the server, which would crash the harness unheard (SmtpPeer, a shared test helper, listens to none).
-    smtp['server'].on('error', () => undefined);
     const databaseUrl = await pg.createDatabase('chaos');
     const vapid = generateVapidKeys();
     this.serviceEnv = {
