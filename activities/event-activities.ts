@@ -187,7 +187,8 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
     /**
      * The event's own steps could not reach our infrastructure within the horizon (I4): every
      * notification still waiting or sending ends `expired`, and operators are alerted (an error log here;
-     * the stuck-work scan's `notifications_expired` gauge). Its retries are unbounded: the workflow holds its timer until this is written.
+     * the stuck-work scan's `notifications_expired` gauge). Its retries are unbounded: the workflow holds
+     * its timer until this is written.
      */
     async expireEvent(input: { spec: EventSpec; inline: boolean; reason: string }): Promise<ReconcileResult> {
       const { spec } = input;
