@@ -10,6 +10,7 @@ import type { ChannelOutcome, ChannelStatus, NotificationState } from './notific
  *   scheduled ─(due)─▶ waiting_quiet_hours ─(quiet hours end)─▶ sending ─▶ delivered | partially_delivered | failed
  *       │                     │                                   └──(every channel suppressed)──▶ suppressed
  *       └──────(cancel)───────┴──▶ cancelled
+ *   any open state ─(our infrastructure out of reach past INFRA_RETRY_HORIZON_MS)─▶ expired ─(redrive)─▶ scheduled | sending
  */
 
 /** One channel of one notification as stored in notifications.channel_states. */
