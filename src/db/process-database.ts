@@ -21,7 +21,8 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
   await withAdminConnection(adminUrl, (execute) => execute(`drop database if exists "${name}" with (force)`));
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid runs on this machine (the owner of a leftover database or temp dir). */
+export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);

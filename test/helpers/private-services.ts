@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { migrate, openOrm } from '../../src/db/orm';
+import { isAlive } from '../../src/db/process-database';
 import { freePort } from '../../src/temporal/dev-server';
 
 /**
@@ -28,15 +29,6 @@ async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number, what:
   }
 }
 
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Temp dirs of ours whose owning process is gone: `cleanup` stops what runs there, then the dir goes. */
 async function sweepLeftovers(prefix: string, cleanup: (dir: string) => Promise<void>): Promise<void> {

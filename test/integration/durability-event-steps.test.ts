@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createActivities } from '../../activities';
 import { Notification } from '../../src/db/entities';
-import { sendJobId } from '../../src/domain/channels';
+import { sendJobId, type Channel } from '../../src/domain/channels';
 import { eventWorkflowId } from '../../src/domain/workflow-ids';
 import { findWorkflowsWithoutTimer } from '../../src/operations/open-work';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
@@ -30,6 +30,15 @@ function stackOnPrivateRedis(env: Record<string, string>): { redis: () => Privat
   return { redis: () => redis, stack: () => stack };
 }
 
+/** A direct send of order_created to a new recipient, due after `delayMs`. */
+async function publishDelayed(stack: TestStack, channels: Channel[], delayMs: number): Promise<{ userId: string; eventId: string }> {
+  const userId = stack.uid('u');
+  await stack.createRecipient({ id: userId });
+  const eventId = stack.uid('evt');
+  await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels, delayMs } });
+  return { userId, eventId };
+}
+
 describe('durability: event steps under infrastructure faults', () => {
   const services = stackOnPrivateRedis({ DELIVERY_DEADLINE_MS: '20000' });
   let redis: PrivateRedis;
@@ -42,16 +51,7 @@ describe('durability: event steps under infrastructure faults', () => {
   const row = (eventId: string, userId: string) => stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: userId });
 
   it('I3/I2: a delayed send whose wake-up meets Redis refusing writes is handed off once Redis recovers, and arrives once', async () => {
-    const userId = stack.uid('u');
-    await stack.createRecipient({ id: userId });
-    const eventId = stack.uid('evt');
-    await stack.client.publishNotification({
-      id: eventId,
-      userId,
-      templateCode: 'order_created',
-      variables: { orderNumber: eventId, total: 5, currency: 'INR' },
-      options: { channels: ['in_app', 'email'], delayMs: 2500 },
-    });
+    const { userId, eventId } = await publishDelayed(stack, ['in_app', 'email'], 2500);
     await waitFor(async () => ((await row(eventId, userId)).state === 'scheduled' ? true : undefined));
     await redis.refuseWrites();
     // The wake-up comes and goes inside the outage: the step stores the row as sending, then cannot queue.
@@ -134,16 +134,7 @@ describe('durability: the horizon', () => {
   });
 
   it('I4: Redis refusing writes for longer than the horizon ends the notification expired (not failed), and the workflow closes', async () => {
-    const userId = stack.uid('u');
-    await stack.createRecipient({ id: userId });
-    const eventId = stack.uid('evt');
-    await stack.client.publishNotification({
-      id: eventId,
-      userId,
-      templateCode: 'order_created',
-      variables: { orderNumber: eventId, total: 5, currency: 'INR' },
-      options: { channels: ['email'], delayMs: 1500 },
-    });
+    const { userId, eventId } = await publishDelayed(stack, ['email'], 1500);
     await waitFor(async () => ((await stack.orm.em.fork().findOne(Notification, { eventId }))?.state === 'scheduled' ? true : undefined));
     await redis.refuseWrites();
     try {
