@@ -207,9 +207,9 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
      */
     async reopenExpiredEvent(input: { eventId: string; workflowId: string; nowMs?: number }): Promise<OpenedEvent> {
       const em = orm.em.fork();
-      const stored = await storedEventSpec(em, input.eventId);
+      const stored = (await storedEventSpec(em, input.eventId)) as EventSpec | null;
       if (!stored) throw businessFailure('NothingToRedrive', `event "${input.eventId}" has no stored plan: nothing of it can be redriven`);
-      const spec: EventSpec = { ...(stored as unknown as EventSpec), workflowId: input.workflowId, deliveryDeadlineMs: config.deliveryDeadlineMs, infraHorizonMs: reconciler.horizonMs(stored as unknown as EventSpec) };
+      const spec: EventSpec = { ...stored, workflowId: input.workflowId, deliveryDeadlineMs: config.deliveryDeadlineMs, infraHorizonMs: reconciler.horizonMs(stored) };
       const reopened = await reopenExpired(em, input.eventId, input.nowMs ?? Date.now(), spec.deliveryDeadlineMs);
       if (reopened.length === 0) throw businessFailure('NothingToRedrive', `event "${input.eventId}" has no expired notification`);
       await dispatcher.handOffUnclaimed(input.eventId);

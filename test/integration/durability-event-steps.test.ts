@@ -50,6 +50,18 @@ describe('durability: event steps under infrastructure faults', () => {
 
   const row = (eventId: string, userId: string) => stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: userId });
 
+  /** The event's first step called directly (no workflow), with the time it runs at, so a test can drive the later steps by hand. */
+  async function openWithoutWorkflow(channels: Channel[], delayMs: number) {
+    const activities = createActivities({ orm: stack.orm, queues: stack.queues, temporalClient: stack.temporalClient, config: stack.config });
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const eventId = stack.uid('evt');
+    const nowMs = Date.now();
+    const event = { id: eventId, templateCode: 'order_created', occurredAt: new Date(nowMs).toISOString(), userId, data: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels, delayMs } };
+    const opened = await activities.openEvent({ event, workflowId: eventWorkflowId(eventId), nowMs });
+    return { activities, userId, eventId, nowMs, opened };
+  }
+
   it('I3/I2: a delayed send whose wake-up meets Redis refusing writes is handed off once Redis recovers, and arrives once', async () => {
     const { userId, eventId } = await publishDelayed(stack, ['in_app', 'email'], 2500);
     await waitFor(async () => ((await row(eventId, userId)).state === 'scheduled' ? true : undefined));
@@ -69,16 +81,7 @@ describe('durability: event steps under infrastructure faults', () => {
   }, 60_000);
 
   it('I5: the workflow clock decides due-ness; a row a moment ahead of it comes back as a wake-up, never lost or early', async () => {
-    const activities = createActivities({ orm: stack.orm, queues: stack.queues, temporalClient: stack.temporalClient, config: stack.config });
-    const userId = stack.uid('u');
-    await stack.createRecipient({ id: userId });
-    const eventId = stack.uid('evt');
-    const nowMs = Date.now();
-    const opened = await activities.openEvent({
-      event: { id: eventId, templateCode: 'order_created', occurredAt: new Date(nowMs).toISOString(), userId, data: { orderNumber: 'A-1', total: 5, currency: 'INR' }, options: { channels: ['in_app'], delayMs: 60_000 } },
-      workflowId: eventWorkflowId(eventId),
-      nowMs,
-    });
+    const { activities, userId, eventId, nowMs, opened } = await openWithoutWorkflow(['in_app'], 60_000);
     expect(opened.recipients[0]).toMatchObject({ state: 'scheduled', sendAt: new Date(nowMs + 60_000).toISOString() });
     // The workflow's clock runs 3 s behind the stored send time: nothing goes early, the time comes back to wait for.
     const early = await activities.dispatchDue({ spec: opened.spec, inline: true, nowMs: nowMs + 57_000 });
@@ -93,16 +96,7 @@ describe('durability: event steps under infrastructure faults', () => {
   it('I1: a dead worker’s claim whose job vanished is handed off again at the deadline instead of extended forever', async () => {
     await stack.stopDeliveryWorkers();
     try {
-      const activities = createActivities({ orm: stack.orm, queues: stack.queues, temporalClient: stack.temporalClient, config: stack.config });
-      const userId = stack.uid('u');
-      await stack.createRecipient({ id: userId });
-      const eventId = stack.uid('evt');
-      const nowMs = Date.now();
-      const opened = await activities.openEvent({
-        event: { id: eventId, templateCode: 'order_created', occurredAt: new Date(nowMs).toISOString(), userId, data: { orderNumber: 'A-2', total: 5, currency: 'INR' }, options: { channels: ['email'] } },
-        workflowId: eventWorkflowId(eventId),
-        nowMs,
-      });
+      const { activities, userId, eventId, nowMs, opened } = await openWithoutWorkflow(['email'], 0);
       const id = opened.recipients[0].notificationId!;
       // A worker claimed the send and died; then its job vanished with Redis.
       await stack.orm.em
