@@ -4,7 +4,10 @@
 const esmOnly = ['jose', 'content-disposition', 'cookie'];
 const transform = {
   '^.+\\.ts$': ['ts-jest', {}],
-  [`^.+/node_modules/(${esmOnly.join('|')})/.+\\.js$`]: ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' } }],
+  [`^.+/node_modules/(${esmOnly.join('|')})/.+\\.js$`]: [
+    'ts-jest',
+    { tsconfig: { allowJs: true, module: 'commonjs' } },
+  ],
 };
 const transformIgnorePatterns = [`/node_modules/(?!(${esmOnly.join('|')})/)`];
 

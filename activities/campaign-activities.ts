@@ -48,7 +48,8 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
      */
     async openCampaign(input: { campaignId: string; campaign?: CampaignDefinition }): Promise<CampaignPlan> {
       const parsedId = campaignIdSchema.safeParse(input.campaignId);
-      if (!parsedId.success) throw businessFailure('InvalidCampaign', `invalid campaign: campaignId: must be a UUID`);
+      if (!parsedId.success)
+        throw businessFailure('InvalidCampaign', `invalid campaign: campaignId: must be a UUID`);
       const campaignId = parsedId.data;
       // Validated again here: any Temporal client may start the workflow with hand-written JSON.
       let definition: CampaignDefinition | undefined;
@@ -58,16 +59,25 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
         } catch (err) {
           throw businessFailure('InvalidCampaign', (err as Error).message);
         }
-        if (definition.id !== campaignId) throw businessFailure('InvalidCampaign', `invalid campaign: id: "${definition.id}" differs from campaignId "${campaignId}"`);
+        if (definition.id !== campaignId)
+          throw businessFailure(
+            'InvalidCampaign',
+            `invalid campaign: id: "${definition.id}" differs from campaignId "${campaignId}"`,
+          );
       }
       const db = deps.orm.em.fork();
       const templateCode = definition?.templateCode ?? (await loadCampaign(campaignId)).templateCode;
       const templates = await db.find(Template, { code: templateCode }, { fields: ['channel', 'category'] });
-      if (templates.length === 0) throw businessFailure('TemplateNotFound', `no template with code "${templateCode}"`);
+      if (templates.length === 0)
+        throw businessFailure('TemplateNotFound', `no template with code "${templateCode}"`);
       if (templates[0].category !== CAMPAIGN_CATEGORY) {
-        throw businessFailure('InvalidCampaign', `invalid campaign: templateCode: template "${templateCode}" is in category ${templates[0].category}, campaigns send ${CAMPAIGN_CATEGORY} templates`);
+        throw businessFailure(
+          'InvalidCampaign',
+          `invalid campaign: templateCode: template "${templateCode}" is in category ${templates[0].category}, campaigns send ${CAMPAIGN_CATEGORY} templates`,
+        );
       }
-      if (definition && (await repository().insertIfAbsent(definition))) log.info('campaign stored', { campaignId });
+      if (definition && (await repository().insertIfAbsent(definition)))
+        log.info('campaign stored', { campaignId });
       const campaign = await loadCampaign(campaignId);
       const templateChannels = new Set(templates.map((t) => t.channel));
       return {
@@ -92,7 +102,11 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
      * page by recipient id, and admits it set-wise (preferences and quiet hours in one query, rows in
      * one statement, jobs with addBulk). Idempotent: a retried page stores and enqueues nothing twice.
      */
-    async fanOutCampaignPage(input: { plan: CampaignPlan; afterUserId: string | null; pageSize: number }): Promise<CampaignPageResult> {
+    async fanOutCampaignPage(input: {
+      plan: CampaignPlan;
+      afterUserId: string | null;
+      pageSize: number;
+    }): Promise<CampaignPageResult> {
       const { plan } = input;
       await waitForBacklog(plan.channels);
       const campaign = await loadCampaign(plan.campaignId);
@@ -109,7 +123,9 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
     },
 
     /** Sends the campaign's notifications whose quiet hours ended, page after page. */
-    async dispatchCampaignDue(input: { plan: CampaignPlan }): Promise<{ dispatched: number; wakeTimes: number[] }> {
+    async dispatchCampaignDue(input: {
+      plan: CampaignPlan;
+    }): Promise<{ dispatched: number; wakeTimes: number[] }> {
       const spec = campaignSpec(input.plan);
       const wake = new Set<number>();
       let dispatched = 0;
@@ -119,7 +135,8 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
         dispatched += result.recipients.filter((r) => r.state === 'sending').length;
         for (const at of result.wakeTimes) wake.add(at);
         Context.current().heartbeat({ dispatched });
-        if (result.examined < DUE_PAGE_SIZE) return { dispatched, wakeTimes: [...wake].sort((a, b) => a - b) };
+        if (result.examined < DUE_PAGE_SIZE)
+          return { dispatched, wakeTimes: [...wake].sort((a, b) => a - b) };
       }
     },
 
@@ -129,11 +146,14 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
      * "Durability invariants"), and reports what is still open, so the campaign workflow holds a timer
      * until every notification of it is final.
      */
-    async settleCampaign(input: { plan: CampaignPlan; nowMs?: number }): Promise<{ open: number; nextDeadlineMs: number | null }> {
+    async settleCampaign(input: {
+      plan: CampaignPlan;
+      nowMs?: number;
+    }): Promise<{ open: number; nextDeadlineMs: number | null }> {
       const spec = { ...campaignSpec(input.plan), infraHorizonMs: deps.config.infraRetryHorizonMs };
       const em = deps.orm.em.fork();
       const nowMs = input.nowMs ?? Date.now();
-      for (let after = FIRST_UUID; ; ) {
+      for (let after = FIRST_UUID; ;) {
         const rows = await sendingRowsPastDeadline(em, spec.eventId, nowMs, after, SETTLE_PAGE_SIZE);
         for (const row of rows) await reconciler.reconcileRow(em, spec, row, nowMs);
         Context.current().heartbeat({ reconciled: rows.length });
@@ -144,13 +164,23 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
     },
 
     /** One page of the campaign's segment, recipient ids in ascending order after `afterUserId` (release-0 campaigns). */
-    async listCampaignRecipients(input: { campaignId: string; afterUserId: string | null; limit: number }): Promise<string[]> {
+    async listCampaignRecipients(input: {
+      campaignId: string;
+      afterUserId: string | null;
+      limit: number;
+    }): Promise<string[]> {
       const campaign = await loadCampaign(input.campaignId);
       return repository().recipientsPage(campaign.segment, input.afterUserId, input.limit);
     },
 
     /** Mirrors the workflow's state, counts and (after a reschedule) start time into the campaigns row. */
-    async recordCampaignProgress(input: { campaignId: string; state?: CampaignState; targeted?: number; started?: number; scheduledAt?: string }): Promise<void> {
+    async recordCampaignProgress(input: {
+      campaignId: string;
+      state?: CampaignState;
+      targeted?: number;
+      started?: number;
+      scheduledAt?: string;
+    }): Promise<void> {
       const { campaignId, ...update } = input;
       await repository().recordProgress(campaignId, update);
       // Notifications parked for quiet hours never go out once the campaign is cancelled.

@@ -2,7 +2,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Channel } from '../src/domain/channels';
 import { planChannels } from '../src/domain/channel-plan';
 import type { DeliveryOptions } from '../src/domain/business-event';
-import { admit, firstSendAt, openChannels, publicChannels, type ChannelRecords } from '../src/domain/notification-lifecycle';
+import {
+  admit,
+  firstSendAt,
+  openChannels,
+  publicChannels,
+  type ChannelRecords,
+} from '../src/domain/notification-lifecycle';
 import { INLINE_STATUS_LIMIT, type DispatchResult, type RecipientSummary } from '../src/domain/event-ledger';
 import { quietHoursEndAfter, type QuietHours } from '../src/domain/quiet-hours';
 import type { Orm } from '../src/db/orm';
@@ -19,7 +25,11 @@ import {
   type StoredRow,
 } from '../src/state/notification-store';
 import { safeLinkOrUndefined } from '../src/domain/safe-link';
-import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
+import {
+  renderTemplateFields,
+  TemplateSyntaxError,
+  TemplateVariableMissingError,
+} from '../src/templates/render-template';
 import { templateVariables } from '../src/templates/template-variables';
 
 /**
@@ -55,7 +65,6 @@ export interface DispatcherDeps {
   webhookDefaultUrl?: string;
 }
 
-
 interface RecipientRow {
   id: string;
   email: string | null;
@@ -79,7 +88,12 @@ export interface TemplateRow {
 
 /** Every version of a template code, newest first (the dispatcher picks per channel and locale). */
 export function fetchTemplates(db: EntityManager, code: string): Promise<TemplateRow[]> {
-  return db.getConnection().execute(`select channel, locale, version, category, fields from templates where code = ? order by version desc`, [code]);
+  return db
+    .getConnection()
+    .execute(
+      `select channel, locale, version, category, fields from templates where code = ? order by version desc`,
+      [code],
+    );
 }
 
 /**
@@ -90,7 +104,11 @@ export function fetchTemplates(db: EntityManager, code: string): Promise<Templat
 export function createDispatcher(deps: DispatcherDeps) {
   const { orm, queues, defaultLocale } = deps;
 
-  async function loadRecipients(db: EntityManager, userIds: string[], category: string): Promise<Map<string, RecipientRow>> {
+  async function loadRecipients(
+    db: EntityManager,
+    userIds: string[],
+    category: string,
+  ): Promise<Map<string, RecipientRow>> {
     const rows: RecipientRow[] = await db.getConnection().execute(
       `select r.*,
               coalesce((select array_agg(p.channel) from preferences p where p.recipient_id = r.id and p.category = ? and not p.enabled), '{}') as disabled_channels,
@@ -102,7 +120,11 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /** Newest template per channel in the wanted locale, else the default locale. */
-  async function loadTemplates(db: EntityManager, code: string, preloaded?: TemplateRow[]): Promise<(locale: string) => Map<Channel, TemplateRow>> {
+  async function loadTemplates(
+    db: EntityManager,
+    code: string,
+    preloaded?: TemplateRow[],
+  ): Promise<(locale: string) => Map<Channel, TemplateRow>> {
     const rows = preloaded ?? (await fetchTemplates(db, code));
     const cache = new Map<string, Map<Channel, TemplateRow>>();
     return (locale) => {
@@ -110,7 +132,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (!byChannel) {
         byChannel = new Map();
         for (const wanted of [locale, defaultLocale]) {
-          for (const row of rows) if (row.locale === wanted && !byChannel.has(row.channel)) byChannel.set(row.channel, row);
+          for (const row of rows)
+            if (row.locale === wanted && !byChannel.has(row.channel)) byChannel.set(row.channel, row);
         }
         cache.set(locale, byChannel);
       }
@@ -119,7 +142,13 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /** Plans and renders one recipient's notification; a render problem fails this recipient only. */
-  function render(spec: EventSpec, recipient: RecipientRow, templates: Map<Channel, TemplateRow>, deadlineAt: string, queuedAt: string) {
+  function render(
+    spec: EventSpec,
+    recipient: RecipientRow,
+    templates: Map<Channel, TemplateRow>,
+    deadlineAt: string,
+    queuedAt: string,
+  ) {
     const { decisions, fallbacks } = planChannels({
       channels: spec.channels,
       category: spec.category,
@@ -139,10 +168,21 @@ export function createDispatcher(deps: DispatcherDeps) {
     const content: Partial<ChannelContent> = {};
     const versions: Partial<Record<Channel, number>> = {};
     // Every channel that may be used, fallbacks included, so a missing variable fails up front.
-    const candidates = new Set<Channel>([...decisions.filter((d) => d.send).map((d) => d.channel), ...Object.values(fallbacks)]);
+    const candidates = new Set<Channel>([
+      ...decisions.filter((d) => d.send).map((d) => d.channel),
+      ...Object.values(fallbacks),
+    ]);
     for (const channel of candidates) {
       if (channel === 'webhook') {
-        content.webhook = { payload: { eventId: spec.eventId, eventType: spec.eventType, templateCode: spec.templateCode, userId: recipient.id, data: spec.data } };
+        content.webhook = {
+          payload: {
+            eventId: spec.eventId,
+            eventType: spec.eventType,
+            templateCode: spec.templateCode,
+            userId: recipient.id,
+            data: spec.data,
+          },
+        };
         continue;
       }
       const template = templates.get(channel);
@@ -184,8 +224,19 @@ export function createDispatcher(deps: DispatcherDeps) {
    * Decides for each recipient: send now (rendered row + jobs), wait (row in scheduled or
    * waiting_quiet_hours with its send_at), or fail (no such recipient, template variable missing).
    */
-  async function prepare(db: EntityManager, spec: EventSpec, userIds: string[], nowMs: number, sendAtMs: number, urgent: boolean, templates?: TemplateRow[]) {
-    const [recipients, templatesFor] = await Promise.all([loadRecipients(db, userIds, spec.category), loadTemplates(db, spec.templateCode, templates)]);
+  async function prepare(
+    db: EntityManager,
+    spec: EventSpec,
+    userIds: string[],
+    nowMs: number,
+    sendAtMs: number,
+    urgent: boolean,
+    templates?: TemplateRow[],
+  ) {
+    const [recipients, templatesFor] = await Promise.all([
+      loadRecipients(db, userIds, spec.category),
+      loadTemplates(db, spec.templateCode, templates),
+    ]);
     const deadlineAt = new Date(nowMs + spec.deliveryDeadlineMs).toISOString();
     const queuedAt = new Date(nowMs).toISOString();
     const rows: NotificationRowInput[] = [];
@@ -200,10 +251,15 @@ export function createDispatcher(deps: DispatcherDeps) {
         nowMs,
         sendAtMs,
         urgent,
-        quietHoursEnd: (at) => (recipient.quiet_hours ? (quietHoursEndAfter(new Date(at), recipient.quiet_hours)?.getTime() ?? null) : null),
+        quietHoursEnd: (at) =>
+          recipient.quiet_hours
+            ? (quietHoursEndAfter(new Date(at), recipient.quiet_hours)?.getTime() ?? null)
+            : null,
       });
       if (admission.state !== 'sending') {
-        rows.push(row(spec, userId, { state: admission.state, send_at: new Date(admission.sendAtMs).toISOString() }));
+        rows.push(
+          row(spec, userId, { state: admission.state, send_at: new Date(admission.sendAtMs).toISOString() }),
+        );
         continue;
       }
       try {
@@ -240,11 +296,16 @@ export function createDispatcher(deps: DispatcherDeps) {
     const byChannel = new Map<Channel, string[]>();
     for (const r of stored) {
       if (r.state !== 'sending') continue;
-      for (const [channel, record] of Object.entries(r.channel_states ?? {}) as [Channel, ChannelRecords[Channel]][]) {
+      for (const [channel, record] of Object.entries(r.channel_states ?? {}) as [
+        Channel,
+        ChannelRecords[Channel],
+      ][]) {
         if (record?.state === 'queued') byChannel.set(channel, [...(byChannel.get(channel) ?? []), r.id]);
       }
     }
-    await Promise.all([...byChannel].map(([channel, ids]) => queues.enqueueBulk(channel, ids, spec.options.priority)));
+    await Promise.all(
+      [...byChannel].map(([channel, ids]) => queues.enqueueBulk(channel, ids, spec.options.priority)),
+    );
   }
 
   return {
@@ -256,10 +317,21 @@ export function createDispatcher(deps: DispatcherDeps) {
     ): Promise<DispatchResult> {
       const nowMs = options.nowMs ?? Date.now();
       const db = orm.em.fork();
-      const { rows, failed } = await prepare(db, spec, userIds, nowMs, firstSendAt(nowMs, spec.options), spec.options.priority === 'urgent', options.templates);
+      const { rows, failed } = await prepare(
+        db,
+        spec,
+        userIds,
+        nowMs,
+        firstSendAt(nowMs, spec.options),
+        spec.options.priority === 'urgent',
+        options.templates,
+      );
       const stored = await insertRows(db, spec, rows);
       await enqueue(spec, stored);
-      return withFailed(summarizeRows(stored, options.inline ?? userIds.length <= INLINE_STATUS_LIMIT), failed);
+      return withFailed(
+        summarizeRows(stored, options.inline ?? userIds.length <= INLINE_STATUS_LIMIT),
+        failed,
+      );
     },
 
     /**
@@ -267,12 +339,22 @@ export function createDispatcher(deps: DispatcherDeps) {
      * park until they end), then rows are rendered and handed off. Rows cancelled or moved meanwhile
      * are left alone. Returns how many rows it looked at, so callers page until fewer than `limit`.
      */
-    async dispatchDue(spec: EventSpec, options: { nowMs?: number; limit?: number; inline?: boolean } = {}): Promise<DispatchResult & { examined: number }> {
+    async dispatchDue(
+      spec: EventSpec,
+      options: { nowMs?: number; limit?: number; inline?: boolean } = {},
+    ): Promise<DispatchResult & { examined: number }> {
       const nowMs = options.nowMs ?? Date.now();
       const db = orm.em.fork();
       const userIds = await dueRecipientIds(db, spec.eventId, nowMs, options.limit ?? 1000);
       if (userIds.length === 0) return { recipients: [], wakeTimes: [], nextDeadlineMs: null, examined: 0 };
-      const { rows, failed } = await prepare(db, spec, userIds, nowMs, nowMs, spec.options.priority === 'urgent');
+      const { rows, failed } = await prepare(
+        db,
+        spec,
+        userIds,
+        nowMs,
+        nowMs,
+        spec.options.priority === 'urgent',
+      );
       const stored = await startDueRows(db, spec, rows, nowMs);
       // A recipient deleted or whose template lacks a variable while it waited: its row fails too.
       await failWaitingRows(db, spec.eventId, failed);
@@ -299,7 +381,6 @@ export function createDispatcher(deps: DispatcherDeps) {
       return open.length;
     },
   };
-
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
@@ -315,7 +396,8 @@ export function summarizeRows(rows: StoredRow[], inline: boolean): DispatchResul
     const waiting = r.state === 'scheduled' || r.state === 'waiting_quiet_hours';
     if (waiting && r.send_at) wake.add(new Date(r.send_at).getTime());
     for (const record of Object.values(r.channel_states ?? {})) {
-      if (record?.deadlineAt && record.state === 'queued') nextDeadlineMs = Math.min(nextDeadlineMs ?? Infinity, Date.parse(record.deadlineAt));
+      if (record?.deadlineAt && record.state === 'queued')
+        nextDeadlineMs = Math.min(nextDeadlineMs ?? Infinity, Date.parse(record.deadlineAt));
     }
     return {
       userId: r.recipient_id,
@@ -334,7 +416,11 @@ function withFailed(result: DispatchResult, failed: RecipientSummary[]): Dispatc
   return { ...result, recipients: [...failed, ...result.recipients] };
 }
 
-export function channelContent(channel: Channel, fields: Record<string, string>, options: Pick<DeliveryOptions, 'actionUrl' | 'actionText'>): ChannelContent[Channel] {
+export function channelContent(
+  channel: Channel,
+  fields: Record<string, string>,
+  options: Pick<DeliveryOptions, 'actionUrl' | 'actionText'>,
+): ChannelContent[Channel] {
   // Rendered links are checked in renderTemplateFields; options of events accepted before the check, here.
   const actionUrl = safeLinkOrUndefined(options.actionUrl) ?? safeLinkOrUndefined(fields.actionUrl);
   const actionText = options.actionText ?? fields.actionText;

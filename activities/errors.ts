@@ -31,7 +31,9 @@ export function isPermanentDatabaseError(err: unknown): boolean {
 }
 
 /** Wraps activities so a permanent database error fails them at once (DatabaseRejected) instead of retrying. */
-export function failPermanentDatabaseErrors<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+export function failPermanentDatabaseErrors<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
     wrapped[name] = async (...args: never[]) => {
@@ -39,7 +41,10 @@ export function failPermanentDatabaseErrors<T extends Record<string, (...args: n
         return await fn(...args);
       } catch (err) {
         if (!isPermanentDatabaseError(err)) throw err;
-        throw businessFailure('DatabaseRejected', `${name}: Postgres refused the data: ${(err as Error).message.split('\n')[0].slice(0, 300)}`);
+        throw businessFailure(
+          'DatabaseRejected',
+          `${name}: Postgres refused the data: ${(err as Error).message.split('\n')[0].slice(0, 300)}`,
+        );
       }
     };
   }

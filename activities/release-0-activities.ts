@@ -16,7 +16,11 @@ import type { Priority } from '../src/domain/priorities';
 import { quietHoursEndAfter } from '../src/domain/quiet-hours';
 import { Preference, PushSubscription, Recipient, Template } from '../src/db/entities';
 import type { ChannelContent } from '../src/domain/channel-content';
-import { renderTemplateFields, TemplateSyntaxError, TemplateVariableMissingError } from '../src/templates/render-template';
+import {
+  renderTemplateFields,
+  TemplateSyntaxError,
+  TemplateVariableMissingError,
+} from '../src/templates/render-template';
 import { templateVariables } from '../src/templates/template-variables';
 import type { ActivityDeps } from './deps';
 import { channelContent } from './dispatcher';
@@ -33,12 +37,21 @@ export function createRelease0Activities(deps: ActivityDeps) {
   const defaultLocale = config.defaultLocale ?? 'en';
   const em = (): EntityManager => orm.em.fork();
 
-  async function latestTemplates(db: EntityManager, code: string, locale: string): Promise<Map<Channel, Template>> {
-    const rows = await db.find(Template, { code, locale: { $in: [locale, defaultLocale] } }, { orderBy: { version: 'desc' } });
+  async function latestTemplates(
+    db: EntityManager,
+    code: string,
+    locale: string,
+  ): Promise<Map<Channel, Template>> {
+    const rows = await db.find(
+      Template,
+      { code, locale: { $in: [locale, defaultLocale] } },
+      { orderBy: { version: 'desc' } },
+    );
     const byChannel = new Map<Channel, Template>();
     // Prefer the recipient's locale, then the default locale; newest version first within each.
     for (const wanted of [locale, defaultLocale]) {
-      for (const row of rows) if (row.locale === wanted && !byChannel.has(row.channel)) byChannel.set(row.channel, row);
+      for (const row of rows)
+        if (row.locale === wanted && !byChannel.has(row.channel)) byChannel.set(row.channel, row);
     }
     return byChannel;
   }
@@ -60,27 +73,37 @@ export function createRelease0Activities(deps: ActivityDeps) {
       const definition = event.type ? EVENT_CATALOG[event.type] : undefined;
       const templateCode = definition?.templateCode ?? event.templateCode!;
       const templates = await db.find(Template, { code: templateCode }, { fields: ['channel', 'category'] });
-      if (templates.length === 0) throw businessFailure('TemplateNotFound', `no template with code "${templateCode}"`);
+      if (templates.length === 0)
+        throw businessFailure('TemplateNotFound', `no template with code "${templateCode}"`);
       let recipients = event.userIds ?? (event.userId ? [event.userId] : []);
       if (recipients.length === 0 && definition?.defaultRecipientRole) {
         const role = definition.defaultRecipientRole;
-        const rows = await db.find(Recipient, { roles: { $contains: [role] } }, { fields: ['id'], orderBy: { id: 'asc' } });
+        const rows = await db.find(
+          Recipient,
+          { roles: { $contains: [role] } },
+          { fields: ['id'], orderBy: { id: 'asc' } },
+        );
         recipients = rows.map((r) => r.id);
       }
       recipients = [...new Set(recipients)];
-      const channels = event.options.channels ?? definition?.channels ?? [...new Set(templates.map((t) => t.channel))];
+      const channels = event.options.channels ??
+        definition?.channels ?? [...new Set(templates.map((t) => t.channel))];
       const correlationKey = correlationKeyOf(event.data);
 
       const cancelWorkflowIds: string[] = [];
       let followUp: EventPlan['followUp'] = null;
       if (correlationKey !== null && definition) {
         for (const kind of definition.cancelsFollowUps ?? []) {
-          for (const userId of recipients) cancelWorkflowIds.push(followUpWorkflowId(kind, correlationKey, userId));
+          for (const userId of recipients)
+            cancelWorkflowIds.push(followUpWorkflowId(kind, correlationKey, userId));
         }
         for (const supersededType of definition.supersedes ?? []) {
-          cancelWorkflowIds.push(...(await findRelease0Waiting(temporalClient, supersededType, correlationKey, recipients)));
+          cancelWorkflowIds.push(
+            ...(await findRelease0Waiting(temporalClient, supersededType, correlationKey, recipients)),
+          );
         }
-        if (definition.followUp) followUp = await planFollowUp(db, definition.followUp, channels, config.paymentReminderDelayMs);
+        if (definition.followUp)
+          followUp = await planFollowUp(db, definition.followUp, channels, config.paymentReminderDelayMs);
       }
       return {
         event,
@@ -107,10 +130,13 @@ export function createRelease0Activities(deps: ActivityDeps) {
      * Checks preferences, renders every channel and stores the notification (idempotent per event and
      * recipient). Throws non-retryable failures for a missing recipient, template or variable.
      */
-    async prepareNotification(request: NotificationRequest & { workflowId: string }): Promise<PreparedNotification> {
+    async prepareNotification(
+      request: NotificationRequest & { workflowId: string },
+    ): Promise<PreparedNotification> {
       const db = em();
       const recipient = await db.findOne(Recipient, { id: request.userId });
-      if (!recipient) throw businessFailure('RecipientNotFound', `recipient "${request.userId}" does not exist`);
+      if (!recipient)
+        throw businessFailure('RecipientNotFound', `recipient "${request.userId}" does not exist`);
       const [templates, preferences, pushCount] = await Promise.all([
         latestTemplates(db, request.templateCode, recipient.locale),
         db.find(Preference, { recipientId: recipient.id, category: request.category }),
@@ -136,11 +162,22 @@ export function createRelease0Activities(deps: ActivityDeps) {
       const variables = templateVariables(request.data, request.options, recipient);
       const content: Partial<ChannelContent> = {};
       const versions: Partial<Record<Channel, number>> = {};
-      const candidates = new Set<Channel>([...decisions.filter((d) => d.send).map((d) => d.channel), ...Object.values(fallbacks)]);
+      const candidates = new Set<Channel>([
+        ...decisions.filter((d) => d.send).map((d) => d.channel),
+        ...Object.values(fallbacks),
+      ]);
       try {
         for (const channel of candidates) {
           if (channel === 'webhook') {
-            content.webhook = { payload: { eventId: request.eventId, eventType: request.eventType, templateCode: request.templateCode, userId: request.userId, data: request.data } };
+            content.webhook = {
+              payload: {
+                eventId: request.eventId,
+                eventType: request.eventType,
+                templateCode: request.templateCode,
+                userId: request.userId,
+                data: request.data,
+              },
+            };
             continue;
           }
           const template = templates.get(channel);
@@ -151,9 +188,13 @@ export function createRelease0Activities(deps: ActivityDeps) {
         }
       } catch (err) {
         if (err instanceof TemplateVariableMissingError) {
-          throw businessFailure('TemplateVariableMissing', `template ${request.templateCode}: ${err.message}`);
+          throw businessFailure(
+            'TemplateVariableMissing',
+            `template ${request.templateCode}: ${err.message}`,
+          );
         }
-        if (err instanceof TemplateSyntaxError) throw businessFailure('TemplateSyntax', `template ${request.templateCode}: ${err.message}`);
+        if (err instanceof TemplateSyntaxError)
+          throw businessFailure('TemplateSyntax', `template ${request.templateCode}: ${err.message}`);
         throw err;
       }
 
@@ -183,17 +224,35 @@ export function createRelease0Activities(deps: ActivityDeps) {
     },
 
     /** Hands one send job per channel to BullMQ. */
-    async enqueueSendJobs(input: { notificationId: string; workflowId: string; userId: string; channels: Channel[]; priority: Priority }): Promise<void> {
+    async enqueueSendJobs(input: {
+      notificationId: string;
+      workflowId: string;
+      userId: string;
+      channels: Channel[];
+      priority: Priority;
+    }): Promise<void> {
       await Promise.all(
         input.channels.map((channel) =>
-          queues.enqueue({ notificationId: input.notificationId, channel, workflowId: input.workflowId, userId: input.userId }, input.priority),
+          queues.enqueue(
+            {
+              notificationId: input.notificationId,
+              channel,
+              workflowId: input.workflowId,
+              userId: input.userId,
+            },
+            input.priority,
+          ),
         ),
       );
       log.info('send jobs enqueued', { notificationId: input.notificationId, channels: input.channels });
     },
 
     /** Mirrors the workflow's final state into Postgres for the API and reports. */
-    async recordNotificationState(input: { notificationId: string; state: NotificationState; error?: string }): Promise<void> {
+    async recordNotificationState(input: {
+      notificationId: string;
+      state: NotificationState;
+      error?: string;
+    }): Promise<void> {
       await setRelease0State(em(), input.notificationId, input.state, input.error ?? null);
     },
   };

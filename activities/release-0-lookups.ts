@@ -5,7 +5,12 @@ import type { Client } from '@temporalio/client';
  * Temporal visibility (search attributes, then the memo's correlation key): what any Temporal client
  * could query. Both releases' supersession looks for them.
  */
-export async function findRelease0Waiting(temporalClient: Client, eventType: string, correlationKey: string, userIds: string[]): Promise<string[]> {
+export async function findRelease0Waiting(
+  temporalClient: Client,
+  eventType: string,
+  correlationKey: string,
+  userIds: string[],
+): Promise<string[]> {
   const ids: string[] = [];
   for (const userId of userIds) {
     const query = `WorkflowType = 'notificationWorkflow' AND ExecutionStatus = 'Running' AND NotificationEventType = '${eventType}' AND NotificationUserId = '${userId}'`;

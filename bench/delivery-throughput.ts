@@ -29,7 +29,12 @@ import { WebhookProvider } from '../src/delivery/providers/webhook-provider';
 import type { SendJobData } from '../src/delivery/send-queues';
 import { SendRecordStore } from '../src/state/send-records';
 import { connectRedis } from '../src/runtime/connections';
-import { PushSubscriber, startPushServiceStandIn, startTwilioStandIn, startWebhookReceiver } from '../test/helpers/provider-stand-ins';
+import {
+  PushSubscriber,
+  startPushServiceStandIn,
+  startTwilioStandIn,
+  startWebhookReceiver,
+} from '../test/helpers/provider-stand-ins';
 import { SmtpPeer } from '../test/helpers/smtp-peer';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 2000);
@@ -39,7 +44,11 @@ const RECIPIENT = `u_bench_${RUN}`;
 
 const CONTENT: ChannelContent = {
   in_app: { title: 'Order A-1 shipped', body: 'Your order is on its way.' },
-  email: { subject: 'Your order A-1 has shipped', html: '<p>Your order <b>A-1</b> is on its way.</p>', text: 'Your order A-1 is on its way.' },
+  email: {
+    subject: 'Your order A-1 has shipped',
+    html: '<p>Your order <b>A-1</b> is on its way.</p>',
+    text: 'Your order A-1 is on its way.',
+  },
   sms: { text: 'Order A-1 has shipped.' },
   push: { title: 'Order shipped', body: 'Order A-1 is on its way.' },
   webhook: { payload: { eventType: 'ORDER_SHIPPED', data: { orderNumber: 'A-1' } } },
@@ -69,7 +78,12 @@ async function main(): Promise<void> {
   const orm = await openOrm(databaseUrl.toString(), { poolMax: 20 });
   await migrate(orm);
   const redis = await connectRedis(config.redisUrl, 'bench');
-  const [smtp, twilio, pushService, receiver] = await Promise.all([new SmtpPeer().start(), startTwilioStandIn(), startPushServiceStandIn(), startWebhookReceiver()]);
+  const [smtp, twilio, pushService, receiver] = await Promise.all([
+    new SmtpPeer().start(),
+    startTwilioStandIn(),
+    startPushServiceStandIn(),
+    startWebhookReceiver(),
+  ]);
   const device = new PushSubscriber(`${pushService.url}/device`);
   await seedRecipient(orm, `${receiver.url}/hook`, device);
 
@@ -81,15 +95,24 @@ async function main(): Promise<void> {
     providers: {
       in_app: new InAppProvider(orm, redis, `{bench-${RUN}}`),
       email: new SmtpEmailProvider({ url: smtp.url, from: 'Bench <bench@shop.local>' }),
-      sms: new TwilioSmsProvider({ baseUrl: twilio.url, accountSid: 'AC_bench', authToken: 'token', from: '+15005550001' }),
+      sms: new TwilioSmsProvider({
+        baseUrl: twilio.url,
+        accountSid: 'AC_bench',
+        authToken: 'token',
+        from: '+15005550001',
+      }),
       push: new WebPushProvider({ vapid: { subject: 'mailto:bench@shop.local', ...generateVapidKeys() } }),
       webhook: new WebhookProvider({ secret: 'whsec_bench_0123456789' }),
     },
   };
 
   try {
-    console.log(`delivery throughput, ${JOBS} jobs per run, node ${process.version}, ${cpus().length} cpus (${cpus()[0]?.model ?? '?'})`);
-    console.log('stand-ins answer at once and run in this process; outcome reports to Temporal are not included\n');
+    console.log(
+      `delivery throughput, ${JOBS} jobs per run, node ${process.version}, ${cpus().length} cpus (${cpus()[0]?.model ?? '?'})`,
+    );
+    console.log(
+      'stand-ins answer at once and run in this process; outcome reports to Temporal are not included\n',
+    );
     console.log('channel  concurrency  limiter              jobs   seconds  jobs/s');
     for (const channel of ['in_app', 'email', 'sms', 'push', 'webhook'] as const) {
       const defaults = bench.defaults[channel];
@@ -100,29 +123,47 @@ async function main(): Promise<void> {
         // once, so ten windows finish after nine durations: expect about 1.1 x the cap).
         const jobs = Math.min(JOBS, defaults.rateLimit.max * LIMITED_WINDOWS);
         const on = await run(bench, channel, defaults, jobs, 'guard');
-        print(channel, defaults.concurrency, `${defaults.rateLimit.max}/${defaults.rateLimit.durationMs}ms`, on);
+        print(
+          channel,
+          defaults.concurrency,
+          `${defaults.rateLimit.max}/${defaults.rateLimit.durationMs}ms`,
+          on,
+        );
       } else {
-        console.log(`${channel.padEnd(8)} ${String(defaults.concurrency).padStart(11)}  (no limit configured)`);
+        console.log(
+          `${channel.padEnd(8)} ${String(defaults.concurrency).padStart(11)}  (no limit configured)`,
+        );
       }
     }
 
-    console.log('\nexactly-once check (send record claim + mark sent, Postgres), webhook channel, limiter off:');
+    console.log(
+      '\nexactly-once check (send record claim + mark sent, Postgres), webhook channel, limiter off:',
+    );
     const webhook = { ...bench.defaults.webhook, rateLimit: null };
     const guarded = await run(bench, 'webhook', webhook, JOBS, 'guard');
     const unguarded = await run(bench, 'webhook', webhook, JOBS, 'none');
     console.log(`  with the guard      ${guarded.perSecond.toFixed(0).padStart(6)} jobs/s`);
     console.log(`  without the guard   ${unguarded.perSecond.toFixed(0).padStart(6)} jobs/s`);
-    console.log(`  cost per job at this throughput: ${(1000 / guarded.perSecond - 1000 / unguarded.perSecond).toFixed(3)} ms of wall time`);
+    console.log(
+      `  cost per job at this throughput: ${(1000 / guarded.perSecond - 1000 / unguarded.perSecond).toFixed(3)} ms of wall time`,
+    );
     const micro = await guardLatency(bench, 1000);
-    console.log(`  claim + mark sent, one after another:        ${micro.firstSend.toFixed(3)} ms per job (2 statements)`);
-    console.log(`  duplicate check of an already sent message:  ${micro.duplicate.toFixed(3)} ms per job (2 statements)`);
+    console.log(
+      `  claim + mark sent, one after another:        ${micro.firstSend.toFixed(3)} ms per job (2 statements)`,
+    );
+    console.log(
+      `  duplicate check of an already sent message:  ${micro.duplicate.toFixed(3)} ms per job (2 statements)`,
+    );
   } finally {
-    await Promise.all(Object.values(bench.providers).map((p) => p.close?.()));
+    await Promise.all(Object.values(bench.providers).map(async (p) => p.close?.()));
     await Promise.all([smtp.stop(), twilio.close(), pushService.close(), receiver.close()]);
     const keys = await redis.keys(`{bench-${RUN}*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
-    await orm.em.fork().getConnection().execute(`delete from notifications where recipient_id = ?`, [RECIPIENT]);
+    await orm.em
+      .fork()
+      .getConnection()
+      .execute(`delete from notifications where recipient_id = ?`, [RECIPIENT]);
     await orm.em.fork().getConnection().execute(`delete from recipients where id = ?`, [RECIPIENT]);
     await orm.close();
   }
@@ -138,7 +179,13 @@ interface RunResult {
 let runs = 0;
 
 /** Enqueues `jobs` send jobs for fresh notifications, then times one channel worker draining them. */
-async function run(bench: Bench, channel: Channel, config: ChannelWorkerConfig, jobs: number, guard: 'guard' | 'none'): Promise<RunResult> {
+async function run(
+  bench: Bench,
+  channel: Channel,
+  config: ChannelWorkerConfig,
+  jobs: number,
+  guard: 'guard' | 'none',
+): Promise<RunResult> {
   const prefix = `{bench-${RUN}-${++runs}}`;
   const ids = await insertNotifications(bench.orm, jobs);
   const queue = new Queue<SendJobData>(queueNameFor(channel), { connection: bench.redis, prefix });
@@ -146,7 +193,12 @@ async function run(bench: Bench, channel: Channel, config: ChannelWorkerConfig, 
     ids.map((notificationId) => ({
       name: `send ${channel}`,
       data: { notificationId, channel, workflowId: 'bench', userId: RECIPIENT },
-      opts: { jobId: sendJobId(notificationId, channel), priority: bullmqPriority('normal'), attempts: 1, removeOnComplete: true },
+      opts: {
+        jobId: sendJobId(notificationId, channel),
+        priority: bullmqPriority('normal'),
+        attempts: 1,
+        removeOnComplete: true,
+      },
     })),
   );
 
@@ -204,13 +256,16 @@ let batches = 0;
 
 async function insertNotifications(orm: Orm, count: number): Promise<string[]> {
   const batch = ++batches;
-  const rows = await orm.em.fork().getConnection().execute(
-    `insert into notifications (event_id, recipient_id, template_code, category, priority, state, workflow_id, content)
+  const rows = await orm.em
+    .fork()
+    .getConnection()
+    .execute(
+      `insert into notifications (event_id, recipient_id, template_code, category, priority, state, workflow_id, content)
      select 'bench-' || ? || '-' || ? || '-' || g, ?, 'bench', 'order_updates', 'normal', 'sending', 'bench', ?::jsonb
        from generate_series(1, ?) g
      returning id`,
-    [RUN, batch, RECIPIENT, JSON.stringify(CONTENT), count],
-  );
+      [RUN, batch, RECIPIENT, JSON.stringify(CONTENT), count],
+    );
   return rows.map((r) => String(r.id));
 }
 
@@ -231,7 +286,13 @@ async function seedRecipient(orm: Orm, webhookUrl: string, device: PushSubscribe
   });
   await em.flush(); // no ORM relation between the two: flush the recipient first for the foreign key
   const { endpoint, keys } = device.subscription;
-  em.create(PushSubscription, { recipientId: RECIPIENT, endpoint, p256dh: keys.p256dh, auth: keys.auth, createdAt: new Date() });
+  em.create(PushSubscription, {
+    recipientId: RECIPIENT,
+    endpoint,
+    p256dh: keys.p256dh,
+    auth: keys.auth,
+    createdAt: new Date(),
+  });
   await em.flush();
 }
 

@@ -78,7 +78,8 @@ const EVENT_RECIPIENTS = 1000;
 const EVENT_TIMEOUT_MS = 120_000;
 const PAGE = 1000;
 
-const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${line}\n`);
+const log = (line: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${line}\n`);
 
 // ---------------------------------------------------------------------------------------------------------------
 // What gets printed
@@ -127,7 +128,15 @@ interface Report {
   rssWithoutService?: number;
   eventsCpu?: CpuPerOperation;
   events?: Throughput & { undelivered: number; emails: number };
-  paced?: { rate: number; events: number; seconds: number; publish: Percentiles; row: Percentiles; visible: Percentiles; undelivered: number };
+  paced?: {
+    rate: number;
+    events: number;
+    seconds: number;
+    publish: Percentiles;
+    row: Percentiles;
+    visible: Percentiles;
+    undelivered: number;
+  };
   campaign?: {
     recipients: number;
     rowsSeconds: number | null;
@@ -189,7 +198,11 @@ async function main(): Promise<number> {
   return cleanupFailed ? 1 : 0;
 }
 
-async function run(settings: Settings, report: Report, cleanup: { name: string; run: () => Promise<unknown> }[]): Promise<void> {
+async function run(
+  settings: Settings,
+  report: Report,
+  cleanup: { name: string; run: () => Promise<unknown> }[],
+): Promise<void> {
   const temp = await mkdtemp(join(tmpdir(), 'bench-e2e-'));
   cleanup.push({ name: 'remove temp dir', run: () => rm(temp, { recursive: true, force: true }) });
 
@@ -206,14 +219,19 @@ async function run(settings: Settings, report: Report, cleanup: { name: string; 
     recreateProcessDatabase(adminUrl, DATABASE_PREFIX),
     new SmtpPeer().start(),
   ]);
-  if (serverStart.status === 'fulfilled') cleanup.push({ name: 'stop the Temporal dev server', run: () => serverStart.value.stop() });
-  if (databaseStart.status === 'fulfilled') cleanup.push({ name: `drop database ${DATABASE}`, run: () => dropDatabase(adminUrl, DATABASE) });
-  if (smtpStart.status === 'fulfilled') cleanup.push({ name: 'stop the SMTP server', run: () => smtpStart.value.stop() });
+  if (serverStart.status === 'fulfilled')
+    cleanup.push({ name: 'stop the Temporal dev server', run: () => serverStart.value.stop() });
+  if (databaseStart.status === 'fulfilled')
+    cleanup.push({ name: `drop database ${DATABASE}`, run: () => dropDatabase(adminUrl, DATABASE) });
+  if (smtpStart.status === 'fulfilled')
+    cleanup.push({ name: 'stop the SMTP server', run: () => smtpStart.value.stop() });
   const [server, , smtp] = [valueOf(serverStart), valueOf(databaseStart), valueOf(smtpStart)];
   const orm = await openOrm(databaseUrl.toString(), { poolMax: 4 });
   cleanup.push({ name: 'close the benchmark ORM', run: () => orm.close() });
   await migrate(orm);
-  log(`Temporal dev server at ${server.address} (SQLite ${join(temp, 'temporal.db')}), database ${DATABASE} migrated, SMTP at ${smtp.url}`);
+  log(
+    `Temporal dev server at ${server.address} (SQLite ${join(temp, 'temporal.db')}), database ${DATABASE} migrated, SMTP at ${smtp.url}`,
+  );
 
   const config = loadConfig({
     ...process.env,
@@ -236,7 +254,9 @@ async function run(settings: Settings, report: Report, cleanup: { name: string; 
     .join('; ');
 
   cleanup.push({ name: 'delete Redis keys', run: () => deleteRedisKeys(config.redisUrl) });
-  log('starting the service (workflow worker + channel workers) and the floor worker; both bundle their workflows');
+  log(
+    'starting the service (workflow worker + channel workers) and the floor worker; both bundle their workflows',
+  );
   const floorQueue = `bench-floor-${RUN}`;
   // The process before the service starts (benchmark, SMTP peer, ORM): subtracted to estimate the service's own RSS.
   report.rssWithoutService = process.memoryUsage().rss;
@@ -244,8 +264,10 @@ async function run(settings: Settings, report: Report, cleanup: { name: string; 
     startService(config, { temporalWorker: true, deliveryWorkers: true }, (line) => log(`service: ${line}`)),
     startFloorWorker(config, floorQueue),
   ]);
-  if (serviceStart.status === 'fulfilled') cleanup.push({ name: 'stop the service', run: () => serviceStart.value.stop() });
-  if (floorStart.status === 'fulfilled') cleanup.push({ name: 'stop the floor worker', run: () => floorStart.value.stop() });
+  if (serviceStart.status === 'fulfilled')
+    cleanup.push({ name: 'stop the service', run: () => serviceStart.value.stop() });
+  if (floorStart.status === 'fulfilled')
+    cleanup.push({ name: 'stop the floor worker', run: () => floorStart.value.stop() });
   const [service, floorWorker] = [valueOf(serviceStart), valueOf(floorStart)];
   // Eager workflow start where the client shares the workflow worker's connection (it does here); the floor gets the same.
   const client = new NotificationClient(service.temporalClient, config.temporal.taskQueue, {
@@ -280,13 +302,20 @@ async function run(settings: Settings, report: Report, cleanup: { name: string; 
   log(`reading the histories of ${sample.length} sampled events`);
   report.eventCost = await temporalCost(service.temporalClient, sample, sample.length);
   log(`reading the histories of the campaign`);
-  report.campaignCost = await temporalCost(service.temporalClient, [`campaign_${campaign}`], settings.RECIPIENTS);
+  report.campaignCost = await temporalCost(
+    service.temporalClient,
+    [`campaign_${campaign}`],
+    settings.RECIPIENTS,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Phases
 
-async function startFloorWorker(config: Config, taskQueue: string): Promise<{ client: Client; stop(): Promise<void> }> {
+async function startFloorWorker(
+  config: Config,
+  taskQueue: string,
+): Promise<{ client: Client; stop(): Promise<void> }> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   let worker: Worker;
   try {
@@ -307,7 +336,11 @@ async function startFloorWorker(config: Config, taskQueue: string): Promise<{ cl
   let stopped = false;
   return {
     // On the floor worker's own connection, so the empty workflow starts eagerly like the events do.
-    client: new Client({ connection, namespace: config.temporal.namespace, dataConverter: temporalDataConverter(config.temporal) }),
+    client: new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: temporalDataConverter(config.temporal),
+    }),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -322,13 +355,25 @@ async function floorPhase(temporal: Client, taskQueue: string, settings: Setting
   let n = 0;
   const once = async () => {
     await withTimeout(
-      temporal.workflow.execute(emptyWorkflow, { taskQueue, workflowId: `bench-floor-${RUN}-${++n}`, workflowExecutionTimeout: '1 minute', requestEagerStart: true }),
+      temporal.workflow.execute(emptyWorkflow, {
+        taskQueue,
+        workflowId: `bench-floor-${RUN}-${++n}`,
+        workflowExecutionTimeout: '1 minute',
+        requestEagerStart: true,
+      }),
       60_000,
       'empty workflow',
     );
   };
-  log(`floor: warm-up (${settings.CONCURRENCY} workflows), then ${settings.FLOOR_COUNT ? `${settings.FLOOR_COUNT} workflows` : `${settings.FLOOR_SECONDS} s (and ${2 * settings.CONCURRENCY} workflows)`} measured`);
-  const result = await closedLoop(settings.CONCURRENCY, settings.CONCURRENCY, windowOf(settings.FLOOR_COUNT, settings.FLOOR_SECONDS, settings.CONCURRENCY), once);
+  log(
+    `floor: warm-up (${settings.CONCURRENCY} workflows), then ${settings.FLOOR_COUNT ? `${settings.FLOOR_COUNT} workflows` : `${settings.FLOOR_SECONDS} s (and ${2 * settings.CONCURRENCY} workflows)`} measured`,
+  );
+  const result = await closedLoop(
+    settings.CONCURRENCY,
+    settings.CONCURRENCY,
+    windowOf(settings.FLOOR_COUNT, settings.FLOOR_SECONDS, settings.CONCURRENCY),
+    once,
+  );
   log(`floor: ${result.perSecond.toFixed(1)} workflows/s`);
   return result;
 }
@@ -352,7 +397,9 @@ const eventIdOf = (n: number) => `bench-${RUN}-e${n}`;
 /** Publishes ORDER_CREATED number n (to recipient n of the pool, round robin); returns its event id. */
 async function publish(client: NotificationClient, n: number): Promise<string> {
   const eventId = eventIdOf(n);
-  const published = await client.publishEvent(orderCreated(eventId, `${EVENT_USER_PREFIX}${n % EVENT_RECIPIENTS}`, `B-${RUN}-${n}`));
+  const published = await client.publishEvent(
+    orderCreated(eventId, `${EVENT_USER_PREFIX}${n % EVENT_RECIPIENTS}`, `B-${RUN}-${n}`),
+  );
   if (!published.started) throw new Error(`event ${eventId} was not started (duplicate id?)`);
   return eventId;
 }
@@ -377,18 +424,36 @@ async function eventPhase(
     undelivered += await undeliveredOf(client, eventId);
     return eventId;
   };
-  log(`events: warm-up (${settings.CONCURRENCY} events), then ${settings.EVENT_COUNT ? `${settings.EVENT_COUNT} events` : `${settings.EVENT_SECONDS} s (and ${2 * settings.CONCURRENCY} events)`} measured`);
-  const result = await closedLoop(settings.CONCURRENCY, settings.CONCURRENCY, windowOf(settings.EVENT_COUNT, settings.EVENT_SECONDS, settings.CONCURRENCY), once, (eventId) => measured.push(eventId));
+  log(
+    `events: warm-up (${settings.CONCURRENCY} events), then ${settings.EVENT_COUNT ? `${settings.EVENT_COUNT} events` : `${settings.EVENT_SECONDS} s (and ${2 * settings.CONCURRENCY} events)`} measured`,
+  );
+  const result = await closedLoop(
+    settings.CONCURRENCY,
+    settings.CONCURRENCY,
+    windowOf(settings.EVENT_COUNT, settings.EVENT_SECONDS, settings.CONCURRENCY),
+    once,
+    (eventId) => measured.push(eventId),
+  );
   return { ...result, undelivered, emails: smtp.messages.length - emailsBefore };
 }
 
-async function pacedPhase(client: NotificationClient, orm: Orm, settings: Settings, rate: number): Promise<NonNullable<Report['paced']>> {
+async function pacedPhase(
+  client: NotificationClient,
+  orm: Orm,
+  settings: Settings,
+  rate: number,
+): Promise<NonNullable<Report['paced']>> {
   if (!(rate > 0)) throw new Error('paced: no rate to pace at (no event finished in phase 2)');
   const count = Math.max(1, Math.round(rate * settings.PACED_SECONDS));
   const intervalMs = 1000 / rate;
   log(`paced: ${count} events at ${rate.toFixed(2)}/s`);
   /** Times (performance.now()) of one event: publish called, publish returned, row first seen, delivered first seen. */
-  interface Seen { t0: number; published?: number; row?: number; visible?: number }
+  interface Seen {
+    t0: number;
+    published?: number;
+    row?: number;
+    visible?: number;
+  }
   const seen = new Map<string, Seen>();
   const publishes: Promise<string | null>[] = [];
   const errors: unknown[] = [];
@@ -404,12 +469,13 @@ async function pacedPhase(client: NotificationClient, orm: Orm, settings: Settin
       const tick = performance.now();
       const open = [...seen.entries()].filter(([, s]) => s.visible === undefined).map(([id]) => id);
       if (!publishing && open.length === 0) return;
-      if (tick > lastPublish + 60_000) throw new Error(`paced: ${open.length} event(s) not delivered in-app 60 s after the last publish`);
+      if (tick > lastPublish + 60_000)
+        throw new Error(`paced: ${open.length} event(s) not delivered in-app 60 s after the last publish`);
       if (open.length > 0) {
-        const rows = (await conn.execute(
+        const rows = await conn.execute<{ event_id: string; visible: boolean }[]>(
           `select event_id, delivered_at is not null as visible from notifications where event_id in (${open.map(() => '?').join(',')})`,
           open,
-        )) as { event_id: string; visible: boolean }[];
+        );
         for (const row of rows) {
           const s = seen.get(row.event_id);
           if (!s) continue;
@@ -452,7 +518,8 @@ async function pacedPhase(client: NotificationClient, orm: Orm, settings: Settin
   }
   const seconds = (lastPublish - start) / 1000;
   await poller;
-  if (errors.length) throw new Error(`paced: ${errors.length} publish(es) failed, first: ${message(errors[0])}`);
+  if (errors.length)
+    throw new Error(`paced: ${errors.length} publish(es) failed, first: ${message(errors[0])}`);
 
   const ids = (await Promise.all(publishes)).filter((id): id is string => id !== null);
   let undelivered = 0;
@@ -470,7 +537,14 @@ async function pacedPhase(client: NotificationClient, orm: Orm, settings: Settin
 }
 
 /** Returns the campaign id. */
-async function campaignPhase(client: NotificationClient, orm: Orm, server: DevServer, settings: Settings, report: Report, redisUrl: string): Promise<string> {
+async function campaignPhase(
+  client: NotificationClient,
+  orm: Orm,
+  server: DevServer,
+  settings: Settings,
+  report: Report,
+  redisUrl: string,
+): Promise<string> {
   const recipients = settings.RECIPIENTS;
   const role = `bench-${RUN}`;
   log(`campaign: seeding ${recipients} recipients with role ${role}`);
@@ -512,7 +586,9 @@ async function campaignPhase(client: NotificationClient, orm: Orm, server: DevSe
     final: 0,
   };
   try {
-    log(`campaign: scheduling (in_app only, ${recipients} recipients, timeout ${settings.CAMPAIGN_TIMEOUT_SECONDS} s)`);
+    log(
+      `campaign: scheduling (in_app only, ${recipients} recipients, timeout ${settings.CAMPAIGN_TIMEOUT_SECONDS} s)`,
+    );
     const scheduled = await client.scheduleCampaign({
       name: `bench ${RUN}`,
       templateCode: 'marketing_announcement',
@@ -533,13 +609,13 @@ async function campaignPhase(client: NotificationClient, orm: Orm, server: DevSe
     for (;;) {
       checkAborted();
       if (resultError) throw new Error(`campaignResult failed: ${message(resultError)}`);
-      const [row] = (await conn.execute(
+      const [row] = await conn.execute<{ rows: string; delivered: string; final: string }[]>(
         `select count(*) as rows,
                 count(*) filter (where state = 'delivered' or delivered_at is not null) as delivered,
                 count(*) filter (where state in ('delivered', 'partially_delivered', 'failed', 'cancelled', 'suppressed')) as final
            from notifications where event_id = ?`,
         [eventId],
-      )) as { rows: string; delivered: string; final: string }[];
+      );
       const now = elapsed();
       c.rows = Number(row.rows);
       c.delivered = Number(row.delivered);
@@ -551,7 +627,9 @@ async function campaignPhase(client: NotificationClient, orm: Orm, server: DevSe
       if (c.deliveredSeconds !== null && c.finalSeconds !== null && c.resultSeconds !== null) break;
       if (now - lastLog >= 10) {
         lastLog = now;
-        log(`campaign: ${now.toFixed(0)} s: ${c.rows} rows, ${c.delivered} delivered, ${c.final} final, result: ${c.result}`);
+        log(
+          `campaign: ${now.toFixed(0)} s: ${c.rows} rows, ${c.delivered} delivered, ${c.final} final, result: ${c.result}`,
+        );
       }
       if (performance.now() > deadline) {
         throw new Error(
@@ -581,7 +659,8 @@ async function temporalCost(temporal: Client, eventIds: string[], notifications:
   const query = `NotificationEventId IN (${eventIds.map((id) => `'${id}'`).join(', ')})`;
   const running = await settle(temporal, query);
   const executions: { workflowId: string; runId: string; type: string }[] = [];
-  for await (const e of temporal.workflow.list({ query, pageSize: PAGE })) executions.push({ workflowId: e.workflowId, runId: e.runId, type: e.type });
+  for await (const e of temporal.workflow.list({ query, pageSize: PAGE }))
+    executions.push({ workflowId: e.workflowId, runId: e.runId, type: e.type });
   const cost: Cost = {
     notifications,
     executions: executions.length,
@@ -660,59 +739,143 @@ function printReport(r: Report): void {
   const lines: string[] = [];
   const out = (line = '') => lines.push(line);
   out();
-  out('end-to-end throughput: service + Temporal dev server (SQLite file) + Postgres + Redis + SMTP, one process');
-  out(`machine   ${cpu[0]?.model.trim() ?? '?'} x ${cpu.length}, ${gib(totalmem())} GiB RAM, node ${process.version}, ${platform()} ${release()} ${arch()}`);
+  out(
+    'end-to-end throughput: service + Temporal dev server (SQLite file) + Postgres + Redis + SMTP, one process',
+  );
+  out(
+    `machine   ${cpu[0]?.model.trim() ?? '?'} x ${cpu.length}, ${gib(totalmem())} GiB RAM, node ${process.version}, ${platform()} ${release()} ${arch()}`,
+  );
   out(
     `settings  concurrency ${s.CONCURRENCY}, floor ${s.FLOOR_COUNT ? `${s.FLOOR_COUNT} workflows` : `>= ${s.FLOOR_SECONDS} s`}, ` +
       `events ${s.EVENT_COUNT ? `${s.EVENT_COUNT}` : `>= ${s.EVENT_SECONDS} s`}, paced ${s.PACED_SECONDS} s, ` +
       `campaign ${s.RECIPIENTS} recipients, history sample ${s.HISTORY_SAMPLE}`,
   );
   if (r.channels) out(`channels  ${r.channels}`);
-  out(`load      1-min load average ${r.loadBefore.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end (${cpu.length} cpus: anything else running skews every figure)`);
+  out(
+    `load      1-min load average ${r.loadBefore.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end (${cpu.length} cpus: anything else running skews every figure)`,
+  );
   out();
-  const row = (label: string, value: string, note = '') => out(`${label.padEnd(58)} ${value.padStart(14)}  ${note}`.trimEnd());
+  const row = (label: string, value: string, note = '') =>
+    out(`${label.padEnd(58)} ${value.padStart(14)}  ${note}`.trimEnd());
   const dash = '-';
 
   out(`1. floor: empty workflow, start + result, ${s.CONCURRENCY} in flight`);
-  row('   workflows/s', r.floor ? r.floor.perSecond.toFixed(1) : dash, r.floor ? `${r.floor.done} in the ${r.floor.seconds.toFixed(1)} s window` : '');
-  if (r.floorCpu) row('   CPU ms per workflow: Temporal server / this process / rest', cpuText(r.floorCpu), `machine ${r.floorCpu.busyPercent.toFixed(0)} % busy`);
-  if (r.floor) row('   start -> result, ms (p50 / p99)', `${ms(r.floor.latency.p50)} / ${ms(r.floor.latency.p99)}`, `max ${ms(r.floor.latency.max)}`);
+  row(
+    '   workflows/s',
+    r.floor ? r.floor.perSecond.toFixed(1) : dash,
+    r.floor ? `${r.floor.done} in the ${r.floor.seconds.toFixed(1)} s window` : '',
+  );
+  if (r.floorCpu)
+    row(
+      '   CPU ms per workflow: Temporal server / this process / rest',
+      cpuText(r.floorCpu),
+      `machine ${r.floorCpu.busyPercent.toFixed(0)} % busy`,
+    );
+  if (r.floor)
+    row(
+      '   start -> result, ms (p50 / p99)',
+      `${ms(r.floor.latency.p50)} / ${ms(r.floor.latency.p99)}`,
+      `max ${ms(r.floor.latency.max)}`,
+    );
   out(`2. ORDER_CREATED, 1 recipient, in_app + email, until eventResult, ${s.CONCURRENCY} in flight`);
   if (r.events) {
-    row('   events/s', r.events.perSecond.toFixed(1), `${r.events.done} in the ${r.events.seconds.toFixed(1)} s window`);
-    if (r.eventsCpu) row('   CPU ms per event: Temporal server / this process / rest', cpuText(r.eventsCpu), `machine ${r.eventsCpu.busyPercent.toFixed(0)} % busy`);
-    row('   ratio to the floor (events/s / workflows/s)', r.floor ? (r.events.perSecond / r.floor.perSecond).toFixed(3) : dash, r.floor ? `the floor is ${(r.floor.perSecond / r.events.perSecond).toFixed(1)} x faster` : '');
-    row('   publish -> eventResult, ms (p50 / p99)', `${ms(r.events.latency.p50)} / ${ms(r.events.latency.p99)}`, `max ${ms(r.events.latency.max)}`);
-    row('   events run / not delivered / emails received', `${r.events.total} / ${r.events.undelivered} / ${r.events.emails}`, 'warm-up, window and drain');
+    row(
+      '   events/s',
+      r.events.perSecond.toFixed(1),
+      `${r.events.done} in the ${r.events.seconds.toFixed(1)} s window`,
+    );
+    if (r.eventsCpu)
+      row(
+        '   CPU ms per event: Temporal server / this process / rest',
+        cpuText(r.eventsCpu),
+        `machine ${r.eventsCpu.busyPercent.toFixed(0)} % busy`,
+      );
+    row(
+      '   ratio to the floor (events/s / workflows/s)',
+      r.floor ? (r.events.perSecond / r.floor.perSecond).toFixed(3) : dash,
+      r.floor ? `the floor is ${(r.floor.perSecond / r.events.perSecond).toFixed(1)} x faster` : '',
+    );
+    row(
+      '   publish -> eventResult, ms (p50 / p99)',
+      `${ms(r.events.latency.p50)} / ${ms(r.events.latency.p99)}`,
+      `max ${ms(r.events.latency.max)}`,
+    );
+    row(
+      '   events run / not delivered / emails received',
+      `${r.events.total} / ${r.events.undelivered} / ${r.events.emails}`,
+      'warm-up, window and drain',
+    );
   } else row('   events/s', dash);
-  out(`3. paced at half of (2)${r.paced ? `: ${r.paced.rate.toFixed(2)} events/s, ${r.paced.events} events in ${r.paced.seconds.toFixed(1)} s` : ''} (ms, p50 / p99 / max)`);
+  out(
+    `3. paced at half of (2)${r.paced ? `: ${r.paced.rate.toFixed(2)} events/s, ${r.paced.events} events in ${r.paced.seconds.toFixed(1)} s` : ''} (ms, p50 / p99 / max)`,
+  );
   const pct = (p?: Percentiles) => (p ? `${ms(p.p50)} / ${ms(p.p99)}` : dash);
   row('   publishEvent call returns', pct(r.paced?.publish), r.paced ? `max ${ms(r.paced.publish.max)}` : '');
-  row('   publish -> notifications row exists', pct(r.paced?.row), r.paced ? `max ${ms(r.paced.row.max)}` : '');
-  row('   publish -> in-app delivered (delivered_at set)', pct(r.paced?.visible), r.paced ? `max ${ms(r.paced.visible.max)}` : '');
+  row(
+    '   publish -> notifications row exists',
+    pct(r.paced?.row),
+    r.paced ? `max ${ms(r.paced.row.max)}` : '',
+  );
+  row(
+    '   publish -> in-app delivered (delivered_at set)',
+    pct(r.paced?.visible),
+    r.paced ? `max ${ms(r.paced.visible.max)}` : '',
+  );
   if (r.paced?.undelivered) row('   not delivered', String(r.paced.undelivered));
   const c = r.campaign;
-  out(`4. campaign, in_app only, ${c?.recipients ?? s.RECIPIENTS} recipients (seconds from scheduleCampaign)`);
+  out(
+    `4. campaign, in_app only, ${c?.recipients ?? s.RECIPIENTS} recipients (seconds from scheduleCampaign)`,
+  );
   if (c) {
-    const rate = (sec: number | null, n: number) => (sec === null ? `${n} of ${c.recipients}` : `${(c.recipients / sec).toFixed(1)}/s`);
+    const rate = (sec: number | null, n: number) =>
+      sec === null ? `${n} of ${c.recipients}` : `${(c.recipients / sec).toFixed(1)}/s`;
     const at = (sec: number | null) => (sec === null ? 'not reached' : `after ${sec.toFixed(1)} s`);
-    row('   first notifications row', c.firstRowSeconds === null ? dash : `${c.firstRowSeconds.toFixed(2)} s`);
+    row(
+      '   first notifications row',
+      c.firstRowSeconds === null ? dash : `${c.firstRowSeconds.toFixed(2)} s`,
+    );
     row('   recipients/s, all rows exist (enqueued)', rate(c.rowsSeconds, c.rows), at(c.rowsSeconds));
-    row('   recipients/s, all in-app delivered', rate(c.deliveredSeconds, c.delivered), at(c.deliveredSeconds));
+    row(
+      '   recipients/s, all in-app delivered',
+      rate(c.deliveredSeconds, c.delivered),
+      at(c.deliveredSeconds),
+    );
     row('   recipients/s, all rows in a final state', rate(c.finalSeconds, c.final), at(c.finalSeconds));
-    row('   campaignResult resolved', c.resultSeconds === null ? dash : `${c.resultSeconds.toFixed(1)} s`, c.result);
-    row('   peak RSS of this process', `${mib(c.rssPeak)} MiB`, `${mib(c.rssBefore)} MiB before the campaign`);
-    if (r.rssWithoutService) row('   of which the service and floor worker (peak minus before)', `${mib(c.rssPeak - r.rssWithoutService)} MiB`, `${mib(r.rssWithoutService)} MiB without it`);
-    row('   peak RSS of the Temporal dev server', c.serverRssPeak === null ? dash : `${mib(c.serverRssPeak)} MiB`);
-    row('   Redis used_memory growth at peak', `${mib(c.redisPeak - c.redisBefore)} MiB`, `${((c.redisPeak - c.redisBefore) / r.settings.RECIPIENTS).toFixed(0)} bytes per recipient at the peak`);
+    row(
+      '   campaignResult resolved',
+      c.resultSeconds === null ? dash : `${c.resultSeconds.toFixed(1)} s`,
+      c.result,
+    );
+    row(
+      '   peak RSS of this process',
+      `${mib(c.rssPeak)} MiB`,
+      `${mib(c.rssBefore)} MiB before the campaign`,
+    );
+    if (r.rssWithoutService)
+      row(
+        '   of which the service and floor worker (peak minus before)',
+        `${mib(c.rssPeak - r.rssWithoutService)} MiB`,
+        `${mib(r.rssWithoutService)} MiB without it`,
+      );
+    row(
+      '   peak RSS of the Temporal dev server',
+      c.serverRssPeak === null ? dash : `${mib(c.serverRssPeak)} MiB`,
+    );
+    row(
+      '   Redis used_memory growth at peak',
+      `${mib(c.redisPeak - c.redisBefore)} MiB`,
+      `${((c.redisPeak - c.redisBefore) / r.settings.RECIPIENTS).toFixed(0)} bytes per recipient at the peak`,
+    );
   } else row('   recipients/s', dash);
   out('5. Temporal cost, from the histories of every execution (every run) by NotificationEventId');
   const e = r.eventCost;
   const k = r.campaignCost;
   out(`${''.padEnd(35)} ${'per notification'.padStart(18)} ${'per campaign'.padStart(14)}`);
   out(`${''.padEnd(35)} ${'(ORDER_CREATED)'.padStart(18)} ${'recipient'.padStart(14)}`);
-  const per = (cost: Cost | undefined, pick: (c: Cost) => number, digits: number) => (cost ? (pick(cost) / cost.notifications).toFixed(digits) : dash);
-  const costRow = (label: string, pick: (c: Cost) => number) => out(`   ${label.padEnd(32)} ${per(e, pick, 1).padStart(18)} ${per(k, pick, 4).padStart(14)}`);
+  const per = (cost: Cost | undefined, pick: (c: Cost) => number, digits: number) =>
+    cost ? (pick(cost) / cost.notifications).toFixed(digits) : dash;
+  const costRow = (label: string, pick: (c: Cost) => number) =>
+    out(`   ${label.padEnd(32)} ${per(e, pick, 1).padStart(18)} ${per(k, pick, 4).padStart(14)}`);
   costRow('workflow executions (runs)', (x) => x.executions);
   costRow('workflow tasks', (x) => x.workflowTasks);
   costRow('activity tasks', (x) => x.activityTasks);
@@ -721,7 +884,8 @@ function printReport(r: Report): void {
   costRow('updates', (x) => x.updates);
   costRow('child workflows started', (x) => x.childrenStarted);
   costRow('history events', (x) => x.historyEvents);
-  const types = (x: Cost) => [...x.byType].map(([t, n]) => `${t} ${n}`).join(', ') + (x.running ? `; ${x.running} still running` : '');
+  const types = (x: Cost) =>
+    [...x.byType].map(([t, n]) => `${t} ${n}`).join(', ') + (x.running ? `; ${x.running} still running` : '');
   if (e) out(`   sample: ${e.notifications} events, ${e.executions} executions (${types(e)})`);
   if (k) out(`   campaign: ${k.notifications} recipients, ${k.executions} executions (${types(k)})`);
   out();
@@ -742,8 +906,13 @@ function checkAborted(): void {
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string, abortable = true): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms)));
-  return Promise.race([promise, timeout, ...(abortable ? [abortion] : [])]).finally(() => clearTimeout(timer));
+  const timeout = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms)),
+  );
+  return Promise.race([promise, timeout, ...(abortable ? [abortion] : [])]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 function valueOf<T>(result: PromiseSettledResult<T>): T {
@@ -770,7 +939,13 @@ function windowOf(count: number, seconds: number, concurrency: number): Window {
  * the rate), but at 4 x `seconds` at the latest. Ops still in flight then finish (the drain) but do not count.
  * Rate = ops finished inside the window / its length.
  */
-async function closedLoop<T>(concurrency: number, warmup: number, window: Window, op: () => Promise<T>, onMeasured: (value: T) => void = () => undefined): Promise<Throughput> {
+async function closedLoop<T>(
+  concurrency: number,
+  warmup: number,
+  window: Window,
+  op: () => Promise<T>,
+  onMeasured: (value: T) => void = () => undefined,
+): Promise<Throughput> {
   let phase: 'warmup' | 'window' | 'drain' = warmup > 0 ? 'warmup' : 'window';
   let windowStart = performance.now();
   let windowEnd = 0;
@@ -781,7 +956,10 @@ async function closedLoop<T>(concurrency: number, warmup: number, window: Window
   const closes = (t: number): boolean => {
     if ('count' in window) return latencies.length >= window.count;
     const open = t - windowStart;
-    return (open >= window.seconds * 1000 && latencies.length >= window.atLeast) || open >= 4 * window.seconds * 1000;
+    return (
+      (open >= window.seconds * 1000 && latencies.length >= window.atLeast) ||
+      open >= 4 * window.seconds * 1000
+    );
   };
   const lane = async () => {
     while (!failed && phase !== 'drain') {
@@ -813,12 +991,19 @@ async function closedLoop<T>(concurrency: number, warmup: number, window: Window
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
   const seconds = (windowEnd - windowStart) / 1000;
-  return { done: latencies.length, seconds, perSecond: latencies.length / seconds, latency: percentiles(latencies), total };
+  return {
+    done: latencies.length,
+    seconds,
+    perSecond: latencies.length / seconds,
+    latency: percentiles(latencies),
+    total,
+  };
 }
 
 function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
   return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN };
 }
 
@@ -829,12 +1014,15 @@ function pickEvenly<T>(items: T[], n: number): T[] {
 
 /** Recipients `<prefix><i>` for i in 0..count-1, with an email address, by one set-based insert. */
 async function seedRecipients(orm: Orm, prefix: string, count: number, role: string | null): Promise<void> {
-  await orm.em.fork().getConnection().execute(
-    `insert into recipients (id, email, timezone, locale, roles, muted, created_at, updated_at)
+  await orm.em
+    .fork()
+    .getConnection()
+    .execute(
+      `insert into recipients (id, email, timezone, locale, roles, muted, created_at, updated_at)
      select ? || g, ? || g || '@example.test', 'UTC', 'en', ?::text[], false, now(), now()
        from generate_series(0, ? - 1) g`,
-    [prefix, prefix, role ? `{${role}}` : '{}', count], // a role is [a-z0-9_-]: safe in an array literal
-  );
+      [prefix, prefix, role ? `{${role}}` : '{}', count], // a role is [a-z0-9_-]: safe in an array literal
+    );
 }
 
 async function rssOf(pid: number | undefined): Promise<number | null> {
@@ -870,7 +1058,8 @@ function readSettings(): Settings {
   for (const arg of process.argv.slice(2)) {
     const m = /^--([a-z-]+)=(.*)$/.exec(arg);
     const name = m && names.find((n) => kebab(n) === m[1]);
-    if (!m || !name) throw new Error(`unknown argument "${arg}"; known: ${names.map((n) => `--${kebab(n)}=N`).join(' ')}`);
+    if (!m || !name)
+      throw new Error(`unknown argument "${arg}"; known: ${names.map((n) => `--${kebab(n)}=N`).join(' ')}`);
     args.set(name, m[2]);
   }
   for (const name of names) {
@@ -878,8 +1067,15 @@ function readSettings(): Settings {
     if (raw === undefined || raw.trim() === '') continue;
     const value = Number(raw);
     const mayBeZero = name.endsWith('_COUNT');
-    if (!Number.isFinite(value) || value < 0 || (!mayBeZero && value === 0) || (!name.endsWith('_SECONDS') && !Number.isInteger(value))) {
-      throw new Error(`${name} must be a ${mayBeZero ? 'non-negative' : 'positive'} ${name.endsWith('_SECONDS') ? 'number' : 'integer'}, got "${raw}"`);
+    if (
+      !Number.isFinite(value) ||
+      value < 0 ||
+      (!mayBeZero && value === 0) ||
+      (!name.endsWith('_SECONDS') && !Number.isInteger(value))
+    ) {
+      throw new Error(
+        `${name} must be a ${mayBeZero ? 'non-negative' : 'positive'} ${name.endsWith('_SECONDS') ? 'number' : 'integer'}, got "${raw}"`,
+      );
     }
     settings[name] = value;
   }
@@ -920,7 +1116,10 @@ interface CpuPerOperation {
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 async function cpuSnapshot(serverPid: number | undefined): Promise<CpuSnapshot> {
-  const [stat, server] = await Promise.all([readFile('/proc/stat', 'utf8'), serverPid ? readFile(`/proc/${serverPid}/stat`, 'utf8').catch(() => '') : '']);
+  const [stat, server] = await Promise.all([
+    readFile('/proc/stat', 'utf8'),
+    serverPid ? readFile(`/proc/${serverPid}/stat`, 'utf8').catch(() => '') : '',
+  ]);
   const fields = stat.split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = fields[3] + (fields[4] ?? 0);
   const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
@@ -928,10 +1127,19 @@ async function cpuSnapshot(serverPid: number | undefined): Promise<CpuSnapshot> 
   const after = server ? server.slice(server.lastIndexOf(')') + 2).split(' ') : [];
   const serverTicks = after.length > 12 ? Number(after[11]) + Number(after[12]) : 0;
   const self = process.cpuUsage();
-  return { serverMs: serverTicks * TICK_MS, selfMs: (self.user + self.system) / 1000, busyMs: (total - idle) * TICK_MS, totalMs: total * TICK_MS };
+  return {
+    serverMs: serverTicks * TICK_MS,
+    selfMs: (self.user + self.system) / 1000,
+    busyMs: (total - idle) * TICK_MS,
+    totalMs: total * TICK_MS,
+  };
 }
 
-async function cpuPerOperation(before: CpuSnapshot, serverPid: number | undefined, operations: number): Promise<CpuPerOperation | undefined> {
+async function cpuPerOperation(
+  before: CpuSnapshot,
+  serverPid: number | undefined,
+  operations: number,
+): Promise<CpuPerOperation | undefined> {
   if (operations <= 0) return undefined;
   const after = await cpuSnapshot(serverPid);
   const serverMs = after.serverMs - before.serverMs;
@@ -948,4 +1156,3 @@ async function cpuPerOperation(before: CpuSnapshot, serverPid: number | undefine
 function cpuText(c: CpuPerOperation): string {
   return `${c.serverMs.toFixed(1)} / ${c.selfMs.toFixed(1)} / ${c.restMs.toFixed(1)}`;
 }
-

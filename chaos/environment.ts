@@ -14,7 +14,13 @@ import { freePort, startDevServer, type DevServer } from '../src/temporal/dev-se
 import { resolveTemporalCli } from '../src/temporal/temporal-cli';
 import { NodeProcess } from '../test/helpers/node-process';
 import { PrivatePostgres, PrivateRedis } from '../test/helpers/private-services';
-import { LOCAL_STAND_IN_ENV, startPushServiceStandIn, startTwilioStandIn, startWebhookReceiver, type HttpStandIn } from '../test/helpers/provider-stand-ins';
+import {
+  LOCAL_STAND_IN_ENV,
+  startPushServiceStandIn,
+  startTwilioStandIn,
+  startWebhookReceiver,
+  type HttpStandIn,
+} from '../test/helpers/provider-stand-ins';
 import { SmtpPeer } from '../test/helpers/smtp-peer';
 
 export type Log = (line: string) => void;
@@ -84,7 +90,11 @@ export class ManagedProcess {
         return;
       } catch (err) {
         if (this.closed || this.held) return;
-        if (attempt >= MAX_RESTART_TRIES) throw new Error(`${this.name} did not start after ${attempt} tries: ${(err as Error).message.split('\n')[0]}`);
+        if (attempt >= MAX_RESTART_TRIES)
+          throw new Error(
+            `${this.name} did not start after ${attempt} tries: ${(err as Error).message.split('\n')[0]}`,
+            { cause: err },
+          );
         this.note(`start failed (try ${attempt}): ${lastLines((err as Error).message, 2)}`);
         await sleep(delayMs);
         delayMs = Math.min(delayMs * 2, 5000);
@@ -116,7 +126,8 @@ export class ManagedProcess {
   mark(): () => string[] {
     const first = Math.max(0, this.spawned.length - 1);
     const offset = this.spawned[first]?.output.length ?? 0;
-    return () => this.spawned.slice(first).flatMap((proc, i) => (i === 0 ? proc.output.slice(offset) : proc.output));
+    return () =>
+      this.spawned.slice(first).flatMap((proc, i) => (i === 0 ? proc.output.slice(offset) : proc.output));
   }
 
   async close(): Promise<void> {
@@ -234,7 +245,12 @@ export class ChaosEnvironment {
 
   /** Starts the dev server again on the same port and state file. */
   async startTemporal(): Promise<void> {
-    const server = await startDevServer({ cliPath: this.cliPath, port: this.temporalPort, dbFile: this.temporalDbFile, startTimeoutMs: 60_000 });
+    const server = await startDevServer({
+      cliPath: this.cliPath,
+      port: this.temporalPort,
+      dbFile: this.temporalDbFile,
+      startTimeoutMs: 60_000,
+    });
     this.temporal = server;
     const forget = onHarnessExit(() => server.process.kill('SIGKILL'));
     server.process.once('exit', forget);
@@ -243,7 +259,14 @@ export class ChaosEnvironment {
   /** The HTTP API process, started on first use (only scenarios that publish through it need it). */
   async ensureApi(): Promise<ManagedProcess> {
     if (!this.api) {
-      this.api = new ManagedProcess('api', 'src/bin/api.ts', [], () => this.processEnv(), /^HTTP API listening on /, this.log);
+      this.api = new ManagedProcess(
+        'api',
+        'src/bin/api.ts',
+        [],
+        () => this.processEnv(),
+        /^HTTP API listening on /,
+        this.log,
+      );
       await this.api.start();
     }
     return this.api;
@@ -254,15 +277,19 @@ export class ChaosEnvironment {
     if (!this.redis.running) await this.redis.restart();
     await this.redis.acceptWrites();
     if (!this.pg.running) await this.pg.restart();
-    if (this.temporal.process.exitCode !== null || this.temporal.process.signalCode !== null) await this.startTemporal();
+    if (this.temporal.process.exitCode !== null || this.temporal.process.signalCode !== null)
+      await this.startTemporal();
     for (const proc of [this.workflowWorker, this.channelWorker, this.api]) {
-      if (proc && !proc.running) await proc.whenRunning().then(() => (proc.running ? undefined : proc.resume()));
+      if (proc && !proc.running)
+        await proc.whenRunning().then(() => (proc.running ? undefined : proc.resume()));
     }
   }
 
   /** Marks the output of every service process: the function answers the lines printed since, prefixed with the process name. */
   markOutput(): () => string[] {
-    const marks = [this.workflowWorker, this.channelWorker, this.api].filter((p): p is ManagedProcess => p !== null).map((p) => [p.name, p.mark()] as const);
+    const marks = [this.workflowWorker, this.channelWorker, this.api]
+      .filter((p): p is ManagedProcess => p !== null)
+      .map((p) => [p.name, p.mark()] as const);
     return () => marks.flatMap(([name, since]) => since().map((line) => `${name}: ${line}`));
   }
 
@@ -275,7 +302,11 @@ export class ChaosEnvironment {
     const quietly = async (what: Promise<unknown> | undefined) => {
       await what?.catch(() => undefined);
     };
-    await Promise.all([quietly(this.workflowWorker?.close()), quietly(this.channelWorker?.close()), quietly(this.api?.close())]);
+    await Promise.all([
+      quietly(this.workflowWorker?.close()),
+      quietly(this.channelWorker?.close()),
+      quietly(this.api?.close()),
+    ]);
     await quietly(this.temporalClient?.connection.close());
     await quietly(this.orm?.close());
     this.forgetPrivateServices();
@@ -345,16 +376,44 @@ export class ChaosEnvironment {
     this.config = loadConfig(this.serviceEnv);
     this.orm = await openOrm(databaseUrl, { poolMax: 4 });
     this.temporalClient = await connectTemporalClient(this.config.temporal);
-    this.notifications = new NotificationClient(this.temporalClient, this.config.temporal.taskQueue, { campaignTaskQueue: this.config.temporal.campaignTaskQueue });
-    this.workflowWorker = new ManagedProcess('workflow-worker', 'src/bin/worker.ts', ['--workflows-only'], () => this.processEnv(), /^workflow workers polling task queues /, this.log);
-    this.channelWorker = new ManagedProcess('channel-worker', 'src/bin/worker.ts', [`--channels=${CHANNELS.join(',')}`], () => this.processEnv(), /^delivery workers consuming: /, this.log);
+    this.notifications = new NotificationClient(this.temporalClient, this.config.temporal.taskQueue, {
+      campaignTaskQueue: this.config.temporal.campaignTaskQueue,
+    });
+    this.workflowWorker = new ManagedProcess(
+      'workflow-worker',
+      'src/bin/worker.ts',
+      ['--workflows-only'],
+      () => this.processEnv(),
+      /^workflow workers polling task queues /,
+      this.log,
+    );
+    this.channelWorker = new ManagedProcess(
+      'channel-worker',
+      'src/bin/worker.ts',
+      [`--channels=${CHANNELS.join(',')}`],
+      () => this.processEnv(),
+      /^delivery workers consuming: /,
+      this.log,
+    );
     await Promise.all([this.workflowWorker.start(), this.channelWorker.start()]);
-    this.log(`chaos environment up in ${Date.now() - began} ms (postgres initdb ${pg.timings.initdbMs} ms, start ${pg.timings.startMs} ms; temporal ${this.temporal.address}; state in ${this.dir})`);
+    this.log(
+      `chaos environment up in ${Date.now() - began} ms (postgres initdb ${pg.timings.initdbMs} ms, start ${pg.timings.startMs} ms; temporal ${this.temporal.address}; state in ${this.dir})`,
+    );
   }
 
   private async bundleWorkflows(): Promise<string> {
-    const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => this.log(`workflow bundler: ${m}`), error: (m: string) => this.log(`workflow bundler: ${m}`) };
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quiet });
+    const quiet = {
+      log() {},
+      trace() {},
+      debug() {},
+      info() {},
+      warn: (m: string) => this.log(`workflow bundler: ${m}`),
+      error: (m: string) => this.log(`workflow bundler: ${m}`),
+    };
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      logger: quiet,
+    });
     const path = join(this.dir, 'workflow-bundle.js');
     writeFileSync(path, bundle.code);
     return path;

@@ -32,7 +32,12 @@ export function faultFor(env: ChaosEnvironment, scenario: Scenario): FaultContro
   const notes: string[] = [];
   switch (scenario.fault) {
     case 'redis-refuse-writes':
-      return { notes, arm() {}, inject: () => env.redis.refuseWrites(), heal: () => env.redis.acceptWrites() };
+      return {
+        notes,
+        arm() {},
+        inject: () => env.redis.refuseWrites(),
+        heal: () => env.redis.acceptWrites(),
+      };
     case 'redis-flush': {
       let timer: NodeJS.Timeout | null = null;
       let flushes = 0;
@@ -62,7 +67,12 @@ export function faultFor(env: ChaosEnvironment, scenario: Scenario): FaultContro
     case 'temporal-restart':
       return { notes, arm() {}, inject: () => env.killTemporal(), heal: () => env.startTemporal() };
     case 'kill-workflow-worker':
-      return { notes, arm() {}, inject: () => env.workflowWorker.kill(), heal: () => env.workflowWorker.resume() };
+      return {
+        notes,
+        arm() {},
+        inject: () => env.workflowWorker.kill(),
+        heal: () => env.workflowWorker.resume(),
+      };
     case 'kill-api':
       return { notes, arm() {}, inject: () => env.api!.kill(), heal: () => env.api!.resume() };
     case 'kill-channel-worker': {
@@ -75,8 +85,15 @@ export function faultFor(env: ChaosEnvironment, scenario: Scenario): FaultContro
         },
         async inject() {
           if (holds.length) {
-            const inFlight = await Promise.race([Promise.any(holds.map((h) => h.arrived)).then(() => true), sleep(IN_FLIGHT_WAIT_MS).then(() => false)]);
-            notes.push(inFlight ? 'killed with a send in flight at a provider' : `no send reached a provider within ${IN_FLIGHT_WAIT_MS} ms: killed anyway`);
+            const inFlight = await Promise.race([
+              Promise.any(holds.map((h) => h.arrived)).then(() => true),
+              sleep(IN_FLIGHT_WAIT_MS).then(() => false),
+            ]);
+            notes.push(
+              inFlight
+                ? 'killed with a send in flight at a provider'
+                : `no send reached a provider within ${IN_FLIGHT_WAIT_MS} ms: killed anyway`,
+            );
           }
           await env.channelWorker.kill();
           // The killed sender is gone: the SMTP peer accepts nothing from its closed session; the stand-in's answer goes nowhere.

@@ -55,7 +55,10 @@ export async function rowsOf(env: ChaosEnvironment, eventIds: string[]): Promise
   const rows: Record<string, unknown>[] = await env.orm.em
     .fork()
     .getConnection()
-    .execute(`select id, event_id, recipient_id, state, channel_states, error, workflow_id from notifications where event_id in (${eventIds.map(() => '?').join(',')})`, eventIds);
+    .execute(
+      `select id, event_id, recipient_id, state, channel_states, error, workflow_id from notifications where event_id in (${eventIds.map(() => '?').join(',')})`,
+      eventIds,
+    );
   return rows.map((r) => ({
     id: r.id as string,
     eventId: r.event_id as string,
@@ -68,7 +71,12 @@ export async function rowsOf(env: ChaosEnvironment, eventIds: string[]): Promise
 }
 
 /** Polls Postgres until every sent notification is final, or the deadline; answers the last rows read. */
-export async function waitUntilFinal(env: ChaosEnvironment, work: SentWork, expected: number, deadline: number): Promise<NotificationRow[]> {
+export async function waitUntilFinal(
+  env: ChaosEnvironment,
+  work: SentWork,
+  expected: number,
+  deadline: number,
+): Promise<NotificationRow[]> {
   let rows: NotificationRow[] = [];
   for (;;) {
     try {
@@ -83,7 +91,10 @@ export async function waitUntilFinal(env: ChaosEnvironment, work: SentWork, expe
 }
 
 /** Deliveries each recipient got per channel, counted where they arrived (SMTP peer, stand-ins). */
-export function deliveriesPerRecipient(env: ChaosEnvironment, work: SentWork): Map<string, Partial<Record<Channel, number>>> {
+export function deliveriesPerRecipient(
+  env: ChaosEnvironment,
+  work: SentWork,
+): Map<string, Partial<Record<Channel, number>>> {
   const counts = new Map<string, Partial<Record<Channel, number>>>();
   const add = (recipientId: string, channel: Channel) => {
     const entry = counts.get(recipientId) ?? {};
@@ -93,12 +104,16 @@ export function deliveriesPerRecipient(env: ChaosEnvironment, work: SentWork): M
   const byEmail = new Map(work.recipients.map((r) => [r.email, r.id]));
   const byPhone = new Map(work.recipients.map((r) => [r.phone, r.id]));
   const ids = new Set(work.recipients.map((r) => r.id));
-  for (const mail of env.smtp.messages) for (const to of mail.to) if (byEmail.has(to)) add(byEmail.get(to)!, 'email');
+  for (const mail of env.smtp.messages)
+    for (const to of mail.to) if (byEmail.has(to)) add(byEmail.get(to)!, 'email');
   for (const req of env.twilio.requests) {
     const to = new URLSearchParams(req.body).get('To');
     if (to && byPhone.has(to)) add(byPhone.get(to)!, 'sms');
   }
-  for (const [standIn, prefix, channel] of [[env.pushService, '/push/', 'push'], [env.webhooks, '/hook/', 'webhook']] as const) {
+  for (const [standIn, prefix, channel] of [
+    [env.pushService, '/push/', 'push'],
+    [env.webhooks, '/hook/', 'webhook'],
+  ] as const) {
     for (const req of standIn.requests) {
       const id = req.path.startsWith(prefix) ? req.path.slice(prefix.length) : '';
       if (ids.has(id)) add(id, channel);
@@ -127,7 +142,8 @@ const AT_MOST_ONCE_GIVE_UP = /outcome unknown/;
  * judged against the retry horizon (expiredRows).
  */
 export function infrastructureFailures(rows: NotificationRow[], scenario: Scenario): NotificationRow[] {
-  const excused = (error: string | undefined) => scenario.fault === 'kill-channel-worker' && AT_MOST_ONCE_GIVE_UP.test(error ?? '');
+  const excused = (error: string | undefined) =>
+    scenario.fault === 'kill-channel-worker' && AT_MOST_ONCE_GIVE_UP.test(error ?? '');
   return rows.filter((row) => {
     const failed = Object.values(row.channelStates).filter((c) => c?.state === 'failed');
     if (failed.some((c) => !excused(c?.error))) return true;
@@ -154,8 +170,17 @@ export async function historyTail(client: Client, workflowId: string, count = 8)
       const name = EVENT_TYPE_NAMES[e.eventType ?? 0] ?? String(e.eventType);
       const marker = e.markerRecordedEventAttributes?.markerName;
       const timer = e.timerStartedEventAttributes?.startToFireTimeout?.seconds;
-      const failure = e.workflowTaskFailedEventAttributes?.failure?.message ?? e.activityTaskFailedEventAttributes?.failure?.message ?? e.workflowExecutionFailedEventAttributes?.failure?.message;
-      const extra = marker ? `(${marker})` : timer !== undefined && timer !== null ? `(${String(timer)}s)` : failure ? `(${failure.slice(0, 120)})` : '';
+      const failure =
+        e.workflowTaskFailedEventAttributes?.failure?.message ??
+        e.activityTaskFailedEventAttributes?.failure?.message ??
+        e.workflowExecutionFailedEventAttributes?.failure?.message;
+      const extra = marker
+        ? `(${marker})`
+        : timer !== undefined && timer !== null
+          ? `(${String(timer)}s)`
+          : failure
+            ? `(${failure.slice(0, 120)})`
+            : '';
       return `${String(name).replace(/^EVENT_TYPE_/, '')}${extra}`;
     });
     return `${workflowId} [${events.length} events; open=${work.open} timers=${work.timers} activities=${work.activities} tasks=${work.workflowTasks}]: … ${tail.join(' → ')}`;
@@ -165,7 +190,10 @@ export async function historyTail(client: Client, workflowId: string, count = 8)
 }
 
 /** Open workflows among ids (current run), and those without a timer or pending work. */
-export async function openAndStuck(client: Client, workflowIds: string[]): Promise<{ open: string[]; stuck: string[] }> {
+export async function openAndStuck(
+  client: Client,
+  workflowIds: string[],
+): Promise<{ open: string[]; stuck: string[] }> {
   const open: string[] = [];
   for (const id of workflowIds) {
     const history = await historyOf(client, id).catch(() => null);
@@ -178,7 +206,10 @@ export async function openAndStuck(client: Client, workflowIds: string[]): Promi
 /** One row for the details: what a notification that is not where it should be looks like. */
 export function describeRow(row: NotificationRow): string {
   const channels = Object.entries(row.channelStates)
-    .map(([channel, c]) => `${channel}=${c?.state ?? '?'}${c?.attempts ? `×${c.attempts}` : ''}${c?.error ? `(${c.error.slice(0, 100)})` : ''}`)
+    .map(
+      ([channel, c]) =>
+        `${channel}=${c?.state ?? '?'}${c?.attempts ? `×${c.attempts}` : ''}${c?.error ? `(${c.error.slice(0, 100)})` : ''}`,
+    )
     .join(' ');
   return `${row.recipientId} ${row.state}${row.error ? ` error="${row.error.slice(0, 160)}"` : ''} ${channels}`;
 }

@@ -19,7 +19,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const byProfile = profiles();
-  const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const log = (line: string) =>
+    process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const results: ScenarioResult[] = [];
   let env: ChaosEnvironment | null = null;
   const stop = async () => {
@@ -43,7 +44,9 @@ async function main(): Promise<number> {
       const group = chosen.filter((s) => s.duration === duration);
       if (group.length === 0) continue;
       const profile = byProfile[duration];
-      log(`profile ${duration}: ${group.length} scenario(s), fault ${profile.faultMs} ms, service env ${JSON.stringify(profile.serviceEnv)}`);
+      log(
+        `profile ${duration}: ${group.length} scenario(s), fault ${profile.faultMs} ms, service env ${JSON.stringify(profile.serviceEnv)}`,
+      );
       env = await ChaosEnvironment.start({ serviceEnv: profile.serviceEnv, log });
       for (const scenario of group) {
         results.push(await runScenario(env, scenario, profile, log));
@@ -70,7 +73,9 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const args: Args = { list: false };
   for (const arg of argv) {
-    const [name, value] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [name, value] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, undefined];
     if (name === '--only' && value) args.only = value;
     else if (name === '--json' && value) args.json = value;
     else if (name === '--list') args.list = true;
@@ -79,7 +84,10 @@ function parseArgs(argv: string[]): Args {
       const bad = list.find((d) => !(DURATIONS as readonly string[]).includes(d));
       if (bad) throw new Error(`--durations: unknown duration "${bad}" (known: ${DURATIONS.join(', ')})`);
       args.durations = list as DurationClass[];
-    } else throw new Error(`unknown argument "${arg}" (known: --only=<pattern>, --durations=short,minute,beyond-budget, --json=<file>, --list)`);
+    } else
+      throw new Error(
+        `unknown argument "${arg}" (known: --only=<pattern>, --durations=short,minute,beyond-budget, --json=<file>, --list)`,
+      );
   }
   return args;
 }

@@ -2,7 +2,9 @@ import type { ScenarioResult } from './judge';
 
 const dupText = (r: ScenarioResult) => {
   const parts = Object.entries(r.duplicates).map(([channel, n]) => `${channel} ${n}`);
-  return parts.length ? `${parts.join(', ')}${r.duplicatesBeyondPolicy ? ` (${r.duplicatesBeyondPolicy} beyond policy)` : ''}` : '0';
+  return parts.length
+    ? `${parts.join(', ')}${r.duplicatesBeyondPolicy ? ` (${r.duplicatesBeyondPolicy} beyond policy)` : ''}`
+    : '0';
 };
 
 /** The markdown table of a run (docs/chaos.md shows one). */
@@ -15,7 +17,18 @@ export function resultTable(results: ScenarioResult[]): string {
     const { delivered = 0, failed = 0, partially_delivered: partial = 0 } = r.states;
     const expired = r.expired;
     const other = Object.entries(r.states)
-      .filter(([state]) => !['delivered', 'failed', 'partially_delivered', 'expired', 'scheduled', 'waiting_quiet_hours', 'sending'].includes(state))
+      .filter(
+        ([state]) =>
+          ![
+            'delivered',
+            'failed',
+            'partially_delivered',
+            'expired',
+            'scheduled',
+            'waiting_quiet_hours',
+            'sending',
+          ].includes(state),
+      )
       .map(([state, n]) => `${state} ${n}`)
       .join(', ');
     lines.push(

@@ -53,7 +53,8 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: must be a positive integer number of milliseconds or a count, got "${raw}"`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`${name}: must be a positive integer number of milliseconds or a count, got "${raw}"`);
   return value;
 }
 
@@ -78,13 +79,26 @@ export function profiles(env: Env = process.env): Record<DurationClass, Profile>
   const settleMs = positiveInt(env, 'CHAOS_SETTLE_MS', 60_000);
   const beyondMs = positiveInt(env, 'CHAOS_BEYOND_MS', 45_000);
   const horizon = positiveInt(env, 'CHAOS_BEYOND_HORIZON_MS', 15_000);
-  if (horizon >= beyondMs) throw new Error(`CHAOS_BEYOND_HORIZON_MS (${horizon}) must be shorter than CHAOS_BEYOND_MS (${beyondMs}): the fault must outlast the budget`);
+  if (horizon >= beyondMs)
+    throw new Error(
+      `CHAOS_BEYOND_HORIZON_MS (${horizon}) must be shorter than CHAOS_BEYOND_MS (${beyondMs}): the fault must outlast the budget`,
+    );
   const common = { ...FAST_RECOVERY, DELIVERY_DEADLINE_MS: String(deadline) };
   // Short and minute faults stay within the infrastructure horizon: everything must be delivered afterwards.
   const withinBudget = { ...common, INFRA_RETRY_HORIZON_MS: String(3_600_000) };
   return {
-    short: { name: 'short', faultMs: positiveInt(env, 'CHAOS_SHORT_MS', 5_000), serviceEnv: withinBudget, settleMs },
-    minute: { name: 'minute', faultMs: positiveInt(env, 'CHAOS_MINUTE_MS', 60_000), serviceEnv: withinBudget, settleMs },
+    short: {
+      name: 'short',
+      faultMs: positiveInt(env, 'CHAOS_SHORT_MS', 5_000),
+      serviceEnv: withinBudget,
+      settleMs,
+    },
+    minute: {
+      name: 'minute',
+      faultMs: positiveInt(env, 'CHAOS_MINUTE_MS', 60_000),
+      serviceEnv: withinBudget,
+      settleMs,
+    },
     'beyond-budget': {
       name: 'beyond-budget',
       faultMs: beyondMs,
@@ -109,7 +123,9 @@ export function profiles(env: Env = process.env): Record<DurationClass, Profile>
 }
 
 /** Every scenario of the matrix, optionally filtered: `pattern` is a comma list of substrings or /regex/ of scenario names. */
-export function scenarios(options: { env?: Env; only?: string; durations?: readonly DurationClass[] } = {}): Scenario[] {
+export function scenarios(
+  options: { env?: Env; only?: string; durations?: readonly DurationClass[] } = {},
+): Scenario[] {
   const env = options.env ?? process.env;
   const byDuration = profiles(env);
   const notifications = positiveInt(env, 'CHAOS_NOTIFICATIONS', 10);
@@ -117,14 +133,22 @@ export function scenarios(options: { env?: Env; only?: string; durations?: reado
   for (const duration of options.durations ?? DURATIONS) {
     for (const fault of FAULTS) {
       for (const sendKind of SEND_KINDS) {
-        all.push({ name: `${fault}/${sendKind}/${duration}`, fault, sendKind, duration, faultMs: byDuration[duration].faultMs, notifications });
+        all.push({
+          name: `${fault}/${sendKind}/${duration}`,
+          fault,
+          sendKind,
+          duration,
+          faultMs: byDuration[duration].faultMs,
+          notifications,
+        });
       }
     }
   }
   if (!options.only) return all;
   const match = nameMatcher(options.only);
   const chosen = all.filter((s) => match(s.name));
-  if (chosen.length === 0) throw new Error(`--only=${options.only}: matches no scenario (names look like ${all[0].name})`);
+  if (chosen.length === 0)
+    throw new Error(`--only=${options.only}: matches no scenario (names look like ${all[0].name})`);
   return chosen;
 }
 
@@ -135,10 +159,15 @@ function nameMatcher(pattern: string): (name: string) => boolean {
     try {
       compiled = new RegExp(regex[1]);
     } catch (err) {
-      throw new Error(`--only=${pattern}: not a regular expression: ${(err as Error).message}`);
+      throw new Error(`--only=${pattern}: not a regular expression: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return (name) => compiled.test(name);
   }
-  const parts = pattern.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = pattern
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   return (name) => parts.some((part) => name.includes(part));
 }

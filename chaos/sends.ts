@@ -51,7 +51,12 @@ interface Publisher {
 function temporalPublisher(env: ChaosEnvironment): Publisher {
   return {
     async direct({ eventId, userId, delayMs }) {
-      await env.notifications.publishNotification({ id: eventId, userId, ...directContent(eventId), options: { channels: DIRECT_CHANNELS, ...(delayMs ? { delayMs } : {}) } });
+      await env.notifications.publishNotification({
+        id: eventId,
+        userId,
+        ...directContent(eventId),
+        options: { channels: DIRECT_CHANNELS, ...(delayMs ? { delayMs } : {}) },
+      });
     },
     async campaign({ campaignId, userIds, scheduledAt }) {
       await env.notifications.scheduleCampaign(campaignInput(campaignId, userIds, scheduledAt));
@@ -68,15 +73,29 @@ function apiPublisher(env: ChaosEnvironment): Publisher {
       signal: AbortSignal.timeout(10_000),
     });
     // 4xx other than 429 are our bug (a bad request): retrying would not help, so they surface as is.
-    if (res.status >= 400) throw Object.assign(new Error(`POST ${path} answered ${res.status}: ${(await res.text()).slice(0, 300)}`), { permanent: res.status < 500 && res.status !== 429 });
+    if (res.status >= 400)
+      throw Object.assign(
+        new Error(`POST ${path} answered ${res.status}: ${(await res.text()).slice(0, 300)}`),
+        { permanent: res.status < 500 && res.status !== 429 },
+      );
   };
   return {
-    direct: ({ eventId, userId, delayMs }) => post('/api/notifications', { id: eventId, userId, ...directContent(eventId), options: { channels: DIRECT_CHANNELS, ...(delayMs ? { delayMs } : {}) } }),
-    campaign: ({ campaignId, userIds, scheduledAt }) => post('/api/campaigns', campaignInput(campaignId, userIds, scheduledAt), env.adminApiKey),
+    direct: ({ eventId, userId, delayMs }) =>
+      post('/api/notifications', {
+        id: eventId,
+        userId,
+        ...directContent(eventId),
+        options: { channels: DIRECT_CHANNELS, ...(delayMs ? { delayMs } : {}) },
+      }),
+    campaign: ({ campaignId, userIds, scheduledAt }) =>
+      post('/api/campaigns', campaignInput(campaignId, userIds, scheduledAt), env.adminApiKey),
   };
 }
 
-const directContent = (eventId: string) => ({ templateCode: 'order_shipped', variables: { orderNumber: `C-${eventId.slice(-12)}`, total: 10, currency: 'INR' } });
+const directContent = (eventId: string) => ({
+  templateCode: 'order_shipped',
+  variables: { orderNumber: `C-${eventId.slice(-12)}`, total: 10, currency: 'INR' },
+});
 
 function campaignInput(campaignId: string, userIds: string[], scheduledAt: Date) {
   return {
@@ -94,7 +113,11 @@ function campaignInput(campaignId: string, userIds: string[], scheduledAt: Date)
  * Retries a publish until it is accepted, as a client with an idempotency key does while the
  * service (or Temporal behind it) is down; gives up at the deadline or on a bad request.
  */
-async function publishUntilAccepted(what: () => Promise<void>, deadline: number, refusals: SentWork['refusals']): Promise<{ accepted: true } | { accepted: false; error: string }> {
+async function publishUntilAccepted(
+  what: () => Promise<void>,
+  deadline: number,
+  refusals: SentWork['refusals'],
+): Promise<{ accepted: true } | { accepted: false; error: string }> {
   for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 2000)) {
     try {
       await what();
@@ -103,20 +126,30 @@ async function publishUntilAccepted(what: () => Promise<void>, deadline: number,
       const error = (err as Error).message.slice(0, 300);
       refusals.count++;
       refusals.first ??= error;
-      if ((err as { permanent?: boolean }).permanent || Date.now() + delayMs > deadline) return { accepted: false, error };
+      if ((err as { permanent?: boolean }).permanent || Date.now() + delayMs > deadline)
+        return { accepted: false, error };
       await sleep(delayMs);
     }
   }
 }
 
 /** Recipients unique to the scenario, with an address on every channel (push subscription pointing at the stand-in). */
-async function createRecipients(env: ChaosEnvironment, tag: string, count: number, quietHours: QuietHours | null): Promise<ChaosRecipient[]> {
+async function createRecipients(
+  env: ChaosEnvironment,
+  tag: string,
+  count: number,
+  quietHours: QuietHours | null,
+): Promise<ChaosRecipient[]> {
   const em = env.orm.em.fork();
   const recipients: ChaosRecipient[] = [];
   const subscriptions: { recipientId: string; endpoint: string; p256dh: string; auth: string }[] = [];
   for (let i = 0; i < count; i++) {
     const id = `${tag}_u${i}`;
-    const recipient = { id, email: `${id}@chaos.test`, phone: `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}` };
+    const recipient = {
+      id,
+      email: `${id}@chaos.test`,
+      phone: `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`,
+    };
     em.create(Recipient, {
       id,
       email: recipient.email,
@@ -136,7 +169,8 @@ async function createRecipients(env: ChaosEnvironment, tag: string, count: numbe
   }
   // Two flushes: the entities declare no relation, so the unit of work would not order recipients before their subscriptions.
   await em.flush();
-  for (const subscription of subscriptions) em.create(PushSubscription, { ...subscription, createdAt: new Date() });
+  for (const subscription of subscriptions)
+    em.create(PushSubscription, { ...subscription, createdAt: new Date() });
   await em.flush();
   return recipients;
 }
@@ -152,7 +186,11 @@ const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
  *   quiet-hours  recipients whose quiet hours end at a minute boundary in the middle of the fault
  *   campaign     a campaign over the recipients, scheduledAt in the middle of the fault
  */
-export async function planSends(env: ChaosEnvironment, scenario: Scenario, options: { leadMs?: number } = {}): Promise<SendPlan> {
+export async function planSends(
+  env: ChaosEnvironment,
+  scenario: Scenario,
+  options: { leadMs?: number } = {},
+): Promise<SendPlan> {
   const tag = `c${randomBytes(4).toString('hex')}`;
   const leadMs = options.leadMs ?? 3000;
   const usesApi = scenario.fault === 'kill-api';
@@ -161,11 +199,22 @@ export async function planSends(env: ChaosEnvironment, scenario: Scenario, optio
   const half = Math.ceil(scenario.faultMs / 2);
   // A client keeps trying for the whole fault and a while after; then the send counts as never accepted.
   const acceptDeadline = () => Date.now() + scenario.faultMs + 120_000;
-  const work: SentWork = { recipients: [], channels: DIRECT_CHANNELS, eventIds: [], workflowIds: [], unaccepted: [], refusals: { count: 0 } };
+  const work: SentWork = {
+    recipients: [],
+    channels: DIRECT_CHANNELS,
+    eventIds: [],
+    workflowIds: [],
+    unaccepted: [],
+    refusals: { count: 0 },
+  };
 
   const publishDirect = async (recipient: ChaosRecipient, index: number, delayMs?: () => number) => {
     const eventId = `${tag}_e${index}`;
-    const outcome = await publishUntilAccepted(() => publisher.direct({ eventId, userId: recipient.id, delayMs: delayMs?.() }), acceptDeadline(), work.refusals);
+    const outcome = await publishUntilAccepted(
+      () => publisher.direct({ eventId, userId: recipient.id, delayMs: delayMs?.() }),
+      acceptDeadline(),
+      work.refusals,
+    );
     if (outcome.accepted) {
       work.eventIds.push(eventId);
       work.workflowIds.push(eventWorkflowId(eventId));
@@ -178,13 +227,20 @@ export async function planSends(env: ChaosEnvironment, scenario: Scenario, optio
       const before = work.recipients.slice(0, Math.ceil(work.recipients.length / 2));
       const during = work.recipients.slice(before.length);
       await Promise.all(before.map((r, i) => publishDirect(r, i)));
-      return { faultAt: Date.now(), work, during: () => Promise.all(during.map((r, i) => publishDirect(r, before.length + i))).then(() => undefined) };
+      return {
+        faultAt: Date.now(),
+        work,
+        during: () =>
+          Promise.all(during.map((r, i) => publishDirect(r, before.length + i))).then(() => undefined),
+      };
     }
     case 'delayed': {
       work.recipients = await createRecipients(env, tag, scenario.notifications, null);
       const faultAt = Date.now() + leadMs;
       const wakeAt = faultAt + half;
-      await Promise.all(work.recipients.map((r, i) => publishDirect(r, i, () => Math.max(1, wakeAt - Date.now()))));
+      await Promise.all(
+        work.recipients.map((r, i) => publishDirect(r, i, () => Math.max(1, wakeAt - Date.now()))),
+      );
       return { faultAt, wakeAt, work, during: async () => undefined };
     }
     case 'quiet-hours': {
@@ -192,7 +248,11 @@ export async function planSends(env: ChaosEnvironment, scenario: Scenario, optio
       const minuteMs = 60_000;
       let boundary = Math.ceil(Date.now() / minuteMs) * minuteMs;
       while (boundary - half - leadMs < Date.now()) boundary += minuteMs;
-      const quietHours: QuietHours = { start: hhmm(boundary - 30 * minuteMs), end: hhmm(boundary), timezone: 'UTC' };
+      const quietHours: QuietHours = {
+        start: hhmm(boundary - 30 * minuteMs),
+        end: hhmm(boundary),
+        timezone: 'UTC',
+      };
       work.recipients = await createRecipients(env, tag, scenario.notifications, quietHours);
       await Promise.all(work.recipients.map((r, i) => publishDirect(r, i)));
       return { faultAt: boundary - half, wakeAt: boundary, work, during: async () => undefined };
@@ -203,7 +263,11 @@ export async function planSends(env: ChaosEnvironment, scenario: Scenario, optio
       const campaignId = randomUUID();
       const faultAt = Date.now() + leadMs;
       const scheduledAt = new Date(faultAt + half);
-      const outcome = await publishUntilAccepted(() => publisher.campaign({ campaignId, userIds: work.recipients.map((r) => r.id), scheduledAt }), acceptDeadline(), work.refusals);
+      const outcome = await publishUntilAccepted(
+        () => publisher.campaign({ campaignId, userIds: work.recipients.map((r) => r.id), scheduledAt }),
+        acceptDeadline(),
+        work.refusals,
+      );
       if (outcome.accepted) {
         work.eventIds.push(campaignEventId(campaignId));
         work.workflowIds.push(campaignWorkflowId(campaignId));

@@ -8,13 +8,16 @@ import { DEFAULT_PUSH_HOSTS, isCidr, type OutboundPolicy } from './domain/outbou
 /** Reads the environment once, at start-up, into a typed config; nothing below the entry points reads process.env. */
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const url = (protocols: string[]) =>
-  z.string().refine((value) => {
-    try {
-      return protocols.includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`);
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`,
+  );
 
 const flag = z
   .string()
@@ -23,16 +26,34 @@ const flag = z
   .transform((value) => value === 'true' || value === '1');
 const cidrList = z
   .string()
-  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
   .refine((list) => list.every(isCidr), 'must be a comma list of CIDRs such as 127.0.0.0/8');
 const hostList = z
   .string()
-  .transform((value) => value.split(',').map((part) => part.trim().toLowerCase()).filter(Boolean))
-  .refine((list) => list.length > 0 && list.every((h) => /^(\*|(\*\.)?[a-z0-9.-]+)$/.test(h)), 'must be a comma list of host names, *.suffix or *');
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .refine(
+    (list) => list.length > 0 && list.every((h) => /^(\*|(\*\.)?[a-z0-9.-]+)$/.test(h)),
+    'must be a comma list of host names, *.suffix or *',
+  );
 
 const channelList = z
   .string()
-  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.enum(CHANNELS)).min(1));
 
 /** What a service key may do (docs/contracts.md#api-keys); admin keys may do everything. */
@@ -47,10 +68,17 @@ export type ApiScope = (typeof API_SCOPES)[number];
 const apiKeyList = (scoped: boolean) =>
   z.string().transform((value, ctx) => {
     const keys: ApiKeyConfig[] = [];
-    for (const [i, entry] of value.split(',').map((part) => part.trim()).filter(Boolean).entries()) {
+    for (const [i, entry] of value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)
+      .entries()) {
       const m = /^([A-Za-z0-9_.-]{1,64})(?:\[([^\]]*)\])?:(.+)$/.exec(entry);
       if (!m || (!/^[0-9a-fA-F]{64}$/.test(m[3]) && m[3].length < 16)) {
-        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must be name:key (key at least 16 chars) or name:<sha256 hex>` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${i + 1} must be name:key (key at least 16 chars) or name:<sha256 hex>`,
+        });
         return z.NEVER;
       }
       if (keys.some((k) => k.name === m[1])) {
@@ -62,12 +90,19 @@ const apiKeyList = (scoped: boolean) =>
         const names = m[2].split('+').map((part) => part.trim());
         const unknown = names.find((name) => !(API_SCOPES as readonly string[]).includes(name));
         if (!scoped || unknown !== undefined) {
-          ctx.addIssue({ code: 'custom', message: scoped ? `entry ${i + 1}: unknown scope "${unknown}" (known: ${API_SCOPES.join(', ')})` : `entry ${i + 1}: admin keys take no scopes (they may do everything)` });
+          ctx.addIssue({
+            code: 'custom',
+            message: scoped
+              ? `entry ${i + 1}: unknown scope "${unknown}" (known: ${API_SCOPES.join(', ')})`
+              : `entry ${i + 1}: admin keys take no scopes (they may do everything)`,
+          });
           return z.NEVER;
         }
         scopes = [...new Set(names as ApiScope[])];
       }
-      const sha256 = /^[0-9a-fA-F]{64}$/.test(m[3]) ? m[3].toLowerCase() : createHash('sha256').update(m[3]).digest('hex');
+      const sha256 = /^[0-9a-fA-F]{64}$/.test(m[3])
+        ? m[3].toLowerCase()
+        : createHash('sha256').update(m[3]).digest('hex');
       keys.push({ name: m[1], sha256, ...(scopes ? { scopes } : {}) });
     }
     return keys;
@@ -79,14 +114,30 @@ const trustProxy = z.string().transform((value, ctx): boolean | number | string[
   if (v === 'false' || v === 'off' || v === '0') return false;
   if (v === 'true') return true;
   if (/^\d{1,2}$/.test(v)) return Number(v);
-  const list = v.split(',').map((part) => part.trim()).filter(Boolean);
-  if (list.length && list.every((part) => /^[0-9a-f.:]+(\/\d{1,3})?$/.test(part) || ['loopback', 'linklocal', 'uniquelocal'].includes(part))) return list;
-  ctx.addIssue({ code: 'custom', message: 'must be false, true, a hop count, or a comma list of proxy addresses / CIDRs' });
+  const list = v
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  if (
+    list.length &&
+    list.every(
+      (part) =>
+        /^[0-9a-f.:]+(\/\d{1,3})?$/.test(part) || ['loopback', 'linklocal', 'uniquelocal'].includes(part),
+    )
+  )
+    return list;
+  ctx.addIssue({
+    code: 'custom',
+    message: 'must be false, true, a hop count, or a comma list of proxy addresses / CIDRs',
+  });
   return z.NEVER;
 });
 
 const envSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7233'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+    .default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('notifications'),
   /** Campaign workflows and their bulk activities; default `<TEMPORAL_TASK_QUEUE>-campaigns`. */
@@ -133,7 +184,10 @@ const envSchema = z.object({
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_FROM: z.string().min(1).optional(),
-  VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/, 'must start with mailto: or https:').default('mailto:notifications@shop.local'),
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:)/, 'must start with mailto: or https:')
+    .default('mailto:notifications@shop.local'),
   VAPID_PUBLIC_KEY: z.string().min(1).optional(),
   VAPID_PRIVATE_KEY: z.string().min(1).optional(),
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -149,7 +203,10 @@ const envSchema = z.object({
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).optional(),
   /** `claim=value`: a token is an operator when that claim equals value or is an array holding it; unset = no admin tokens. */
-  JWT_ADMIN_CLAIM: z.string().regex(/^[^=\s]{1,200}=[^=\s]{1,200}$/, 'must be claim=value, e.g. roles=admin').optional(),
+  JWT_ADMIN_CLAIM: z
+    .string()
+    .regex(/^[^=\s]{1,200}=[^=\s]{1,200}$/, 'must be claim=value, e.g. roles=admin')
+    .optional(),
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_BODY_LIMIT_BYTES: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
   /** Requests per API key / per user per window; 0 turns the limit off. */
@@ -169,7 +226,10 @@ const envSchema = z.object({
   /** Temporal payload encryption (AES-256-GCM): `id:base64key,...`; unset = payloads in clear. */
   PAYLOAD_ENCRYPTION_KEYS: z.string().optional(),
   /** The key new payloads are encrypted with; may be omitted when there is one key. */
-  PAYLOAD_ENCRYPTION_KEY_ID: z.string().regex(KEY_ID_PATTERN, 'must be a key id of 1-64 chars [A-Za-z0-9._-]').optional(),
+  PAYLOAD_ENCRYPTION_KEY_ID: z
+    .string()
+    .regex(KEY_ID_PATTERN, 'must be a key id of 1-64 chars [A-Za-z0-9._-]')
+    .optional(),
   /** Origins allowed to call the codec endpoint from a browser (the Web UI); default the origin of TEMPORAL_UI_URL. */
   CODEC_CORS_ORIGINS: z.string().optional(),
   /** Longest life of a browser session (docs/contracts.md, "Browser surfaces"); a token's session ends at its exp. */
@@ -201,7 +261,13 @@ export interface ApiConfig {
   serviceKeys: ApiKeyConfig[];
   adminKeys: ApiKeyConfig[];
   /** How shopper JWTs are verified; null = no shopper access. */
-  jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string; adminClaim?: { name: string; value: string } } | null;
+  jwt: {
+    secret?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+    adminClaim?: { name: string; value: string };
+  } | null;
   bodyLimitBytes: number;
   rateLimit: { perKey: number; perUser: number; windowMs: number; authFailuresPerAddress: number };
   requestTimeoutMs: number;
@@ -294,7 +360,8 @@ function channelConfig(env: NodeJS.ProcessEnv, channel: Channel): ChannelWorkerC
   const c = parsed.data;
   return {
     concurrency: c.CONCURRENCY,
-    rateLimit: c.RATE_MAX > 0 && c.RATE_DURATION_MS > 0 ? { max: c.RATE_MAX, durationMs: c.RATE_DURATION_MS } : null,
+    rateLimit:
+      c.RATE_MAX > 0 && c.RATE_DURATION_MS > 0 ? { max: c.RATE_MAX, durationMs: c.RATE_DURATION_MS } : null,
     attempts: c.ATTEMPTS,
     backoffMs: c.BACKOFF_MS,
   };
@@ -311,27 +378,53 @@ function configError(error: z.ZodError, prefix = ''): ConfigError {
 }
 
 /** Validates env into Config; throws ConfigError with one line naming the bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allowDevCredentials?: boolean } = {}): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { allowDevCredentials?: boolean } = {},
+): Config {
   const raw: Record<string, string | undefined> = {};
   for (const key of Object.keys(envSchema.shape)) raw[key] = emptyToUndefined(env[key]);
   const parsed = envSchema.safeParse(raw);
   if (!parsed.success) throw configError(parsed.error);
   const e = parsed.data;
-  const channels = Object.fromEntries(CHANNELS.map((c) => [c, channelConfig(env, c)])) as Record<Channel, ChannelWorkerConfig>;
-  if (e.JWT_SECRET && e.JWT_JWKS_URL) throw new ConfigError('invalid configuration: JWT_SECRET, JWT_JWKS_URL: set one of the two, not both');
+  const channels = Object.fromEntries(CHANNELS.map((c) => [c, channelConfig(env, c)])) as Record<
+    Channel,
+    ChannelWorkerConfig
+  >;
+  if (e.JWT_SECRET && e.JWT_JWKS_URL)
+    throw new ConfigError('invalid configuration: JWT_SECRET, JWT_JWKS_URL: set one of the two, not both');
   // Keys from a JWKS are often an identity provider's for every app it serves: only iss + aud make a token ours.
-  if (e.JWT_JWKS_URL && !(e.JWT_ISSUER && e.JWT_AUDIENCE)) throw new ConfigError('invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_JWKS_URL');
-  if (e.JWT_ADMIN_CLAIM && !(e.JWT_ISSUER && e.JWT_AUDIENCE)) throw new ConfigError('invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_ADMIN_CLAIM (admin rights only from a known issuer for this audience)');
-  if (e.API_HEADERS_TIMEOUT_MS > e.API_REQUEST_TIMEOUT_MS) throw new ConfigError('invalid configuration: API_HEADERS_TIMEOUT_MS: must not exceed API_REQUEST_TIMEOUT_MS');
+  if (e.JWT_JWKS_URL && !(e.JWT_ISSUER && e.JWT_AUDIENCE))
+    throw new ConfigError('invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_JWKS_URL');
+  if (e.JWT_ADMIN_CLAIM && !(e.JWT_ISSUER && e.JWT_AUDIENCE))
+    throw new ConfigError(
+      'invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_ADMIN_CLAIM (admin rights only from a known issuer for this audience)',
+    );
+  if (e.API_HEADERS_TIMEOUT_MS > e.API_REQUEST_TIMEOUT_MS)
+    throw new ConfigError(
+      'invalid configuration: API_HEADERS_TIMEOUT_MS: must not exceed API_REQUEST_TIMEOUT_MS',
+    );
   const providerTimeoutMs = Math.max(e.SMTP_TIMEOUT_MS, e.HTTP_PROVIDER_TIMEOUT_MS);
   if (e.SEND_RECORD_STALE_MS <= providerTimeoutMs) {
     // A claim must outlive the slowest provider call, or a worker still waiting for an answer is taken over and the message sent twice.
-    throw new ConfigError(`invalid configuration: SEND_RECORD_STALE_MS: must exceed the longest provider timeout (${providerTimeoutMs} ms: SMTP_TIMEOUT_MS, HTTP_PROVIDER_TIMEOUT_MS)`);
+    throw new ConfigError(
+      `invalid configuration: SEND_RECORD_STALE_MS: must exceed the longest provider timeout (${providerTimeoutMs} ms: SMTP_TIMEOUT_MS, HTTP_PROVIDER_TIMEOUT_MS)`,
+    );
   }
-  const placeholders = placeholderSecrets(env, [...e.API_KEYS, ...e.ADMIN_API_KEYS], options.allowDevCredentials ?? false);
-  if (placeholders.length) throw new ConfigError(`invalid configuration: ${placeholders.join(', ')}: a known placeholder secret; set your own (e.g. openssl rand -hex 32)`);
+  const placeholders = placeholderSecrets(
+    env,
+    [...e.API_KEYS, ...e.ADMIN_API_KEYS],
+    options.allowDevCredentials ?? false,
+  );
+  if (placeholders.length)
+    throw new ConfigError(
+      `invalid configuration: ${placeholders.join(', ')}: a known placeholder secret; set your own (e.g. openssl rand -hex 32)`,
+    );
   // Anyone who reaches the API could sign in as a demo user: development only.
-  if (e.DEV_LOGIN && !options.allowDevCredentials) throw new ConfigError('invalid configuration: DEV_LOGIN: signs anyone in as a demo user; only `npm run dev` may turn it on');
+  if (e.DEV_LOGIN && !options.allowDevCredentials)
+    throw new ConfigError(
+      'invalid configuration: DEV_LOGIN: signs anyone in as a demo user; only `npm run dev` may turn it on',
+    );
   return {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -347,7 +440,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allo
       adminKeys: e.ADMIN_API_KEYS,
       jwt:
         e.JWT_SECRET || e.JWT_JWKS_URL
-          ? { secret: e.JWT_SECRET, jwksUrl: e.JWT_JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, adminClaim: adminClaim(e.JWT_ADMIN_CLAIM) }
+          ? {
+              secret: e.JWT_SECRET,
+              jwksUrl: e.JWT_JWKS_URL,
+              issuer: e.JWT_ISSUER,
+              audience: e.JWT_AUDIENCE,
+              adminClaim: adminClaim(e.JWT_ADMIN_CLAIM),
+            }
           : null,
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
       rateLimit: {
@@ -381,17 +480,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { allo
     smtpTimeoutMs: e.SMTP_TIMEOUT_MS,
     httpProviderTimeoutMs: e.HTTP_PROVIDER_TIMEOUT_MS,
     outbound: {
-      webhook: { allowHttp: e.OUTBOUND_ALLOW_HTTP, allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS, allowedHosts: null },
-      push: { allowHttp: e.OUTBOUND_ALLOW_HTTP, allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS, allowedHosts: e.PUSH_ALLOWED_HOSTS.includes('*') ? null : e.PUSH_ALLOWED_HOSTS },
+      webhook: {
+        allowHttp: e.OUTBOUND_ALLOW_HTTP,
+        allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS,
+        allowedHosts: null,
+      },
+      push: {
+        allowHttp: e.OUTBOUND_ALLOW_HTTP,
+        allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS,
+        allowedHosts: e.PUSH_ALLOWED_HOSTS.includes('*') ? null : e.PUSH_ALLOWED_HOSTS,
+      },
     },
     metricsPort: e.METRICS_PORT ?? null,
-    sendJobs: { infraRetryMaxBackoffMs: e.INFRA_RETRY_MAX_BACKOFF_MS, keepCompleted: e.SEND_KEEP_COMPLETED_JOBS, keepFailed: e.SEND_KEEP_FAILED_JOBS },
+    sendJobs: {
+      infraRetryMaxBackoffMs: e.INFRA_RETRY_MAX_BACKOFF_MS,
+      keepCompleted: e.SEND_KEEP_COMPLETED_JOBS,
+      keepFailed: e.SEND_KEEP_FAILED_JOBS,
+    },
     redisBackpressureRatio: e.REDIS_BACKPRESSURE_RATIO,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     channels,
     providers: {
-      twilio: allOrNone({ TWILIO_ACCOUNT_SID: e.TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN, TWILIO_FROM: e.TWILIO_FROM })
-        ? { baseUrl: e.TWILIO_BASE_URL, accountSid: e.TWILIO_ACCOUNT_SID!, authToken: e.TWILIO_AUTH_TOKEN!, from: e.TWILIO_FROM! }
+      twilio: allOrNone({
+        TWILIO_ACCOUNT_SID: e.TWILIO_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN,
+        TWILIO_FROM: e.TWILIO_FROM,
+      })
+        ? {
+            baseUrl: e.TWILIO_BASE_URL,
+            accountSid: e.TWILIO_ACCOUNT_SID!,
+            authToken: e.TWILIO_AUTH_TOKEN!,
+            from: e.TWILIO_FROM!,
+          }
         : null,
       webPush: allOrNone({ VAPID_PUBLIC_KEY: e.VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: e.VAPID_PRIVATE_KEY })
         ? { subject: e.VAPID_SUBJECT, publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY! }
@@ -408,19 +528,32 @@ function adminClaim(value: string | undefined): { name: string; value: string } 
 }
 
 /** PAYLOAD_ENCRYPTION_KEYS + PAYLOAD_ENCRYPTION_KEY_ID -> the codec's keys; errors name the variable, never key material. */
-function payloadEncryption(keys: string | undefined, currentKeyId: string | undefined): PayloadEncryptionConfig | null {
+function payloadEncryption(
+  keys: string | undefined,
+  currentKeyId: string | undefined,
+): PayloadEncryptionConfig | null {
   if (keys === undefined) {
-    if (currentKeyId !== undefined) throw new ConfigError('invalid configuration: PAYLOAD_ENCRYPTION_KEY_ID: set without PAYLOAD_ENCRYPTION_KEYS');
+    if (currentKeyId !== undefined)
+      throw new ConfigError(
+        'invalid configuration: PAYLOAD_ENCRYPTION_KEY_ID: set without PAYLOAD_ENCRYPTION_KEYS',
+      );
     return null;
   }
   const parsed = parseEncryptionKeys(keys);
-  if ('error' in parsed) throw new ConfigError(`invalid configuration: PAYLOAD_ENCRYPTION_KEYS: ${parsed.error}`);
+  if ('error' in parsed)
+    throw new ConfigError(`invalid configuration: PAYLOAD_ENCRYPTION_KEYS: ${parsed.error}`);
   const ids = Object.keys(parsed.keys);
   if (currentKeyId === undefined) {
-    if (ids.length > 1) throw new ConfigError('invalid configuration: PAYLOAD_ENCRYPTION_KEY_ID: required with more than one key (which one encrypts?)');
+    if (ids.length > 1)
+      throw new ConfigError(
+        'invalid configuration: PAYLOAD_ENCRYPTION_KEY_ID: required with more than one key (which one encrypts?)',
+      );
     return { currentKeyId: ids[0], keys: parsed.keys };
   }
-  if (!ids.includes(currentKeyId)) throw new ConfigError(`invalid configuration: PAYLOAD_ENCRYPTION_KEY_ID: "${currentKeyId}" is not a key id of PAYLOAD_ENCRYPTION_KEYS`);
+  if (!ids.includes(currentKeyId))
+    throw new ConfigError(
+      `invalid configuration: PAYLOAD_ENCRYPTION_KEY_ID: "${currentKeyId}" is not a key id of PAYLOAD_ENCRYPTION_KEYS`,
+    );
   return { currentKeyId, keys: parsed.keys };
 }
 
@@ -432,7 +565,10 @@ function codecCorsOrigins(list: string | undefined, temporalUiUrl: string): stri
 /** A comma list of browser origins (http(s)://host[:port], nothing more), as the Origin header spells them. */
 function originList(name: string, list: string): string[] {
   const origins: string[] = [];
-  for (const entry of list.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of list
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     let origin: string;
     try {
       origin = new URL(entry).origin;
@@ -440,7 +576,9 @@ function originList(name: string, list: string): string[] {
       origin = 'null';
     }
     if (origin === 'null' || !/^https?:/.test(origin) || origin !== entry.replace(/\/+$/, '')) {
-      throw new ConfigError(`invalid configuration: ${name}: "${entry.slice(0, 100)}" is not an origin (scheme://host[:port])`);
+      throw new ConfigError(
+        `invalid configuration: ${name}: "${entry.slice(0, 100)}" is not an origin (scheme://host[:port])`,
+      );
     }
     origins.push(origin);
   }
@@ -452,6 +590,7 @@ function allOrNone(settings: Record<string, string | undefined>): boolean {
   const names = Object.keys(settings);
   const present = names.filter((name) => settings[name] !== undefined).length;
   if (present === 0) return false;
-  if (present < names.length) throw new ConfigError(`invalid configuration: ${names.join(', ')} must be set together`);
+  if (present < names.length)
+    throw new ConfigError(`invalid configuration: ${names.join(', ')} must be set together`);
   return true;
 }

@@ -31,10 +31,17 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
  * arrive hashed, so they are compared by hash with the known values; the pattern catches plain ones.
  * `npm run dev` may use the dev credentials and any local data-store password.
  */
-export function placeholderSecrets(env: NodeJS.ProcessEnv, apiKeys: { sha256: string }[], allowDevCredentials: boolean): string[] {
+export function placeholderSecrets(
+  env: NodeJS.ProcessEnv,
+  apiKeys: { sha256: string }[],
+  allowDevCredentials: boolean,
+): string[] {
   const dev: string[] = allowDevCredentials ? Object.values(DEV_CREDENTIALS) : [];
-  const known = [...KNOWN_PLACEHOLDERS, ...Object.values(DEV_CREDENTIALS)].filter((value) => !dev.includes(value));
-  const isPlaceholder = (value: string) => !dev.includes(value) && (known.includes(value.toLowerCase()) || PLACEHOLDER_PATTERN.test(value));
+  const known = [...KNOWN_PLACEHOLDERS, ...Object.values(DEV_CREDENTIALS)].filter(
+    (value) => !dev.includes(value),
+  );
+  const isPlaceholder = (value: string) =>
+    !dev.includes(value) && (known.includes(value.toLowerCase()) || PLACEHOLDER_PATTERN.test(value));
   const bad: string[] = [];
   for (const name of ['JWT_SECRET', 'WEBHOOK_SECRET', 'TWILIO_AUTH_TOKEN', 'VAPID_PRIVATE_KEY']) {
     const value = env[name]?.trim();
@@ -49,12 +56,23 @@ export function placeholderSecrets(env: NodeJS.ProcessEnv, apiKeys: { sha256: st
     if (plain.some((key) => key && !dev.includes(key) && PLACEHOLDER_PATTERN.test(key))) bad.push(name);
   }
   // The dev payload key is published in this repository: payloads encrypted with it are readable by anyone.
-  const payloadKeys = (env.PAYLOAD_ENCRYPTION_KEYS ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
-  if (!allowDevCredentials && payloadKeys.some((entry) => entry.slice(entry.indexOf(':') + 1) === DEV_PAYLOAD_KEY || PLACEHOLDER_PATTERN.test(entry.slice(0, entry.indexOf(':'))))) {
+  const payloadKeys = (env.PAYLOAD_ENCRYPTION_KEYS ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  if (
+    !allowDevCredentials &&
+    payloadKeys.some(
+      (entry) =>
+        entry.slice(entry.indexOf(':') + 1) === DEV_PAYLOAD_KEY ||
+        PLACEHOLDER_PATTERN.test(entry.slice(0, entry.indexOf(':'))),
+    )
+  ) {
     bad.push('PAYLOAD_ENCRYPTION_KEYS');
   }
   const knownHashes = new Set(known.map(sha256));
-  if (!bad.some((name) => name.endsWith('API_KEYS')) && apiKeys.some((key) => knownHashes.has(key.sha256))) bad.push('API_KEYS or ADMIN_API_KEYS');
+  if (!bad.some((name) => name.endsWith('API_KEYS')) && apiKeys.some((key) => knownHashes.has(key.sha256)))
+    bad.push('API_KEYS or ADMIN_API_KEYS');
   return bad;
 }
 

@@ -31,7 +31,13 @@ function transpile(source, filename) {
 
 require.extensions['.ts'] = (module, filename) => {
   const source = readFileSync(filename, 'utf8');
-  const key = createHash('sha256').update(OPTIONS_KEY).update('\0').update(filename).update('\0').update(source).digest('hex');
+  const key = createHash('sha256')
+    .update(OPTIONS_KEY)
+    .update('\0')
+    .update(filename)
+    .update('\0')
+    .update(source)
+    .digest('hex');
   const cached = join(CACHE_DIR, `${key}.js`);
   let output;
   try {

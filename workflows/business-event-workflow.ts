@@ -22,7 +22,11 @@ import type { EventResult } from '../src/domain/notification-request';
 import type { NotificationStatus } from '../src/domain/notification-status';
 import type { CancelRequest, OutcomesReport, RescheduleRequest } from '../src/domain/workflow-messages';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
-import { NotificationEventId, NotificationEventType, NotificationUserId } from '../src/temporal/search-attributes';
+import {
+  NotificationEventId,
+  NotificationEventType,
+  NotificationUserId,
+} from '../src/temporal/search-attributes';
 import {
   cancelSignal,
   cancelUpdate,
@@ -81,7 +85,8 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
   }
   return runEvent({
     eventId: input.id,
-    open: (workflowId) => durableSteps(DEFAULT_HORIZON_MS).openEvent({ event: input, workflowId, nowMs: Date.now() }),
+    open: (workflowId) =>
+      durableSteps(DEFAULT_HORIZON_MS).openEvent({ event: input, workflowId, nowMs: Date.now() }),
     afterOpen: async (opened) => ({
       cancelled: await supersede(opened.supersede, `superseded by ${eventType} ${opened.spec.eventId}`),
       followUps: await startFollowUps(opened, input),
@@ -97,7 +102,12 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
 export async function redriveEventWorkflow(input: { eventId: string }): Promise<EventResult> {
   return runEvent({
     eventId: input.eventId,
-    open: (workflowId) => durableSteps(DEFAULT_HORIZON_MS).reopenExpiredEvent({ eventId: input.eventId, workflowId, nowMs: Date.now() }),
+    open: (workflowId) =>
+      durableSteps(DEFAULT_HORIZON_MS).reopenExpiredEvent({
+        eventId: input.eventId,
+        workflowId,
+        nowMs: Date.now(),
+      }),
     afterOpen: async () => ({ cancelled: [], followUps: [] }),
   });
 }
@@ -120,35 +130,56 @@ async function runEvent(how: {
    * left alone), then the ledger. An update that could not cancel its recipient fails with the reason;
    * a signal never fails the workflow.
    */
-  const control = async (action: 'cancel' | 'reschedule', request: CancelRequest & Partial<RescheduleRequest>, viaUpdate: boolean): Promise<NotificationStatus> => {
+  const control = async (
+    action: 'cancel' | 'reschedule',
+    request: CancelRequest & Partial<RescheduleRequest>,
+    viaUpdate: boolean,
+  ): Promise<NotificationStatus> => {
     await condition(() => opened !== undefined);
-    const recipients = await durableSteps(opened!.spec.infraHorizonMs ?? DEFAULT_HORIZON_MS).controlRecipients({ eventId: opened!.spec.eventId, action, ...request });
+    const recipients = await durableSteps(
+      opened!.spec.infraHorizonMs ?? DEFAULT_HORIZON_MS,
+    ).controlRecipients({ eventId: opened!.spec.eventId, action, ...request });
     ledger.apply({ recipients });
     if (action === 'reschedule') ledger.addWakeTime(Date.parse(request.sendAt!));
     const status = ledger.status(request.userId ?? recipients[0]?.userId);
     if (viaUpdate && action === 'cancel' && request.userId !== undefined && status.state !== 'cancelled') {
-      throw ApplicationFailure.create({ type: 'NotCancellable', message: `notification is ${status.state}: a provider was already called for it`, nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: 'NotCancellable',
+        message: `notification is ${status.state}: a provider was already called for it`,
+        nonRetryable: true,
+      });
     }
     return status;
   };
-  const validate = (verb: 'cancelled' | 'rescheduled') => (request: CancelRequest & Partial<RescheduleRequest>) => {
-    if (verb === 'rescheduled' && Number.isNaN(Date.parse(request?.sendAt ?? ''))) throw new Error(`sendAt: "${request?.sendAt}" is not an ISO 8601 time`);
-    const refusal = opened ? ledger.refusal(request?.userId, verb) : null;
-    if (refusal) throw new Error(refusal);
-  };
+  const validate =
+    (verb: 'cancelled' | 'rescheduled') => (request: CancelRequest & Partial<RescheduleRequest>) => {
+      if (verb === 'rescheduled' && Number.isNaN(Date.parse(request?.sendAt ?? '')))
+        throw new Error(`sendAt: "${request?.sendAt}" is not an ISO 8601 time`);
+      const refusal = opened ? ledger.refusal(request?.userId, verb) : null;
+      if (refusal) throw new Error(refusal);
+    };
   setHandler(statusQuery, (arg) => ledger.status(arg?.userId));
-  setHandler(eventStatusQuery, () => ({ eventId: how.eventId, recipients: ledger.results(workflowId).length, states: ledger.counts() }));
+  setHandler(eventStatusQuery, () => ({
+    eventId: how.eventId,
+    recipients: ledger.results(workflowId).length,
+    states: ledger.counts(),
+  }));
   let reported: NonNullable<OutcomesReport['recipients']> = [];
   setHandler(outcomesReadySignal, (report) => {
     woken = true;
     reported = [...reported, ...(report?.recipients ?? [])];
   });
-  setHandler(cancelUpdate, (request) => control('cancel', request ?? {}, true), { validator: validate('cancelled') });
-  setHandler(rescheduleUpdate, (request) => control('reschedule', request, true), { validator: validate('rescheduled') });
+  setHandler(cancelUpdate, (request) => control('cancel', request ?? {}, true), {
+    validator: validate('cancelled'),
+  });
+  setHandler(rescheduleUpdate, (request) => control('reschedule', request, true), {
+    validator: validate('rescheduled'),
+  });
   // Signals: the same, for clients that cannot send updates; an invalid one is logged and dropped.
   setHandler(cancelSignal, async (request) => void (await control('cancel', request ?? {}, false)));
   setHandler(rescheduleSignal, async (request) => {
-    if (Number.isNaN(Date.parse(request?.sendAt ?? ''))) return log.warn('reschedule ignored: sendAt is not a time', { sendAt: request?.sendAt });
+    if (Number.isNaN(Date.parse(request?.sendAt ?? '')))
+      return log.warn('reschedule ignored: sendAt is not a time', { sendAt: request?.sendAt });
     await control('reschedule', request, false);
   });
 
@@ -164,14 +195,24 @@ async function runEvent(how: {
    * Runs a step; when our infrastructure stayed out of reach past the horizon (the step timed out),
    * the event's open work expires instead of the workflow failing with rows left open (I1, I4).
    */
-  const orExpire = async <T extends Partial<DispatchResult>>(step: () => Promise<T>, options?: { deadlineIsComplete?: boolean }): Promise<T | null> => {
+  const orExpire = async <T extends Partial<DispatchResult>>(
+    step: () => Promise<T>,
+    options?: { deadlineIsComplete?: boolean },
+  ): Promise<T | null> => {
     try {
       const result = await step();
       ledger.apply(result, options);
       return result;
     } catch (err) {
       if (!isPastHorizon(err) || !patched(PATCHES.expireOnHorizon)) throw err;
-      ledger.apply(await expirySteps.expireEvent({ spec, inline, reason: `${stepName(err)}: our own infrastructure stayed unreachable for ${spec.infraHorizonMs ?? DEFAULT_HORIZON_MS} ms` }), { deadlineIsComplete: true });
+      ledger.apply(
+        await expirySteps.expireEvent({
+          spec,
+          inline,
+          reason: `${stepName(err)}: our own infrastructure stayed unreachable for ${spec.infraHorizonMs ?? DEFAULT_HORIZON_MS} ms`,
+        }),
+        { deadlineIsComplete: true },
+      );
       return null;
     }
   };
@@ -205,7 +246,10 @@ async function runEvent(how: {
       // The closing worker's report settles a one-recipient delivered event without another step.
       if (reported.length > 0 && patched(PATCHES.outcomesReport)) ledger.apply({ recipients: reported });
       reported = [];
-      if (!ledger.isSettled()) await orExpire(() => steps.reconcileEvent({ spec, inline, nowMs: Date.now() }), { deadlineIsComplete: true });
+      if (!ledger.isSettled())
+        await orExpire(() => steps.reconcileEvent({ spec, inline, nowMs: Date.now() }), {
+          deadlineIsComplete: true,
+        });
     }
   }
   await condition(allHandlersFinished);
@@ -253,11 +297,17 @@ function stepName(err: unknown): string {
 }
 
 /** Tells superseded notifications and obsolete follow-ups to cancel; returns the workflows reached. */
-async function supersede(targets: { workflowId: string; userId?: string }[], reason: string): Promise<string[]> {
+async function supersede(
+  targets: { workflowId: string; userId?: string }[],
+  reason: string,
+): Promise<string[]> {
   const reached: string[] = [];
   for (const { workflowId, userId } of targets) {
     try {
-      await getExternalWorkflowHandle(workflowId).signal(cancelSignal, { ...(userId ? { userId } : {}), reason });
+      await getExternalWorkflowHandle(workflowId).signal(cancelSignal, {
+        ...(userId ? { userId } : {}),
+        reason,
+      });
       reached.push(workflowId);
     } catch (err) {
       // Already finished or never scheduled: nothing to cancel.
@@ -297,7 +347,11 @@ async function startFollowUps(opened: OpenedEvent, input: BusinessEvent): Promis
           { key: NotificationEventType, value: spec.eventType ?? `direct:${followUp.templateCode}` },
           { key: NotificationUserId, value: recipient.userId },
         ],
-        memo: { templateCode: followUp.templateCode, channels: followUp.channels, correlationKey: followUp.correlationKey },
+        memo: {
+          templateCode: followUp.templateCode,
+          channels: followUp.channels,
+          correlationKey: followUp.correlationKey,
+        },
       });
       started.push({ userId: recipient.userId, workflowId });
     } catch (err) {

@@ -9,7 +9,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { CampaignPlan, CampaignProgress, CampaignState, CampaignWorkflowInput } from '../src/domain/campaign';
+import type {
+  CampaignPlan,
+  CampaignProgress,
+  CampaignState,
+  CampaignWorkflowInput,
+} from '../src/domain/campaign';
 import { addWakeTime, splitDue } from '../src/domain/notification-lifecycle';
 import { CAMPAIGN_EVENT_TYPE, campaignEventId } from '../src/domain/workflow-ids';
 import { NotificationEventId, NotificationEventType } from '../src/temporal/search-attributes';
@@ -56,7 +61,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     { key: NotificationEventType, value: CAMPAIGN_EVENT_TYPE },
   ];
   // A client that is not ours (e.g. the temporal CLI) may start us without search attributes.
-  if (!workflowInfo().typedSearchAttributes.get(NotificationEventId)) upsertSearchAttributes(searchAttributes);
+  if (!workflowInfo().typedSearchAttributes.get(NotificationEventId))
+    upsertSearchAttributes(searchAttributes);
 
   const resume = input.resume;
   const progress: CampaignProgress = {
@@ -81,13 +87,19 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   });
   setHandler(rescheduleSignal, (signal) => {
     const at = Date.parse(signal?.sendAt ?? '');
-    if (progress.state !== 'scheduled' || Number.isNaN(at)) return log.warn('reschedule ignored', { sendAt: signal?.sendAt, state: progress.state });
+    if (progress.state !== 'scheduled' || Number.isNaN(at))
+      return log.warn('reschedule ignored', { sendAt: signal?.sendAt, state: progress.state });
     rescheduledAtMs = at;
     reschedules++;
   });
   const finish = async (state: CampaignState): Promise<CampaignProgress> => {
     progress.state = state;
-    await recordCampaignProgress({ campaignId, state, targeted: progress.targeted, started: progress.started });
+    await recordCampaignProgress({
+      campaignId,
+      state,
+      targeted: progress.targeted,
+      started: progress.started,
+    });
     return progress;
   };
 
@@ -123,11 +135,22 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   }
 
   const continueAsNew = () =>
-    makeContinueAsNewFunc<typeof campaignWorkflow>({ typedSearchAttributes: searchAttributes, memo: workflowInfo().memo })({
+    makeContinueAsNewFunc<typeof campaignWorkflow>({
+      typedSearchAttributes: searchAttributes,
+      memo: workflowInfo().memo,
+    })({
       campaignId,
       pageSize,
       pagesPerRun,
-      resume: { plan, afterUserId: progress.afterUserId, targeted: progress.targeted, started: progress.started, runs: progress.runs, wakeTimes: progress.wakeTimes, fannedOut },
+      resume: {
+        plan,
+        afterUserId: progress.afterUserId,
+        targeted: progress.targeted,
+        started: progress.started,
+        runs: progress.runs,
+        wakeTimes: progress.wakeTimes,
+        fannedOut,
+      },
     });
 
   // 2. Fan out: one bulk activity per page of the segment, in recipient id order.
@@ -140,7 +163,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     progress.afterUserId = page.afterUserId;
     for (const at of page.wakeTimes) progress.wakeTimes = addWakeTime(progress.wakeTimes ?? [], at);
     fannedOut = page.done;
-    if (!fannedOut && pages % 10 === 9) await recordCampaignProgress({ campaignId, targeted: progress.targeted, started: progress.started });
+    if (!fannedOut && pages % 10 === 9)
+      await recordCampaignProgress({ campaignId, targeted: progress.targeted, started: progress.started });
   }
 
   // 3. Recipients parked for quiet hours: one timer per distinct wake-up time.
@@ -168,7 +192,13 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
       if (settled.open === 0) break;
       // Look again soon while sends drain (after 1 s, 2 s, then every 5 s: a settle is one indexed query), at the latest at the next deadline.
       const deadline = settled.nextDeadlineMs ?? Date.now() + plan.deliveryDeadlineMs;
-      await condition(() => cancelled, Math.max(Math.min(deadline - Date.now(), SETTLE_WAITS_MS[Math.min(rounds, SETTLE_WAITS_MS.length - 1)]), 1000));
+      await condition(
+        () => cancelled,
+        Math.max(
+          Math.min(deadline - Date.now(), SETTLE_WAITS_MS[Math.min(rounds, SETTLE_WAITS_MS.length - 1)]),
+          1000,
+        ),
+      );
     }
   }
   return finish('completed');

@@ -4,7 +4,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import { ApiKeyVerifier } from './auth/api-keys';
 import { API_KEY_HEADER, AuthFailureLimiter, Authenticator } from './auth/authenticate';
 import { JwtVerifier } from './auth/jwt';
@@ -61,7 +66,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: config.api.bodyLimitBytes,
     // Slow clients (slowloris) must not hold connections: headers, and the whole request, within bounds.
     requestTimeout: config.api.requestTimeoutMs,
-    http: { headersTimeout: config.api.headersTimeoutMs, requestTimeout: config.api.requestTimeoutMs, connectionsCheckingInterval: 1000 },
+    http: {
+      headersTimeout: config.api.headersTimeoutMs,
+      requestTimeout: config.api.requestTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
     // Off by default: X-Forwarded-For from anyone would let a client pick its own address for the limits.
     // (A hop count works too; Fastify's types leave it out.)
     trustProxy: config.api.trustProxy as boolean | string[],
@@ -73,7 +82,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   installErrorHandlers(app);
 
   // A separate connection that fails fast: a Redis outage must not hang requests on the rate limiters.
-  const limiterRedis = deps.redis.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'notifications-api-rate-limit' });
+  const limiterRedis = deps.redis.duplicate({
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    connectionName: 'notifications-api-rate-limit',
+  });
   limiterRedis.on('error', () => undefined);
   await limiterRedis.connect();
   app.addHook('onClose', async () => {
@@ -153,7 +167,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
  * Per API key (by name), per user (JWT subject), per IP for anonymous calls; counters in Redis so every
  * API process shares them. Fails open when Redis does not answer.
  */
-async function registerRateLimit(app: FastifyInstance, config: ApiDeps['config'], redis: Redis): Promise<void> {
+async function registerRateLimit(
+  app: FastifyInstance,
+  config: ApiDeps['config'],
+  redis: Redis,
+): Promise<void> {
   const { perKey, perUser, windowMs } = config.api.rateLimit;
   const limitOf = (request: FastifyRequest) => (request.principal?.kind === 'key' ? perKey : perUser);
   await app.register(rateLimit, {
@@ -171,7 +189,10 @@ async function registerRateLimit(app: FastifyInstance, config: ApiDeps['config']
     nameSpace: `${config.queuePrefix}:api-rate-limit:`,
     skipOnError: true,
     errorResponseBuilder: (_request, context) =>
-      new ApiError(429, `rate limit exceeded: ${context.max} requests per ${Math.round(windowMs / 1000)} s, retry in ${context.after}`),
+      new ApiError(
+        429,
+        `rate limit exceeded: ${context.max} requests per ${Math.round(windowMs / 1000)} s, retry in ${context.after}`,
+      ),
   });
 }
 
@@ -183,10 +204,30 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
       info: { title: 'Notification service', version: '1.0.0', description: API_DESCRIPTION },
       components: {
         securitySchemes: {
-          apiKey: { type: 'apiKey', in: 'header', name: API_KEY_HEADER, description: 'service key (API_KEYS) or admin key (ADMIN_API_KEYS)' },
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'shopper token; sub = recipient id; exp required; the JWT_ADMIN_CLAIM claim for operators' },
-          adminBasic: { type: 'http', scheme: 'basic', description: 'any user name, an admin key as password' },
-          session: { type: 'apiKey', in: 'cookie', name: 'ns_session', description: 'browser session (POST /api/session); unsafe methods also need X-CSRF-Token' },
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: API_KEY_HEADER,
+            description: 'service key (API_KEYS) or admin key (ADMIN_API_KEYS)',
+          },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description:
+              'shopper token; sub = recipient id; exp required; the JWT_ADMIN_CLAIM claim for operators',
+          },
+          adminBasic: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'any user name, an admin key as password',
+          },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'ns_session',
+            description: 'browser session (POST /api/session); unsafe methods also need X-CSRF-Token',
+          },
         },
       },
       tags: [

@@ -8,7 +8,11 @@ import { DEV_CREDENTIALS } from '../placeholder-secrets';
 export { DEV_CREDENTIALS };
 
 /** Issuer, audience and admin claim of the dev tokens: admin tokens need all three (docs/contracts.md). */
-const DEV_JWT = { JWT_ISSUER: 'notifications-dev', JWT_AUDIENCE: 'notifications', JWT_ADMIN_CLAIM: 'roles=admin' } as const;
+const DEV_JWT = {
+  JWT_ISSUER: 'notifications-dev',
+  JWT_AUDIENCE: 'notifications',
+  JWT_ADMIN_CLAIM: 'roles=admin',
+} as const;
 
 /**
  * The environment with dev API credentials filled in where unset, and the dev sign-in (DEV_LOGIN) on
@@ -22,7 +26,9 @@ export function withDevApiCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv
     ...(configured('DEV_LOGIN') ? {} : { DEV_LOGIN: 'true' }),
     ...(configured('API_KEYS') ? {} : { API_KEYS: `dev:${DEV_CREDENTIALS.serviceKey}` }),
     ...(configured('ADMIN_API_KEYS') ? {} : { ADMIN_API_KEYS: `dev-admin:${DEV_CREDENTIALS.adminKey}` }),
-    ...(configured('JWT_SECRET') || configured('JWT_JWKS_URL') ? {} : { JWT_SECRET: DEV_CREDENTIALS.jwtSecret, ...DEV_JWT }),
+    ...(configured('JWT_SECRET') || configured('JWT_JWKS_URL')
+      ? {}
+      : { JWT_SECRET: DEV_CREDENTIALS.jwtSecret, ...DEV_JWT }),
   };
 }
 
@@ -30,7 +36,13 @@ export function withDevApiCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv
 export function signUserToken(
   secret: string,
   userId: string,
-  options: { admin?: boolean; ttl?: string; issuer?: string; audience?: string; adminClaim?: { name: string; value: string } } = {},
+  options: {
+    admin?: boolean;
+    ttl?: string;
+    issuer?: string;
+    audience?: string;
+    adminClaim?: { name: string; value: string };
+  } = {},
 ): Promise<string> {
   const admin = options.adminClaim ?? { name: 'roles', value: 'admin' };
   let jwt = new SignJWT(options.admin ? { [admin.name]: [admin.value] } : {})
@@ -44,7 +56,10 @@ export function signUserToken(
 }
 
 /** What `npm run dev` prints about credentials: the dev ones ready to export, or a pointer when configured. */
-export async function devCredentialLines(env: NodeJS.ProcessEnv, jwt: { secret?: string; issuer?: string; audience?: string } | null): Promise<string[]> {
+export async function devCredentialLines(
+  env: NodeJS.ProcessEnv,
+  jwt: { secret?: string; issuer?: string; audience?: string } | null,
+): Promise<string[]> {
   const lines: string[] = [];
   const unset = (name: string) => (env[name] ?? '').trim() === '';
   if (unset('API_KEYS') && unset('ADMIN_API_KEYS')) {
@@ -54,7 +69,9 @@ export async function devCredentialLines(env: NodeJS.ProcessEnv, jwt: { secret?:
   }
   if (jwt?.secret) {
     const token = await signUserToken(jwt.secret, 'u_42', { issuer: jwt.issuer, audience: jwt.audience });
-    lines.push(`  export USER_TOKEN=${token}   # u_42, 12 h; more: node dist/src/bin/api.js token <userId>${unset('JWT_SECRET') ? ' (with JWT_SECRET=' + DEV_CREDENTIALS.jwtSecret + ')' : ''}`);
+    lines.push(
+      `  export USER_TOKEN=${token}   # u_42, 12 h; more: node dist/src/bin/api.js token <userId>${unset('JWT_SECRET') ? ' (with JWT_SECRET=' + DEV_CREDENTIALS.jwtSecret + ')' : ''}`,
+    );
   }
   return lines;
 }

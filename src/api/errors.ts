@@ -45,7 +45,11 @@ export const notFound = (what = 'notification'): ApiError => new ApiError(404, `
 export const badRequest = (field: string, message: string, location: ErrorBody['in'] = 'body'): ApiError =>
   new ApiError(400, `invalid ${location}: ${field}: ${message}`, [field], location);
 
-export function errorBody(statusCode: number, message: string, extra: Pick<ErrorBody, 'fields' | 'in'> = {}): ErrorBody {
+export function errorBody(
+  statusCode: number,
+  message: string,
+  extra: Pick<ErrorBody, 'fields' | 'in'> = {},
+): ErrorBody {
   return { statusCode, error: REASONS[statusCode] ?? 'Error', message, ...extra };
 }
 
@@ -59,18 +63,32 @@ export function installErrorHandlers(app: FastifyInstance): void {
       const location = (err.validationContext ?? 'body') as NonNullable<ErrorBody['in']>;
       const problems = err.validation.flatMap((v) => {
         const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
-        const unknownKeys = v.keyword === 'unrecognized_keys' && Array.isArray(v.params.keys) ? (v.params.keys as string[]) : null;
-        if (unknownKeys) return unknownKeys.map((key) => ({ field: path ? `${path}.${key}` : key, message: 'is not a known field' }));
+        const unknownKeys =
+          v.keyword === 'unrecognized_keys' && Array.isArray(v.params.keys)
+            ? (v.params.keys as string[])
+            : null;
+        if (unknownKeys)
+          return unknownKeys.map((key) => ({
+            field: path ? `${path}.${key}` : key,
+            message: 'is not a known field',
+          }));
         return [{ field: path || `(${location})`, message: v.message ?? 'is invalid' }];
       });
       const message = `invalid ${location}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`;
-      return reply.code(400).send(errorBody(400, message, { fields: [...new Set(problems.map((p) => p.field))], in: location }));
+      return reply
+        .code(400)
+        .send(errorBody(400, message, { fields: [...new Set(problems.map((p) => p.field))], in: location }));
     }
     if (err instanceof ApiError) {
       return reply
         .code(err.statusCode)
         .headers(err.headers)
-        .send(errorBody(err.statusCode, err.message, { ...(err.fields ? { fields: err.fields } : {}), ...(err.location ? { in: err.location } : {}) }));
+        .send(
+          errorBody(err.statusCode, err.message, {
+            ...(err.fields ? { fields: err.fields } : {}),
+            ...(err.location ? { in: err.location } : {}),
+          }),
+        );
     }
     if (err instanceof InvalidEventError) {
       return reply.code(400).send(errorBody(400, err.message, { fields: err.fields, in: 'body' }));

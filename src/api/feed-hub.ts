@@ -65,7 +65,8 @@ export class FeedHub {
   /** Ends every stream (listeners' onClose) and the subscriber connection. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const subscription of this.byChannel.values()) for (const listener of subscription.listeners) listener.onClose();
+    for (const subscription of this.byChannel.values())
+      for (const listener of subscription.listeners) listener.onClose();
     this.byChannel.clear();
     const subscriber = this.subscriber ?? (await this.connecting?.catch(() => null));
     this.subscriber = null;
@@ -83,7 +84,10 @@ export class FeedHub {
   private connection(): Promise<Redis> {
     if (this.subscriber) return Promise.resolve(this.subscriber);
     this.connecting ??= (async () => {
-      const subscriber = this.redis.duplicate({ lazyConnect: true, connectionName: 'notifications-api-feed' });
+      const subscriber = this.redis.duplicate({
+        lazyConnect: true,
+        connectionName: 'notifications-api-feed',
+      });
       subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
       // Reconnects (and resubscribes) on its own; a transient error must not crash the process.
       subscriber.on('error', () => undefined);

@@ -25,7 +25,11 @@ const QUERY_TIMEOUT_MS = 5000;
  * `notification-<eventId>-<userId>` (docs/contracts.md), or the id of a release-0 notification
  * workflow (the same string). Anything else is a 404.
  */
-export async function resolveNotificationRef(id: string, repository: NotificationRepository, temporal: Client): Promise<NotificationRef> {
+export async function resolveNotificationRef(
+  id: string,
+  repository: NotificationRepository,
+  temporal: Client,
+): Promise<NotificationRef> {
   if (UUID_PATTERN.test(id)) {
     const notification = await repository.findById(id.toLowerCase());
     if (!notification) throw notFound();
@@ -38,7 +42,10 @@ export async function resolveNotificationRef(id: string, repository: Notificatio
   return { workflowId: id, notification: stored ?? (await repository.findByWorkflowId(id)), description };
 }
 
-export async function describeOrNull(temporal: Client, workflowId: string): Promise<WorkflowExecutionDescription | null> {
+export async function describeOrNull(
+  temporal: Client,
+  workflowId: string,
+): Promise<WorkflowExecutionDescription | null> {
   try {
     return await temporal.workflow.getHandle(workflowId).describe();
   } catch (err) {
@@ -78,9 +85,14 @@ export async function notificationStatus(
     case 'RUNNING':
       try {
         // A query needs a workflow worker; without one, answer 503 instead of hanging.
-        return await temporal.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => notifications.statusOf(workflowId));
+        return await temporal.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
+          notifications.statusOf(workflowId),
+        );
       } catch (err) {
-        throw new ApiError(503, `the notification workflow did not answer the status query: ${(err as Error).message.split('\n')[0]}`);
+        throw new ApiError(
+          503,
+          `the notification workflow did not answer the status query: ${(err as Error).message.split('\n')[0]}`,
+        );
       }
     case 'COMPLETED':
       return (await temporal.workflow.getHandle(workflowId).result()) as NotificationStatus;

@@ -9,7 +9,12 @@ import { CHANNELS, sendJobId, type Channel } from '../domain/channels';
 import { isWaitingState } from '../domain/notification-lifecycle';
 import type { NotificationState, NotificationStatus } from '../domain/notification-status';
 import { CAMPAIGN_EVENT_TYPE, eventWorkflowId, notificationWorkflowId } from '../domain/workflow-ids';
-import { describeOrNull, notificationStatus, statusFromRow, type NotificationRef } from './notification-lookup';
+import {
+  describeOrNull,
+  notificationStatus,
+  statusFromRow,
+  type NotificationRef,
+} from './notification-lookup';
 import { decodeHistoryPayloads } from '../temporal/payload-codec';
 
 export interface TraceEntry {
@@ -50,7 +55,12 @@ export interface TraceChannel {
   status: NonNullable<NotificationStatus['channels'][Channel]> | null;
   /** Null once BullMQ removed the finished job (retention) or before the hand-off. */
   job: TraceJob | null;
-  sendRecord: { status: string; providerMessageId: string | null; claimedAt: string | null; sentAt: string | null } | null;
+  sendRecord: {
+    status: string;
+    providerMessageId: string | null;
+    claimedAt: string | null;
+    sentAt: string | null;
+  } | null;
   attempts: {
     attempt: number;
     status: string;
@@ -103,12 +113,16 @@ const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
  * Postgres: channel status comes from `channel_states`, states from the event workflow's step markers
  * and the row. Release-0 notifications (lifecycle 1) are read from their own workflow as before.
  */
-export async function buildNotificationTrace(ref: NotificationRef, sources: TraceSources): Promise<NotificationTrace> {
+export async function buildNotificationTrace(
+  ref: NotificationRef,
+  sources: TraceSources,
+): Promise<NotificationTrace> {
   const timeline: TraceEntry[] = [];
   const workflows: TraceWorkflow[] = [];
   const observed: { state: string; at: string }[] = [];
 
-  let notification = ref.notification ?? (ref.description ? await sources.repository.findByWorkflowId(ref.workflowId) : null);
+  let notification =
+    ref.notification ?? (ref.description ? await sources.repository.findByWorkflowId(ref.workflowId) : null);
   const lean = notification?.lifecycle === 2;
 
   // Release 0: the notification's own workflow (its id is the ref's, or the row's).
@@ -117,14 +131,28 @@ export async function buildNotificationTrace(ref: NotificationRef, sources: Trac
   let releaseZeroDescription: WorkflowExecutionDescription | null = null;
   if (!lean) {
     const workflowId = notification?.workflowId ?? ref.workflowId;
-    releaseZeroDescription = ref.description?.workflowId === workflowId ? ref.description : await describeOrNull(sources.temporal, workflowId);
+    releaseZeroDescription =
+      ref.description?.workflowId === workflowId
+        ? ref.description
+        : await describeOrNull(sources.temporal, workflowId);
     if (releaseZeroDescription?.type === 'notificationWorkflow') {
       workflows.push(workflowView('notification', releaseZeroDescription, sources));
-      const history = await decodeHistoryPayloads(await sources.temporal.workflow.getHandle(workflowId, releaseZeroDescription.runId).fetchHistory(), sources.temporal);
+      const history = await decodeHistoryPayloads(
+        await sources.temporal.workflow.getHandle(workflowId, releaseZeroDescription.runId).fetchHistory(),
+        sources.temporal,
+      );
       request = (firstInput(history) as Record<string, unknown> | null) ?? null;
       readNotificationHistory(history, workflowId, timeline, observed);
-      status = await notificationStatus(sources.temporal, sources.notifications, workflowId, notification, releaseZeroDescription).catch(() => null);
-      notification ??= status?.notificationId ? await sources.repository.findById(status.notificationId) : null;
+      status = await notificationStatus(
+        sources.temporal,
+        sources.notifications,
+        workflowId,
+        notification,
+        releaseZeroDescription,
+      ).catch(() => null);
+      notification ??= status?.notificationId
+        ? await sources.repository.findById(status.notificationId)
+        : null;
     } else {
       releaseZeroDescription = null;
     }
@@ -137,15 +165,17 @@ export async function buildNotificationTrace(ref: NotificationRef, sources: Trac
     ? notification!.workflowId
     : (releaseZeroDescription?.parentExecution?.workflowId ??
       (typeof releaseZeroDescription?.searchAttributes?.NotificationEventId?.[0] === 'string'
-        ? eventWorkflowId(releaseZeroDescription.searchAttributes.NotificationEventId[0] as string)
+        ? eventWorkflowId(releaseZeroDescription.searchAttributes.NotificationEventId[0])
         : eventId
           ? eventWorkflowId(eventId)
           : null));
   const ownerDescription = ownerId ? await describeOrNull(sources.temporal, ownerId) : null;
   let event: Record<string, unknown> | null = null;
   const userId = notification?.recipientId ?? (request?.userId as string | undefined);
-  const releaseZeroId = releaseZeroDescription?.workflowId ?? (eventId && userId ? notificationWorkflowId(eventId, userId) : '');
-  const campaign = ownerDescription?.type === 'campaignWorkflow' || notification?.eventType === CAMPAIGN_EVENT_TYPE;
+  const releaseZeroId =
+    releaseZeroDescription?.workflowId ?? (eventId && userId ? notificationWorkflowId(eventId, userId) : '');
+  const campaign =
+    ownerDescription?.type === 'campaignWorkflow' || notification?.eventType === CAMPAIGN_EVENT_TYPE;
   let dispatches: string[] = [];
   if (ownerId && ownerDescription) {
     workflows.unshift(workflowView(campaign ? 'campaign' : 'event', ownerDescription, sources));
@@ -155,20 +185,33 @@ export async function buildNotificationTrace(ref: NotificationRef, sources: Trac
       event = row ? campaignView(row, notification?.eventId ?? eventId ?? null) : null;
       dispatches = await readCampaignHistories(sources.temporal, ownerDescription, notification, timeline);
     } else {
-      const history = await decodeHistoryPayloads(await sources.temporal.workflow.getHandle(ownerId, ownerDescription.runId).fetchHistory(), sources.temporal);
+      const history = await decodeHistoryPayloads(
+        await sources.temporal.workflow.getHandle(ownerId, ownerDescription.runId).fetchHistory(),
+        sources.temporal,
+      );
       event = (firstInput(history) as Record<string, unknown> | null) ?? null;
       readEventHistory(history, ownerId, userId ?? null, releaseZeroId, timeline, lean ? observed : null);
     }
   }
   if (!event && request) {
-    event = { id: request.eventId, type: request.eventType, templateCode: request.templateCode, userId: request.userId, data: request.data, options: request.options };
+    event = {
+      id: request.eventId,
+      type: request.eventType,
+      templateCode: request.templateCode,
+      userId: request.userId,
+      data: request.data,
+      options: request.options,
+    };
   }
 
   // The stored notification and its deliveries.
   const channels: Partial<Record<Channel, TraceChannel>> = {};
   if (notification) {
     readNotificationRow(notification, timeline);
-    const [attempts, sendRecords] = await Promise.all([sources.repository.deliveryAttempts(notification.id), sources.repository.sendRecords(notification.id)]);
+    const [attempts, sendRecords] = await Promise.all([
+      sources.repository.deliveryAttempts(notification.id),
+      sources.repository.sendRecords(notification.id),
+    ]);
     const used = new Set<Channel>([
       ...notification.channels,
       ...(Object.keys(status?.channels ?? {}) as Channel[]),
@@ -176,20 +219,36 @@ export async function buildNotificationTrace(ref: NotificationRef, sources: Trac
       ...sendRecords.map((r) => r.channel),
     ]);
     for (const channel of CHANNELS.filter((c) => used.has(c))) {
-      channels[channel] = await channelView(channel, notification.id, status, attempts, sendRecords, sources.queues, timeline);
+      channels[channel] = await channelView(
+        channel,
+        notification.id,
+        status,
+        attempts,
+        sendRecords,
+        sources.queues,
+        timeline,
+      );
     }
     if (lean) {
       leanStates(notification, {
         campaign,
         dispatches,
-        handedOffAt: firstOf([...Object.values(channels).map((c) => c?.job?.addedAt), ...attempts.map((a) => a.startedAt.toISOString())]),
+        handedOffAt: firstOf([
+          ...Object.values(channels).map((c) => c?.job?.addedAt),
+          ...attempts.map((a) => a.startedAt.toISOString()),
+        ]),
         settledAt: lastOf(attempts.map((a) => a.finishedAt.toISOString())),
         observed,
       });
     }
   } else if (status) {
     for (const [channel, channelStatus] of Object.entries(status.channels)) {
-      channels[channel as Channel] = { status: channelStatus ?? null, job: null, sendRecord: null, attempts: [] };
+      channels[channel as Channel] = {
+        status: channelStatus ?? null,
+        job: null,
+        sendRecord: null,
+        attempts: [],
+      };
     }
   }
 
@@ -214,16 +273,25 @@ export async function buildNotificationTrace(ref: NotificationRef, sources: Trac
  */
 function leanStates(
   n: Notification,
-  facts: { campaign: boolean; dispatches: string[]; handedOffAt: string | null; settledAt: string | null; observed: { state: string; at: string }[] },
+  facts: {
+    campaign: boolean;
+    dispatches: string[];
+    handedOffAt: string | null;
+    settledAt: string | null;
+    observed: { state: string; at: string }[];
+  },
 ): void {
   const created = n.createdAt.toISOString();
   if (facts.campaign) {
     // Campaign notifications are never scheduled (no delay): they go out at once or wait for quiet hours.
     const rendered = Object.keys(n.channelStates ?? {}).length > 0;
-    const dispatchedAt = facts.handedOffAt ? lastOf(facts.dispatches.filter((d) => d > created && d <= facts.handedOffAt!)) : null;
+    const dispatchedAt = facts.handedOffAt
+      ? lastOf(facts.dispatches.filter((d) => d > created && d <= facts.handedOffAt!))
+      : null;
     if (!rendered || dispatchedAt) {
       facts.observed.push({ state: 'waiting_quiet_hours', at: created });
-      if (dispatchedAt) facts.observed.push({ state: n.state === 'suppressed' ? 'suppressed' : 'sending', at: dispatchedAt });
+      if (dispatchedAt)
+        facts.observed.push({ state: n.state === 'suppressed' ? 'suppressed' : 'sending', at: dispatchedAt });
     } else {
       facts.observed.push({ state: n.state === 'suppressed' ? 'suppressed' : 'sending', at: created });
     }
@@ -233,7 +301,8 @@ function leanStates(
     if (first) facts.observed.push({ state: first.state, at: created });
   }
   const settled = !isWaitingState(n.state) && n.state !== 'sending';
-  const at = settled && n.state !== 'cancelled' && facts.settledAt ? facts.settledAt : n.updatedAt.toISOString();
+  const at =
+    settled && n.state !== 'cancelled' && facts.settledAt ? facts.settledAt : n.updatedAt.toISOString();
   facts.observed.push({ state: n.state, at });
 }
 
@@ -246,7 +315,11 @@ function stateChanges(observed: { state: string; at: string }[]): { state: strin
   return out;
 }
 
-function workflowView(role: TraceWorkflow['role'], d: WorkflowExecutionDescription, sources: TraceSources): TraceWorkflow {
+function workflowView(
+  role: TraceWorkflow['role'],
+  d: WorkflowExecutionDescription,
+  sources: TraceSources,
+): TraceWorkflow {
   return {
     role,
     workflowId: d.workflowId,
@@ -259,12 +332,21 @@ function workflowView(role: TraceWorkflow['role'], d: WorkflowExecutionDescripti
   };
 }
 
-function webUiUrl(sources: Pick<TraceSources, 'temporalUiUrl' | 'namespace'>, workflowId: string, runId: string): string {
+function webUiUrl(
+  sources: Pick<TraceSources, 'temporalUiUrl' | 'namespace'>,
+  workflowId: string,
+  runId: string,
+): string {
   return `${sources.temporalUiUrl}/namespaces/${encodeURIComponent(sources.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
 }
 
 /** A release-0 notification workflow's history (one workflow per recipient). */
-function readNotificationHistory(history: History, workflowId: string, timeline: TraceEntry[], states: { state: string; at: string }[]): void {
+function readNotificationHistory(
+  history: History,
+  workflowId: string,
+  timeline: TraceEntry[],
+  states: { state: string; at: string }[],
+): void {
   const activities = new Map<string, string>();
   const entry = (at: string, kind: string, summary: string, detail?: Record<string, unknown>) =>
     timeline.push({ at, source: 'temporal', kind, summary, workflowId, ...(detail ? { detail } : {}) });
@@ -299,18 +381,34 @@ function readNotificationHistory(history: History, workflowId: string, timeline:
       if (name === 'findQuietHoursEnd' && typeof result === 'string') state(at, 'waiting_quiet_hours');
     } else if (event.activityTaskFailedEventAttributes) {
       const a = event.activityTaskFailedEventAttributes;
-      entry(at, 'activity.failed', `${activities.get(String(a.scheduledEventId)) ?? 'activity'} failed: ${a.failure?.message ?? ''}`);
+      entry(
+        at,
+        'activity.failed',
+        `${activities.get(String(a.scheduledEventId)) ?? 'activity'} failed: ${a.failure?.message ?? ''}`,
+      );
     } else if (event.workflowExecutionCompletedEventAttributes) {
-      const result = decode(event.workflowExecutionCompletedEventAttributes.result?.payloads?.[0]) as NotificationStatus | undefined;
+      const result = decode(event.workflowExecutionCompletedEventAttributes.result?.payloads?.[0]) as
+        NotificationStatus | undefined;
       entry(at, 'workflow.completed', `notification workflow completed: ${result?.state ?? 'unknown'}`);
       if (result?.state) state(at, result.state);
     } else if (event.workflowExecutionFailedEventAttributes) {
-      entry(at, 'workflow.failed', `notification workflow failed: ${event.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`);
+      entry(
+        at,
+        'workflow.failed',
+        `notification workflow failed: ${event.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`,
+      );
       state(at, 'failed');
     } else if (event.workflowExecutionTerminatedEventAttributes) {
-      entry(at, 'workflow.terminated', `notification workflow terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`);
+      entry(
+        at,
+        'workflow.terminated',
+        `notification workflow terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`,
+      );
       state(at, 'failed');
-    } else if (event.workflowExecutionCanceledEventAttributes || event.workflowExecutionTimedOutEventAttributes) {
+    } else if (
+      event.workflowExecutionCanceledEventAttributes ||
+      event.workflowExecutionTimedOutEventAttributes
+    ) {
       entry(at, 'workflow.closed', 'notification workflow cancelled or timed out');
       state(at, 'failed');
     }
@@ -351,7 +449,8 @@ function readEventHistory(
       entry(at, 'workflow.started', 'event workflow started');
     } else if (event.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER) {
       const marker = event.markerRecordedEventAttributes;
-      const data = decode(marker.details?.data?.payloads?.[0]) as { activity_type?: string; activityType?: string; attempt?: number } | undefined;
+      const data = decode(marker.details?.data?.payloads?.[0]) as
+        { activity_type?: string; activityType?: string; attempt?: number } | undefined;
       const step = data?.activity_type ?? data?.activityType ?? 'local activity';
       if (marker.failure) {
         entry(at, 'step.failed', `${step} failed: ${marker.failure.message ?? ''}`);
@@ -361,11 +460,18 @@ function readEventHistory(
       const recipients = recipientsOf(result);
       const mine = recipients?.find((r) => r.userId === userId);
       if (recipients && recipients.length > 0 && !mine) continue;
-      entry(at, 'step', mine ? `${step}: ${mine.state}${mine.sendAt ? ` until ${mine.sendAt}` : ''}${mine.error ? ` (${mine.error})` : ''}` : step, {
-        step,
-        ...(data?.attempt && data.attempt > 1 ? { attempt: data.attempt } : {}),
-        ...(mine ? { recipient: mine } : {}),
-      });
+      entry(
+        at,
+        'step',
+        mine
+          ? `${step}: ${mine.state}${mine.sendAt ? ` until ${mine.sendAt}` : ''}${mine.error ? ` (${mine.error})` : ''}`
+          : step,
+        {
+          step,
+          ...(data?.attempt && data.attempt > 1 ? { attempt: data.attempt } : {}),
+          ...(mine ? { recipient: mine } : {}),
+        },
+      );
       if (mine && states) states.push({ state: mine.state, at });
     } else if (event.timerStartedEventAttributes) {
       timerEntry(event, at, workflowTime, entry);
@@ -375,31 +481,51 @@ function readEventHistory(
       signalEntry(event, at, entry);
     } else if (event.workflowExecutionUpdateAcceptedEventAttributes) {
       const input = event.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input;
-      entry(at, 'update', `update ${input?.name ?? ''}`, { name: input?.name, input: decode(input?.args?.payloads?.[0]) });
+      entry(at, 'update', `update ${input?.name ?? ''}`, {
+        name: input?.name,
+        input: decode(input?.args?.payloads?.[0]),
+      });
     } else if (event.activityTaskScheduledEventAttributes) {
       const name = event.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity';
       activities.set(String(event.eventId), name);
       entry(at, 'activity.scheduled', `${name} scheduled`);
     } else if (event.activityTaskCompletedEventAttributes) {
-      entry(at, 'activity.completed', `${activities.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId)) ?? 'activity'} completed`);
+      entry(
+        at,
+        'activity.completed',
+        `${activities.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId)) ?? 'activity'} completed`,
+      );
     } else if (event.startChildWorkflowExecutionInitiatedEventAttributes) {
       const child = event.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? '';
       // A release-0 event starts one child per recipient: only this one's; follow-ups are named too.
-      if (child === releaseZeroId || child.startsWith('followup-')) entry(at, 'child.started', `started ${child}`);
+      if (child === releaseZeroId || child.startsWith('followup-'))
+        entry(at, 'child.started', `started ${child}`);
     } else if (event.workflowExecutionCompletedEventAttributes) {
       entry(at, 'workflow.completed', 'event workflow completed');
     } else if (event.workflowExecutionFailedEventAttributes) {
-      entry(at, 'workflow.failed', `event workflow failed: ${event.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`);
+      entry(
+        at,
+        'workflow.failed',
+        `event workflow failed: ${event.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`,
+      );
     } else if (event.workflowExecutionTerminatedEventAttributes) {
-      entry(at, 'workflow.terminated', `event workflow terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`);
+      entry(
+        at,
+        'workflow.terminated',
+        `event workflow terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`,
+      );
     }
   }
 }
 
 /** The recipients a step reports: openEvent, admitRecipients, dispatchDue, reconcileEvent ({ recipients }), controlRecipients ([...]). */
 function recipientsOf(result: unknown): RecipientStep[] | null {
-  const list = Array.isArray(result) ? result : (result as { recipients?: unknown } | null | undefined)?.recipients;
-  return Array.isArray(list) ? (list.filter((r) => r && typeof r === 'object' && typeof r.userId === 'string') as RecipientStep[]) : null;
+  const list = Array.isArray(result)
+    ? result
+    : (result as { recipients?: unknown } | null | undefined)?.recipients;
+  return Array.isArray(list)
+    ? (list.filter((r) => r && typeof r === 'object' && typeof r.userId === 'string') as RecipientStep[])
+    : null;
 }
 
 /**
@@ -407,13 +533,21 @@ function recipientsOf(result: unknown): RecipientStep[] | null {
  * notification): starts, signals, timers, the fan-out page that stored this notification (the page
  * running when the row was created) and every quiet-hours dispatch. Returns the dispatch start times.
  */
-async function readCampaignHistories(temporal: Client, latest: WorkflowExecutionDescription, n: Notification | null, timeline: TraceEntry[]): Promise<string[]> {
+async function readCampaignHistories(
+  temporal: Client,
+  latest: WorkflowExecutionDescription,
+  n: Notification | null,
+  timeline: TraceEntry[],
+): Promise<string[]> {
   const workflowId = latest.workflowId;
   const created = n?.createdAt.toISOString() ?? null;
   const dispatches: string[] = [];
   let runId: string | undefined = latest.runId;
   for (let runs = 0; runId && runs < MAX_CAMPAIGN_RUNS; runs++) {
-    const history: History = await decodeHistoryPayloads(await temporal.workflow.getHandle(workflowId, runId).fetchHistory(), temporal);
+    const history: History = await decodeHistoryPayloads(
+      await temporal.workflow.getHandle(workflowId, runId).fetchHistory(),
+      temporal,
+    );
     const entry = (at: string, kind: string, summary: string, detail?: Record<string, unknown>) =>
       timeline.push({ at, source: 'temporal', kind, summary, workflowId, detail: { runId, ...detail } });
     const scheduled = new Map<string, { name: string; at: string; startedAt?: string }>();
@@ -425,9 +559,16 @@ async function readCampaignHistories(temporal: Client, latest: WorkflowExecution
       const started = event.workflowExecutionStartedEventAttributes;
       if (started) {
         previousRun = started.continuedExecutionRunId ?? undefined;
-        entry(at, 'workflow.started', previousRun ? 'campaign workflow continued as new' : 'campaign workflow started');
+        entry(
+          at,
+          'workflow.started',
+          previousRun ? 'campaign workflow continued as new' : 'campaign workflow started',
+        );
       } else if (event.activityTaskScheduledEventAttributes) {
-        scheduled.set(String(event.eventId), { name: event.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity', at });
+        scheduled.set(String(event.eventId), {
+          name: event.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity',
+          at,
+        });
       } else if (event.activityTaskStartedEventAttributes) {
         const s = scheduled.get(String(event.activityTaskStartedEventAttributes.scheduledEventId));
         if (s) s.startedAt = at;
@@ -439,19 +580,41 @@ async function readCampaignHistories(temporal: Client, latest: WorkflowExecution
         if (s.name === 'fanOutCampaignPage') {
           // The page that stored this notification ran while its row was created.
           if (created && s.at <= created && created <= at) {
-            entry(s.startedAt ?? s.at, 'activity.started', 'fanOutCampaignPage started (the page with this recipient)');
-            entry(at, 'activity.completed', `fanOutCampaignPage completed: ${String(result?.targeted)} listed, ${String(result?.started)} stored`, { result });
+            entry(
+              s.startedAt ?? s.at,
+              'activity.started',
+              'fanOutCampaignPage started (the page with this recipient)',
+            );
+            entry(
+              at,
+              'activity.completed',
+              `fanOutCampaignPage completed: ${String(result?.targeted)} listed, ${String(result?.started)} stored`,
+              { result },
+            );
           }
         } else if (s.name === 'dispatchCampaignDue') {
           dispatches.push(s.startedAt ?? s.at);
-          entry(s.startedAt ?? s.at, 'activity.started', 'dispatchCampaignDue started (notifications whose quiet hours ended)');
-          entry(at, 'activity.completed', `dispatchCampaignDue completed: ${String(result?.dispatched)} sent`, { result });
+          entry(
+            s.startedAt ?? s.at,
+            'activity.started',
+            'dispatchCampaignDue started (notifications whose quiet hours ended)',
+          );
+          entry(
+            at,
+            'activity.completed',
+            `dispatchCampaignDue completed: ${String(result?.dispatched)} sent`,
+            { result },
+          );
         } else if (s.name === 'openCampaign') {
           entry(at, 'activity.completed', 'openCampaign completed');
         }
       } else if (event.activityTaskFailedEventAttributes) {
         const a = event.activityTaskFailedEventAttributes;
-        entry(at, 'activity.failed', `${scheduled.get(String(a.scheduledEventId))?.name ?? 'activity'} failed: ${a.failure?.message ?? ''}`);
+        entry(
+          at,
+          'activity.failed',
+          `${scheduled.get(String(a.scheduledEventId))?.name ?? 'activity'} failed: ${a.failure?.message ?? ''}`,
+        );
       } else if (event.timerStartedEventAttributes) {
         timerEntry(event, at, workflowTime, entry);
       } else if (event.timerFiredEventAttributes) {
@@ -461,12 +624,21 @@ async function readCampaignHistories(temporal: Client, latest: WorkflowExecution
       } else if (event.workflowExecutionContinuedAsNewEventAttributes) {
         entry(at, 'workflow.continued_as_new', 'campaign workflow continued as new');
       } else if (event.workflowExecutionCompletedEventAttributes) {
-        const result = decode(event.workflowExecutionCompletedEventAttributes.result?.payloads?.[0]) as { state?: string } | undefined;
+        const result = decode(event.workflowExecutionCompletedEventAttributes.result?.payloads?.[0]) as
+          { state?: string } | undefined;
         entry(at, 'workflow.completed', `campaign workflow completed: ${result?.state ?? 'unknown'}`);
       } else if (event.workflowExecutionFailedEventAttributes) {
-        entry(at, 'workflow.failed', `campaign workflow failed: ${event.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`);
+        entry(
+          at,
+          'workflow.failed',
+          `campaign workflow failed: ${event.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`,
+        );
       } else if (event.workflowExecutionTerminatedEventAttributes) {
-        entry(at, 'workflow.terminated', `campaign workflow terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`);
+        entry(
+          at,
+          'workflow.terminated',
+          `campaign workflow terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`,
+        );
       }
     }
     // Earlier runs only matter while this one started after the notification was stored.
@@ -480,17 +652,29 @@ async function readCampaignHistories(temporal: Client, latest: WorkflowExecution
  * A timer's end: the workflow's clock when it started the timer (the workflow task's start) plus its
  * duration, which is the wake-up time the workflow computed.
  */
-function timerEntry(event: HistoryEvent, at: string, workflowTime: string, entry: (at: string, kind: string, summary: string, detail?: Record<string, unknown>) => void): void {
+function timerEntry(
+  event: HistoryEvent,
+  at: string,
+  workflowTime: string,
+  entry: (at: string, kind: string, summary: string, detail?: Record<string, unknown>) => void,
+): void {
   const ms = durationMs(event.timerStartedEventAttributes!.startToFireTimeout);
   const until = new Date(Date.parse(workflowTime || at) + ms).toISOString();
   entry(at, 'timer.started', `waiting until ${until}`, { durationMs: ms, until });
 }
 
-function signalEntry(event: HistoryEvent, at: string, entry: (at: string, kind: string, summary: string, detail?: Record<string, unknown>) => void): void {
+function signalEntry(
+  event: HistoryEvent,
+  at: string,
+  entry: (at: string, kind: string, summary: string, detail?: Record<string, unknown>) => void,
+): void {
   const a = event.workflowExecutionSignaledEventAttributes!;
   const input = decode(a.input?.payloads?.[0]);
   const channel = (input as { channel?: Channel } | null)?.channel;
-  entry(at, 'signal', `signal ${a.signalName}${channel ? ` (${channel})` : ''}`, { name: a.signalName, input });
+  entry(at, 'signal', `signal ${a.signalName}${channel ? ` (${channel})` : ''}`, {
+    name: a.signalName,
+    input,
+  });
 }
 
 function campaignView(c: Campaign, eventId: string | null): Record<string, unknown> {
@@ -510,9 +694,20 @@ function campaignView(c: Campaign, eventId: string | null): Record<string, unkno
 
 function readNotificationRow(n: Notification, timeline: TraceEntry[]): void {
   const entry = (at: Date, kind: string, summary: string, channel?: Channel) =>
-    timeline.push({ at: at.toISOString(), source: 'postgres', kind, summary, ...(channel ? { channel } : {}) });
-  entry(n.createdAt, 'notification.stored', `notification stored: ${n.state} (template ${n.templateCode}, channels ${n.channels.join(', ') || 'none yet'})`);
-  if (n.deliveredAt) entry(n.deliveredAt, 'notification.delivered', 'visible in the notification center', 'in_app');
+    timeline.push({
+      at: at.toISOString(),
+      source: 'postgres',
+      kind,
+      summary,
+      ...(channel ? { channel } : {}),
+    });
+  entry(
+    n.createdAt,
+    'notification.stored',
+    `notification stored: ${n.state} (template ${n.templateCode}, channels ${n.channels.join(', ') || 'none yet'})`,
+  );
+  if (n.deliveredAt)
+    entry(n.deliveredAt, 'notification.delivered', 'visible in the notification center', 'in_app');
   if (n.readAt) entry(n.readAt, 'notification.read', 'read by the recipient', 'in_app');
 }
 
@@ -538,10 +733,17 @@ async function channelView(
       processedAt: found.processedOn ? new Date(found.processedOn).toISOString() : null,
       finishedAt: found.finishedOn ? new Date(found.finishedOn).toISOString() : null,
     };
-    const entry = (at: string, kind: string, summary: string) => timeline.push({ at, source: 'bullmq', kind, summary, channel, detail: { jobId } });
+    const entry = (at: string, kind: string, summary: string) =>
+      timeline.push({ at, source: 'bullmq', kind, summary, channel, detail: { jobId } });
     entry(job.addedAt, 'job.added', `job added to send-${channel}`);
-    if (job.processedAt) entry(job.processedAt, 'job.processing', `job picked up (attempt ${Math.max(job.attemptsMade, 1)})`);
-    if (job.finishedAt) entry(job.finishedAt, `job.${job.state}`, `job ${job.state}${job.failedReason ? `: ${job.failedReason}` : ''}`);
+    if (job.processedAt)
+      entry(job.processedAt, 'job.processing', `job picked up (attempt ${Math.max(job.attemptsMade, 1)})`);
+    if (job.finishedAt)
+      entry(
+        job.finishedAt,
+        `job.${job.state}`,
+        `job ${job.state}${job.failedReason ? `: ${job.failedReason}` : ''}`,
+      );
   }
   const mine = attempts.filter((a) => a.channel === channel);
   for (const a of mine) {
@@ -559,7 +761,12 @@ async function channelView(
     status: status?.channels[channel] ?? null,
     job,
     sendRecord: record
-      ? { status: record.status, providerMessageId: record.providerMessageId, claimedAt: record.claimedAt?.toISOString() ?? null, sentAt: record.sentAt?.toISOString() ?? null }
+      ? {
+          status: record.status,
+          providerMessageId: record.providerMessageId,
+          claimedAt: record.claimedAt?.toISOString() ?? null,
+          sentAt: record.sentAt?.toISOString() ?? null,
+        }
       : null,
     attempts: mine.map((a) => ({
       attempt: a.attempt,

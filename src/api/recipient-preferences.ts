@@ -1,6 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import { PreferenceRepository, type PreferenceCell, type StoredPreferences } from '../db/repositories/preference-repository';
+import {
+  PreferenceRepository,
+  type PreferenceCell,
+  type StoredPreferences,
+} from '../db/repositories/preference-repository';
 import { CHANNELS, type Channel } from '../domain/channels';
 import { CATEGORIES, isMandatory, MANDATORY_CHANNELS, type Category } from '../domain/event-catalog';
 import { ApiError, notFound } from './errors';
@@ -10,15 +14,21 @@ import { preferencesMatrixSchema, quietHoursSchema } from './schemas';
 export const preferencesSchema = z.object({
   muted: z.boolean().describe('every non-mandatory channel off'),
   quietHours: z.object({ start: z.string(), end: z.string(), timezone: z.string() }).nullable(),
-  channels: z.record(z.string(), z.record(z.string(), z.boolean())).describe('category -> channel -> enabled'),
-  mandatory: z.record(z.string(), z.array(z.string())).describe('category -> channels that cannot be switched off'),
+  channels: z
+    .record(z.string(), z.record(z.string(), z.boolean()))
+    .describe('category -> channel -> enabled'),
+  mandatory: z
+    .record(z.string(), z.array(z.string()))
+    .describe('category -> channels that cannot be switched off'),
 });
 
 export const preferencesBody = z
   .object({
     muted: z.boolean().optional(),
     quietHours: quietHoursSchema.nullable().optional().describe('null removes quiet hours'),
-    channels: preferencesMatrixSchema.optional().describe('only the cells given change, e.g. {"marketing":{"email":false}}'),
+    channels: preferencesMatrixSchema
+      .optional()
+      .describe('only the cells given change, e.g. {"marketing":{"email":false}}'),
   })
   .strict();
 
@@ -26,7 +36,7 @@ export type PreferencesView = z.infer<typeof preferencesSchema>;
 
 export const PREFERENCES_DESCRIPTION = `Categories: ${CATEGORIES.join(', ')}. Channels: ${CHANNELS.join(', ')}.
 Mandatory (transactional) cells — ${Object.entries(MANDATORY_CHANNELS)
-  .map(([category, channels]) => `${category}: ${channels!.join(', ')}`)
+  .map(([category, channels]) => `${category}: ${channels.join(', ')}`)
   .join('; ')} — cannot be switched off: such a request answers 400 naming the cell and changes nothing.
 \`muted\` switches off every non-mandatory channel; quiet hours delay every notification except urgent ones.`;
 
@@ -38,21 +48,32 @@ export async function readPreferences(em: EntityManager, recipientId: string): P
 }
 
 /** Applies a change (400 naming any mandatory cell switched off, and nothing changes); 404 when there is no such recipient. */
-export async function changePreferences(em: EntityManager, recipientId: string, change: z.infer<typeof preferencesBody>): Promise<PreferencesView> {
+export async function changePreferences(
+  em: EntityManager,
+  recipientId: string,
+  change: z.infer<typeof preferencesBody>,
+): Promise<PreferencesView> {
   const cells: PreferenceCell[] = [];
   const forced: string[] = [];
   for (const [category, byChannel] of Object.entries(change.channels ?? {})) {
     for (const [channel, enabled] of Object.entries(byChannel ?? {})) {
       if (enabled === undefined) continue;
-      if (!enabled && isMandatory(category, channel as Channel)) forced.push(`channels.${category}.${channel}`);
+      if (!enabled && isMandatory(category, channel as Channel))
+        forced.push(`channels.${category}.${channel}`);
       cells.push({ category, channel: channel as Channel, enabled });
     }
   }
   if (forced.length) {
-    throw new ApiError(400, `invalid body: ${forced.join(', ')}: mandatory, cannot be switched off`, forced, 'body');
+    throw new ApiError(
+      400,
+      `invalid body: ${forced.join(', ')}: mandatory, cannot be switched off`,
+      forced,
+      'body',
+    );
   }
   const repository = new PreferenceRepository(em);
-  if (!(await repository.update(recipientId, { muted: change.muted, quietHours: change.quietHours, cells }))) throw notFound('recipient');
+  if (!(await repository.update(recipientId, { muted: change.muted, quietHours: change.quietHours, cells })))
+    throw notFound('recipient');
   return preferencesView((await repository.load(recipientId))!);
 }
 
@@ -61,8 +82,15 @@ function preferencesView(stored: StoredPreferences): PreferencesView {
   const off = new Set(stored.cells.filter((c) => !c.enabled).map((c) => `${c.category}.${c.channel}`));
   const channels: Record<string, Record<string, boolean>> = {};
   for (const category of CATEGORIES) {
-    channels[category] = Object.fromEntries(CHANNELS.map((channel) => [channel, isMandatory(category, channel) || !off.has(`${category}.${channel}`)]));
+    channels[category] = Object.fromEntries(
+      CHANNELS.map((channel) => [
+        channel,
+        isMandatory(category, channel) || !off.has(`${category}.${channel}`),
+      ]),
+    );
   }
-  const mandatory = Object.fromEntries(CATEGORIES.map((category: Category) => [category, MANDATORY_CHANNELS[category] ?? []]));
+  const mandatory = Object.fromEntries(
+    CATEGORIES.map((category: Category) => [category, MANDATORY_CHANNELS[category] ?? []]),
+  );
   return { muted: stored.muted, quietHours: stored.quietHours, channels, mandatory };
 }

@@ -62,7 +62,9 @@ export class RedisBackpressure {
       .catch(() => null)
       .finally(() => (this.inFlight = null));
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), PROBE_TIMEOUT_MS)));
+    const timeout = new Promise<null>(
+      (resolve) => (timer = setTimeout(() => resolve(null), PROBE_TIMEOUT_MS)),
+    );
     const memory = await Promise.race([this.inFlight, timeout]).finally(() => clearTimeout(timer));
     this.last = { at: this.now(), memory };
     return memory;

@@ -7,7 +7,10 @@ import { errorBody, type ErrorBody } from './errors';
  * contain a NUL character or a lone UTF-16 surrogate (Postgres stores neither) nor nest deeper than
  * MAX_JSON_DEPTH levels. Answers 400 naming the first such field; nothing is stored or started.
  */
-export async function guardRequestJson(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+export async function guardRequestJson(
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
   const parts: [NonNullable<ErrorBody['in']>, unknown][] = [
     ['params', request.params],
     ['querystring', request.query],
@@ -17,7 +20,11 @@ export async function guardRequestJson(request: FastifyRequest, reply: FastifyRe
     const unsafe = findUnsafeJson(value, MAX_JSON_DEPTH);
     if (!unsafe) continue;
     const field = unsafe.path || `(${location})`;
-    return reply.code(400).send(errorBody(400, `invalid ${location}: ${field}: ${unsafe.message}`, { fields: [field], in: location }));
+    return reply
+      .code(400)
+      .send(
+        errorBody(400, `invalid ${location}: ${field}: ${unsafe.message}`, { fields: [field], in: location }),
+      );
   }
   return undefined;
 }

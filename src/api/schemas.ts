@@ -37,7 +37,10 @@ export const notificationRefParams = z.object({
     .describe('notification id (UUID) or notification workflow id, e.g. notification-evt_1-u_42'),
 });
 
-export const localeSchema = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/, 'must be a language tag such as en or pt-BR').max(16);
+export const localeSchema = z
+  .string()
+  .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/, 'must be a language tag such as en or pt-BR')
+  .max(16);
 
 export const timeZoneSchema = z
   .string()
@@ -64,7 +67,11 @@ export const quietHoursSchema = z
       validateQuietHours(value);
     } catch (err) {
       if (!(err instanceof InvalidQuietHoursError)) throw err;
-      ctx.addIssue({ code: 'custom', path: err.field === 'quietHours' ? [] : [err.field], message: err.message });
+      ctx.addIssue({
+        code: 'custom',
+        path: err.field === 'quietHours' ? [] : [err.field],
+        message: err.message,
+      });
     }
   });
 
@@ -88,7 +95,10 @@ export const notificationStatusSchema = z.object({
 /** The original plan's delivery options: `delay` (ms) as well as the envelope's `delayMs`. */
 const directOptionsSchema = deliveryOptionsSchema.extend({
   delayMs: deliveryOptionsSchema.shape.delayMs.unwrap().optional(),
-  delay: deliveryOptionsSchema.shape.delayMs.unwrap().optional().describe('delay before sending, in ms (alias of delayMs)'),
+  delay: deliveryOptionsSchema.shape.delayMs
+    .unwrap()
+    .optional()
+    .describe('delay before sending, in ms (alias of delayMs)'),
 });
 
 const directSendFields = {
@@ -106,12 +116,25 @@ export const publishBatchNotificationSchema = z
 export const publishResultSchema = z.object({
   eventId: z.string(),
   workflowId: z.string().describe('id of the businessEventWorkflow'),
-  started: z.boolean().describe('false when this event id is running or completed: nothing new was started; true for a new id or one whose last run failed, was terminated, timed out or was cancelled (started again, nothing sent twice)'),
-  notificationKeys: z.array(z.string()).describe('`notification-<eventId>-<userId>`, one per named recipient (empty for a broadcast to a role): the `:id` of the status, cancel, reschedule and trace routes'),
-  notificationWorkflowIds: z.array(z.string()).describe('deprecated: the same keys (they named one workflow per recipient before release 1)'),
+  started: z
+    .boolean()
+    .describe(
+      'false when this event id is running or completed: nothing new was started; true for a new id or one whose last run failed, was terminated, timed out or was cancelled (started again, nothing sent twice)',
+    ),
+  notificationKeys: z
+    .array(z.string())
+    .describe(
+      '`notification-<eventId>-<userId>`, one per named recipient (empty for a broadcast to a role): the `:id` of the status, cancel, reschedule and trace routes',
+    ),
+  notificationWorkflowIds: z
+    .array(z.string())
+    .describe('deprecated: the same keys (they named one workflow per recipient before release 1)'),
 });
 
-export const preferencesMatrixSchema = z.partialRecord(z.enum(CATEGORIES), z.partialRecord(z.enum(CHANNELS), z.boolean()));
+export const preferencesMatrixSchema = z.partialRecord(
+  z.enum(CATEGORIES),
+  z.partialRecord(z.enum(CHANNELS), z.boolean()),
+);
 
 export const isoDate = (date: Date): string => date.toISOString();
 
@@ -121,4 +144,9 @@ export const noQuery = z.object({}).strict();
 export const noBody = z.object({}).strict().nullish();
 
 /** Who may call the operators' dashboard routes (docs/contracts.md, "Browser surfaces"): an admin key, an admin token or an admin session. */
-export const ADMIN_SECURITY: Record<string, string[]>[] = [{ apiKey: [] }, { adminBasic: [] }, { bearer: [] }, { session: [] }];
+export const ADMIN_SECURITY: Record<string, string[]>[] = [
+  { apiKey: [] },
+  { adminBasic: [] },
+  { bearer: [] },
+  { session: [] },
+];

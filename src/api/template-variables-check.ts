@@ -51,13 +51,23 @@ export async function assertTemplateVariables(
     for (const [name, use] of analysisOf(row.fields) ?? []) {
       if (!use.required || name === 'userName' || missing.has(name)) continue;
       if (Object.hasOwn(variables, name) && variables[name] !== undefined) continue;
-      const option = (OPTION_VARIABLES as readonly string[]).includes(name) ? (name as (typeof OPTION_VARIABLES)[number]) : null;
+      const option = (OPTION_VARIABLES as readonly string[]).includes(name)
+        ? (name as (typeof OPTION_VARIABLES)[number])
+        : null;
       if (option && options[option] !== undefined) continue;
-      missing.set(name, `is required by template ${code} (${row.channel}, ${row.locale}, field "${use.fields[0]}")`);
+      missing.set(
+        name,
+        `is required by template ${code} (${row.channel}, ${row.locale}, field "${use.fields[0]}")`,
+      );
     }
   }
   if (missing.size > 0) {
     const problems = [...missing].map(([name, message]) => ({ field: `${prefix}.${name}`, message }));
-    throw new ApiError(400, `invalid body: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, problems.map((p) => p.field), 'body');
+    throw new ApiError(
+      400,
+      `invalid body: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+      problems.map((p) => p.field),
+      'body',
+    );
   }
 }

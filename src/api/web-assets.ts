@@ -56,7 +56,11 @@ export function loadWebAssets(dir: string, shopUrl: string | null = null): Map<s
       const urlPath = `/${relative(dir, path).split(sep).join('/')}`;
       let body = readFileSync(path);
       if (urlPath === SHOP_URL_PAGE && shopUrl) {
-        body = Buffer.from(body.toString('utf8').replace(SHOP_URL_META, `<meta name="shop-url" content="${escapeAttribute(shopUrl)}" />`));
+        body = Buffer.from(
+          body
+            .toString('utf8')
+            .replace(SHOP_URL_META, `<meta name="shop-url" content="${escapeAttribute(shopUrl)}" />`),
+        );
       }
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
       assets.set(urlPath, { body, contentType, etag });

@@ -48,10 +48,17 @@ export function widgetCorsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       app.options(url, { schema: { hide: true } }, async (request, reply) => {
         reply.header('vary', 'Origin');
         const origin = allowedOrigin(allowed, request);
-        if (!origin) throw new ApiError(403, 'origin not allowed to call the shopper routes cross-origin (WIDGET_ORIGINS)');
+        if (!origin)
+          throw new ApiError(
+            403,
+            'origin not allowed to call the shopper routes cross-origin (WIDGET_ORIGINS)',
+          );
         const method = request.headers['access-control-request-method'];
         if (typeof method !== 'string' || !methods.includes(method)) {
-          throw new ApiError(403, `cross-origin ${String(method ?? '(no Access-Control-Request-Method)').slice(0, 20)} ${url} is not a shopper route (allowed: ${methods.join(', ')})`);
+          throw new ApiError(
+            403,
+            `cross-origin ${String(method ?? '(no Access-Control-Request-Method)').slice(0, 20)} ${url} is not a shopper route (allowed: ${methods.join(', ')})`,
+          );
         }
         return reply
           .code(204)

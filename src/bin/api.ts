@@ -17,7 +17,10 @@ runMain(async () => {
   if (command === 'token') {
     const userId = args.find((a) => !a.startsWith('--'));
     if (!userId) throw new Error('usage: api.js token <userId> [--admin] [--ttl=12h]');
-    if (!config.api.jwt?.secret) throw new Error('JWT_SECRET is not set: tokens are signed with it (with JWT_JWKS_URL your identity provider issues them)');
+    if (!config.api.jwt?.secret)
+      throw new Error(
+        'JWT_SECRET is not set: tokens are signed with it (with JWT_JWKS_URL your identity provider issues them)',
+      );
     const ttl = args.find((a) => a.startsWith('--ttl='))?.slice('--ttl='.length);
     const token = await signUserToken(config.api.jwt.secret, userId, {
       admin: args.includes('--admin'),
@@ -32,7 +35,9 @@ runMain(async () => {
   if (command !== undefined) throw new Error(`unknown command "${command}" (known: token)`);
 
   assertApiConfigured(config);
-  const service = await startService(config, { temporalWorker: false, deliveryWorkers: false }, (line) => process.stdout.write(`${line}\n`));
+  const service = await startService(config, { temporalWorker: false, deliveryWorkers: false }, (line) =>
+    process.stdout.write(`${line}\n`),
+  );
   let api;
   try {
     api = await startApi(service, { logLevel: 'info' });
@@ -40,7 +45,9 @@ runMain(async () => {
     await service.stop();
     throw err;
   }
-  process.stdout.write(`HTTP API listening on ${config.api.host}:${config.port} (docs ${api.docsUrl}, queues ${api.queuesUrl})\n`);
+  process.stdout.write(
+    `HTTP API listening on ${config.api.host}:${config.port} (docs ${api.docsUrl}, queues ${api.queuesUrl})\n`,
+  );
   onShutdownSignal(async () => {
     await api.close();
     await service.stop();

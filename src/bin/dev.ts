@@ -36,20 +36,27 @@ function portAnswers(host: string, port: number): Promise<boolean> {
 /** Dev: the Web UI at 127.0.0.1 or localhost may call the codec endpoint, unless CODEC_CORS_ORIGINS says otherwise. */
 function withDevCodec(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if ((env.CODEC_CORS_ORIGINS ?? '').trim() !== '') return env;
-  return { ...env, CODEC_CORS_ORIGINS: `http://127.0.0.1:${TEMPORAL_UI_PORT},http://localhost:${TEMPORAL_UI_PORT}` };
+  return {
+    ...env,
+    CODEC_CORS_ORIGINS: `http://127.0.0.1:${TEMPORAL_UI_PORT},http://localhost:${TEMPORAL_UI_PORT}`,
+  };
 }
 
 function payloadLine(keyId: string | null, uiConfigured: boolean, codecEndpoint: string): string {
   if (keyId === null) return 'in clear (PAYLOAD_ENCRYPTION_KEYS unset)';
   const key = keyId === DEV_PAYLOAD_KEY_ID ? 'the fixed dev key (not secret)' : `key "${keyId}"`;
-  const ui = uiConfigured ? `the Web UI decodes them at ${codecEndpoint} (README: "Encrypted payloads: reading them in the Web UI")` : `point the Web UI's codec endpoint at ${codecEndpoint}`;
+  const ui = uiConfigured
+    ? `the Web UI decodes them at ${codecEndpoint} (README: "Encrypted payloads: reading them in the Web UI")`
+    : `point the Web UI's codec endpoint at ${codecEndpoint}`;
   return `AES-256-GCM with ${key}; ${ui}`;
 }
 
 /** Everything in one process for development: Temporal dev server + Web UI, mail catcher, migrations, workers. */
 runMain(async () => {
   leaveShutdownSignalsToUs();
-  const config = loadConfig(withDevCodec(withDevPayloadEncryption(withDevApiCredentials(process.env))), { allowDevCredentials: true });
+  const config = loadConfig(withDevCodec(withDevPayloadEncryption(withDevApiCredentials(process.env))), {
+    allowDevCredentials: true,
+  });
   // The Web UI decodes payloads through the API's codec endpoint (admin-authenticated, see the README).
   const codecEndpoint = `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.port}/codec`;
   await mkdir(DATA_DIR, { recursive: true });
@@ -69,7 +76,10 @@ runMain(async () => {
   } else {
     const cliPath = await resolveTemporalCli(process.env, log);
     const [host, port] = config.temporal.address.split(':');
-    if (host !== '127.0.0.1' && host !== 'localhost') throw new Error(`Temporal unreachable at ${config.temporal.address} (the dev server only starts on 127.0.0.1)`);
+    if (host !== '127.0.0.1' && host !== 'localhost')
+      throw new Error(
+        `Temporal unreachable at ${config.temporal.address} (the dev server only starts on 127.0.0.1)`,
+      );
     temporalServer = await startDevServer({
       cliPath,
       port: Number(port),
@@ -87,21 +97,46 @@ runMain(async () => {
   const smtp = new URL(config.smtpUrl);
   const smtpPort = Number(smtp.port || 25);
   if (!(await portAnswers(smtp.hostname, smtpPort))) {
-    const maildev = spawn(join(ROOT, 'node_modules', '.bin', 'maildev'), ['--smtp', String(smtpPort), '--ip', '127.0.0.1', '--web', String(MAIL_WEB_PORT), '--web-ip', '127.0.0.1', '--silent'], { stdio: 'ignore' });
+    const maildev = spawn(
+      join(ROOT, 'node_modules', '.bin', 'maildev'),
+      [
+        '--smtp',
+        String(smtpPort),
+        '--ip',
+        '127.0.0.1',
+        '--web',
+        String(MAIL_WEB_PORT),
+        '--web-ip',
+        '127.0.0.1',
+        '--silent',
+      ],
+      { stdio: 'ignore' },
+    );
     children.push(maildev);
     const deadline = Date.now() + 15_000;
     while (!(await portAnswers('127.0.0.1', smtpPort))) {
-      if (maildev.exitCode !== null || Date.now() > deadline) throw new Error(`mail catcher (maildev) did not start on port ${smtpPort}`);
+      if (maildev.exitCode !== null || Date.now() > deadline)
+        throw new Error(`mail catcher (maildev) did not start on port ${smtpPort}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     mailUi = `http://127.0.0.1:${MAIL_WEB_PORT}`;
   }
 
   // Channels without provider credentials print to this terminal instead of waiting forever.
-  const outbox = (channel: Channel) => new DevOutboxProvider(channel, (line) => process.stdout.write(`[dev outbox] ${line}\n`));
+  const outbox = (channel: Channel) =>
+    new DevOutboxProvider(channel, (line) => process.stdout.write(`[dev outbox] ${line}\n`));
   const { twilio, webPush, webhook } = config.providers;
-  const devProviders = { ...(twilio ? {} : { sms: outbox('sms') }), ...(webPush ? {} : { push: outbox('push') }), ...(webhook ? {} : { webhook: outbox('webhook') }) };
-  const service = await startService(config, { temporalWorker: true, deliveryWorkers: true }, log, devProviders);
+  const devProviders = {
+    ...(twilio ? {} : { sms: outbox('sms') }),
+    ...(webPush ? {} : { push: outbox('push') }),
+    ...(webhook ? {} : { webhook: outbox('webhook') }),
+  };
+  const service = await startService(
+    config,
+    { temporalWorker: true, deliveryWorkers: true },
+    log,
+    devProviders,
+  );
   const api = await startApi(service, { logLevel: 'warn' });
 
   process.stdout.write(
@@ -118,7 +153,7 @@ runMain(async () => {
       `  Payloads          ${payloadLine(config.temporal.payloadEncryption?.currentKeyId ?? null, temporalServer !== null, codecEndpoint)}`,
       `  Mail inbox        ${mailUi}`,
       `  Send an event     npm run send-event -- ORDER_CREATED u_42`,
-      'Credentials for the README\'s curl walk-through:',
+      "Credentials for the README's curl walk-through:",
       ...(await devCredentialLines(process.env, config.api.jwt)),
       'Press Ctrl+C to stop.',
       '',

@@ -55,9 +55,13 @@ runMain(async () => {
 
 function parseChannels(value: string | undefined): Channel[] {
   if (value === undefined) return [...CHANNELS];
-  const names = value.split(',').map((c) => c.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   const unknown = names.find((c) => !isChannel(c));
-  if (unknown !== undefined || names.length === 0) throw new Error(`--channel: unknown channel "${unknown ?? value}" (known: ${CHANNELS.join(', ')})`);
+  if (unknown !== undefined || names.length === 0)
+    throw new Error(`--channel: unknown channel "${unknown ?? value}" (known: ${CHANNELS.join(', ')})`);
   return names as Channel[];
 }
 

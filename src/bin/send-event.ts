@@ -25,7 +25,8 @@ runMain(async () => {
   if (first.trim().startsWith('{')) {
     envelope = JSON.parse(first);
   } else {
-    if (!(EVENT_TYPES as readonly string[]).includes(first)) throw new Error(`event type "${first}" is not one of ${EVENT_TYPES.join(', ')}`);
+    if (!(EVENT_TYPES as readonly string[]).includes(first))
+      throw new Error(`event type "${first}" is not one of ${EVENT_TYPES.join(', ')}`);
     const type = first as EventType;
     envelope = {
       id: `evt_${Date.now().toString(36)}`,
@@ -38,7 +39,9 @@ runMain(async () => {
   }
   const config = loadConfig();
   const temporalClient = await connectTemporalClient(config.temporal);
-  const client = new NotificationClient(temporalClient, config.temporal.taskQueue, { campaignTaskQueue: config.temporal.campaignTaskQueue });
+  const client = new NotificationClient(temporalClient, config.temporal.taskQueue, {
+    campaignTaskQueue: config.temporal.campaignTaskQueue,
+  });
   const result = await client.publishEvent(envelope);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await temporalClient.connection.close();

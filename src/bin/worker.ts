@@ -18,7 +18,8 @@ runMain(async () => {
   const env = { ...process.env, ...(channelsArg !== undefined ? { DELIVERY_CHANNELS: channelsArg } : {}) };
   if (channelsArg !== undefined) {
     const bad = channelsArg.split(',').filter((c) => !isChannel(c.trim()));
-    if (bad.length) throw new Error(`--channels: unknown channel "${bad[0]}" (known: ${CHANNELS.join(', ')})`);
+    if (bad.length)
+      throw new Error(`--channels: unknown channel "${bad[0]}" (known: ${CHANNELS.join(', ')})`);
   }
   const config = loadConfig(env);
   const workflowsOnly = args.includes('--workflows-only');

@@ -1,16 +1,48 @@
 import { randomUUID } from 'node:crypto';
-import { QueryNotRegisteredError, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  QueryNotRegisteredError,
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+} from '@temporalio/client';
 import { WorkflowIdReusePolicy, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
-import { parseBusinessEvent, type BusinessEvent, type BusinessEventInput, type DeliveryOptions } from '../domain/business-event';
-import { parseCampaign, type CampaignDefinition, type CampaignInput, type CampaignProgress, type CampaignWorkflowInput } from '../domain/campaign';
+import {
+  parseBusinessEvent,
+  type BusinessEvent,
+  type BusinessEventInput,
+  type DeliveryOptions,
+} from '../domain/business-event';
+import {
+  parseCampaign,
+  type CampaignDefinition,
+  type CampaignInput,
+  type CampaignProgress,
+  type CampaignWorkflowInput,
+} from '../domain/campaign';
 import { EVENT_CATALOG } from '../domain/event-catalog';
 import type { EventResult } from '../domain/notification-request';
 import type { NotificationStatus } from '../domain/notification-status';
-import { CAMPAIGN_EVENT_TYPE, campaignEventId, campaignWorkflowId, eventWorkflowId, notificationWorkflowId } from '../domain/workflow-ids';
-import { NotificationEventId, NotificationEventType, NotificationUserId } from '../temporal/search-attributes';
+import {
+  CAMPAIGN_EVENT_TYPE,
+  campaignEventId,
+  campaignWorkflowId,
+  eventWorkflowId,
+  notificationWorkflowId,
+} from '../domain/workflow-ids';
+import {
+  NotificationEventId,
+  NotificationEventType,
+  NotificationUserId,
+} from '../temporal/search-attributes';
 import { businessEventWorkflow } from '../../workflows/business-event-workflow';
 import { campaignWorkflow } from '../../workflows/campaign-workflow';
-import { campaignProgressQuery, cancelSignal, cancelUpdate, rescheduleSignal, rescheduleUpdate, statusQuery } from '../../workflows/definitions';
+import {
+  campaignProgressQuery,
+  cancelSignal,
+  cancelUpdate,
+  rescheduleSignal,
+  rescheduleUpdate,
+  statusQuery,
+} from '../../workflows/definitions';
 
 export interface PublishResult {
   eventId: string;
@@ -132,12 +164,18 @@ export class NotificationClient {
    * notification that is already sending is refused with the reason). A string names a workflow
    * (a follow-up, or a release-0 notification workflow, which only takes the signal).
    */
-  async cancel(target: NotificationTarget | string, reason?: string): Promise<NotificationStatus | undefined> {
+  async cancel(
+    target: NotificationTarget | string,
+    reason?: string,
+  ): Promise<NotificationStatus | undefined> {
     return this.control(target, cancelUpdate, cancelSignal, reason ? { reason } : {});
   }
 
   /** Moves waiting notifications to a new time (a past time sends now; quiet hours still apply). */
-  async reschedule(target: NotificationTarget | string, sendAt: Date | string): Promise<NotificationStatus | undefined> {
+  async reschedule(
+    target: NotificationTarget | string,
+    sendAt: Date | string,
+  ): Promise<NotificationStatus | undefined> {
     const iso = typeof sendAt === 'string' ? sendAt : sendAt.toISOString();
     if (Number.isNaN(Date.parse(iso))) throw new Error(`reschedule: sendAt "${iso}" is not a date`);
     return this.control(target, rescheduleUpdate, rescheduleSignal, { sendAt: new Date(iso).toISOString() });
@@ -155,7 +193,9 @@ export class NotificationClient {
   ): Promise<NotificationStatus | undefined> {
     if (typeof target !== 'string') {
       const handle = this.client.workflow.getHandle(eventWorkflowId(target.eventId));
-      return handle.executeUpdate(update, { args: [{ ...request, ...(target.userId ? { userId: target.userId } : {}) }] });
+      return handle.executeUpdate(update, {
+        args: [{ ...request, ...(target.userId ? { userId: target.userId } : {}) }],
+      });
     }
     const handle = this.client.workflow.getHandle(target);
     const { type } = await handle.describe();
@@ -170,7 +210,10 @@ export class NotificationClient {
    * Validates a campaign (InvalidCampaignError names the field) and starts campaignWorkflow once per
    * campaign id (`campaign-<id>`); its first activity stores the campaigns row.
    */
-  async scheduleCampaign(input: CampaignInput | unknown, paging: CampaignPagingOptions = {}): Promise<ScheduleCampaignResult> {
+  async scheduleCampaign(
+    input: CampaignInput | unknown,
+    paging: CampaignPagingOptions = {},
+  ): Promise<ScheduleCampaignResult> {
     const campaign = parseCampaign(input);
     const workflowId = campaignWorkflowId(campaign.id);
     try {
@@ -188,7 +231,8 @@ export class NotificationClient {
       });
       return { campaignId: campaign.id, workflowId, started: true, campaign };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return { campaignId: campaign.id, workflowId, started: false, campaign };
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        return { campaignId: campaign.id, workflowId, started: false, campaign };
       throw err;
     }
   }
@@ -227,7 +271,8 @@ export class NotificationClient {
       });
       return { eventId: event.id, workflowId, started: true };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return { eventId: event.id, workflowId, started: false };
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        return { eventId: event.id, workflowId, started: false };
       throw err;
     }
   }

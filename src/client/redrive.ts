@@ -1,4 +1,9 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  type Client,
+} from '@temporalio/client';
 import { eventWorkflowId } from '../domain/workflow-ids';
 import { NotificationEventId, NotificationEventType } from '../temporal/search-attributes';
 
@@ -7,7 +12,11 @@ import { NotificationEventId, NotificationEventType } from '../temporal/search-a
  * invariants"): `redriveEventWorkflow` under the event's own workflow id, allowed once the event's
  * workflow (or an earlier redrive) closed. `started: false` while one of them still runs.
  */
-export async function startRedrive(client: Client, taskQueue: string, event: { eventId: string; eventType: string }): Promise<{ workflowId: string; started: boolean }> {
+export async function startRedrive(
+  client: Client,
+  taskQueue: string,
+  event: { eventId: string; eventType: string },
+): Promise<{ workflowId: string; started: boolean }> {
   const workflowId = eventWorkflowId(event.eventId);
   try {
     await client.workflow.start('redriveEventWorkflow', {

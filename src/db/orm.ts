@@ -15,7 +15,13 @@ export function ormConfig(databaseUrl: string, options: { debug?: boolean; poolM
     pool: { min: 0, max: options.poolMax ?? 10 },
     // Creates the database named in the URL when missing (dev and tests).
     ensureDatabase: true,
-    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, snapshot: false, silent: true },
+    migrations: {
+      migrationsList: MIGRATIONS,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
     // The global EntityManager is never used directly: callers fork one per unit of work.
     allowGlobalContext: false,
   });
@@ -25,7 +31,9 @@ export async function openOrm(databaseUrl: string, options: { poolMax?: number }
   try {
     return await MikroORM.init(ormConfig(databaseUrl, options));
   } catch (err) {
-    throw new Error(`Postgres unreachable at ${redactedUrl(databaseUrl)}: ${(err as Error).message}`);
+    throw new Error(`Postgres unreachable at ${redactedUrl(databaseUrl)}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

@@ -5,7 +5,11 @@ import type { ChannelOutcome } from '../domain/notification-status';
 import { DeliveryAttempt, PushSubscription, type DeliveryAttemptStatus } from '../db/entities';
 import type { Orm } from '../db/orm';
 import type { ChannelWorkerConfig } from '../config';
-import { loadStoredNotification, type OutcomeRecorder, type StoredNotification } from '../state/outcome-recorder';
+import {
+  loadStoredNotification,
+  type OutcomeRecorder,
+  type StoredNotification,
+} from '../state/outcome-recorder';
 import type { OutcomeReporter } from './outcome-reporter';
 import {
   PermanentDeliveryError,
@@ -69,7 +73,9 @@ const UNREACHABLE_LIMIT = { max: 1_000_000_000, duration: 1000 };
 
 /** The BullMQ limiter a channel's worker runs with. */
 export function effectiveRateLimit(config: ChannelWorkerConfig): { max: number; duration: number } {
-  return config.rateLimit ? { max: config.rateLimit.max, duration: config.rateLimit.durationMs } : UNREACHABLE_LIMIT;
+  return config.rateLimit
+    ? { max: config.rateLimit.max, duration: config.rateLimit.durationMs }
+    : UNREACHABLE_LIMIT;
 }
 
 /** Never re-check a claim held elsewhere more often than this. */
@@ -117,7 +123,10 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
   const infraRetryHorizonMs = options.infraRetryHorizonMs ?? 86_400_000;
   /** Errors a provider call threw: never classified as ours (an SMTP server's ECONNREFUSED is the provider's). */
   const providerErrors = new WeakSet<object>();
-  const recovery = new PostgresRecovery(() => orm.em.fork().getConnection().execute('select 1'), (line) => log(`channel ${channel}: ${line}`));
+  const recovery = new PostgresRecovery(
+    () => orm.em.fork().getConnection().execute('select 1'),
+    (line) => log(`channel ${channel}: ${line}`),
+  );
   const retryLog = new InfrastructureRetryLog((line) => log(`channel ${channel}: ${line}`));
 
   const send = async (job: Job<SendJobData>, token?: string): Promise<void> => {
@@ -125,16 +134,31 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
     const attempt = job.attemptsMade + 1;
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
     const em = orm.em.fork();
-    const record = (status: DeliveryAttemptStatus, details: Pick<AttemptFields, 'providerMessageId' | 'error' | 'startedAt'> = {}) =>
-      recordAttempt(em, { notificationId, channel, provider: provider.name, attempt, status, ...details }).then((durationMs) =>
-        observer?.attemptRecorded(channel, status, durationMs),
-      );
+    const record = (
+      status: DeliveryAttemptStatus,
+      details: Pick<AttemptFields, 'providerMessageId' | 'error' | 'startedAt'> = {},
+    ) =>
+      recordAttempt(em, {
+        notificationId,
+        channel,
+        provider: provider.name,
+        attempt,
+        status,
+        ...details,
+      }).then((durationMs) => observer?.attemptRecorded(channel, status, durationMs));
     /** An audit row whose loss must not change what happens to the job (our store may be the thing failing). */
-    const recordBestEffort = (status: DeliveryAttemptStatus, details: Pick<AttemptFields, 'providerMessageId' | 'error' | 'startedAt'> = {}) =>
-      record(status, details).catch((err: unknown) => log(`channel ${channel}: could not record the ${status} attempt of ${job.id}: ${String(err)}`));
+    const recordBestEffort = (
+      status: DeliveryAttemptStatus,
+      details: Pick<AttemptFields, 'providerMessageId' | 'error' | 'startedAt'> = {},
+    ) =>
+      record(status, details).catch((err: unknown) =>
+        log(`channel ${channel}: could not record the ${status} attempt of ${job.id}: ${String(err)}`),
+      );
     const notification = await loadStoredNotification(em, notificationId);
     const report = (outcome: ChannelOutcome): Promise<void> =>
-      notification?.lifecycle === 2 ? recorder.record(em, notification, outcome) : outcomes.report(job.data.workflowId ?? '', outcome);
+      notification?.lifecycle === 2
+        ? recorder.record(em, notification, outcome)
+        : outcomes.report(job.data.workflowId ?? '', outcome);
     // A failure is final here; if it cannot be recorded now, the workflow reconciles the channel at its deadline.
     const reportFailure = (outcome: Omit<ChannelOutcome, 'channel' | 'state' | 'attempts'>) =>
       report({ channel, state: 'failed', attempts: attempt, ...outcome }).catch((err: unknown) => {
@@ -153,15 +177,31 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
      * other worker can take it over meanwhile. Past that, the job data in Redis remembers the
      * acceptance so that the next attempt records it instead of sending.
      */
-    const recordDelivered = async (receipt: ProviderReceipt, started: Date, claimedAtMs: number): Promise<void> => {
-      const delivered: ChannelOutcome = { channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId };
+    const recordDelivered = async (
+      receipt: ProviderReceipt,
+      started: Date,
+      claimedAtMs: number,
+    ): Promise<void> => {
+      const delivered: ChannelOutcome = {
+        channel,
+        state: 'delivered',
+        attempts: attempt,
+        providerMessageId: receipt.providerMessageId,
+      };
       const write = async (retry: boolean): Promise<void> => {
         if (notification.lifecycle === 2) {
           // A retry after an error whose statement may have committed: then only the outcome is left to apply.
-          if (retry && (await sendRecords.isSent(em, notificationId, channel))) return recorder.record(em, notification, delivered);
+          if (retry && (await sendRecords.isSent(em, notificationId, channel)))
+            return recorder.record(em, notification, delivered);
           // Sent, its attempt row and the outcome in one statement.
           const finishedAt = new Date();
-          await recorder.recordSent(em, notification, delivered, { attempt, provider: provider.name, providerMessageId: receipt.providerMessageId ?? null, startedAt: started, finishedAt });
+          await recorder.recordSent(em, notification, delivered, {
+            attempt,
+            provider: provider.name,
+            providerMessageId: receipt.providerMessageId ?? null,
+            startedAt: started,
+            finishedAt,
+          });
           observer?.attemptRecorded(channel, 'delivered', finishedAt.getTime() - started.getTime());
           return;
         }
@@ -169,7 +209,12 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
         // Once `sent` is durable, the attempt row and the outcome are independent writes: one round trip for both.
         await Promise.all([
           record('delivered', { startedAt: started, providerMessageId: receipt.providerMessageId }),
-          report({ channel, state: 'delivered', attempts: attempt, providerMessageId: receipt.providerMessageId }),
+          report({
+            channel,
+            state: 'delivered',
+            attempts: attempt,
+            providerMessageId: receipt.providerMessageId,
+          }),
         ]);
       };
       const deadline = claimedAtMs + staleAfterMs - RECORD_SENT_MARGIN_MS;
@@ -180,15 +225,26 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
         } catch (err) {
           const delayMs = Math.min(100 * 2 ** (tries - 1), 2_000);
           if (Date.now() + delayMs >= deadline) {
-            log(`channel ${channel}: ${job.id} was accepted by the provider but could not be recorded after ${tries} tries: ${String(err)}`);
-            await job.updateData({ ...job.data, accepted: { providerMessageId: receipt.providerMessageId ?? null, startedAt: started.toISOString() } });
+            log(
+              `channel ${channel}: ${job.id} was accepted by the provider but could not be recorded after ${tries} tries: ${String(err)}`,
+            );
+            await job.updateData({
+              ...job.data,
+              accepted: {
+                providerMessageId: receipt.providerMessageId ?? null,
+                startedAt: started.toISOString(),
+              },
+            });
             throw err;
           }
-          log(`channel ${channel}: recording the send of ${job.id} failed (try ${tries}), retrying in ${delayMs} ms: ${String(err)}`);
+          log(
+            `channel ${channel}: recording the send of ${job.id} failed (try ${tries}), retrying in ${delayMs} ms: ${String(err)}`,
+          );
           await new Promise((resolve) => setTimeout(resolve, delayMs));
         }
       }
-      if (receipt.expiredPushEndpoints?.length) await removePushSubscriptions(em, receipt.expiredPushEndpoints);
+      if (receipt.expiredPushEndpoints?.length)
+        await removePushSubscriptions(em, receipt.expiredPushEndpoints);
     };
 
     /**
@@ -200,9 +256,13 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
       try {
         await sendRecords.release(em, notificationId, channel, claimToken);
       } catch (err) {
-        log(`channel ${channel}: could not release the claim of ${job.id}, remembering it in the job: ${String(err)}`);
+        log(
+          `channel ${channel}: could not release the claim of ${job.id}, remembering it in the job: ${String(err)}`,
+        );
         await job.updateData({ ...job.data, releasedClaim: claimToken }).catch((redisErr: unknown) => {
-          log(`channel ${channel}: could not remember the claim of ${job.id} either (it turns stale after ${staleAfterMs} ms): ${String(redisErr)}`);
+          log(
+            `channel ${channel}: could not remember the claim of ${job.id} either (it turns stale after ${staleAfterMs} ms): ${String(redisErr)}`,
+          );
         });
       }
     };
@@ -210,7 +270,11 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
     if (job.data.accepted) {
       // An earlier attempt got the provider's acceptance but could not record it: record it, never send again.
       const { providerMessageId, startedAt } = job.data.accepted;
-      return recordDelivered({ providerMessageId: providerMessageId ?? undefined }, new Date(startedAt), Date.now());
+      return recordDelivered(
+        { providerMessageId: providerMessageId ?? undefined },
+        new Date(startedAt),
+        Date.now(),
+      );
     }
     if (isCancelled(notification, channel)) {
       // Cancelled (or expired) before a provider was called, or given up for a fallback: a late pickup sends nothing.
@@ -226,13 +290,19 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
       throw err;
     });
     // A claim this job gave back but could not release (Postgres refused): release it now, it is ours.
-    if (job.data.releasedClaim) await sendRecords.release(em, notificationId, channel, job.data.releasedClaim);
+    if (job.data.releasedClaim)
+      await sendRecords.release(em, notificationId, channel, job.data.releasedClaim);
     const claimedAtMs = Date.now();
     const claim = await sendRecords.claim(em, notificationId, channel, options.workerId);
     if (!claim.claimed && claim.status === 'sent') {
       // Sent before (retry after a lost outcome, stall, second hand-off): never call the provider again.
       await record('skipped_duplicate', { providerMessageId: claim.providerMessageId });
-      await report({ channel, state: 'delivered', attempts: attempt, providerMessageId: claim.providerMessageId ?? undefined });
+      await report({
+        channel,
+        state: 'delivered',
+        attempts: attempt,
+        providerMessageId: claim.providerMessageId ?? undefined,
+      });
       return;
     }
     if (!claim.claimed && claim.status === 'cancelled') {
@@ -274,7 +344,13 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
       const content = notification.content[channel];
       if (!content) throw new PermanentDeliveryError(`no rendered ${channel} content`);
       if (address instanceof PermanentDeliveryError) throw address;
-      receipt = await provider.send({ notificationId, channel, recipient: address, content: content as never, idempotencyKey: `${notificationId}.${channel}` });
+      receipt = await provider.send({
+        notificationId,
+        channel,
+        recipient: address,
+        content: content as never,
+        idempotencyKey: `${notificationId}.${channel}`,
+      });
     } catch (err) {
       await Promise.all([releaseClaim(claim.token), takeoverNoted]);
       // Our own store failed inside the provider (in-app writes Postgres): not the provider's answer, no attempt spent.
@@ -282,7 +358,10 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
       if (err && typeof err === 'object') providerErrors.add(err);
       const message = err instanceof Error ? err.message : String(err);
       const expired = (err as { expiredPushEndpoints?: string[] }).expiredPushEndpoints;
-      if (expired?.length) await removePushSubscriptions(em, expired).catch((cleanupErr: unknown) => log(`channel ${channel}: could not remove expired push subscriptions: ${String(cleanupErr)}`));
+      if (expired?.length)
+        await removePushSubscriptions(em, expired).catch((cleanupErr: unknown) =>
+          log(`channel ${channel}: could not remove expired push subscriptions: ${String(cleanupErr)}`),
+        );
       if (err instanceof ProviderRateLimitedError) {
         // The provider asked for a pause: pause the whole queue (every worker) and put the job back without spending an attempt.
         await recordBestEffort('rate_limited', { startedAt: started, error: message });
@@ -314,14 +393,23 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
    * attempt count; BullMQ's `DelayedError` then leaves the job alone). Provider errors, and the
    * BullMQ control errors thrown on purpose, pass through unchanged.
    */
-  const retryLaterIfOurs = async (job: Job<SendJobData>, token: string | undefined, err: unknown): Promise<never> => {
+  const retryLaterIfOurs = async (
+    job: Job<SendJobData>,
+    token: string | undefined,
+    err: unknown,
+  ): Promise<never> => {
     // Not `instanceof Error`: errors of Node's own sockets may come from another realm (e.g. under jest).
-    const kind = typeof err === 'object' && err !== null && !providerErrors.has(err) && !isBullmqControlError(err) ? infrastructureKind(err) : null;
+    const kind =
+      typeof err === 'object' && err !== null && !providerErrors.has(err) && !isBullmqControlError(err)
+        ? infrastructureKind(err)
+        : null;
     if (!kind) throw err;
     // Restarts that spent no attempt so far (this one included): the exponent of the backoff.
     const uncounted = Math.max(1, job.attemptsStarted - job.attemptsMade);
     const delayMs = infrastructureBackoffMs(uncounted, infraRetryMaxBackoffMs);
-    retryLog.write(`${job.id}: our infrastructure failed (${String(err)}); trying again in ${delayMs} ms without spending an attempt`);
+    retryLog.write(
+      `${job.id}: our infrastructure failed (${String(err)}); trying again in ${delayMs} ms without spending an attempt`,
+    );
     try {
       const untilMs = Date.now() + delayMs;
       await job.moveToDelayed(untilMs, token);
@@ -331,7 +419,9 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
     } catch (moveErr) {
       // Redis cannot take the move either: the job stays active without a lock renewal and the stall
       // check puts it back once Redis answers (maxStalledCount is sized for that).
-      log(`channel ${channel}: ${job.id}: could not put the job back (${String(moveErr)}); the stall check will`);
+      log(
+        `channel ${channel}: ${job.id}: could not put the job back (${String(moveErr)}); the stall check will`,
+      );
     }
     // Never let such an error reach moveToFailed, which would count an attempt.
     throw new DelayedError();
@@ -371,7 +461,13 @@ export function startChannelWorker(options: ChannelWorkerOptions): Worker<SendJo
 /** Errors the processor throws to steer BullMQ (delay, unrecoverable, rate limit): never retried as ours. */
 function isBullmqControlError(err: object): boolean {
   const { name, message } = err as { name?: unknown; message?: unknown };
-  return err instanceof DelayedError || err instanceof UnrecoverableError || name === 'DelayedError' || name === 'UnrecoverableError' || message === Worker.RateLimitError().message;
+  return (
+    err instanceof DelayedError ||
+    err instanceof UnrecoverableError ||
+    name === 'DelayedError' ||
+    name === 'UnrecoverableError' ||
+    message === Worker.RateLimitError().message
+  );
 }
 
 function isCancelled(notification: StoredNotification, channel: Channel): boolean {
@@ -379,7 +475,11 @@ function isCancelled(notification: StoredNotification, channel: Channel): boolea
   const state = notification.channels[channel]?.state;
   // `expired`: the horizon passed while our infrastructure failed; a job still around sends nothing.
   if (notification.state === 'expired' || state === 'expired') return true;
-  return notification.state === 'cancelled' || state === 'cancelled' || (state === 'failed' && !!notification.channels[channel]?.fellBackTo);
+  return (
+    notification.state === 'cancelled' ||
+    state === 'cancelled' ||
+    (state === 'failed' && !!notification.channels[channel]?.fellBackTo)
+  );
 }
 
 interface AttemptFields {
@@ -414,13 +514,20 @@ async function recordAttempt(em: EntityManager, fields: AttemptFields): Promise<
   return durationMs;
 }
 
-async function addressOf(em: EntityManager, notification: StoredNotification, channel: Channel): Promise<RecipientAddress> {
+async function addressOf(
+  em: EntityManager,
+  notification: StoredNotification,
+  channel: Channel,
+): Promise<RecipientAddress> {
   const recipient = notification.recipient;
   if (!recipient) throw new PermanentDeliveryError(`recipient ${notification.recipientId} no longer exists`);
   const address: RecipientAddress = { ...recipient };
   if (channel === 'push') {
     const subscriptions = await em.find(PushSubscription, { recipientId: recipient.id });
-    address.pushSubscriptions = subscriptions.map((s) => ({ endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } }));
+    address.pushSubscriptions = subscriptions.map((s) => ({
+      endpoint: s.endpoint,
+      keys: { p256dh: s.p256dh, auth: s.auth },
+    }));
   }
   return address;
 }

@@ -88,7 +88,8 @@ export class DeliveryMetrics implements DeliveryObserver {
   /** Reports this queue's depth on every scrape. */
   trackQueue(channel: Channel, queue: Queue, rateLimitMax: number): void {
     this.queues.set(channel, { queue, rateLimitMax });
-    for (const status of ['delivered', 'failed', 'rate_limited'] as const) this.attempts.inc({ channel, status }, 0);
+    for (const status of ['delivered', 'failed', 'rate_limited'] as const)
+      this.attempts.inc({ channel, status }, 0);
     for (const reason of ['permanent', 'exhausted'] as const) this.failures.inc({ channel, reason }, 0);
   }
 
@@ -103,7 +104,11 @@ export class DeliveryMetrics implements DeliveryObserver {
       registers,
       collect() {
         const s = latest();
-        const counts = { past_deadline: s?.pastDeadline, queued_without_job: s?.queuedWithoutJob, workflow_without_timer: s?.workflowsWithoutTimer };
+        const counts = {
+          past_deadline: s?.pastDeadline,
+          queued_without_job: s?.queuedWithoutJob,
+          workflow_without_timer: s?.workflowsWithoutTimer,
+        };
         for (const [kind, value] of Object.entries(counts)) {
           if (typeof value === 'number') this.set({ kind }, value);
           else this.remove({ kind });

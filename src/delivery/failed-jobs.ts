@@ -23,7 +23,10 @@ export interface FailedJobFilter {
 const PAGE = 500;
 
 /** Failed send jobs (retries used up, or refused for good), oldest first per channel. */
-export async function listFailedJobs(queues: SendQueues, filter: FailedJobFilter): Promise<FailedJobSummary[]> {
+export async function listFailedJobs(
+  queues: SendQueues,
+  filter: FailedJobFilter,
+): Promise<FailedJobSummary[]> {
   const found: FailedJobSummary[] = [];
   for (const channel of filter.channels) {
     for (const job of await failedJobs(queues, channel)) {
@@ -49,7 +52,10 @@ export async function retryFailedJobs(
       if (filter.jobId !== undefined && job.id !== filter.jobId) continue;
       // Summarized first: retry() clears the job's failedReason and finishedOn.
       const summary = summarize(channel, job);
-      await job.retry('failed', { resetAttemptsMade: options.resetAttempts, resetAttemptsStarted: options.resetAttempts });
+      await job.retry('failed', {
+        resetAttemptsMade: options.resetAttempts,
+        resetAttemptsStarted: options.resetAttempts,
+      });
       retried.push(summary);
     }
   }

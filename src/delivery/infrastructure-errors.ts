@@ -23,7 +23,17 @@ function messageOf(err: unknown): string {
 }
 
 /** Socket-level failures reaching a store: refused, reset, timed out, broken pipe, no route or name. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
 
 /**
  * Postgres SQLSTATEs of an unavailable server rather than a bad statement: class 08 (connection
@@ -32,7 +42,11 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
  * resources, 58xxx system errors, 40001/40P01 (serialization failure, deadlock: retry as well).
  */
 function isUnavailableSqlState(code: string): boolean {
-  return /^08[0-9A-Z]{3}$/.test(code) || /^5[38][0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '57014', '40001', '40P01'].includes(code);
+  return (
+    /^08[0-9A-Z]{3}$/.test(code) ||
+    /^5[38][0-9A-Z]{3}$/.test(code) ||
+    ['57P01', '57P02', '57P03', '57014', '40001', '40P01'].includes(code)
+  );
 }
 
 /** gRPC status codes of a Temporal server that cannot answer now: 4 DEADLINE_EXCEEDED, 14 UNAVAILABLE. */
@@ -46,10 +60,24 @@ const POSTGRES_MESSAGES: RegExp[] = [
   /Knex: Timeout acquiring a connection/i,
 ];
 /** ioredis without a reply: the connection is gone, or commands may not wait for it. */
-const REDIS_MESSAGES: RegExp[] = [/Connection is closed\./, /Stream isn't writeable and enableOfflineQueue options is false/, /Reached the max retries per request limit/];
+const REDIS_MESSAGES: RegExp[] = [
+  /Connection is closed\./,
+  /Stream isn't writeable and enableOfflineQueue options is false/,
+  /Reached the max retries per request limit/,
+];
 
 /** Redis error replies of a server that cannot take the command now (full, replica, loading, failing over, unable to persist). */
-const REDIS_REPLY_PREFIXES = ['OOM ', 'READONLY ', 'LOADING ', 'MASTERDOWN ', 'TRYAGAIN ', 'CLUSTERDOWN ', 'NOREPLICAS ', 'MISCONF ', 'BUSY '];
+const REDIS_REPLY_PREFIXES = [
+  'OOM ',
+  'READONLY ',
+  'LOADING ',
+  'MASTERDOWN ',
+  'TRYAGAIN ',
+  'CLUSTERDOWN ',
+  'NOREPLICAS ',
+  'MISCONF ',
+  'BUSY ',
+];
 
 /** Which of our own services failed; `network`: a socket error that does not say which; `unspecified`: an InfrastructureError around anything else. */
 export type InfrastructureKind = 'postgres' | 'redis' | 'temporal' | 'network' | 'unspecified';
@@ -67,7 +95,11 @@ export function isInfrastructureError(err: unknown): boolean {
 /** The service an infrastructure error came from (the error or its causes), or null for any other error. */
 export function infrastructureKind(err: unknown): InfrastructureKind | null {
   let wrapped = false;
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const kind = kindOfShape(e as Record<string, unknown>);
     if (kind) return kind;
     if (e instanceof InfrastructureError) wrapped = true;
@@ -82,11 +114,13 @@ function kindOfShape(e: Record<string, unknown>): InfrastructureKind | null {
   if (name === 'MaxRetriesPerRequestError') return 'redis';
   if (name === 'KnexTimeoutError') return 'postgres';
   // A gRPC status of Temporal's client (the `cause` of its ServiceError): UNAVAILABLE or DEADLINE_EXCEEDED.
-  if (typeof e.code === 'number' && typeof e.details === 'string' && GRPC_UNAVAILABLE_CODES.has(e.code)) return 'temporal';
+  if (typeof e.code === 'number' && typeof e.details === 'string' && GRPC_UNAVAILABLE_CODES.has(e.code))
+    return 'temporal';
   if (NETWORK_CODES.has(code)) return 'network';
   // node-postgres DatabaseError (and MikroORM's DriverException copying it) carry the SQLSTATE in `code`.
   if (/^[0-9A-Z]{5}$/.test(code) && isUnavailableSqlState(code)) return 'postgres';
-  if (name === 'ReplyError' && REDIS_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix))) return 'redis';
+  if (name === 'ReplyError' && REDIS_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix)))
+    return 'redis';
   if (POSTGRES_MESSAGES.some((pattern) => pattern.test(message))) return 'postgres';
   if (REDIS_MESSAGES.some((pattern) => pattern.test(message))) return 'redis';
   return null;
@@ -97,7 +131,11 @@ function kindOfShape(e: Record<string, unknown>): InfrastructureKind | null {
  * consecutive infrastructure error, capped at maxMs (INFRA_RETRY_MAX_BACKOFF_MS), with up to 20 %
  * jitter so that a whole queue does not come back in one burst.
  */
-export function infrastructureBackoffMs(consecutiveErrors: number, maxMs: number, random: () => number = Math.random): number {
+export function infrastructureBackoffMs(
+  consecutiveErrors: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const base = Math.min(1000 * 2 ** Math.max(0, Math.min(consecutiveErrors - 1, 30)), maxMs);
   return Math.round(base * (1 - 0.2 * random()));
 }

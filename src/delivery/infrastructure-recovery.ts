@@ -62,8 +62,20 @@ export class PostgresRecovery {
       const due = [...this.waiting.values()];
       this.waiting.clear();
       // A job no longer delayed (run, removed) refuses the promotion: nothing to do for it.
-      const promoted = (await Promise.all(due.map(({ job }) => job.promote().then(() => 1, () => 0)))).reduce<number>((a, b) => a + b, 0);
-      if (promoted > 0) this.log(`Postgres answers again: ${promoted} job(s) put back for it run now instead of waiting out their backoff`);
+      const promoted = (
+        await Promise.all(
+          due.map(({ job }) =>
+            job.promote().then(
+              () => 1,
+              () => 0,
+            ),
+          ),
+        )
+      ).reduce<number>((a, b) => a + b, 0);
+      if (promoted > 0)
+        this.log(
+          `Postgres answers again: ${promoted} job(s) put back for it run now instead of waiting out their backoff`,
+        );
     } finally {
       this.probing = false;
       if (this.waiting.size > 0) this.schedule();
@@ -107,7 +119,9 @@ export class InfrastructureRetryLog {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.suppressed === 0) return;
-    this.log(`${this.suppressed} more like it in the last ${Math.round(this.windowMs / 1000)} s; the latest: ${this.latest}`);
+    this.log(
+      `${this.suppressed} more like it in the last ${Math.round(this.windowMs / 1000)} s; the latest: ${this.latest}`,
+    );
     this.suppressed = 0;
     this.latest = '';
   }

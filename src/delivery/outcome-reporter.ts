@@ -22,7 +22,10 @@ export const CHANNEL_FAILURE_CODES = {
 export function signalPayloadOf(outcome: ChannelOutcome): ChannelOutcome {
   const { error, ...rest } = outcome;
   if (error === undefined) return rest;
-  return { ...rest, error: outcome.permanent ? CHANNEL_FAILURE_CODES.permanent : CHANNEL_FAILURE_CODES.exhausted };
+  return {
+    ...rest,
+    error: outcome.permanent ? CHANNEL_FAILURE_CODES.permanent : CHANNEL_FAILURE_CODES.exhausted,
+  };
 }
 
 /** Reports channel outcomes to release-0 notificationWorkflows by signal (docs/contracts.md). */
@@ -31,7 +34,9 @@ export class TemporalOutcomeReporter implements OutcomeReporter {
 
   async report(workflowId: string, outcome: ChannelOutcome): Promise<void> {
     try {
-      await this.client.workflow.getHandle(workflowId).signal(MESSAGES.channelOutcome, signalPayloadOf(outcome));
+      await this.client.workflow
+        .getHandle(workflowId)
+        .signal(MESSAGES.channelOutcome, signalPayloadOf(outcome));
     } catch (err) {
       // The workflow already finished (deadline passed, terminated): nobody is waiting for this outcome.
       if (err instanceof WorkflowNotFoundError) return;

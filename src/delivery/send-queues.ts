@@ -57,7 +57,10 @@ export class SendQueues {
   queue(channel: Channel): Queue<SendJobData> {
     let queue = this.queues.get(channel);
     if (!queue) {
-      queue = new Queue<SendJobData>(queueNameFor(channel), { connection: this.options.connection, prefix: this.options.prefix });
+      queue = new Queue<SendJobData>(queueNameFor(channel), {
+        connection: this.options.connection,
+        prefix: this.options.prefix,
+      });
       this.queues.set(channel, queue);
     }
     return queue;
@@ -87,7 +90,11 @@ export class SendQueues {
     if (notificationIds.length === 0) return;
     const opts = this.jobOptions(channel, priority);
     await this.queue(channel).addBulk(
-      notificationIds.map((notificationId) => ({ name: channel, data: { notificationId, channel }, opts: { ...opts, jobId: sendJobId(notificationId, channel) } })),
+      notificationIds.map((notificationId) => ({
+        name: channel,
+        data: { notificationId, channel },
+        opts: { ...opts, jobId: sendJobId(notificationId, channel) },
+      })),
     );
   }
 

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { CHANNELS } from './channels';
-import { checkData, describeSpec, EVENT_DATA_SPECS, resolveTemplateCode, templateDataSpec } from './event-data';
+import {
+  checkData,
+  describeSpec,
+  EVENT_DATA_SPECS,
+  resolveTemplateCode,
+  templateDataSpec,
+} from './event-data';
 import { findUnsafeJson, MAX_JSON_DEPTH, unstorableStringReason } from './json-safety';
 import { PRIORITIES } from './priorities';
 import { isSafeLink, SAFE_LINK_MESSAGE } from './safe-link';
@@ -34,7 +40,9 @@ export const templateCodeRefSchema = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 chars of [A-Za-z0-9_.-]')
   .transform(resolveTemplateCode)
-  .describe('template code, case-insensitive (ORDER_CREATED is order_created); LOW_STOCK_ALERT is an alias of inventory_low_stock');
+  .describe(
+    'template code, case-insensitive (ORDER_CREATED is order_created); LOW_STOCK_ALERT is an alias of inventory_low_stock',
+  );
 
 const userId = z.string().regex(USER_ID_PATTERN, 'must be 1-200 chars of [A-Za-z0-9._:@-]');
 
@@ -74,7 +82,11 @@ export const businessEventSchema = z
   .strict()
   .superRefine((event, ctx) => {
     if (event.type === undefined && event.templateCode === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['type'], message: 'is required (or templateCode for a direct send)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['type'],
+        message: 'is required (or templateCode for a direct send)',
+      });
     }
     if (event.type !== undefined && event.templateCode !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['templateCode'], message: 'cannot be combined with type' });
@@ -89,13 +101,23 @@ export const businessEventSchema = z
     // Before anything serializes it: deep nesting or strings Postgres refuses never get further.
     const unsafe = findUnsafeJson(event.data, MAX_JSON_DEPTH);
     if (unsafe) {
-      ctx.addIssue({ code: 'custom', path: unsafe.path ? ['data', unsafe.path] : ['data'], message: unsafe.message });
+      ctx.addIssue({
+        code: 'custom',
+        path: unsafe.path ? ['data', unsafe.path] : ['data'],
+        message: unsafe.message,
+      });
       return;
     }
     if (JSON.stringify(event.data).length > MAX_DATA_BYTES) {
-      ctx.addIssue({ code: 'custom', path: ['data'], message: `must serialize to at most ${MAX_DATA_BYTES} bytes` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data'],
+        message: `must serialize to at most ${MAX_DATA_BYTES} bytes`,
+      });
     }
-    const schema = event.type ? { spec: EVENT_DATA_SPECS[event.type], label: event.type } : templateDataSpec(event.templateCode ?? '');
+    const schema = event.type
+      ? { spec: EVENT_DATA_SPECS[event.type], label: event.type }
+      : templateDataSpec(event.templateCode ?? '');
     for (const problem of schema ? checkData(schema.spec, event.data, schema.label) : []) {
       ctx.addIssue({ code: 'custom', path: ['data', problem.field], message: problem.message });
     }
@@ -126,5 +148,8 @@ export function parseBusinessEvent(input: unknown): BusinessEvent {
     message: issue.message,
   }));
   const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
-  throw new InvalidEventError(`invalid event: ${text}`, problems.map((p) => p.field));
+  throw new InvalidEventError(
+    `invalid event: ${text}`,
+    problems.map((p) => p.field),
+  );
 }

@@ -35,10 +35,18 @@ export const campaignIdSchema = z
 export const campaignSegmentSchema = z
   .object({
     roles: z.array(roleSchema).min(1).max(20).optional().describe('recipients having any of these roles'),
-    userIds: z.array(userIdSchema).min(1).max(MAX_SEGMENT_USER_IDS).optional().describe(`explicit recipients (at most ${MAX_SEGMENT_USER_IDS})`),
+    userIds: z
+      .array(userIdSchema)
+      .min(1)
+      .max(MAX_SEGMENT_USER_IDS)
+      .optional()
+      .describe(`explicit recipients (at most ${MAX_SEGMENT_USER_IDS})`),
   })
   .strict()
-  .refine((segment) => segment.roles !== undefined || segment.userIds !== undefined, 'must name roles or userIds');
+  .refine(
+    (segment) => segment.roles !== undefined || segment.userIds !== undefined,
+    'must name roles or userIds',
+  );
 
 export const campaignSchema = z
   .object({
@@ -46,7 +54,10 @@ export const campaignSchema = z
     name: z.string().trim().min(1).max(200),
     templateCode: templateCodeSchema.describe('a template of category marketing'),
     segment: campaignSegmentSchema,
-    variables: z.record(z.string(), z.unknown()).default({}).describe('template variables, the same for every recipient'),
+    variables: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe('template variables, the same for every recipient'),
     channels: z
       .array(z.enum(CHANNELS))
       .min(1)
@@ -68,7 +79,11 @@ export const campaignSchema = z
       return;
     }
     if (JSON.stringify(campaign.variables).length > MAX_VARIABLES_BYTES) {
-      ctx.addIssue({ code: 'custom', path: ['variables'], message: `must serialize to at most ${MAX_VARIABLES_BYTES} bytes` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['variables'],
+        message: `must serialize to at most ${MAX_VARIABLES_BYTES} bytes`,
+      });
     }
     const schema = templateDataSpec(campaign.templateCode);
     if (schema && schema.category !== CAMPAIGN_CATEGORY) {
@@ -119,14 +134,22 @@ export function parseCampaign(input: unknown, now: () => Date = () => new Date()
     const problems = result.error.issues.flatMap((issue) => {
       const path = issue.path.map(String).join('.');
       // An unknown key is named itself, not its parent object.
-      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: path ? `${path}.${key}` : key, message: 'is not a known field' }));
+      if (issue.code === 'unrecognized_keys')
+        return issue.keys.map((key) => ({
+          field: path ? `${path}.${key}` : key,
+          message: 'is not a known field',
+        }));
       return [{ field: path || '(campaign)', message: issue.message }];
     });
     const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
     throw new InvalidCampaignError(`invalid campaign: ${text}`, [...new Set(problems.map((p) => p.field))]);
   }
   const { id, scheduledAt, ...rest } = result.data;
-  return { ...rest, id: id ?? randomUUID(), scheduledAt: (scheduledAt ? new Date(scheduledAt) : now()).toISOString() };
+  return {
+    ...rest,
+    id: id ?? randomUUID(),
+    scheduledAt: (scheduledAt ? new Date(scheduledAt) : now()).toISOString(),
+  };
 }
 
 /** Answer of campaignWorkflow's `campaignProgress` query, and its result. */

@@ -31,10 +31,14 @@ export interface ChannelPlan {
 export function planChannels(input: ChannelPlanInput): ChannelPlan {
   const decide = (channel: Channel): ChannelDecision => {
     const mandatory = isMandatory(input.category, channel);
-    if (input.muted && !mandatory) return { channel, send: false, reason: 'recipient muted all notifications' };
-    if (input.disabled.has(channel) && !mandatory) return { channel, send: false, reason: `preference: ${input.category} off for ${channel}` };
-    if (channel !== 'webhook' && !input.templated.has(channel)) return { channel, send: false, reason: `no ${channel} template` };
-    if (!input.reachable[channel]) return { channel, send: false, reason: `recipient has no ${channel} address`, unreachable: true };
+    if (input.muted && !mandatory)
+      return { channel, send: false, reason: 'recipient muted all notifications' };
+    if (input.disabled.has(channel) && !mandatory)
+      return { channel, send: false, reason: `preference: ${input.category} off for ${channel}` };
+    if (channel !== 'webhook' && !input.templated.has(channel))
+      return { channel, send: false, reason: `no ${channel} template` };
+    if (!input.reachable[channel])
+      return { channel, send: false, reason: `recipient has no ${channel} address`, unreachable: true };
     return { channel, send: true };
   };
 

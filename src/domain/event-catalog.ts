@@ -39,7 +39,13 @@ export interface FollowUpDefinition {
  */
 export const CORRELATION_FIELD = 'orderNumber';
 
-export const CATEGORIES = ['order_updates', 'payment_updates', 'inventory_alerts', 'marketing', 'account'] as const;
+export const CATEGORIES = [
+  'order_updates',
+  'payment_updates',
+  'inventory_alerts',
+  'marketing',
+  'account',
+] as const;
 export type Category = (typeof CATEGORIES)[number];
 
 /** Categories a recipient cannot switch off on these channels (legal/transactional mail). */
@@ -50,7 +56,11 @@ export const MANDATORY_CHANNELS: Partial<Record<Category, Channel[]>> = {
 
 export const EVENT_CATALOG: Record<EventType, EventDefinition> = {
   ORDER_CREATED: { templateCode: 'order_created', category: 'order_updates', channels: ['in_app', 'email'] },
-  ORDER_SHIPPED: { templateCode: 'order_shipped', category: 'order_updates', channels: ['in_app', 'email', 'push'] },
+  ORDER_SHIPPED: {
+    templateCode: 'order_shipped',
+    category: 'order_updates',
+    channels: ['in_app', 'email', 'push'],
+  },
   ORDER_DELIVERED: {
     templateCode: 'order_delivered',
     category: 'order_updates',

@@ -45,14 +45,17 @@ export const FIELD_TYPES: Record<DataFieldType, FieldType> = {
     summary: (f) => `string, 1-${f.maxLength ?? 200} characters`,
     check: (v, f) => {
       const max = f.maxLength ?? 200;
-      return typeof v === 'string' && v.trim().length > 0 && v.length <= max ? null : `must be a non-blank string of at most ${max} characters`;
+      return typeof v === 'string' && v.trim().length > 0 && v.length <= max
+        ? null
+        : `must be a non-blank string of at most ${max} characters`;
     },
     sample: 'Asha Rao',
   },
   reference: {
     summary: () => 'string of 1-100 characters, or a non-negative integer',
     check: (v) =>
-      (typeof v === 'string' && v.trim().length > 0 && v.length <= 100) || isInteger(v, 0, Number.MAX_SAFE_INTEGER)
+      (typeof v === 'string' && v.trim().length > 0 && v.length <= 100) ||
+      isInteger(v, 0, Number.MAX_SAFE_INTEGER)
         ? null
         : 'must be a non-blank string of at most 100 characters or a non-negative integer',
     sample: 'A-1001',
@@ -60,14 +63,18 @@ export const FIELD_TYPES: Record<DataFieldType, FieldType> = {
   amount: {
     summary: () => 'number >= 0, or a decimal string such as "1499.00"',
     check: (v) =>
-      (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_AMOUNT) || (typeof v === 'string' && DECIMAL.test(v))
+      (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_AMOUNT) ||
+      (typeof v === 'string' && DECIMAL.test(v))
         ? null
         : 'must be a number from 0 to 1e12 or a decimal string such as "1499.00"',
     sample: 1499,
   },
   currency: {
     summary: () => 'ISO 4217 code such as INR',
-    check: (v) => (typeof v === 'string' && CURRENCY.test(v) ? null : 'must be a 3-letter ISO 4217 currency code such as INR'),
+    check: (v) =>
+      typeof v === 'string' && CURRENCY.test(v)
+        ? null
+        : 'must be a 3-letter ISO 4217 currency code such as INR',
     sample: 'INR',
   },
   count: {
@@ -77,12 +84,16 @@ export const FIELD_TYPES: Record<DataFieldType, FieldType> = {
   },
   stock: {
     summary: () => 'integer (negative when oversold)',
-    check: (v) => (isInteger(v, -MAX_STOCK, MAX_STOCK) ? null : `must be an integer from -${MAX_STOCK} to ${MAX_STOCK}`),
+    check: (v) =>
+      isInteger(v, -MAX_STOCK, MAX_STOCK) ? null : `must be an integer from -${MAX_STOCK} to ${MAX_STOCK}`,
     sample: 2,
   },
   url: {
     summary: () => 'http(s) URL or a path starting with /, at most 2048 characters',
-    check: (v) => (typeof v === 'string' && v.length <= 2048 && isLink(v) ? null : 'must be an http(s) URL or a path starting with /, at most 2048 characters'),
+    check: (v) =>
+      typeof v === 'string' && v.length <= 2048 && isLink(v)
+        ? null
+        : 'must be an http(s) URL or a path starting with /, at most 2048 characters',
     sample: 'https://shop.example/profile/orders/9',
   },
 };
@@ -97,8 +108,18 @@ function isLink(value: string): boolean {
   }
 }
 
-const optional = (type: DataFieldType, description: string, maxLength?: number): DataField => ({ type, required: false, description, ...(maxLength ? { maxLength } : {}) });
-const required = (type: DataFieldType, description: string, maxLength?: number): DataField => ({ type, required: true, description, ...(maxLength ? { maxLength } : {}) });
+const optional = (type: DataFieldType, description: string, maxLength?: number): DataField => ({
+  type,
+  required: false,
+  description,
+  ...(maxLength ? { maxLength } : {}),
+});
+const required = (type: DataFieldType, description: string, maxLength?: number): DataField => ({
+  type,
+  required: true,
+  description,
+  ...(maxLength ? { maxLength } : {}),
+});
 
 const userName = optional('text', "the recipient's name; default: the recipient's `name`");
 const orderNumber = required('reference', 'the order (also ties follow-ups and supersession together)');
@@ -122,7 +143,12 @@ export const EVENT_DATA_SPECS: Record<EventType, DataSpec> = {
     orderUrl,
     itemCount: optional('count', 'number of items'),
   },
-  ORDER_SHIPPED: { orderNumber, userName, trackingNumber: optional('reference', "the carrier's tracking number"), orderUrl },
+  ORDER_SHIPPED: {
+    orderNumber,
+    userName,
+    trackingNumber: optional('reference', "the carrier's tracking number"),
+    orderUrl,
+  },
   ORDER_DELIVERED: { orderNumber, userName, orderUrl },
   PAYMENT_CAPTURED: payment,
   PAYMENT_FAILED: payment,
@@ -164,11 +190,27 @@ export interface TemplateDataSpec {
  */
 export const TEMPLATE_DATA_SPECS: Readonly<Record<string, TemplateDataSpec>> = (() => {
   const specs: Record<string, TemplateDataSpec> = {};
-  for (const [type, definition] of Object.entries(EVENT_CATALOG) as [EventType, (typeof EVENT_CATALOG)[EventType]][]) {
-    specs[definition.templateCode] = { spec: EVENT_DATA_SPECS[type], label: type, category: definition.category };
-    if (definition.followUp) specs[definition.followUp.templateCode] = { spec: EVENT_DATA_SPECS[type], label: type, category: definition.category };
+  for (const [type, definition] of Object.entries(EVENT_CATALOG) as [
+    EventType,
+    (typeof EVENT_CATALOG)[EventType],
+  ][]) {
+    specs[definition.templateCode] = {
+      spec: EVENT_DATA_SPECS[type],
+      label: type,
+      category: definition.category,
+    };
+    if (definition.followUp)
+      specs[definition.followUp.templateCode] = {
+        spec: EVENT_DATA_SPECS[type],
+        label: type,
+        category: definition.category,
+      };
   }
-  specs.marketing_announcement = { spec: MARKETING_ANNOUNCEMENT_SPEC, label: 'marketing_announcement', category: 'marketing' };
+  specs.marketing_announcement = {
+    spec: MARKETING_ANNOUNCEMENT_SPEC,
+    label: 'marketing_announcement',
+    category: 'marketing',
+  };
   return specs;
 })();
 
@@ -202,7 +244,11 @@ export function checkData(spec: DataSpec, data: Record<string, unknown>, label: 
   for (const [name, field] of Object.entries(spec)) {
     const value = Object.hasOwn(data, name) ? data[name] : undefined;
     if (value === undefined || value === null) {
-      if (field.required) problems.push({ field: name, message: `is required for ${label} (${FIELD_TYPES[field.type].summary(field)})` });
+      if (field.required)
+        problems.push({
+          field: name,
+          message: `is required for ${label} (${FIELD_TYPES[field.type].summary(field)})`,
+        });
       continue;
     }
     const problem = FIELD_TYPES[field.type].check(value, field);
@@ -213,7 +259,11 @@ export function checkData(spec: DataSpec, data: Record<string, unknown>, label: 
 
 /** The smallest valid data of a spec: its required fields with sample values. */
 export function minimalData(spec: DataSpec): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(spec).filter(([, f]) => f.required).map(([name, f]) => [name, FIELD_TYPES[f.type].sample]));
+  return Object.fromEntries(
+    Object.entries(spec)
+      .filter(([, f]) => f.required)
+      .map(([name, f]) => [name, FIELD_TYPES[f.type].sample]),
+  );
 }
 
 /** Every field of a spec with sample values. */
@@ -224,6 +274,9 @@ export function fullData(spec: DataSpec): Record<string, unknown> {
 /** One line per field, for API docs: `orderNumber` (required, ...). */
 export function describeSpec(spec: DataSpec): string {
   return Object.entries(spec)
-    .map(([name, f]) => `\`${name}\` (${f.required ? 'required' : 'optional'}, ${FIELD_TYPES[f.type].summary(f)}): ${f.description}`)
+    .map(
+      ([name, f]) =>
+        `\`${name}\` (${f.required ? 'required' : 'optional'}, ${FIELD_TYPES[f.type].summary(f)}): ${f.description}`,
+    )
     .join('; ');
 }

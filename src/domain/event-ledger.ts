@@ -1,4 +1,10 @@
-import { addWakeTime, controlRefusal, isWaitingState, splitDue, type ChannelRecords } from './notification-lifecycle';
+import {
+  addWakeTime,
+  controlRefusal,
+  isWaitingState,
+  splitDue,
+  type ChannelRecords,
+} from './notification-lifecycle';
 import type { NotificationState, NotificationStatus } from './notification-status';
 
 /** Events up to this many recipients keep channel details in the workflow (status query); larger ones answer from Postgres. */
@@ -52,7 +58,8 @@ export class EventLedger {
     for (const summary of result.recipients ?? []) this.recipients.set(summary.userId, summary);
     for (const at of result.wakeTimes ?? []) this.wakeTimes = addWakeTime(this.wakeTimes, at);
     if (options.deadlineIsComplete) this.deadlineMs = result.nextDeadlineMs ?? null;
-    else if (result.nextDeadlineMs != null) this.deadlineMs = Math.min(this.deadlineMs ?? Infinity, result.nextDeadlineMs);
+    else if (result.nextDeadlineMs != null)
+      this.deadlineMs = Math.min(this.deadlineMs ?? Infinity, result.nextDeadlineMs);
     this.revision++;
   }
 
@@ -87,19 +94,32 @@ export class EventLedger {
 
   /** When the workflow must act next without being told: the next wake-up time or the channel deadline. */
   nextTimerAt(): number | null {
-    const times = [...(this.isWaiting() ? this.wakeTimes.slice(0, 1) : []), ...(this.isSending() && this.deadlineMs !== null ? [this.deadlineMs] : [])];
+    const times = [
+      ...(this.isWaiting() ? this.wakeTimes.slice(0, 1) : []),
+      ...(this.isSending() && this.deadlineMs !== null ? [this.deadlineMs] : []),
+    ];
     return times.length ? Math.min(...times) : null;
   }
 
   /** Every time the workflow may still need a timer for: wake-up times while some notification waits, the deadline while one sends. */
   timerTimes(): number[] {
-    return [...(this.isWaiting() ? this.wakeTimes : []), ...(this.isSending() && this.deadlineMs !== null ? [this.deadlineMs] : [])];
+    return [
+      ...(this.isWaiting() ? this.wakeTimes : []),
+      ...(this.isSending() && this.deadlineMs !== null ? [this.deadlineMs] : []),
+    ];
   }
 
   /** One recipient's status; with no user id, the event's only recipient. */
   status(userId?: string): NotificationStatus {
     const summary = this.find(userId);
-    if (!summary) return { state: 'failed', error: userId ? `no notification for recipient "${userId}" in this event` : 'this event has several recipients: name one', channels: {} };
+    if (!summary)
+      return {
+        state: 'failed',
+        error: userId
+          ? `no notification for recipient "${userId}" in this event`
+          : 'this event has several recipients: name one',
+        channels: {},
+      };
     return {
       state: summary.state,
       ...(summary.sendAt ? { sendAt: summary.sendAt } : {}),
@@ -113,7 +133,9 @@ export class EventLedger {
   refusal(userId: string | undefined, verb: 'cancelled' | 'rescheduled'): string | null {
     if (userId !== undefined) {
       const summary = this.recipients.get(userId);
-      return summary ? controlRefusal(summary.state, verb) : `no notification for recipient "${userId}" in this event`;
+      return summary
+        ? controlRefusal(summary.state, verb)
+        : `no notification for recipient "${userId}" in this event`;
     }
     const open = this.isWaiting() || (verb === 'cancelled' && this.isSending());
     return open ? null : `no notification of this event is waiting: nothing can be ${verb}`;

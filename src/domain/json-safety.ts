@@ -13,6 +13,7 @@ export interface UnsafeJson {
 }
 
 // A NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one.
+// eslint-disable-next-line no-control-regex -- control characters are what this pattern looks for
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Why a string cannot be stored, or null. */
@@ -26,7 +27,11 @@ export function unstorableStringReason(value: string): string | null {
 
 /** A key as it can be shown in an error message: control characters and lone surrogates escaped. */
 function printableKey(key: string): string {
-  return key.replace(/[\u0000-\u001f\uD800-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return key.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are what this pattern looks for
+    /[\u0000-\u001f\uD800-\uDFFF]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 const join = (path: string, key: string | number) => (path === '' ? String(key) : `${path}.${key}`);
@@ -46,7 +51,9 @@ export function findUnsafeJson(value: unknown, maxDepth = MAX_JSON_DEPTH): Unsaf
     }
     if (current === null || typeof current !== 'object') continue;
     if (depth >= maxDepth) return { path, message: `nests deeper than ${maxDepth} levels` };
-    const entries: [string | number, unknown][] = Array.isArray(current) ? current.map((v, i) => [i, v]) : Object.entries(current);
+    const entries: [string | number, unknown][] = Array.isArray(current)
+      ? current.map((v, i) => [i, v])
+      : Object.entries(current);
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, child] = entries[i];
       if (typeof key === 'string') {

@@ -60,7 +60,10 @@ export function isOpenChannel(record: ChannelRecord | undefined): boolean {
 /** Channel records without the bookkeeping fields (hand-offs, deadlines, fallback links) that status answers leave out. */
 export function publicChannels(channels: ChannelRecords): ChannelRecords {
   const out: ChannelRecords = {};
-  for (const [channel, record] of Object.entries(channels) as [Channel, NonNullable<ChannelRecords[Channel]>][]) {
+  for (const [channel, record] of Object.entries(channels) as [
+    Channel,
+    NonNullable<ChannelRecords[Channel]>,
+  ][]) {
     const { handOffs: _h, deadlineAt: _d, fellBackTo: _f, queuedAt: _q, ...rest } = record;
     out[channel] = rest;
   }
@@ -79,17 +82,25 @@ export function firstSendAt(nowMs: number, options: { delayMs: number; sendAt: s
   return Math.max(requested, nowMs + options.delayMs);
 }
 
-export type Admission = { state: 'sending' } | { state: 'scheduled' | 'waiting_quiet_hours'; sendAtMs: number };
+export type Admission =
+  { state: 'sending' } | { state: 'scheduled' | 'waiting_quiet_hours'; sendAtMs: number };
 
 /**
  * Whether a notification goes out now: not before its send time, and not in the recipient's quiet
  * hours (urgent ones excepted). `quietHoursEnd` answers the end of the quiet hours around an instant.
  */
-export function admit(input: { nowMs: number; sendAtMs: number; urgent: boolean; quietHoursEnd: (atMs: number) => number | null }): Admission {
+export function admit(input: {
+  nowMs: number;
+  sendAtMs: number;
+  urgent: boolean;
+  quietHoursEnd: (atMs: number) => number | null;
+}): Admission {
   if (input.sendAtMs > input.nowMs) return { state: 'scheduled', sendAtMs: input.sendAtMs };
   if (input.urgent) return { state: 'sending' };
   const quietEnd = input.quietHoursEnd(input.nowMs);
-  return quietEnd !== null && quietEnd > input.nowMs ? { state: 'waiting_quiet_hours', sendAtMs: quietEnd } : { state: 'sending' };
+  return quietEnd !== null && quietEnd > input.nowMs
+    ? { state: 'waiting_quiet_hours', sendAtMs: quietEnd }
+    : { state: 'sending' };
 }
 
 /**
@@ -106,7 +117,11 @@ export function controlRefusal(state: NotificationState, verb: 'cancelled' | 're
 // ---- sending ------------------------------------------------------------------------------------
 
 /** The channel records of a notification about to be handed off, from the channel decisions. */
-export function openChannels(decisions: ChannelDecision[], deadlineAt: string, queuedAt: string): ChannelRecords {
+export function openChannels(
+  decisions: ChannelDecision[],
+  deadlineAt: string,
+  queuedAt: string,
+): ChannelRecords {
   const channels: ChannelRecords = {};
   for (const d of decisions) {
     channels[d.channel] = d.send
@@ -126,7 +141,11 @@ export function settledState(channels: ChannelRecords): NotificationState {
   // Nothing reached the recipient: our own outage (expired) is told apart from a provider's refusal.
   if (delivered === 0) return sent.some(([, r]) => r.state === 'expired') ? 'expired' : 'failed';
   // A failed channel whose fallback delivered is covered: the recipient got the message.
-  const uncovered = sent.filter(([channel, r]) => (r.state === 'failed' || r.state === 'expired') && channels[r.fellBackTo ?? channel]?.state !== 'delivered').length;
+  const uncovered = sent.filter(
+    ([channel, r]) =>
+      (r.state === 'failed' || r.state === 'expired') &&
+      channels[r.fellBackTo ?? channel]?.state !== 'delivered',
+  ).length;
   return uncovered === 0 ? 'delivered' : 'partially_delivered';
 }
 
@@ -135,7 +154,12 @@ export function settledState(channels: ChannelRecords): NotificationState {
  * take it and it was not used yet; a delivery that arrives after the channel was given up (a late
  * job) still counts: the message reached the recipient.
  */
-export function applyOutcome(view: NotificationView, outcome: ChannelOutcome, nowMs: number, deadlineMs: number): Step {
+export function applyOutcome(
+  view: NotificationView,
+  outcome: ChannelOutcome,
+  nowMs: number,
+  deadlineMs: number,
+): Step {
   const unchanged: Step = { ...view, changed: false, enqueue: [], cancelSendRecords: [], openDelta: 0 };
   const record = view.channels[outcome.channel];
   if (!record || view.state === 'cancelled') return unchanged;
@@ -157,14 +181,33 @@ export function applyOutcome(view: NotificationView, outcome: ChannelOutcome, no
 
   const fallback = view.fallbacks[outcome.channel];
   if (outcome.state === 'failed' && fallback && !channels[fallback]) {
-    channels[outcome.channel] = { ...channels[outcome.channel]!, reason: `fell back to ${fallback}`, fellBackTo: fallback };
+    channels[outcome.channel] = {
+      ...channels[outcome.channel]!,
+      reason: `fell back to ${fallback}`,
+      fellBackTo: fallback,
+    };
     const queuedAt = new Date(nowMs).toISOString();
-    channels[fallback] = { state: 'queued', attempts: 0, handOffs: 1, deadlineAt: new Date(nowMs + deadlineMs).toISOString(), queuedAt, reason: `fallback for ${outcome.channel}` };
+    channels[fallback] = {
+      state: 'queued',
+      attempts: 0,
+      handOffs: 1,
+      deadlineAt: new Date(nowMs + deadlineMs).toISOString(),
+      queuedAt,
+      reason: `fallback for ${outcome.channel}`,
+    };
     enqueue.push(fallback);
     cancelSendRecords.push(outcome.channel);
     openDelta += 1;
   }
-  return { state: settledState(channels), channels, fallbacks: view.fallbacks, changed: true, enqueue, cancelSendRecords, openDelta };
+  return {
+    state: settledState(channels),
+    channels,
+    fallbacks: view.fallbacks,
+    changed: true,
+    enqueue,
+    cancelSendRecords,
+    openDelta,
+  };
 }
 
 /** What is known of a channel whose deadline passed without an outcome. */
@@ -196,18 +239,43 @@ export type DeadlineAction =
  * job given up as stalled, a dead worker's claim) is handed off again, until the channel has been
  * open for the horizon: then it expires.
  */
-export function onDeadline(channel: Channel, record: ChannelRecord, seen: DeadlineObservation, horizon: { nowMs: number; horizonMs: number }): DeadlineAction {
+export function onDeadline(
+  channel: Channel,
+  record: ChannelRecord,
+  seen: DeadlineObservation,
+  horizon: { nowMs: number; horizonMs: number },
+): DeadlineAction {
   const attempts = seen.attempts ?? record.attempts;
   if (seen.sendRecord === 'sent') {
-    return { action: 'delivered', outcome: { channel, state: 'delivered', attempts, ...(seen.providerMessageId ? { providerMessageId: seen.providerMessageId } : {}) } };
+    return {
+      action: 'delivered',
+      outcome: {
+        channel,
+        state: 'delivered',
+        attempts,
+        ...(seen.providerMessageId ? { providerMessageId: seen.providerMessageId } : {}),
+      },
+    };
   }
-  if ((seen.sendRecord === 'sending' && !seen.claimStale) || seen.job === 'active') return { action: 'extend' };
+  if ((seen.sendRecord === 'sending' && !seen.claimStale) || seen.job === 'active')
+    return { action: 'extend' };
   if (seen.job === 'failed' && !seen.jobFailedByInfrastructure) {
-    return { action: 'failed', outcome: { channel, state: 'failed', attempts, error: seen.jobError ?? 'the send job failed' } };
+    return {
+      action: 'failed',
+      outcome: { channel, state: 'failed', attempts, error: seen.jobError ?? 'the send job failed' },
+    };
   }
   const queuedAtMs = record.queuedAt ? Date.parse(record.queuedAt) : horizon.nowMs;
   if (horizon.nowMs - queuedAtMs >= horizon.horizonMs) {
-    return { action: 'expired', outcome: { channel, state: 'expired', attempts, error: `expired: not delivered within ${horizon.horizonMs} ms of its hand-off (our own infrastructure)` } };
+    return {
+      action: 'expired',
+      outcome: {
+        channel,
+        state: 'expired',
+        attempts,
+        error: `expired: not delivered within ${horizon.horizonMs} ms of its hand-off (our own infrastructure)`,
+      },
+    };
   }
   return seen.job === 'queued' ? { action: 'extend' } : { action: 'hand_off_again' };
 }

@@ -33,7 +33,13 @@ export interface EventPlan {
   /** Workflows this event cancels first: follow-ups and superseded notifications of the same order. */
   cancelWorkflowIds: string[];
   /** The follow-up notification to schedule per recipient, when the event has one. */
-  followUp: { kind: string; templateCode: string; category: string; channels: Channel[]; delayMs: number } | null;
+  followUp: {
+    kind: string;
+    templateCode: string;
+    category: string;
+    channels: Channel[];
+    delayMs: number;
+  } | null;
 }
 
 export interface ChannelDecision {
@@ -55,7 +61,13 @@ export interface PreparedNotification {
 export interface EventResult {
   eventId: string;
   /** workflowId: the workflow that owns the notification (this event's, or a release-0 notificationWorkflow). */
-  notifications: { userId: string; workflowId: string; notificationId?: string; state: string; error?: string }[];
+  notifications: {
+    userId: string;
+    workflowId: string;
+    notificationId?: string;
+    state: string;
+    error?: string;
+  }[];
   /** Follow-ups scheduled (not awaited: they may wait a day). */
   followUps: { userId: string; workflowId: string }[];
   /** Workflows this event cancelled. */

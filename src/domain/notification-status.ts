@@ -14,7 +14,15 @@ export const NOTIFICATION_STATES = [
 ] as const;
 export type NotificationState = (typeof NOTIFICATION_STATES)[number];
 
-export const CHANNEL_STATES = ['pending', 'queued', 'delivered', 'failed', 'suppressed', 'cancelled', 'expired'] as const;
+export const CHANNEL_STATES = [
+  'pending',
+  'queued',
+  'delivered',
+  'failed',
+  'suppressed',
+  'cancelled',
+  'expired',
+] as const;
 export type ChannelState = (typeof CHANNEL_STATES)[number];
 
 export interface ChannelStatus {

@@ -15,7 +15,11 @@ export interface OutboundPolicy {
 }
 
 /** The strictest policy: https, public addresses, any host. */
-export const STRICT_OUTBOUND_POLICY: OutboundPolicy = { allowHttp: false, allowedCidrs: [], allowedHosts: null };
+export const STRICT_OUTBOUND_POLICY: OutboundPolicy = {
+  allowHttp: false,
+  allowedCidrs: [],
+  allowedHosts: null,
+};
 
 /** The push services of the browsers in use (Chrome/Edge FCM, Firefox autopush, Safari, legacy Edge WNS). */
 export const DEFAULT_PUSH_HOSTS = [
@@ -117,7 +121,8 @@ export function blockedAddressReason(ip: string, allowedCidrs: string[] = []): s
   const [address, type] = v4 ? [v4, 'ipv4' as const] : [ip.split('%')[0], 'ipv6' as const];
   if (allowedCidrs.length > 0) {
     const allowed = cidrList(allowedCidrs);
-    if (allowed.check(address, type) || (v4 && family === 6 && allowed.check(ip.split('%')[0], 'ipv6'))) return null;
+    if (allowed.check(address, type) || (v4 && family === 6 && allowed.check(ip.split('%')[0], 'ipv6')))
+      return null;
   }
   for (const [category, list] of BLOCKED) if (list.check(address, type)) return `${category} address`;
   return null;
@@ -153,7 +158,8 @@ export function outboundUrlProblem(url: string, policy: OutboundPolicy): string 
   if (parsed.username || parsed.password) return 'must not carry credentials';
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   if (!host) return 'has no host';
-  if (policy.allowedHosts && !hostAllowed(host, policy.allowedHosts)) return `host ${host} is not an allowed host`;
+  if (policy.allowedHosts && !hostAllowed(host, policy.allowedHosts))
+    return `host ${host} is not an allowed host`;
   const literal = isIP(host) ? host : /^(localhost|.*\.localhost)\.?$/i.test(host) ? '127.0.0.1' : null;
   if (literal) {
     const reason = blockedAddressReason(literal, policy.allowedCidrs);

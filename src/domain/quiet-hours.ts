@@ -48,7 +48,9 @@ export class InvalidQuietHoursError extends Error {
     readonly field: QuietHoursField,
     detail: string,
   ) {
-    super(field === 'quietHours' ? `invalid quiet hours: ${detail}` : `invalid quiet hours: ${field}: ${detail}`);
+    super(
+      field === 'quietHours' ? `invalid quiet hours: ${detail}` : `invalid quiet hours: ${field}: ${detail}`,
+    );
     this.name = 'InvalidQuietHoursError';
   }
 }
@@ -69,17 +71,26 @@ const MAX_SEGMENTS = 8;
  */
 export function validateQuietHours(q: unknown): QuietHours {
   if (typeof q !== 'object' || q === null || Array.isArray(q)) {
-    throw new InvalidQuietHoursError('quietHours', `expected an object with start, end and timezone, got ${describe(q)}`);
+    throw new InvalidQuietHoursError(
+      'quietHours',
+      `expected an object with start, end and timezone, got ${describe(q)}`,
+    );
   }
   const record = q as Record<string, unknown>;
   const start = parseTime('start', record.start);
   const end = parseTime('end', record.end);
   if (start === end) {
-    throw new InvalidQuietHoursError('end', `must differ from start (${describe(record.start)}): empty window`);
+    throw new InvalidQuietHoursError(
+      'end',
+      `must differ from start (${describe(record.start)}): empty window`,
+    );
   }
   const timezone = record.timezone;
   if (typeof timezone !== 'string' || timezone.trim() === '') {
-    throw new InvalidQuietHoursError('timezone', `expected an IANA time-zone name, got ${describe(timezone)}`);
+    throw new InvalidQuietHoursError(
+      'timezone',
+      `expected an IANA time-zone name, got ${describe(timezone)}`,
+    );
   }
   formatterFor(timezone); // throws InvalidQuietHoursError('timezone', ...) for unknown zones
   return { start: record.start as string, end: record.end as string, timezone };
@@ -136,7 +147,9 @@ export function quietHoursEndAfter(at: Date, q: QuietHours): Date | null {
     t = transition;
     wall = atTransition;
   }
-  throw new Error(`quiet hours: could not find the end of the window after ${at.toISOString()} in ${q.timezone}`);
+  throw new Error(
+    `quiet hours: could not find the end of the window after ${at.toISOString()} in ${q.timezone}`,
+  );
 }
 
 /**
@@ -185,7 +198,10 @@ function compile(q: QuietHours): CompiledWindow {
 
 function parseTime(field: 'start' | 'end', value: unknown): number {
   if (typeof value !== 'string' || !TIME_PATTERN.test(value)) {
-    throw new InvalidQuietHoursError(field, `expected a 24-hour "HH:MM" time (00:00-23:59), got ${describe(value)}`);
+    throw new InvalidQuietHoursError(
+      field,
+      `expected a 24-hour "HH:MM" time (00:00-23:59), got ${describe(value)}`,
+    );
   }
   return minuteOf(value);
 }
@@ -197,7 +213,8 @@ function minuteOf(time: string): number {
 function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object') return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
+  if (typeof value === 'object')
+    return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
   return `${typeof value} ${String(value)}`;
 }
 

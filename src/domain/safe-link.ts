@@ -5,6 +5,7 @@
  */
 
 /** What browsers ignore when they read a URL's scheme: leading C0 controls and spaces, tabs and newlines anywhere. */
+// eslint-disable-next-line no-control-regex -- control characters are what this pattern looks for
 const IGNORED = /^[\u0000-\u0020]+|[\t\n\r]/g;
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
 
@@ -22,7 +23,8 @@ export function safeLinkOrUndefined(value: unknown): string | undefined {
 }
 
 /** `href`, `src`, `action` and `formaction` attribute values of an HTML text, entities decoded as a browser would. */
-const LINK_ATTRIBUTE = /\s(?:href|src|action|formaction|xlink:href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/gi;
+const LINK_ATTRIBUTE =
+  /\s(?:href|src|action|formaction|xlink:href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/gi;
 
 const codePoint = (n: number) => (n <= 0x10ffff ? String.fromCodePoint(n) : '');
 
@@ -49,6 +51,10 @@ export function withSafeHtmlLinks(html: string): string {
   return html.replace(LINK_ATTRIBUTE, (attribute: string, dq?: string, sq?: string, bare?: string) => {
     const value = dq ?? sq ?? bare ?? '';
     if (isSafeLink(decodeEntities(value))) return attribute;
-    return attribute.slice(0, attribute.lastIndexOf(value)) + '#' + attribute.slice(attribute.lastIndexOf(value) + value.length);
+    return (
+      attribute.slice(0, attribute.lastIndexOf(value)) +
+      '#' +
+      attribute.slice(attribute.lastIndexOf(value) + value.length)
+    );
   });
 }

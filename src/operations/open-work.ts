@@ -114,8 +114,15 @@ function closedEventId(e: HistoryEvent): unknown {
 const idKey = (id: unknown): string => String(id);
 
 /** Workflow task events after which the server retries the task without recording it (a transient task). */
-const RETRIED_UNRECORDED = new Set<number>([T.EVENT_TYPE_WORKFLOW_TASK_FAILED, T.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT]);
-const WORKFLOW_TASK_EVENTS = new Set<number>([T.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, ...RETRIED_UNRECORDED]);
+const RETRIED_UNRECORDED = new Set<number>([
+  T.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+  T.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+]);
+const WORKFLOW_TASK_EVENTS = new Set<number>([
+  T.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+  T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+  ...RETRIED_UNRECORDED,
+]);
 
 /**
  * Pairs every opening event with the event that closed it; what is left unpaired is still pending.
@@ -151,7 +158,11 @@ export function waitsWithoutDeadline(work: OpenWork): boolean {
  * (one history read each, `concurrency` at a time). Workflows that do not exist or are closed are
  * left out; a read that fails for another reason throws, naming the workflow.
  */
-export async function findWorkflowsWithoutTimer(client: Client, workflowIds: string[], options: { concurrency?: number } = {}): Promise<string[]> {
+export async function findWorkflowsWithoutTimer(
+  client: Client,
+  workflowIds: string[],
+  options: { concurrency?: number } = {},
+): Promise<string[]> {
   const found = new Set<string>();
   await forEachLimited(workflowIds, options.concurrency ?? 10, async (workflowId) => {
     const history = await historyOf(client, workflowId);
@@ -166,7 +177,10 @@ export async function historyOf(client: Client, workflowId: string, runId?: stri
     return await client.workflow.getHandle(workflowId, runId).fetchHistory();
   } catch (err) {
     if (isNotFound(err)) return null;
-    throw new Error(`reading the history of workflow ${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(
+      `reading the history of workflow ${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -176,7 +190,11 @@ function isNotFound(err: unknown): boolean {
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
     while (next < items.length) await fn(items[next++]);

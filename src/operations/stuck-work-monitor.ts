@@ -1,6 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { Channel } from '../domain/channels';
-import { findStuckWork, withTimeout, type StuckKind, type StuckWork, type StuckWorkDeps, type StuckWorkOptions, type WorkflowWithoutTimer } from './stuck-work';
+import {
+  findStuckWork,
+  withTimeout,
+  type StuckKind,
+  type StuckWork,
+  type StuckWorkDeps,
+  type StuckWorkOptions,
+  type WorkflowWithoutTimer,
+} from './stuck-work';
 
 /**
  * Periodic stuck-work scans (docs/contracts.md, "Stuck work"): one process scans per interval (a
@@ -50,7 +58,9 @@ export function stuckWorkScanMsFrom(env: Record<string, string | undefined>): nu
   if (raw === undefined || raw.trim() === '') return DEFAULT_STUCK_WORK_SCAN_MS;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0 || (value > 0 && value < 1000)) {
-    throw new Error(`STUCK_WORK_SCAN_MS must be 0 (off) or a whole number of milliseconds of at least 1000, got "${raw}"`);
+    throw new Error(
+      `STUCK_WORK_SCAN_MS must be 0 (off) or a whole number of milliseconds of at least 1000, got "${raw}"`,
+    );
   }
   return value;
 }
@@ -58,9 +68,25 @@ export function stuckWorkScanMsFrom(env: Record<string, string | undefined>): nu
 export function summarize(work: StuckWork): StuckWorkSummary {
   const failed = (part: StuckKind) => work.errors.some((e) => e.part === part);
   const samples: StuckSample[] = [
-    ...work.eventsPastDeadline.slice(0, SAMPLES_PER_KIND).map((s) => ({ kind: 'past_deadline' as const, workflowId: s.workflowId, eventId: s.eventId, notificationId: s.notificationId, channel: s.channel, at: s.deadlineAt })),
-    ...work.queuedWithoutJob.slice(0, SAMPLES_PER_KIND).map((s) => ({ kind: 'queued_without_job' as const, workflowId: s.workflowId, eventId: s.eventId, notificationId: s.notificationId, channel: s.channel, at: s.since })),
-    ...work.workflowsWithoutTimer.slice(0, SAMPLES_PER_KIND).map((s) => ({ kind: 'workflow_without_timer' as const, workflowId: s.workflowId, at: s.startedAt })),
+    ...work.eventsPastDeadline.slice(0, SAMPLES_PER_KIND).map((s) => ({
+      kind: 'past_deadline' as const,
+      workflowId: s.workflowId,
+      eventId: s.eventId,
+      notificationId: s.notificationId,
+      channel: s.channel,
+      at: s.deadlineAt,
+    })),
+    ...work.queuedWithoutJob.slice(0, SAMPLES_PER_KIND).map((s) => ({
+      kind: 'queued_without_job' as const,
+      workflowId: s.workflowId,
+      eventId: s.eventId,
+      notificationId: s.notificationId,
+      channel: s.channel,
+      at: s.since,
+    })),
+    ...work.workflowsWithoutTimer
+      .slice(0, SAMPLES_PER_KIND)
+      .map((s) => ({ kind: 'workflow_without_timer' as const, workflowId: s.workflowId, at: s.startedAt })),
   ];
   return {
     scannedAt: work.scannedAt,
@@ -81,8 +107,15 @@ export interface StuckWorkScannerDeps extends StuckWorkDeps {
 }
 
 /** Reads the latest published summary; null when none (no scan within its lifetime) or Redis does not answer. */
-export async function readStuckWorkSummary(redis: Redis, queuePrefix: string): Promise<StuckWorkSummary | null> {
-  const raw = await withTimeout(redis.get(stuckWorkKey(queuePrefix)), REDIS_TIMEOUT_MS, 'Redis did not answer');
+export async function readStuckWorkSummary(
+  redis: Redis,
+  queuePrefix: string,
+): Promise<StuckWorkSummary | null> {
+  const raw = await withTimeout(
+    redis.get(stuckWorkKey(queuePrefix)),
+    REDIS_TIMEOUT_MS,
+    'Redis did not answer',
+  );
   return raw ? (JSON.parse(raw) as StuckWorkSummary) : null;
 }
 
@@ -90,7 +123,11 @@ export async function readStuckWorkSummary(redis: Redis, queuePrefix: string): P
  * Scans for stuck work and publishes the summary for `ttlMs`, continuing the rotation of the last
  * published summary. A Redis that does not answer only costs the publishing (the summary is returned).
  */
-export async function scanAndPublish(deps: StuckWorkScannerDeps, ttlMs: number, options: StuckWorkOptions = {}): Promise<StuckWorkSummary> {
+export async function scanAndPublish(
+  deps: StuckWorkScannerDeps,
+  ttlMs: number,
+  options: StuckWorkOptions = {},
+): Promise<StuckWorkSummary> {
   const previous = await readStuckWorkSummary(deps.redis, deps.queuePrefix).catch(() => null);
   const work = await findStuckWork(deps, {
     workflowCursor: previous?.rotation.workflowCursor ?? null,
@@ -98,9 +135,16 @@ export async function scanAndPublish(deps: StuckWorkScannerDeps, ttlMs: number, 
     ...options,
   });
   const summary = summarize(work);
-  await withTimeout(deps.redis.set(stuckWorkKey(deps.queuePrefix), JSON.stringify(summary), 'PX', Math.max(1000, Math.round(ttlMs))), REDIS_TIMEOUT_MS, 'Redis did not answer').catch(
-    () => undefined,
-  );
+  await withTimeout(
+    deps.redis.set(
+      stuckWorkKey(deps.queuePrefix),
+      JSON.stringify(summary),
+      'PX',
+      Math.max(1000, Math.round(ttlMs)),
+    ),
+    REDIS_TIMEOUT_MS,
+    'Redis did not answer',
+  ).catch(() => undefined);
   return summary;
 }
 
@@ -133,7 +177,13 @@ export function startStuckWorkMonitor(
 
   async function round(): Promise<StuckWorkSummary | null> {
     // Redis refusing the lock (an outage) must not blind this process: it scans on its own then.
-    const lock = deps.redis.set(lockKey(deps.queuePrefix), String(process.pid), 'PX', Math.max(500, intervalMs - 500), 'NX');
+    const lock = deps.redis.set(
+      lockKey(deps.queuePrefix),
+      String(process.pid),
+      'PX',
+      Math.max(500, intervalMs - 500),
+      'NX',
+    );
     const mine = await withTimeout(lock, REDIS_TIMEOUT_MS, 'Redis did not answer').then(
       (ok) => ok === 'OK',
       () => true,
@@ -142,7 +192,9 @@ export function startStuckWorkMonitor(
       ? await scanAndPublish(deps, Math.max(3 * intervalMs, 300_000), options.scan)
       : await readStuckWorkSummary(deps.redis, deps.queuePrefix).catch(() => null);
     if (summary) latest = summary;
-    const counts = latest ? `past_deadline=${latest.pastDeadline} queued_without_job=${latest.queuedWithoutJob} workflow_without_timer=${latest.workflowsWithoutTimer}` : 'none';
+    const counts = latest
+      ? `past_deadline=${latest.pastDeadline} queued_without_job=${latest.queuedWithoutJob} workflow_without_timer=${latest.workflowsWithoutTimer}`
+      : 'none';
     const errors = latest?.errors.map((e) => `${e.part}: ${e.message}`).join('; ');
     log(`stuck work: ${counts}${errors ? ` (not read: ${errors})` : ''}`);
     return summary;

@@ -100,13 +100,25 @@ export interface StuckWorkOptions {
 }
 
 export const EXPIRED_COUNT_CAP = 10_000;
-const DEFAULTS = { deadlineGraceMs: 60_000, handOffGraceMs: 60_000, maxRows: 500, workflowMinAgeMs: 60_000, maxListedWorkflows: 10_000, maxHistories: 200, partTimeoutMs: 20_000 };
+const DEFAULTS = {
+  deadlineGraceMs: 60_000,
+  handOffGraceMs: 60_000,
+  maxRows: 500,
+  workflowMinAgeMs: 60_000,
+  maxListedWorkflows: 10_000,
+  maxHistories: 200,
+  partTimeoutMs: 20_000,
+};
 
 export async function findStuckWork(deps: StuckWorkDeps, options: StuckWorkOptions = {}): Promise<StuckWork> {
   const o = { ...DEFAULTS, ...options };
   const now = options.now ?? new Date();
   const errors: StuckWork['errors'] = [];
-  const part = async <T>(name: StuckWork['errors'][number]['part'], read: () => Promise<T>, fallback: T): Promise<T> => {
+  const part = async <T>(
+    name: StuckWork['errors'][number]['part'],
+    read: () => Promise<T>,
+    fallback: T,
+  ): Promise<T> => {
     try {
       return await withTimeout(read(), o.partTimeoutMs, `no answer within ${o.partTimeoutMs} ms`);
     } catch (err) {
@@ -122,9 +134,17 @@ export async function findStuckWork(deps: StuckWorkDeps, options: StuckWorkOptio
   ]);
   const eventsPastDeadline = rows ? pastDeadline(rows.channels, now.getTime() - o.deadlineGraceMs) : [];
   const queuedWithoutJob = rows
-    ? await part('queued_without_job', () => findQueuedWithoutJob(em, deps.queues, rows.channels, now.getTime() - o.handOffGraceMs), [])
+    ? await part(
+        'queued_without_job',
+        () => findQueuedWithoutJob(em, deps.queues, rows.channels, now.getTime() - o.handOffGraceMs),
+        [],
+      )
     : [];
-  if (!rows) errors.push({ part: 'queued_without_job', message: errors.find((e) => e.part === 'past_deadline')?.message ?? 'rows not read' });
+  if (!rows)
+    errors.push({
+      part: 'queued_without_job',
+      message: errors.find((e) => e.part === 'past_deadline')?.message ?? 'rows not read',
+    });
   return {
     scannedAt: now.toISOString(),
     eventsPastDeadline,
@@ -162,10 +182,24 @@ const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-
  * The open channels of the oldest `limit` rows still sending (lifecycle 2: channel states in the row;
  * release-0 rows are their own workflows' business), and whether more rows are sending than were examined.
  */
-async function openChannelRows(em: EntityManager, limit: number): Promise<{ channels: OpenChannelRow[]; examined: number; truncated: boolean }> {
+async function openChannelRows(
+  em: EntityManager,
+  limit: number,
+): Promise<{ channels: OpenChannelRow[]; examined: number; truncated: boolean }> {
   const conn = em.getConnection();
   const [rows, [count]] = await Promise.all([
-    conn.execute<{ id: string; event_id: string; workflow_id: string; version: number; updated_at: string; channel: string; channel_state: string; deadline_at: string | null }[]>(
+    conn.execute<
+      {
+        id: string;
+        event_id: string;
+        workflow_id: string;
+        version: number;
+        updated_at: string;
+        channel: string;
+        channel_state: string;
+        deadline_at: string | null;
+      }[]
+    >(
       `with oldest as (
          select id, event_id, workflow_id, version, updated_at, channel_states
            from notifications where state = 'sending' and lifecycle = 2
@@ -177,7 +211,10 @@ async function openChannelRows(em: EntityManager, limit: number): Promise<{ chan
         where c.value ->> 'state' in ('pending', 'queued')`,
       [limit],
     ),
-    conn.execute<{ n: number }[]>(`select count(*)::int as n from (select 1 from notifications where state = 'sending' and lifecycle = 2 limit ?) s`, [limit + 1]),
+    conn.execute<{ n: number }[]>(
+      `select count(*)::int as n from (select 1 from notifications where state = 'sending' and lifecycle = 2 limit ?) s`,
+      [limit + 1],
+    ),
   ]);
   const channels: OpenChannelRow[] = [];
   for (const r of rows) {
@@ -201,7 +238,13 @@ async function openChannelRows(em: EntityManager, limit: number): Promise<{ chan
 function pastDeadline(channels: OpenChannelRow[], cutoffMs: number): PastDeadline[] {
   return channels
     .filter((c) => c.deadlineAt !== null && Date.parse(c.deadlineAt) < cutoffMs)
-    .map((c) => ({ notificationId: c.notificationId, eventId: c.eventId, workflowId: c.workflowId, channel: c.channel, deadlineAt: c.deadlineAt! }))
+    .map((c) => ({
+      notificationId: c.notificationId,
+      eventId: c.eventId,
+      workflowId: c.workflowId,
+      channel: c.channel,
+      deadlineAt: c.deadlineAt!,
+    }))
     .sort((a, b) => Date.parse(a.deadlineAt) - Date.parse(b.deadlineAt));
 }
 
@@ -210,8 +253,15 @@ function pastDeadline(channels: OpenChannelRow[], cutoffMs: number): PastDeadlin
  * pipelined EXISTS per channel queue. A row that changed while Redis was read (a worker finished and
  * removed its job) is read again and dropped, so a finishing send is never reported.
  */
-async function findQueuedWithoutJob(em: EntityManager, queues: SendQueues, channels: OpenChannelRow[], changedBeforeMs: number): Promise<QueuedWithoutJob[]> {
-  const candidates = channels.filter((c) => c.state === 'queued' && Date.parse(c.updatedAt) < changedBeforeMs);
+async function findQueuedWithoutJob(
+  em: EntityManager,
+  queues: SendQueues,
+  channels: OpenChannelRow[],
+  changedBeforeMs: number,
+): Promise<QueuedWithoutJob[]> {
+  const candidates = channels.filter(
+    (c) => c.state === 'queued' && Date.parse(c.updatedAt) < changedBeforeMs,
+  );
   const missing: OpenChannelRow[] = [];
   for (const [channel, group] of groupBy(candidates, (c) => c.channel)) {
     const queue = queues.queue(channel);
@@ -222,29 +272,50 @@ async function findQueuedWithoutJob(em: EntityManager, queues: SendQueues, chann
     const answers = (await pipeline.exec()) ?? [];
     group.forEach((c, i) => {
       const [err, exists] = answers[i] ?? [new Error('no answer'), null];
-      if (err) throw new Error(`checking job ${sendJobId(c.notificationId, channel)} in Redis failed: ${err.message}`);
+      if (err)
+        throw new Error(
+          `checking job ${sendJobId(c.notificationId, channel)} in Redis failed: ${err.message}`,
+        );
       if (exists === 0) missing.push(c);
     });
   }
   const unchanged = await stillQueued(em, missing);
   return missing
     .filter((c) => unchanged.has(`${c.notificationId}.${c.channel}`))
-    .map((c) => ({ notificationId: c.notificationId, eventId: c.eventId, workflowId: c.workflowId, channel: c.channel, jobId: sendJobId(c.notificationId, c.channel), since: c.updatedAt }));
+    .map((c) => ({
+      notificationId: c.notificationId,
+      eventId: c.eventId,
+      workflowId: c.workflowId,
+      channel: c.channel,
+      jobId: sendJobId(c.notificationId, c.channel),
+      since: c.updatedAt,
+    }));
 }
 
 /** `<notificationId>.<channel>` of the given channels whose row has the same version and the channel is still queued. */
 async function stillQueued(em: EntityManager, channels: OpenChannelRow[]): Promise<Set<string>> {
   if (channels.length === 0) return new Set();
-  const rows: { id: string; version: number; channel_states: Record<string, { state?: string }> | string }[] = await em
-    .getConnection()
-    .execute(`select id, version, channel_states from notifications where id in (select (jsonb_array_elements_text(?::jsonb))::uuid)`, [
-      JSON.stringify([...new Set(channels.map((c) => c.notificationId))]),
-    ]);
-  const byId = new Map(rows.map((r) => [r.id, { version: r.version, states: typeof r.channel_states === 'string' ? JSON.parse(r.channel_states) : r.channel_states }]));
+  const rows: { id: string; version: number; channel_states: Record<string, { state?: string }> | string }[] =
+    await em
+      .getConnection()
+      .execute(
+        `select id, version, channel_states from notifications where id in (select (jsonb_array_elements_text(?::jsonb))::uuid)`,
+        [JSON.stringify([...new Set(channels.map((c) => c.notificationId))])],
+      );
+  const byId = new Map(
+    rows.map((r) => [
+      r.id,
+      {
+        version: r.version,
+        states: typeof r.channel_states === 'string' ? JSON.parse(r.channel_states) : r.channel_states,
+      },
+    ]),
+  );
   const out = new Set<string>();
   for (const c of channels) {
     const row = byId.get(c.notificationId);
-    if (row && row.version === c.version && row.states?.[c.channel]?.state === 'queued') out.add(`${c.notificationId}.${c.channel}`);
+    if (row && row.version === c.version && row.states?.[c.channel]?.state === 'queued')
+      out.add(`${c.notificationId}.${c.channel}`);
   }
   return out;
 }
@@ -252,7 +323,10 @@ async function stillQueued(em: EntityManager, channels: OpenChannelRow[]): Promi
 async function countExpired(em: EntityManager): Promise<number> {
   const [row] = await em
     .getConnection()
-    .execute<{ n: number }[]>(`select count(*)::int as n from (select 1 from notifications where state = 'expired' limit ?) s`, [EXPIRED_COUNT_CAP]);
+    .execute<{ n: number }[]>(
+      `select count(*)::int as n from (select 1 from notifications where state = 'expired' limit ?) s`,
+      [EXPIRED_COUNT_CAP],
+    );
   return row?.n ?? 0;
 }
 
@@ -276,13 +350,23 @@ async function findWorkflowsWithoutDeadline(
   deps: StuckWorkDeps,
   now: Date,
   o: typeof DEFAULTS & Pick<StuckWorkOptions, 'workflowCursor' | 'recheckWorkflows'>,
-): Promise<{ stuck: WorkflowWithoutTimer[]; listed: number; checked: number; truncated: boolean; nextCursor: string | null }> {
+): Promise<{
+  stuck: WorkflowWithoutTimer[];
+  listed: number;
+  checked: number;
+  truncated: boolean;
+  nextCursor: string | null;
+}> {
   const startedBefore = new Date(now.getTime() - o.workflowMinAgeMs);
   const listed = await listRunning(deps.client, deps.taskQueues, startedBefore, o.maxListedWorkflows);
   const recheck = (o.recheckWorkflows ?? []).slice(0, o.maxHistories);
   const seen = new Set(recheck.map((r) => r.runId));
   const candidates = listed.filter((r) => !seen.has(r.runId));
-  const { window, nextCursor } = rotatingWindow(candidates, o.workflowCursor ?? null, o.maxHistories - recheck.length);
+  const { window, nextCursor } = rotatingWindow(
+    candidates,
+    o.workflowCursor ?? null,
+    o.maxHistories - recheck.length,
+  );
   const toCheck = [...recheck, ...window];
   const stuck: WorkflowWithoutTimer[] = [];
   await forEachLimited(toCheck, 10, async (run) => {
@@ -290,29 +374,58 @@ async function findWorkflowsWithoutDeadline(
     if (history && waitsWithoutDeadline(openWorkOf(history))) stuck.push(run);
   });
   stuck.sort((a, b) => cursorOf(a).localeCompare(cursorOf(b)));
-  return { stuck, listed: listed.length, checked: toCheck.length, truncated: window.length < candidates.length || listed.length >= o.maxListedWorkflows, nextCursor };
+  return {
+    stuck,
+    listed: listed.length,
+    checked: toCheck.length,
+    truncated: window.length < candidates.length || listed.length >= o.maxListedWorkflows,
+    nextCursor,
+  };
 }
 
 /**
  * Up to `budget` runs after the cursor, oldest first, wrapping round to the oldest; the next cursor is
  * the last run taken, or null when that was the newest (the next scan starts over).
  */
-export function rotatingWindow<R extends ListedRun>(runs: R[], cursor: string | null, budget: number): { window: R[]; nextCursor: string | null } {
+export function rotatingWindow<R extends ListedRun>(
+  runs: R[],
+  cursor: string | null,
+  budget: number,
+): { window: R[]; nextCursor: string | null } {
   const sorted = [...runs].sort((a, b) => cursorOf(a).localeCompare(cursorOf(b)));
   const count = Math.min(Math.max(0, budget), sorted.length);
   if (count === 0) return { window: [], nextCursor: cursor };
-  const start = cursor === null ? 0 : Math.max(0, sorted.findIndex((r) => cursorOf(r) > cursor));
+  const start =
+    cursor === null
+      ? 0
+      : Math.max(
+          0,
+          sorted.findIndex((r) => cursorOf(r) > cursor),
+        );
   const window = Array.from({ length: count }, (_, i) => sorted[(start + i) % sorted.length]);
   const last = (start + count - 1) % sorted.length;
   return { window, nextCursor: last === sorted.length - 1 ? null : cursorOf(sorted[last]) };
 }
 
-async function listRunning(client: Client, taskQueues: string[], startedBefore: Date, max: number): Promise<ListedRun[]> {
+async function listRunning(
+  client: Client,
+  taskQueues: string[],
+  startedBefore: Date,
+  max: number,
+): Promise<ListedRun[]> {
   const queues = taskQueues.map((q) => JSON.stringify(q)).join(', ');
   const query = `ExecutionStatus = "Running" AND TaskQueue IN (${queues}) AND StartTime < "${startedBefore.toISOString()}"`;
   const runs: ListedRun[] = [];
-  for await (const info of client.workflow.list({ query, pageSize: 1000 }) as AsyncIterable<WorkflowExecutionInfo>) {
-    runs.push({ workflowId: info.workflowId, runId: info.runId, workflowType: info.type, startedAt: info.startTime.toISOString() });
+  for await (const info of client.workflow.list({
+    query,
+    pageSize: 1000,
+  }) as AsyncIterable<WorkflowExecutionInfo>) {
+    runs.push({
+      workflowId: info.workflowId,
+      runId: info.runId,
+      workflowType: info.type,
+      startedAt: info.startTime.toISOString(),
+    });
     if (runs.length >= max) break;
   }
   return runs;

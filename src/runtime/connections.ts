@@ -7,7 +7,12 @@ import { temporalDataConverter } from '../temporal/payload-codec';
 
 /** A Redis connection fit for BullMQ workers (blocking commands must not time out). Fails fast when unreachable. */
 export async function connectRedis(url: string, name = 'notifications'): Promise<Redis> {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: true, connectTimeout: 5000 });
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: null,
+    connectionName: name,
+    lazyConnect: true,
+    connectTimeout: 5000,
+  });
   // Heard here so ioredis does not print "Unhandled error event" next to our one line; the cause goes into it.
   let cause: Error | null = null;
   const remember = (err: Error) => (cause ??= err);
@@ -17,7 +22,9 @@ export async function connectRedis(url: string, name = 'notifications'): Promise
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new Error(`Redis unreachable at ${redactedUrl(url)}: ${(cause ?? (err as Error)).message}`);
+    throw new Error(`Redis unreachable at ${redactedUrl(url)}: ${(cause ?? (err as Error)).message}`, {
+      cause: err,
+    });
   } finally {
     redis.off('error', remember);
   }
@@ -29,7 +36,7 @@ export async function connectTemporalClient(temporal: Config['temporal']): Promi
     const connection = await Connection.connect({ address: temporal.address, connectTimeout: 5000 });
     return temporalClientOn(connection, temporal);
   } catch (err) {
-    throw new Error(`Temporal unreachable at ${temporal.address}: ${(err as Error).message}`);
+    throw new Error(`Temporal unreachable at ${temporal.address}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -38,14 +45,21 @@ export async function connectTemporalClient(temporal: Config['temporal']): Promi
  * Client we create goes through here or connectTemporalClient, so every payload it writes is encrypted
  * when PAYLOAD_ENCRYPTION_KEYS is set (src/temporal/payload-codec.ts).
  */
-export function temporalClientOn(connection: Connection | NativeConnection, temporal: Config['temporal']): Client {
-  return new Client({ connection, namespace: temporal.namespace, dataConverter: temporalDataConverter(temporal) });
+export function temporalClientOn(
+  connection: Connection | NativeConnection,
+  temporal: Config['temporal'],
+): Client {
+  return new Client({
+    connection,
+    namespace: temporal.namespace,
+    dataConverter: temporalDataConverter(temporal),
+  });
 }
 
 export async function connectTemporalWorker(temporal: Config['temporal']): Promise<NativeConnection> {
   try {
     return await NativeConnection.connect({ address: temporal.address });
   } catch (err) {
-    throw new Error(`Temporal unreachable at ${temporal.address}: ${(err as Error).message}`);
+    throw new Error(`Temporal unreachable at ${temporal.address}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -36,8 +36,15 @@ export function startDeliveryWorkers(input: {
 }): DeliveryWorkers {
   const { config, providers } = input;
   const outcomes = input.outcomes ?? new TemporalOutcomeReporter(input.temporalClient);
-  const fallbackQueues = new SendQueues({ connection: input.redis, prefix: config.queuePrefix, channels: config.channels, keep: keptJobs(config) });
-  const recorder = input.recorder ?? new OutcomeRecorder(fallbackQueues, temporalWaker(input.temporalClient), config.deliveryDeadlineMs);
+  const fallbackQueues = new SendQueues({
+    connection: input.redis,
+    prefix: config.queuePrefix,
+    channels: config.channels,
+    keep: keptJobs(config),
+  });
+  const recorder =
+    input.recorder ??
+    new OutcomeRecorder(fallbackQueues, temporalWaker(input.temporalClient), config.deliveryDeadlineMs);
   const sendRecords = new SendRecordStore(config.sendRecordStaleMs);
   const workerId = `${hostname()}:${process.pid}`;
   const workers = new Map<Channel, Worker>();
@@ -73,11 +80,13 @@ export function startDeliveryWorkers(input: {
     workers,
     async close() {
       // A worker closed while its Redis connections still start up throws an unhandled 'error' (BullMQ): let them finish first.
-      await Promise.all([...workers.values()].map(async (w) => {
-        await w.waitUntilReady().catch(() => undefined);
-        await w.close();
-      }));
-      await Promise.all(Object.values(providers).map((p) => p?.close?.()));
+      await Promise.all(
+        [...workers.values()].map(async (w) => {
+          await w.waitUntilReady().catch(() => undefined);
+          await w.close();
+        }),
+      );
+      await Promise.all(Object.values(providers).map(async (p) => p?.close?.()));
       await fallbackQueues.close();
     },
   };

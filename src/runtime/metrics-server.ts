@@ -10,7 +10,11 @@ export interface MetricsServer {
 }
 
 /** Serves `GET /metrics` in the Prometheus text format; port 0 picks a free port. */
-export async function startMetricsServer(registry: Registry, port: number, host = '0.0.0.0'): Promise<MetricsServer> {
+export async function startMetricsServer(
+  registry: Registry,
+  port: number,
+  host = '0.0.0.0',
+): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {
@@ -19,11 +23,16 @@ export async function startMetricsServer(registry: Registry, port: number, host 
     }
     registry.metrics().then(
       (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
-      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics collection failed: ${String(err)}\n`),
+      (err: unknown) =>
+        res
+          .writeHead(500, { 'content-type': 'text/plain' })
+          .end(`metrics collection failed: ${String(err)}\n`),
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`metrics endpoint cannot listen on ${host}:${port}: ${err.message}`)));
+    server.once('error', (err) =>
+      reject(new Error(`metrics endpoint cannot listen on ${host}:${port}: ${err.message}`)),
+    );
     server.listen(port, host, resolve);
   });
   const actualPort = (server.address() as AddressInfo).port;

@@ -51,7 +51,12 @@ export async function startService(
   const orm = await openOrm(config.databaseUrl);
   const redis = await connectRedis(config.redisUrl);
   let temporalClient = await connectTemporalClient(config.temporal);
-  const queues = new SendQueues({ connection: redis, prefix: config.queuePrefix, channels: config.channels, keep: keptJobs(config) });
+  const queues = new SendQueues({
+    connection: redis,
+    prefix: config.queuePrefix,
+    channels: config.channels,
+    keep: keptJobs(config),
+  });
 
   let nativeConnection: NativeConnection | null = null;
   let temporalWorker: TemporalWorkers | null = null;
@@ -67,19 +72,33 @@ export async function startService(
       workflowBundlePath: config.workflowBundlePath,
     });
     temporalWorkerRun = temporalWorker.run();
-    log(`workflow workers polling task queues "${config.temporal.taskQueue}" and "${config.temporal.campaignTaskQueue}" on ${config.temporal.address}`);
+    log(
+      `workflow workers polling task queues "${config.temporal.taskQueue}" and "${config.temporal.campaignTaskQueue}" on ${config.temporal.address}`,
+    );
   }
   const metrics = new DeliveryMetrics();
   const delivery = parts.deliveryWorkers
-    ? startDeliveryWorkers({ config, orm, redis, temporalClient, providers: { ...extraProviders, ...createProviders(config, orm, redis) }, observer: metrics, log })
+    ? startDeliveryWorkers({
+        config,
+        orm,
+        redis,
+        temporalClient,
+        providers: { ...extraProviders, ...createProviders(config, orm, redis) },
+        observer: metrics,
+        log,
+      })
     : null;
   if (delivery) log(`delivery workers consuming: ${[...delivery.workers.keys()].join(', ') || 'none'}`);
   for (const channel of delivery?.workers.keys() ?? []) {
     metrics.trackQueue(channel, queues.queue(channel), effectiveRateLimit(config.channels[channel]).max);
   }
   // Stuck work (docs/contracts.md, "Stuck work"): one worker process per interval scans, every one reports.
-  const stuckWork = parts.temporalWorker || parts.deliveryWorkers ? startStuckWorkScans({ env: process.env, config, orm, redis, queues, temporalClient, metrics, log }) : null;
-  const metricsServer = config.metricsPort === null ? null : await startMetricsServer(metrics.registry, config.metricsPort);
+  const stuckWork =
+    parts.temporalWorker || parts.deliveryWorkers
+      ? startStuckWorkScans({ env: process.env, config, orm, redis, queues, temporalClient, metrics, log })
+      : null;
+  const metricsServer =
+    config.metricsPort === null ? null : await startMetricsServer(metrics.registry, config.metricsPort);
   if (metricsServer) log(`metrics at ${metricsServer.url}`);
 
   return {

@@ -1,4 +1,10 @@
-import { bundleWorkflowCode, Runtime, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  Runtime,
+  Worker,
+  type NativeConnection,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { Config } from '../config';
 import { temporalDataConverter } from '../temporal/payload-codec';
@@ -42,10 +48,21 @@ export async function createTemporalWorkers(options: TemporalWorkerOptions): Pro
   // would run its own webpack build of the same code (twice the start-up time and memory).
   const workflows = options.workflowBundlePath
     ? { workflowBundle: { codePath: options.workflowBundlePath } }
-    : { workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: Runtime.instance().logger }) };
+    : {
+        workflowBundle: await bundleWorkflowCode({
+          workflowsPath: require.resolve('../../workflows'),
+          logger: Runtime.instance().logger,
+        }),
+      };
   // Payloads are decrypted and encrypted on the way in and out (the codec runs outside the workflow sandbox).
   const dataConverter = temporalDataConverter(options.config.temporal);
-  const common = { connection: options.connection, namespace: options.config.temporal.namespace, activities, dataConverter, ...workflows };
+  const common = {
+    connection: options.connection,
+    namespace: options.config.temporal.namespace,
+    activities,
+    dataConverter,
+    ...workflows,
+  };
   const workers = await Promise.all([
     Worker.create({ ...common, ...EVENT_WORKER, taskQueue: options.config.temporal.taskQueue }),
     Worker.create({ ...common, ...CAMPAIGN_WORKER, taskQueue: options.config.temporal.campaignTaskQueue }),

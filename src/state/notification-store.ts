@@ -4,7 +4,12 @@ import { Notification } from '../db/entities';
 import type { Channel } from '../domain/channels';
 import type { ChannelContent } from '../domain/channel-content';
 import type { RecipientSummary } from '../domain/event-ledger';
-import { settledState, type ChannelRecords, type NotificationView, type Step } from '../domain/notification-lifecycle';
+import {
+  settledState,
+  type ChannelRecords,
+  type NotificationView,
+  type Step,
+} from '../domain/notification-lifecycle';
 import type { ChannelOutcome, NotificationState } from '../domain/notification-status';
 import type { Priority } from '../domain/priorities';
 
@@ -89,7 +94,8 @@ const ROW_COLUMNS: [keyof NotificationRowInput, string][] = [
 const RECORDSET = `jsonb_to_recordset(?::jsonb) as x(${ROW_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')})`;
 const OPEN_STATES = `('pending', 'queued')`;
 const WAITING_STATES = `('scheduled', 'waiting_quiet_hours')`;
-const EVENT_ROW_COLUMNS = 'id, recipient_id, state, channel_states, fallbacks, send_at, error, version, priority';
+const EVENT_ROW_COLUMNS =
+  'id, recipient_id, state, channel_states, fallbacks, send_at, error, version, priority';
 
 // ---- admission ---------------------------------------------------------------------------------
 
@@ -97,7 +103,11 @@ const EVENT_ROW_COLUMNS = 'id, recipient_id, state, channel_states, fallbacks, s
  * Stores admitted rows in one statement, idempotent per event and recipient: rows an earlier try
  * stored come back as they are, so their open channels are handed off again (same job ids, I3).
  */
-export async function insertRows(em: EntityManager, owner: RowOwner, rows: NotificationRowInput[]): Promise<StoredRow[]> {
+export async function insertRows(
+  em: EntityManager,
+  owner: RowOwner,
+  rows: NotificationRowInput[],
+): Promise<StoredRow[]> {
   if (rows.length === 0) return [];
   const columns = ROW_COLUMNS.map(([c]) => c).join(', ');
   const counter = owner.tracked
@@ -129,8 +139,13 @@ export async function insertRows(em: EntityManager, owner: RowOwner, rows: Notif
 }
 
 /** The plan an event's rows were stored with (its EventSpec), for a redrive after its workflow closed; null when none was kept. */
-export async function storedEventSpec(em: EntityManager, eventId: string): Promise<Record<string, unknown> | null> {
-  const [row] = await em.getConnection().execute(`select spec from notification_events where event_id = ?`, [eventId]);
+export async function storedEventSpec(
+  em: EntityManager,
+  eventId: string,
+): Promise<Record<string, unknown> | null> {
+  const [row] = await em
+    .getConnection()
+    .execute(`select spec from notification_events where event_id = ?`, [eventId]);
   return (row?.spec as Record<string, unknown> | undefined) ?? null;
 }
 
@@ -138,7 +153,10 @@ export async function storedEventSpec(em: EntityManager, eventId: string): Promi
 export async function countExpired(em: EntityManager, eventId: string): Promise<number> {
   const [row] = await em
     .getConnection()
-    .execute(`select count(*)::int as n from notifications where event_id = ? and lifecycle = 2 and (state = 'expired' or channel_states::text like '%"expired"%')`, [eventId]);
+    .execute(
+      `select count(*)::int as n from notifications where event_id = ? and lifecycle = 2 and (state = 'expired' or channel_states::text like '%"expired"%')`,
+      [eventId],
+    );
   return Number(row?.n ?? 0);
 }
 
@@ -147,7 +165,12 @@ export async function countExpired(em: EntityManager, eventId: string): Promise<
  * Never early: a row a moment ahead of that clock stays, and its time goes back to the workflow as a
  * wake-up (waitingSendTimes), which is how clocks a few seconds apart are tolerated.
  */
-export async function dueRecipientIds(em: EntityManager, eventId: string, nowMs: number, limit: number): Promise<string[]> {
+export async function dueRecipientIds(
+  em: EntityManager,
+  eventId: string,
+  nowMs: number,
+  limit: number,
+): Promise<string[]> {
   const due: { recipient_id: string }[] = await em.getConnection().execute(
     `select recipient_id from notifications
       where event_id = ? and state in ${WAITING_STATES} and send_at <= ?
@@ -161,7 +184,10 @@ export async function dueRecipientIds(em: EntityManager, eventId: string, nowMs:
 export async function waitingSendTimes(em: EntityManager, eventId: string): Promise<number[]> {
   const rows: { send_at: Date | string }[] = await em
     .getConnection()
-    .execute(`select distinct send_at from notifications where event_id = ? and state in ${WAITING_STATES} and send_at is not null order by send_at`, [eventId]);
+    .execute(
+      `select distinct send_at from notifications where event_id = ? and state in ${WAITING_STATES} and send_at is not null order by send_at`,
+      [eventId],
+    );
   return rows.map((r) => new Date(r.send_at).getTime());
 }
 
@@ -169,9 +195,23 @@ export async function waitingSendTimes(em: EntityManager, eventId: string): Prom
  * Writes due rows (rendered and sending, or parked again for quiet hours) unless they were cancelled
  * or moved meanwhile; the counter grows by the channels opened, in the same statement.
  */
-export async function startDueRows(em: EntityManager, owner: RowOwner, rows: NotificationRowInput[], nowMs: number): Promise<StoredRow[]> {
+export async function startDueRows(
+  em: EntityManager,
+  owner: RowOwner,
+  rows: NotificationRowInput[],
+  nowMs: number,
+): Promise<StoredRow[]> {
   if (rows.length === 0) return [];
-  const fixed = ['event_id', 'recipient_id', 'data', 'workflow_id', 'event_type', 'template_code', 'category', 'priority'];
+  const fixed = [
+    'event_id',
+    'recipient_id',
+    'data',
+    'workflow_id',
+    'event_type',
+    'template_code',
+    'category',
+    'priority',
+  ];
   const set = ROW_COLUMNS.filter(([c]) => !fixed.includes(c))
     .map(([c]) => `${c} = x.${c}`)
     .join(', ');
@@ -195,7 +235,11 @@ export async function startDueRows(em: EntityManager, owner: RowOwner, rows: Not
 }
 
 /** A recipient deleted, or a template variable missing, while its notification waited: the row fails. */
-export async function failWaitingRows(em: EntityManager, eventId: string, failed: RecipientSummary[]): Promise<void> {
+export async function failWaitingRows(
+  em: EntityManager,
+  eventId: string,
+  failed: RecipientSummary[],
+): Promise<void> {
   if (failed.length === 0) return;
   await em.getConnection().execute(
     `update notifications n set state = 'failed', error = x.error, version = n.version + 1, updated_at = now()
@@ -209,7 +253,10 @@ export async function failWaitingRows(em: EntityManager, eventId: string, failed
  * Open channels of the event's sending rows that no worker has claimed (no send record sending or
  * sent): what a retried step hands off again (I3). Existing jobs make that a no-op.
  */
-export async function unclaimedOpenChannels(em: EntityManager, eventId: string): Promise<{ id: string; channel: Channel; priority: Priority }[]> {
+export async function unclaimedOpenChannels(
+  em: EntityManager,
+  eventId: string,
+): Promise<{ id: string; channel: Channel; priority: Priority }[]> {
   return em.getConnection().execute(
     `select n.id, c.key as channel, n.priority
        from notifications n, jsonb_each(n.channel_states) c
@@ -222,7 +269,12 @@ export async function unclaimedOpenChannels(em: EntityManager, eventId: string):
 // ---- control -----------------------------------------------------------------------------------
 
 /** Moves the event's waiting rows (one recipient's or all) to a new send time. */
-export async function rescheduleWaiting(em: EntityManager, eventId: string, userId: string | undefined, sendAt: Date): Promise<void> {
+export async function rescheduleWaiting(
+  em: EntityManager,
+  eventId: string,
+  userId: string | undefined,
+  sendAt: Date,
+): Promise<void> {
   await em.getConnection().execute(
     `update notifications set state = 'scheduled', send_at = ?, version = version + 1, updated_at = now()
       where event_id = ?${userId === undefined ? '' : ' and recipient_id = ?'} and state in ${WAITING_STATES}`,
@@ -236,19 +288,25 @@ export async function rescheduleWaiting(em: EntityManager, eventId: string, user
  * SHARE, SendRecordStore.claim) either committed before the send records are read here (the
  * notification is refused) or waits and then finds it cancelled.
  */
-export async function cancelBeforeProviders(em: EntityManager, eventId: string, userId: string | undefined, error: string): Promise<void> {
+export async function cancelBeforeProviders(
+  em: EntityManager,
+  eventId: string,
+  userId: string | undefined,
+  error: string,
+): Promise<void> {
   const who = userId === undefined ? '' : ' and recipient_id = ?';
   const whoArgs = userId === undefined ? [] : [userId];
   await em.transactional(async (tx) => {
     const ctx = tx.getTransactionContext();
     const conn = tx.getConnection();
-    const rows: { id: string; state: NotificationState; channel_states: ChannelRecords }[] = await conn.execute(
-      `select id, state, channel_states from notifications
+    const rows: { id: string; state: NotificationState; channel_states: ChannelRecords }[] =
+      await conn.execute(
+        `select id, state, channel_states from notifications
         where event_id = ?${who} and state in ('scheduled', 'waiting_quiet_hours', 'sending') order by id for update`,
-      [eventId, ...whoArgs],
-      'all',
-      ctx,
-    );
+        [eventId, ...whoArgs],
+        'all',
+        ctx,
+      );
     const sending = rows.filter((r) => r.state === 'sending').map((r) => r.id);
     const claimed: { notification_id: string }[] = sending.length
       ? await conn.execute(
@@ -276,7 +334,12 @@ export async function cancelBeforeProviders(em: EntityManager, eventId: string, 
       ctx,
     );
     if (closedChannels > 0) {
-      await conn.execute(`update notification_events set open_channels = greatest(open_channels - ?, 0), updated_at = now() where event_id = ?`, [closedChannels, eventId], 'all', ctx);
+      await conn.execute(
+        `update notification_events set open_channels = greatest(open_channels - ?, 0), updated_at = now() where event_id = ?`,
+        [closedChannels, eventId],
+        'all',
+        ctx,
+      );
     }
   });
 }
@@ -292,7 +355,11 @@ export async function cancelWaitingById(em: EntityManager, id: string, error: st
 }
 
 /** Cancels every still-waiting row of an event (a cancelled campaign's quiet-hours rows); returns how many. */
-export async function cancelWaitingOfEvent(em: EntityManager, eventId: string, error: string): Promise<number> {
+export async function cancelWaitingOfEvent(
+  em: EntityManager,
+  eventId: string,
+  error: string,
+): Promise<number> {
   const rows = await em.getConnection().execute(
     `update notifications set state = 'cancelled', error = ?, send_at = null, version = version + 1, updated_at = now()
       where event_id = ? and state in ${WAITING_STATES} returning id`,
@@ -307,14 +374,20 @@ export async function cancelWaitingOfEvent(em: EntityManager, eventId: string, e
 export function eventRows(em: EntityManager, eventId: string, userId?: string): Promise<EventRow[]> {
   return em
     .getConnection()
-    .execute(`select ${EVENT_ROW_COLUMNS} from notifications where event_id = ? and lifecycle = 2${userId === undefined ? '' : ' and recipient_id = ?'}`, [
-      eventId,
-      ...(userId === undefined ? [] : [userId]),
-    ]);
+    .execute(
+      `select ${EVENT_ROW_COLUMNS} from notifications where event_id = ? and lifecycle = 2${userId === undefined ? '' : ' and recipient_id = ?'}`,
+      [eventId, ...(userId === undefined ? [] : [userId])],
+    );
 }
 
 /** A page of the event's sending rows with an open channel past its deadline, in id order after `afterId` (campaigns). */
-export function sendingRowsPastDeadline(em: EntityManager, eventId: string, nowMs: number, afterId: string, limit: number): Promise<EventRow[]> {
+export function sendingRowsPastDeadline(
+  em: EntityManager,
+  eventId: string,
+  nowMs: number,
+  afterId: string,
+  limit: number,
+): Promise<EventRow[]> {
   return em.getConnection().execute(
     `select ${EVENT_ROW_COLUMNS} from notifications n
       where n.event_id = ? and n.state = 'sending' and n.lifecycle = 2 and n.id > ?
@@ -325,18 +398,28 @@ export function sendingRowsPastDeadline(em: EntityManager, eventId: string, nowM
 }
 
 /** The event's open channels and the earliest deadline among them (a campaign waits for it). */
-export async function openChannelSummary(em: EntityManager, eventId: string): Promise<{ open: number; nextDeadlineMs: number | null }> {
+export async function openChannelSummary(
+  em: EntityManager,
+  eventId: string,
+): Promise<{ open: number; nextDeadlineMs: number | null }> {
   const [row] = await em.getConnection().execute(
     `select count(*)::int as open, min((c.value->>'deadlineAt')::timestamptz) as next_deadline
        from notifications n, jsonb_each(n.channel_states) c
       where n.event_id = ? and n.state = 'sending' and c.value->>'state' in ${OPEN_STATES}`,
     [eventId],
   );
-  return { open: Number(row?.open ?? 0), nextDeadlineMs: row?.next_deadline ? new Date(row.next_deadline).getTime() : null };
+  return {
+    open: Number(row?.open ?? 0),
+    nextDeadlineMs: row?.next_deadline ? new Date(row.next_deadline).getTime() : null,
+  };
 }
 
 /** Writes a reconciled row unless a worker changed it meanwhile (false: look again at the next wake-up). */
-export async function writeReconciledRow(em: EntityManager, row: EventRow, view: NotificationView): Promise<boolean> {
+export async function writeReconciledRow(
+  em: EntityManager,
+  row: EventRow,
+  view: NotificationView,
+): Promise<boolean> {
   const updated = await em.getConnection().execute(
     `update notifications set state = ?, channel_states = ?::jsonb, error = ?, version = version + 1, updated_at = now()
       where id = ? and version = ? returning id`,
@@ -347,7 +430,12 @@ export async function writeReconciledRow(em: EntityManager, row: EventRow, view:
 
 /** The count the channel workers move, reset from the rows after a deadline, so a lost decrement cannot wedge the event. */
 export async function resetOpenChannels(em: EntityManager, eventId: string, open: number): Promise<void> {
-  await em.getConnection().execute(`update notification_events set open_channels = ?, updated_at = now() where event_id = ?`, [open, eventId]);
+  await em
+    .getConnection()
+    .execute(`update notification_events set open_channels = ?, updated_at = now() where event_id = ?`, [
+      open,
+      eventId,
+    ]);
 }
 
 /**
@@ -367,7 +455,8 @@ export async function expireOpenWork(em: EntityManager, eventId: string, error: 
     );
     const changed: { id: string; state: NotificationState; channel_states: ChannelRecords }[] = [];
     for (const row of rows) {
-      if (row.state !== 'sending' && row.state !== 'scheduled' && row.state !== 'waiting_quiet_hours') continue;
+      if (row.state !== 'sending' && row.state !== 'scheduled' && row.state !== 'waiting_quiet_hours')
+        continue;
       const { channels } = closeOpenChannels(row.channel_states ?? {}, 'expired', error);
       const state = row.state === 'sending' ? settledState(channels) : 'expired';
       Object.assign(row, { state, channel_states: channels, error, send_at: null });
@@ -381,7 +470,12 @@ export async function expireOpenWork(em: EntityManager, eventId: string, error: 
         'all',
         ctx,
       );
-      await conn.execute(`update notification_events set open_channels = 0, updated_at = now() where event_id = ?`, [eventId], 'all', ctx);
+      await conn.execute(
+        `update notification_events set open_channels = 0, updated_at = now() where event_id = ?`,
+        [eventId],
+        'all',
+        ctx,
+      );
     }
     return rows;
   });
@@ -392,7 +486,12 @@ export async function expireOpenWork(em: EntityManager, eventId: string, error: 
  * with a new deadline and hand-off clock, rows that expired while waiting are due now. Returns the
  * rows now open; the counter is recounted from the rows.
  */
-export async function reopenExpired(em: EntityManager, eventId: string, nowMs: number, deliveryDeadlineMs: number): Promise<EventRow[]> {
+export async function reopenExpired(
+  em: EntityManager,
+  eventId: string,
+  nowMs: number,
+  deliveryDeadlineMs: number,
+): Promise<EventRow[]> {
   return em.transactional(async (tx) => {
     const ctx = tx.getTransactionContext();
     const conn = tx.getConnection();
@@ -404,11 +503,19 @@ export async function reopenExpired(em: EntityManager, eventId: string, nowMs: n
     );
     const now = new Date(nowMs).toISOString();
     const deadlineAt = new Date(nowMs + deliveryDeadlineMs).toISOString();
-    const reopened: { id: string; state: NotificationState; channel_states: ChannelRecords; send_at: string | null }[] = [];
+    const reopened: {
+      id: string;
+      state: NotificationState;
+      channel_states: ChannelRecords;
+      send_at: string | null;
+    }[] = [];
     for (const row of rows) {
       const channels: ChannelRecords = { ...row.channel_states };
       let opened = 0;
-      for (const [channel, record] of Object.entries(channels) as [Channel, NonNullable<ChannelRecords[Channel]>][]) {
+      for (const [channel, record] of Object.entries(channels) as [
+        Channel,
+        NonNullable<ChannelRecords[Channel]>,
+      ][]) {
         if (record.state !== 'expired') continue;
         const { error: _e, ...rest } = record;
         channels[channel] = { ...rest, state: 'queued', handOffs: 1, deadlineAt, queuedAt: now };
@@ -441,10 +548,17 @@ export async function reopenExpired(em: EntityManager, eventId: string, nowMs: n
 }
 
 /** Closes every open channel of a row with the given state; returns how many it closed. */
-function closeOpenChannels(channels: ChannelRecords, state: 'cancelled' | 'expired', error?: string): { channels: ChannelRecords; count: number } {
+function closeOpenChannels(
+  channels: ChannelRecords,
+  state: 'cancelled' | 'expired',
+  error?: string,
+): { channels: ChannelRecords; count: number } {
   const out: ChannelRecords = {};
   let count = 0;
-  for (const [channel, record] of Object.entries(channels) as [Channel, NonNullable<ChannelRecords[Channel]>][]) {
+  for (const [channel, record] of Object.entries(channels) as [
+    Channel,
+    NonNullable<ChannelRecords[Channel]>,
+  ][]) {
     if (record.state === 'pending' || record.state === 'queued') {
       count++;
       const { deadlineAt: _d, ...rest } = record;
@@ -475,7 +589,14 @@ export interface OutcomeWrite {
  * A send the provider accepted: the send record turns `sent`, the attempt row is written and the
  * lifecycle step applied (with the counter), in one statement: `sent` is never recorded without its attempt.
  */
-export async function writeSentOutcome(em: EntityManager, id: string, version: number, outcome: ChannelOutcome, sent: SentAttempt, step: Step): Promise<OutcomeWrite> {
+export async function writeSentOutcome(
+  em: EntityManager,
+  id: string,
+  version: number,
+  outcome: ChannelOutcome,
+  sent: SentAttempt,
+  step: Step,
+): Promise<OutcomeWrite> {
   const [result] = await em.getConnection().execute(
     `with s as (
        update send_records set status = 'sent', provider_message_id = ?, sent_at = now() where notification_id = ? and channel = ?),
@@ -490,17 +611,37 @@ export async function writeSentOutcome(em: EntityManager, id: string, version: n
         where event_id in (select event_id from n) and ? <> 0 returning open_channels)
      select (select count(*) from n)::int as updated, (select open_channels from e) as open_channels`,
     [
-      sent.providerMessageId, id, outcome.channel,
-      id, outcome.channel, sent.attempt, sent.provider, sent.providerMessageId, sent.startedAt, sent.finishedAt, sent.finishedAt.getTime() - sent.startedAt.getTime(),
-      step.state, JSON.stringify(step.channels), finalError(step.state, step.channels), id, version, step.changed,
-      step.openDelta, step.openDelta,
+      sent.providerMessageId,
+      id,
+      outcome.channel,
+      id,
+      outcome.channel,
+      sent.attempt,
+      sent.provider,
+      sent.providerMessageId,
+      sent.startedAt,
+      sent.finishedAt,
+      sent.finishedAt.getTime() - sent.startedAt.getTime(),
+      step.state,
+      JSON.stringify(step.channels),
+      finalError(step.state, step.channels),
+      id,
+      version,
+      step.changed,
+      step.openDelta,
+      step.openDelta,
     ],
   );
   return result as OutcomeWrite;
 }
 
 /** A lifecycle step from a channel outcome, with an optimistic version check and the counter in the same statement. */
-export async function writeOutcome(em: EntityManager, id: string, version: number, step: Step): Promise<OutcomeWrite> {
+export async function writeOutcome(
+  em: EntityManager,
+  id: string,
+  version: number,
+  step: Step,
+): Promise<OutcomeWrite> {
   const [result] = await em.getConnection().execute(
     `with n as (
        update notifications set state = ?, channel_states = ?::jsonb, error = ?, version = version + 1, updated_at = now()
@@ -509,13 +650,25 @@ export async function writeOutcome(em: EntityManager, id: string, version: numbe
        update notification_events set open_channels = open_channels + ?, updated_at = now()
         where event_id in (select event_id from n) and ? <> 0 returning open_channels)
      select (select count(*) from n)::int as updated, (select open_channels from e) as open_channels`,
-    [step.state, JSON.stringify(step.channels), finalError(step.state, step.channels), id, version, step.openDelta, step.openDelta],
+    [
+      step.state,
+      JSON.stringify(step.channels),
+      finalError(step.state, step.channels),
+      id,
+      version,
+      step.openDelta,
+      step.openDelta,
+    ],
   );
   return result as OutcomeWrite;
 }
 
 /** Closes channels' send records so a late pickup of their job skips the provider; a sent record stays sent. */
-export async function cancelSendRecords(em: EntityManager, notificationId: string, channels: Channel[]): Promise<void> {
+export async function cancelSendRecords(
+  em: EntityManager,
+  notificationId: string,
+  channels: Channel[],
+): Promise<void> {
   if (channels.length === 0) return;
   await em.getConnection().execute(
     `insert into send_records (notification_id, channel, status)
@@ -530,20 +683,33 @@ export function finalError(state: NotificationState, channels: ChannelRecords): 
   if (state !== 'failed' && state !== 'expired') return null;
   const errors = Object.entries(channels)
     .filter(([, r]) => (r?.state === 'failed' || r?.state === 'expired') && r.error)
-    .map(([c, r]) => `${c}: ${r!.error}`);
+    .map(([c, r]) => `${c}: ${r.error}`);
   return errors.length ? errors.join('; ') : null;
 }
 
 // ---- the shopper's inbox -----------------------------------------------------------------------
 
 /** The in-app provider's delivery: the row shows in the feed (first delivery time kept). */
-export async function markInAppDelivered(em: EntityManager, id: string): Promise<{ id: string; created_at: Date; delivered_at: Date } | null> {
-  const rows = await em.getConnection().execute(`update notifications set delivered_at = coalesce(delivered_at, now()) where id = ? returning id, created_at, delivered_at`, [id]);
+export async function markInAppDelivered(
+  em: EntityManager,
+  id: string,
+): Promise<{ id: string; created_at: Date; delivered_at: Date } | null> {
+  const rows = await em
+    .getConnection()
+    .execute(
+      `update notifications set delivered_at = coalesce(delivered_at, now()) where id = ? returning id, created_at, delivered_at`,
+      [id],
+    );
   return (rows[0] as { id: string; created_at: Date; delivered_at: Date } | undefined) ?? null;
 }
 
 /** Marks one of the recipient's delivered notifications read (first read time kept); null when it is not theirs. */
-export async function markRead(em: EntityManager, recipientId: string, id: string, at: Date): Promise<Date | null> {
+export async function markRead(
+  em: EntityManager,
+  recipientId: string,
+  id: string,
+  at: Date,
+): Promise<Date | null> {
   const rows: { read_at: string }[] = await em.getConnection().execute(
     `update notifications set read_at = coalesce(read_at, ?), updated_at = now()
       where id = ? and recipient_id = ? and delivered_at is not null returning read_at`,
@@ -565,13 +731,36 @@ export async function markAllRead(em: EntityManager, recipientId: string, at: Da
 // ---- release 0 ---------------------------------------------------------------------------------
 
 /** Mirrors a release-0 notificationWorkflow's final state into its row (release-0 rows have no channel_states). */
-export async function setRelease0State(em: EntityManager, id: string, state: NotificationState, error: string | null): Promise<void> {
-  await em.getConnection().execute(`update notifications set state = ?, error = ?, updated_at = now() where id = ?`, [state, error, id]);
+export async function setRelease0State(
+  em: EntityManager,
+  id: string,
+  state: NotificationState,
+  error: string | null,
+): Promise<void> {
+  await em
+    .getConnection()
+    .execute(`update notifications set state = ?, error = ?, updated_at = now() where id = ?`, [
+      state,
+      error,
+      id,
+    ]);
 }
 
 /** Stores a release-0 notification row; a retried activity finds the row the first try stored. */
-export async function insertRelease0Row(em: EntityManager, row: RequiredEntityData<Notification>): Promise<string> {
-  await em.createQueryBuilder(Notification).insert(row).onConflict(['eventId', 'recipientId']).ignore().execute();
-  const stored = await em.findOneOrFail(Notification, { eventId: row.eventId, recipientId: row.recipientId }, { fields: ['id'] });
+export async function insertRelease0Row(
+  em: EntityManager,
+  row: RequiredEntityData<Notification>,
+): Promise<string> {
+  await em
+    .createQueryBuilder(Notification)
+    .insert(row)
+    .onConflict(['eventId', 'recipientId'])
+    .ignore()
+    .execute();
+  const stored = await em.findOneOrFail(
+    Notification,
+    { eventId: row.eventId, recipientId: row.recipientId },
+    { fields: ['id'] },
+  );
   return stored.id;
 }

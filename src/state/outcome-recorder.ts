@@ -1,7 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Channel } from '../domain/channels';
-import { applyOutcome, publicChannels, type ChannelRecords, type NotificationView, type Step } from '../domain/notification-lifecycle';
+import {
+  applyOutcome,
+  publicChannels,
+  type NotificationView,
+  type Step,
+} from '../domain/notification-lifecycle';
 import type { ChannelOutcome, NotificationState } from '../domain/notification-status';
 import type { Priority } from '../domain/priorities';
 import { MESSAGES, type OutcomesReport } from '../domain/workflow-messages';
@@ -22,11 +26,20 @@ export interface StoredNotification extends NotificationView {
   /** 1: release-0 notificationWorkflow (outcomes by signal); 2: the lean event path (outcomes in Postgres). */
   lifecycle: number;
   /** The recipient's addresses, read in the same statement (null when the recipient was deleted). */
-  recipient: { id: string; email: string | null; phone: string | null; webhookUrl: string | null; webhookSecrets: string[] } | null;
+  recipient: {
+    id: string;
+    email: string | null;
+    phone: string | null;
+    webhookUrl: string | null;
+    webhookSecrets: string[];
+  } | null;
 }
 
 /** The notification a job names, with its recipient's addresses: one round trip. */
-export async function loadStoredNotification(em: EntityManager, id: string): Promise<StoredNotification | null> {
+export async function loadStoredNotification(
+  em: EntityManager,
+  id: string,
+): Promise<StoredNotification | null> {
   const [row] = await em.getConnection().execute(
     `select n.id, n.recipient_id, n.event_id, n.workflow_id, n.priority, n.content, n.state, n.channel_states, n.fallbacks, n.version, n.lifecycle,
             r.id as r_id, r.email as r_email, r.phone as r_phone, r.webhook_url as r_webhook_url, r.webhook_secret as r_webhook_secret,
@@ -37,7 +50,6 @@ export async function loadStoredNotification(em: EntityManager, id: string): Pro
   return row ? toStored(row) : null;
 }
 
-
 function toStored(row: Record<string, unknown>): StoredNotification {
   return {
     id: row.id as string,
@@ -47,8 +59,8 @@ function toStored(row: Record<string, unknown>): StoredNotification {
     priority: row.priority as Priority,
     content: (row.content ?? {}) as Record<string, unknown>,
     state: row.state as NotificationState,
-    channels: (row.channel_states ?? {}) as ChannelRecords,
-    fallbacks: (row.fallbacks ?? {}) as Partial<Record<Channel, Channel>>,
+    channels: row.channel_states ?? {},
+    fallbacks: row.fallbacks ?? {},
     version: Number(row.version),
     lifecycle: Number(row.lifecycle),
     recipient: row.r_id
@@ -58,7 +70,9 @@ function toStored(row: Record<string, unknown>): StoredNotification {
           phone: (row.r_phone as string) ?? null,
           webhookUrl: (row.r_webhook_url as string) ?? null,
           // Current first, then the previous one while its rotation lasts (both sign).
-          webhookSecrets: [row.r_webhook_secret, row.r_webhook_secret_previous].filter((x): x is string => typeof x === 'string' && x !== ''),
+          webhookSecrets: [row.r_webhook_secret, row.r_webhook_secret_previous].filter(
+            (x): x is string => typeof x === 'string' && x !== '',
+          ),
         }
       : null,
   };
@@ -70,7 +84,9 @@ export type Waker = (workflowId: string, report?: OutcomesReport) => Promise<voi
 export function temporalWaker(client: Client): Waker {
   return async (workflowId, report) => {
     try {
-      await (report ? client.workflow.getHandle(workflowId).signal(MESSAGES.outcomesReady, report) : client.workflow.getHandle(workflowId).signal(MESSAGES.outcomesReady));
+      await (report
+        ? client.workflow.getHandle(workflowId).signal(MESSAGES.outcomesReady, report)
+        : client.workflow.getHandle(workflowId).signal(MESSAGES.outcomesReady));
     } catch (err) {
       // Closed already (terminated, or it reconciled at its deadline): Postgres has the outcome.
       if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -97,7 +113,12 @@ export class OutcomeRecorder {
    * outcome applied, in one statement (all or nothing, so `sent` is never recorded without its attempt).
    * A concurrent update of the row (another channel's outcome) leaves the outcome to `record`.
    */
-  async recordSent(em: EntityManager, known: StoredNotification, outcome: ChannelOutcome, sent: SentAttempt): Promise<void> {
+  async recordSent(
+    em: EntityManager,
+    known: StoredNotification,
+    outcome: ChannelOutcome,
+    sent: SentAttempt,
+  ): Promise<void> {
     const step = applyOutcome(known, outcome, Date.now(), this.deliveryDeadlineMs);
     const result = await writeSentOutcome(em, known.id, known.version, outcome, sent, step);
     if (!step.changed) return;
@@ -118,14 +139,25 @@ export class OutcomeRecorder {
       await this.afterStep(em, current, step, result.open_channels);
       return;
     }
-    if (current) throw new Error(`notification ${known.id}: outcome of ${outcome.channel} not recorded after ${MAX_CONFLICTS} concurrent updates`);
+    if (current)
+      throw new Error(
+        `notification ${known.id}: outcome of ${outcome.channel} not recorded after ${MAX_CONFLICTS} concurrent updates`,
+      );
   }
 
   /** What a recorded step asks for: close the failed channel's send record, hand off its fallback, wake the workflow. */
-  private async afterStep(em: EntityManager, notification: StoredNotification, step: Step, openChannels: unknown): Promise<void> {
-    if (step.cancelSendRecords.length > 0) await cancelSendRecords(em, notification.id, step.cancelSendRecords);
-    for (const channel of step.enqueue) await this.queues.enqueueBulk(channel, [notification.id], notification.priority);
-    if (step.openDelta < 0 && openChannels !== null && Number(openChannels) <= 0) await this.wake(notification.workflowId, deliveredReport(notification, step));
+  private async afterStep(
+    em: EntityManager,
+    notification: StoredNotification,
+    step: Step,
+    openChannels: unknown,
+  ): Promise<void> {
+    if (step.cancelSendRecords.length > 0)
+      await cancelSendRecords(em, notification.id, step.cancelSendRecords);
+    for (const channel of step.enqueue)
+      await this.queues.enqueueBulk(channel, [notification.id], notification.priority);
+    if (step.openDelta < 0 && openChannels !== null && Number(openChannels) <= 0)
+      await this.wake(notification.workflowId, deliveredReport(notification, step));
   }
 }
 
@@ -138,5 +170,9 @@ function deliveredReport(notification: StoredNotification, step: Step): Outcomes
   if (step.state !== 'delivered') return undefined;
   const channels = publicChannels(step.channels);
   if (Object.values(channels).some((r) => r?.state === 'failed' || r?.error)) return undefined;
-  return { recipients: [{ userId: notification.recipientId, notificationId: notification.id, state: 'delivered', channels }] };
+  return {
+    recipients: [
+      { userId: notification.recipientId, notificationId: notification.id, state: 'delivered', channels },
+    ],
+  };
 }

@@ -27,7 +27,12 @@ export type ClaimResult =
 export class SendRecordStore {
   constructor(private readonly staleAfterMs: number) {}
 
-  async claim(em: EntityManager, notificationId: string, channel: Channel, workerId: string): Promise<ClaimResult> {
+  async claim(
+    em: EntityManager,
+    notificationId: string,
+    channel: Channel,
+    workerId: string,
+  ): Promise<ClaimResult> {
     const conn = em.getConnection();
     const token = `${workerId}/${randomUUID()}`;
     // `previous` is read from the statement's snapshot: who held the row before, for the takeover record.
@@ -52,7 +57,10 @@ export class SendRecordStore {
     );
     if (claimed.length > 0) {
       const row = claimed[0];
-      const takenOver = row.previous_status === 'sending' ? { claimedBy: row.previous_claimed_by, claimedAt: new Date(row.previous_claimed_at) } : null;
+      const takenOver =
+        row.previous_status === 'sending'
+          ? { claimedBy: row.previous_claimed_by, claimedAt: new Date(row.previous_claimed_at) }
+          : null;
       return { claimed: true, token, takenOver };
     }
     const [row] = await conn.execute(
@@ -63,44 +71,75 @@ export class SendRecordStore {
          left join notifications n on n.id = ?`,
       [channel, this.staleAfterMs, notificationId, channel, notificationId],
     );
-    if (row?.status === 'sent') return { claimed: false, status: 'sent', providerMessageId: row.provider_message_id };
+    if (row?.status === 'sent')
+      return { claimed: false, status: 'sent', providerMessageId: row.provider_message_id };
     if (row?.status === 'unknown') return { claimed: false, status: 'unknown' };
     // Cancelled, or expired by the deadline reconcile (docs/contracts.md, "Durability invariants"): a late job sends nothing.
     const closed = ['cancelled', 'expired'];
-    if (row?.status === 'cancelled' || closed.includes(row?.notification_state) || closed.includes(row?.channel_state) || !row?.notification_state) {
+    if (
+      row?.status === 'cancelled' ||
+      closed.includes(row?.notification_state) ||
+      closed.includes(row?.channel_state) ||
+      !row?.notification_state
+    ) {
       return { claimed: false, status: 'cancelled' };
     }
     // Still sending elsewhere (or released in between: then staleInMs is irrelevant and the next try claims it).
-    return { claimed: false, status: 'sending', staleInMs: row?.status === 'sending' ? Number(row.stale_in_ms) : 0 };
+    return {
+      claimed: false,
+      status: 'sending',
+      staleInMs: row?.status === 'sending' ? Number(row.stale_in_ms) : 0,
+    };
   }
 
   /** Final: the provider accepted the message. Unconditional, since a sent message is sent whoever held the claim. */
-  async markSent(em: EntityManager, notificationId: string, channel: Channel, providerMessageId: string | null): Promise<void> {
-    await em.getConnection().execute(
-      `update send_records set status = 'sent', provider_message_id = ?, sent_at = now() where notification_id = ? and channel = ?`,
-      [providerMessageId, notificationId, channel],
-    );
+  async markSent(
+    em: EntityManager,
+    notificationId: string,
+    channel: Channel,
+    providerMessageId: string | null,
+  ): Promise<void> {
+    await em
+      .getConnection()
+      .execute(
+        `update send_records set status = 'sent', provider_message_id = ?, sent_at = now() where notification_id = ? and channel = ?`,
+        [providerMessageId, notificationId, channel],
+      );
   }
 
   /** Final for an at-most-once channel whose claim was taken over from a dead worker: nobody calls the provider again. */
-  async markUnknown(em: EntityManager, notificationId: string, channel: Channel, token: string): Promise<void> {
-    await em.getConnection().execute(
-      `update send_records set status = 'unknown' where notification_id = ? and channel = ? and status = 'sending' and claimed_by = ?`,
-      [notificationId, channel, token],
-    );
+  async markUnknown(
+    em: EntityManager,
+    notificationId: string,
+    channel: Channel,
+    token: string,
+  ): Promise<void> {
+    await em
+      .getConnection()
+      .execute(
+        `update send_records set status = 'unknown' where notification_id = ? and channel = ? and status = 'sending' and claimed_by = ?`,
+        [notificationId, channel, token],
+      );
   }
 
   /** True when the record says sent (a write whose answer got lost may have committed). */
   async isSent(em: EntityManager, notificationId: string, channel: Channel): Promise<boolean> {
-    const rows = await em.getConnection().execute(`select 1 from send_records where notification_id = ? and channel = ? and status = 'sent'`, [notificationId, channel]);
+    const rows = await em
+      .getConnection()
+      .execute(`select 1 from send_records where notification_id = ? and channel = ? and status = 'sent'`, [
+        notificationId,
+        channel,
+      ]);
     return rows.length > 0;
   }
 
   /** Gives a claim back after a failed provider call, so a retry may claim it; a claim taken over since is left alone. */
   async release(em: EntityManager, notificationId: string, channel: Channel, token: string): Promise<void> {
-    await em.getConnection().execute(
-      `update send_records set status = 'failed' where notification_id = ? and channel = ? and status = 'sending' and claimed_by = ?`,
-      [notificationId, channel, token],
-    );
+    await em
+      .getConnection()
+      .execute(
+        `update send_records set status = 'failed' where notification_id = ? and channel = ? and status = 'sending' and claimed_by = ?`,
+        [notificationId, channel, token],
+      );
   }
 }

@@ -25,11 +25,23 @@ export function variablesNotProvided(code: string, variables: TemplateVariables)
     const optionVariable = (OPTION_VARIABLES as readonly string[]).includes(name);
     if (!declared && !optionVariable) {
       const known = [...Object.keys(schema.spec), ...OPTION_VARIABLES].join(', ');
-      problems.push({ field, variable: name, message: `variable "${name}" is not in the ${schema.label} data (it has ${known})` });
+      problems.push({
+        field,
+        variable: name,
+        message: `variable "${name}" is not in the ${schema.label} data (it has ${known})`,
+      });
     } else if (use.nested) {
-      problems.push({ field, variable: name, message: `variable "${name}" is a plain value: "${name}.…" does not exist` });
+      problems.push({
+        field,
+        variable: name,
+        message: `variable "${name}" is a plain value: "${name}.…" does not exist`,
+      });
     } else if (use.required && !declared?.required) {
-      problems.push({ field, variable: name, message: `variable "${name}" is optional in the ${schema.label} data: use it inside {{#if ${name}}} … {{/if}}` });
+      problems.push({
+        field,
+        variable: name,
+        message: `variable "${name}" is optional in the ${schema.label} data: use it inside {{#if ${name}}} … {{/if}}`,
+      });
     }
   }
   return problems;

@@ -58,12 +58,19 @@ export function assertTemplateCompiles(fields: Record<string, string>): Template
  * variable. A link that renders unsafe (its variable came from event data) renders empty, an unsafe link
  * in HTML as `#`: templates are checked when stored, data only here.
  */
-export function renderTemplateFields(fields: Record<string, string>, variables: Record<string, unknown>): Record<string, string> {
+export function renderTemplateFields(
+  fields: Record<string, string>,
+  variables: Record<string, unknown>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [field, source] of Object.entries(fields)) {
     try {
       const rendered = compile(source, HTML_FIELDS.has(field))(variables);
-      out[field] = HTML_FIELDS.has(field) ? withSafeHtmlLinks(rendered) : isLinkField(field) && !isSafeLink(rendered) ? '' : rendered;
+      out[field] = HTML_FIELDS.has(field)
+        ? withSafeHtmlLinks(rendered)
+        : isLinkField(field) && !isSafeLink(rendered)
+          ? ''
+          : rendered;
     } catch (err) {
       const message = (err as Error).message;
       const missing = /"([^"]+)" not defined in/.exec(message);

@@ -50,17 +50,28 @@ const BLOCK_HELPERS = new Set(['if', 'unless']);
 export function assertTemplateBounds(fields: Record<string, string>): void {
   const entries = Object.entries(fields);
   if (entries.length > TEMPLATE_LIMITS.fields) {
-    throw new TemplateLimitError(`a template has at most ${TEMPLATE_LIMITS.fields} fields (limit fields), this one ${entries.length}`, 'fields');
+    throw new TemplateLimitError(
+      `a template has at most ${TEMPLATE_LIMITS.fields} fields (limit fields), this one ${entries.length}`,
+      'fields',
+    );
   }
   let total = 0;
   let tags = 0;
   for (const [field, source] of entries) {
     if (source.length > TEMPLATE_LIMITS.fieldLength) {
-      throw new TemplateLimitError(`template field "${field}" is longer than ${TEMPLATE_LIMITS.fieldLength} characters (limit fieldLength)`, 'fieldLength', field);
+      throw new TemplateLimitError(
+        `template field "${field}" is longer than ${TEMPLATE_LIMITS.fieldLength} characters (limit fieldLength)`,
+        'fieldLength',
+        field,
+      );
     }
     total += source.length;
     if (total > TEMPLATE_LIMITS.totalLength) {
-      throw new TemplateLimitError(`the template's fields together are longer than ${TEMPLATE_LIMITS.totalLength} characters (limit totalLength)`, 'totalLength', field);
+      throw new TemplateLimitError(
+        `the template's fields together are longer than ${TEMPLATE_LIMITS.totalLength} characters (limit totalLength)`,
+        'totalLength',
+        field,
+      );
     }
     tags += scanField(field, source, TEMPLATE_LIMITS.tags - tags);
   }
@@ -69,7 +80,11 @@ export function assertTemplateBounds(fields: Record<string, string>): void {
 /** Tags in one field; throws past `tagsLeft` tags or past the nesting limit. */
 function scanField(field: string, source: string, tagsLeft: number): number {
   const over = (what: string) =>
-    new TemplateLimitError(`template field "${field}": blocks and sub-expressions nest deeper than ${TEMPLATE_LIMITS.nesting} levels (limit nesting) at ${what}`, 'nesting', field);
+    new TemplateLimitError(
+      `template field "${field}": blocks and sub-expressions nest deeper than ${TEMPLATE_LIMITS.nesting} levels (limit nesting) at ${what}`,
+      'nesting',
+      field,
+    );
   // One entry per open block: how many `{{else <helper>}}` links it has (each nests one level more).
   const open: number[] = [];
   let depth = 0;
@@ -79,7 +94,11 @@ function scanField(field: string, source: string, tagsLeft: number): number {
     const start = source.indexOf('{{', at);
     if (start === -1) return tags;
     if (++tags > tagsLeft) {
-      throw new TemplateLimitError(`a template has at most ${TEMPLATE_LIMITS.tags} {{ }} tags (limit tags); field "${field}" goes past it`, 'tags', field);
+      throw new TemplateLimitError(
+        `a template has at most ${TEMPLATE_LIMITS.tags} {{ }} tags (limit tags); field "${field}" goes past it`,
+        'tags',
+        field,
+      );
     }
     let inner = start + 2;
     while (source[inner] === '{' || source[inner] === '~' || source[inner] === '&') inner++;
@@ -98,7 +117,11 @@ function scanField(field: string, source: string, tagsLeft: number): number {
     if (body.startsWith('/')) {
       depth -= 1 + (open.pop() ?? 0);
       if (depth < 0) depth = 0;
-    } else if (body.startsWith('#') || (body.startsWith('^') && body.slice(1).trim() !== '') || (rawBlock && !body.startsWith('/'))) {
+    } else if (
+      body.startsWith('#') ||
+      (body.startsWith('^') && body.slice(1).trim() !== '') ||
+      (rawBlock && !body.startsWith('/'))
+    ) {
       open.push(0);
       depth += 1;
     } else if (/^else\s+\S/.test(body.trim()) && open.length > 0) {
@@ -172,7 +195,10 @@ class FieldWalker {
         return;
       case 'MustacheStatement': {
         const m = node as hbs.AST.MustacheStatement;
-        if (m.params.length > 0 || m.hash?.pairs.length) this.fail(`unknown helper "${pathName(m.path)}" (templates may use only variables and the blocks ${[...BLOCK_HELPERS].join(', ')})`);
+        if (m.params.length > 0 || m.hash?.pairs.length)
+          this.fail(
+            `unknown helper "${pathName(m.path)}" (templates may use only variables and the blocks ${[...BLOCK_HELPERS].join(', ')})`,
+          );
         if (m.path.type === 'PathExpression') this.use(m.path as hbs.AST.PathExpression, scope, false);
         return;
       }
@@ -185,15 +211,18 @@ class FieldWalker {
 
   private block(node: hbs.AST.BlockStatement, scope: Scope): void {
     const helper = node.path.original;
-    if (!BLOCK_HELPERS.has(helper)) this.fail(`unknown block helper "${helper}" (use ${[...BLOCK_HELPERS].join(', ')})`);
+    if (!BLOCK_HELPERS.has(helper))
+      this.fail(`unknown block helper "${helper}" (use ${[...BLOCK_HELPERS].join(', ')})`);
     if (node.params.length !== 1) this.fail(`{{#${helper}}} takes exactly one value`);
     for (const pair of node.hash?.pairs ?? []) {
-      if (pair.key !== 'includeZero' || pair.value.type !== 'BooleanLiteral') this.fail(`{{#${helper}}} does not take ${pair.key}=`);
+      if (pair.key !== 'includeZero' || pair.value.type !== 'BooleanLiteral')
+        this.fail(`{{#${helper}}} does not take ${pair.key}=`);
     }
     const [param] = node.params;
     if (param.type === 'SubExpression') this.fail('sub-expressions are not supported');
     // The condition itself may be missing: block helpers see undefined, strict mode does not throw.
-    const subject = param.type === 'PathExpression' ? this.use(param as hbs.AST.PathExpression, scope, true) : null;
+    const subject =
+      param.type === 'PathExpression' ? this.use(param as hbs.AST.PathExpression, scope, true) : null;
     const guarded: Scope = { guards: subject ? new Set([...scope.guards, subject]) : scope.guards };
     // The branch that runs only when the subject is truthy may use it.
     this.program(node.program, helper === 'if' ? guarded : scope);

@@ -11,7 +11,8 @@ export interface TemplateRecipient {
   name?: string | null;
 }
 
-const isBlank = (value: unknown) => value === undefined || value === null || (typeof value === 'string' && value.trim() === '');
+const isBlank = (value: unknown) =>
+  value === undefined || value === null || (typeof value === 'string' && value.trim() === '');
 
 /**
  * The variables a notification's templates render with: the event data (or a direct send's

@@ -57,16 +57,25 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const uiPort = options.uiPort ?? null;
   const namespace = options.namespace ?? 'default';
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--http-port', String(await freePort()),
-    '--metrics-port', String(await freePort()),
-    '--namespace', namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--http-port',
+    String(await freePort()),
+    '--metrics-port',
+    String(await freePort()),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
     // The SDK's own CI speeds SQLite up this way; durability of a dev server is not the point.
-    '--sqlite-pragma', 'journal_mode=WAL',
-    '--sqlite-pragma', 'synchronous=OFF',
+    '--sqlite-pragma',
+    'journal_mode=WAL',
+    '--sqlite-pragma',
+    'synchronous=OFF',
     ...SEARCH_ATTRIBUTE_NAMES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
   ];
   if (uiPort === null) args.push('--headless');
@@ -74,14 +83,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (uiPort !== null && options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
   if (options.dbFile) args.push('--db-filename', options.dbFile);
 
-  const child = spawn(options.cliPath, args, { stdio: ['ignore', options.output ?? 'ignore', options.output ?? 'ignore'] });
+  const child = spawn(options.cliPath, args, {
+    stdio: ['ignore', options.output ?? 'ignore', options.output ?? 'ignore'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
   while (!(await temporalAnswers(address, 1000))) {
-    if (exitCode !== undefined) throw new Error(`temporal server start-dev exited with code ${exitCode} before answering`);
+    if (exitCode !== undefined)
+      throw new Error(`temporal server start-dev exited with code ${exitCode} before answering`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`temporal server start-dev did not answer at ${address} in time`);

@@ -44,10 +44,15 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   constructor(config: PayloadEncryptionConfig) {
     this.keys = new Map(Object.entries(config.keys));
     for (const [id, key] of this.keys) {
-      if (!KEY_ID_PATTERN.test(id)) throw new Error(`payload encryption key id "${id.slice(0, 70)}" must match ${KEY_ID_PATTERN}`);
-      if (key.length !== KEY_BYTES) throw new Error(`payload encryption key "${id}" must be ${KEY_BYTES} bytes (AES-256), not ${key.length}`);
+      if (!KEY_ID_PATTERN.test(id))
+        throw new Error(`payload encryption key id "${id.slice(0, 70)}" must match ${KEY_ID_PATTERN}`);
+      if (key.length !== KEY_BYTES)
+        throw new Error(
+          `payload encryption key "${id}" must be ${KEY_BYTES} bytes (AES-256), not ${key.length}`,
+        );
     }
-    if (!this.keys.has(config.currentKeyId)) throw new Error(`payload encryption key id "${config.currentKeyId}" is not among the keys`);
+    if (!this.keys.has(config.currentKeyId))
+      throw new Error(`payload encryption key id "${config.currentKeyId}" is not among the keys`);
     this.currentKeyId = config.currentKeyId;
   }
 
@@ -58,8 +63,16 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       cipher.setAAD(keyId);
-      const sealed = Buffer.concat([iv, cipher.update(serializePayload(payload)), cipher.final(), cipher.getAuthTag()]);
-      return { metadata: { [ENCODING_METADATA]: utf8.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: keyId }, data: new Uint8Array(sealed) };
+      const sealed = Buffer.concat([
+        iv,
+        cipher.update(serializePayload(payload)),
+        cipher.final(),
+        cipher.getAuthTag(),
+      ]);
+      return {
+        metadata: { [ENCODING_METADATA]: utf8.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: keyId },
+        data: new Uint8Array(sealed),
+      };
     });
   }
 
@@ -71,17 +84,26 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     const rawId = payload.metadata?.[KEY_ID_METADATA];
     const keyId = rawId ? fromUtf8.decode(rawId) : '';
     const key = this.keys.get(keyId);
-    if (!key) throw new PayloadDecryptionError(`payload encrypted with key "${keyId.slice(0, 70)}", which is not configured (PAYLOAD_ENCRYPTION_KEYS)`);
+    if (!key)
+      throw new PayloadDecryptionError(
+        `payload encrypted with key "${keyId.slice(0, 70)}", which is not configured (PAYLOAD_ENCRYPTION_KEYS)`,
+      );
     const data = payload.data ?? new Uint8Array();
-    if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadDecryptionError(`encrypted payload too short (${data.length} bytes)`);
+    if (data.length < IV_BYTES + TAG_BYTES)
+      throw new PayloadDecryptionError(`encrypted payload too short (${data.length} bytes)`);
     const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
     decipher.setAAD(rawId!);
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
     let plain: Buffer;
     try {
-      plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+      plain = Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
     } catch {
-      throw new PayloadDecryptionError(`encrypted payload with key "${keyId}" failed authentication (tampered, or a different key under the same id)`);
+      throw new PayloadDecryptionError(
+        `encrypted payload with key "${keyId}" failed authentication (tampered, or a different key under the same id)`,
+      );
     }
     return deserializePayload(plain);
   }
@@ -98,7 +120,9 @@ export function payloadCodecFor(encryption: PayloadEncryptionConfig | null): Aes
 }
 
 /** The DataConverter for every Client and Worker we create (empty, i.e. the SDK default, when encryption is off). */
-export function temporalDataConverter(temporal: { payloadEncryption: PayloadEncryptionConfig | null }): DataConverter {
+export function temporalDataConverter(temporal: {
+  payloadEncryption: PayloadEncryptionConfig | null;
+}): DataConverter {
   const codec = payloadCodecFor(temporal.payloadEncryption);
   return codec ? { payloadCodecs: [codec] } : {};
 }
@@ -106,14 +130,22 @@ export function temporalDataConverter(temporal: { payloadEncryption: PayloadEncr
 /** `id1:base64key,id2:base64key` -> keys, or a message naming the bad entry (never echoing key material). */
 export function parseEncryptionKeys(value: string): { keys: Record<string, Buffer> } | { error: string } {
   const keys: Record<string, Buffer> = {};
-  for (const [i, entry] of value.split(',').map((part) => part.trim()).filter(Boolean).entries()) {
+  for (const [i, entry] of value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .entries()) {
     const colon = entry.indexOf(':');
     const id = colon > 0 ? entry.slice(0, colon) : '';
     const material = colon > 0 ? entry.slice(colon + 1).trim() : '';
-    if (!KEY_ID_PATTERN.test(id)) return { error: `entry ${i + 1} must be <key id>:<base64 key>, the id of 1-64 chars [A-Za-z0-9._-]` };
+    if (!KEY_ID_PATTERN.test(id))
+      return { error: `entry ${i + 1} must be <key id>:<base64 key>, the id of 1-64 chars [A-Za-z0-9._-]` };
     if (keys[id]) return { error: `key id "${id}" appears twice` };
-    const key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(material) ? Buffer.from(material, material.includes('-') || material.includes('_') ? 'base64url' : 'base64') : Buffer.alloc(0);
-    if (key.length !== KEY_BYTES) return { error: `key "${id}" must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32)` };
+    const key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(material)
+      ? Buffer.from(material, material.includes('-') || material.includes('_') ? 'base64url' : 'base64')
+      : Buffer.alloc(0);
+    if (key.length !== KEY_BYTES)
+      return { error: `key "${id}" must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32)` };
     keys[id] = key;
   }
   if (Object.keys(keys).length === 0) return { error: 'no keys' };
@@ -124,7 +156,9 @@ export function parseEncryptionKeys(value: string): { keys: Record<string, Buffe
 export function encryptionKeysEnv(encryption: PayloadEncryptionConfig | null): Record<string, string> {
   if (!encryption) return {};
   return {
-    PAYLOAD_ENCRYPTION_KEYS: Object.entries(encryption.keys).map(([id, key]) => `${id}:${key.toString('base64')}`).join(','),
+    PAYLOAD_ENCRYPTION_KEYS: Object.entries(encryption.keys)
+      .map(([id, key]) => `${id}:${key.toString('base64')}`)
+      .join(','),
     PAYLOAD_ENCRYPTION_KEY_ID: encryption.currentKeyId,
   };
 }
@@ -139,13 +173,15 @@ export interface JsonPayload {
 
 export function payloadFromJson(json: JsonPayload): Payload {
   const metadata: Record<string, Uint8Array> = {};
-  for (const [k, v] of Object.entries(json.metadata ?? {})) metadata[k] = new Uint8Array(Buffer.from(v, 'base64'));
+  for (const [k, v] of Object.entries(json.metadata ?? {}))
+    metadata[k] = new Uint8Array(Buffer.from(v, 'base64'));
   return { metadata, data: new Uint8Array(Buffer.from(json.data ?? '', 'base64')) };
 }
 
 export function payloadToJson(payload: Payload): JsonPayload {
   const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(payload.metadata ?? {})) if (v) metadata[k] = Buffer.from(v).toString('base64');
+  for (const [k, v] of Object.entries(payload.metadata ?? {}))
+    if (v) metadata[k] = Buffer.from(v).toString('base64');
   return { metadata, data: Buffer.from(payload.data ?? new Uint8Array()).toString('base64') };
 }
 
@@ -154,11 +190,15 @@ export function payloadToJson(payload: Payload): JsonPayload {
 // by hand so this module needs no protobuf runtime; the same bytes `Payload.encode(payload).finish()` gives.
 
 export function serializePayload(payload: Payload): Buffer {
-  if ((payload as { externalPayloads?: unknown[] }).externalPayloads?.length) throw new Error('externally stored payloads are not encrypted by this codec');
+  if ((payload as { externalPayloads?: unknown[] }).externalPayloads?.length)
+    throw new Error('externally stored payloads are not encrypted by this codec');
   const parts: Buffer[] = [];
   for (const [k, v] of Object.entries(payload.metadata ?? {})) {
     if (!v) continue;
-    const entry = Buffer.concat([lengthDelimited(1, Buffer.from(k, 'utf8')), lengthDelimited(2, Buffer.from(v))]);
+    const entry = Buffer.concat([
+      lengthDelimited(1, Buffer.from(k, 'utf8')),
+      lengthDelimited(2, Buffer.from(v)),
+    ]);
     parts.push(lengthDelimited(1, entry));
   }
   if (payload.data && payload.data.length > 0) parts.push(lengthDelimited(2, Buffer.from(payload.data)));
@@ -217,7 +257,8 @@ function* fields(bytes: Buffer): Generator<{ number: number; bytes?: Buffer }> {
     const number = Math.floor(tag / 8);
     if (wireType === 2) {
       const length = readVarint();
-      if (pos + length > bytes.length) throw new PayloadDecryptionError('decrypted payload is not a Payload message');
+      if (pos + length > bytes.length)
+        throw new PayloadDecryptionError('decrypted payload is not a Payload message');
       yield { number, bytes: bytes.subarray(pos, pos + length) };
       pos += length;
     } else if (wireType === 0) {
@@ -238,12 +279,18 @@ function* fields(bytes: Buffer): Generator<{ number: number; bytes?: Buffer }> {
  * It protects nothing: never configure it anywhere else (src/bin/worker.ts and api.ts never apply it).
  */
 export const DEV_PAYLOAD_KEY_ID = 'dev-not-secret';
-export const DEV_PAYLOAD_KEY = createHash('sha256').update('notification-service dev payload key (publicly known, not secret)').digest('base64');
+export const DEV_PAYLOAD_KEY = createHash('sha256')
+  .update('notification-service dev payload key (publicly known, not secret)')
+  .digest('base64');
 
 /** The environment with the dev payload key filled in when no keys are configured. */
 export function withDevPayloadEncryption(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if ((env.PAYLOAD_ENCRYPTION_KEYS ?? '').trim() !== '') return env;
-  return { ...env, PAYLOAD_ENCRYPTION_KEYS: `${DEV_PAYLOAD_KEY_ID}:${DEV_PAYLOAD_KEY}`, PAYLOAD_ENCRYPTION_KEY_ID: DEV_PAYLOAD_KEY_ID };
+  return {
+    ...env,
+    PAYLOAD_ENCRYPTION_KEYS: `${DEV_PAYLOAD_KEY_ID}:${DEV_PAYLOAD_KEY}`,
+    PAYLOAD_ENCRYPTION_KEY_ID: DEV_PAYLOAD_KEY_ID,
+  };
 }
 
 /**
@@ -251,7 +298,10 @@ export function withDevPayloadEncryption(env: NodeJS.ProcessEnv): NodeJS.Process
  * in it, in place, with the codecs of the client that fetched it (what the Web UI does through the codec
  * endpoint). Readers that convert history payloads themselves (the notification trace) go through here.
  */
-export async function decodeHistoryPayloads<T>(history: T, client: { options: { loadedDataConverter: { payloadCodecs: PayloadCodec[] } } }): Promise<T> {
+export async function decodeHistoryPayloads<T>(
+  history: T,
+  client: { options: { loadedDataConverter: { payloadCodecs: PayloadCodec[] } } },
+): Promise<T> {
   const codecs = [...client.options.loadedDataConverter.payloadCodecs].reverse();
   if (codecs.length === 0) return history;
   const visit = async (value: unknown): Promise<void> => {
@@ -274,5 +324,10 @@ export async function decodeHistoryPayloads<T>(history: T, client: { options: { 
 function looksLikePayload(value: unknown): value is Payload {
   if (value === null || typeof value !== 'object') return false;
   const record = value as Record<string, unknown>;
-  return record.data instanceof Uint8Array && record.metadata !== null && typeof record.metadata === 'object' && !(record.metadata instanceof Uint8Array);
+  return (
+    record.data instanceof Uint8Array &&
+    record.metadata !== null &&
+    typeof record.metadata === 'object' &&
+    !(record.metadata instanceof Uint8Array)
+  );
 }

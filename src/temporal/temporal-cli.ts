@@ -34,7 +34,10 @@ async function isExecutable(path: string): Promise<boolean> {
  * Finds a Temporal CLI: TEMPORAL_CLI_PATH, then `temporal` on PATH, then the cache;
  * builds it from the Go module proxy into the cache when none exists.
  */
-export async function resolveTemporalCli(env: TemporalCliEnv, log: (line: string) => void = () => {}): Promise<string> {
+export async function resolveTemporalCli(
+  env: TemporalCliEnv,
+  log: (line: string) => void = () => {},
+): Promise<string> {
   if (env.TEMPORAL_CLI_PATH) {
     if (await isExecutable(env.TEMPORAL_CLI_PATH)) return env.TEMPORAL_CLI_PATH;
     throw new Error(`TEMPORAL_CLI_PATH: ${env.TEMPORAL_CLI_PATH} is not an executable file`);
@@ -47,7 +50,9 @@ export async function resolveTemporalCli(env: TemporalCliEnv, log: (line: string
   const cached = join(cacheDir, 'temporal');
   if (await isExecutable(cached)) return cached;
 
-  log(`Building Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${cacheDir} (first run only, ~3 minutes)...`);
+  log(
+    `Building Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${cacheDir} (first run only, ~3 minutes)...`,
+  );
   await mkdir(cacheDir, { recursive: true });
   try {
     await promisify(execFile)('go', ['install', `${MODULE}@${TEMPORAL_CLI_VERSION}`], {
@@ -56,7 +61,10 @@ export async function resolveTemporalCli(env: TemporalCliEnv, log: (line: string
     });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`could not build the Temporal CLI (go install ${MODULE}@${TEMPORAL_CLI_VERSION}): ${e.stderr?.trim() || e.message}`);
+    throw new Error(
+      `could not build the Temporal CLI (go install ${MODULE}@${TEMPORAL_CLI_VERSION}): ${e.stderr?.trim() || e.message}`,
+      { cause: err },
+    );
   }
   if (!(await isExecutable(cached))) throw new Error(`go install finished but ${cached} is missing`);
   return cached;

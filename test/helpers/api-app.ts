@@ -35,7 +35,10 @@ export class ApiTestApp {
   constructor(readonly stack: TestStack) {}
 
   async start(
-    options: { listen?: boolean; configure?: (config: Config) => Config } & Pick<ApiDeps, 'clock' | 'sseHeartbeatMs' | 'webAssetsDir'> = {},
+    options: { listen?: boolean; configure?: (config: Config) => Config } & Pick<
+      ApiDeps,
+      'clock' | 'sseHeartbeatMs' | 'webAssetsDir'
+    > = {},
   ): Promise<this> {
     const { orm, redis, temporalClient, client, queues } = this.stack;
     const { listen, configure, ...rest } = options;
@@ -65,7 +68,10 @@ export class ApiTestApp {
 
   /** Shopper call with a token for userId. */
   async as(userId: string, options: InjectOptions) {
-    return this.app.inject({ ...options, headers: { authorization: `Bearer ${await token(userId)}`, ...options.headers } });
+    return this.app.inject({
+      ...options,
+      headers: { authorization: `Bearer ${await token(userId)}`, ...options.headers },
+    });
   }
 
   async close(): Promise<void> {
@@ -73,7 +79,10 @@ export class ApiTestApp {
   }
 }
 
-export function token(userId: string, options: { admin?: boolean; ttl?: string; issuer?: string; audience?: string } = {}): Promise<string> {
+export function token(
+  userId: string,
+  options: { admin?: boolean; ttl?: string; issuer?: string; audience?: string } = {},
+): Promise<string> {
   return signUserToken(JWT_SECRET, userId, { issuer: JWT_ISSUER, audience: JWT_AUDIENCE, ...options });
 }
 

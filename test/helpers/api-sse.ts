@@ -51,7 +51,8 @@ export class SseClient {
           client.ended = true;
           client.notify();
         });
-        if (client.status === 200) client.waitUntil(() => client.comments.length > 0, 5000).then(() => resolve(client), reject);
+        if (client.status === 200)
+          client.waitUntil(() => client.comments.length > 0, 5000).then(() => resolve(client), reject);
       });
       req.on('error', reject);
       req.end();
@@ -96,7 +97,11 @@ export class SseClient {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`SSE condition not met within ${timeoutMs} ms (events: ${this.events.length}, ended: ${this.ended})`));
+        reject(
+          new Error(
+            `SSE condition not met within ${timeoutMs} ms (events: ${this.events.length}, ended: ${this.ended})`,
+          ),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);

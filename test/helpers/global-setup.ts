@@ -16,9 +16,8 @@ const TEST_DATABASE_PREFIX = 'notifications_test_';
 const TEST_DATABASE = `${TEST_DATABASE_PREFIX}${process.pid}`;
 
 declare global {
-  // eslint-disable-next-line no-var
   var __temporalDevServer: DevServer | undefined;
-  // eslint-disable-next-line no-var
+
   var __testDatabase: { adminUrl: string; name: string } | undefined;
 }
 

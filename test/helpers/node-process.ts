@@ -32,12 +32,18 @@ export class NodeProcess {
   private readonly waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
 
   constructor(script: string, args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['-r', join(ROOT, 'tools', 'register-ts.js'), join(ROOT, script), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.child = spawn(
+      process.execPath,
+      ['-r', join(ROOT, 'tools', 'register-ts.js'), join(ROOT, script), ...args],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       let partial = '';
       stream.setEncoding('utf8');
@@ -53,7 +59,11 @@ export class NodeProcess {
    * The channel worker process: `src/bin/worker.ts --channels=...`, resolved once it consumes its queues.
    * Loading the sources takes a few seconds, and well over ten on a machine busy with other test runs.
    */
-  static async worker(channels: string, env: Record<string, string>, timeoutMs = 30_000): Promise<NodeProcess> {
+  static async worker(
+    channels: string,
+    env: Record<string, string>,
+    timeoutMs = 30_000,
+  ): Promise<NodeProcess> {
     const worker = new NodeProcess('src/bin/worker.ts', [`--channels=${channels}`], env);
     await worker.waitForLine(/^delivery workers consuming: /, timeoutMs);
     return worker;

@@ -1,5 +1,14 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,10 +38,11 @@ async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number, what:
   }
 }
 
-
 /** Temp dirs of ours whose owning process is gone: `cleanup` stops what runs there, then the dir goes. */
 async function sweepLeftovers(prefix: string, cleanup: (dir: string) => Promise<void>): Promise<void> {
-  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(prefix)).slice(0, 50)) {
+  for (const name of readdirSync(tmpdir())
+    .filter((n) => n.startsWith(prefix))
+    .slice(0, 50)) {
     const dir = join(tmpdir(), name);
     const owner = Number(readFileSync(join(dir, 'owner.pid'), { encoding: 'utf8', flag: 'a+' }).trim());
     if (isAlive(owner)) continue;
@@ -45,7 +55,15 @@ async function sweepLeftovers(prefix: string, cleanup: (dir: string) => Promise<
 
 /** One admin command on a fresh connection that gives up fast (the server may be down on purpose). */
 async function redisCommand(port: number, args: (string | number)[], timeoutMs = 2000): Promise<unknown> {
-  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, enableOfflineQueue: false });
+  const redis = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -60,7 +78,10 @@ export class PrivateRedis {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
 
-  private constructor(readonly port: number, readonly dir: string) {}
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
 
   /** A `redis-server` child on a free port: no persistence (`--save ""`, no AOF), so a restart comes back empty. */
   static async start(): Promise<PrivateRedis> {
@@ -134,7 +155,24 @@ export class PrivateRedis {
   private async launch(): Promise<void> {
     const child = spawn(
       REDIS_SERVER,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--protected-mode', 'no', '--loglevel', 'warning', '--logfile', join(this.dir, 'redis.log')],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+        '--protected-mode',
+        'no',
+        '--loglevel',
+        'warning',
+        '--logfile',
+        join(this.dir, 'redis.log'),
+      ],
       { stdio: 'ignore' },
     );
     this.child = child;
@@ -148,8 +186,9 @@ export class PrivateRedis {
     void spawnError.then((err) => (failed = err));
     await pollUntil(
       async () => {
-        if (failed) throw new Error(`${REDIS_SERVER} could not start: ${(failed as Error).message}`);
-        if (!this.child) throw new Error(`${REDIS_SERVER} exited at start; see ${join(this.dir, 'redis.log')}`);
+        if (failed) throw new Error(`${REDIS_SERVER} could not start: ${failed.message}`);
+        if (!this.child)
+          throw new Error(`${REDIS_SERVER} exited at start; see ${join(this.dir, 'redis.log')}`);
         return (await redisCommand(this.port, ['PING'], 500).catch(() => null)) === 'PONG';
       },
       10_000,
@@ -173,7 +212,9 @@ async function pgTool(bin: string, args: string[], timeoutMs = 60_000): Promise<
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${bin} ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`);
+    throw new Error(`${bin} ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`, {
+      cause: err,
+    });
   }
 }
 
@@ -183,12 +224,26 @@ async function pgTool(bin: string, args: string[], timeoutMs = 60_000): Promise<
  * runs starting at once never see half a template.
  */
 async function initializedCluster(): Promise<string> {
-  const template = join(tmpdir(), `notification-pg-template-${(await pgTool('pg_ctl', ['--version'])).match(/\d+/)?.[0] ?? 'x'}`);
+  const template = join(
+    tmpdir(),
+    `notification-pg-template-${(await pgTool('pg_ctl', ['--version'])).match(/\d+/)?.[0] ?? 'x'}`,
+  );
   if (existsSync(join(template, 'PG_VERSION'))) return template;
   const building = mkdtempSync(join(tmpdir(), 'notification-pg-template-building-'));
   if (process.getuid?.() === 0) chownPostgres(building);
   try {
-    await pgTool('initdb', ['-D', join(building, 'data'), '-U', 'postgres', '--auth=trust', '--no-sync', '--no-instructions', '-E', 'UTF8', '--locale=C']);
+    await pgTool('initdb', [
+      '-D',
+      join(building, 'data'),
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '--no-sync',
+      '--no-instructions',
+      '-E',
+      'UTF8',
+      '--locale=C',
+    ]);
     try {
       renameSync(join(building, 'data'), template);
     } catch (err) {
@@ -211,14 +266,21 @@ export class PrivatePostgres {
   readonly timings: PrivatePostgresTimings = { initdbMs: 0, startMs: 0 };
   private up = false;
 
-  private constructor(readonly port: number, readonly dir: string) {}
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
 
   /**
    * A cluster of its own (initdb in a temp dir, trust auth, fsync off: durability of a test cluster is
    * not the point) listening on 127.0.0.1 on a free port. Takes about a second or two.
    */
   static async start(): Promise<PrivatePostgres> {
-    await sweepLeftovers(PG_DIR_PREFIX, (dir) => pgTool('pg_ctl', ['stop', '-D', join(dir, 'data'), '-m', 'immediate', '-w', '-t', '10']).then(() => undefined));
+    await sweepLeftovers(PG_DIR_PREFIX, (dir) =>
+      pgTool('pg_ctl', ['stop', '-D', join(dir, 'data'), '-m', 'immediate', '-w', '-t', '10']).then(
+        () => undefined,
+      ),
+    );
     const dir = mkdtempSync(join(tmpdir(), PG_DIR_PREFIX));
     writeFileSync(join(dir, 'owner.pid'), String(process.pid));
     if (process.getuid?.() === 0) chownPostgres(dir);
@@ -245,7 +307,8 @@ export class PrivatePostgres {
 
   /** Creates database `name` with the project's migrations applied; returns its URL. */
   async createDatabase(name: string): Promise<string> {
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`database name "${name}" must match [a-z_][a-z0-9_]* (at most 63 chars)`);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+      throw new Error(`database name "${name}" must match [a-z_][a-z0-9_]* (at most 63 chars)`);
     const orm = await openOrm(this.url(name), { poolMax: 2 });
     try {
       await migrate(orm);
@@ -275,7 +338,18 @@ export class PrivatePostgres {
       '-c full_page_writes=off',
       '-c max_connections=200',
     ].join(' ');
-    await pgTool('pg_ctl', ['start', '-D', this.dataDir, '-l', join(this.dir, 'postgres.log'), '-w', '-t', '60', '-o', options]);
+    await pgTool('pg_ctl', [
+      'start',
+      '-D',
+      this.dataDir,
+      '-l',
+      join(this.dir, 'postgres.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      options,
+    ]);
     this.up = true;
     this.timings.startMs = Date.now() - began;
   }
@@ -288,7 +362,16 @@ export class PrivatePostgres {
   /** close() for a process that is exiting (no event loop left): immediate stop and removal, synchronously. */
   closeSync(): void {
     if (this.up) {
-      const [command, argv] = asPostgresUser('pg_ctl', ['stop', '-D', this.dataDir, '-m', 'immediate', '-w', '-t', '10']);
+      const [command, argv] = asPostgresUser('pg_ctl', [
+        'stop',
+        '-D',
+        this.dataDir,
+        '-m',
+        'immediate',
+        '-w',
+        '-t',
+        '10',
+      ]);
       spawnSync(command, argv, { stdio: 'ignore', timeout: 15_000 });
       this.up = false;
     }
@@ -297,8 +380,11 @@ export class PrivatePostgres {
 }
 
 function chownPostgres(dir: string): void {
-  const entry = readFileSync('/etc/passwd', 'utf8').split('\n').find((line) => line.startsWith('postgres:'));
+  const entry = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((line) => line.startsWith('postgres:'));
   const [uid, gid] = (entry?.split(':').slice(2, 4) ?? []).map(Number);
-  if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error('running as root needs a `postgres` user in /etc/passwd to run initdb and postgres as');
+  if (!Number.isInteger(uid) || !Number.isInteger(gid))
+    throw new Error('running as root needs a `postgres` user in /etc/passwd to run initdb and postgres as');
   chownSync(dir, uid, gid);
 }

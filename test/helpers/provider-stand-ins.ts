@@ -5,7 +5,15 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createECDH, createPublicKey, hkdfSync, randomBytes, createDecipheriv, verify, type ECDH } from 'node:crypto';
+import {
+  createECDH,
+  createPublicKey,
+  hkdfSync,
+  randomBytes,
+  createDecipheriv,
+  verify,
+  type ECDH,
+} from 'node:crypto';
 import type { OutboundPolicy } from '../../src/domain/outbound-url';
 import type { PushSubscriptionRecord } from '../../src/delivery/providers/provider';
 
@@ -13,9 +21,17 @@ import type { PushSubscriptionRecord } from '../../src/delivery/providers/provid
  * The stand-ins listen on http://127.0.0.1: providers that call recipient-supplied URLs refuse that
  * by default (https only, no loopback), so tests pass this development policy explicitly.
  */
-export const LOCAL_STAND_IN_POLICY: OutboundPolicy = { allowHttp: true, allowedCidrs: ['127.0.0.0/8'], allowedHosts: null };
+export const LOCAL_STAND_IN_POLICY: OutboundPolicy = {
+  allowHttp: true,
+  allowedCidrs: ['127.0.0.0/8'],
+  allowedHosts: null,
+};
 /** The same as environment for loadConfig (TestStack env, child processes). */
-export const LOCAL_STAND_IN_ENV = { OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_CIDRS: '127.0.0.0/8', PUSH_ALLOWED_HOSTS: '*' };
+export const LOCAL_STAND_IN_ENV = {
+  OUTBOUND_ALLOW_HTTP: 'true',
+  OUTBOUND_ALLOWED_CIDRS: '127.0.0.0/8',
+  PUSH_ALLOWED_HOSTS: '*',
+};
 
 export interface RecordedRequest {
   method: string;
@@ -63,7 +79,14 @@ export class HttpStandIn {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const rawBody = Buffer.concat(chunks);
-        const recorded = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: rawBody.toString('utf8'), rawBody, receivedAt: Date.now() };
+        const recorded = {
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          body: rawBody.toString('utf8'),
+          rawBody,
+          receivedAt: Date.now(),
+        };
         this.requests.push(recorded);
         this.events.emit('request');
         const i = this.queue.findIndex((p) => p.path === undefined || p.path === recorded.path);
@@ -188,7 +211,10 @@ export function startWebhookReceiver(): Promise<HttpStandIn> {
 
 /** A push service (RFC 8030): 201 with the message's Location. */
 export function startPushServiceStandIn(): Promise<HttpStandIn> {
-  return new HttpStandIn(() => ({ status: 201, headers: { location: `/message/${randomBytes(8).toString('hex')}` } })).listen();
+  return new HttpStandIn(() => ({
+    status: 201,
+    headers: { location: `/message/${randomBytes(8).toString('hex')}` },
+  })).listen();
 }
 
 /** A browser-side subscriber: real P-256 keys and auth secret, able to decrypt what it receives. */
@@ -227,17 +253,30 @@ export class PushSubscriber {
  * Checks an `Authorization: vapid t=<jwt>, k=<key>` header (RFC 8292): key matches, ES256 signature
  * verifies, and returns the JWT claims. Throws when anything is off.
  */
-export function verifyVapidAuthorization(authorization: string | undefined, publicKey: string): Record<string, unknown> {
+export function verifyVapidAuthorization(
+  authorization: string | undefined,
+  publicKey: string,
+): Record<string, unknown> {
   const m = /^vapid t=([\w-]+\.[\w-]+\.[\w-]+), k=([\w-]+)$/.exec(authorization ?? '');
   if (!m) throw new Error(`not a vapid Authorization header: ${authorization}`);
   if (m[2] !== publicKey) throw new Error('vapid k= is not our public key');
   const [header, claims, signature] = m[1].split('.');
   const point = Buffer.from(publicKey, 'base64url');
   const key = createPublicKey({
-    key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      x: point.subarray(1, 33).toString('base64url'),
+      y: point.subarray(33).toString('base64url'),
+    },
     format: 'jwk',
   });
-  const ok = verify('sha256', Buffer.from(`${header}.${claims}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
+  const ok = verify(
+    'sha256',
+    Buffer.from(`${header}.${claims}`),
+    { key, dsaEncoding: 'ieee-p1363' },
+    Buffer.from(signature, 'base64url'),
+  );
   if (!ok) throw new Error('vapid JWT signature does not verify');
   return JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as Record<string, unknown>;
 }

@@ -20,7 +20,12 @@ export class SmtpPeer {
   readonly messages: ReceivedMail[] = [];
   /** Every message whose data arrived, accepted or not (a sender killed before the reply leaves one here only). */
   readonly transmissions: ReceivedMail[] = [];
-  private readonly holds: { mail?: ReceivedMail; arrived: (mail: ReceivedMail) => void; accept?: () => void; released: boolean }[] = [];
+  private readonly holds: {
+    mail?: ReceivedMail;
+    arrived: (mail: ReceivedMail) => void;
+    accept?: () => void;
+    released: boolean;
+  }[] = [];
   private readonly closedSessions = new Set<string>();
   private readonly server: SMTPServer;
   private listeners: (() => void)[] = [];
@@ -42,7 +47,9 @@ export class SmtpPeer {
         stream.on('end', () => {
           if (this.rejectNext && this.rejectNext.times > 0) {
             this.rejectNext.times--;
-            const err = Object.assign(new Error(this.rejectNext.message), { responseCode: this.rejectNext.code });
+            const err = Object.assign(new Error(this.rejectNext.message), {
+              responseCode: this.rejectNext.code,
+            });
             return callback(err);
           }
           const mail: ReceivedMail = {
@@ -112,7 +119,9 @@ export class SmtpPeer {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`expected ${count} message(s) to ${address}, got ${this.messagesTo(address).length}`));
+        reject(
+          new Error(`expected ${count} message(s) to ${address}, got ${this.messagesTo(address).length}`),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);

@@ -21,7 +21,11 @@ export interface TestStackOptions {
   /** Extra env for loadConfig (e.g. SEND_EMAIL_ATTEMPTS). */
   env?: Record<string, string>;
   /** Replace or add providers (e.g. Twilio pointed at a stand-in). */
-  providers?: (stack: { config: Config; orm: Orm; redis: Redis }) => Partial<Record<Channel, ChannelProvider>>;
+  providers?: (stack: {
+    config: Config;
+    orm: Orm;
+    redis: Redis;
+  }) => Partial<Record<Channel, ChannelProvider>>;
   /** Start channel workers (default true). */
   deliveryWorkers?: boolean;
   /** Start the workflow worker in this process (default true; false when a test runs it as a child process). */
@@ -72,8 +76,14 @@ export class TestStack {
     this.redis = await connectRedis(this.config.redisUrl, `test-${this.id}`);
     this.temporalClient = await connectTemporalClient(this.config.temporal);
     this.nativeConnection = await connectTemporalWorker(this.config.temporal);
-    this.client = new NotificationClient(this.temporalClient, this.config.temporal.taskQueue, { campaignTaskQueue: this.config.temporal.campaignTaskQueue });
-    this.queues = new SendQueues({ connection: this.redis, prefix: this.config.queuePrefix, channels: this.config.channels });
+    this.client = new NotificationClient(this.temporalClient, this.config.temporal.taskQueue, {
+      campaignTaskQueue: this.config.temporal.campaignTaskQueue,
+    });
+    this.queues = new SendQueues({
+      connection: this.redis,
+      prefix: this.config.queuePrefix,
+      channels: this.config.channels,
+    });
     if (this.options.temporalWorker !== false) await this.startTemporalWorker();
     if (this.options.deliveryWorkers !== false) this.startDeliveryWorkers();
     return this;
@@ -102,7 +112,14 @@ export class TestStack {
     const extra = this.options.providers?.({ config: this.config, orm: this.orm, redis: this.redis }) ?? {};
     const { waker, recorder } = this.options;
     const realWaker = temporalWaker(this.temporalClient);
-    const realRecorder = waker || recorder ? new OutcomeRecorder(this.queues, waker ? waker(realWaker) : realWaker, this.config.deliveryDeadlineMs) : undefined;
+    const realRecorder =
+      waker || recorder
+        ? new OutcomeRecorder(
+            this.queues,
+            waker ? waker(realWaker) : realWaker,
+            this.config.deliveryDeadlineMs,
+          )
+        : undefined;
     this.delivery = startDeliveryWorkers({
       config: this.config,
       orm: this.orm,
@@ -143,15 +160,28 @@ export class TestStack {
   /** A direct email-only send (order_created) to one recipient; returns its event id. */
   async publishEmail(userId: string): Promise<string> {
     const eventId = this.uid('evt');
-    await this.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['email'] } });
+    await this.client.publishNotification({
+      id: eventId,
+      userId,
+      templateCode: 'order_created',
+      variables: { orderNumber: eventId, total: 5, currency: 'INR' },
+      options: { channels: ['email'] },
+    });
     return eventId;
   }
 
   /** The stored notification of an event for one recipient, with its delivery attempts in order. */
-  async deliveryAttempts(eventId: string, userId: string): Promise<{ notification: Notification; attempts: DeliveryAttempt[] }> {
+  async deliveryAttempts(
+    eventId: string,
+    userId: string,
+  ): Promise<{ notification: Notification; attempts: DeliveryAttempt[] }> {
     const em = this.orm.em.fork();
     const notification = await em.findOneOrFail(Notification, { eventId, recipientId: userId });
-    const attempts = await em.find(DeliveryAttempt, { notificationId: notification.id }, { orderBy: { startedAt: 'asc' } });
+    const attempts = await em.find(
+      DeliveryAttempt,
+      { notificationId: notification.id },
+      { orderBy: { startedAt: 'asc' } },
+    );
     return { notification, attempts };
   }
 

@@ -21,7 +21,10 @@ describe('publishing while Redis is nearly full', () => {
   beforeAll(async () => {
     redis = await PrivateRedis.start();
     admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-    stack = await new TestStack({ env: apiTestEnv({ REDIS_URL: redis.url }), deliveryWorkers: false }).start();
+    stack = await new TestStack({
+      env: apiTestEnv({ REDIS_URL: redis.url }),
+      deliveryWorkers: false,
+    }).start();
     api = await new ApiTestApp(stack).start();
   });
   afterAll(async () => {
@@ -32,9 +35,18 @@ describe('publishing while Redis is nearly full', () => {
   });
 
   const memory = async () => parseInfoMemory(await admin.info('memory'));
-  const publishEvent = (id: string, userId: string) => api.service({ method: 'POST', url: '/api/events', payload: orderCreated(id, userId) });
+  const publishEvent = (id: string, userId: string) =>
+    api.service({ method: 'POST', url: '/api/events', payload: orderCreated(id, userId) });
   const publishDirect = (userId: string) =>
-    api.service({ method: 'POST', url: '/api/notifications', payload: { userId, templateCode: 'order_created', variables: { orderNumber: 'A-1', total: 5, currency: 'INR' } } });
+    api.service({
+      method: 'POST',
+      url: '/api/notifications',
+      payload: {
+        userId,
+        templateCode: 'order_created',
+        variables: { orderNumber: 'A-1', total: 5, currency: 'INR' },
+      },
+    });
 
   it('answers 429 with Retry-After above REDIS_BACKPRESSURE_RATIO of maxmemory, and accepts the same event once memory is back', async () => {
     const userId = stack.uid('u');
@@ -68,11 +80,18 @@ describe('publishing while Redis is nearly full', () => {
     }, 5_000);
     expect(refused.headers['retry-after']).toBe('5');
     expect(refused.json()).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
-    expect(refused.json().message).toMatch(/^the delivery queues are nearly full \(Redis at \d+% of maxmemory, limit 80%\): nothing was accepted, retry in 5 s$/);
+    expect(refused.json().message).toMatch(
+      /^the delivery queues are nearly full \(Redis at \d+% of maxmemory, limit 80%\): nothing was accepted, retry in 5 s$/,
+    );
     const direct = await publishDirect(userId);
-    expect({ status: direct.statusCode, retryAfter: direct.headers['retry-after'] }).toEqual({ status: 429, retryAfter: '5' });
+    expect({ status: direct.statusCode, retryAfter: direct.headers['retry-after'] }).toEqual({
+      status: 429,
+      retryAfter: '5',
+    });
     // Nothing was started for the refused event.
-    await expect(stack.temporalClient.workflow.getHandle(eventWorkflowId(refusedId)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    await expect(
+      stack.temporalClient.workflow.getHandle(eventWorkflowId(refusedId)).describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
 
     await admin.del(...fillers);
     const accepted = await waitFor(async () => {

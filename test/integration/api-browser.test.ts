@@ -35,7 +35,9 @@ describe('HTTP API in a browser', () => {
   });
 
   it('refuses the dashboard to a browser with a wrong admin password', async () => {
-    const context = await browser.newContext({ httpCredentials: { username: 'ops', password: 'not-the-admin-key' } });
+    const context = await browser.newContext({
+      httpCredentials: { username: 'ops', password: 'not-the-admin-key' },
+    });
     try {
       const page = await context.newPage();
       const response = await page.goto(`${api.url}/admin/queues`);
@@ -52,9 +54,15 @@ describe('HTTP API in a browser', () => {
     try {
       const page = await context.newPage();
       await page.goto(`${api.url}/docs`);
-      await page.locator('.swagger-ui .info .title').getByText('Notification service').waitFor({ timeout: 15_000 });
+      await page
+        .locator('.swagger-ui .info .title')
+        .getByText('Notification service')
+        .waitFor({ timeout: 15_000 });
       await page.getByText('/api/events', { exact: true }).first().waitFor({ timeout: 15_000 });
-      await page.getByText('/api/notifications/{id}/trace', { exact: true }).first().waitFor({ timeout: 15_000 });
+      await page
+        .getByText('/api/notifications/{id}/trace', { exact: true })
+        .first()
+        .waitFor({ timeout: 15_000 });
       expect(await page.locator('.opblock').count()).toBeGreaterThanOrEqual(18);
     } finally {
       await context.close();

@@ -70,7 +70,13 @@ describe('HTTP API under generated malformed requests', () => {
       auth: 'service',
       path: () => '/api/events',
       validSegment: () => '',
-      valid: () => ({ id: `fuzz_${randomUUID()}`, type: 'ORDER_CREATED', occurredAt: now(), userId: shopper, data: { orderNumber: 'A-1', total: 10, currency: 'INR' } }),
+      valid: () => ({
+        id: `fuzz_${randomUUID()}`,
+        type: 'ORDER_CREATED',
+        occurredAt: now(),
+        userId: shopper,
+        data: { orderNumber: 'A-1', total: 10, currency: 'INR' },
+      }),
     },
     {
       name: 'direct send',
@@ -78,7 +84,12 @@ describe('HTTP API under generated malformed requests', () => {
       auth: 'service',
       path: () => '/api/notifications',
       validSegment: () => '',
-      valid: () => ({ userId: shopper, templateCode: 'ORDER_CREATED', variables: { orderNumber: 'A-1', userName: 'Fuzz' }, options: { priority: 'high', actionText: 'View' } }),
+      valid: () => ({
+        userId: shopper,
+        templateCode: 'ORDER_CREATED',
+        variables: { orderNumber: 'A-1', userName: 'Fuzz' },
+        options: { priority: 'high', actionText: 'View' },
+      }),
     },
     {
       name: 'batch send',
@@ -86,7 +97,12 @@ describe('HTTP API under generated malformed requests', () => {
       auth: 'service',
       path: () => '/api/notifications/batch',
       validSegment: () => '',
-      valid: () => ({ userIds: [shopper], templateCode: 'LOW_STOCK_ALERT', variables: { productName: 'Mug', currentStock: 2, threshold: 5 }, options: { priority: 'urgent' } }),
+      valid: () => ({
+        userIds: [shopper],
+        templateCode: 'LOW_STOCK_ALERT',
+        variables: { productName: 'Mug', currentStock: 2, threshold: 5 },
+        options: { priority: 'urgent' },
+      }),
     },
     {
       name: 'recipient',
@@ -94,7 +110,13 @@ describe('HTTP API under generated malformed requests', () => {
       auth: 'service',
       path: (id) => `/api/recipients/${id}`,
       validSegment: () => `fuzz_${stack.id}_${randomUUID().slice(0, 8)}`,
-      valid: () => ({ name: 'Fuzz', email: 'fuzz@example.test', locale: 'en', roles: ['fuzz'], quietHours: { start: '22:00', end: '07:00', timezone: 'UTC' } }),
+      valid: () => ({
+        name: 'Fuzz',
+        email: 'fuzz@example.test',
+        locale: 'en',
+        roles: ['fuzz'],
+        quietHours: { start: '22:00', end: '07:00', timezone: 'UTC' },
+      }),
     },
     {
       name: 'preferences',
@@ -110,7 +132,11 @@ describe('HTTP API under generated malformed requests', () => {
       auth: 'admin',
       path: (code) => `/api/templates/${code}/versions`,
       validSegment: () => templateCode,
-      valid: () => ({ channel: 'in_app', category: 'account', fields: { title: 'Hi {{#if name}}{{name}}{{/if}}', body: '{{message}}' } }),
+      valid: () => ({
+        channel: 'in_app',
+        category: 'account',
+        fields: { title: 'Hi {{#if name}}{{name}}{{/if}}', body: '{{message}}' },
+      }),
     },
     {
       name: 'template preview',
@@ -118,7 +144,11 @@ describe('HTTP API under generated malformed requests', () => {
       auth: 'admin',
       path: (code) => `/api/templates/${code}/preview`,
       validSegment: () => 'order_created',
-      valid: () => ({ channel: 'in_app', fields: { title: '{{a}}', body: '{{#unless b}}none{{/unless}}' }, variables: { a: 1, items: [1, 2] } }),
+      valid: () => ({
+        channel: 'in_app',
+        fields: { title: '{{a}}', body: '{{#unless b}}none{{/unless}}' },
+        variables: { a: 1, items: [1, 2] },
+      }),
     },
     {
       name: 'campaign',
@@ -198,10 +228,29 @@ describe('HTTP API under generated malformed requests', () => {
       deepMarker(60_000),
     ),
     // Any code points, lone surrogates included (a 'binary' unit would build a map of all 1.1 M first).
-    fc.array(fc.integer({ min: 0, max: 0x10ffff }), { maxLength: 24 }).map((points) => String.fromCodePoint(...points)),
-    fc.tuple(fc.string({ maxLength: 8 }), fc.constantFrom(NUL, HIGH, LOW), fc.string({ maxLength: 8 })).map((parts) => parts.join('')),
+    fc
+      .array(fc.integer({ min: 0, max: 0x10ffff }), { maxLength: 24 })
+      .map((points) => String.fromCodePoint(...points)),
+    fc
+      .tuple(fc.string({ maxLength: 8 }), fc.constantFrom(NUL, HIGH, LOW), fc.string({ maxLength: 8 }))
+      .map((parts) => parts.join('')),
   );
-  const key = fc.oneof(nastyString, fc.constantFrom('id', 'type', 'data', 'variables', 'options', 'fields', 'userId', 'userIds', 'name', 'segment', 'channels'));
+  const key = fc.oneof(
+    nastyString,
+    fc.constantFrom(
+      'id',
+      'type',
+      'data',
+      'variables',
+      'options',
+      'fields',
+      'userId',
+      'userIds',
+      'name',
+      'segment',
+      'channels',
+    ),
+  );
   const { value: nastyValue } = fc.letrec((tie) => ({
     value: fc.oneof(
       { depthSize: 'small', withCrossShrink: true },
@@ -216,7 +265,12 @@ describe('HTTP API under generated malformed requests', () => {
   }));
 
   type Mutation = { op: 'set' | 'delete'; pick: number; value: unknown; key: string };
-  const mutation: fc.Arbitrary<Mutation> = fc.record({ op: fc.constantFrom('set', 'set', 'set', 'delete'), pick: fc.nat(), value: nastyValue, key });
+  const mutation: fc.Arbitrary<Mutation> = fc.record({
+    op: fc.constantFrom('set', 'set', 'set', 'delete'),
+    pick: fc.nat(),
+    value: nastyValue,
+    key,
+  });
 
   /** Every object path of a value (the root included), to aim mutations at. */
   function objectPaths(value: unknown, path: string[] = []): string[][] {
@@ -226,7 +280,10 @@ describe('HTTP API under generated malformed requests', () => {
 
   function mutate(body: Record<string, unknown>, m: Mutation): void {
     const paths = objectPaths(body);
-    const target = paths[m.pick % paths.length].reduce<Record<string, unknown>>((o, k) => o[k] as Record<string, unknown>, body);
+    const target = paths[m.pick % paths.length].reduce<Record<string, unknown>>(
+      (o, k) => o[k] as Record<string, unknown>,
+      body,
+    );
     const keys = Object.keys(target);
     if (m.op === 'delete') {
       if (keys.length) delete target[keys[m.pick % keys.length]];
@@ -234,13 +291,30 @@ describe('HTTP API under generated malformed requests', () => {
     }
     // Half the time an existing field gets a wrong value, else a new (maybe unknown) field appears.
     const name = keys.length && m.pick % 2 === 0 ? keys[m.pick % keys.length] : m.key;
-    Object.defineProperty(target, name, { value: m.value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(target, name, {
+      value: m.value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
 
   const segment = fc.oneof(
     { weight: 8, arbitrary: fc.constant(null) },
     // Never a valid code or id of rows other tests use: accepted requests would change them.
-    { weight: 1, arbitrary: fc.constantFrom('%00', '%ED%A0%80', '%F0%9F%98%80', 'a'.repeat(600), '%2e%2e', 'Bad%20Code', 'x%0Ay', '%E2%80%AE') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '%00',
+        '%ED%A0%80',
+        '%F0%9F%98%80',
+        'a'.repeat(600),
+        '%2e%2e',
+        'Bad%20Code',
+        'x%0Ay',
+        '%E2%80%AE',
+      ),
+    },
   );
 
   interface Sent {
@@ -256,22 +330,44 @@ describe('HTTP API under generated malformed requests', () => {
       mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }),
       whole: fc.oneof({ weight: 11, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: nastyValue }),
       segment,
-      text: fc.constantFrom('json', 'json', 'json', 'json', 'json', 'json', 'json', 'json', 'truncated', 'text/plain'),
+      text: fc.constantFrom(
+        'json',
+        'json',
+        'json',
+        'json',
+        'json',
+        'json',
+        'json',
+        'json',
+        'truncated',
+        'text/plain',
+      ),
       cut: fc.nat(),
     })
     .map(({ endpoint, mutations, whole, segment: badSegment, text, cut }) => {
       const body = endpoint.valid();
       for (const m of mutations) mutate(body, m);
       let json = JSON.stringify(whole !== null ? whole : body) ?? 'null';
-      json = json.replace(/"__DEEP_(\d+)__"/g, (_, levels: string) => '['.repeat(Number(levels)) + ']'.repeat(Number(levels)));
+      json = json.replace(
+        /"__DEEP_(\d+)__"/g,
+        (_, levels: string) => '['.repeat(Number(levels)) + ']'.repeat(Number(levels)),
+      );
       if (text === 'truncated') json = json.slice(0, cut % Math.max(json.length, 1));
-      return { endpoint, url: endpoint.path(badSegment ?? endpoint.validSegment()), text: json, contentType: text === 'text/plain' ? 'text/plain' : 'application/json' };
+      return {
+        endpoint,
+        url: endpoint.path(badSegment ?? endpoint.validSegment()),
+        text: json,
+        contentType: text === 'text/plain' ? 'text/plain' : 'application/json',
+      };
     });
 
   // --- the run ----------------------------------------------------------------------------------
 
   function headers(auth: Auth, contentType: string): Record<string, string> {
-    const credentials: Record<string, string> = auth === 'user' ? { authorization: `Bearer ${userToken}` } : { 'x-api-key': auth === 'admin' ? ADMIN_KEY : SERVICE_KEY };
+    const credentials: Record<string, string> =
+      auth === 'user'
+        ? { authorization: `Bearer ${userToken}` }
+        : { 'x-api-key': auth === 'admin' ? ADMIN_KEY : SERVICE_KEY };
     return { ...credentials, 'content-type': contentType };
   }
 
@@ -285,12 +381,20 @@ describe('HTTP API under generated malformed requests', () => {
   async function send(r: Sent): Promise<void> {
     // Injected: the whole Fastify pipeline without an HTTP client in this process (fetch would double
     // the run time); /healthz is probed over a real socket meanwhile.
-    const injected = await api.inject({ method: r.endpoint.method, url: r.url, headers: headers(r.endpoint.auth, r.contentType), payload: r.text });
+    const injected = await api.inject({
+      method: r.endpoint.method,
+      url: r.url,
+      headers: headers(r.endpoint.auth, r.contentType),
+      payload: r.text,
+    });
     const res = { status: injected.statusCode };
     const answer = injected.body;
     sent++;
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-    if (res.status >= 500) throw new Error(`${r.endpoint.name} ${r.url} answered ${res.status} ${answer.slice(0, 300)} to ${r.text.slice(0, 300)}`);
+    if (res.status >= 500)
+      throw new Error(
+        `${r.endpoint.name} ${r.url} answered ${res.status} ${answer.slice(0, 300)} to ${r.text.slice(0, 300)}`,
+      );
     if (res.status < 300) {
       const { workflowId, id } = JSON.parse(answer) as { workflowId?: unknown; id?: unknown };
       if (typeof workflowId === 'string') accepted.add(workflowId);
@@ -331,21 +435,81 @@ describe('HTTP API under generated malformed requests', () => {
     };
   }
 
-  it('answers the issue\'s requests with 400, at once', async () => {
+  it("answers the issue's requests with 400, at once", async () => {
     const deep = '['.repeat(5000) + ']'.repeat(5000);
     const cases: [string, Auth, string][] = [
-      ['/api/campaigns', 'admin', JSON.stringify({ name: `Sale${NUL}`, templateCode: 'marketing_announcement', segment: { roles: ['fuzz'] } })],
-      ['/api/campaigns', 'admin', JSON.stringify({ name: 'Sale', templateCode: 'marketing_announcement', segment: { roles: ['fuzz'] }, variables: { headline: HIGH, message: 'm' } })],
-      ['/api/campaigns', 'admin', `{"name":"Sale","templateCode":"marketing_announcement","segment":{"roles":["fuzz"]},"variables":{"headline":"h","message":"m","x":${deep}}}`],
-      [`/api/templates/${templateCode}/versions`, 'admin', JSON.stringify({ channel: 'sms', category: 'account', fields: { text: `hi${NUL}` } })],
-      [`/api/templates/${templateCode}/versions`, 'admin', JSON.stringify({ channel: 'sms', category: 'account', fields: { text: 'x'.repeat(35_000) + '{{#if a}}'.repeat(5000) + '{{/if}}'.repeat(5000) } })],
-      ['/api/notifications/batch', 'service', `{"userIds":["${shopper}"],"templateCode":"LOW_STOCK_ALERT","variables":{"productName":"Mug","currentStock":1,"x":${deep}}}`],
-      ['/api/events', 'service', JSON.stringify({ id: `fuzz_${randomUUID()}`, type: 'ORDER_CREATED', occurredAt: now(), userId: shopper, data: { orderNumber: 'A-1', note: NUL } })],
-      ['/api/notifications', 'service', JSON.stringify({ userId: shopper, templateCode: 'ORDER_CREATED', variables: { orderNumber: 'A-1' }, options: { actionUrl: `/x${LOW}` } })],
+      [
+        '/api/campaigns',
+        'admin',
+        JSON.stringify({
+          name: `Sale${NUL}`,
+          templateCode: 'marketing_announcement',
+          segment: { roles: ['fuzz'] },
+        }),
+      ],
+      [
+        '/api/campaigns',
+        'admin',
+        JSON.stringify({
+          name: 'Sale',
+          templateCode: 'marketing_announcement',
+          segment: { roles: ['fuzz'] },
+          variables: { headline: HIGH, message: 'm' },
+        }),
+      ],
+      [
+        '/api/campaigns',
+        'admin',
+        `{"name":"Sale","templateCode":"marketing_announcement","segment":{"roles":["fuzz"]},"variables":{"headline":"h","message":"m","x":${deep}}}`,
+      ],
+      [
+        `/api/templates/${templateCode}/versions`,
+        'admin',
+        JSON.stringify({ channel: 'sms', category: 'account', fields: { text: `hi${NUL}` } }),
+      ],
+      [
+        `/api/templates/${templateCode}/versions`,
+        'admin',
+        JSON.stringify({
+          channel: 'sms',
+          category: 'account',
+          fields: { text: 'x'.repeat(35_000) + '{{#if a}}'.repeat(5000) + '{{/if}}'.repeat(5000) },
+        }),
+      ],
+      [
+        '/api/notifications/batch',
+        'service',
+        `{"userIds":["${shopper}"],"templateCode":"LOW_STOCK_ALERT","variables":{"productName":"Mug","currentStock":1,"x":${deep}}}`,
+      ],
+      [
+        '/api/events',
+        'service',
+        JSON.stringify({
+          id: `fuzz_${randomUUID()}`,
+          type: 'ORDER_CREATED',
+          occurredAt: now(),
+          userId: shopper,
+          data: { orderNumber: 'A-1', note: NUL },
+        }),
+      ],
+      [
+        '/api/notifications',
+        'service',
+        JSON.stringify({
+          userId: shopper,
+          templateCode: 'ORDER_CREATED',
+          variables: { orderNumber: 'A-1' },
+          options: { actionUrl: `/x${LOW}` },
+        }),
+      ],
     ];
     for (const [url, auth, text] of cases) {
       const started = performance.now();
-      const res = await fetch(api.url + url, { method: 'POST', headers: headers(auth, 'application/json'), body: text });
+      const res = await fetch(api.url + url, {
+        method: 'POST',
+        headers: headers(auth, 'application/json'),
+        body: text,
+      });
       const body = (await res.json()) as { fields: string[] };
       expect({ url, status: res.status }).toEqual({ url, status: 400 });
       expect(body.fields.length).toBeGreaterThan(0);
@@ -357,9 +521,12 @@ describe('HTTP API under generated malformed requests', () => {
     const health = watchHealth();
     try {
       await fc.assert(
-        fc.asyncProperty(fc.array(request, { minLength: BATCH_SIZE, maxLength: BATCH_SIZE }), async (batch) => {
-          await Promise.all(batch.map(send));
-        }),
+        fc.asyncProperty(
+          fc.array(request, { minLength: BATCH_SIZE, maxLength: BATCH_SIZE }),
+          async (batch) => {
+            await Promise.all(batch.map(send));
+          },
+        ),
         { numRuns: BATCHES, endOnFailure: true },
       );
     } finally {
@@ -375,15 +542,22 @@ describe('HTTP API under generated malformed requests', () => {
 
     // Visibility lists exactly the workflows of accepted requests on this stack's task queue.
     const query = `TaskQueue = '${stack.config.temporal.taskQueue}' OR TaskQueue = '${campaignTaskQueueFor(stack.config.temporal.taskQueue)}'`;
-    const listed = await waitFor(async () => {
-      const ids: string[] = [];
-      for await (const execution of stack.temporalClient.workflow.list({ query })) ids.push(execution.workflowId);
-      return ids.length >= accepted.size ? ids : undefined;
-    }, 30_000, 250);
+    const listed = await waitFor(
+      async () => {
+        const ids: string[] = [];
+        for await (const execution of stack.temporalClient.workflow.list({ query }))
+          ids.push(execution.workflowId);
+        return ids.length >= accepted.size ? ids : undefined;
+      },
+      30_000,
+      250,
+    );
     expect([...new Set(listed)].sort()).toEqual([...accepted].sort());
     // And, strongly consistent, for refused events with an id of their own: no workflow under it.
     for (const id of refusedEventIds.slice(0, 100)) {
-      await expect(stack.temporalClient.workflow.getHandle(`event-${id}`).describe()).rejects.toThrow(/not found/i);
+      await expect(stack.temporalClient.workflow.getHandle(`event-${id}`).describe()).rejects.toThrow(
+        /not found/i,
+      );
     }
   }, 120_000); // about 15 s on an idle 2-CPU machine; the margin is for a busy one
 });

@@ -4,7 +4,17 @@ import { connect } from 'node:net';
 import { SignJWT } from 'jose';
 import { buildApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
-import { ADMIN_KEY, ApiTestApp, apiTestEnv, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, orderCreated, SERVICE_KEY, token } from '../helpers/api-app';
+import {
+  ADMIN_KEY,
+  ApiTestApp,
+  apiTestEnv,
+  JWT_AUDIENCE,
+  JWT_ISSUER,
+  JWT_SECRET,
+  orderCreated,
+  SERVICE_KEY,
+  token,
+} from '../helpers/api-app';
 import { SseClient } from '../helpers/api-sse';
 import { NodeProcess } from '../helpers/node-process';
 import { TestStack } from '../helpers/test-stack';
@@ -28,44 +38,96 @@ describe('HTTP API: security hardening', () => {
   async function appWith(configure: (config: Config) => Config, listen = false): Promise<ApiTestApp> {
     const app = new ApiTestApp(stack);
     apps.push(app);
-    return app.start({ listen, configure: (c) => configure({ ...c, queuePrefix: `{sec-${stack.uid('p')}}` }) });
+    return app.start({
+      listen,
+      configure: (c) => configure({ ...c, queuePrefix: `{sec-${stack.uid('p')}}` }),
+    });
   }
 
   const sign = (claims: Record<string, unknown>, build: (jwt: SignJWT) => SignJWT = (jwt) => jwt) =>
-    build(new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('u_sec').setIssuedAt()).sign(new TextEncoder().encode(JWT_SECRET));
+    build(new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('u_sec').setIssuedAt()).sign(
+      new TextEncoder().encode(JWT_SECRET),
+    );
   const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}` });
 
   describe('tokens', () => {
     it('refuses a token without exp', async () => {
       const forever = await sign({}, (jwt) => jwt.setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE));
-      const res = await api.inject({ method: 'GET', url: '/api/notifications/unread-count', headers: bearer(forever) });
+      const res = await api.inject({
+        method: 'GET',
+        url: '/api/notifications/unread-count',
+        headers: bearer(forever),
+      });
       expect(res.statusCode).toBe(401);
       expect(res.json().message).toBe('invalid token: token claim exp missing');
     });
 
     it('grants admin only through the configured claim of the configured issuer and audience', async () => {
       const url = '/api/templates?code=order_created';
-      const admin = (build: (jwt: SignJWT) => SignJWT) => sign({ roles: ['admin'] }, (jwt) => build(jwt.setExpirationTime('5m')));
-      expect((await api.inject({ method: 'GET', url, headers: bearer(await admin((j) => j.setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE))) })).statusCode).toBe(200);
+      const admin = (build: (jwt: SignJWT) => SignJWT) =>
+        sign({ roles: ['admin'] }, (jwt) => build(jwt.setExpirationTime('5m')));
+      expect(
+        (
+          await api.inject({
+            method: 'GET',
+            url,
+            headers: bearer(await admin((j) => j.setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE))),
+          })
+        ).statusCode,
+      ).toBe(200);
       // The old implicit claims no longer make an operator.
-      const roleClaim = await sign({ role: 'admin' }, (j) => j.setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE).setExpirationTime('5m'));
+      const roleClaim = await sign({ role: 'admin' }, (j) =>
+        j.setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE).setExpirationTime('5m'),
+      );
       expect((await api.inject({ method: 'GET', url, headers: bearer(roleClaim) })).statusCode).toBe(403);
       // Another issuer, or a token for another audience: not ours at all.
-      expect((await api.inject({ method: 'GET', url, headers: bearer(await admin((j) => j.setIssuer('https://evil.test').setAudience(JWT_AUDIENCE))) })).statusCode).toBe(401);
-      expect((await api.inject({ method: 'GET', url, headers: bearer(await admin((j) => j.setIssuer(JWT_ISSUER))) })).statusCode).toBe(401);
+      expect(
+        (
+          await api.inject({
+            method: 'GET',
+            url,
+            headers: bearer(await admin((j) => j.setIssuer('https://evil.test').setAudience(JWT_AUDIENCE))),
+          })
+        ).statusCode,
+      ).toBe(401);
+      expect(
+        (
+          await api.inject({
+            method: 'GET',
+            url,
+            headers: bearer(await admin((j) => j.setIssuer(JWT_ISSUER))),
+          })
+        ).statusCode,
+      ).toBe(401);
 
       // Without issuer and audience configured, roles=admin gives nothing.
-      const unchecked = await appWith((c) => ({ ...c, api: { ...c.api, jwt: { secret: JWT_SECRET, adminClaim: { name: 'roles', value: 'admin' } } } }));
-      expect((await unchecked.inject({ method: 'GET', url, headers: bearer(await admin((j) => j)) })).statusCode).toBe(403);
+      const unchecked = await appWith((c) => ({
+        ...c,
+        api: { ...c.api, jwt: { secret: JWT_SECRET, adminClaim: { name: 'roles', value: 'admin' } } },
+      }));
+      expect(
+        (await unchecked.inject({ method: 'GET', url, headers: bearer(await admin((j) => j)) })).statusCode,
+      ).toBe(403);
 
-      expect(() => loadConfig({ JWT_JWKS_URL: 'https://id.test/jwks' })).toThrow(/JWT_ISSUER, JWT_AUDIENCE: required with JWT_JWKS_URL/);
-      expect(() => loadConfig({ JWT_JWKS_URL: 'https://id.test/jwks', JWT_ISSUER: 'https://id.test' })).toThrow(/required with JWT_JWKS_URL/);
-      expect(() => loadConfig({ JWT_SECRET, JWT_ADMIN_CLAIM: 'roles=admin' })).toThrow(/required with JWT_ADMIN_CLAIM/);
-      expect(loadConfig({ JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_ADMIN_CLAIM: 'https://shop.test/roles=ops' }).api.jwt?.adminClaim).toEqual({ name: 'https://shop.test/roles', value: 'ops' });
+      expect(() => loadConfig({ JWT_JWKS_URL: 'https://id.test/jwks' })).toThrow(
+        /JWT_ISSUER, JWT_AUDIENCE: required with JWT_JWKS_URL/,
+      );
+      expect(() =>
+        loadConfig({ JWT_JWKS_URL: 'https://id.test/jwks', JWT_ISSUER: 'https://id.test' }),
+      ).toThrow(/required with JWT_JWKS_URL/);
+      expect(() => loadConfig({ JWT_SECRET, JWT_ADMIN_CLAIM: 'roles=admin' })).toThrow(
+        /required with JWT_ADMIN_CLAIM/,
+      );
+      expect(
+        loadConfig({ JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_ADMIN_CLAIM: 'https://shop.test/roles=ops' })
+          .api.jwt?.adminClaim,
+      ).toEqual({ name: 'https://shop.test/roles', value: 'ops' });
     });
 
     it('ends an SSE stream when its token expires', async () => {
-      const stream = await SseClient.open(`${api.url}/api/notifications/stream`, { authorization: `Bearer ${await token(stack.uid('u'), { ttl: '2s' })}` });
+      const stream = await SseClient.open(`${api.url}/api/notifications/stream`, {
+        authorization: `Bearer ${await token(stack.uid('u'), { ttl: '2s' })}`,
+      });
       try {
         expect(stream.status).toBe(200);
         await stream.waitUntil(() => stream.ended, 6000);
@@ -82,12 +144,20 @@ describe('HTTP API: security hardening', () => {
       api: { ...c.api, trustProxy, rateLimit: { ...c.api.rateLimit, authFailuresPerAddress: 3 } },
     });
     const status = (app: ApiTestApp, key: string, headers: Record<string, string> = {}) =>
-      app.inject({ method: 'GET', url: '/api/notifications/notification-none-u_0/status', headers: { 'x-api-key': key, ...headers } });
+      app.inject({
+        method: 'GET',
+        url: '/api/notifications/notification-none-u_0/status',
+        headers: { 'x-api-key': key, ...headers },
+      });
 
     it('answers 429 with Retry-After to an address that keeps failing, before any other work, whatever X-Forwarded-For says', async () => {
       const app = await appWith((c) => withLimit(c));
       const codes = [];
-      for (let i = 0; i < 3; i++) codes.push((await status(app, `wrong-key-${i}-0123456789`, { 'x-forwarded-for': `203.0.113.${i}` })).statusCode);
+      for (let i = 0; i < 3; i++)
+        codes.push(
+          (await status(app, `wrong-key-${i}-0123456789`, { 'x-forwarded-for': `203.0.113.${i}` }))
+            .statusCode,
+        );
       expect(codes).toEqual([401, 401, 401]);
 
       const fork = jest.spyOn(stack.orm.em, 'fork');
@@ -102,27 +172,47 @@ describe('HTTP API: security hardening', () => {
         fork.mockRestore();
       }
       // The limit is the address's, not the API's: another address still gets in.
-      expect((await app.inject({ method: 'GET', url: '/api/notifications/notification-none-u_0/status', remoteAddress: '192.0.2.9', headers: { 'x-api-key': SERVICE_KEY } })).statusCode).toBe(404);
+      expect(
+        (
+          await app.inject({
+            method: 'GET',
+            url: '/api/notifications/notification-none-u_0/status',
+            remoteAddress: '192.0.2.9',
+            headers: { 'x-api-key': SERVICE_KEY },
+          })
+        ).statusCode,
+      ).toBe(404);
     });
 
     it('takes the client address from X-Forwarded-For only with TRUST_PROXY', async () => {
       const app = await appWith((c) => withLimit(c, ['127.0.0.1']));
-      for (let i = 0; i < 3; i++) expect((await status(app, 'wrong-key-0123456789', { 'x-forwarded-for': '203.0.113.50' })).statusCode).toBe(401);
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await status(app, 'wrong-key-0123456789', { 'x-forwarded-for': '203.0.113.50' })).statusCode,
+        ).toBe(401);
       expect((await status(app, SERVICE_KEY, { 'x-forwarded-for': '203.0.113.50' })).statusCode).toBe(429);
       expect((await status(app, SERVICE_KEY, { 'x-forwarded-for': '203.0.113.51' })).statusCode).toBe(404);
 
       expect(loadConfig({}).api.trustProxy).toBe(false);
-      expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).api.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
+      expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).api.trustProxy).toEqual([
+        '10.0.0.0/8',
+        '127.0.0.1',
+      ]);
       expect(loadConfig({ TRUST_PROXY: '2' }).api.trustProxy).toBe(2);
       expect(() => loadConfig({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
     });
 
     it('drops a client that sends its headers too slowly', async () => {
-      const app = await appWith((c) => ({ ...c, api: { ...c.api, headersTimeoutMs: 1000, requestTimeoutMs: 2000 } }), true);
+      const app = await appWith(
+        (c) => ({ ...c, api: { ...c.api, headersTimeoutMs: 1000, requestTimeoutMs: 2000 } }),
+        true,
+      );
       const port = Number(new URL(app.url).port);
       const started = Date.now();
       const answer = await new Promise<string>((resolve, reject) => {
-        const socket = connect({ host: '127.0.0.1', port }, () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
+        const socket = connect({ host: '127.0.0.1', port }, () =>
+          socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'),
+        );
         let data = '';
         socket.on('data', (chunk) => (data += chunk));
         socket.on('close', () => resolve(data));
@@ -131,20 +221,57 @@ describe('HTTP API: security hardening', () => {
       });
       expect(answer === '' || answer.startsWith('HTTP/1.1 408')).toBe(true);
       expect(Date.now() - started).toBeLessThan(5000);
-      expect(() => loadConfig({ API_HEADERS_TIMEOUT_MS: '20000', API_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/API_HEADERS_TIMEOUT_MS/);
+      expect(() => loadConfig({ API_HEADERS_TIMEOUT_MS: '20000', API_REQUEST_TIMEOUT_MS: '10000' })).toThrow(
+        /API_HEADERS_TIMEOUT_MS/,
+      );
     });
   });
 
   describe('links', () => {
     it('refuses an action URL that is not https, http or relative, naming the field, for events and direct sends', async () => {
-      for (const actionUrl of ['javascript:alert(1)', ' JaVa\tScRiPt:alert(1)', 'data:text/html,<script>alert(1)</script>', 'vbscript:msgbox']) {
-        const event = await api.service({ method: 'POST', url: '/api/events', payload: orderCreated(stack.uid('evt'), 'u_1', { options: { actionUrl } }) });
-        expect({ actionUrl, status: event.statusCode, fields: event.json().fields }).toEqual({ actionUrl, status: 400, fields: ['options.actionUrl'] });
-        const direct = await api.service({ method: 'POST', url: '/api/notifications', payload: { userId: 'u_1', templateCode: 'order_created', variables: { orderNumber: 'A-1', total: 1, currency: 'INR' }, options: { actionUrl } } });
-        expect({ actionUrl, status: direct.statusCode, fields: direct.json().fields }).toEqual({ actionUrl, status: 400, fields: ['options.actionUrl'] });
+      for (const actionUrl of [
+        'javascript:alert(1)',
+        ' JaVa\tScRiPt:alert(1)',
+        'data:text/html,<script>alert(1)</script>',
+        'vbscript:msgbox',
+      ]) {
+        const event = await api.service({
+          method: 'POST',
+          url: '/api/events',
+          payload: orderCreated(stack.uid('evt'), 'u_1', { options: { actionUrl } }),
+        });
+        expect({ actionUrl, status: event.statusCode, fields: event.json().fields }).toEqual({
+          actionUrl,
+          status: 400,
+          fields: ['options.actionUrl'],
+        });
+        const direct = await api.service({
+          method: 'POST',
+          url: '/api/notifications',
+          payload: {
+            userId: 'u_1',
+            templateCode: 'order_created',
+            variables: { orderNumber: 'A-1', total: 1, currency: 'INR' },
+            options: { actionUrl },
+          },
+        });
+        expect({ actionUrl, status: direct.statusCode, fields: direct.json().fields }).toEqual({
+          actionUrl,
+          status: 400,
+          fields: ['options.actionUrl'],
+        });
       }
-      for (const actionUrl of ['https://shop.test/o/1', 'http://shop.test/o/1', '/profile/orders/9', 'orders/9?x=1#top']) {
-        const res = await api.service({ method: 'POST', url: '/api/events', payload: orderCreated(stack.uid('evt'), 'u_nobody', { options: { actionUrl } }) });
+      for (const actionUrl of [
+        'https://shop.test/o/1',
+        'http://shop.test/o/1',
+        '/profile/orders/9',
+        'orders/9?x=1#top',
+      ]) {
+        const res = await api.service({
+          method: 'POST',
+          url: '/api/events',
+          payload: orderCreated(stack.uid('evt'), 'u_nobody', { options: { actionUrl } }),
+        });
         expect({ actionUrl, status: res.statusCode }).toEqual({ actionUrl, status: 202 });
       }
     });
@@ -152,14 +279,26 @@ describe('HTTP API: security hardening', () => {
     it('refuses template links with another scheme, and renders a link from data safe', async () => {
       const code = `sec_links_${stack.id}`;
       const version = (fields: Record<string, string>) =>
-        api.admin({ method: 'POST', url: `/api/templates/${code}/versions`, payload: { channel: 'in_app', category: 'order_updates', fields: { title: 'T', body: 'B', ...fields } } });
+        api.admin({
+          method: 'POST',
+          url: `/api/templates/${code}/versions`,
+          payload: {
+            channel: 'in_app',
+            category: 'order_updates',
+            fields: { title: 'T', body: 'B', ...fields },
+          },
+        });
       const script = await version({ actionUrl: 'javascript:alert(1)' });
       expect(script.statusCode).toBe(400);
       expect(script.json()).toMatchObject({ fields: ['fields.actionUrl'], in: 'body' });
       const email = await api.admin({
         method: 'POST',
         url: `/api/templates/${code}/versions`,
-        payload: { channel: 'email', category: 'order_updates', fields: { subject: 'S', text: 'T', html: '<a href="java&#115;cript:alert(1)">x</a>' } },
+        payload: {
+          channel: 'email',
+          category: 'order_updates',
+          fields: { subject: 'S', text: 'T', html: '<a href="java&#115;cript:alert(1)">x</a>' },
+        },
       });
       expect(email.statusCode).toBe(400);
       expect(email.json().fields).toEqual(['fields.html']);
@@ -169,7 +308,11 @@ describe('HTTP API: security hardening', () => {
       const preview = await api.admin({
         method: 'POST',
         url: `/api/templates/${code}/preview`,
-        payload: { channel: 'email', fields: { subject: 'S', text: 'T', html: '<a href="{{link}}">go</a>', url: '{{link}}' }, variables: { link: 'javascript:alert(1)' } },
+        payload: {
+          channel: 'email',
+          fields: { subject: 'S', text: 'T', html: '<a href="{{link}}">go</a>', url: '{{link}}' },
+          variables: { link: 'javascript:alert(1)' },
+        },
       });
       expect(preview.statusCode).toBe(200);
       expect(preview.json().rendered).toMatchObject({ html: '<a href="#">go</a>', url: '' });
@@ -178,7 +321,9 @@ describe('HTTP API: security hardening', () => {
 
   describe('secrets', () => {
     it('answers /readyz without connection strings or passwords', async () => {
-      const leaky = new Error('connect ECONNREFUSED for postgres://svc:hunter2@db.internal:5432/notifications');
+      const leaky = new Error(
+        'connect ECONNREFUSED for postgres://svc:hunter2@db.internal:5432/notifications',
+      );
       const app = await buildApp({
         config: stack.config,
         orm: stack.orm,
@@ -190,7 +335,10 @@ describe('HTTP API: security hardening', () => {
       try {
         const res = await app.inject({ method: 'GET', url: '/readyz' });
         expect(res.statusCode).toBe(503);
-        expect(res.json()).toMatchObject({ status: 'not_ready', checks: { temporal: { ok: false }, postgres: { ok: true } } });
+        expect(res.json()).toMatchObject({
+          status: 'not_ready',
+          checks: { temporal: { ok: false }, postgres: { ok: true } },
+        });
         expect(res.body).not.toMatch(/hunter2|postgres:\/\/|db\.internal/);
       } finally {
         await app.close();
@@ -207,18 +355,32 @@ describe('HTTP API: security hardening', () => {
       });
       const exit = await api.exited;
       expect(exit.code).toBe(1);
-      expect(api.output.filter((line) => line.startsWith('error: '))).toEqual([expect.stringMatching(/^error: invalid configuration: JWT_SECRET, API_KEYS: a known placeholder secret/)]);
+      expect(api.output.filter((line) => line.startsWith('error: '))).toEqual([
+        expect.stringMatching(
+          /^error: invalid configuration: JWT_SECRET, API_KEYS: a known placeholder secret/,
+        ),
+      ]);
 
       const sha = (value: string) => createHash('sha256').update(value).digest('hex');
-      expect(() => loadConfig({ ADMIN_API_KEYS: `oncall:${sha('dev-admin-key-not-secret')}` })).toThrow(/known placeholder/);
-      expect(() => loadConfig({ DATABASE_URL: 'postgres://postgres:postgres@db:5432/notifications' })).toThrow(/DATABASE_URL \(password\): a known placeholder/);
-      expect(() => loadConfig({ ADMIN_API_KEYS: 'dev-admin:dev-admin-key-not-secret' }, { allowDevCredentials: true })).not.toThrow();
+      expect(() => loadConfig({ ADMIN_API_KEYS: `oncall:${sha('dev-admin-key-not-secret')}` })).toThrow(
+        /known placeholder/,
+      );
+      expect(() =>
+        loadConfig({ DATABASE_URL: 'postgres://postgres:postgres@db:5432/notifications' }),
+      ).toThrow(/DATABASE_URL \(password\): a known placeholder/);
+      expect(() =>
+        loadConfig({ ADMIN_API_KEYS: 'dev-admin:dev-admin-key-not-secret' }, { allowDevCredentials: true }),
+      ).not.toThrow();
       // The dev payload key is published here: refused outside `npm run dev`, under any key id.
       const devKeys = withDevPayloadEncryption({});
       expect(() => loadConfig(devKeys)).toThrow(/PAYLOAD_ENCRYPTION_KEYS: a known placeholder/);
-      expect(() => loadConfig({ PAYLOAD_ENCRYPTION_KEYS: `prod-1:${DEV_PAYLOAD_KEY}` })).toThrow(/PAYLOAD_ENCRYPTION_KEYS/);
+      expect(() => loadConfig({ PAYLOAD_ENCRYPTION_KEYS: `prod-1:${DEV_PAYLOAD_KEY}` })).toThrow(
+        /PAYLOAD_ENCRYPTION_KEYS/,
+      );
       expect(() => loadConfig(devKeys, { allowDevCredentials: true })).not.toThrow();
-      expect(() => loadConfig({ PAYLOAD_ENCRYPTION_KEYS: `prod-1:${Buffer.alloc(32, 7).toString('base64')}` })).not.toThrow();
+      expect(() =>
+        loadConfig({ PAYLOAD_ENCRYPTION_KEYS: `prod-1:${Buffer.alloc(32, 7).toString('base64')}` }),
+      ).not.toThrow();
     });
   });
 
@@ -226,31 +388,61 @@ describe('HTTP API: security hardening', () => {
     const READER = 'reader-key-0123456789';
     const PUBLISHER = 'publisher-key-0123456789';
     it('answers 403 to a key without the scope of the route; unscoped and admin keys keep every scope', async () => {
-      const keys = loadConfig({ API_KEYS: `checkout:${SERVICE_KEY},reader[read]:${READER},publisher[events+sends]:${PUBLISHER}` }).api.serviceKeys;
+      const keys = loadConfig({
+        API_KEYS: `checkout:${SERVICE_KEY},reader[read]:${READER},publisher[events+sends]:${PUBLISHER}`,
+      }).api.serviceKeys;
       const app = await appWith((c) => ({ ...c, api: { ...c.api, serviceKeys: keys } }));
       const calls = {
         events: { method: 'POST', url: '/api/events', payload: orderCreated(stack.uid('evt'), 'u_nobody') },
-        sends: { method: 'POST', url: '/api/notifications', payload: { userId: 'u_nobody', templateCode: 'order_created', variables: { orderNumber: 'A-1', total: 1, currency: 'INR' } } },
+        sends: {
+          method: 'POST',
+          url: '/api/notifications',
+          payload: {
+            userId: 'u_nobody',
+            templateCode: 'order_created',
+            variables: { orderNumber: 'A-1', total: 1, currency: 'INR' },
+          },
+        },
         recipients: { method: 'PUT', url: `/api/recipients/${stack.uid('u')}`, payload: { name: 'Asha' } },
         control: { method: 'POST', url: '/api/notifications/notification-none-u_0/cancel', payload: {} },
         read: { method: 'GET', url: '/api/notifications/notification-none-u_0/status' },
       } as const;
       const outcome = async (key: string) => {
         const out: Record<string, number> = {};
-        for (const [scope, call] of Object.entries(calls)) out[scope] = (await app.inject({ ...call, headers: { 'x-api-key': key } })).statusCode;
+        for (const [scope, call] of Object.entries(calls))
+          out[scope] = (await app.inject({ ...call, headers: { 'x-api-key': key } })).statusCode;
         return out;
       };
-      expect(await outcome(READER)).toEqual({ events: 403, sends: 403, recipients: 403, control: 403, read: 404 });
-      expect(await outcome(PUBLISHER)).toEqual({ events: 202, sends: 202, recipients: 403, control: 403, read: 403 });
+      expect(await outcome(READER)).toEqual({
+        events: 403,
+        sends: 403,
+        recipients: 403,
+        control: 403,
+        read: 404,
+      });
+      expect(await outcome(PUBLISHER)).toEqual({
+        events: 202,
+        sends: 202,
+        recipients: 403,
+        control: 403,
+        read: 403,
+      });
       const unscoped = await outcome(SERVICE_KEY);
       const admin = await outcome(ADMIN_KEY);
-      for (const out of [unscoped, admin]) expect(Object.values(out).every((code) => code !== 403)).toBe(true);
+      for (const out of [unscoped, admin])
+        expect(Object.values(out).every((code) => code !== 403)).toBe(true);
 
       const denied = await app.inject({ ...calls.recipients, headers: { 'x-api-key': READER } });
-      expect(denied.json().message).toBe('forbidden: API key "reader" lacks the scope "recipients" this route needs');
+      expect(denied.json().message).toBe(
+        'forbidden: API key "reader" lacks the scope "recipients" this route needs',
+      );
 
-      expect(() => loadConfig({ API_KEYS: `a[publish]:${READER}` })).toThrow(/API_KEYS: entry 1: unknown scope "publish"/);
-      expect(() => loadConfig({ ADMIN_API_KEYS: `a[read]:${READER}` })).toThrow(/ADMIN_API_KEYS: entry 1: admin keys take no scopes/);
+      expect(() => loadConfig({ API_KEYS: `a[publish]:${READER}` })).toThrow(
+        /API_KEYS: entry 1: unknown scope "publish"/,
+      );
+      expect(() => loadConfig({ ADMIN_API_KEYS: `a[read]:${READER}` })).toThrow(
+        /ADMIN_API_KEYS: entry 1: admin keys take no scopes/,
+      );
     });
   });
 });

@@ -37,7 +37,10 @@ describe('HTTP API: browser sessions', () => {
   const redisKey = (cookie: string, prefix = stack.config.queuePrefix) =>
     `${prefix}:api-session:${createHash('sha256').update(cookie.slice('ns_session='.length)).digest('hex')}`;
 
-  async function signIn(body: Record<string, unknown>, app = api): Promise<{ cookie: string; csrfToken: string; res: LightMyRequestResponse }> {
+  async function signIn(
+    body: Record<string, unknown>,
+    app = api,
+  ): Promise<{ cookie: string; csrfToken: string; res: LightMyRequestResponse }> {
     const res = await app.inject({ method: 'POST', url: '/api/session', payload: body });
     expect(res.statusCode).toBe(200);
     return { cookie: cookieHeader(setCookieOf(res)), csrfToken: res.json().csrfToken, res };
@@ -52,31 +55,58 @@ describe('HTTP API: browser sessions', () => {
     expect(setCookie).not.toMatch(/; Secure/);
     expect(setCookie).toMatch(/; Max-Age=28800(;|$)/);
     expect(cookie).toMatch(/^ns_session=[A-Za-z0-9_-]{43}$/);
-    expect(res.json()).toEqual({ kind: 'key', subject: 'oncall', admin: true, csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), expiresAt: expect.any(String) });
+    expect(res.json()).toEqual({
+      kind: 'key',
+      subject: 'oncall',
+      admin: true,
+      csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      expiresAt: expect.any(String),
+    });
     expect(Date.parse(res.json().expiresAt) - Date.now()).toBeGreaterThan(8 * 3600_000 - 60_000);
 
     const ttl = await stack.redis.pttl(redisKey(cookie));
     expect(ttl).toBeGreaterThan(8 * 3600_000 - 60_000);
     expect(ttl).toBeLessThanOrEqual(8 * 3600_000);
     // Only the hash of the cookie names the record.
-    expect(await stack.redis.exists(`${stack.config.queuePrefix}:api-session:${cookie.slice('ns_session='.length)}`)).toBe(0);
+    expect(
+      await stack.redis.exists(
+        `${stack.config.queuePrefix}:api-session:${cookie.slice('ns_session='.length)}`,
+      ),
+    ).toBe(0);
 
     // Secure when the request came over https.
-    const https = await api.inject({ method: 'POST', url: '/api/session', payload: { adminKey: ADMIN_KEY }, headers: { 'x-forwarded-proto': 'https' } });
+    const https = await api.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { adminKey: ADMIN_KEY },
+      headers: { 'x-forwarded-proto': 'https' },
+    });
     expect(setCookieOf(https)).not.toMatch(/; Secure/); // X-Forwarded-Proto counts only with TRUST_PROXY
     const trusted = await appWith((c) => ({ ...c, api: { ...c.api, trustProxy: true } }));
-    const overHttps = await trusted.inject({ method: 'POST', url: '/api/session', payload: { adminKey: ADMIN_KEY }, headers: { 'x-forwarded-proto': 'https' } });
+    const overHttps = await trusted.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { adminKey: ADMIN_KEY },
+      headers: { 'x-forwarded-proto': 'https' },
+    });
     expect(setCookieOf(overHttps)).toMatch(/; Secure/);
   });
 
   it('lets the cookie open admin routes; unsafe methods need the CSRF token', async () => {
     const { cookie, csrfToken } = await signIn({ adminKey: ADMIN_KEY });
     expect((await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie } })).statusCode).toBe(200);
-    expect((await api.inject({ method: 'GET', url: '/api/session', headers: { cookie } })).json()).toMatchObject({ kind: 'key', subject: 'oncall', csrfToken });
+    expect(
+      (await api.inject({ method: 'GET', url: '/api/session', headers: { cookie } })).json(),
+    ).toMatchObject({ kind: 'key', subject: 'oncall', csrfToken });
 
     const code = `sess_${stack.id}`;
     const preview = (headers: Record<string, string>) =>
-      api.inject({ method: 'POST', url: `/api/templates/${code}/preview`, payload: { channel: 'in_app', fields: { title: 'Hi {{n}}' }, variables: { n: 'A' } }, headers: { cookie, ...headers } });
+      api.inject({
+        method: 'POST',
+        url: `/api/templates/${code}/preview`,
+        payload: { channel: 'in_app', fields: { title: 'Hi {{n}}' }, variables: { n: 'A' } },
+        headers: { cookie, ...headers },
+      });
     const missing = await preview({});
     expect(missing.statusCode).toBe(403);
     expect(missing.json().message).toBe('missing or wrong CSRF token (X-CSRF-Token)');
@@ -89,25 +119,41 @@ describe('HTTP API: browser sessions', () => {
 
   it("lets the queue dashboard's own buttons act on the cookie from the same origin only (Sec-Fetch-Site)", async () => {
     const { cookie } = await signIn({ adminKey: ADMIN_KEY });
-    const pauseAll = (headers: Record<string, string>) => api.inject({ method: 'PUT', url: '/admin/queues/api/queues/pause', headers: { cookie, ...headers } });
+    const pauseAll = (headers: Record<string, string>) =>
+      api.inject({ method: 'PUT', url: '/admin/queues/api/queues/pause', headers: { cookie, ...headers } });
     expect((await pauseAll({})).statusCode).toBe(403);
     expect((await pauseAll({ 'sec-fetch-site': 'cross-site' })).statusCode).toBe(403);
     expect((await pauseAll({ 'sec-fetch-site': 'same-site' })).statusCode).toBe(403);
     expect(await stack.queues.queue('email').isPaused()).toBe(false);
     expect((await pauseAll({ 'sec-fetch-site': 'same-origin' })).statusCode).toBe(200);
     expect(await stack.queues.queue('email').isPaused()).toBe(true);
-    const resumeAll = await api.inject({ method: 'PUT', url: '/admin/queues/api/queues/resume', headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    const resumeAll = await api.inject({
+      method: 'PUT',
+      url: '/admin/queues/api/queues/resume',
+      headers: { cookie, 'sec-fetch-site': 'same-origin' },
+    });
     expect(resumeAll.statusCode).toBe(200);
     expect(await stack.queues.queue('email').isPaused()).toBe(false);
     // Our own API keeps asking for the token, same origin or not.
-    const preview = await api.inject({ method: 'POST', url: '/api/templates/x/preview', payload: { channel: 'in_app', fields: { title: 'Hi' } }, headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    const preview = await api.inject({
+      method: 'POST',
+      url: '/api/templates/x/preview',
+      payload: { channel: 'in_app', fields: { title: 'Hi' } },
+      headers: { cookie, 'sec-fetch-site': 'same-origin' },
+    });
     expect(preview.statusCode).toBe(403);
   });
 
   it('signs out: the cookie is cleared and the old cookie answers 401', async () => {
     const { cookie, csrfToken } = await signIn({ adminKey: ADMIN_KEY });
-    expect((await api.inject({ method: 'DELETE', url: '/api/session', headers: { cookie } })).statusCode).toBe(403);
-    const out = await api.inject({ method: 'DELETE', url: '/api/session', headers: { cookie, 'x-csrf-token': csrfToken } });
+    expect(
+      (await api.inject({ method: 'DELETE', url: '/api/session', headers: { cookie } })).statusCode,
+    ).toBe(403);
+    const out = await api.inject({
+      method: 'DELETE',
+      url: '/api/session',
+      headers: { cookie, 'x-csrf-token': csrfToken },
+    });
     expect(out.statusCode).toBe(204);
     const cleared = setCookieOf(out);
     expect(cleared).toMatch(/^ns_session=;/);
@@ -131,7 +177,9 @@ describe('HTTP API: browser sessions', () => {
     const feed = await api.inject({ method: 'GET', url: '/api/notifications', headers: { cookie } });
     expect(feed.statusCode).toBe(200);
     expect(feed.json()).toMatchObject({ items: [] });
-    expect((await api.inject({ method: 'GET', url: '/api/preferences', headers: { cookie } })).statusCode).toBe(200);
+    expect(
+      (await api.inject({ method: 'GET', url: '/api/preferences', headers: { cookie } })).statusCode,
+    ).toBe(200);
     expect((await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie } })).statusCode).toBe(403);
 
     const stream = await SseClient.open(`${api.url}/api/notifications/stream`, { cookie });
@@ -172,19 +220,42 @@ describe('HTTP API: browser sessions', () => {
     // Heartbeats pass while the session lives.
     await stream.waitUntil(() => stream.comments.length >= 3, 10_000);
     expect(stream.ended).toBe(false);
-    expect((await api.inject({ method: 'DELETE', url: '/api/session', headers: { cookie, 'x-csrf-token': csrfToken } })).statusCode).toBe(204);
+    expect(
+      (
+        await api.inject({
+          method: 'DELETE',
+          url: '/api/session',
+          headers: { cookie, 'x-csrf-token': csrfToken },
+        })
+      ).statusCode,
+    ).toBe(204);
     await stream.waitUntil(() => stream.ended, 10_000);
-    expect(stream.events.map((e) => [e.event, e.data])).toEqual([['token_expired', '{"reason":"signed_out"}']]);
+    expect(stream.events.map((e) => [e.event, e.data])).toEqual([
+      ['token_expired', '{"reason":"signed_out"}'],
+    ]);
   });
 
   it('refuses a service key (403), an invalid key (401, counted by the failure limiter) and a malformed body (400)', async () => {
-    const service = await api.inject({ method: 'POST', url: '/api/session', payload: { adminKey: SERVICE_KEY } });
+    const service = await api.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { adminKey: SERVICE_KEY },
+    });
     expect(service.statusCode).toBe(403);
     expect(service.json().message).toBe('service keys cannot open a browser session');
     expect(service.headers['set-cookie']).toBeUndefined();
 
-    const limited = await appWith((c) => ({ ...c, api: { ...c.api, rateLimit: { ...c.api.rateLimit, authFailuresPerAddress: 2 } } }));
-    const attempt = (adminKey: string) => limited.inject({ method: 'POST', url: '/api/session', payload: { adminKey }, remoteAddress: '203.0.113.77' });
+    const limited = await appWith((c) => ({
+      ...c,
+      api: { ...c.api, rateLimit: { ...c.api.rateLimit, authFailuresPerAddress: 2 } },
+    }));
+    const attempt = (adminKey: string) =>
+      limited.inject({
+        method: 'POST',
+        url: '/api/session',
+        payload: { adminKey },
+        remoteAddress: '203.0.113.77',
+      });
     const wrong = await attempt('not-a-key-0123456789');
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json().message).toBe('invalid API key');
@@ -194,9 +265,22 @@ describe('HTTP API: browser sessions', () => {
     const blocked = await attempt(ADMIN_KEY);
     expect(blocked.statusCode).toBe(429);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
-    expect((await limited.inject({ method: 'GET', url: ADMIN_ROUTE, remoteAddress: '203.0.113.77', headers: { 'x-api-key': ADMIN_KEY } })).statusCode).toBe(429);
+    expect(
+      (
+        await limited.inject({
+          method: 'GET',
+          url: ADMIN_ROUTE,
+          remoteAddress: '203.0.113.77',
+          headers: { 'x-api-key': ADMIN_KEY },
+        })
+      ).statusCode,
+    ).toBe(429);
 
-    const invalidToken = await api.inject({ method: 'POST', url: '/api/session', payload: { token: 'not.a.jwt' } });
+    const invalidToken = await api.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { token: 'not.a.jwt' },
+    });
     expect(invalidToken.statusCode).toBe(401);
     expect(invalidToken.json().message).toMatch(/^invalid token/);
 
@@ -212,27 +296,44 @@ describe('HTTP API: browser sessions', () => {
     }
   });
 
-  it('answers the pages\' own calls (X-Requested-With: fetch) without a Basic challenge, others with it', async () => {
+  it("answers the pages' own calls (X-Requested-With: fetch) without a Basic challenge, others with it", async () => {
     const plain = await api.inject({ method: 'GET', url: ADMIN_ROUTE });
     expect(plain.statusCode).toBe(401);
     expect(plain.headers['www-authenticate']).toMatch(/^Basic realm=/);
-    const fetched = await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { 'x-requested-with': 'fetch' } });
+    const fetched = await api.inject({
+      method: 'GET',
+      url: ADMIN_ROUTE,
+      headers: { 'x-requested-with': 'fetch' },
+    });
     expect(fetched.statusCode).toBe(401);
     expect(fetched.headers['www-authenticate']).toBeUndefined();
-    const wrongKey = await api.inject({ method: 'GET', url: '/admin/queues', headers: { 'x-requested-with': 'fetch', 'x-api-key': 'wrong-0123456789abcdef' } });
+    const wrongKey = await api.inject({
+      method: 'GET',
+      url: '/admin/queues',
+      headers: { 'x-requested-with': 'fetch', 'x-api-key': 'wrong-0123456789abcdef' },
+    });
     expect(wrongKey.statusCode).toBe(401);
     expect(wrongKey.headers['www-authenticate']).toBeUndefined();
     // The queue dashboard still prompts a browser for its Basic credentials.
-    expect((await api.inject({ method: 'GET', url: '/admin/queues' })).headers['www-authenticate']).toMatch(/^Basic realm=/);
+    expect((await api.inject({ method: 'GET', url: '/admin/queues' })).headers['www-authenticate']).toMatch(
+      /^Basic realm=/,
+    );
   });
 
   it('refuses a forged or unknown cookie with 401', async () => {
     for (const value of ['x'.repeat(43), 'forged', '']) {
-      const res = await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie: `ns_session=${value}` } });
+      const res = await api.inject({
+        method: 'GET',
+        url: ADMIN_ROUTE,
+        headers: { cookie: `ns_session=${value}` },
+      });
       expect(res.statusCode).toBe(401);
       expect(res.json().message).toBe('no session (signed out or expired)');
     }
-    expect((await api.inject({ method: 'GET', url: '/api/session', headers: { cookie: 'ns_session=forged' } })).statusCode).toBe(401);
+    expect(
+      (await api.inject({ method: 'GET', url: '/api/session', headers: { cookie: 'ns_session=forged' } }))
+        .statusCode,
+    ).toBe(401);
     expect((await api.inject({ method: 'GET', url: '/api/session' })).statusCode).toBe(401);
   });
 
@@ -241,37 +342,98 @@ describe('HTTP API: browser sessions', () => {
     await stack.createRecipient({ id: userId });
     const { cookie } = await signIn({ adminKey: ADMIN_KEY });
     // A user token with an admin cookie: the token decides (no admin route), and no CSRF is asked for.
-    const asUser = await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie, authorization: `Bearer ${await token(userId)}` } });
+    const asUser = await api.inject({
+      method: 'GET',
+      url: ADMIN_ROUTE,
+      headers: { cookie, authorization: `Bearer ${await token(userId)}` },
+    });
     expect(asUser.statusCode).toBe(403);
-    expect((await api.inject({ method: 'PUT', url: '/api/preferences', payload: { muted: true }, headers: { cookie, authorization: `Bearer ${await token(userId)}` } })).statusCode).toBe(200);
+    expect(
+      (
+        await api.inject({
+          method: 'PUT',
+          url: '/api/preferences',
+          payload: { muted: true },
+          headers: { cookie, authorization: `Bearer ${await token(userId)}` },
+        })
+      ).statusCode,
+    ).toBe(200);
     // A wrong key with a good cookie is still a wrong key.
-    expect((await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie, 'x-api-key': 'wrong-0123456789abcdef' } })).statusCode).toBe(401);
+    expect(
+      (
+        await api.inject({
+          method: 'GET',
+          url: ADMIN_ROUTE,
+          headers: { cookie, 'x-api-key': 'wrong-0123456789abcdef' },
+        })
+      ).statusCode,
+    ).toBe(401);
     // A service key with an admin cookie: a service key (no operator route).
-    expect((await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie, 'x-api-key': SERVICE_KEY } })).statusCode).toBe(403);
+    expect(
+      (await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie, 'x-api-key': SERVICE_KEY } }))
+        .statusCode,
+    ).toBe(403);
   });
 
   it('ends the sessions of an admin key that is no longer configured', async () => {
     const { cookie } = await signIn({ adminKey: ADMIN_KEY });
-    const rotated = await appWith((c) => ({ ...c, queuePrefix: stack.config.queuePrefix, api: { ...c.api, adminKeys: [{ name: 'new-oncall', sha256: createHash('sha256').update('another-admin-key-0123').digest('hex') }] } }));
-    expect((await rotated.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie } })).statusCode).toBe(401);
+    const rotated = await appWith((c) => ({
+      ...c,
+      queuePrefix: stack.config.queuePrefix,
+      api: {
+        ...c.api,
+        adminKeys: [
+          { name: 'new-oncall', sha256: createHash('sha256').update('another-admin-key-0123').digest('hex') },
+        ],
+      },
+    }));
+    expect((await rotated.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie } })).statusCode).toBe(
+      401,
+    );
     expect((await api.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { cookie } })).statusCode).toBe(200);
   });
 
   it('documents the session, dashboard and dev routes in /docs (DEV_LOGIN off: no dev routes)', async () => {
-    const doc = (await api.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, { tags?: string[] }>> };
+    const doc = (await api.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, Record<string, { tags?: string[] }>>;
+    }>();
     expect(Object.keys(doc.paths['/api/session']).sort()).toEqual(['delete', 'get', 'post']);
-    for (const path of ['/api/admin/overview', '/api/admin/search', '/api/admin/failed-jobs', '/api/admin/failed-jobs/retry', '/api/admin/recipients', '/api/admin/recipients/{id}/preferences']) {
-      expect([path, Object.values(doc.paths[path] ?? {}).map((op) => op.tags)]).toEqual([path, expect.arrayContaining([['operators']])]);
+    for (const path of [
+      '/api/admin/overview',
+      '/api/admin/search',
+      '/api/admin/failed-jobs',
+      '/api/admin/failed-jobs/retry',
+      '/api/admin/recipients',
+      '/api/admin/recipients/{id}/preferences',
+    ]) {
+      expect([path, Object.values(doc.paths[path] ?? {}).map((op) => op.tags)]).toEqual([
+        path,
+        expect.arrayContaining([['operators']]),
+      ]);
     }
     expect(Object.keys(doc.paths).filter((path) => path.startsWith('/api/dev/'))).toEqual([]);
   });
 
   it('fails closed when Redis does not answer: 503, never a session', async () => {
     // A real client that cannot reach Redis, failing fast like the API's own session connection.
-    const offline = stack.redis.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    const sessions = new SessionStore(offline, stack.config.queuePrefix, 60_000, new ApiKeyVerifier([], stack.config.api.adminKeys));
-    const unavailable = { statusCode: 503, message: 'browser sessions unavailable: Redis does not answer, try again later' };
-    await expect(sessions.open({ kind: 'key', name: 'oncall', admin: true, scopes: [] }, new Date())).rejects.toMatchObject(unavailable);
+    const offline = stack.redis.duplicate({
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+    });
+    const sessions = new SessionStore(
+      offline,
+      stack.config.queuePrefix,
+      60_000,
+      new ApiKeyVerifier([], stack.config.api.adminKeys),
+    );
+    const unavailable = {
+      statusCode: 503,
+      message: 'browser sessions unavailable: Redis does not answer, try again later',
+    };
+    await expect(
+      sessions.open({ kind: 'key', name: 'oncall', admin: true, scopes: [] }, new Date()),
+    ).rejects.toMatchObject(unavailable);
     await expect(sessions.find('x'.repeat(43))).rejects.toMatchObject(unavailable);
     await expect(sessions.close('x'.repeat(43))).rejects.toMatchObject(unavailable);
     offline.disconnect();
@@ -281,22 +443,42 @@ describe('HTTP API: browser sessions', () => {
     const SHOP = 'https://shop.example';
     let widget: ApiTestApp;
     beforeAll(async () => {
-      widget = await appWith((c) => ({ ...c, api: { ...c.api, widgetOrigins: [SHOP, 'http://localhost:8080'] } }), true);
+      widget = await appWith(
+        (c) => ({ ...c, api: { ...c.api, widgetOrigins: [SHOP, 'http://localhost:8080'] } }),
+        true,
+      );
     });
-    const corsHeaders = (res: { headers: Record<string, unknown> }) => Object.keys(res.headers).filter((h) => h.startsWith('access-control-'));
+    const corsHeaders = (res: { headers: Record<string, unknown> }) =>
+      Object.keys(res.headers).filter((h) => h.startsWith('access-control-'));
     const preflight = (url: string, method: string, origin = SHOP) =>
-      widget.inject({ method: 'OPTIONS', url, headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': 'authorization, content-type' } });
+      widget.inject({
+        method: 'OPTIONS',
+        url,
+        headers: {
+          origin,
+          'access-control-request-method': method,
+          'access-control-request-headers': 'authorization, content-type',
+        },
+      });
 
     it('allows the shopper routes from an allowed origin, without credentials', async () => {
       const userId = stack.uid('u');
       await stack.createRecipient({ id: userId });
-      const feed = await widget.inject({ method: 'GET', url: '/api/notifications', headers: { origin: SHOP, authorization: `Bearer ${await token(userId)}` } });
+      const feed = await widget.inject({
+        method: 'GET',
+        url: '/api/notifications',
+        headers: { origin: SHOP, authorization: `Bearer ${await token(userId)}` },
+      });
       expect(feed.statusCode).toBe(200);
       expect(feed.headers['access-control-allow-origin']).toBe(SHOP);
       expect(feed.headers.vary).toMatch(/Origin/);
       expect(feed.headers['access-control-allow-credentials']).toBeUndefined();
       // A refusal is readable by the widget too.
-      const refused = await widget.inject({ method: 'GET', url: '/api/notifications/unread-count', headers: { origin: SHOP, 'x-requested-with': 'fetch' } });
+      const refused = await widget.inject({
+        method: 'GET',
+        url: '/api/notifications/unread-count',
+        headers: { origin: SHOP, 'x-requested-with': 'fetch' },
+      });
       expect(refused.statusCode).toBe(401);
       expect(refused.headers['access-control-allow-origin']).toBe(SHOP);
 
@@ -318,10 +500,15 @@ describe('HTTP API: browser sessions', () => {
         expect(String(res.headers['access-control-allow-methods']).split(', ')).toContain(method);
         expect(res.headers['access-control-allow-credentials']).toBeUndefined();
       }
-      expect((await preflight('/api/preferences', 'GET')).headers['access-control-allow-methods']).toBe('GET, PUT');
+      expect((await preflight('/api/preferences', 'GET')).headers['access-control-allow-methods']).toBe(
+        'GET, PUT',
+      );
 
       // The stream (hijacked by the SSE route) carries the header as well.
-      const stream = await SseClient.open(`${widget.url}/api/notifications/stream?access_token=${await token(userId)}`, { origin: SHOP });
+      const stream = await SseClient.open(
+        `${widget.url}/api/notifications/stream?access_token=${await token(userId)}`,
+        { origin: SHOP },
+      );
       streams.push(stream);
       expect(stream.status).toBe(200);
       expect(stream.headers['access-control-allow-origin']).toBe(SHOP);
@@ -329,7 +516,11 @@ describe('HTTP API: browser sessions', () => {
 
     it('gives another origin, and the service routes, no CORS headers', async () => {
       const userId = stack.uid('u');
-      const other = await widget.inject({ method: 'GET', url: '/api/notifications', headers: { origin: 'https://evil.example', authorization: `Bearer ${await token(userId)}` } });
+      const other = await widget.inject({
+        method: 'GET',
+        url: '/api/notifications',
+        headers: { origin: 'https://evil.example', authorization: `Bearer ${await token(userId)}` },
+      });
       expect(other.statusCode).toBe(200);
       expect(corsHeaders(other)).toEqual([]);
       const otherPreflight = await preflight('/api/notifications', 'GET', 'https://evil.example');
@@ -343,20 +534,53 @@ describe('HTTP API: browser sessions', () => {
       expect(publish.statusCode).toBe(403);
       expect(publish.json().message).toMatch(/not a shopper route/);
       expect(corsHeaders(publish)).toEqual([]);
-      const published = await widget.inject({ method: 'POST', url: '/api/notifications', headers: { origin: SHOP, 'x-api-key': SERVICE_KEY }, payload: { userId, templateCode: 'nope' } });
+      const published = await widget.inject({
+        method: 'POST',
+        url: '/api/notifications',
+        headers: { origin: SHOP, 'x-api-key': SERVICE_KEY },
+        payload: { userId, templateCode: 'nope' },
+      });
       expect(corsHeaders(published)).toEqual([]);
       // Neither the session nor the operator routes are open cross-origin.
-      expect(corsHeaders(await widget.inject({ method: 'POST', url: '/api/session', headers: { origin: SHOP }, payload: { adminKey: ADMIN_KEY } }))).toEqual([]);
+      expect(
+        corsHeaders(
+          await widget.inject({
+            method: 'POST',
+            url: '/api/session',
+            headers: { origin: SHOP },
+            payload: { adminKey: ADMIN_KEY },
+          }),
+        ),
+      ).toEqual([]);
       expect((await preflight('/api/session', 'POST')).statusCode).toBe(404);
-      expect(corsHeaders(await widget.inject({ method: 'GET', url: ADMIN_ROUTE, headers: { origin: SHOP, 'x-api-key': ADMIN_KEY } }))).toEqual([]);
+      expect(
+        corsHeaders(
+          await widget.inject({
+            method: 'GET',
+            url: ADMIN_ROUTE,
+            headers: { origin: SHOP, 'x-api-key': ADMIN_KEY },
+          }),
+        ),
+      ).toEqual([]);
       // Without WIDGET_ORIGINS nobody is allowed.
-      expect((await api.inject({ method: 'OPTIONS', url: '/api/notifications', headers: { origin: SHOP, 'access-control-request-method': 'GET' } })).statusCode).toBe(403);
+      expect(
+        (
+          await api.inject({
+            method: 'OPTIONS',
+            url: '/api/notifications',
+            headers: { origin: SHOP, 'access-control-request-method': 'GET' },
+          })
+        ).statusCode,
+      ).toBe(403);
     });
   });
 
   async function appWith(configure: (config: Config) => Config, listen = false): Promise<ApiTestApp> {
     const app = new ApiTestApp(stack);
     apps.push(app);
-    return app.start({ listen, configure: (c) => configure({ ...c, queuePrefix: `{sess-${stack.uid('p')}}` }) });
+    return app.start({
+      listen,
+      configure: (c) => configure({ ...c, queuePrefix: `{sess-${stack.uid('p')}}` }),
+    });
   }
 });

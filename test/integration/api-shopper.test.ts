@@ -23,7 +23,10 @@ describe('HTTP API: shopper-facing routes', () => {
   });
 
   async function openStream(userId: string, headers: Record<string, string> = {}): Promise<SseClient> {
-    const client = await SseClient.open(`${api.url}/api/notifications/stream`, { authorization: `Bearer ${await token(userId)}`, ...headers });
+    const client = await SseClient.open(`${api.url}/api/notifications/stream`, {
+      authorization: `Bearer ${await token(userId)}`,
+      ...headers,
+    });
     streams.push(client);
     return client;
   }
@@ -37,23 +40,49 @@ describe('HTTP API: shopper-facing routes', () => {
       const base = Date.now() - 60_000;
       const mine: Notification[] = [];
       for (let i = 0; i < 5; i++) {
-        mine.push(await insertDeliveredNotification(stack, userId, { title: `n${i}`, createdAt: new Date(base + i * 1000), readAt: i % 2 === 0 ? new Date() : null }));
+        mine.push(
+          await insertDeliveredNotification(stack, userId, {
+            title: `n${i}`,
+            createdAt: new Date(base + i * 1000),
+            readAt: i % 2 === 0 ? new Date() : null,
+          }),
+        );
       }
-      await insertDeliveredNotification(stack, userId, { title: 'not delivered yet', createdAt: new Date(base + 10_000), deliveredAt: null });
-      await insertDeliveredNotification(stack, other, { title: 'someone else', createdAt: new Date(base + 20_000) });
+      await insertDeliveredNotification(stack, userId, {
+        title: 'not delivered yet',
+        createdAt: new Date(base + 10_000),
+        deliveredAt: null,
+      });
+      await insertDeliveredNotification(stack, other, {
+        title: 'someone else',
+        createdAt: new Date(base + 20_000),
+      });
 
       const first = await api.as(userId, { method: 'GET', url: '/api/notifications?limit=2' });
       expect(first.statusCode).toBe(200);
       expect(first.json().items.map((n: { title: string }) => n.title)).toEqual(['n4', 'n3']);
-      expect(first.json().items[0]).toMatchObject({ id: mine[4].id, read: true, category: 'order_updates', body: 'Thanks for your order.' });
-      const second = await api.as(userId, { method: 'GET', url: `/api/notifications?limit=2&cursor=${first.json().nextCursor}` });
+      expect(first.json().items[0]).toMatchObject({
+        id: mine[4].id,
+        read: true,
+        category: 'order_updates',
+        body: 'Thanks for your order.',
+      });
+      const second = await api.as(userId, {
+        method: 'GET',
+        url: `/api/notifications?limit=2&cursor=${first.json().nextCursor}`,
+      });
       expect(second.json().items.map((n: { title: string }) => n.title)).toEqual(['n2', 'n1']);
-      const last = await api.as(userId, { method: 'GET', url: `/api/notifications?limit=2&cursor=${second.json().nextCursor}` });
+      const last = await api.as(userId, {
+        method: 'GET',
+        url: `/api/notifications?limit=2&cursor=${second.json().nextCursor}`,
+      });
       expect(last.json()).toMatchObject({ items: [{ title: 'n0' }], nextCursor: null });
 
       const unread = await api.as(userId, { method: 'GET', url: '/api/notifications?unread=true' });
       expect(unread.json().items.map((n: { title: string }) => n.title)).toEqual(['n3', 'n1']);
-      expect((await api.as(userId, { method: 'GET', url: '/api/notifications/unread-count' })).json()).toEqual({ count: 2 });
+      expect(
+        (await api.as(userId, { method: 'GET', url: '/api/notifications/unread-count' })).json(),
+      ).toEqual({ count: 2 });
     });
 
     it('validates the query string', async () => {
@@ -66,7 +95,12 @@ describe('HTTP API: shopper-facing routes', () => {
       ];
       for (const [query, field] of cases) {
         const res = await api.as('u_any', { method: 'GET', url: `/api/notifications?${query}` });
-        expect({ query, status: res.statusCode, fields: res.json().fields, in: res.json().in }).toEqual({ query, status: 400, fields: [field], in: 'querystring' });
+        expect({ query, status: res.statusCode, fields: res.json().fields, in: res.json().in }).toEqual({
+          query,
+          status: 400,
+          fields: [field],
+          in: 'querystring',
+        });
       }
     });
 
@@ -82,13 +116,22 @@ describe('HTTP API: shopper-facing routes', () => {
       expect(read.json()).toEqual({ id: a.id, readAt: expect.any(String) });
       const again = await api.as(userId, { method: 'POST', url: `/api/notifications/${a.id}/read` });
       expect(again.json().readAt).toBe(read.json().readAt);
-      expect((await api.as(userId, { method: 'GET', url: '/api/notifications/unread-count' })).json()).toEqual({ count: 2 });
+      expect(
+        (await api.as(userId, { method: 'GET', url: '/api/notifications/unread-count' })).json(),
+      ).toEqual({ count: 2 });
 
       const all = await api.as(userId, { method: 'POST', url: '/api/notifications/read-all' });
       expect(all.json()).toEqual({ updated: 2 });
-      expect((await api.as(userId, { method: 'GET', url: '/api/notifications/unread-count' })).json()).toEqual({ count: 0 });
-      expect((await api.as(userId, { method: 'POST', url: `/api/notifications/${a.id.toUpperCase()}/read` })).statusCode).toBe(200);
-      expect((await api.as(userId, { method: 'POST', url: '/api/notifications/not-a-uuid/read' })).json()).toMatchObject({ fields: ['id'], in: 'params' });
+      expect(
+        (await api.as(userId, { method: 'GET', url: '/api/notifications/unread-count' })).json(),
+      ).toEqual({ count: 0 });
+      expect(
+        (await api.as(userId, { method: 'POST', url: `/api/notifications/${a.id.toUpperCase()}/read` }))
+          .statusCode,
+      ).toBe(200);
+      expect(
+        (await api.as(userId, { method: 'POST', url: '/api/notifications/not-a-uuid/read' })).json(),
+      ).toMatchObject({ fields: ['id'], in: 'params' });
     });
 
     it("never shows, marks or streams another user's notifications: 404 like a missing one", async () => {
@@ -101,10 +144,15 @@ describe('HTTP API: shopper-facing routes', () => {
       const list = await api.as(intruder, { method: 'GET', url: '/api/notifications' });
       expect(list.json().items).toEqual([]);
       const mark = await api.as(intruder, { method: 'POST', url: `/api/notifications/${n.id}/read` });
-      const missing = await api.as(intruder, { method: 'POST', url: '/api/notifications/00000000-0000-4000-8000-000000000000/read' });
+      const missing = await api.as(intruder, {
+        method: 'POST',
+        url: '/api/notifications/00000000-0000-4000-8000-000000000000/read',
+      });
       expect(mark.statusCode).toBe(404);
       expect(mark.json()).toEqual(missing.json());
-      expect((await api.as(intruder, { method: 'POST', url: '/api/notifications/read-all' })).json()).toEqual({ updated: 0 });
+      expect((await api.as(intruder, { method: 'POST', url: '/api/notifications/read-all' })).json()).toEqual(
+        { updated: 0 },
+      );
       const em = stack.orm.em.fork();
       expect((await em.findOneOrFail(Notification, { id: n.id })).readAt).toBeNull();
 
@@ -136,7 +184,11 @@ describe('HTTP API: shopper-facing routes', () => {
         expect(res.statusCode).toBe(401);
         expect(res.headers['www-authenticate']).toBe('Bearer');
       }
-      const expired = await api.inject({ method: 'GET', url: '/api/notifications', headers: { authorization: `Bearer ${await token('u_1', { ttl: '-1m' })}` } });
+      const expired = await api.inject({
+        method: 'GET',
+        url: '/api/notifications',
+        headers: { authorization: `Bearer ${await token('u_1', { ttl: '-1m' })}` },
+      });
       expect(expired.json().message).toBe('invalid token: token expired');
     });
 
@@ -144,17 +196,36 @@ describe('HTTP API: shopper-facing routes', () => {
       const { publicKey, privateKey } = await generateKeyPair('RS256');
       const stranger = await generateKeyPair('RS256');
       const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-      const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+      const jwks = createServer((_req, res) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })),
+      );
       await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
       const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
       const idp = new ApiTestApp(stack);
-      await idp.start({ configure: (c) => ({ ...c, api: { ...c.api, jwt: { jwksUrl, issuer: 'https://id.shop.test', audience: 'notifications' } } }) });
-      const sign = (key: Parameters<SignJWT['sign']>[0], claims: { aud?: string } = { aud: 'notifications' }) => {
-        let jwt = new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setSubject('u_jwks').setIssuer('https://id.shop.test').setExpirationTime('5m');
+      await idp.start({
+        configure: (c) => ({
+          ...c,
+          api: { ...c.api, jwt: { jwksUrl, issuer: 'https://id.shop.test', audience: 'notifications' } },
+        }),
+      });
+      const sign = (
+        key: Parameters<SignJWT['sign']>[0],
+        claims: { aud?: string } = { aud: 'notifications' },
+      ) => {
+        let jwt = new SignJWT({})
+          .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+          .setSubject('u_jwks')
+          .setIssuer('https://id.shop.test')
+          .setExpirationTime('5m');
         if (claims.aud) jwt = jwt.setAudience(claims.aud);
         return jwt.sign(key);
       };
-      const call = async (jwt: string) => idp.inject({ method: 'GET', url: '/api/notifications/unread-count', headers: { authorization: `Bearer ${jwt}` } });
+      const call = async (jwt: string) =>
+        idp.inject({
+          method: 'GET',
+          url: '/api/notifications/unread-count',
+          headers: { authorization: `Bearer ${jwt}` },
+        });
       try {
         expect((await call(await sign(privateKey))).json()).toEqual({ count: 0 });
         const wrongAudience = await call(await sign(privateKey, { aud: 'billing' }));
@@ -180,14 +251,22 @@ describe('HTTP API: shopper-facing routes', () => {
 
       const eventId = stack.uid('evt');
       const posted = Date.now();
-      const res = await api.service({ method: 'POST', url: '/api/events', payload: orderCreated(eventId, userId) });
+      const res = await api.service({
+        method: 'POST',
+        url: '/api/events',
+        payload: orderCreated(eventId, userId),
+      });
       expect(res.statusCode).toBe(202);
       // From the POST: event workflow, notification workflow, BullMQ in-app job, Redis pub/sub, SSE.
       await stream.waitUntil(() => stream.events.length > 0, 1000);
       const [event] = stream.events;
       const stored = await stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: userId });
       expect(event).toMatchObject({ id: stored.id, event: 'notification' });
-      expect(JSON.parse(event.data)).toMatchObject({ id: stored.id, title: stored.title, actionUrl: '/profile/orders/9' });
+      expect(JSON.parse(event.data)).toMatchObject({
+        id: stored.id,
+        title: stored.title,
+        actionUrl: '/profile/orders/9',
+      });
       expect(event.receivedAt - stored.deliveredAt!.getTime()).toBeLessThan(1000);
       expect(event.receivedAt - posted).toBeLessThan(1000);
     });
@@ -195,9 +274,16 @@ describe('HTTP API: shopper-facing routes', () => {
     it('accepts the token as ?access_token=, replays missed notifications after Last-Event-ID', async () => {
       const userId = stack.uid('u');
       await stack.createRecipient({ id: userId });
-      const seen = await insertDeliveredNotification(stack, userId, { createdAt: new Date(Date.now() - 3000) });
-      const missed = await insertDeliveredNotification(stack, userId, { createdAt: new Date(Date.now() - 1000) });
-      const stream = await SseClient.open(`${api.url}/api/notifications/stream?access_token=${await token(userId)}`, { 'last-event-id': seen.id });
+      const seen = await insertDeliveredNotification(stack, userId, {
+        createdAt: new Date(Date.now() - 3000),
+      });
+      const missed = await insertDeliveredNotification(stack, userId, {
+        createdAt: new Date(Date.now() - 1000),
+      });
+      const stream = await SseClient.open(
+        `${api.url}/api/notifications/stream?access_token=${await token(userId)}`,
+        { 'last-event-id': seen.id },
+      );
       streams.push(stream);
       expect(stream.status).toBe(200);
       await stream.waitUntil(() => stream.events.length > 0, 5000);
@@ -209,14 +295,19 @@ describe('HTTP API: shopper-facing routes', () => {
       expect(none.status).toBe(401);
       const bad = await SseClient.open(`${api.url}/api/notifications/stream?access_token=nope`);
       expect(bad.status).toBe(401);
-      expect(JSON.parse(bad.body)).toMatchObject({ statusCode: 401, message: expect.stringMatching(/invalid token/) });
+      expect(JSON.parse(bad.body)).toMatchObject({
+        statusCode: 401,
+        message: expect.stringMatching(/invalid token/),
+      });
     });
 
     it('ends open streams when the app closes', async () => {
       const other = new ApiTestApp(stack);
       await other.start({ listen: true });
       const userId = stack.uid('u');
-      const stream = await SseClient.open(`${other.url}/api/notifications/stream`, { authorization: `Bearer ${await token(userId)}` });
+      const stream = await SseClient.open(`${other.url}/api/notifications/stream`, {
+        authorization: `Bearer ${await token(userId)}`,
+      });
       expect(stream.status).toBe(200);
       await other.close();
       await stream.waitUntil(() => stream.ended, 5000);
@@ -240,29 +331,60 @@ describe('HTTP API: shopper-facing routes', () => {
       const changed = await api.as(userId, {
         method: 'PUT',
         url: '/api/preferences',
-        payload: { muted: true, quietHours: { start: '22:00', end: '07:00', timezone: 'Europe/London' }, channels: { marketing: { email: false, push: false }, order_updates: { sms: false } } },
+        payload: {
+          muted: true,
+          quietHours: { start: '22:00', end: '07:00', timezone: 'Europe/London' },
+          channels: { marketing: { email: false, push: false }, order_updates: { sms: false } },
+        },
       });
       expect(changed.statusCode).toBe(200);
       expect(changed.json()).toMatchObject({
         muted: true,
         quietHours: { start: '22:00', end: '07:00', timezone: 'Europe/London' },
-        channels: { marketing: { email: false, push: false, sms: true }, order_updates: { sms: false, email: true } },
+        channels: {
+          marketing: { email: false, push: false, sms: true },
+          order_updates: { sms: false, email: true },
+        },
       });
       const em = stack.orm.em.fork();
       expect(await em.count(Preference, { recipientId: userId, enabled: false })).toBe(3);
-      expect(await em.findOneOrFail(Recipient, { id: userId })).toMatchObject({ muted: true, quietHours: { start: '22:00' } });
+      expect(await em.findOneOrFail(Recipient, { id: userId })).toMatchObject({
+        muted: true,
+        quietHours: { start: '22:00' },
+      });
 
-      const back = await api.as(userId, { method: 'PUT', url: '/api/preferences', payload: { quietHours: null, channels: { marketing: { email: true } } } });
-      expect(back.json()).toMatchObject({ muted: true, quietHours: null, channels: { marketing: { email: true, push: false } } });
+      const back = await api.as(userId, {
+        method: 'PUT',
+        url: '/api/preferences',
+        payload: { quietHours: null, channels: { marketing: { email: true } } },
+      });
+      expect(back.json()).toMatchObject({
+        muted: true,
+        quietHours: null,
+        channels: { marketing: { email: true, push: false } },
+      });
     });
 
     it('refuses to switch off a mandatory channel, naming it, and changes nothing', async () => {
       const userId = stack.uid('u');
       await stack.createRecipient({ id: userId });
-      const res = await api.as(userId, { method: 'PUT', url: '/api/preferences', payload: { muted: true, channels: { payment_updates: { email: false }, marketing: { email: false } } } });
+      const res = await api.as(userId, {
+        method: 'PUT',
+        url: '/api/preferences',
+        payload: {
+          muted: true,
+          channels: { payment_updates: { email: false }, marketing: { email: false } },
+        },
+      });
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toMatchObject({ fields: ['channels.payment_updates.email'], message: expect.stringMatching(/mandatory/) });
-      expect((await api.as(userId, { method: 'GET', url: '/api/preferences' })).json()).toMatchObject({ muted: false, channels: { marketing: { email: true } } });
+      expect(res.json()).toMatchObject({
+        fields: ['channels.payment_updates.email'],
+        message: expect.stringMatching(/mandatory/),
+      });
+      expect((await api.as(userId, { method: 'GET', url: '/api/preferences' })).json()).toMatchObject({
+        muted: false,
+        channels: { marketing: { email: true } },
+      });
     });
 
     it('validates categories, channels and quiet hours; 404 for a user with no recipient record', async () => {
@@ -278,9 +400,15 @@ describe('HTTP API: shopper-facing routes', () => {
       ];
       for (const [payload, field] of cases) {
         const res = await api.as(userId, { method: 'PUT', url: '/api/preferences', payload });
-        expect({ field, status: res.statusCode, fields: res.json().fields }).toEqual({ field, status: 400, fields: [field] });
+        expect({ field, status: res.statusCode, fields: res.json().fields }).toEqual({
+          field,
+          status: 400,
+          fields: [field],
+        });
       }
-      expect((await api.as(stack.uid('ghost'), { method: 'GET', url: '/api/preferences' })).statusCode).toBe(404);
+      expect((await api.as(stack.uid('ghost'), { method: 'GET', url: '/api/preferences' })).statusCode).toBe(
+        404,
+      );
     });
   });
 });

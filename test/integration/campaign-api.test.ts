@@ -42,26 +42,57 @@ describe('HTTP API: campaigns', () => {
       payload: { ...body('x'), name: '', segment: {}, priority: 'urgent', scheduledAt: 'soon', extra: 1 },
     });
     expect(invalid.statusCode).toBe(400);
-    expect(invalid.json()).toMatchObject({ in: 'body', fields: expect.arrayContaining(['name', 'segment', 'priority', 'scheduledAt', 'extra']) });
-    expect(invalid.json().message).toContain('priority: must be low, normal or high (campaigns are never urgent)');
+    expect(invalid.json()).toMatchObject({
+      in: 'body',
+      fields: expect.arrayContaining(['name', 'segment', 'priority', 'scheduledAt', 'extra']),
+    });
+    expect(invalid.json().message).toContain(
+      'priority: must be low, normal or high (campaigns are never urgent)',
+    );
 
     const id = randomUUID();
-    const transactional = await api.admin({ method: 'POST', url: '/api/campaigns', payload: body('x', { id, templateCode: 'order_created' }) });
-    expect(transactional.json()).toMatchObject({ statusCode: 400, fields: ['templateCode'], message: expect.stringContaining('campaigns send marketing templates') });
-    const unknown = await api.admin({ method: 'POST', url: '/api/campaigns', payload: body('x', { id, templateCode: 'no_such_template' }) });
+    const transactional = await api.admin({
+      method: 'POST',
+      url: '/api/campaigns',
+      payload: body('x', { id, templateCode: 'order_created' }),
+    });
+    expect(transactional.json()).toMatchObject({
+      statusCode: 400,
+      fields: ['templateCode'],
+      message: expect.stringContaining('campaigns send marketing templates'),
+    });
+    const unknown = await api.admin({
+      method: 'POST',
+      url: '/api/campaigns',
+      payload: body('x', { id, templateCode: 'no_such_template' }),
+    });
     expect(unknown.json()).toMatchObject({ statusCode: 400, fields: ['templateCode'] });
-    await expect(stack.temporalClient.workflow.getHandle(campaignWorkflowId(id)).describe()).rejects.toThrow();
-    expect((await api.admin({ method: 'GET', url: '/api/campaigns/not-a-uuid' })).json()).toMatchObject({ statusCode: 400, fields: ['id'], in: 'params' });
+    await expect(
+      stack.temporalClient.workflow.getHandle(campaignWorkflowId(id)).describe(),
+    ).rejects.toThrow();
+    expect((await api.admin({ method: 'GET', url: '/api/campaigns/not-a-uuid' })).json()).toMatchObject({
+      statusCode: 400,
+      fields: ['id'],
+      in: 'params',
+    });
     expect((await api.admin({ method: 'GET', url: `/api/campaigns/${id}` })).statusCode).toBe(404);
   });
 
   it('schedules idempotently, shows live progress, lists newest first and cancels', async () => {
     const id = randomUUID();
     const scheduledAt = later();
-    const created = await api.admin({ method: 'POST', url: '/api/campaigns', payload: body(stack.uid('promo'), { id, scheduledAt }) });
+    const created = await api.admin({
+      method: 'POST',
+      url: '/api/campaigns',
+      payload: body(stack.uid('promo'), { id, scheduledAt }),
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toEqual({ id, workflowId: `campaign-${id}`, started: true });
-    const again = await api.admin({ method: 'POST', url: '/api/campaigns', payload: body(stack.uid('promo'), { id, scheduledAt }) });
+    const again = await api.admin({
+      method: 'POST',
+      url: '/api/campaigns',
+      payload: body(stack.uid('promo'), { id, scheduledAt }),
+    });
     expect(again.statusCode).toBe(200);
     expect(again.json()).toEqual({ id, workflowId: `campaign-${id}`, started: false });
 
@@ -81,14 +112,29 @@ describe('HTTP API: campaigns', () => {
     });
 
     const other = randomUUID();
-    expect((await api.admin({ method: 'POST', url: '/api/campaigns', payload: body(stack.uid('promo'), { id: other, scheduledAt }) })).statusCode).toBe(201);
+    expect(
+      (
+        await api.admin({
+          method: 'POST',
+          url: '/api/campaigns',
+          payload: body(stack.uid('promo'), { id: other, scheduledAt }),
+        })
+      ).statusCode,
+    ).toBe(201);
     const first = await api.admin({ method: 'GET', url: '/api/campaigns?limit=1&state=scheduled' });
     expect(first.json()).toMatchObject({ items: [{ id: other }], nextCursor: other });
-    const second = await api.admin({ method: 'GET', url: `/api/campaigns?limit=1&state=scheduled&cursor=${other}` });
+    const second = await api.admin({
+      method: 'GET',
+      url: `/api/campaigns?limit=1&state=scheduled&cursor=${other}`,
+    });
     expect(second.json().items.map((c: { id: string }) => c.id)).toEqual([id]);
 
     for (const campaignId of [id, other]) {
-      const cancelled = await api.admin({ method: 'POST', url: `/api/campaigns/${campaignId}/cancel`, payload: { reason: 'launch moved' } });
+      const cancelled = await api.admin({
+        method: 'POST',
+        url: `/api/campaigns/${campaignId}/cancel`,
+        payload: { reason: 'launch moved' },
+      });
       expect(cancelled.statusCode).toBe(200);
       expect(cancelled.json()).toMatchObject({ state: 'cancelled', started: 0 });
     }
@@ -98,14 +144,21 @@ describe('HTTP API: campaigns', () => {
       const response = (await api.admin({ method: 'GET', url: `/api/campaigns/${id}` })).json();
       return response.workflow?.status === 'COMPLETED' ? response : undefined;
     });
-    expect(final).toMatchObject({ state: 'cancelled', progress: { state: 'cancelled', cancelReason: 'launch moved' } });
+    expect(final).toMatchObject({
+      state: 'cancelled',
+      progress: { state: 'cancelled', cancelReason: 'launch moved' },
+    });
   });
 
   it('runs a campaign to explicit recipients and counts their notifications', async () => {
     const [a, b] = [stack.uid('u'), stack.uid('u')];
     await stack.createRecipient({ id: a });
     await stack.createRecipient({ id: b, muted: true });
-    const created = await api.admin({ method: 'POST', url: '/api/campaigns', payload: { ...body('unused'), segment: { userIds: [a, b, stack.uid('nobody')] } } });
+    const created = await api.admin({
+      method: 'POST',
+      url: '/api/campaigns',
+      payload: { ...body('unused'), segment: { userIds: [a, b, stack.uid('nobody')] } },
+    });
     expect(created.statusCode).toBe(201);
     const { id } = created.json();
     const detail = await waitFor(async () => {
@@ -114,28 +167,69 @@ describe('HTTP API: campaigns', () => {
       return response.state === 'completed' && settled === 2 ? response : undefined;
     });
     // The unknown user id is no recipient: not targeted.
-    expect(detail).toMatchObject({ targeted: 2, started: 2, progress: { state: 'completed' }, notifications: { delivered: 1, suppressed: 1 } });
+    expect(detail).toMatchObject({
+      targeted: 2,
+      started: 2,
+      progress: { state: 'completed' },
+      notifications: { delivered: 1, suppressed: 1 },
+    });
     await stack.smtp.waitForMessages(`${a}@example.test`);
 
     // An operator traces one of its notifications like any other: the campaign workflow owns it.
-    const stored = await stack.orm.em.fork().findOneOrFail(Notification, { eventId: `campaign_${id}`, recipientId: a });
+    const stored = await stack.orm.em
+      .fork()
+      .findOneOrFail(Notification, { eventId: `campaign_${id}`, recipientId: a });
     const res = await api.admin({ method: 'GET', url: `/api/notifications/${stored.id}/trace` });
     expect(res.statusCode).toBe(200);
     const trace = res.json();
-    expect(trace).toMatchObject({ notificationId: stored.id, workflowId: `campaign-${id}`, status: { state: 'delivered', channels: { email: { state: 'delivered' } } } });
-    expect(trace.workflows.map((w: { role: string; workflowId: string; status: string }) => [w.role, w.workflowId, w.status])).toEqual([['campaign', `campaign-${id}`, 'COMPLETED']]);
-    expect(trace.event).toMatchObject({ id: `campaign_${id}`, type: 'CAMPAIGN', campaignId: id, templateCode: 'marketing_announcement' });
+    expect(trace).toMatchObject({
+      notificationId: stored.id,
+      workflowId: `campaign-${id}`,
+      status: { state: 'delivered', channels: { email: { state: 'delivered' } } },
+    });
+    expect(
+      trace.workflows.map((w: { role: string; workflowId: string; status: string }) => [
+        w.role,
+        w.workflowId,
+        w.status,
+      ]),
+    ).toEqual([['campaign', `campaign-${id}`, 'COMPLETED']]);
+    expect(trace.event).toMatchObject({
+      id: `campaign_${id}`,
+      type: 'CAMPAIGN',
+      campaignId: id,
+      templateCode: 'marketing_announcement',
+    });
     expect(trace.states.map((s: { state: string }) => s.state)).toEqual(['sending', 'delivered']);
-    expect(trace.channels.email).toMatchObject({ status: { state: 'delivered' }, sendRecord: { status: 'sent' } });
+    expect(trace.channels.email).toMatchObject({
+      status: { state: 'delivered' },
+      sendRecord: { status: 'sent' },
+    });
     const summaries = trace.timeline.map((e: { summary: string }) => e.summary);
-    expect(summaries).toEqual(expect.arrayContaining(['campaign workflow started', 'fanOutCampaignPage completed: 2 listed, 2 stored', 'campaign workflow completed: completed']));
+    expect(summaries).toEqual(
+      expect.arrayContaining([
+        'campaign workflow started',
+        'fanOutCampaignPage completed: 2 listed, 2 stored',
+        'campaign workflow completed: completed',
+      ]),
+    );
     // The same by its key.
-    expect((await api.admin({ method: 'GET', url: `/api/notifications/notification-campaign_${id}-${a}/trace` })).json().notificationId).toBe(stored.id);
+    expect(
+      (
+        await api.admin({ method: 'GET', url: `/api/notifications/notification-campaign_${id}-${a}/trace` })
+      ).json().notificationId,
+    ).toBe(stored.id);
   });
 
   it('documents the routes', async () => {
     const doc = (await api.inject({ method: 'GET', url: '/docs/json' })).json();
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/campaigns', '/api/campaigns/{id}', '/api/campaigns/{id}/cancel']));
-    expect(doc.paths['/api/campaigns'].post.requestBody.content['application/json'].schema.required).toEqual(['name', 'templateCode', 'segment']);
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/campaigns', '/api/campaigns/{id}', '/api/campaigns/{id}/cancel']),
+    );
+    expect(doc.paths['/api/campaigns'].post.requestBody.content['application/json'].schema.required).toEqual([
+      'name',
+      'templateCode',
+      'segment',
+    ]);
   });
 });

@@ -17,7 +17,12 @@ describe('campaign fan-out paced by queue depth', () => {
   afterAll(() => stack.stop());
 
   const rows = async (campaignId: string): Promise<number> => {
-    const [{ count }] = await stack.orm.em.fork().getConnection().execute(`select count(*)::int as count from notifications where event_id = ?`, [campaignEventId(campaignId)]);
+    const [{ count }] = await stack.orm.em
+      .fork()
+      .getConnection()
+      .execute(`select count(*)::int as count from notifications where event_id = ?`, [
+        campaignEventId(campaignId),
+      ]);
     return count;
   };
   const backlog = () => stack.queues.backlog('in_app');
@@ -25,10 +30,13 @@ describe('campaign fan-out paced by queue depth', () => {
   it('stops adding pages while the queue is over the limit and goes on once the workers drain it', async () => {
     const role = stack.uid('pace').toLowerCase();
     const members = 300;
-    await stack.orm.em.fork().getConnection().execute(
-      `insert into recipients (id, roles, locale, timezone) select ? || '_' || lpad(g::text, 4, '0'), array[?], 'en', 'UTC' from generate_series(1, ?) g`,
-      [role, role, members],
-    );
+    await stack.orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `insert into recipients (id, roles, locale, timezone) select ? || '_' || lpad(g::text, 4, '0'), array[?], 'en', 'UTC' from generate_series(1, ?) g`,
+        [role, role, members],
+      );
     const { campaignId } = await stack.client.scheduleCampaign(
       {
         name: 'Paced sale',
@@ -43,9 +51,14 @@ describe('campaign fan-out paced by queue depth', () => {
     // No worker drains the queue: the page activity reports (heartbeat) that it waits for the backlog.
     const waiting = await waitFor(async () => {
       // Heartbeat details are payloads as stored (encrypted): decoded with the stack's codec first.
-      const raw = await decodeHistoryPayloads((await stack.temporalClient.workflow.getHandle(`campaign-${campaignId}`).describe()).raw, stack.temporalClient);
+      const raw = await decodeHistoryPayloads(
+        (await stack.temporalClient.workflow.getHandle(`campaign-${campaignId}`).describe()).raw,
+        stack.temporalClient,
+      );
       const details = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
-      const decoded = details ? (defaultPayloadConverter.fromPayload(details) as { waitingForBacklog?: number }) : undefined;
+      const decoded = details
+        ? defaultPayloadConverter.fromPayload<{ waitingForBacklog?: number }>(details)
+        : undefined;
       return decoded?.waitingForBacklog ? decoded.waitingForBacklog : undefined;
     }, 20_000);
     expect(waiting).toBeGreaterThan(MAX_BACKLOG);
@@ -59,10 +72,13 @@ describe('campaign fan-out paced by queue depth', () => {
     const done = await stack.client.campaignResult(campaignId);
     expect(done).toMatchObject({ state: 'completed', targeted: members, started: members });
     await waitFor(async () => {
-      const [{ count }] = await stack.orm.em.fork().getConnection().execute(
-        `select count(*)::int as count from notifications where event_id = ? and state = 'delivered'`,
-        [campaignEventId(campaignId)],
-      );
+      const [{ count }] = await stack.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `select count(*)::int as count from notifications where event_id = ? and state = 'delivered'`,
+          [campaignEventId(campaignId)],
+        );
       return count === members ? true : undefined;
     }, 30_000);
   }, 60_000);

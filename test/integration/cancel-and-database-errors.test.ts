@@ -21,15 +21,23 @@ describe('cancel before any provider call, and permanent database errors', () =>
     await stack.createRecipient({ id: userId });
     const eventId = await stack.publishEmail(userId);
     // Handed to the queue (no channel worker runs yet): the row says sending.
-    await waitFor(async () => ((await row(eventId).catch(() => null))?.state === 'sending' ? true : undefined));
+    await waitFor(async () =>
+      (await row(eventId).catch(() => null))?.state === 'sending' ? true : undefined,
+    );
     return { eventId, userId };
   }
 
   it('cancels a notification that is queued but not yet picked up: the late pickup skips the provider', async () => {
     const { eventId, userId } = await sendingEvent();
     const status = await stack.client.cancel({ eventId, userId }, 'order voided');
-    expect(status).toMatchObject({ state: 'cancelled', error: 'cancelled: order voided', channels: { email: { state: 'cancelled' } } });
-    expect((await stack.client.eventResult(eventId)).notifications).toEqual([expect.objectContaining({ userId, state: 'cancelled' })]);
+    expect(status).toMatchObject({
+      state: 'cancelled',
+      error: 'cancelled: order voided',
+      channels: { email: { state: 'cancelled' } },
+    });
+    expect((await stack.client.eventResult(eventId)).notifications).toEqual([
+      expect.objectContaining({ userId, state: 'cancelled' }),
+    ]);
 
     stack.startDeliveryWorkers();
     try {
@@ -49,13 +57,21 @@ describe('cancel before any provider call, and permanent database errors', () =>
     const { eventId, userId } = await sendingEvent();
     const { id } = await row(eventId);
     // What a worker's claim writes just before it calls the provider.
-    await stack.orm.em.fork().getConnection().execute(
-      `insert into send_records (notification_id, channel, status, claimed_by, claimed_at) values (?, 'email', 'sending', 'test-worker', now())`,
-      [id],
+    await stack.orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `insert into send_records (notification_id, channel, status, claimed_by, claimed_at) values (?, 'email', 'sending', 'test-worker', now())`,
+        [id],
+      );
+    const refused = await stack.client.cancel({ eventId, userId }).then(
+      () => null,
+      (err: unknown) => err,
     );
-    const refused = await stack.client.cancel({ eventId, userId }).then(() => null, (err: unknown) => err);
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
-    expect((refused as WorkflowUpdateFailedError).cause?.message).toBe('notification is sending: a provider was already called for it');
+    expect((refused as WorkflowUpdateFailedError).cause?.message).toBe(
+      'notification is sending: a provider was already called for it',
+    );
     expect((await row(eventId)).state).toBe('sending');
     await stack.temporalClient.workflow.getHandle(`event-${eventId}`).terminate('test cleanup');
   });
@@ -69,10 +85,20 @@ describe('cancel before any provider call, and permanent database errors', () =>
         throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
       },
     });
-    const nul = await activities.storeText('a\u0000b').then(() => null, (err: unknown) => err);
+    const nul = await activities.storeText('a\u0000b').then(
+      () => null,
+      (err: unknown) => err,
+    );
     expect(nul).toBeInstanceOf(ApplicationFailure);
-    expect(nul).toMatchObject({ type: 'DatabaseRejected', nonRetryable: true, message: expect.stringContaining('storeText: Postgres refused the data') });
-    const escapedNul = await activities.storeJson('{"note": "a\\u0000b"}').then(() => null, (err: unknown) => err);
+    expect(nul).toMatchObject({
+      type: 'DatabaseRejected',
+      nonRetryable: true,
+      message: expect.stringContaining('storeText: Postgres refused the data'),
+    });
+    const escapedNul = await activities.storeJson('{"note": "a\\u0000b"}').then(
+      () => null,
+      (err: unknown) => err,
+    );
     expect(escapedNul).toMatchObject({ type: 'DatabaseRejected', nonRetryable: true });
     await expect(activities.storeText('fine')).resolves.toEqual([{ t: 'fine' }]);
     await expect(activities.unreachable()).rejects.toThrow('ECONNREFUSED');

@@ -19,10 +19,16 @@ const QUICK: [Fault, SendKind][] = [
 
 describe('chaos: quick scenarios', () => {
   // Settling is quick when the service recovers; 20 s bounds a scenario that loses work.
-  const short = profiles({ CHAOS_SHORT_MS: String(FAULT_MS), CHAOS_DEADLINE_MS: '8000', CHAOS_SETTLE_MS: '20000' }).short;
+  const short = profiles({
+    CHAOS_SHORT_MS: String(FAULT_MS),
+    CHAOS_DEADLINE_MS: '8000',
+    CHAOS_SETTLE_MS: '20000',
+  }).short;
   // Two attempts per channel, so that a fault of 3 s would use up a channel's budget if infrastructure
   // errors counted as delivery attempts (I4): the stand-ins never fail, so any failure is ours.
-  const attempts = Object.fromEntries(['IN_APP', 'EMAIL', 'SMS', 'PUSH', 'WEBHOOK'].map((c) => [`SEND_${c}_ATTEMPTS`, '2']));
+  const attempts = Object.fromEntries(
+    ['IN_APP', 'EMAIL', 'SMS', 'PUSH', 'WEBHOOK'].map((c) => [`SEND_${c}_ATTEMPTS`, '2']),
+  );
   // In-app sends paced at 2 a second: the sends published just before a fault are still queued when it
   // strikes (as a backlog is in production), instead of all done within the first few milliseconds.
   const backlog = { SEND_IN_APP_RATE_MAX: '2', SEND_IN_APP_RATE_DURATION_MS: '1000' };
@@ -38,13 +44,36 @@ describe('chaos: quick scenarios', () => {
   }, 120_000);
   afterAll(() => env?.close(), 60_000);
 
-  it.each(QUICK)('%s during %s sends: nothing lost, nothing stuck, no duplicate beyond policy', async (fault, sendKind) => {
-    const scenario: Scenario = { name: `${fault}/${sendKind}/short`, fault, sendKind, duration: 'short', faultMs: FAULT_MS, notifications: 8 };
-    const result = await runScenario(env, scenario, profile);
-    expect(result.sent).toBe(scenario.notifications);
-    // The whole result on failure: final states, rows that are not final, history tails, process exits.
-    expect({ reasons: result.reasons, states: result.states, details: result.details, notes: result.notes }).toEqual(expect.objectContaining({ reasons: [] }));
-    expect(result).toMatchObject({ lost: 0, stuck: [], duplicatesBeyondPolicy: 0, infraFailed: 0, verdict: 'pass' });
-    if (fault === 'kill-channel-worker') expect(result.notes).toContain('killed with a send in flight at a provider');
-  }, 60_000);
+  it.each(QUICK)(
+    '%s during %s sends: nothing lost, nothing stuck, no duplicate beyond policy',
+    async (fault, sendKind) => {
+      const scenario: Scenario = {
+        name: `${fault}/${sendKind}/short`,
+        fault,
+        sendKind,
+        duration: 'short',
+        faultMs: FAULT_MS,
+        notifications: 8,
+      };
+      const result = await runScenario(env, scenario, profile);
+      expect(result.sent).toBe(scenario.notifications);
+      // The whole result on failure: final states, rows that are not final, history tails, process exits.
+      expect({
+        reasons: result.reasons,
+        states: result.states,
+        details: result.details,
+        notes: result.notes,
+      }).toEqual(expect.objectContaining({ reasons: [] }));
+      expect(result).toMatchObject({
+        lost: 0,
+        stuck: [],
+        duplicatesBeyondPolicy: 0,
+        infraFailed: 0,
+        verdict: 'pass',
+      });
+      if (fault === 'kill-channel-worker')
+        expect(result.notes).toContain('killed with a send in flight at a provider');
+    },
+    60_000,
+  );
 });

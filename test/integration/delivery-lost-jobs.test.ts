@@ -25,15 +25,26 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
         },
         // A send writes `sent`, its attempt and the outcome in one statement: a stale version makes the
         // outcome part miss, so it goes on to `record` above, which loses it.
-        recordSent: async function (this: OutcomeRecorder, ...args: Parameters<OutcomeRecorder['recordSent']>) {
+        recordSent: async function (
+          this: OutcomeRecorder,
+          ...args: Parameters<OutcomeRecorder['recordSent']>
+        ) {
           const [em, known, outcome, sent] = args;
-          await real.recordSent.call(this, em, loseNextOutcome.has(known.eventId) ? { ...known, version: -1 } : known, outcome, sent);
+          await real.recordSent.call(
+            this,
+            em,
+            loseNextOutcome.has(known.eventId) ? { ...known, version: -1 } : known,
+            outcome,
+            sent,
+          );
         },
       }),
-    waker: (real): Waker => async (workflowId) => {
-      if (loseNextWake.delete(workflowId)) return;
-      await real(workflowId);
-    },
+    waker:
+      (real): Waker =>
+      async (workflowId) => {
+        if (loseNextWake.delete(workflowId)) return;
+        await real(workflowId);
+      },
   });
   beforeAll(() => stack.start());
   afterAll(() => stack.stop());
@@ -77,7 +88,9 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     const result = await stack.client.eventResult(eventId);
     expect(result.notifications[0].state).toBe('delivered');
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
-    expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual(['delivered']);
+    expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual([
+      'delivered',
+    ]);
     // Delivered by the second hand-off the deadline made, not by the job that vanished.
     expect((await row(eventId)).channelStates.email).toMatchObject({ state: 'delivered', handOffs: 2 });
   }, 20_000);
@@ -88,7 +101,13 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     const eventId = stack.uid('evt');
     loseNextOutcome.add(eventId);
     const started = Date.now();
-    await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['email'] } });
+    await stack.client.publishNotification({
+      id: eventId,
+      userId,
+      templateCode: 'order_created',
+      variables: { orderNumber: eventId, total: 5, currency: 'INR' },
+      options: { channels: ['email'] },
+    });
 
     const result = await stack.client.eventResult(eventId);
     expect(result.notifications[0].state).toBe('delivered');
@@ -99,11 +118,17 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     const { attempts, notification } = await stack.deliveryAttempts(eventId, userId);
     expect(attempts.map((a) => a.status)).toEqual(['delivered']);
-    const record = await stack.orm.em.fork().findOneOrFail(SendRecord, { notificationId: notification.id, channel: 'email' });
+    const record = await stack.orm.em
+      .fork()
+      .findOneOrFail(SendRecord, { notificationId: notification.id, channel: 'email' });
     expect(record).toMatchObject({ status: 'sent', providerMessageId: attempts[0].providerMessageId });
     // The row the worker never updated now says what the send record says; no second hand-off.
     expect(notification).toMatchObject({ state: 'delivered' });
-    expect(notification.channelStates.email).toMatchObject({ state: 'delivered', handOffs: 1, providerMessageId: attempts[0].providerMessageId });
+    expect(notification.channelStates.email).toMatchObject({
+      state: 'delivered',
+      handOffs: 1,
+      providerMessageId: attempts[0].providerMessageId,
+    });
   }, 20_000);
 
   it('finishes at the deadline when the wake-up signal is lost, from the outcome already in Postgres', async () => {
@@ -112,7 +137,13 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     const eventId = stack.uid('evt');
     loseNextWake.add(eventWorkflowId(eventId));
     const started = Date.now();
-    await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['email'] } });
+    await stack.client.publishNotification({
+      id: eventId,
+      userId,
+      templateCode: 'order_created',
+      variables: { orderNumber: eventId, total: 5, currency: 'INR' },
+      options: { channels: ['email'] },
+    });
 
     // The worker recorded the delivery; only the workflow does not know yet.
     await waitFor(async () => ((await row(eventId)).state === 'delivered' ? true : undefined), 10_000);
@@ -122,6 +153,8 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
     expect(await signals(eventId)).toEqual([]);
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
-    expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual(['delivered']);
+    expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual([
+      'delivered',
+    ]);
   }, 20_000);
 });

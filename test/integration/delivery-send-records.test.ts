@@ -13,7 +13,19 @@ describe('SendRecordStore', () => {
   beforeAll(async () => {
     orm = await openOrm(process.env.TEST_DATABASE_URL!, { poolMax: 12 });
     const em = orm.em.fork();
-    em.create(Recipient, { id: `u_records_${suffix}`, email: null, phone: null, timezone: 'UTC', locale: 'en', roles: [], muted: false, quietHours: null, webhookUrl: null, createdAt: new Date(), updatedAt: new Date() });
+    em.create(Recipient, {
+      id: `u_records_${suffix}`,
+      email: null,
+      phone: null,
+      timezone: 'UTC',
+      locale: 'en',
+      roles: [],
+      muted: false,
+      quietHours: null,
+      webhookUrl: null,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
     await em.flush();
   });
   afterAll(() => orm.close());
@@ -40,7 +52,9 @@ describe('SendRecordStore', () => {
 
   it('lets exactly one of many concurrent claims win', async () => {
     const id = await newNotification();
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.claim(orm.em.fork(), id, 'email', `w${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.claim(orm.em.fork(), id, 'email', `w${i}`)),
+    );
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
     for (const r of results.filter((r) => !r.claimed)) {
       expect(r).toMatchObject({ claimed: false, status: 'sending' });
@@ -54,9 +68,17 @@ describe('SendRecordStore', () => {
     const em = orm.em.fork();
     expect(await store.claim(em, id, 'sms', 'w1')).toMatchObject({ claimed: true, takenOver: null });
     await store.markSent(em, id, 'sms', 'SM123');
-    expect(await store.claim(em, id, 'sms', 'w2')).toEqual({ claimed: false, status: 'sent', providerMessageId: 'SM123' });
+    expect(await store.claim(em, id, 'sms', 'w2')).toEqual({
+      claimed: false,
+      status: 'sent',
+      providerMessageId: 'SM123',
+    });
     // Even long after: a sent message is never taken over.
-    await em.getConnection().execute(`update send_records set claimed_at = now() - interval '1 day' where notification_id = ?`, [id]);
+    await em
+      .getConnection()
+      .execute(`update send_records set claimed_at = now() - interval '1 day' where notification_id = ?`, [
+        id,
+      ]);
     expect(await store.claim(em, id, 'sms', 'w3')).toMatchObject({ claimed: false, status: 'sent' });
   });
 
@@ -74,14 +96,25 @@ describe('SendRecordStore', () => {
     const em = orm.em.fork();
     const dead = await store.claim(em, id, 'push', 'host:111');
     if (!dead.claimed) throw new Error('expected a claim');
-    await em.getConnection().execute(`update send_records set claimed_at = now() - (? * interval '1 millisecond') where notification_id = ?`, [staleAfterMs + 1000, id]);
+    await em
+      .getConnection()
+      .execute(
+        `update send_records set claimed_at = now() - (? * interval '1 millisecond') where notification_id = ?`,
+        [staleAfterMs + 1000, id],
+      );
 
     const takeover = await store.claim(em, id, 'push', 'host:222');
-    expect(takeover).toMatchObject({ claimed: true, takenOver: { claimedBy: dead.token, claimedAt: expect.any(Date) } });
+    expect(takeover).toMatchObject({
+      claimed: true,
+      takenOver: { claimedBy: dead.token, claimedAt: expect.any(Date) },
+    });
     expect(takeover.claimed && takeover.token.startsWith('host:222/')).toBe(true);
 
     // The "dead" worker was only slow: its late release must not free the new claim.
     await store.release(em, id, 'push', dead.token);
-    expect(await store.claim(em, id, 'push', 'host:333')).toMatchObject({ claimed: false, status: 'sending' });
+    expect(await store.claim(em, id, 'push', 'host:333')).toMatchObject({
+      claimed: false,
+      status: 'sending',
+    });
   });
 });

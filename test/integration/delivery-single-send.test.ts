@@ -20,7 +20,15 @@ describe('delivery: sends stay single', () => {
       SEND_EMAIL_RATE_MAX: '0',
     },
     lockDurationMs: 1_000,
-    providers: () => ({ sms: new TwilioSmsProvider({ baseUrl: twilio.url, accountSid: 'AC_single', authToken: 'token', from: '+15005550001', timeoutMs: 2_000 }) }),
+    providers: () => ({
+      sms: new TwilioSmsProvider({
+        baseUrl: twilio.url,
+        accountSid: 'AC_single',
+        authToken: 'token',
+        from: '+15005550001',
+        timeoutMs: 2_000,
+      }),
+    }),
     // The statement that records sent + attempt + outcome fails as a dropped connection would, `failRecordSent` times.
     recorder: (real) => {
       const wrapped = Object.create(real) as OutcomeRecorder;
@@ -58,7 +66,11 @@ describe('delivery: sends stay single', () => {
     expect(stack.smtp.messagesTo(email)).toHaveLength(1);
     const { notification, attempts } = await stack.deliveryAttempts(eventId, userId);
     expect(attempts.map((a) => a.status)).toEqual(['delivered']);
-    expect(await stack.orm.em.fork().findOneOrFail(SendRecord, { notificationId: notification.id, channel: 'email' })).toMatchObject({ status: 'sent' });
+    expect(
+      await stack.orm.em
+        .fork()
+        .findOneOrFail(SendRecord, { notificationId: notification.id, channel: 'email' }),
+    ).toMatchObject({ status: 'sent' });
   });
 
   it('Postgres failing for longer than the claim lives: the job data remembers the acceptance, later attempts record it, still one email', async () => {
@@ -80,22 +92,45 @@ describe('delivery: sends stay single', () => {
     await stack.stopDeliveryWorkers();
     try {
       const eventId = stack.uid('evt');
-      await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_shipped', variables: { orderNumber: eventId }, options: { channels: ['sms'] } });
-      const notification = await waitFor(() => stack.orm.em.fork().findOne(Notification, { eventId, recipientId: userId, state: 'sending' }).then((n) => n ?? undefined));
-      // A worker claimed the send and died before recording anything: its claim is long stale.
-      await stack.orm.em.fork().getConnection().execute(
-        `insert into send_records (notification_id, channel, status, claimed_by, claimed_at) values (?, 'sms', 'sending', 'dead-host:1/x', now() - interval '1 hour')`,
-        [notification.id],
+      await stack.client.publishNotification({
+        id: eventId,
+        userId,
+        templateCode: 'order_shipped',
+        variables: { orderNumber: eventId },
+        options: { channels: ['sms'] },
+      });
+      const notification = await waitFor(() =>
+        stack.orm.em
+          .fork()
+          .findOne(Notification, { eventId, recipientId: userId, state: 'sending' })
+          .then((n) => n ?? undefined),
       );
+      // A worker claimed the send and died before recording anything: its claim is long stale.
+      await stack.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `insert into send_records (notification_id, channel, status, claimed_by, claimed_at) values (?, 'sms', 'sending', 'dead-host:1/x', now() - interval '1 hour')`,
+          [notification.id],
+        );
       stack.startDeliveryWorkers();
       const result = await stack.client.eventResult(eventId);
       expect(result.notifications[0].state).toBe('failed');
       const status = await stack.client.status(eventId, userId);
-      expect(status.channels.sms).toMatchObject({ state: 'failed', error: expect.stringMatching(/^outcome unknown: worker dead-host:1\/x stopped mid-send; sms is at most once/) });
+      expect(status.channels.sms).toMatchObject({
+        state: 'failed',
+        error: expect.stringMatching(
+          /^outcome unknown: worker dead-host:1\/x stopped mid-send; sms is at most once/,
+        ),
+      });
       expect(twilio.requests.filter((r) => r.body.includes('919800000777'))).toHaveLength(0);
       const em = stack.orm.em.fork();
-      expect(await em.findOneOrFail(SendRecord, { notificationId: notification.id, channel: 'sms' })).toMatchObject({ status: 'unknown' });
-      expect((await em.find(DeliveryAttempt, { notificationId: notification.id })).map((a) => a.status)).toEqual(['interrupted']);
+      expect(
+        await em.findOneOrFail(SendRecord, { notificationId: notification.id, channel: 'sms' }),
+      ).toMatchObject({ status: 'unknown' });
+      expect(
+        (await em.find(DeliveryAttempt, { notificationId: notification.id })).map((a) => a.status),
+      ).toEqual(['interrupted']);
     } finally {
       if (!stack.delivery) stack.startDeliveryWorkers();
     }

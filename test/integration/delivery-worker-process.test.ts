@@ -10,7 +10,14 @@ describe('delivery fabric: the worker process', () => {
   const stack = new TestStack({ deliveryWorkers: false, env: { DELIVERY_DEADLINE_MS: '30000' } });
   let worker: NodeProcess | null = null;
   // Short lock and stale claim so a dead worker's job comes back within seconds.
-  const env = () => childEnvFor(stack.config, { SEND_LOCK_DURATION_MS: '1000', SEND_RECORD_STALE_MS: '1500', SMTP_TIMEOUT_MS: '1000', HTTP_PROVIDER_TIMEOUT_MS: '1000', METRICS_PORT: '0' });
+  const env = () =>
+    childEnvFor(stack.config, {
+      SEND_LOCK_DURATION_MS: '1000',
+      SEND_RECORD_STALE_MS: '1500',
+      SMTP_TIMEOUT_MS: '1000',
+      HTTP_PROVIDER_TIMEOUT_MS: '1000',
+      METRICS_PORT: '0',
+    });
 
   beforeAll(() => stack.start());
   afterAll(async () => {
@@ -52,7 +59,10 @@ describe('delivery fabric: the worker process', () => {
       ['delivered', 1],
     ]);
     expect(attempts[0].error).toMatch(/stopped mid-send/);
-    expect((await stack.client.status(eventId, userId)).channels.email).toMatchObject({ state: 'delivered', attempts: 1 });
+    expect((await stack.client.status(eventId, userId)).channels.email).toMatchObject({
+      state: 'delivered',
+      attempts: 1,
+    });
   }, 75_000); // two process starts (up to 30 s each on a busy machine) and the takeover of the killed send
 
   it('exposes queue depth, attempt and failure counts on /metrics', async () => {
@@ -74,7 +84,9 @@ describe('delivery fabric: the worker process', () => {
     expect(body).toMatch(/^notification_queue_jobs\{channel="email",state="failed"\} 1$/m);
     expect(body).toMatch(/^notification_queue_jobs\{channel="email",state="prioritized"\} 0$/m);
     expect(body).toMatch(/^notification_queue_paused_seconds\{channel="email"\} 0$/m);
-    expect(body).toMatch(/^notification_delivery_attempt_duration_seconds_count\{channel="email",status="delivered"\} 1$/m);
+    expect(body).toMatch(
+      /^notification_delivery_attempt_duration_seconds_count\{channel="email",status="delivered"\} 1$/m,
+    );
   }, 15_000);
 
   it('SIGTERM finishes the send in flight, reports it, then exits 0', async () => {
@@ -94,6 +106,8 @@ describe('delivery fabric: the worker process', () => {
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     const { notification, attempts } = await stack.deliveryAttempts(eventId, userId);
     expect(attempts.map((a) => a.status)).toEqual(['delivered']);
-    expect(await (await stack.queues.queue('email').getJob(sendJobId(notification.id, 'email')))!.getState()).toBe('completed');
+    expect(
+      await (await stack.queues.queue('email').getJob(sendJobId(notification.id, 'email')))!.getState(),
+    ).toBe('completed');
   }, 20_000);
 });

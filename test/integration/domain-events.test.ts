@@ -14,7 +14,14 @@ const EXPECTED_SUBJECT: Record<EventType, string> = {
   PAYMENT_FAILED: 'Payment failed for order A-7',
   INVENTORY_LOW_STOCK: 'Low stock: Red T-shirt (TSHIRT-RED)',
 };
-const DATA = { orderNumber: 'A-7', total: 1499, currency: 'INR', sku: 'TSHIRT-RED', productName: 'Red T-shirt', currentStock: 2 };
+const DATA = {
+  orderNumber: 'A-7',
+  total: 1499,
+  currency: 'INR',
+  sku: 'TSHIRT-RED',
+  productName: 'Red T-shirt',
+  currentStock: 2,
+};
 
 describe('business events through the workflows', () => {
   const stack = new TestStack({ env: { PAYMENT_REMINDER_DELAY_MS: '3000' } });
@@ -30,22 +37,30 @@ describe('business events through the workflows', () => {
     ...extra,
   });
 
-  it.each(EVENT_TYPES.filter((t) => t !== 'INVENTORY_LOW_STOCK'))('%s reaches the recipient by in-app and email', async (type) => {
-    const userId = stack.uid('u');
-    await stack.createRecipient({ id: userId });
-    const envelope = event(type, userId);
-    await stack.client.publishEvent(envelope);
-    const result = await stack.client.eventResult(envelope.id);
-    expect(result.notifications).toEqual([expect.objectContaining({ userId, state: 'delivered' })]);
-    const [mail] = await stack.smtp.waitForMessages(`${userId}@example.test`);
-    expect(mail.raw).toContain(`Subject: ${EXPECTED_SUBJECT[type].replace('A-7', envelope.data.orderNumber)}`);
-    const status = await stack.client.status(envelope.id, userId);
-    expect(status.channels.in_app?.state).toBe('delivered');
-    if (type === 'ORDER_SHIPPED' || type === 'ORDER_DELIVERED') {
-      // No push subscription and no phone: push is suppressed with the reason, not failed.
-      expect(status.channels.push).toMatchObject({ state: 'suppressed', reason: expect.stringContaining('no push address') });
-    }
-  });
+  it.each(EVENT_TYPES.filter((t) => t !== 'INVENTORY_LOW_STOCK'))(
+    '%s reaches the recipient by in-app and email',
+    async (type) => {
+      const userId = stack.uid('u');
+      await stack.createRecipient({ id: userId });
+      const envelope = event(type, userId);
+      await stack.client.publishEvent(envelope);
+      const result = await stack.client.eventResult(envelope.id);
+      expect(result.notifications).toEqual([expect.objectContaining({ userId, state: 'delivered' })]);
+      const [mail] = await stack.smtp.waitForMessages(`${userId}@example.test`);
+      expect(mail.raw).toContain(
+        `Subject: ${EXPECTED_SUBJECT[type].replace('A-7', envelope.data.orderNumber)}`,
+      );
+      const status = await stack.client.status(envelope.id, userId);
+      expect(status.channels.in_app?.state).toBe('delivered');
+      if (type === 'ORDER_SHIPPED' || type === 'ORDER_DELIVERED') {
+        // No push subscription and no phone: push is suppressed with the reason, not failed.
+        expect(status.channels.push).toMatchObject({
+          state: 'suppressed',
+          reason: expect.stringContaining('no push address'),
+        });
+      }
+    },
+  );
 
   it('INVENTORY_LOW_STOCK without recipients goes to every admin', async () => {
     const admins = [stack.uid('admin'), stack.uid('admin')];
@@ -68,7 +83,13 @@ describe('business events through the workflows', () => {
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId, roles: ['admin'] });
     const em = stack.orm.em.fork();
-    em.create(Preference, { recipientId: userId, category: 'inventory_alerts', channel: 'email', enabled: false, updatedAt: new Date() });
+    em.create(Preference, {
+      recipientId: userId,
+      category: 'inventory_alerts',
+      channel: 'email',
+      enabled: false,
+      updatedAt: new Date(),
+    });
     await em.flush();
 
     const partial = event('INVENTORY_LOW_STOCK', undefined, { userIds: [userId] });
@@ -76,7 +97,11 @@ describe('business events through the workflows', () => {
     const status = (await stack.client.eventResult(partial.id)).notifications[0];
     expect(status.state).toBe('delivered');
     const detail = await stack.client.status(partial.id, userId);
-    expect(detail.channels.email).toEqual({ state: 'suppressed', attempts: 0, reason: 'preference: inventory_alerts off for email' });
+    expect(detail.channels.email).toEqual({
+      state: 'suppressed',
+      attempts: 0,
+      reason: 'preference: inventory_alerts off for email',
+    });
     expect(detail.channels.in_app?.state).toBe('delivered');
 
     await stack.orm.em.fork().nativeUpdate('Recipient', { id: userId }, { muted: true });
@@ -84,8 +109,13 @@ describe('business events through the workflows', () => {
     await stack.client.publishEvent(muted);
     expect((await stack.client.eventResult(muted.id)).notifications[0].state).toBe('suppressed');
     const mutedStatus = await stack.client.status(muted.id, userId);
-    expect(mutedStatus.channels.in_app).toMatchObject({ state: 'suppressed', reason: 'recipient muted all notifications' });
-    expect(await stack.orm.em.fork().findOneOrFail(Notification, { eventId: muted.id })).toMatchObject({ state: 'suppressed' });
+    expect(mutedStatus.channels.in_app).toMatchObject({
+      state: 'suppressed',
+      reason: 'recipient muted all notifications',
+    });
+    expect(await stack.orm.em.fork().findOneOrFail(Notification, { eventId: muted.id })).toMatchObject({
+      state: 'suppressed',
+    });
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(0);
   });
 
@@ -93,7 +123,13 @@ describe('business events through the workflows', () => {
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId, muted: true });
     const em = stack.orm.em.fork();
-    em.create(Preference, { recipientId: userId, category: 'order_updates', channel: 'email', enabled: false, updatedAt: new Date() });
+    em.create(Preference, {
+      recipientId: userId,
+      category: 'order_updates',
+      channel: 'email',
+      enabled: false,
+      updatedAt: new Date(),
+    });
     await em.flush();
     const envelope = event('ORDER_CREATED', userId);
     await stack.client.publishEvent(envelope);
@@ -107,9 +143,23 @@ describe('business events through the workflows', () => {
     await stack.createRecipient({ id: userId });
     const templateCode = `needs_total_${stack.id}`;
     const em = stack.orm.em.fork();
-    em.create(Template, { code: templateCode, channel: 'email', locale: 'en', version: 1, category: 'account', fields: { subject: 'Total {{total}}', html: 'x', text: 'x' }, createdAt: new Date() });
+    em.create(Template, {
+      code: templateCode,
+      channel: 'email',
+      locale: 'en',
+      version: 1,
+      category: 'account',
+      fields: { subject: 'Total {{total}}', html: 'x', text: 'x' },
+      createdAt: new Date(),
+    });
     await em.flush();
-    const envelope = { id: stack.uid('evt'), userId, templateCode, occurredAt: new Date().toISOString(), data: { orderNumber: 'A-9', currency: 'INR' } };
+    const envelope = {
+      id: stack.uid('evt'),
+      userId,
+      templateCode,
+      occurredAt: new Date().toISOString(),
+      data: { orderNumber: 'A-9', currency: 'INR' },
+    };
     await stack.client.publishEvent(envelope);
     const [result] = (await stack.client.eventResult(envelope.id)).notifications;
     expect(result.state).toBe('failed');
@@ -130,7 +180,9 @@ describe('business events through the workflows', () => {
     expect(result.followUps).toEqual([{ userId, workflowId: reminderId }]);
     // The reminder is an event workflow of its own: a direct send of payment_reminder to this recipient.
     const reminder: EventResult = await stack.temporalClient.workflow.getHandle(reminderId).result();
-    expect(reminder.notifications).toEqual([expect.objectContaining({ userId, workflowId: reminderId, state: 'delivered' })]);
+    expect(reminder.notifications).toEqual([
+      expect.objectContaining({ userId, workflowId: reminderId, state: 'delivered' }),
+    ]);
     expect((await stack.client.statusOf(reminderId)).channels.email?.state).toBe('delivered');
     const mails = await stack.smtp.waitForMessages(`${userId}@example.test`, 2);
     expect(mails.map((m) => /Subject: (.*)/.exec(m.raw)?.[1])).toEqual([
@@ -151,9 +203,16 @@ describe('business events through the workflows', () => {
     expect((await stack.client.eventResult(captured.id)).cancelled).toEqual([reminderId]);
     const reminder: EventResult = await stack.temporalClient.workflow.getHandle(reminderId).result();
     expect(reminder.notifications).toEqual([
-      expect.objectContaining({ userId, workflowId: reminderId, state: 'cancelled', error: expect.stringContaining('superseded by PAYMENT_CAPTURED') }),
+      expect.objectContaining({
+        userId,
+        workflowId: reminderId,
+        state: 'cancelled',
+        error: expect.stringContaining('superseded by PAYMENT_CAPTURED'),
+      }),
     ]);
-    expect(await stack.orm.em.fork().findOneOrFail(Notification, { eventId: reminder.eventId })).toMatchObject({ state: 'cancelled', channelStates: {} });
+    expect(
+      await stack.orm.em.fork().findOneOrFail(Notification, { eventId: reminder.eventId }),
+    ).toMatchObject({ state: 'cancelled', channelStates: {} });
     const mails = await stack.smtp.waitForMessages(`${userId}@example.test`, 2);
     expect(mails.some((m) => m.raw.includes('Reminder:'))).toBe(false);
   });
@@ -165,25 +224,44 @@ describe('business events through the workflows', () => {
     const otherOrder = event('ORDER_SHIPPED', userId, { options: { delayMs: 120_000 } });
     await stack.client.publishEvent(shipped);
     await stack.client.publishEvent(otherOrder);
-    await waitFor(async () => ((await stack.client.status(shipped.id, userId)).state === 'scheduled' ? true : undefined));
-    await waitFor(async () => ((await stack.client.status(otherOrder.id, userId)).state === 'scheduled' ? true : undefined));
+    await waitFor(async () =>
+      (await stack.client.status(shipped.id, userId)).state === 'scheduled' ? true : undefined,
+    );
+    await waitFor(async () =>
+      (await stack.client.status(otherOrder.id, userId)).state === 'scheduled' ? true : undefined,
+    );
 
     const delivered = { ...event('ORDER_DELIVERED', userId), data: shipped.data };
     await stack.client.publishEvent(delivered);
     const result = await stack.client.eventResult(delivered.id);
     expect(result.cancelled).toEqual([eventWorkflowId(shipped.id)]);
-    expect((await stack.client.eventResult(shipped.id)).notifications[0]).toMatchObject({ state: 'cancelled', error: expect.stringContaining('superseded by ORDER_DELIVERED') });
+    expect((await stack.client.eventResult(shipped.id)).notifications[0]).toMatchObject({
+      state: 'cancelled',
+      error: expect.stringContaining('superseded by ORDER_DELIVERED'),
+    });
     // The other order's notice keeps waiting.
     expect((await stack.client.status(otherOrder.id, userId)).state).toBe('scheduled');
-    expect(await stack.orm.em.fork().findOneOrFail(Notification, { eventId: otherOrder.id })).toMatchObject({ state: 'scheduled' });
-    expect(await stack.client.cancel({ eventId: otherOrder.id, userId }, 'test cleanup')).toMatchObject({ state: 'cancelled' });
+    expect(await stack.orm.em.fork().findOneOrFail(Notification, { eventId: otherOrder.id })).toMatchObject({
+      state: 'scheduled',
+    });
+    expect(await stack.client.cancel({ eventId: otherOrder.id, userId }, 'test cleanup')).toMatchObject({
+      state: 'cancelled',
+    });
   });
 
   it('renders the newest template version in the recipient locale, falling back to the default locale', async () => {
     const code = `test_locale_${stack.id}`;
     const em = stack.orm.em.fork();
     const add = (locale: string, version: number, subject: string) =>
-      em.create(Template, { code, channel: 'email', locale, version, category: 'account', fields: { subject, html: '<p>{{name}}</p>', text: '{{name}}' }, createdAt: new Date() });
+      em.create(Template, {
+        code,
+        channel: 'email',
+        locale,
+        version,
+        category: 'account',
+        fields: { subject, html: '<p>{{name}}</p>', text: '{{name}}' },
+        createdAt: new Date(),
+      });
     add('en', 1, 'Hello {{name}} (v1)');
     add('en', 2, 'Hello {{name}} (v2)');
     add('de', 1, 'Hallo {{name}}');
@@ -193,7 +271,11 @@ describe('business events through the workflows', () => {
     await stack.createRecipient({ id: german, locale: 'de' });
     await stack.createRecipient({ id: french, locale: 'fr' });
 
-    const sent = await stack.client.publishBatchNotification({ userIds: [german, french], templateCode: code, variables: { name: 'Ann <3' } });
+    const sent = await stack.client.publishBatchNotification({
+      userIds: [german, french],
+      templateCode: code,
+      variables: { name: 'Ann <3' },
+    });
     const result = await stack.client.eventResult(sent.eventId);
     expect(result.notifications.map((n) => n.state)).toEqual(['delivered', 'delivered']);
     const [de] = await stack.smtp.waitForMessages(`${german}@example.test`);
@@ -201,7 +283,12 @@ describe('business events through the workflows', () => {
     expect(de.raw).toContain('Subject: Hallo Ann <3');
     expect(fr.raw).toContain('Subject: Hello Ann <3 (v2)');
     expect(fr.raw).toContain('Ann &lt;3'); // escaped in the HTML part only
-    const rows = await stack.orm.em.fork().find(Notification, { eventId: sent.eventId }, { orderBy: { recipientId: 'asc' } });
-    expect(Object.fromEntries(rows.map((r) => [r.recipientId, r.templateVersions.email]))).toEqual({ [german]: 1, [french]: 2 });
+    const rows = await stack.orm.em
+      .fork()
+      .find(Notification, { eventId: sent.eventId }, { orderBy: { recipientId: 'asc' } });
+    expect(Object.fromEntries(rows.map((r) => [r.recipientId, r.templateVersions.email]))).toEqual({
+      [german]: 1,
+      [french]: 2,
+    });
   });
 });

@@ -15,14 +15,24 @@ describe('scheduling owned by the workflow', () => {
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId, ...recipient });
     const eventId = stack.uid('evt');
-    await stack.client.publishEvent({ id: eventId, type: 'ORDER_CREATED', occurredAt: new Date().toISOString(), userId, data: DATA, options });
+    await stack.client.publishEvent({
+      id: eventId,
+      type: 'ORDER_CREATED',
+      occurredAt: new Date().toISOString(),
+      userId,
+      data: DATA,
+      options,
+    });
     // The event workflow knows the recipient once its first step (plan and admit) is done.
-    const firstStatus = await waitFor(() => status(eventId, userId).then((s) => (s.notificationId ? s : undefined)));
+    const firstStatus = await waitFor(() =>
+      status(eventId, userId).then((s) => (s.notificationId ? s : undefined)),
+    );
     return { userId, eventId, target: { eventId, userId }, email: `${userId}@example.test`, firstStatus };
   }
 
   /** The recipient's status from the event workflow (query `status` with the user id). */
-  const status = (eventId: string, userId: string): Promise<NotificationStatus> => stack.client.status(eventId, userId);
+  const status = (eventId: string, userId: string): Promise<NotificationStatus> =>
+    stack.client.status(eventId, userId);
 
   it('waits delayMs durably before sending', async () => {
     const before = Date.now();
@@ -46,19 +56,38 @@ describe('scheduling owned by the workflow', () => {
     const n = await orderCreated({ delayMs: 60_000 });
     expect(n.firstStatus.state).toBe('scheduled');
     const answer = await stack.client.cancel(n.target, 'customer closed account');
-    expect(answer).toMatchObject({ state: 'cancelled', error: 'cancelled: customer closed account', notificationId: n.firstStatus.notificationId });
+    expect(answer).toMatchObject({
+      state: 'cancelled',
+      error: 'cancelled: customer closed account',
+      notificationId: n.firstStatus.notificationId,
+    });
     const result = await stack.client.eventResult(n.eventId);
     expect(result.notifications).toEqual([
-      { userId: n.userId, workflowId: `event-${n.eventId}`, notificationId: n.firstStatus.notificationId, state: 'cancelled', error: 'cancelled: customer closed account' },
+      {
+        userId: n.userId,
+        workflowId: `event-${n.eventId}`,
+        notificationId: n.firstStatus.notificationId,
+        state: 'cancelled',
+        error: 'cancelled: customer closed account',
+      },
     ]);
     // The waiting row is the only trace: cancelled before it was rendered or handed to a queue.
     const em = stack.orm.em.fork();
     const rows = await em.find(Notification, { eventId: n.eventId });
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ state: 'cancelled', error: 'cancelled: customer closed account', sendAt: null, channels: [], channelStates: {}, content: {}, title: null });
+    expect(rows[0]).toMatchObject({
+      state: 'cancelled',
+      error: 'cancelled: customer closed account',
+      sendAt: null,
+      channels: [],
+      channelStates: {},
+      content: {},
+      title: null,
+    });
     expect(await em.count(DeliveryAttempt, { notificationId: rows[0].id })).toBe(0);
     expect(await em.count(SendRecord, { notificationId: rows[0].id })).toBe(0);
-    for (const channel of ['in_app', 'email'] as const) expect(await stack.queues.queue(channel).getJob(sendJobId(rows[0].id, channel))).toBeUndefined();
+    for (const channel of ['in_app', 'email'] as const)
+      expect(await stack.queues.queue(channel).getJob(sendJobId(rows[0].id, channel))).toBeUndefined();
     expect(stack.smtp.messagesTo(n.email)).toHaveLength(0);
   });
 
@@ -98,7 +127,11 @@ describe('scheduling owned by the workflow', () => {
 
     expect((await stack.client.eventResult(urgent.eventId)).notifications[0].state).toBe('delivered');
 
-    const [mail] = await stack.smtp.waitForMessages(normal.email, 1, windowEnd.getTime() - Date.now() + 15_000);
+    const [mail] = await stack.smtp.waitForMessages(
+      normal.email,
+      1,
+      windowEnd.getTime() - Date.now() + 15_000,
+    );
     expect(mail.receivedAt.getTime()).toBeGreaterThanOrEqual(windowEnd.getTime());
     expect((await stack.client.eventResult(normal.eventId)).notifications[0].state).toBe('delivered');
   }, 90_000);
@@ -117,14 +150,36 @@ describe('scheduling owned by the workflow', () => {
     const [result] = (await stack.client.eventResult(single.eventId)).notifications;
     expect(result.state).toBe('delivered');
     const notification = await stack.orm.em.fork().findOneOrFail(Notification, { eventId: single.eventId });
-    expect(notification).toMatchObject({ templateCode: 'order_created', priority: 'urgent', actionText: 'Open' });
+    expect(notification).toMatchObject({
+      templateCode: 'order_created',
+      priority: 'urgent',
+      actionText: 'Open',
+    });
     const job = await stack.queues.queue('email').getJob(sendJobId(notification.id, 'email'));
     expect(job?.opts.priority).toBe(1);
 
-    const batch = await stack.client.publishBatchNotification({ userIds: others, templateCode: 'order_created', variables: DATA, options: { priority: 'low' } });
+    const batch = await stack.client.publishBatchNotification({
+      userIds: others,
+      templateCode: 'order_created',
+      variables: DATA,
+      options: { priority: 'low' },
+    });
     const batchResult = await stack.client.eventResult(batch.eventId);
-    expect(batchResult.notifications.map((x) => [x.userId, x.state])).toEqual(others.map((id) => [id, 'delivered']));
-    const lowJob = await stack.queues.queue('email').getJob(sendJobId((await stack.orm.em.fork().findOneOrFail(Notification, { eventId: batch.eventId, recipientId: others[0] })).id, 'email'));
+    expect(batchResult.notifications.map((x) => [x.userId, x.state])).toEqual(
+      others.map((id) => [id, 'delivered']),
+    );
+    const lowJob = await stack.queues
+      .queue('email')
+      .getJob(
+        sendJobId(
+          (
+            await stack.orm.em
+              .fork()
+              .findOneOrFail(Notification, { eventId: batch.eventId, recipientId: others[0] })
+          ).id,
+          'email',
+        ),
+      );
     expect(lowJob?.opts.priority).toBe(4);
   });
 });

@@ -15,7 +15,10 @@ import { waitFor } from '../helpers/wait-for';
  * the workflow's clock deciding due-ness, and a dead worker's claim whose job vanished.
  */
 /** A TestStack on a Redis of its own that the test may make refuse writes; started and stopped with the describe block. */
-function stackOnPrivateRedis(env: Record<string, string>): { redis: () => PrivateRedis; stack: () => TestStack } {
+function stackOnPrivateRedis(env: Record<string, string>): {
+  redis: () => PrivateRedis;
+  stack: () => TestStack;
+} {
   let redis: PrivateRedis;
   let stack: TestStack;
   beforeAll(async () => {
@@ -31,11 +34,21 @@ function stackOnPrivateRedis(env: Record<string, string>): { redis: () => Privat
 }
 
 /** A direct send of order_created to a new recipient, due after `delayMs`. */
-async function publishDelayed(stack: TestStack, channels: Channel[], delayMs: number): Promise<{ userId: string; eventId: string }> {
+async function publishDelayed(
+  stack: TestStack,
+  channels: Channel[],
+  delayMs: number,
+): Promise<{ userId: string; eventId: string }> {
   const userId = stack.uid('u');
   await stack.createRecipient({ id: userId });
   const eventId = stack.uid('evt');
-  await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels, delayMs } });
+  await stack.client.publishNotification({
+    id: eventId,
+    userId,
+    templateCode: 'order_created',
+    variables: { orderNumber: eventId, total: 5, currency: 'INR' },
+    options: { channels, delayMs },
+  });
   return { userId, eventId };
 }
 
@@ -48,16 +61,29 @@ describe('durability: event steps under infrastructure faults', () => {
     stack = services.stack();
   });
 
-  const row = (eventId: string, userId: string) => stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: userId });
+  const row = (eventId: string, userId: string) =>
+    stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: userId });
 
   /** The event's first step called directly (no workflow), with the time it runs at, so a test can drive the later steps by hand. */
   async function openWithoutWorkflow(channels: Channel[], delayMs: number) {
-    const activities = createActivities({ orm: stack.orm, queues: stack.queues, temporalClient: stack.temporalClient, config: stack.config });
+    const activities = createActivities({
+      orm: stack.orm,
+      queues: stack.queues,
+      temporalClient: stack.temporalClient,
+      config: stack.config,
+    });
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId });
     const eventId = stack.uid('evt');
     const nowMs = Date.now();
-    const event = { id: eventId, templateCode: 'order_created', occurredAt: new Date(nowMs).toISOString(), userId, data: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels, delayMs } };
+    const event = {
+      id: eventId,
+      templateCode: 'order_created',
+      occurredAt: new Date(nowMs).toISOString(),
+      userId,
+      data: { orderNumber: eventId, total: 5, currency: 'INR' },
+      options: { channels, delayMs },
+    };
     const opened = await activities.openEvent({ event, workflowId: eventWorkflowId(eventId), nowMs });
     return { activities, userId, eventId, nowMs, opened };
   }
@@ -68,7 +94,9 @@ describe('durability: event steps under infrastructure faults', () => {
     await redis.refuseWrites();
     // The wake-up comes and goes inside the outage: the step stores the row as sending, then cannot queue.
     await waitFor(async () => ((await row(eventId, userId)).state === 'sending' ? true : undefined), 15_000);
-    expect(await stack.queues.queue('email').getJob(sendJobId((await row(eventId, userId)).id, 'email'))).toBeUndefined();
+    expect(
+      await stack.queues.queue('email').getJob(sendJobId((await row(eventId, userId)).id, 'email')),
+    ).toBeUndefined();
     // I2 meanwhile: the workflow's step is retrying (a pending workflow task, later a backoff timer), never a bare wait.
     expect(await findWorkflowsWithoutTimer(stack.temporalClient, [eventWorkflowId(eventId)])).toEqual([]);
     await redis.acceptWrites();
@@ -77,12 +105,18 @@ describe('durability: event steps under infrastructure faults', () => {
     expect(result.notifications[0].state).toBe('delivered');
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     const stored = await row(eventId, userId);
-    expect(stored.channelStates).toMatchObject({ in_app: { state: 'delivered' }, email: { state: 'delivered' } });
+    expect(stored.channelStates).toMatchObject({
+      in_app: { state: 'delivered' },
+      email: { state: 'delivered' },
+    });
   }, 60_000);
 
   it('I5: the workflow clock decides due-ness; a row a moment ahead of it comes back as a wake-up, never lost or early', async () => {
     const { activities, userId, eventId, nowMs, opened } = await openWithoutWorkflow(['in_app'], 60_000);
-    expect(opened.recipients[0]).toMatchObject({ state: 'scheduled', sendAt: new Date(nowMs + 60_000).toISOString() });
+    expect(opened.recipients[0]).toMatchObject({
+      state: 'scheduled',
+      sendAt: new Date(nowMs + 60_000).toISOString(),
+    });
     // The workflow's clock runs 3 s behind the stored send time: nothing goes early, the time comes back to wait for.
     const early = await activities.dispatchDue({ spec: opened.spec, inline: true, nowMs: nowMs + 57_000 });
     expect(early).toMatchObject({ examined: 0, wakeTimes: [nowMs + 60_000] });
@@ -102,15 +136,22 @@ describe('durability: event steps under infrastructure faults', () => {
       await stack.orm.em
         .fork()
         .getConnection()
-        .execute(`insert into send_records (notification_id, channel, status, claimed_by, claimed_at) values (?, 'email', 'sending', ?, now() - interval '10 minutes')`, [
-          id,
-          `dead-host:1/${randomUUID()}`,
-        ]);
+        .execute(
+          `insert into send_records (notification_id, channel, status, claimed_by, claimed_at) values (?, 'email', 'sending', ?, now() - interval '10 minutes')`,
+          [id, `dead-host:1/${randomUUID()}`],
+        );
       await (await stack.queues.queue('email').getJob(sendJobId(id, 'email')))!.remove();
 
-      const reconciled = await activities.reconcileEvent({ spec: opened.spec, inline: true, nowMs: nowMs + 25_000 });
+      const reconciled = await activities.reconcileEvent({
+        spec: opened.spec,
+        inline: true,
+        nowMs: nowMs + 25_000,
+      });
       expect(reconciled.open).toBe(1);
-      expect((await row(eventId, userId)).channelStates.email).toMatchObject({ state: 'queued', handOffs: 2 });
+      expect((await row(eventId, userId)).channelStates.email).toMatchObject({
+        state: 'queued',
+        handOffs: 2,
+      });
       expect(await stack.queues.queue('email').getJob(sendJobId(id, 'email'))).toBeDefined();
     } finally {
       stack.startDeliveryWorkers();
@@ -129,7 +170,11 @@ describe('durability: the horizon', () => {
 
   it('I4: Redis refusing writes for longer than the horizon ends the notification expired (not failed), and the workflow closes', async () => {
     const { userId, eventId } = await publishDelayed(stack, ['email'], 1500);
-    await waitFor(async () => ((await stack.orm.em.fork().findOne(Notification, { eventId }))?.state === 'scheduled' ? true : undefined));
+    await waitFor(async () =>
+      (await stack.orm.em.fork().findOne(Notification, { eventId }))?.state === 'scheduled'
+        ? true
+        : undefined,
+    );
     await redis.refuseWrites();
     try {
       const result = await stack.client.eventResult(eventId);
@@ -146,11 +191,21 @@ describe('durability: the horizon', () => {
     // The outage is over: an operator's redrive sends it, once.
     const api = await new ApiTestApp(stack).start();
     try {
-      expect((await api.service({ method: 'POST', url: `/api/admin/events/${eventId}/redrive` })).statusCode).toBe(403);
-      expect((await api.admin({ method: 'POST', url: `/api/admin/events/${stack.uid('evt')}/redrive` })).statusCode).toBe(404);
+      expect(
+        (await api.service({ method: 'POST', url: `/api/admin/events/${eventId}/redrive` })).statusCode,
+      ).toBe(403);
+      expect(
+        (await api.admin({ method: 'POST', url: `/api/admin/events/${stack.uid('evt')}/redrive` }))
+          .statusCode,
+      ).toBe(404);
       const redrive = await api.admin({ method: 'POST', url: `/api/admin/events/${eventId}/redrive` });
       expect(redrive.statusCode).toBe(202);
-      expect(redrive.json()).toEqual({ eventId, workflowId: eventWorkflowId(eventId), expired: 1, started: true });
+      expect(redrive.json()).toEqual({
+        eventId,
+        workflowId: eventWorkflowId(eventId),
+        expired: 1,
+        started: true,
+      });
     } finally {
       await api.close();
     }
@@ -161,7 +216,9 @@ describe('durability: the horizon', () => {
     // Nothing expired is left: a second redrive finds nothing to send.
     const again = await new ApiTestApp(stack).start();
     try {
-      expect((await again.admin({ method: 'POST', url: `/api/admin/events/${eventId}/redrive` })).statusCode).toBe(404);
+      expect(
+        (await again.admin({ method: 'POST', url: `/api/admin/events/${eventId}/redrive` })).statusCode,
+      ).toBe(404);
     } finally {
       await again.close();
     }
@@ -186,7 +243,8 @@ describe('durability: campaigns settle', () => {
       variables: { headline: `Winter sale ${role}`, message: 'Everything 20% off until Sunday.' },
     });
     const eventId = `campaign_${campaignId}`;
-    const sending = async () => (await stack.orm.em.fork().find(Notification, { eventId })).filter((n) => n.state === 'sending').length;
+    const sending = async () =>
+      (await stack.orm.em.fork().find(Notification, { eventId })).filter((n) => n.state === 'sending').length;
     await waitFor(async () => ((await sending()) === 3 ? true : undefined));
     // Redis loses every job (a restart without persistence) while no worker took them.
     const keys = await stack.redis.keys(`${stack.config.queuePrefix}:*`);
@@ -194,7 +252,11 @@ describe('durability: campaigns settle', () => {
     await stack.redis.del(...keys);
     stack.startDeliveryWorkers();
 
-    expect(await stack.client.campaignResult(campaignId)).toMatchObject({ state: 'completed', targeted: 3, started: 3 });
+    expect(await stack.client.campaignResult(campaignId)).toMatchObject({
+      state: 'completed',
+      targeted: 3,
+      started: 3,
+    });
     const rows = await stack.orm.em.fork().find(Notification, { eventId });
     expect(rows.map((r) => r.state)).toEqual(['delivered', 'delivered', 'delivered']);
     for (const id of members) expect(stack.smtp.messagesTo(`${id}@example.test`)).toHaveLength(1);

@@ -34,7 +34,8 @@ describe('resending an event whose workflow did not complete', () => {
       options: { delayMs, channels: ['email', 'in_app'] },
     };
   }
-  const publish = (body: Record<string, unknown>) => api.service({ method: 'POST', url: '/api/events', payload: body });
+  const publish = (body: Record<string, unknown>) =>
+    api.service({ method: 'POST', url: '/api/events', payload: body });
 
   async function recipients(count: number): Promise<string[]> {
     const ids = Array.from({ length: count }, () => stack.uid('u'));
@@ -51,7 +52,11 @@ describe('resending an event whose workflow did not complete', () => {
     const em = stack.orm.em.fork();
     const out: Record<string, string[]> = {};
     for (const n of await rows(eventId)) {
-      const attempts = await em.find(DeliveryAttempt, { notificationId: n.id }, { orderBy: { channel: 'asc', startedAt: 'asc' } });
+      const attempts = await em.find(
+        DeliveryAttempt,
+        { notificationId: n.id },
+        { orderBy: { channel: 'asc', startedAt: 'asc' } },
+      );
       out[n.recipientId] = attempts.map((a) => `${a.channel}:${a.status}`);
     }
     return out;
@@ -60,7 +65,11 @@ describe('resending an event whose workflow did not complete', () => {
   /** Jobs not yet done in the email and in-app queues of this stack. */
   async function jobCounts(): Promise<number[]> {
     return Promise.all(
-      (['email', 'in_app'] as const).map(async (c) => Object.values(await stack.queues.queue(c).getJobCounts('waiting', 'prioritized', 'delayed', 'active')).reduce((a, b) => a + b, 0)),
+      (['email', 'in_app'] as const).map(async (c) =>
+        Object.values(
+          await stack.queues.queue(c).getJobCounts('waiting', 'prioritized', 'delayed', 'active'),
+        ).reduce((a, b) => a + b, 0),
+      ),
     );
   }
 
@@ -119,16 +128,27 @@ describe('resending an event whose workflow did not complete', () => {
 
     // The new run found the stored rows waiting, with their first send time (the resend does not delay them again).
     const sendAt = waiting[0].sendAt!.toISOString();
-    for (const userId of userIds) expect(await stack.client.status(eventId, userId)).toMatchObject({ state: 'scheduled', sendAt });
+    for (const userId of userIds)
+      expect(await stack.client.status(eventId, userId)).toMatchObject({ state: 'scheduled', sendAt });
 
     const result = await stack.client.eventResult(eventId);
-    expect(result.notifications.map((n) => [n.userId, n.state]).sort()).toEqual(userIds.map((u) => [u, 'delivered']).sort());
+    expect(result.notifications.map((n) => [n.userId, n.state]).sort()).toEqual(
+      userIds.map((u) => [u, 'delivered']).sort(),
+    );
     // The rows stored by the first run, kept (same ids), sent once each, not before their send time.
     const done = await rows(eventId);
     expect(done.map((n) => [n.id, n.state])).toEqual(waiting.map((n) => [n.id, 'delivered']));
     for (const userId of userIds) expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
-    expect(await attemptsByRecipient(eventId)).toEqual(Object.fromEntries(userIds.map((u) => [u, ['email:delivered', 'in_app:delivered']])));
-    const firstAttempt = await stack.orm.em.fork().findOneOrFail(DeliveryAttempt, { notificationId: { $in: done.map((n) => n.id) } }, { orderBy: { startedAt: 'asc' } });
+    expect(await attemptsByRecipient(eventId)).toEqual(
+      Object.fromEntries(userIds.map((u) => [u, ['email:delivered', 'in_app:delivered']])),
+    );
+    const firstAttempt = await stack.orm.em
+      .fork()
+      .findOneOrFail(
+        DeliveryAttempt,
+        { notificationId: { $in: done.map((n) => n.id) } },
+        { orderBy: { startedAt: 'asc' } },
+      );
     expect(firstAttempt.startedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(sendAt) - 1000);
     // Completed now: a further resend starts nothing.
     expect((await publish(event(eventId, userIds, 5000))).json()).toMatchObject({ started: false });
@@ -140,13 +160,24 @@ describe('resending an event whose workflow did not complete', () => {
     const templateCode = `resend_${stack.id}`;
     const body = { ...event(eventId, [userId]), templateCode, options: { channels: ['in_app'] } };
     expect((await publish(body)).json()).toMatchObject({ started: true });
-    const failure = await stack.client.eventResult(eventId).then(() => null, (err: Error) => err);
+    const failure = await stack.client.eventResult(eventId).then(
+      () => null,
+      (err: Error) => err,
+    );
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     const causes: string[] = [];
     for (let e: Error | undefined = failure!; e; e = (e as { cause?: Error }).cause) causes.push(e.message);
     expect(causes.join(' <- ')).toContain(`no template with code "${templateCode}"`);
 
-    const created = await api.admin({ method: 'POST', url: `/api/templates/${templateCode}/versions`, payload: { channel: 'in_app', category: 'order_updates', fields: { title: 'Order {{orderNumber}}', body: 'Thanks.' } } });
+    const created = await api.admin({
+      method: 'POST',
+      url: `/api/templates/${templateCode}/versions`,
+      payload: {
+        channel: 'in_app',
+        category: 'order_updates',
+        fields: { title: 'Order {{orderNumber}}', body: 'Thanks.' },
+      },
+    });
     expect(created.statusCode).toBe(201);
     const resend = await publish(body);
     expect(resend.json()).toMatchObject({ started: true });
@@ -163,16 +194,24 @@ describe('resending an event whose workflow did not complete', () => {
       expect((await publish(event(eventId, userIds))).json()).toMatchObject({ started: true });
       const queued = await waitFor(async () => {
         const stored = await rows(eventId);
-        return stored.length === 2 && stored.every((n) => n.channelStates.email?.state === 'queued' && n.channelStates.in_app?.state === 'queued') ? stored : undefined;
+        return stored.length === 2 &&
+          stored.every(
+            (n) => n.channelStates.email?.state === 'queued' && n.channelStates.in_app?.state === 'queued',
+          )
+          ? stored
+          : undefined;
       });
       await terminate(eventId, 'operator: event step failed for good during an outage');
       // What a Redis outage leaves behind: the first recipient's rows say queued, their jobs are gone.
-      for (const channel of ['email', 'in_app'] as const) await stack.queues.queue(channel).remove(sendJobId(queued[0].id, channel));
+      for (const channel of ['email', 'in_app'] as const)
+        await stack.queues.queue(channel).remove(sendJobId(queued[0].id, channel));
       expect(await jobCounts()).toEqual([1, 1]);
       expect((await publish(event(eventId, userIds))).json()).toMatchObject({ started: true });
       // The new run's first step hands the open channels off again under the same job ids: still one job each.
       await waitFor(async () => ((await jobCounts()).join() === '2,2' ? true : undefined));
-      for (const n of queued) for (const channel of ['email', 'in_app'] as const) expect(await stack.queues.queue(channel).getJob(sendJobId(n.id, channel))).toBeDefined();
+      for (const n of queued)
+        for (const channel of ['email', 'in_app'] as const)
+          expect(await stack.queues.queue(channel).getJob(sendJobId(n.id, channel))).toBeDefined();
     } finally {
       stack.startDeliveryWorkers();
     }
@@ -182,8 +221,13 @@ describe('resending an event whose workflow did not complete', () => {
       await stack.smtp.waitForMessages(`${userId}@example.test`);
       expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     }
-    expect(await attemptsByRecipient(eventId)).toEqual(Object.fromEntries(userIds.map((u) => [u, ['email:delivered', 'in_app:delivered']])));
-    const [counter] = await stack.orm.em.fork().getConnection().execute(`select open_channels from notification_events where event_id = ?`, [eventId]);
+    expect(await attemptsByRecipient(eventId)).toEqual(
+      Object.fromEntries(userIds.map((u) => [u, ['email:delivered', 'in_app:delivered']])),
+    );
+    const [counter] = await stack.orm.em
+      .fork()
+      .getConnection()
+      .execute(`select open_channels from notification_events where event_id = ?`, [eventId]);
     expect(Number(counter.open_channels)).toBe(0);
   }, 60_000);
 
@@ -193,7 +237,9 @@ describe('resending an event whose workflow did not complete', () => {
     const eventId = stack.uid('evt');
     let notificationId: string;
     try {
-      expect((await publish({ ...event(eventId, [userId]), options: { channels: ['email'] } })).json()).toMatchObject({ started: true });
+      expect(
+        (await publish({ ...event(eventId, [userId]), options: { channels: ['email'] } })).json(),
+      ).toMatchObject({ started: true });
       const queued = await waitFor(async () => {
         const [n] = await rows(eventId);
         return n?.channelStates.email?.state === 'queued' ? n : undefined;
@@ -201,13 +247,18 @@ describe('resending an event whose workflow did not complete', () => {
       notificationId = queued.id;
       await terminate(eventId, 'operator: event step failed for good during an outage');
       // What a worker leaves when the provider took the mail but the outcome never reached the row, and Redis lost the job.
-      await stack.orm.em.fork().getConnection().execute(
-        `insert into send_records (notification_id, channel, status, provider_message_id, claimed_by, claimed_at, sent_at)
+      await stack.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `insert into send_records (notification_id, channel, status, provider_message_id, claimed_by, claimed_at, sent_at)
          values (?, 'email', 'sent', 'smtp-earlier', 'test-worker', now(), now())`,
-        [notificationId],
-      );
+          [notificationId],
+        );
       await stack.queues.queue('email').remove(sendJobId(notificationId, 'email'));
-      expect((await publish({ ...event(eventId, [userId]), options: { channels: ['email'] } })).json()).toMatchObject({ started: true });
+      expect(
+        (await publish({ ...event(eventId, [userId]), options: { channels: ['email'] } })).json(),
+      ).toMatchObject({ started: true });
     } finally {
       stack.startDeliveryWorkers();
     }

@@ -4,7 +4,13 @@ import { sendJobId } from '../../src/domain/channels';
 import { eventWorkflowId } from '../../src/domain/workflow-ids';
 import { TwilioSmsProvider } from '../../src/delivery/providers/twilio-sms-provider';
 import { generateVapidKeys, WebPushProvider } from '../../src/delivery/providers/web-push-provider';
-import { LOCAL_STAND_IN_POLICY, PushSubscriber, startPushServiceStandIn, startTwilioStandIn, type HttpStandIn } from '../helpers/provider-stand-ins';
+import {
+  LOCAL_STAND_IN_POLICY,
+  PushSubscriber,
+  startPushServiceStandIn,
+  startTwilioStandIn,
+  type HttpStandIn,
+} from '../helpers/provider-stand-ins';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -22,7 +28,12 @@ describe('lifecycle: deadlines and late outcomes', () => {
     env: { DELIVERY_DEADLINE_MS: String(DEADLINE_MS) },
     deliveryWorkers: false,
     providers: () => ({
-      sms: new TwilioSmsProvider({ baseUrl: twilio.url, accountSid: 'AC_test', authToken: 'token', from: '+15005550001' }),
+      sms: new TwilioSmsProvider({
+        baseUrl: twilio.url,
+        accountSid: 'AC_test',
+        authToken: 'token',
+        from: '+15005550001',
+      }),
       push: new WebPushProvider({ vapid, policy: LOCAL_STAND_IN_POLICY }),
     }),
   });
@@ -43,27 +54,53 @@ describe('lifecycle: deadlines and late outcomes', () => {
     await stack.createRecipient({ id: userId, phone: '+15005550006' });
     const device = new PushSubscriber(`${pushService.url}/push/${userId}`);
     const em = stack.orm.em.fork();
-    em.create(PushSubscription, { recipientId: userId, endpoint: device.subscription.endpoint, ...device.subscription.keys, createdAt: new Date() });
+    em.create(PushSubscription, {
+      recipientId: userId,
+      endpoint: device.subscription.endpoint,
+      ...device.subscription.keys,
+      createdAt: new Date(),
+    });
     await em.flush();
 
     const eventId = stack.uid('evt');
     // order_shipped is a direct send: the default fallbacks (push -> sms) apply.
-    await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_shipped', variables: { orderNumber: `A-${eventId}`, total: 10, currency: 'INR' }, options: { channels: ['push'] } });
-    const first = await waitFor(async () => ((await row(eventId))?.channelStates.push?.state === 'queued' ? row(eventId) : undefined));
+    await stack.client.publishNotification({
+      id: eventId,
+      userId,
+      templateCode: 'order_shipped',
+      variables: { orderNumber: `A-${eventId}`, total: 10, currency: 'INR' },
+      options: { channels: ['push'] },
+    });
+    const first = await waitFor(async () =>
+      (await row(eventId))?.channelStates.push?.state === 'queued' ? row(eventId) : undefined,
+    );
     expect(first!.fallbacks).toEqual({ push: 'sms' });
     const firstDeadline = Date.parse(first!.channelStates.push!.deadlineAt!);
 
     // No worker consumes the queue: the workflow passes at least three deadlines, each only extends.
     const seen: string[] = [];
-    const extended = await waitFor(async () => {
-      const n = (await row(eventId))!;
-      const status = await stack.client.status(eventId, userId);
-      seen.push(`${n.state}/${n.channelStates.push?.state}/${n.channelStates.sms?.state ?? '-'}/${status.state}`);
-      return Date.parse(n.channelStates.push!.deadlineAt!) >= firstDeadline + 3 * DEADLINE_MS ? n : undefined;
-    }, 20_000, 250);
+    const extended = await waitFor(
+      async () => {
+        const n = (await row(eventId))!;
+        const status = await stack.client.status(eventId, userId);
+        seen.push(
+          `${n.state}/${n.channelStates.push?.state}/${n.channelStates.sms?.state ?? '-'}/${status.state}`,
+        );
+        return Date.parse(n.channelStates.push!.deadlineAt!) >= firstDeadline + 3 * DEADLINE_MS
+          ? n
+          : undefined;
+      },
+      20_000,
+      250,
+    );
     expect(new Set(seen)).toEqual(new Set(['sending/queued/-/sending']));
     expect(extended.channelStates.push).toMatchObject({ state: 'queued', handOffs: 1 });
-    expect(await stack.queues.queue('push').getJob(sendJobId(extended.id, 'push')).then((j) => j?.getState())).toMatch(/^(waiting|prioritized)$/);
+    expect(
+      await stack.queues
+        .queue('push')
+        .getJob(sendJobId(extended.id, 'push'))
+        .then((j) => j?.getState()),
+    ).toMatch(/^(waiting|prioritized)$/);
     expect(await stack.queues.queue('sms').getJob(sendJobId(extended.id, 'sms'))).toBeUndefined();
 
     stack.startDeliveryWorkers();
@@ -84,7 +121,9 @@ describe('lifecycle: deadlines and late outcomes', () => {
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId });
     const eventId = await stack.publishEmail(userId);
-    const queued = await waitFor(async () => ((await row(eventId))?.channelStates.email?.state === 'queued' ? row(eventId) : undefined));
+    const queued = await waitFor(async () =>
+      (await row(eventId))?.channelStates.email?.state === 'queued' ? row(eventId) : undefined,
+    );
     const handle = stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId));
     await handle.terminate('operator stopped the event while its email waited in the queue');
     expect((await handle.describe()).status.name).toBe('TERMINATED');
@@ -96,13 +135,18 @@ describe('lifecycle: deadlines and late outcomes', () => {
     });
     expect(late.channelStates.email).toMatchObject({ state: 'delivered', attempts: 1 });
     expect(late.error).toBeNull();
-    const [counter] = await stack.orm.em.fork().getConnection().execute(`select open_channels from notification_events where event_id = ?`, [eventId]);
+    const [counter] = await stack.orm.em
+      .fork()
+      .getConnection()
+      .execute(`select open_channels from notification_events where event_id = ?`, [eventId]);
     expect(Number(counter.open_channels)).toBe(0);
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     // Waking a closed workflow is no error: the job completed at its first attempt, nothing retried.
     const job = await stack.queues.queue('email').getJob(sendJobId(queued!.id, 'email'));
     expect(await job?.getState()).toBe('completed');
-    expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual(['delivered']);
+    expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual([
+      'delivered',
+    ]);
   });
 });
 
@@ -117,7 +161,13 @@ describe('lifecycle: per-recipient cancel and reschedule in one event', () => {
     const everyone = [cancelled, moved, stay1, stay2];
     for (const id of everyone) await stack.createRecipient({ id });
     const eventId = stack.uid('evt');
-    await stack.client.publishBatchNotification({ id: eventId, userIds: everyone, templateCode: 'order_created', variables: { orderNumber: 'B-1', total: 3, currency: 'INR' }, options: { delayMs: 6000, channels: ['email'] } });
+    await stack.client.publishBatchNotification({
+      id: eventId,
+      userIds: everyone,
+      templateCode: 'order_created',
+      variables: { orderNumber: 'B-1', total: 3, currency: 'INR' },
+      options: { delayMs: 6000, channels: ['email'] },
+    });
 
     const first = await waitFor(async () => {
       const statuses = await Promise.all(everyone.map((id) => stack.client.status(eventId, id)));
@@ -126,19 +176,39 @@ describe('lifecycle: per-recipient cancel and reschedule in one event', () => {
     const sendAt = first[0].sendAt!;
     expect(first.map((s) => s.sendAt)).toEqual(everyone.map(() => sendAt));
 
-    expect(await stack.client.cancel({ eventId, userId: cancelled }, 'left the household')).toMatchObject({ state: 'cancelled', error: 'cancelled: left the household' });
-    for (const id of [moved, stay1, stay2]) expect(await stack.client.status(eventId, id)).toMatchObject({ state: 'scheduled', sendAt });
+    expect(await stack.client.cancel({ eventId, userId: cancelled }, 'left the household')).toMatchObject({
+      state: 'cancelled',
+      error: 'cancelled: left the household',
+    });
+    for (const id of [moved, stay1, stay2])
+      expect(await stack.client.status(eventId, id)).toMatchObject({ state: 'scheduled', sendAt });
     // Not waiting any more: the validator refuses, naming why.
-    await expect(stack.client.cancel({ eventId, userId: cancelled })).rejects.toMatchObject({ cause: { message: 'notification is cancelled: only a notification not yet handed to a provider can be cancelled' } });
-    await expect(stack.client.reschedule({ eventId, userId: cancelled }, new Date())).rejects.toMatchObject({ cause: { message: 'notification is cancelled: only a scheduled notification can be rescheduled' } });
+    await expect(stack.client.cancel({ eventId, userId: cancelled })).rejects.toMatchObject({
+      cause: {
+        message:
+          'notification is cancelled: only a notification not yet handed to a provider can be cancelled',
+      },
+    });
+    await expect(stack.client.reschedule({ eventId, userId: cancelled }, new Date())).rejects.toMatchObject({
+      cause: { message: 'notification is cancelled: only a scheduled notification can be rescheduled' },
+    });
 
     const earlier = new Date(Date.now() + 1500).toISOString();
     expect(Date.parse(earlier)).toBeLessThan(Date.parse(sendAt));
-    expect(await stack.client.reschedule({ eventId, userId: moved }, earlier)).toMatchObject({ state: 'scheduled', sendAt: earlier });
-    for (const id of [stay1, stay2]) expect(await stack.client.status(eventId, id)).toMatchObject({ state: 'scheduled', sendAt });
+    expect(await stack.client.reschedule({ eventId, userId: moved }, earlier)).toMatchObject({
+      state: 'scheduled',
+      sendAt: earlier,
+    });
+    for (const id of [stay1, stay2])
+      expect(await stack.client.status(eventId, id)).toMatchObject({ state: 'scheduled', sendAt });
 
     const result = await stack.client.eventResult(eventId);
-    expect(Object.fromEntries(result.notifications.map((n) => [n.userId, n.state]))).toEqual({ [cancelled]: 'cancelled', [moved]: 'delivered', [stay1]: 'delivered', [stay2]: 'delivered' });
+    expect(Object.fromEntries(result.notifications.map((n) => [n.userId, n.state]))).toEqual({
+      [cancelled]: 'cancelled',
+      [moved]: 'delivered',
+      [stay1]: 'delivered',
+      [stay2]: 'delivered',
+    });
 
     const [movedMail] = await stack.smtp.waitForMessages(`${moved}@example.test`);
     expect(movedMail.receivedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(earlier));
@@ -148,15 +218,22 @@ describe('lifecycle: per-recipient cancel and reschedule in one event', () => {
       expect(mail.receivedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(sendAt));
     }
     expect(stack.smtp.messagesTo(`${cancelled}@example.test`)).toHaveLength(0);
-    const cancelledRow = await stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: cancelled });
+    const cancelledRow = await stack.orm.em
+      .fork()
+      .findOneOrFail(Notification, { eventId, recipientId: cancelled });
     expect(cancelledRow).toMatchObject({ state: 'cancelled', channelStates: {} });
     expect(await stack.orm.em.fork().count(DeliveryAttempt, { notificationId: cancelledRow.id })).toBe(0);
 
     // Send-time timers (channel deadlines are a minute away): one for the earlier time, one shared by the two that stayed;
     // the cancel and the reschedule did not restart the shared one.
-    const events = (await stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).fetchHistory()).events ?? [];
+    const events =
+      (await stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).fetchHistory()).events ?? [];
     const sendTimers = events
-      .filter((e) => e.timerStartedEventAttributes && tsToMs(e.timerStartedEventAttributes.startToFireTimeout) < DEADLINE_MS / 2)
+      .filter(
+        (e) =>
+          e.timerStartedEventAttributes &&
+          tsToMs(e.timerStartedEventAttributes.startToFireTimeout) < DEADLINE_MS / 2,
+      )
       .map((e) => tsToMs(e.eventTime) + tsToMs(e.timerStartedEventAttributes!.startToFireTimeout));
     expect(sendTimers).toHaveLength(2);
     const near = (at: number, iso: string) => Math.abs(at - Date.parse(iso)) < 1000;

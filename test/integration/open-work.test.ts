@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { findWorkflowsWithoutTimer, historyOf, openWorkOf, waitsWithoutDeadline, type OpenWork } from '../../src/operations/open-work';
+import {
+  findWorkflowsWithoutTimer,
+  historyOf,
+  openWorkOf,
+  waitsWithoutDeadline,
+  type OpenWork,
+} from '../../src/operations/open-work';
 import { waitFor } from '../helpers/wait-for';
 
 /**
@@ -45,7 +51,12 @@ describe('open work of a workflow, read from its history', () => {
   afterAll(async () => {
     releaseActivities();
     await Promise.all(
-      started.map((workflowId) => client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined)),
+      started.map((workflowId) =>
+        client.workflow
+          .getHandle(workflowId)
+          .terminate('test over')
+          .catch(() => undefined),
+      ),
     );
     worker?.shutdown();
     await workerRun;
@@ -61,16 +72,25 @@ describe('open work of a workflow, read from its history', () => {
   }
 
   /** Polls the workflow's history until its open work matches `expected`. */
-  async function openWorkReaches(workflowId: string, expected: Partial<OpenWork>, timeoutMs = 20_000): Promise<OpenWork> {
+  async function openWorkReaches(
+    workflowId: string,
+    expected: Partial<OpenWork>,
+    timeoutMs = 20_000,
+  ): Promise<OpenWork> {
     let last: OpenWork | undefined;
     try {
       return await waitFor(async () => {
         const history = await historyOf(client, workflowId);
         last = history ? openWorkOf(history) : undefined;
-        return last && Object.entries(expected).every(([k, v]) => last![k as keyof OpenWork] === v) ? last : undefined;
+        return last && Object.entries(expected).every(([k, v]) => last![k as keyof OpenWork] === v)
+          ? last
+          : undefined;
       }, timeoutMs);
     } catch (err) {
-      throw new Error(`${workflowId}: open work ${JSON.stringify(last)} never matched ${JSON.stringify(expected)}: ${String(err)}`);
+      throw new Error(
+        `${workflowId}: open work ${JSON.stringify(last)} never matched ${JSON.stringify(expected)}: ${String(err)}`,
+        { cause: err },
+      );
     }
   }
 
@@ -92,9 +112,21 @@ describe('open work of a workflow, read from its history', () => {
     await openWorkReaches(withActivity, { open: true, activities: 1, workflowTasks: 0 });
     // A running local activity writes no event: the workflow task it runs in stays open (started, not completed).
     await waitFor(() => (localActivityRunning ? true : undefined));
-    expect(await openWorkReaches(withLocalActivity, { open: true, workflowTasks: 1 })).toEqual({ open: true, timers: 0, activities: 0, workflowTasks: 1, others: 0 });
+    expect(await openWorkReaches(withLocalActivity, { open: true, workflowTasks: 1 })).toEqual({
+      open: true,
+      timers: 0,
+      activities: 0,
+      workflowTasks: 1,
+      others: 0,
+    });
     // A local activity's backoff beyond localRetryThreshold is a timer in history.
-    expect(await openWorkReaches(retrying, { open: true, timers: 1, workflowTasks: 0 })).toEqual({ open: true, timers: 1, activities: 0, workflowTasks: 0, others: 0 });
+    expect(await openWorkReaches(retrying, { open: true, timers: 1, workflowTasks: 0 })).toEqual({
+      open: true,
+      timers: 1,
+      activities: 0,
+      workflowTasks: 0,
+      others: 0,
+    });
     await openWorkReaches(withChild, { open: true, others: 1, workflowTasks: 0, timers: 0 });
     // No worker ever picked it up: its first workflow task is pending (a worker outage, not a missing deadline).
     await openWorkReaches(unpolled, { open: true, workflowTasks: 1 });

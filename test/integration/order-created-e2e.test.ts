@@ -30,7 +30,14 @@ describe('ORDER_CREATED end to end', () => {
     expect(published).toEqual({ eventId, workflowId: `event-${eventId}`, started: true });
 
     const result = await stack.client.eventResult(eventId);
-    expect(result.notifications).toEqual([{ userId, workflowId: eventWorkflowId(eventId), notificationId: expect.any(String), state: 'delivered' }]);
+    expect(result.notifications).toEqual([
+      {
+        userId,
+        workflowId: eventWorkflowId(eventId),
+        notificationId: expect.any(String),
+        state: 'delivered',
+      },
+    ]);
 
     const [mail] = await stack.smtp.waitForMessages(`${userId}@example.test`);
     expect(mail.raw).toContain('Subject: We received your order A-1001');
@@ -43,17 +50,29 @@ describe('ORDER_CREATED end to end', () => {
 
     const em = stack.orm.em.fork();
     const notification = await em.findOneOrFail(Notification, { eventId, recipientId: userId });
-    expect(notification).toMatchObject({ state: 'delivered', title: 'Order A-1001 placed', actionUrl: '/profile/orders/9' });
+    expect(notification).toMatchObject({
+      state: 'delivered',
+      title: 'Order A-1001 placed',
+      actionUrl: '/profile/orders/9',
+    });
     expect(notification.deliveredAt).toBeInstanceOf(Date);
     expect(notification.templateVersions).toEqual({ in_app: expect.any(Number), email: expect.any(Number) });
-    const attempts = await em.find(DeliveryAttempt, { notificationId: notification.id }, { orderBy: { channel: 'asc' } });
+    const attempts = await em.find(
+      DeliveryAttempt,
+      { notificationId: notification.id },
+      { orderBy: { channel: 'asc' } },
+    );
     expect(attempts.map((a) => [a.channel, a.status, a.attempt])).toEqual([
       ['email', 'delivered', 1],
       ['in_app', 'delivered', 1],
     ]);
 
     const eventDescribed = await stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).describe();
-    expect(eventDescribed.searchAttributes).toMatchObject({ NotificationEventId: [eventId], NotificationEventType: ['ORDER_CREATED'], NotificationUserId: [userId] });
+    expect(eventDescribed.searchAttributes).toMatchObject({
+      NotificationEventId: [eventId],
+      NotificationEventType: ['ORDER_CREATED'],
+      NotificationUserId: [userId],
+    });
     expect(eventDescribed.memo).toEqual({ templateCode: 'order_created', channels: ['in_app', 'email'] });
 
     // The lean path: one workflow, no activity tasks; plan-and-hand-off is a local activity in the first
@@ -64,8 +83,14 @@ describe('ORDER_CREATED end to end', () => {
     expect(events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
     expect(events.filter((e) => e.workflowTaskScheduledEventAttributes)).toHaveLength(2);
     // The closing worker's report settled the event: one local activity (openEvent), no reconcile step.
-    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
-    expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes).map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)).toEqual(['outcomesReady']);
+    expect(
+      events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
+    ).toHaveLength(1);
+    expect(
+      events
+        .filter((e) => e.workflowExecutionSignaledEventAttributes)
+        .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName),
+    ).toEqual(['outcomesReady']);
   });
 
   it('yields one notification and one email when the same event id is submitted twice', async () => {
@@ -91,7 +116,9 @@ describe('ORDER_CREATED end to end', () => {
     const envelope = { ...orderCreated(eventId, 'u_1'), options: { priority: 'asap' } };
     await expect(stack.client.publishEvent(envelope)).rejects.toThrow(InvalidEventError);
     await expect(stack.client.publishEvent(envelope)).rejects.toThrow(/options\.priority/);
-    await expect(stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).describe()).rejects.toThrow(WorkflowNotFoundError);
+    await expect(
+      stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).describe(),
+    ).rejects.toThrow(WorkflowNotFoundError);
   });
 
   it('answers the status query while the delivery is in flight', async () => {
@@ -112,7 +139,10 @@ describe('ORDER_CREATED end to end', () => {
     });
     expect(inFlight.state).toBe('sending');
     expect(inFlight.notificationId).toEqual(expect.any(String));
-    expect(inFlight.channels).toEqual({ in_app: { state: 'queued', attempts: 0 }, email: { state: 'queued', attempts: 0 } });
+    expect(inFlight.channels).toEqual({
+      in_app: { state: 'queued', attempts: 0 },
+      email: { state: 'queued', attempts: 0 },
+    });
 
     stack.startDeliveryWorkers();
     const result = await stack.client.eventResult(eventId);
@@ -126,11 +156,23 @@ describe('ORDER_CREATED end to end', () => {
     const handle = await stack.temporalClient.workflow.start('businessEventWorkflow', {
       taskQueue: stack.config.temporal.taskQueue,
       workflowId: eventWorkflowId(eventId),
-      args: [{ id: eventId, type: 'ORDER_CREATED', occurredAt: '2026-11-25T10:00:00Z', userId, data: { orderNumber: 'A-2', total: 5, currency: 'INR' } }],
+      args: [
+        {
+          id: eventId,
+          type: 'ORDER_CREATED',
+          occurredAt: '2026-11-25T10:00:00Z',
+          userId,
+          data: { orderNumber: 'A-2', total: 5, currency: 'INR' },
+        },
+      ],
     });
     const result = await handle.result();
     expect(result.notifications[0].state).toBe('delivered');
-    expect((await handle.describe()).searchAttributes).toMatchObject({ NotificationEventId: [eventId], NotificationEventType: ['ORDER_CREATED'], NotificationUserId: [userId] });
+    expect((await handle.describe()).searchAttributes).toMatchObject({
+      NotificationEventId: [eventId],
+      NotificationEventType: ['ORDER_CREATED'],
+      NotificationUserId: [userId],
+    });
 
     const bad = await stack.temporalClient.workflow.start('businessEventWorkflow', {
       taskQueue: stack.config.temporal.taskQueue,
@@ -138,6 +180,8 @@ describe('ORDER_CREATED end to end', () => {
       args: [{ id: 'x', type: 'ORDER_EXPLODED', occurredAt: '2026-11-25T10:00:00Z', userId }],
     });
     // Fails at once (non-retryable), naming the field, like the client would have.
-    await expect(bad.result()).rejects.toMatchObject({ cause: { type: 'InvalidEvent', nonRetryable: true, message: expect.stringContaining('type:') } });
+    await expect(bad.result()).rejects.toMatchObject({
+      cause: { type: 'InvalidEvent', nonRetryable: true, message: expect.stringContaining('type:') },
+    });
   });
 });

@@ -28,7 +28,11 @@ describe("the original plan's calls", () => {
   /** A shopper created through the recipients API, with the name templates greet. */
   async function shopper(name: string | null = 'Asha Rao'): Promise<string> {
     const id = stack.uid('u');
-    const res = await api.service({ method: 'PUT', url: `/api/recipients/${id}`, payload: { name, email: `${id}@example.test`, roles: ['customer'] } });
+    const res = await api.service({
+      method: 'PUT',
+      url: `/api/recipients/${id}`,
+      payload: { name, email: `${id}@example.test`, roles: ['customer'] },
+    });
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({ id, name });
     return id;
@@ -40,7 +44,10 @@ describe("the original plan's calls", () => {
     return stack.orm.em.fork().findOneOrFail(Notification, { eventId, recipientId: userId });
   }
 
-  const notStarted = (eventId: string) => expect(stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).describe()).rejects.toThrow(WorkflowNotFoundError);
+  const notStarted = (eventId: string) =>
+    expect(stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).describe()).rejects.toThrow(
+      WorkflowNotFoundError,
+    );
 
   it('recipients have a name, returned by the API and clearable with null', async () => {
     const id = await shopper('Ben');
@@ -52,7 +59,13 @@ describe("the original plan's calls", () => {
   it('4.1 ORDER_CREATED and ORDER_SHIPPED through the client, verbatim', async () => {
     const userId = await shopper();
     const user = { full_name: 'Asha Rao' };
-    const order = { id: 9, user_id: userId, order_number: stack.uid('A'), total_amount: '1499.00', tracking_number: 'BD-559812' };
+    const order = {
+      id: 9,
+      user_id: userId,
+      order_number: stack.uid('A'),
+      total_amount: '1499.00',
+      tracking_number: 'BD-559812',
+    };
     const orderItems = [{}, {}];
     const eventPublisher = stack.client;
 
@@ -110,7 +123,12 @@ describe("the original plan's calls", () => {
 
   it('4.2 PAYMENT_CAPTURED through POST /api/notifications, verbatim', async () => {
     const userId = await shopper();
-    const payment = { user_id: userId, amount: 1499, currency: 'INR', razorpay_payment_id: 'pay_29QQoUBi66xm2f' };
+    const payment = {
+      user_id: userId,
+      amount: 1499,
+      currency: 'INR',
+      razorpay_payment_id: 'pay_29QQoUBi66xm2f',
+    };
     const res = await api.service({
       method: 'POST',
       url: '/api/notifications',
@@ -160,10 +178,17 @@ describe("the original plan's calls", () => {
     expect(viaHttp.statusCode).toBe(202);
     for (const eventId of [viaClient.eventId, viaHttp.json().eventId]) {
       const result = await stack.client.eventResult(eventId);
-      expect(result.notifications.map((n) => [n.userId, n.state]).sort()).toEqual(admins.map((id) => [id, 'delivered']).sort());
+      expect(result.notifications.map((n) => [n.userId, n.state]).sort()).toEqual(
+        admins.map((id) => [id, 'delivered']).sort(),
+      );
       const rows = await stack.orm.em.fork().find(Notification, { eventId });
       for (const row of rows) {
-        expect(row).toMatchObject({ templateCode: 'inventory_low_stock', title: 'Low stock: Ceramic mug', body: '3 left (alert threshold 5).', actionUrl: `${ADMIN_URL}/inventory/7` });
+        expect(row).toMatchObject({
+          templateCode: 'inventory_low_stock',
+          title: 'Low stock: Ceramic mug',
+          body: '3 left (alert threshold 5).',
+          actionUrl: `${ADMIN_URL}/inventory/7`,
+        });
       }
     }
   });
@@ -187,8 +212,14 @@ describe("the original plan's calls", () => {
     const id = stack.uid('direct');
     const call = { id, userId, templateCode: 'ORDER_CREATED', variables: { userName: 'Asha', total: 10 } };
     await expect(stack.client.publishNotification(call)).rejects.toThrow(InvalidEventError);
-    await expect(stack.client.publishNotification(call)).rejects.toMatchObject({ fields: ['data.orderNumber'] });
-    const res = await api.service({ method: 'POST', url: '/api/notifications', payload: { ...call, variables: { orderNumber: 'A-1', currency: 'rupees' } } });
+    await expect(stack.client.publishNotification(call)).rejects.toMatchObject({
+      fields: ['data.orderNumber'],
+    });
+    const res = await api.service({
+      method: 'POST',
+      url: '/api/notifications',
+      payload: { ...call, variables: { orderNumber: 'A-1', currency: 'rupees' } },
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ fields: ['variables.currency'], in: 'body' });
     expect(res.json().message).toContain('variables.currency: must be a 3-letter ISO 4217 currency code');
@@ -197,7 +228,12 @@ describe("the original plan's calls", () => {
     const event = await api.service({
       method: 'POST',
       url: '/api/events',
-      payload: { id: eventId, type: 'INVENTORY_LOW_STOCK', occurredAt: new Date().toISOString(), data: { sku: 'S-1', quantity: 2 } },
+      payload: {
+        id: eventId,
+        type: 'INVENTORY_LOW_STOCK',
+        occurredAt: new Date().toISOString(),
+        data: { sku: 'S-1', quantity: 2 },
+      },
     });
     expect(event.statusCode).toBe(400);
     expect(event.json().fields.sort()).toEqual(['data.currentStock', 'data.productName']);
@@ -211,7 +247,13 @@ describe("the original plan's calls", () => {
     const nul = await api.service({
       method: 'POST',
       url: '/api/events',
-      payload: { id: eventId, type: 'ORDER_CREATED', occurredAt: new Date().toISOString(), userId, data: { orderNumber: 'A-1', note: 'x\u0000y' } },
+      payload: {
+        id: eventId,
+        type: 'ORDER_CREATED',
+        occurredAt: new Date().toISOString(),
+        userId,
+        data: { orderNumber: 'A-1', note: 'x\u0000y' },
+      },
     });
     expect(nul.statusCode).toBe(400);
     expect(nul.json()).toMatchObject({ fields: ['data.note'], in: 'body' });
@@ -222,7 +264,13 @@ describe("the original plan's calls", () => {
     const surrogate = await api.service({
       method: 'POST',
       url: '/api/notifications',
-      payload: { id: direct, userId, templateCode: 'ORDER_CREATED', variables: { orderNumber: 'A-1' }, options: { actionText: 'View \ud83d' } },
+      payload: {
+        id: direct,
+        userId,
+        templateCode: 'ORDER_CREATED',
+        variables: { orderNumber: 'A-1' },
+        options: { actionText: 'View \ud83d' },
+      },
     });
     expect(surrogate.statusCode).toBe(400);
     expect(surrogate.json()).toMatchObject({ fields: ['options.actionText'] });
@@ -232,11 +280,19 @@ describe("the original plan's calls", () => {
     const campaign = await api.admin({
       method: 'POST',
       url: '/api/campaigns',
-      payload: { id: campaignId, name: 'Sale\u0000', templateCode: 'marketing_announcement', segment: { roles: ['customer'] }, variables: { headline: 'h', message: 'm' } },
+      payload: {
+        id: campaignId,
+        name: 'Sale\u0000',
+        templateCode: 'marketing_announcement',
+        segment: { roles: ['customer'] },
+        variables: { headline: 'h', message: 'm' },
+      },
     });
     expect(campaign.statusCode).toBe(400);
     expect(campaign.json().fields).toEqual(['name']);
-    await expect(stack.temporalClient.workflow.getHandle(`campaign-${campaignId}`).describe()).rejects.toThrow(WorkflowNotFoundError);
+    await expect(
+      stack.temporalClient.workflow.getHandle(`campaign-${campaignId}`).describe(),
+    ).rejects.toThrow(WorkflowNotFoundError);
     expect(await stack.orm.em.fork().count(Campaign, { id: campaignId })).toBe(0);
 
     // Sent as text: JSON.stringify itself cannot nest 5,000 deep (the API must never try).
@@ -252,8 +308,17 @@ describe("the original plan's calls", () => {
 
   it('a workflow another Temporal client starts with bad data fails at once with the same message', async () => {
     const id = stack.uid('evt_cli');
-    const input = { id, type: 'INVENTORY_LOW_STOCK', occurredAt: '2026-11-25T10:00:00Z', data: { productName: 'Mug', currentStock: 'lots' } };
-    const handle = await stack.temporalClient.workflow.start('businessEventWorkflow', { taskQueue: stack.config.temporal.taskQueue, workflowId: eventWorkflowId(id), args: [input] });
+    const input = {
+      id,
+      type: 'INVENTORY_LOW_STOCK',
+      occurredAt: '2026-11-25T10:00:00Z',
+      data: { productName: 'Mug', currentStock: 'lots' },
+    };
+    const handle = await stack.temporalClient.workflow.start('businessEventWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: eventWorkflowId(id),
+      args: [input],
+    });
     const started = Date.now();
     const failure = await handle.result().then(
       () => null,
@@ -272,7 +337,10 @@ describe("the original plan's calls", () => {
       const res = await api.admin({
         method: 'POST',
         url: '/api/templates/ORDER_CREATED/versions',
-        payload: { channel: 'in_app', fields: { title: 'Order {{orderNumber}} ({{sku}})', body: '{{orderUrl}}' } },
+        payload: {
+          channel: 'in_app',
+          fields: { title: 'Order {{orderNumber}} ({{sku}})', body: '{{orderUrl}}' },
+        },
       });
       expect(res.statusCode).toBe(400);
       expect(res.json().fields).toEqual(['fields.title', 'fields.body']);
@@ -285,19 +353,31 @@ describe("the original plan's calls", () => {
       const created = await api.admin({
         method: 'POST',
         url: `/api/templates/${code.toUpperCase()}/versions`,
-        payload: { channel: 'in_app', category: 'account', fields: { title: 'Welcome {{customerName}}', body: '{{#if coupon}}Use {{coupon}}{{/if}}' } },
+        payload: {
+          channel: 'in_app',
+          category: 'account',
+          fields: { title: 'Welcome {{customerName}}', body: '{{#if coupon}}Use {{coupon}}{{/if}}' },
+        },
       });
       expect(created.statusCode).toBe(201);
       expect(created.json()).toMatchObject({ code, version: 1 });
 
       const userId = await shopper();
       const id = stack.uid('direct');
-      const missing = await api.service({ method: 'POST', url: '/api/notifications', payload: { id, userId, templateCode: code, variables: { coupon: 'X' } } });
+      const missing = await api.service({
+        method: 'POST',
+        url: '/api/notifications',
+        payload: { id, userId, templateCode: code, variables: { coupon: 'X' } },
+      });
       expect(missing.statusCode).toBe(400);
       expect(missing.json()).toMatchObject({ fields: ['variables.customerName'] });
       await notStarted(id);
 
-      const ok = await api.service({ method: 'POST', url: '/api/notifications', payload: { userId, templateCode: code, variables: { customerName: 'Asha' } } });
+      const ok = await api.service({
+        method: 'POST',
+        url: '/api/notifications',
+        payload: { userId, templateCode: code, variables: { customerName: 'Asha' } },
+      });
       expect(ok.statusCode).toBe(202);
       expect(await delivered(ok.json().eventId, userId)).toMatchObject({ title: 'Welcome Asha', body: '' });
     });

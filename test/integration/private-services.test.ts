@@ -86,30 +86,44 @@ describe('private services for fault tests', () => {
     const url = await pg.createDatabase('faults');
     expect(url).toBe(pg.url('faults'));
     const orm = await openOrm(url, { poolMax: 2 });
-    const count = async () => Number((await orm.em.fork().getConnection().execute('select count(*)::int as n from notifications'))[0].n);
+    const count = async () =>
+      Number(
+        (await orm.em.fork().getConnection().execute('select count(*)::int as n from notifications'))[0].n,
+      );
     try {
       expect(await count()).toBe(0);
-      await orm.em.fork().getConnection().execute("create table fault_probe (v text); insert into fault_probe values ('kept')");
+      await orm.em
+        .fork()
+        .getConnection()
+        .execute("create table fault_probe (v text); insert into fault_probe values ('kept')");
 
       await pg.stop('fast');
       expect(pg.running).toBe(false);
       expect(String(await rejection(() => tcpConnect(pg.port)))).toMatch(/ECONNREFUSED/);
-      expect(String(await rejection(count))).toMatch(/ECONNREFUSED|terminating connection|Connection terminated/);
+      expect(String(await rejection(count))).toMatch(
+        /ECONNREFUSED|terminating connection|Connection terminated/,
+      );
       await pg.restart();
       expect(await count()).toBe(0); // the pool reconnects on the same URL
 
       await pg.stop('immediate');
-      expect(String(await rejection(count))).toMatch(/ECONNREFUSED|terminating connection|Connection terminated/);
+      expect(String(await rejection(count))).toMatch(
+        /ECONNREFUSED|terminating connection|Connection terminated/,
+      );
       await pg.restart();
       expect((await orm.em.fork().getConnection().execute('select v from fault_probe'))[0].v).toBe('kept');
     } finally {
       await orm.close();
     }
-    expect(String(await rejection(() => pg.createDatabase('Bad-Name')))).toMatch(/database name "Bad-Name" must match/);
+    expect(String(await rejection(() => pg.createDatabase('Bad-Name')))).toMatch(
+      /database name "Bad-Name" must match/,
+    );
   });
 
   it('a TestStack with DATABASE_URL and REDIS_URL of the private services delivers through them only', async () => {
-    const stack = new TestStack({ env: { DATABASE_URL: await pg.createDatabase('stack'), REDIS_URL: redis.url } });
+    const stack = new TestStack({
+      env: { DATABASE_URL: await pg.createDatabase('stack'), REDIS_URL: redis.url },
+    });
     await stack.start();
     try {
       const userId = stack.uid('u');
@@ -125,7 +139,10 @@ describe('private services for fault tests', () => {
         await orm.close();
       }
       expect(await redis.dbsize()).toBeGreaterThan(0); // the BullMQ queues live in the private Redis
-      const shared = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+      const shared = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+      });
       try {
         expect(await shared.keys(`${stack.config.queuePrefix}*`)).toEqual([]);
       } finally {

@@ -1,12 +1,27 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import type { LookupAddress } from 'node:dns';
 import { DEFAULT_PUSH_HOSTS } from '../../src/domain/outbound-url';
-import { guardedRequest, MAX_OUTBOUND_RESPONSE_BYTES, type LookupFunction } from '../../src/delivery/providers/guarded-request';
-import { PermanentDeliveryError, ProviderRateLimitedError, type OutgoingMessage } from '../../src/delivery/providers/provider';
+import {
+  guardedRequest,
+  MAX_OUTBOUND_RESPONSE_BYTES,
+  type LookupFunction,
+} from '../../src/delivery/providers/guarded-request';
+import {
+  PermanentDeliveryError,
+  ProviderRateLimitedError,
+  type OutgoingMessage,
+} from '../../src/delivery/providers/provider';
 import { TwilioSmsProvider } from '../../src/delivery/providers/twilio-sms-provider';
-import { generateVapidKeys, PushSubscriptionsRejectedError, WebPushProvider } from '../../src/delivery/providers/web-push-provider';
-import { signWebhook, verifyWebhookSignature, WebhookProvider } from '../../src/delivery/providers/webhook-provider';
+import {
+  generateVapidKeys,
+  PushSubscriptionsRejectedError,
+  WebPushProvider,
+} from '../../src/delivery/providers/web-push-provider';
+import {
+  signWebhook,
+  verifyWebhookSignature,
+  WebhookProvider,
+} from '../../src/delivery/providers/webhook-provider';
 import {
   LOCAL_STAND_IN_POLICY as local,
   PushSubscriber,
@@ -41,7 +56,12 @@ describe('TwilioSmsProvider', () => {
 
   beforeEach(async () => {
     twilio = await startTwilioStandIn();
-    sms = new TwilioSmsProvider({ baseUrl: twilio.url, accountSid: 'AC123', authToken: 's3cret', from: '+15005550001' });
+    sms = new TwilioSmsProvider({
+      baseUrl: twilio.url,
+      accountSid: 'AC123',
+      authToken: 's3cret',
+      from: '+15005550001',
+    });
   });
   afterEach(() => twilio.close());
 
@@ -63,7 +83,9 @@ describe('TwilioSmsProvider', () => {
 
   it('sends a Messaging Service SID as MessagingServiceSid', async () => {
     const mg = `MG${'a'.repeat(32)}`;
-    await new TwilioSmsProvider({ baseUrl: twilio.url, accountSid: 'AC123', authToken: 's', from: mg }).send(message);
+    await new TwilioSmsProvider({ baseUrl: twilio.url, accountSid: 'AC123', authToken: 's', from: mg }).send(
+      message,
+    );
     const form = new URLSearchParams((await twilio.waitForRequests(1))[0].body);
     expect(form.get('MessagingServiceSid')).toBe(mg);
     expect(form.has('From')).toBe(false);
@@ -118,7 +140,9 @@ describe('WebhookProvider', () => {
 
   it('posts the signed JSON payload with id and idempotency headers', async () => {
     const before = Math.floor(Date.now() / 1000);
-    await new WebhookProvider({ secret, defaultUrl: `${receiver.url}/hooks/tenant`, policy: local }).send(message);
+    await new WebhookProvider({ secret, defaultUrl: `${receiver.url}/hooks/tenant`, policy: local }).send(
+      message,
+    );
     const [req] = await receiver.waitForRequests(1);
     expect(req.path).toBe('/hooks/tenant');
     expect(req.headers['content-type']).toBe('application/json');
@@ -135,7 +159,9 @@ describe('WebhookProvider', () => {
     expect(verifyWebhookSignature(secret, req.headers, req.rawBody)).toBe(true);
     expect(verifyWebhookSignature(secret, req.headers, req.body.replace('42', '43'))).toBe(false);
     // The id is signed: a valid signature does not carry over to another notification id.
-    expect(verifyWebhookSignature(secret, { ...req.headers, 'x-notification-id': 'ntf_other' }, req.rawBody)).toBe(false);
+    expect(
+      verifyWebhookSignature(secret, { ...req.headers, 'x-notification-id': 'ntf_other' }, req.rawBody),
+    ).toBe(false);
     expect(verifyWebhookSignature('other-secret', req.headers, req.rawBody)).toBe(false);
     // Replay window: the same request is refused ten minutes later.
     expect(verifyWebhookSignature(secret, req.headers, req.rawBody, 300, (ts + 600) * 1000)).toBe(false);
@@ -156,7 +182,9 @@ describe('WebhookProvider', () => {
   it('gives up on a silent receiver within about timeoutMs, as a transient error', async () => {
     receiver.hang();
     const started = Date.now();
-    const err = await rejectionOf(new WebhookProvider({ secret, defaultUrl: receiver.url, timeoutMs: 300, policy: local }).send(message));
+    const err = await rejectionOf(
+      new WebhookProvider({ secret, defaultUrl: receiver.url, timeoutMs: 300, policy: local }).send(message),
+    );
     const elapsed = Date.now() - started;
     expect(err).not.toBeInstanceOf(PermanentDeliveryError);
     expect(err.message).toBe('http-webhook request timed out after 300ms');
@@ -165,9 +193,13 @@ describe('WebhookProvider', () => {
     expect(receiver.requests).toHaveLength(1);
   });
 
-  it('signs with the endpoint\'s own secrets, both during a rotation, and an independent HMAC (openssl, Python) agrees', async () => {
+  it("signs with the endpoint's own secrets, both during a rotation, and an independent HMAC (openssl, Python) agrees", async () => {
     const [current, previous] = ['whsec_current_0123456789abcdef', 'whsec_previous_0123456789abcdef'];
-    const recipient = { id: 'u_rot', webhookUrl: `${receiver.url}/mine`, webhookSecrets: [current, previous] };
+    const recipient = {
+      id: 'u_rot',
+      webhookUrl: `${receiver.url}/mine`,
+      webhookSecrets: [current, previous],
+    };
     await new WebhookProvider({ secret, policy: local }).send({ ...message, recipient });
     const [req] = await receiver.waitForRequests(1);
     const values = String(req.headers['x-notification-signature']).split(',');
@@ -177,13 +209,26 @@ describe('WebhookProvider', () => {
     expect(verifyWebhookSignature(previous, req.headers, req.rawBody)).toBe(true);
     expect(verifyWebhookSignature(secret, req.headers, req.rawBody)).toBe(false);
 
-    const signed = Buffer.concat([Buffer.from(`${req.headers['x-notification-id']}.${req.headers['x-notification-timestamp']}.`), req.rawBody]);
-    const openssl = execFileSync('openssl', ['dgst', '-sha256', '-hmac', current], { input: signed }).toString().trim().split(/\s+/).pop();
+    const signed = Buffer.concat([
+      Buffer.from(`${req.headers['x-notification-id']}.${req.headers['x-notification-timestamp']}.`),
+      req.rawBody,
+    ]);
+    const openssl = execFileSync('openssl', ['dgst', '-sha256', '-hmac', current], { input: signed })
+      .toString()
+      .trim()
+      .split(/\s+/)
+      .pop();
     const python = execFileSync(
       'python3',
-      ['-c', 'import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())', previous],
+      [
+        '-c',
+        'import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())',
+        previous,
+      ],
       { input: signed },
-    ).toString().trim();
+    )
+      .toString()
+      .trim();
     expect(values).toEqual([`v1=${openssl}`, `v1=${python}`]);
   });
 });
@@ -198,13 +243,18 @@ describe('outbound URLs (SSRF)', () => {
     content: { payload: { hello: 'world' } },
   };
   /** A resolver that answers every name with `address`, as a rebinding DNS server would for its second answer. */
-  const resolvesTo = (address: string): LookupFunction => (_hostname, options, callback) => {
-    const family = address.includes(':') ? 6 : 4;
-    if (options.all) callback(null, [{ address, family } as LookupAddress]);
-    else callback(null, address, family);
-  };
+  const resolvesTo =
+    (address: string): LookupFunction =>
+    (_hostname, options, callback) => {
+      const family = address.includes(':') ? 6 : 4;
+      if (options.all) callback(null, [{ address, family }]);
+      else callback(null, address, family);
+    };
   const send = (url: string, options: Partial<ConstructorParameters<typeof WebhookProvider>[0]> = {}) =>
-    new WebhookProvider({ secret: 'whsec_ssrf_test_secret', ...options }).send({ ...message, recipient: { id: 'u_ssrf', webhookUrl: url } });
+    new WebhookProvider({ secret: 'whsec_ssrf_test_secret', ...options }).send({
+      ...message,
+      recipient: { id: 'u_ssrf', webhookUrl: url },
+    });
 
   beforeEach(async () => {
     receiver = await startWebhookReceiver();
@@ -215,11 +265,15 @@ describe('outbound URLs (SSRF)', () => {
     const http = await rejectionOf(send(`${receiver.url}/hook`));
     expect(http).toBeInstanceOf(PermanentDeliveryError);
     expect(http.message).toBe('http-webhook refused the URL: it must be an https URL');
-    const loopback = await rejectionOf(send(`${receiver.url}/hook`, { policy: { ...local, allowedCidrs: [] } }));
+    const loopback = await rejectionOf(
+      send(`${receiver.url}/hook`, { policy: { ...local, allowedCidrs: [] } }),
+    );
     expect(loopback).toBeInstanceOf(PermanentDeliveryError);
     expect(loopback.message).toBe('http-webhook refused the URL: it points to a loopback address');
     const metadata = await rejectionOf(send('https://169.254.169.254/latest/meta-data/', { policy: local }));
-    expect(metadata.message).toBe('http-webhook refused the URL: it points to a link-local or metadata address');
+    expect(metadata.message).toBe(
+      'http-webhook refused the URL: it points to a link-local or metadata address',
+    );
     expect(receiver.requests).toHaveLength(0);
   });
 
@@ -230,7 +284,9 @@ describe('outbound URLs (SSRF)', () => {
     for (const address of ['127.0.0.1', '::ffff:127.0.0.1', '169.254.169.254', '10.0.0.7']) {
       const err = await rejectionOf(send(url, { policy, lookup: resolvesTo(address) }));
       expect(err).toBeInstanceOf(PermanentDeliveryError);
-      expect(err.message).toMatch(/^http-webhook refused to connect: hooks\.customer\.example resolves to a (loopback|private|link-local or metadata) address$/);
+      expect(err.message).toMatch(
+        /^http-webhook refused to connect: hooks\.customer\.example resolves to a (loopback|private|link-local or metadata) address$/,
+      );
     }
     expect(receiver.requests).toHaveLength(0);
     // The same name and resolver with loopback explicitly allowed: the request goes out, to the resolved address.
@@ -238,12 +294,16 @@ describe('outbound URLs (SSRF)', () => {
     expect((await receiver.waitForRequests(1))[0].headers.host).toBe(`hooks.customer.example:${port}`);
   });
 
-  it('never echoes the answer of a recipient\'s server and reads at most MAX_OUTBOUND_RESPONSE_BYTES of it', async () => {
+  it("never echoes the answer of a recipient's server and reads at most MAX_OUTBOUND_RESPONSE_BYTES of it", async () => {
     receiver.respondWith(500, 'internal: redis_password=hunter2');
     const err = await rejectionOf(send(`${receiver.url}/hook`, { policy: local }));
     expect(err.message).toBe('http-webhook responded 500');
     receiver.respondWith(200, 'x'.repeat(5 * 1024 * 1024));
-    const res = await guardedRequest('test', `${receiver.url}/big`, local, { method: 'GET', headers: {}, timeoutMs: 5_000 });
+    const res = await guardedRequest('test', `${receiver.url}/big`, local, {
+      method: 'GET',
+      headers: {},
+      timeoutMs: 5_000,
+    });
     expect(res.body.length).toBe(MAX_OUTBOUND_RESPONSE_BYTES);
   });
 
@@ -258,10 +318,18 @@ describe('outbound URLs (SSRF)', () => {
   it('limits push endpoints to the configured push services', async () => {
     const vapid = { subject: 'mailto:ops@shop.example', ...generateVapidKeys() };
     const device = new PushSubscriber(`${receiver.url}/wpush/device`);
-    const push = { notificationId: 'ntf_p', idempotencyKey: 'ntf_p.push', channel: 'push' as const, recipient: { id: 'u', pushSubscriptions: [device.subscription] }, content: { title: 't', body: 'b', url: '/' } };
+    const push = {
+      notificationId: 'ntf_p',
+      idempotencyKey: 'ntf_p.push',
+      channel: 'push' as const,
+      recipient: { id: 'u', pushSubscriptions: [device.subscription] },
+      content: { title: 't', body: 'b', url: '/' },
+    };
     const strictDefault = await rejectionOf(new WebPushProvider({ vapid }).send(push));
     expect(strictDefault.message).toBe('web-push refused the URL: it must be an https URL');
-    const hosts = await rejectionOf(new WebPushProvider({ vapid, policy: { ...local, allowedHosts: DEFAULT_PUSH_HOSTS } }).send(push));
+    const hosts = await rejectionOf(
+      new WebPushProvider({ vapid, policy: { ...local, allowedHosts: DEFAULT_PUSH_HOSTS } }).send(push),
+    );
     expect(hosts).toBeInstanceOf(PermanentDeliveryError);
     expect(hosts.message).toBe('web-push refused the URL: it host 127.0.0.1 is not an allowed host');
     expect(receiver.requests).toHaveLength(0);
@@ -274,7 +342,11 @@ describe('WebPushProvider', () => {
   let pushService: HttpStandIn;
   const vapidKeys = generateVapidKeys();
   const vapid = { subject: 'mailto:ops@shop.example', ...vapidKeys };
-  const content = { title: 'Order shipped', body: 'Order #42 is on its way', url: 'https://shop.example/orders/42' };
+  const content = {
+    title: 'Order shipped',
+    body: 'Order #42 is on its way',
+    url: 'https://shop.example/orders/42',
+  };
   const messageFor = (...subscribers: PushSubscriber[]): OutgoingMessage<'push'> => ({
     notificationId: 'ntf_3',
     idempotencyKey: 'ntf_3.push',
@@ -290,7 +362,12 @@ describe('WebPushProvider', () => {
 
   it('delivers an aes128gcm-encrypted payload with a VAPID Authorization', async () => {
     const device = new PushSubscriber(`${pushService.url}/wpush/v2/device-1`);
-    const receipt = await new WebPushProvider({ vapid, ttlSeconds: 600, urgency: 'high', policy: local }).send(messageFor(device));
+    const receipt = await new WebPushProvider({
+      vapid,
+      ttlSeconds: 600,
+      urgency: 'high',
+      policy: local,
+    }).send(messageFor(device));
     const [req] = await pushService.waitForRequests(1);
 
     expect(req.path).toBe('/wpush/v2/device-1');
@@ -340,7 +417,11 @@ describe('WebPushProvider', () => {
 
   it('keeps a push service 5xx transient', async () => {
     pushService.respondWith(502, 'bad gateway');
-    const err = await rejectionOf(new WebPushProvider({ vapid, policy: local }).send(messageFor(new PushSubscriber(`${pushService.url}/x`))));
+    const err = await rejectionOf(
+      new WebPushProvider({ vapid, policy: local }).send(
+        messageFor(new PushSubscriber(`${pushService.url}/x`)),
+      ),
+    );
     expect(err).not.toBeInstanceOf(PermanentDeliveryError);
     expect(err.message).toBe('web-push responded 502');
   });

@@ -16,7 +16,10 @@ describe('start-up failures', () => {
     const exit = await Promise.race([
       worker.exited,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`worker still running: ${worker.output.join('\n')}`)), 20_000);
+        timer = setTimeout(
+          () => reject(new Error(`worker still running: ${worker.output.join('\n')}`)),
+          20_000,
+        );
       }),
     ]).finally(() => {
       clearTimeout(timer);
@@ -26,9 +29,21 @@ describe('start-up failures', () => {
   }
 
   it.each([
-    ['Postgres', (port: number) => ({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/notifications` }), /^error: Postgres unreachable at postgres:\/\/postgres@127\.0\.0\.1:\d+\/notifications/],
-    ['Redis', (port: number) => ({ REDIS_URL: `redis://127.0.0.1:${port}` }), /^error: Redis unreachable at redis:\/\/127\.0\.0\.1:\d+/],
-    ['Temporal', (port: number) => ({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` }), /^error: Temporal unreachable at 127\.0\.0\.1:\d+/],
+    [
+      'Postgres',
+      (port: number) => ({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/notifications` }),
+      /^error: Postgres unreachable at postgres:\/\/postgres@127\.0\.0\.1:\d+\/notifications/,
+    ],
+    [
+      'Redis',
+      (port: number) => ({ REDIS_URL: `redis://127.0.0.1:${port}` }),
+      /^error: Redis unreachable at redis:\/\/127\.0\.0\.1:\d+/,
+    ],
+    [
+      'Temporal',
+      (port: number) => ({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` }),
+      /^error: Temporal unreachable at 127\.0\.0\.1:\d+/,
+    ],
   ])('names an unreachable %s and exits 1', async (_name, override, expected) => {
     const closedPort = await freePort();
     const { code, lines } = await startWorker({ ...base(), ...override(closedPort) });

@@ -11,7 +11,12 @@ import { migrate, openOrm } from '../../src/db/orm';
 import { dropDatabase, recreateProcessDatabase } from '../../src/db/process-database';
 import { eventWorkflowId } from '../../src/domain/workflow-ids';
 import { findStuckWork, type StuckWork, type StuckWorkDeps } from '../../src/operations/stuck-work';
-import { readStuckWorkSummary, startStuckWorkMonitor, startStuckWorkScans, type StuckWorkSummary } from '../../src/operations/stuck-work-monitor';
+import {
+  readStuckWorkSummary,
+  startStuckWorkMonitor,
+  startStuckWorkScans,
+  type StuckWorkSummary,
+} from '../../src/operations/stuck-work-monitor';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -44,18 +49,37 @@ describe('stuck work', () => {
     url.pathname = `/${databaseName}`;
     const orm = await openOrm(url.toString());
     await migrate(orm).finally(() => orm.close());
-    stack = await new TestStack({ deliveryWorkers: false, env: { DATABASE_URL: url.toString(), DELIVERY_DEADLINE_MS: '2000', ...apiTestEnv() } }).start();
+    stack = await new TestStack({
+      deliveryWorkers: false,
+      env: { DATABASE_URL: url.toString(), DELIVERY_DEADLINE_MS: '2000', ...apiTestEnv() },
+    }).start();
     userId = stack.uid('u');
     await stack.createRecipient({ id: userId });
     tinyConnection = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
-    tinyWorker = await Worker.create({ connection: tinyConnection, taskQueue: tinyQueue, workflowsPath: require.resolve('./open-work/workflows') });
+    tinyWorker = await Worker.create({
+      connection: tinyConnection,
+      taskQueue: tinyQueue,
+      workflowsPath: require.resolve('./open-work/workflows'),
+    });
     tinyRun = tinyWorker.run();
-    deps = { orm: stack.orm, queues: stack.queues, client: stack.temporalClient, taskQueues: [stack.config.temporal.taskQueue, stack.config.temporal.campaignTaskQueue, tinyQueue] };
+    deps = {
+      orm: stack.orm,
+      queues: stack.queues,
+      client: stack.temporalClient,
+      taskQueues: [stack.config.temporal.taskQueue, stack.config.temporal.campaignTaskQueue, tinyQueue],
+    };
   }, 120_000);
 
   afterAll(async () => {
     const plain = new Client({ connection: stack.temporalClient.connection });
-    await Promise.all(opened.map((id) => plain.workflow.getHandle(id).terminate('test over').catch(() => undefined)));
+    await Promise.all(
+      opened.map((id) =>
+        plain.workflow
+          .getHandle(id)
+          .terminate('test over')
+          .catch(() => undefined),
+      ),
+    );
     tinyWorker?.shutdown();
     await tinyRun;
     await tinyConnection?.close();
@@ -69,12 +93,20 @@ describe('stuck work', () => {
 
   async function sendEmail(delayMs = 0): Promise<Notification> {
     const eventId = stack.uid('evt');
-    await stack.client.publishNotification({ id: eventId, userId, templateCode: 'order_created', variables: { orderNumber: eventId, total: 5, currency: 'INR' }, options: { channels: ['email'], delayMs } });
+    await stack.client.publishNotification({
+      id: eventId,
+      userId,
+      templateCode: 'order_created',
+      variables: { orderNumber: eventId, total: 5, currency: 'INR' },
+      options: { channels: ['email'], delayMs },
+    });
     opened.push(eventWorkflowId(eventId));
     const wanted = delayMs > 0 ? 'scheduled' : 'sending';
     return waitFor(async () => {
       const n = await stack.orm.em.fork().findOne(Notification, { eventId });
-      return n?.state === wanted && (delayMs > 0 || n.channelStates.email?.state === 'queued') ? n : undefined;
+      return n?.state === wanted && (delayMs > 0 || n.channelStates.email?.state === 'queued')
+        ? n
+        : undefined;
     });
   }
 
@@ -107,7 +139,9 @@ describe('stuck work', () => {
       const s = await scan();
       return s.workflowsWithoutTimer.length > 0 ? s : undefined;
     });
-    expect(found.workflowsWithoutTimer).toEqual([expect.objectContaining({ workflowId: tinyWorkflowId, workflowType: 'waitsForSignal' })]);
+    expect(found.workflowsWithoutTimer).toEqual([
+      expect.objectContaining({ workflowId: tinyWorkflowId, workflowType: 'waitsForSignal' }),
+    ]);
     // Not yet a minute old: the default scan leaves it alone.
     expect((await findStuckWork(deps)).workflowsWithoutTimer).toEqual([]);
   });
@@ -119,7 +153,15 @@ describe('stuck work', () => {
       const s = await scan();
       return s.eventsPastDeadline.length > 0 ? s : undefined;
     }, 15_000);
-    expect(past.eventsPastDeadline).toEqual([{ notificationId: sent.id, eventId: sent.eventId, workflowId: sent.workflowId, channel: 'email', deadlineAt: expect.any(String) }]);
+    expect(past.eventsPastDeadline).toEqual([
+      {
+        notificationId: sent.id,
+        eventId: sent.eventId,
+        workflowId: sent.workflowId,
+        channel: 'email',
+        deadlineAt: expect.any(String),
+      },
+    ]);
     expect(Date.parse(past.eventsPastDeadline[0].deadlineAt)).toBeGreaterThanOrEqual(Date.parse(deadlineAt));
     // The job is still in Redis: not counted as lost; the event workflow's deadline timer fired and waits for a worker (pending task): not stuck.
     expect(past.queuedWithoutJob).toEqual([]);
@@ -130,7 +172,14 @@ describe('stuck work', () => {
     await job!.remove();
     const lost = await scan();
     expect(lost.queuedWithoutJob).toEqual([
-      { notificationId: sent.id, eventId: sent.eventId, workflowId: sent.workflowId, channel: 'email', jobId: `${sent.id}.email`, since: expect.any(String) },
+      {
+        notificationId: sent.id,
+        eventId: sent.eventId,
+        workflowId: sent.workflowId,
+        channel: 'email',
+        jobId: `${sent.id}.email`,
+        since: expect.any(String),
+      },
     ]);
     // A hand-off younger than the grace is not judged yet (its job may be on the way).
     expect((await scan({ handOffGraceMs: 3_600_000 })).queuedWithoutJob).toEqual([]);
@@ -138,7 +187,12 @@ describe('stuck work', () => {
 
   it('bounds a scan: only the oldest rows and at most the given number of histories, rotating through the rest', async () => {
     const bounded = await scan({ maxRows: 0, maxHistories: 1 });
-    expect(bounded.scope).toMatchObject({ rowsExamined: 0, rowsTruncated: true, workflowsChecked: 1, workflowsTruncated: true });
+    expect(bounded.scope).toMatchObject({
+      rowsExamined: 0,
+      rowsTruncated: true,
+      workflowsChecked: 1,
+      workflowsTruncated: true,
+    });
     const cursors = [bounded.scope.nextWorkflowCursor];
     const seen = new Set<string>();
     // Three running workflows (two event workflows, the tiny one), one history per scan: every one is read within three scans.
@@ -158,7 +212,13 @@ describe('stuck work', () => {
     );
     const summary = await waitFor(() => monitor.latest() ?? undefined);
     await monitor.stop();
-    expect(summary).toMatchObject({ pastDeadline: 1, queuedWithoutJob: 1, workflowsWithoutTimer: 1, expired: 0, errors: [] });
+    expect(summary).toMatchObject({
+      pastDeadline: 1,
+      queuedWithoutJob: 1,
+      workflowsWithoutTimer: 1,
+      expired: 0,
+      errors: [],
+    });
     expect(await readStuckWorkSummary(stack.redis, stack.config.queuePrefix)).toEqual(summary);
 
     const metrics = new DeliveryMetrics();
@@ -176,7 +236,13 @@ describe('stuck work', () => {
       const res = await api.admin({ method: 'GET', url: '/api/admin/overview?minutes=5' });
       expect(res.statusCode).toBe(200);
       const stuck = res.json().stuck as StuckWorkSummary;
-      expect(stuck).toMatchObject({ pastDeadline: 1, queuedWithoutJob: 1, workflowsWithoutTimer: 1, expired: 0, scannedAt: summary.scannedAt });
+      expect(stuck).toMatchObject({
+        pastDeadline: 1,
+        queuedWithoutJob: 1,
+        workflowsWithoutTimer: 1,
+        expired: 0,
+        scannedAt: summary.scannedAt,
+      });
       expect(stuck).not.toHaveProperty('rotation');
       expect(stuck.samples.map((s) => [s.kind, s.notificationId ?? s.workflowId])).toEqual([
         ['past_deadline', sent.id],
@@ -193,11 +259,22 @@ describe('stuck work', () => {
     // connections (no retry limit) queue commands on it instead of failing them.
     const silent = createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const deadRedis = new Redis({ host: '127.0.0.1', port: (silent.address() as AddressInfo).port, maxRetriesPerRequest: null });
+    const deadRedis = new Redis({
+      host: '127.0.0.1',
+      port: (silent.address() as AddressInfo).port,
+      maxRetriesPerRequest: null,
+    });
     deadRedis.on('error', () => undefined);
-    const deadQueues = new SendQueues({ connection: deadRedis, prefix: stack.config.queuePrefix, channels: stack.config.channels });
+    const deadQueues = new SendQueues({
+      connection: deadRedis,
+      prefix: stack.config.queuePrefix,
+      channels: stack.config.channels,
+    });
     try {
-      const found = await findStuckWork({ ...deps, queues: deadQueues }, { deadlineGraceMs: 0, handOffGraceMs: 0, workflowMinAgeMs: 0, partTimeoutMs: 1000 });
+      const found = await findStuckWork(
+        { ...deps, queues: deadQueues },
+        { deadlineGraceMs: 0, handOffGraceMs: 0, workflowMinAgeMs: 0, partTimeoutMs: 1000 },
+      );
       expect(found.errors).toEqual([{ part: 'queued_without_job', message: 'no answer within 1000 ms' }]);
       expect(found.eventsPastDeadline.map((p) => p.notificationId)).toEqual([sent.id]);
       expect(found.workflowsWithoutTimer.map((w) => w.workflowId)).toEqual([tinyWorkflowId]);
@@ -210,9 +287,19 @@ describe('stuck work', () => {
   it("a worker process's scans (STUCK_WORK_SCAN_MS) feed its GET /metrics; 0 turns them off", async () => {
     const log: string[] = [];
     const metrics = new DeliveryMetrics();
-    const input = { config: stack.config, orm: stack.orm, redis: stack.redis, queues: stack.queues, temporalClient: stack.temporalClient, metrics, log: (line: string) => log.push(line) };
+    const input = {
+      config: stack.config,
+      orm: stack.orm,
+      redis: stack.redis,
+      queues: stack.queues,
+      temporalClient: stack.temporalClient,
+      metrics,
+      log: (line: string) => log.push(line),
+    };
     expect(startStuckWorkScans({ ...input, env: { STUCK_WORK_SCAN_MS: '0' } })).toBeNull();
-    expect(() => startStuckWorkScans({ ...input, env: { STUCK_WORK_SCAN_MS: 'often' } })).toThrow('STUCK_WORK_SCAN_MS');
+    expect(() => startStuckWorkScans({ ...input, env: { STUCK_WORK_SCAN_MS: 'often' } })).toThrow(
+      'STUCK_WORK_SCAN_MS',
+    );
     await stack.redis.del(`${stack.config.queuePrefix}:stuck-work:lock`);
     const monitor = startStuckWorkScans({ ...input, env: { STUCK_WORK_SCAN_MS: '1000' } })!;
     const server = await startMetricsServer(metrics.registry, 0, '127.0.0.1');
@@ -227,7 +314,9 @@ describe('stuck work', () => {
       // The tiny workflow is younger than a minute, but the published summary found it before: it is read again and still counts.
       expect(body).toContain('notifications_stuck{kind="workflow_without_timer"} 1');
       expect(body).toContain('notifications_expired 0');
-      expect(log[0]).toMatch(/^stuck work: past_deadline=\d+ queued_without_job=\d+ workflow_without_timer=1$/);
+      expect(log[0]).toMatch(
+        /^stuck work: past_deadline=\d+ queued_without_job=\d+ workflow_without_timer=1$/,
+      );
     } finally {
       await server.close();
       await monitor.stop();
@@ -241,9 +330,12 @@ describe('stuck work', () => {
     await plain.workflow.getHandle(tinyWorkflowId).result();
     const api = await new ApiTestApp(stack).start();
     try {
-      const stuck = (await api.admin({ method: 'GET', url: '/api/admin/overview?minutes=5' })).json().stuck as StuckWorkSummary;
+      const stuck = (await api.admin({ method: 'GET', url: '/api/admin/overview?minutes=5' })).json()
+        .stuck as StuckWorkSummary;
       expect(stuck).toMatchObject({ workflowsWithoutTimer: 0, errors: [] });
-      expect(await readStuckWorkSummary(stack.redis, stack.config.queuePrefix)).toMatchObject({ scannedAt: stuck.scannedAt });
+      expect(await readStuckWorkSummary(stack.redis, stack.config.queuePrefix)).toMatchObject({
+        scannedAt: stuck.scannedAt,
+      });
     } finally {
       await api.close();
     }

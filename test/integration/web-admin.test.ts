@@ -2,7 +2,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { WebhookProvider } from '../../src/delivery/providers/webhook-provider';
 import { ADMIN_KEY, ApiTestApp, apiTestEnv, token } from '../helpers/api-app';
 import { accessibilityViolations, launchChromium, screenshotForReadme } from '../helpers/browser';
-import { LOCAL_STAND_IN_ENV, LOCAL_STAND_IN_POLICY, startWebhookReceiver, type HttpStandIn } from '../helpers/provider-stand-ins';
+import {
+  LOCAL_STAND_IN_ENV,
+  LOCAL_STAND_IN_POLICY,
+  startWebhookReceiver,
+  type HttpStandIn,
+} from '../helpers/provider-stand-ins';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -12,7 +17,9 @@ describe('admin dashboard in a browser', () => {
   const stack = new TestStack({
     // A refused webhook fails at once (one attempt): a failed job to list and retry.
     env: apiTestEnv({ ...LOCAL_STAND_IN_ENV, SEND_WEBHOOK_ATTEMPTS: '1' }),
-    providers: () => ({ webhook: new WebhookProvider({ secret: 'whsec_web_admin_test', policy: LOCAL_STAND_IN_POLICY }) }),
+    providers: () => ({
+      webhook: new WebhookProvider({ secret: 'whsec_web_admin_test', policy: LOCAL_STAND_IN_POLICY }),
+    }),
   });
   const api = new ApiTestApp(stack);
   let browser: Browser;
@@ -40,7 +47,13 @@ describe('admin dashboard in a browser', () => {
     receiver.respondTo(`/hooks/${hookUser}`, 400, 'no such endpoint');
     emailEventId = await stack.publishEmail(shopper);
     hookEventId = stack.uid('evt');
-    await stack.client.publishNotification({ id: hookEventId, userId: hookUser, templateCode: 'order_shipped', variables: { orderNumber: hookEventId }, options: { channels: ['webhook'] } });
+    await stack.client.publishNotification({
+      id: hookEventId,
+      userId: hookUser,
+      templateCode: 'order_shipped',
+      variables: { orderNumber: hookEventId },
+      options: { channels: ['webhook'] },
+    });
     await Promise.all([stack.client.eventResult(emailEventId), stack.client.eventResult(hookEventId)]);
   }, 60_000);
 
@@ -64,7 +77,10 @@ describe('admin dashboard in a browser', () => {
     await page.goto(`${api.url}/admin/`);
     await page.getByLabel('Admin API key').fill('not-the-admin-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('alert').filter({ hasText: /invalid|key/i }).waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /invalid|key/i })
+      .waitFor({ timeout: UI_TIMEOUT });
     expect(await page.getByRole('navigation', { name: 'Dashboard' }).count()).toBe(0);
     await expectAccessible();
   });
@@ -74,9 +90,16 @@ describe('admin dashboard in a browser', () => {
     await page.getByRole('radio', { name: 'Token (JWT)' }).check();
     await page.getByLabel('Admin token (JWT)').fill(await token(shopper));
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('alert').getByText('This credential has no operator rights.').waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('alert')
+      .getByText('This credential has no operator rights.')
+      .waitFor({ timeout: UI_TIMEOUT });
     expect(await page.getByRole('navigation', { name: 'Dashboard' }).count()).toBe(0);
-    expect(await page.evaluate("fetch('/api/session', { headers: { 'x-requested-with': 'fetch' } }).then((r) => r.status)")).toBe(401);
+    expect(
+      await page.evaluate(
+        "fetch('/api/session', { headers: { 'x-requested-with': 'fetch' } }).then((r) => r.status)",
+      ),
+    ).toBe(401);
   });
 
   it('signs in with the admin key and shows traffic, queue depths and recent failures on the overview', async () => {
@@ -90,13 +113,24 @@ describe('admin dashboard in a browser', () => {
     await page.locator('rate-chart canvas').first().waitFor({ timeout: UI_TIMEOUT });
     const queues = page.getByRole('region', { name: 'Delivery queues' });
     await queues.getByRole('link', { name: 'send-email' }).waitFor({ timeout: UI_TIMEOUT });
-    expect(await queues.getByRole('link', { name: 'send-webhook' }).getAttribute('href')).toBe('/admin/queues/queue/send-webhook');
+    expect(await queues.getByRole('link', { name: 'send-webhook' }).getAttribute('href')).toBe(
+      '/admin/queues/queue/send-webhook',
+    );
     // The refused webhook is a recent failure that links to its trace.
-    await page.getByRole('region', { name: 'Recent failures' }).getByRole('link').first().waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('region', { name: 'Recent failures' })
+      .getByRole('link')
+      .first()
+      .waitFor({ timeout: UI_TIMEOUT });
     // The latest stuck-work scan (run by the API itself: no worker of this stack publishes one): its four counts, read.
     const stuck = page.getByRole('region', { name: 'Stuck work' });
     for (const label of ['Past deadline', 'Queued without job', 'Workflows without timer', 'Expired']) {
-      await expect(stuck.locator('dt', { hasText: label }).locator('xpath=following-sibling::dd').textContent({ timeout: UI_TIMEOUT })).resolves.toMatch(/^\d+$/);
+      await expect(
+        stuck
+          .locator('dt', { hasText: label })
+          .locator('xpath=following-sibling::dd')
+          .textContent({ timeout: UI_TIMEOUT }),
+      ).resolves.toMatch(/^\d+$/);
     }
     await stuck.getByText(/Scanned /).waitFor({ timeout: UI_TIMEOUT });
     await expectAccessible();
@@ -108,15 +142,30 @@ describe('admin dashboard in a browser', () => {
     const created = await api.admin({
       method: 'POST',
       url: `/api/templates/${code}/versions`,
-      payload: { channel: 'in_app', category: 'account', fields: { title: 'Hello {{name}}', body: 'Your account {{name}} is ready.' } },
+      payload: {
+        channel: 'in_app',
+        category: 'account',
+        fields: { title: 'Hello {{name}}', body: 'Your account {{name}} is ready.' },
+      },
     });
     expect(created.statusCode).toBe(201);
 
     // From the overview by keyboard: the nav link, then focus lands on the new page's heading.
-    await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Templates' }).focus();
+    await page
+      .getByRole('navigation', { name: 'Dashboard' })
+      .getByRole('link', { name: 'Templates' })
+      .focus();
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Templates' }).waitFor({ timeout: UI_TIMEOUT });
-    await waitFor(async () => ((await page.evaluate('document.activeElement?.tagName + " " + document.activeElement?.textContent')) === 'H1 Templates' ? true : undefined), UI_TIMEOUT);
+    await waitFor(
+      async () =>
+        (await page.evaluate(
+          'document.activeElement?.tagName + " " + document.activeElement?.textContent',
+        )) === 'H1 Templates'
+          ? true
+          : undefined,
+      UI_TIMEOUT,
+    );
     await page.getByLabel('Filter templates').fill(code);
     await page.getByRole('link', { name: new RegExp(`^${code}`) }).click();
     await page.getByRole('heading', { level: 1, name: `Template ${code}` }).waitFor({ timeout: UI_TIMEOUT });
@@ -142,16 +191,29 @@ describe('admin dashboard in a browser', () => {
     await titleError.waitFor({ state: 'detached', timeout: UI_TIMEOUT });
     await page.getByRole('button', { name: 'Save as new version' }).click();
     await page.getByText('Saved as version 2.').waitFor({ timeout: UI_TIMEOUT });
-    await page.getByRole('region', { name: 'Version history' }).getByRole('rowheader', { name: 'v2' }).waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('region', { name: 'Version history' })
+      .getByRole('rowheader', { name: 'v2' })
+      .waitFor({ timeout: UI_TIMEOUT });
     const stored = await api.admin({ method: 'GET', url: `/api/templates?code=${code}&channel=in_app` });
-    expect(stored.json().items[0]).toMatchObject({ version: 2, fields: { title: 'Welcome aboard, {{name}}!' } });
+    expect(stored.json().items[0]).toMatchObject({
+      version: 2,
+      fields: { title: 'Welcome aboard, {{name}}!' },
+    });
 
     // Someone else saves version 3 meanwhile: this editor's next save is refused, not stacked on it.
-    const meanwhile = await api.admin({ method: 'POST', url: `/api/templates/${code}/versions`, payload: { channel: 'in_app', fields: { title: 'Theirs', body: 'Theirs' } } });
+    const meanwhile = await api.admin({
+      method: 'POST',
+      url: `/api/templates/${code}/versions`,
+      payload: { channel: 'in_app', fields: { title: 'Theirs', body: 'Theirs' } },
+    });
     expect(meanwhile.json()).toMatchObject({ version: 3 });
     await title.fill('Mine, {{name}}');
     await page.getByRole('button', { name: 'Save as new version' }).click();
-    await page.getByRole('alert').getByText(/is at version 3, this change was made on version 2/).waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('alert')
+      .getByText(/is at version 3, this change was made on version 2/)
+      .waitFor({ timeout: UI_TIMEOUT });
     const after = await api.admin({ method: 'GET', url: `/api/templates?code=${code}&channel=in_app` });
     expect(after.json().items[0]).toMatchObject({ version: 3, fields: { title: 'Theirs' } });
     await title.fill('Welcome aboard, {{name}}!');
@@ -167,7 +229,11 @@ describe('admin dashboard in a browser', () => {
       payload: {
         channel: 'email',
         category: 'account',
-        fields: { subject: 'Hi {{name}}', html: '<h2>Hello {{name}}</h2><script>parent.document.title = "owned"</script>', text: 'Hello {{name}}' },
+        fields: {
+          subject: 'Hi {{name}}',
+          html: '<h2>Hello {{name}}</h2><script>parent.document.title = "owned"</script>',
+          text: 'Hello {{name}}',
+        },
       },
     });
     expect(created.statusCode).toBe(201);
@@ -179,7 +245,9 @@ describe('admin dashboard in a browser', () => {
     await frame.getByRole('heading', { name: 'Hello sample name' }).waitFor({ timeout: UI_TIMEOUT });
     await page.getByLabel('html', { exact: true }).fill('<h2>Welcome {{name}}</h2>');
     await frame.getByRole('heading', { name: 'Welcome sample name' }).waitFor({ timeout: UI_TIMEOUT });
-    expect(await page.getByRole('region', { name: 'Preview' }).locator('iframe').getAttribute('sandbox')).toBe('');
+    expect(
+      await page.getByRole('region', { name: 'Preview' }).locator('iframe').getAttribute('sandbox'),
+    ).toBe('');
     expect(await page.title()).not.toBe('owned');
   });
 
@@ -216,28 +284,51 @@ describe('admin dashboard in a browser', () => {
 
     await page.getByRole('button', { name: 'Create template' }).click();
     await page.getByRole('heading', { level: 1, name: `Template ${code}` }).waitFor({ timeout: UI_TIMEOUT });
-    await page.getByRole('status').getByText(`Created ${code} (in_app, en), version 1.`).waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('status')
+      .getByText(`Created ${code} (in_app, en), version 1.`)
+      .waitFor({ timeout: UI_TIMEOUT });
     const stored = await api.admin({ method: 'GET', url: `/api/templates?code=${code}` });
     expect(stored.json().items).toEqual([
-      expect.objectContaining({ channel: 'in_app', locale: 'en', version: 1, category: 'account', fields: { title: 'Hi {{name}}', body: 'Your account {{name}} is ready.', actionUrl: '/account' } }),
+      expect.objectContaining({
+        channel: 'in_app',
+        locale: 'en',
+        version: 1,
+        category: 'account',
+        fields: { title: 'Hi {{name}}', body: 'Your account {{name}} is ready.', actionUrl: '/account' },
+      }),
     ]);
 
     await page.getByRole('link', { name: 'Add a channel or locale' }).click();
-    await page.getByRole('heading', { level: 1, name: `New variant of ${code}` }).waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('heading', { level: 1, name: `New variant of ${code}` })
+      .waitFor({ timeout: UI_TIMEOUT });
     // The draft starts from the en template; unchanged, it would only append a version to it.
     await preview.getByText('Hi sample name').waitFor({ timeout: UI_TIMEOUT });
     await page.getByRole('button', { name: 'Create variant' }).click();
-    await page.getByRole('alert').getByText(/exists already/).waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('alert')
+      .getByText(/exists already/)
+      .waitFor({ timeout: UI_TIMEOUT });
     await page.getByLabel('Locale', { exact: true }).fill('de');
     await page.getByLabel('title', { exact: true }).fill('Hallo {{name}}');
     await preview.getByText('Hallo sample name').waitFor({ timeout: UI_TIMEOUT });
     await expectAccessible();
     await page.getByRole('button', { name: 'Create variant' }).click();
     await page.getByRole('heading', { level: 1, name: `Template ${code}` }).waitFor({ timeout: UI_TIMEOUT });
-    await page.getByRole('status').getByText(`Created ${code} (in_app, de), version 1.`).waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('status')
+      .getByText(`Created ${code} (in_app, de), version 1.`)
+      .waitFor({ timeout: UI_TIMEOUT });
     const de = await api.admin({ method: 'GET', url: `/api/templates?code=${code}&locale=de` });
     expect(de.json().items).toEqual([
-      expect.objectContaining({ channel: 'in_app', locale: 'de', version: 1, category: 'account', fields: { title: 'Hallo {{name}}', body: 'Your account {{name}} is ready.', actionUrl: '/account' } }),
+      expect.objectContaining({
+        channel: 'in_app',
+        locale: 'de',
+        version: 1,
+        category: 'account',
+        fields: { title: 'Hallo {{name}}', body: 'Your account {{name}} is ready.', actionUrl: '/account' },
+      }),
     ]);
   });
 
@@ -261,7 +352,9 @@ describe('admin dashboard in a browser', () => {
     await openPage('#/campaigns', 'Campaigns');
     await page.getByLabel('Name', { exact: true }).fill(`Spring ${stack.id}`);
     await page.getByLabel('Template (marketing)').selectOption('marketing_announcement');
-    await page.getByLabel('Variables (JSON)').fill('{"headline": "Spring sale", "message": "Everything 20% off."}');
+    await page
+      .getByLabel('Variables (JSON)')
+      .fill('{"headline": "Spring sale", "message": "Everything 20% off."}');
     await page.getByLabel('User ids (comma separated)').fill(`${shopper}, ${hookUser}`);
     await page.getByRole('button', { name: 'Create campaign' }).click();
     const row = page.getByRole('row', { name: new RegExp(`Spring ${stack.id}`) });
@@ -283,17 +376,28 @@ describe('admin dashboard in a browser', () => {
     const { notification } = await stack.deliveryAttempts(hookEventId, hookUser);
     const jobId = `${notification.id}.webhook`;
     await openPage('#/failed?channel=webhook', 'Failed jobs');
-    const row = page.getByRole('region', { name: 'Failed jobs' }).getByRole('row', { name: new RegExp(jobId) });
+    const row = page
+      .getByRole('region', { name: 'Failed jobs' })
+      .getByRole('row', { name: new RegExp(jobId) });
     await row.getByText('http-webhook responded 400').waitFor({ timeout: UI_TIMEOUT });
-    expect(await row.getByRole('link', { name: jobId }).getAttribute('href')).toBe(`/admin/queues/queue/send-webhook/${jobId}`);
+    expect(await row.getByRole('link', { name: jobId }).getAttribute('href')).toBe(
+      `/admin/queues/queue/send-webhook/${jobId}`,
+    );
     await expectAccessible();
     const hooks = () => receiver.requests.filter((r) => r.path === `/hooks/${hookUser}`).length;
     const before = hooks();
     await row.getByRole('button', { name: `Retry ${jobId}` }).click();
-    await page.getByRole('status').getByText('1 job moved back to the queue.').waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('status')
+      .getByText('1 job moved back to the queue.')
+      .waitFor({ timeout: UI_TIMEOUT });
     // The receiver answers 200 this time: the job is sent again and leaves the failed set.
     await waitFor(() => (hooks() > before ? true : undefined), UI_TIMEOUT);
-    await waitFor(async () => ((await stack.queues.queue('webhook').getJobState(jobId)) === 'completed' ? true : undefined), UI_TIMEOUT);
+    await waitFor(
+      async () =>
+        (await stack.queues.queue('webhook').getJobState(jobId)) === 'completed' ? true : undefined,
+      UI_TIMEOUT,
+    );
   });
 
   it('finds a recipient and switches off a preference that is not mandatory', async () => {
@@ -303,7 +407,9 @@ describe('admin dashboard in a browser', () => {
     await page.getByRole('link', { name: shopper, exact: true }).click();
     const marketingEmail = page.getByRole('checkbox', { name: 'marketing by email', exact: true });
     await marketingEmail.waitFor({ timeout: UI_TIMEOUT });
-    expect(await page.getByRole('checkbox', { name: 'order_updates by email (mandatory)' }).isDisabled()).toBe(true);
+    expect(
+      await page.getByRole('checkbox', { name: 'order_updates by email (mandatory)' }).isDisabled(),
+    ).toBe(true);
     await expectAccessible();
     expect(await marketingEmail.isChecked()).toBe(true);
     await marketingEmail.uncheck();
@@ -330,6 +436,10 @@ describe('admin dashboard in a browser', () => {
   it('signs out back to the sign-in form', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Admin API key').waitFor({ timeout: UI_TIMEOUT });
-    expect(await page.evaluate("fetch('/api/session', { headers: { 'x-requested-with': 'fetch' } }).then((r) => r.status)")).toBe(401);
+    expect(
+      await page.evaluate(
+        "fetch('/api/session', { headers: { 'x-requested-with': 'fetch' } }).then((r) => r.status)",
+      ),
+    ).toBe(401);
   });
 });

@@ -17,7 +17,10 @@ describe('web assets', () => {
     for (const folder of ['admin', 'inbox', 'widget']) await mkdir(join(dir, folder));
     await writeFile(join(dir, 'admin', 'index.html'), '<!doctype html><title>admin</title>');
     await writeFile(join(dir, 'admin', 'main.js'), 'console.log("admin")');
-    await writeFile(join(dir, 'inbox', 'index.html'), '<!doctype html><title>inbox</title><meta name="shop-url" content="" />');
+    await writeFile(
+      join(dir, 'inbox', 'index.html'),
+      '<!doctype html><title>inbox</title><meta name="shop-url" content="" />',
+    );
     await writeFile(join(dir, 'widget', 'notification-center.js'), 'console.log("bell")');
     await built.start({ webAssetsDir: dir });
     await unbuilt.start({ webAssetsDir: join(dir, 'not-built') });
@@ -36,7 +39,11 @@ describe('web assets', () => {
     expect(res.headers['content-security-policy']).toContain("script-src 'self'");
     expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(res.headers['x-content-type-options']).toBe('nosniff');
-    const again = await built.inject({ method: 'GET', url: '/admin/', headers: { 'if-none-match': String(res.headers.etag) } });
+    const again = await built.inject({
+      method: 'GET',
+      url: '/admin/',
+      headers: { 'if-none-match': String(res.headers.etag) },
+    });
     expect(again.statusCode).toBe(304);
     expect(again.body).toBe('');
   });
@@ -44,10 +51,18 @@ describe('web assets', () => {
   it("writes SHOP_URL into the inbox page's meta tag, escaped, with an ETag of its own", async () => {
     const plain = await built.inject({ method: 'GET', url: '/inbox/' });
     expect(plain.body).toContain('<meta name="shop-url" content="" />');
-    const withShop = await new ApiTestApp(stack).start({ webAssetsDir: dir, configure: (config) => ({ ...config, api: { ...config.api, shopUrl: 'https://shop.example.test/?a=1&b="2"' } }) });
+    const withShop = await new ApiTestApp(stack).start({
+      webAssetsDir: dir,
+      configure: (config) => ({
+        ...config,
+        api: { ...config.api, shopUrl: 'https://shop.example.test/?a=1&b="2"' },
+      }),
+    });
     try {
       const res = await withShop.inject({ method: 'GET', url: '/inbox/' });
-      expect(res.body).toContain('<meta name="shop-url" content="https://shop.example.test/?a=1&amp;b=&quot;2&quot;" />');
+      expect(res.body).toContain(
+        '<meta name="shop-url" content="https://shop.example.test/?a=1&amp;b=&quot;2&quot;" />',
+      );
       expect(res.headers.etag).not.toBe(plain.headers.etag);
     } finally {
       await withShop.close();

@@ -30,7 +30,9 @@ describe('shopper notification center in a browser', () => {
   beforeAll(async () => {
     shop = createServer((request, response) => {
       const page = shopPages.get(request.url ?? '');
-      response.writeHead(page ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' }).end(page ?? 'not found');
+      response
+        .writeHead(page ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' })
+        .end(page ?? 'not found');
     });
     await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
     // localhost vs the API's 127.0.0.1: another origin, as a shop's own site is.
@@ -61,7 +63,11 @@ describe('shopper notification center in a browser', () => {
   /** A shopper created the way a shop does it: the service API. */
   async function createShopper(roles: string[] = []): Promise<string> {
     const id = stack.uid('shopper');
-    const res = await api.service({ method: 'PUT', url: `/api/recipients/${id}`, payload: { name: 'Asha Rao', email: `${id}@example.test`, roles } });
+    const res = await api.service({
+      method: 'PUT',
+      url: `/api/recipients/${id}`,
+      payload: { name: 'Asha Rao', email: `${id}@example.test`, roles },
+    });
     expect(res.statusCode).toBe(201);
     return id;
   }
@@ -87,16 +93,22 @@ describe('shopper notification center in a browser', () => {
     await page.goto(`${api.url}/inbox/`);
     await page.getByLabel('Access token (JWT)').fill(await token(userId));
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('heading', { level: 1, name: 'Your notifications' }).waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('heading', { level: 1, name: 'Your notifications' })
+      .waitFor({ timeout: UI_TIMEOUT });
   }
 
   const item = (page: Page, title: string) => page.getByRole('listitem').filter({ hasText: title });
-  const bell = (page: Page, unread: number) => page.getByRole('button', { name: `Notifications, ${unread} unread`, exact: true });
-  const unreadSummary = (page: Page, text: string) => page.locator('notification-list .toolbar').getByText(text, { exact: true });
+  const bell = (page: Page, unread: number) =>
+    page.getByRole('button', { name: `Notifications, ${unread} unread`, exact: true });
+  const unreadSummary = (page: Page, text: string) =>
+    page.locator('notification-list .toolbar').getByText(text, { exact: true });
 
   /** The element has focus in its own document or shadow root. */
   function isFocused(locator: Locator): Promise<boolean> {
-    return locator.evaluate((element) => (element.getRootNode() as unknown as { activeElement: unknown }).activeElement === element);
+    return locator.evaluate(
+      (element) => (element.getRootNode() as unknown as { activeElement: unknown }).activeElement === element,
+    );
   }
 
   /** A shop page on the shop's origin embedding the widget with a token for userId. */
@@ -180,14 +192,23 @@ describe('shopper notification center in a browser', () => {
     expect(await accessibilityViolations(page)).toEqual([]);
 
     await page.getByRole('tab', { name: /^Notifications/ }).click();
-    const muted = { id: stack.uid('evt'), type: 'INVENTORY_LOW_STOCK', occurredAt: new Date().toISOString(), userIds: [userId], data: { sku: 'TSHIRT-RED', productName: 'Red T-shirt', currentStock: 2 } };
+    const muted = {
+      id: stack.uid('evt'),
+      type: 'INVENTORY_LOW_STOCK',
+      occurredAt: new Date().toISOString(),
+      userIds: [userId],
+      data: { sku: 'TSHIRT-RED', productName: 'Red T-shirt', currentStock: 2 },
+    };
     await publish(muted);
     // An event of a category still on, published after: once it shows, the stream has had its chance.
     const after = await publishOrder(userId);
     await item(page, after.title).waitFor({ timeout: UI_TIMEOUT });
     await stack.client.eventResult(muted.id);
     const status = await stack.client.status(muted.id, userId);
-    expect(status.channels.in_app).toMatchObject({ state: 'suppressed', reason: expect.stringContaining('inventory_alerts') });
+    expect(status.channels.in_app).toMatchObject({
+      state: 'suppressed',
+      reason: expect.stringContaining('inventory_alerts'),
+    });
     expect(status.channels.email?.state).toBe('delivered');
     const notification = await stack.orm.em.fork().findOneOrFail(Notification, { eventId: muted.id });
     const feed = (await api.as(userId, { method: 'GET', url: '/api/notifications' })).json();
@@ -221,7 +242,9 @@ describe('shopper notification center in a browser', () => {
     await item(page, earlier.title).waitFor({ timeout: UI_TIMEOUT });
     // The event's relative action link is the shop's: on the shop's page it stays on the shop.
     const action = item(page, live.title).getByRole('link', { name: 'View order' });
-    expect(await action.evaluate((link) => (link as unknown as { href: string }).href)).toBe(`${shopOrigin}/profile/orders/9`);
+    expect(await action.evaluate((link) => (link as unknown as { href: string }).href)).toBe(
+      `${shopOrigin}/profile/orders/9`,
+    );
     await screenshotForReadme(page, 'widget-open');
     expect(await accessibilityViolations(page)).toEqual([]);
 
@@ -260,21 +283,32 @@ describe('shopper notification center in a browser', () => {
     const button = await markRead.boundingBox();
     expect(button!.x + button!.width).toBeLessThanOrEqual(phone.width);
     // Nothing wider than the screen: no sideways scrolling.
-    expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(phone.width);
+    expect(
+      await page.evaluate(
+        () =>
+          (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+            .documentElement.scrollWidth,
+      ),
+    ).toBeLessThanOrEqual(phone.width);
     await screenshotForReadme(page, 'inbox-phone');
     await markRead.click();
     await unreadSummary(page, 'no unread').waitFor({ timeout: UI_TIMEOUT });
   });
 
   it("opens relative action links on the shop's site (SHOP_URL), not on the notification service", async () => {
-    const shopApi = await new ApiTestApp(stack).start({ listen: true, configure: (config) => ({ ...config, api: { ...config.api, shopUrl: 'https://shop.example.test' } }) });
+    const shopApi = await new ApiTestApp(stack).start({
+      listen: true,
+      configure: (config) => ({ ...config, api: { ...config.api, shopUrl: 'https://shop.example.test' } }),
+    });
     try {
       const userId = await createShopper();
       const page = await newPage();
       await page.goto(`${shopApi.url}/inbox/`);
       await page.getByLabel('Access token (JWT)').fill(await token(userId));
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-      await page.getByRole('heading', { level: 1, name: 'Your notifications' }).waitFor({ timeout: UI_TIMEOUT });
+      await page
+        .getByRole('heading', { level: 1, name: 'Your notifications' })
+        .waitFor({ timeout: UI_TIMEOUT });
       const order = await publishOrder(userId);
       const action = item(page, order.title).getByRole('link', { name: 'View order' });
       await action.waitFor({ timeout: UI_TIMEOUT });
@@ -285,13 +319,18 @@ describe('shopper notification center in a browser', () => {
   });
 
   it('offers the demo users when dev sign-in is on, and signs in as one', async () => {
-    const devApi = await new ApiTestApp(stack).start({ listen: true, configure: (config) => ({ ...config, api: { ...config.api, devLogin: true } }) });
+    const devApi = await new ApiTestApp(stack).start({
+      listen: true,
+      configure: (config) => ({ ...config, api: { ...config.api, devLogin: true } }),
+    });
     try {
       const page = await newPage();
       await page.goto(`${devApi.url}/inbox/`);
       await page.getByRole('heading', { name: 'Demo users' }).waitFor({ timeout: UI_TIMEOUT });
       await page.getByRole('button', { name: 'Sign in as Ben' }).click();
-      await page.getByRole('heading', { level: 1, name: 'Your notifications' }).waitFor({ timeout: UI_TIMEOUT });
+      await page
+        .getByRole('heading', { level: 1, name: 'Your notifications' })
+        .waitFor({ timeout: UI_TIMEOUT });
       await page.getByText('Signed in as u_43', { exact: false }).waitFor({ timeout: UI_TIMEOUT });
       expect(await accessibilityViolations(page)).toEqual([]);
     } finally {
@@ -309,7 +348,10 @@ describe('shopper notification center in a browser', () => {
     const userId = await createShopper();
     const base = Date.now() - 3600_000;
     for (let i = 1; i <= 25; i++) {
-      await insertDeliveredNotification(stack, userId, { title: `Older notice ${String(i).padStart(2, '0')}`, createdAt: new Date(base + i * 1000) });
+      await insertDeliveredNotification(stack, userId, {
+        title: `Older notice ${String(i).padStart(2, '0')}`,
+        createdAt: new Date(base + i * 1000),
+      });
     }
     const page = await newPage();
     await signInToInbox(page, userId);
@@ -332,13 +374,20 @@ describe('shopper notification center in a browser', () => {
     const expiredEvent = page.evaluate(
       () =>
         new Promise<boolean>((resolve) => {
-          const bellElement = (globalThis as unknown as { document: { querySelector(s: string): { addEventListener(t: string, l: () => void): void } } }).document.querySelector('notification-bell');
+          const bellElement = (
+            globalThis as unknown as {
+              document: { querySelector(s: string): { addEventListener(t: string, l: () => void): void } };
+            }
+          ).document.querySelector('notification-bell');
           bellElement.addEventListener('session-expired', () => resolve(true));
         }),
     );
     await bell(page, 0).click();
     // The server ends the stream at the token's exp with `event: token_expired`.
-    await page.getByRole('alert').filter({ hasText: 'Your session has expired' }).waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'Your session has expired' })
+      .waitFor({ timeout: UI_TIMEOUT });
     expect(await expiredEvent).toBe(true);
   });
 });

@@ -24,14 +24,21 @@ type History = proto.temporal.api.history.v1.IHistory;
  * so Worker.runReplayHistories takes the result as a decoded history.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const protojson = require(require.resolve('protobufjs/ext/protojson', { paths: [dirname(require.resolve('@temporalio/proto/package.json'))] })) as {
+const protojson = require(
+  require.resolve('protobufjs/ext/protojson', {
+    paths: [dirname(require.resolve('@temporalio/proto/package.json'))],
+  }),
+) as {
   fromJson(type: unknown, json: unknown, options: { ignoreUnknownFields: boolean }): unknown;
 };
-const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
+const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType(
+  'temporal.api.history.v1.History',
+);
 
 function historyFromJSONFile(text: string): History {
   const json = JSON.parse(text) as { events?: unknown };
-  if (!Array.isArray(json?.events) || json.events.length === 0) throw new TypeError('not a history: expected {"events": [...]} with at least one event');
+  if (!Array.isArray(json?.events) || json.events.length === 0)
+    throw new TypeError('not a history: expected {"events": [...]} with at least one event');
   const history = protojson.fromJson(historyType, json, { ignoreUnknownFields: true }) as History | null;
   if (!history) throw new TypeError('not a history');
   return history;
@@ -70,8 +77,14 @@ describe('workflow determinism: recorded histories replay against the current wo
     const codec = new AesGcmPayloadCodec({ currentKeyId: 'replay', keys: { replay: randomBytes(32) } });
     let next = 0;
     try {
-      for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: bundle }, dataConverter: { payloadCodecs: [codec] } }, loaded)) {
-        outcomes.set(loaded[next++].file, result.error ? `${result.error.name}: ${result.error.message}` : null);
+      for await (const result of Worker.runReplayHistories(
+        { workflowBundle: { codePath: bundle }, dataConverter: { payloadCodecs: [codec] } },
+        loaded,
+      )) {
+        outcomes.set(
+          loaded[next++].file,
+          result.error ? `${result.error.name}: ${result.error.message}` : null,
+        );
       }
     } catch (err) {
       for (const { file } of loaded.slice(next)) outcomes.set(file, `replay aborted: ${String(err)}`);
@@ -83,6 +96,9 @@ describe('workflow determinism: recorded histories replay against the current wo
   });
 
   it.each(files.length > 0 ? files : ['(no history files)'])('%s replays without error', (file) => {
-    expect({ file, error: outcomes.has(file) ? outcomes.get(file) : 'not replayed' }).toEqual({ file, error: null });
+    expect({ file, error: outcomes.has(file) ? outcomes.get(file) : 'not replayed' }).toEqual({
+      file,
+      error: null,
+    });
   });
 });

@@ -14,7 +14,11 @@ describe('workflow worker process restart', () => {
   });
 
   async function startWorkflowWorker(): Promise<NodeProcess> {
-    const worker = new NodeProcess('src/bin/worker.ts', ['--workflows-only'], childEnvFor(stack.config, { WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE! }));
+    const worker = new NodeProcess(
+      'src/bin/worker.ts',
+      ['--workflows-only'],
+      childEnvFor(stack.config, { WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE! }),
+    );
     workers.push(worker);
     await worker.waitForLine(/^workflow workers polling task queues /, 30_000);
     return worker;
@@ -51,8 +55,18 @@ describe('workflow worker process restart', () => {
     const second = await startWorkflowWorker();
     await stack.smtp.waitForMessages(`${userId}@example.test`, 1, 30_000);
     const result = await stack.client.eventResult(eventId);
-    expect(result.notifications).toEqual([expect.objectContaining({ userId, workflowId: `event-${eventId}`, notificationId: row.id, state: 'delivered' })]);
-    expect((await stack.client.status(eventId, userId)).channels.email).toMatchObject({ state: 'delivered', attempts: 1 });
+    expect(result.notifications).toEqual([
+      expect.objectContaining({
+        userId,
+        workflowId: `event-${eventId}`,
+        notificationId: row.id,
+        state: 'delivered',
+      }),
+    ]);
+    expect((await stack.client.status(eventId, userId)).channels.email).toMatchObject({
+      state: 'delivered',
+      attempts: 1,
+    });
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
     expect((await second.stop()).code).toBe(0);
   }, 90_000);

@@ -4,8 +4,16 @@ import { ConfigError, loadConfig } from '../../src/config';
 describe('loadConfig', () => {
   it('applies the defaults of docs/contracts.md', () => {
     const config = loadConfig({});
-    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'notifications', campaignTaskQueue: 'notifications-campaigns', payloadEncryption: null });
-    expect(loadConfig({ TEMPORAL_TASK_QUEUE: 'q', TEMPORAL_CAMPAIGN_TASK_QUEUE: 'bulk' }).temporal).toMatchObject({ taskQueue: 'q', campaignTaskQueue: 'bulk' });
+    expect(config.temporal).toEqual({
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      taskQueue: 'notifications',
+      campaignTaskQueue: 'notifications-campaigns',
+      payloadEncryption: null,
+    });
+    expect(
+      loadConfig({ TEMPORAL_TASK_QUEUE: 'q', TEMPORAL_CAMPAIGN_TASK_QUEUE: 'bulk' }).temporal,
+    ).toMatchObject({ taskQueue: 'q', campaignTaskQueue: 'bulk' });
     expect(config.campaignMaxBacklog).toBe(5000);
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/notifications');
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
@@ -38,11 +46,17 @@ describe('loadConfig', () => {
   });
 
   it('refuses half a provider configuration', () => {
-    expect(() => loadConfig({ TWILIO_ACCOUNT_SID: 'AC1' })).toThrow(/TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM must be set together/);
+    expect(() => loadConfig({ TWILIO_ACCOUNT_SID: 'AC1' })).toThrow(
+      /TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM must be set together/,
+    );
   });
 
   it('reads per-channel worker settings; a zero rate turns the limiter off', () => {
-    const config = loadConfig({ SEND_EMAIL_CONCURRENCY: '7', SEND_EMAIL_RATE_MAX: '0', DELIVERY_CHANNELS: 'email, sms' });
+    const config = loadConfig({
+      SEND_EMAIL_CONCURRENCY: '7',
+      SEND_EMAIL_RATE_MAX: '0',
+      DELIVERY_CHANNELS: 'email, sms',
+    });
     expect(config.channels.email).toMatchObject({ concurrency: 7, rateLimit: null });
     expect(config.deliveryChannels).toEqual(['email', 'sms']);
   });
@@ -53,16 +67,22 @@ describe('loadConfig: browser surfaces (docs/contracts.md, "Browser surfaces")',
     expect(loadConfig({}).api.sessionTtlMs).toBe(8 * 3600_000);
     expect(loadConfig({ SESSION_TTL_MS: '60000' }).api.sessionTtlMs).toBe(60_000);
     expect(() => loadConfig({ SESSION_TTL_MS: '59999' })).toThrow(/^invalid configuration: SESSION_TTL_MS/);
-    expect(() => loadConfig({ SESSION_TTL_MS: String(7 * 24 * 3600_000 + 1) })).toThrow(/^invalid configuration: SESSION_TTL_MS/);
+    expect(() => loadConfig({ SESSION_TTL_MS: String(7 * 24 * 3600_000 + 1) })).toThrow(
+      /^invalid configuration: SESSION_TTL_MS/,
+    );
   });
 });
 
 describe('loadConfig: WIDGET_ORIGINS', () => {
   it('reads a comma list of origins, none by default, and names an entry that is not an origin', () => {
     expect(loadConfig({}).api.widgetOrigins).toEqual([]);
-    expect(loadConfig({ WIDGET_ORIGINS: 'https://shop.example, http://localhost:8080/' }).api.widgetOrigins).toEqual(['https://shop.example', 'http://localhost:8080']);
+    expect(
+      loadConfig({ WIDGET_ORIGINS: 'https://shop.example, http://localhost:8080/' }).api.widgetOrigins,
+    ).toEqual(['https://shop.example', 'http://localhost:8080']);
     for (const bad of ['shop.example', 'https://shop.example/widget', 'ftp://shop.example', '*']) {
-      expect(() => loadConfig({ WIDGET_ORIGINS: bad })).toThrow(`invalid configuration: WIDGET_ORIGINS: "${bad}" is not an origin (scheme://host[:port])`);
+      expect(() => loadConfig({ WIDGET_ORIGINS: bad })).toThrow(
+        `invalid configuration: WIDGET_ORIGINS: "${bad}" is not an origin (scheme://host[:port])`,
+      );
     }
   });
 });
@@ -70,10 +90,14 @@ describe('loadConfig: WIDGET_ORIGINS', () => {
 describe('loadConfig: DEV_LOGIN', () => {
   it('is off by default, and only `npm run dev` (allowDevCredentials) may turn it on', () => {
     expect(loadConfig({}).api.devLogin).toBe(false);
-    expect(() => loadConfig({ DEV_LOGIN: 'true' })).toThrow('invalid configuration: DEV_LOGIN: signs anyone in as a demo user; only `npm run dev` may turn it on');
+    expect(() => loadConfig({ DEV_LOGIN: 'true' })).toThrow(
+      'invalid configuration: DEV_LOGIN: signs anyone in as a demo user; only `npm run dev` may turn it on',
+    );
     expect(loadConfig({ DEV_LOGIN: 'true' }, { allowDevCredentials: true }).api.devLogin).toBe(true);
     expect(loadConfig(withDevApiCredentials({}), { allowDevCredentials: true }).api.devLogin).toBe(true);
-    expect(loadConfig(withDevApiCredentials({ DEV_LOGIN: 'false' }), { allowDevCredentials: true }).api.devLogin).toBe(false);
+    expect(
+      loadConfig(withDevApiCredentials({ DEV_LOGIN: 'false' }), { allowDevCredentials: true }).api.devLogin,
+    ).toBe(false);
     expect(() => loadConfig({ DEV_LOGIN: 'yes' })).toThrow(/^invalid configuration: DEV_LOGIN/);
   });
 });

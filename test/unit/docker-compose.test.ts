@@ -15,21 +15,34 @@ describe('docker-compose.yml', () => {
   }
 
   it('publishes no data store or Temporal port, and other tools on loopback only', () => {
-    expect([...services.keys()]).toEqual(expect.arrayContaining(['postgres', 'redis', 'temporal-postgres', 'temporal', 'api']));
+    expect([...services.keys()]).toEqual(
+      expect.arrayContaining(['postgres', 'redis', 'temporal-postgres', 'temporal', 'api']),
+    );
     for (const name of ['postgres', 'redis', 'temporal-postgres', 'temporal']) {
-      expect({ name, ports: services.get(name)!.filter((line) => /^\s+ports:/.test(line)) }).toEqual({ name, ports: [] });
+      expect({ name, ports: services.get(name)!.filter((line) => /^\s+ports:/.test(line)) }).toEqual({
+        name,
+        ports: [],
+      });
     }
     for (const [name, lines] of services) {
-      for (const line of lines.filter((l) => /^\s+ports:/.test(l) && name !== 'api')) expect({ name, line }).toEqual({ name, line: expect.stringMatching(/ports: \["127\.0\.0\.1:/) });
+      for (const line of lines.filter((l) => /^\s+ports:/.test(l) && name !== 'api'))
+        expect({ name, line }).toEqual({ name, line: expect.stringMatching(/ports: \[["']127\.0\.0\.1:/) });
     }
   });
 
   it('requires every secret (${VAR:?...}) and has no default for any variable', () => {
     expect(text).not.toMatch(/\$\{[A-Z_]+:?-/);
-    const secrets = text.split('\n').filter((line) => /^\s+[A-Z_]*(PASSWORD|PWD|SECRET|API_KEYS|TOKEN|AUTH|ENCRYPTION_KEYS)[A-Z_]*:/.test(line));
+    const secrets = text
+      .split('\n')
+      .filter((line) =>
+        /^\s+[A-Z_]*(PASSWORD|PWD|SECRET|API_KEYS|TOKEN|AUTH|ENCRYPTION_KEYS)[A-Z_]*:/.test(line),
+      );
     expect(secrets.length).toBeGreaterThanOrEqual(8);
-    expect(secrets.some((line) => /PAYLOAD_ENCRYPTION_KEYS: \$\{PAYLOAD_ENCRYPTION_KEYS:\?/.test(line))).toBe(true);
+    expect(secrets.some((line) => /PAYLOAD_ENCRYPTION_KEYS: \$\{PAYLOAD_ENCRYPTION_KEYS:\?/.test(line))).toBe(
+      true,
+    );
     for (const line of secrets) expect(line).toMatch(/:\s+\$\{[A-Z_]+:\?/);
-    for (const line of text.split('\n').filter((l) => /^\s+[A-Z_]+_URL: \S+:\/\/[^/\s]*@/.test(l))) expect(line).toMatch(/:\$\{[A-Z_]+:\?[^}]*\}@/);
+    for (const line of text.split('\n').filter((l) => /^\s+[A-Z_]+_URL: \S+:\/\/[^/\s]*@/.test(l)))
+      expect(line).toMatch(/:\$\{[A-Z_]+:\?[^}]*\}@/);
   });
 });

@@ -1,5 +1,10 @@
 import { EVENT_TYPES } from '../../src/domain/business-event';
-import { correlationKeyOf, EVENT_CATALOG, FOLLOW_UP_KINDS, isMandatory } from '../../src/domain/event-catalog';
+import {
+  correlationKeyOf,
+  EVENT_CATALOG,
+  FOLLOW_UP_KINDS,
+  isMandatory,
+} from '../../src/domain/event-catalog';
 import { DEFAULT_TEMPLATES } from '../../src/db/seeds/default-templates';
 import { assertTemplateCompiles } from '../../src/templates/render-template';
 import { REQUIRED_TEMPLATE_FIELDS, type TemplatedChannel } from '../../src/templates/template-fields';
@@ -15,7 +20,9 @@ describe('event catalog', () => {
   });
 
   it('every follow-up has a template, and every cancelled kind is scheduled by some event', () => {
-    const scheduled = EVENT_TYPES.flatMap((t) => (EVENT_CATALOG[t].followUp ? [EVENT_CATALOG[t].followUp!] : []));
+    const scheduled = EVENT_TYPES.flatMap((t) =>
+      EVENT_CATALOG[t].followUp ? [EVENT_CATALOG[t].followUp] : [],
+    );
     for (const followUp of scheduled) expect(seeded.has(followUp.templateCode)).toBe(true);
     const cancelled = EVENT_TYPES.flatMap((t) => EVENT_CATALOG[t].cancelsFollowUps ?? []);
     for (const kind of cancelled) expect(scheduled.map((f) => f.kind)).toContain(kind);
@@ -25,8 +32,10 @@ describe('event catalog', () => {
   it('seeded templates compile and carry the fields their channel renders', () => {
     for (const template of DEFAULT_TEMPLATES) {
       for (const [channel, fields] of Object.entries(template.channels)) {
-        expect(Object.keys(fields!)).toEqual(expect.arrayContaining(REQUIRED_TEMPLATE_FIELDS[channel as TemplatedChannel]));
-        expect(() => assertTemplateCompiles(fields!)).not.toThrow();
+        expect(Object.keys(fields)).toEqual(
+          expect.arrayContaining(REQUIRED_TEMPLATE_FIELDS[channel as TemplatedChannel]),
+        );
+        expect(() => assertTemplateCompiles(fields)).not.toThrow();
       }
     }
   });

@@ -2,7 +2,7 @@ import { EventLedger } from '../../src/domain/event-ledger';
 
 const T0 = Date.parse('2026-11-25T12:00:00Z');
 
-describe('EventLedger (the event workflow\'s bookkeeping)', () => {
+describe("EventLedger (the event workflow's bookkeeping)", () => {
   it('keeps one wake-up per distinct send time and drops the times that came', () => {
     const ledger = new EventLedger();
     ledger.apply({
@@ -24,15 +24,28 @@ describe('EventLedger (the event workflow\'s bookkeeping)', () => {
 
   it('waits for the channel deadline only while something sends, and settles when nothing waits or sends', () => {
     const ledger = new EventLedger();
-    ledger.apply({ recipients: [{ userId: 'a', state: 'sending', notificationId: 'n1' }], wakeTimes: [], nextDeadlineMs: T0 + 60_000 });
+    ledger.apply({
+      recipients: [{ userId: 'a', state: 'sending', notificationId: 'n1' }],
+      wakeTimes: [],
+      nextDeadlineMs: T0 + 60_000,
+    });
     expect(ledger.nextTimerAt()).toBe(T0 + 60_000);
     expect(ledger.deadlinePassed(T0 + 59_999)).toBe(false);
     expect(ledger.deadlinePassed(T0 + 60_000)).toBe(true);
     // A reconcile reports the complete picture: the deadline it gives replaces the old one.
-    ledger.apply({ recipients: [{ userId: 'a', state: 'delivered', notificationId: 'n1' }], wakeTimes: [], nextDeadlineMs: null }, { deadlineIsComplete: true });
+    ledger.apply(
+      {
+        recipients: [{ userId: 'a', state: 'delivered', notificationId: 'n1' }],
+        wakeTimes: [],
+        nextDeadlineMs: null,
+      },
+      { deadlineIsComplete: true },
+    );
     expect(ledger.isSettled()).toBe(true);
     expect(ledger.nextTimerAt()).toBeNull();
-    expect(ledger.results('event-e1')).toEqual([{ userId: 'a', workflowId: 'event-e1', notificationId: 'n1', state: 'delivered' }]);
+    expect(ledger.results('event-e1')).toEqual([
+      { userId: 'a', workflowId: 'event-e1', notificationId: 'n1', state: 'delivered' },
+    ]);
   });
 
   it('answers status per recipient (or the only one) and names why a control cannot apply', () => {
@@ -40,11 +53,21 @@ describe('EventLedger (the event workflow\'s bookkeeping)', () => {
     ledger.apply({
       recipients: [
         { userId: 'a', state: 'scheduled', notificationId: 'n1', sendAt: '2026-11-25T13:00:00.000Z' },
-        { userId: 'b', state: 'sending', notificationId: 'n2', channels: { email: { state: 'queued', attempts: 0 } } },
+        {
+          userId: 'b',
+          state: 'sending',
+          notificationId: 'n2',
+          channels: { email: { state: 'queued', attempts: 0 } },
+        },
         { userId: 'c', state: 'failed', error: 'recipient "c" does not exist' },
       ],
     });
-    expect(ledger.status('a')).toEqual({ state: 'scheduled', sendAt: '2026-11-25T13:00:00.000Z', notificationId: 'n1', channels: {} });
+    expect(ledger.status('a')).toEqual({
+      state: 'scheduled',
+      sendAt: '2026-11-25T13:00:00.000Z',
+      notificationId: 'n1',
+      channels: {},
+    });
     expect(ledger.status('b').channels).toEqual({ email: { state: 'queued', attempts: 0 } });
     expect(ledger.status().error).toMatch(/several recipients/);
     expect(ledger.status('zz').error).toMatch(/no notification for recipient "zz"/);

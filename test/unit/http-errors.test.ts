@@ -25,7 +25,16 @@ describe('parseRetryAfter', () => {
   });
 
   it('defaults when missing or unparseable', () => {
-    for (const v of [undefined, null, '', '   ', 'soon', '-5', '2026-11-25', 'Wed, 99 Foo 2026 10:00:00 GMT']) {
+    for (const v of [
+      undefined,
+      null,
+      '',
+      '   ',
+      'soon',
+      '-5',
+      '2026-11-25',
+      'Wed, 99 Foo 2026 10:00:00 GMT',
+    ]) {
       expect(parseRetryAfter(v, now)).toBe(DEFAULT_RETRY_AFTER_MS);
     }
     expect(DEFAULT_RETRY_AFTER_MS).toBe(1_000);
@@ -47,15 +56,20 @@ describe('classifyHttpResponse', () => {
     const err = classifyHttpResponse('twilio', 429, '{"code":20429}', '7', now);
     expect(err).toBeInstanceOf(ProviderRateLimitedError);
     expect((err as ProviderRateLimitedError).retryAfterMs).toBe(7_000);
-    expect((classifyHttpResponse('p', 429, '', null, now) as ProviderRateLimitedError).retryAfterMs).toBe(1_000);
+    expect((classifyHttpResponse('p', 429, '', null, now) as ProviderRateLimitedError).retryAfterMs).toBe(
+      1_000,
+    );
   });
 
-  it.each([400, 401, 403, 404, 410, 413, 422, 301])('makes %i permanent, with status and body excerpt', (status) => {
-    const err = classifyHttpResponse('twilio', status, '{"code": 21211,\n "message": "Invalid To"}');
-    expect(err).toBeInstanceOf(PermanentDeliveryError);
-    expect((err as PermanentDeliveryError).statusCode).toBe(status);
-    expect(err?.message).toBe(`twilio responded ${status}: {"code": 21211, "message": "Invalid To"}`);
-  });
+  it.each([400, 401, 403, 404, 410, 413, 422, 301])(
+    'makes %i permanent, with status and body excerpt',
+    (status) => {
+      const err = classifyHttpResponse('twilio', status, '{"code": 21211,\n "message": "Invalid To"}');
+      expect(err).toBeInstanceOf(PermanentDeliveryError);
+      expect((err as PermanentDeliveryError).statusCode).toBe(status);
+      expect(err?.message).toBe(`twilio responded ${status}: {"code": 21211, "message": "Invalid To"}`);
+    },
+  );
 
   it.each([500, 502, 503, 504, 408])('keeps %i transient (plain Error)', (status) => {
     const err = classifyHttpResponse('p', status, 'upstream down');

@@ -6,7 +6,12 @@ import { UnrecoverableError } from 'bullmq';
 import { Redis, ReplyError } from 'ioredis';
 // The class node-postgres throws for a server's ErrorResponse (pg re-exports it; pg itself ships no types).
 import { DatabaseError } from 'pg-protocol';
-import { InfrastructureError, infrastructureBackoffMs, infrastructureKind, isInfrastructureError } from '../../src/delivery/infrastructure-errors';
+import {
+  InfrastructureError,
+  infrastructureBackoffMs,
+  infrastructureKind,
+  isInfrastructureError,
+} from '../../src/delivery/infrastructure-errors';
 import { PermanentDeliveryError } from '../../src/delivery/providers/provider';
 import { maxStalledCountFor } from '../../src/delivery/channel-worker';
 import { InfrastructureRetryLog } from '../../src/delivery/infrastructure-recovery';
@@ -43,7 +48,12 @@ function serverError(message: string, code: string, severity: 'ERROR' | 'FATAL')
 describe('isInfrastructureError on errors produced by real failures', () => {
   it('Postgres unreachable, through MikroORM (a DriverException carrying ECONNREFUSED) and raw execute', async () => {
     const port = await closedPort();
-    const orm = await MikroORM.init({ clientUrl: `postgres://postgres@127.0.0.1:${port}/x`, entities: [], discovery: { warnWhenNoEntities: false }, connect: false });
+    const orm = await MikroORM.init({
+      clientUrl: `postgres://postgres@127.0.0.1:${port}/x`,
+      entities: [],
+      discovery: { warnWhenNoEntities: false },
+      connect: false,
+    });
     try {
       const raw = await thrownBy(() => orm.em.fork().getConnection().execute('select 1'));
       expect((raw as { code?: string }).code).toBe('ECONNREFUSED');
@@ -69,7 +79,8 @@ describe('isInfrastructureError on errors produced by real failures', () => {
       const notWritable = await thrownBy(() => offline.get('k'));
       const connectionClosed = await thrownBy(() => closed.connect());
       expect((connectionClosed as Error).message).toBe('Connection is closed.');
-      for (const err of [maxRetries, notWritable, connectionClosed]) expect(isInfrastructureError(err)).toBe(true);
+      for (const err of [maxRetries, notWritable, connectionClosed])
+        expect(isInfrastructureError(err)).toBe(true);
     } finally {
       retrying.disconnect();
       offline.disconnect();
@@ -93,8 +104,15 @@ describe('isInfrastructureError on errors produced by real failures', () => {
   });
 
   it('messages without a code: a connection cut mid-query (pg, as knex prefixes it), a full knex pool', () => {
-    expect(isInfrastructureError(new Error('select pg_sleep(10) - Connection terminated unexpectedly'))).toBe(true);
-    const knexTimeout = Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full. Are you missing a .transacting(trx) call?'), { name: 'KnexTimeoutError', sql: 'select 1' });
+    expect(isInfrastructureError(new Error('select pg_sleep(10) - Connection terminated unexpectedly'))).toBe(
+      true,
+    );
+    const knexTimeout = Object.assign(
+      new Error(
+        'Knex: Timeout acquiring a connection. The pool is probably full. Are you missing a .transacting(trx) call?',
+      ),
+      { name: 'KnexTimeoutError', sql: 'select 1' },
+    );
     expect(isInfrastructureError(knexTimeout)).toBe(true);
   });
 
@@ -113,7 +131,11 @@ describe('isInfrastructureError on errors produced by real failures', () => {
     const connection = Connection.lazy({ address: `127.0.0.1:${await closedPort()}`, connectTimeout: 500 });
     try {
       // The client retries UNAVAILABLE for a while; a deadline keeps the test short (and gives the other status).
-      const err = await thrownBy(() => connection.withDeadline(Date.now() + 1_500, () => new Client({ connection }).workflow.getHandle('event-x').signal('outcomesReady')));
+      const err = await thrownBy(() =>
+        connection.withDeadline(Date.now() + 1_500, () =>
+          new Client({ connection }).workflow.getHandle('event-x').signal('outcomesReady'),
+        ),
+      );
       expect((err as Error).name).toBe('ServiceError');
       expect([4, 14]).toContain(((err as Error).cause as { code?: number }).code);
       expect(isInfrastructureError(err)).toBe(true);
@@ -123,7 +145,10 @@ describe('isInfrastructureError on errors produced by real failures', () => {
   });
 
   it('an InfrastructureError, and an error caused by one', () => {
-    const infra = new InfrastructureError('in-app delivery: marking the notification delivered in Postgres', new Error('boom'));
+    const infra = new InfrastructureError(
+      'in-app delivery: marking the notification delivered in Postgres',
+      new Error('boom'),
+    );
     expect(infra.message).toBe('in-app delivery: marking the notification delivered in Postgres: boom');
     expect(isInfrastructureError(infra)).toBe(true);
     expect(isInfrastructureError(new Error('outer', { cause: infra }))).toBe(true);
@@ -133,7 +158,9 @@ describe('isInfrastructureError on errors produced by real failures', () => {
     const notOurs = [
       new Error('boom'),
       serverError('relation "things" does not exist', '42P01', 'ERROR'),
-      new UniqueConstraintViolationException(serverError('duplicate key value violates unique constraint', '23505', 'ERROR')),
+      new UniqueConstraintViolationException(
+        serverError('duplicate key value violates unique constraint', '23505', 'ERROR'),
+      ),
       new ReplyError('ERR wrong number of arguments for command'),
       new PermanentDeliveryError('550 mailbox unavailable'),
       new UnrecoverableError('notification not found'),
@@ -149,14 +176,29 @@ describe('infrastructureKind', () => {
   it('names the service (what a worker waits for before promoting the jobs it put back)', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     expect(infrastructureKind(refused)).toBe('network');
-    expect(infrastructureKind(serverError('the database system is shutting down', '57P03', 'FATAL'))).toBe('postgres');
+    expect(infrastructureKind(serverError('the database system is shutting down', '57P03', 'FATAL'))).toBe(
+      'postgres',
+    );
     expect(infrastructureKind(new Error('select 1 - Connection terminated unexpectedly'))).toBe('postgres');
-    expect(infrastructureKind(new ReplyError("OOM command not allowed when used memory > 'maxmemory'."))).toBe('redis');
+    expect(
+      infrastructureKind(new ReplyError("OOM command not allowed when used memory > 'maxmemory'.")),
+    ).toBe('redis');
     expect(infrastructureKind(new Error('Connection is closed.'))).toBe('redis');
-    expect(infrastructureKind(Object.assign(new Error('14 UNAVAILABLE'), { code: 14, details: 'No connection established' }))).toBe('temporal');
+    expect(
+      infrastructureKind(
+        Object.assign(new Error('14 UNAVAILABLE'), { code: 14, details: 'No connection established' }),
+      ),
+    ).toBe('temporal');
     // Wrapped: the cause decides; a wrapper around anything else is ours all the same.
     expect(infrastructureKind(new InfrastructureError('in-app delivery', refused))).toBe('network');
-    expect(infrastructureKind(new InfrastructureError('in-app delivery', serverError('relation "x" does not exist', '42P01', 'ERROR')))).toBe('unspecified');
+    expect(
+      infrastructureKind(
+        new InfrastructureError(
+          'in-app delivery',
+          serverError('relation "x" does not exist', '42P01', 'ERROR'),
+        ),
+      ),
+    ).toBe('unspecified');
     expect(infrastructureKind(new Error('boom'))).toBeNull();
   });
 });
@@ -164,7 +206,9 @@ describe('infrastructureKind', () => {
 describe('infrastructureBackoffMs', () => {
   it('starts at 1 s, doubles, is capped and jitters down by at most 20 %', () => {
     const noJitter = () => 0;
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 100].map((n) => infrastructureBackoffMs(n, 60_000, noJitter))).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 100].map((n) => infrastructureBackoffMs(n, 60_000, noJitter))).toEqual([
+      1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000,
+    ]);
     expect(infrastructureBackoffMs(1, 60_000, () => 0.999)).toBeGreaterThanOrEqual(800);
     expect(infrastructureBackoffMs(10, 5_000, noJitter)).toBe(5_000);
   });
@@ -198,11 +242,14 @@ describe('maxStalledCountFor', () => {
 });
 
 describe('Redis backpressure', () => {
-  const info = (used: number, max: number) => `# Memory\r\nused_memory:${used}\r\nused_memory_human:1M\r\nmaxmemory:${max}\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n`;
+  const info = (used: number, max: number) =>
+    `# Memory\r\nused_memory:${used}\r\nused_memory_human:1M\r\nmaxmemory:${max}\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n`;
 
   it('reads used_memory and maxmemory from INFO memory, and names a missing field', () => {
     expect(parseInfoMemory(info(900, 1000))).toEqual({ usedMemory: 900, maxMemory: 1000 });
-    expect(() => parseInfoMemory('# Memory\r\nused_memory:1\r\n')).toThrow('INFO memory has no maxmemory field');
+    expect(() => parseInfoMemory('# Memory\r\nused_memory:1\r\n')).toThrow(
+      'INFO memory has no maxmemory field',
+    );
   });
 
   it('is nearly full at the ratio of maxmemory; never without maxmemory or with ratio 0', () => {

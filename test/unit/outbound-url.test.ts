@@ -32,9 +32,12 @@ describe('blockedAddressReason', () => {
     expect(blockedAddressReason(ip)).toBe(reason);
   });
 
-  it.each(['8.8.8.8', '172.32.0.1', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])('allows the public address %s', (ip) => {
-    expect(blockedAddressReason(ip)).toBeNull();
-  });
+  it.each(['8.8.8.8', '172.32.0.1', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])(
+    'allows the public address %s',
+    (ip) => {
+      expect(blockedAddressReason(ip)).toBeNull();
+    },
+  );
 
   it('lets explicitly allowed ranges through (development and tests), and only those', () => {
     expect(blockedAddressReason('127.0.0.1', ['127.0.0.0/8'])).toBeNull();
@@ -75,16 +78,24 @@ describe('outboundUrlProblem', () => {
   it('accepts http and loopback only when explicitly allowed', () => {
     const dev = { allowHttp: true, allowedCidrs: ['127.0.0.0/8'], allowedHosts: null };
     expect(outboundUrlProblem('http://127.0.0.1:4000/hook', dev)).toBeNull();
-    expect(outboundUrlProblem('http://169.254.169.254/', dev)).toBe('points to a link-local or metadata address');
-    expect(outboundUrlProblem('http://127.0.0.1:4000/hook', { ...dev, allowHttp: false })).toBe('must be an https URL');
+    expect(outboundUrlProblem('http://169.254.169.254/', dev)).toBe(
+      'points to a link-local or metadata address',
+    );
+    expect(outboundUrlProblem('http://127.0.0.1:4000/hook', { ...dev, allowHttp: false })).toBe(
+      'must be an https URL',
+    );
   });
 
   it('limits push endpoints to the configured push services', () => {
     const push = { ...strict, allowedHosts: DEFAULT_PUSH_HOSTS };
     expect(outboundUrlProblem('https://fcm.googleapis.com/fcm/send/abc', push)).toBeNull();
     expect(outboundUrlProblem('https://web.push.apple.com/QG', push)).toBeNull();
-    expect(outboundUrlProblem('https://evil.example/wpush', push)).toBe('host evil.example is not an allowed host');
-    expect(outboundUrlProblem('https://push.apple.com.evil.example/', push)).toBe('host push.apple.com.evil.example is not an allowed host');
+    expect(outboundUrlProblem('https://evil.example/wpush', push)).toBe(
+      'host evil.example is not an allowed host',
+    );
+    expect(outboundUrlProblem('https://push.apple.com.evil.example/', push)).toBe(
+      'host push.apple.com.evil.example is not an allowed host',
+    );
     expect(hostAllowed('PUSH.APPLE.COM', ['*.push.apple.com'])).toBe(false);
     expect(hostAllowed('anything', ['*'])).toBe(true);
   });

@@ -9,8 +9,10 @@ import {
 
 const at = (iso: string): Date => new Date(iso);
 const q = (start: string, end: string, timezone: string): QuietHours => ({ start, end, timezone });
-const endAfter = (iso: string, quiet: QuietHours): string | null => quietHoursEndAfter(at(iso), quiet)?.toISOString() ?? null;
-const next = (iso: string, quiet: QuietHours | null | undefined): string => nextAllowedSendTime(at(iso), quiet).toISOString();
+const endAfter = (iso: string, quiet: QuietHours): string | null =>
+  quietHoursEndAfter(at(iso), quiet)?.toISOString() ?? null;
+const next = (iso: string, quiet: QuietHours | null | undefined): string =>
+  nextAllowedSendTime(at(iso), quiet).toISOString();
 
 function validationError(input: unknown): InvalidQuietHoursError {
   try {
@@ -38,7 +40,9 @@ describe('validateQuietHours', () => {
     const err = validationError(q('25:00', '07:00', 'Asia/Kolkata'));
     expect(err).toBeInstanceOf(Error);
     expect(err.field).toBe('start');
-    expect(err.message).toBe('invalid quiet hours: start: expected a 24-hour "HH:MM" time (00:00-23:59), got "25:00"');
+    expect(err.message).toBe(
+      'invalid quiet hours: start: expected a 24-hour "HH:MM" time (00:00-23:59), got "25:00"',
+    );
     expect(validationError(q('22:00', '25:00', 'Asia/Kolkata')).field).toBe('end');
   });
 
@@ -53,7 +57,9 @@ describe('validateQuietHours', () => {
   });
 
   it('rejects a missing or empty time zone', () => {
-    expect(validationError({ start: '22:00', end: '07:00' }).message).toMatch(/^invalid quiet hours: timezone: /);
+    expect(validationError({ start: '22:00', end: '07:00' }).message).toMatch(
+      /^invalid quiet hours: timezone: /,
+    );
     expect(validationError(q('22:00', '07:00', '')).field).toBe('timezone');
   });
 
@@ -68,7 +74,9 @@ describe('validateQuietHours', () => {
   });
 
   it('is applied by the other functions too', () => {
-    expect(() => isWithinQuietHours(at('2026-01-01T00:00:00Z'), q('22:00', '07:00', 'Mars/Base'))).toThrow(/timezone/);
+    expect(() => isWithinQuietHours(at('2026-01-01T00:00:00Z'), q('22:00', '07:00', 'Mars/Base'))).toThrow(
+      /timezone/,
+    );
     expect(() => nextAllowedSendTime(at('2026-01-01T00:00:00Z'), q('7', '07:00', 'UTC'))).toThrow(/start/);
     expect(() => isWithinQuietHours(new Date(NaN), q('22:00', '07:00', 'UTC'))).toThrow(RangeError);
   });
@@ -264,7 +272,15 @@ describe('invariants around DST transitions', () => {
     ['01:15', '01:45'],
     ['23:30', '00:15'],
   ];
-  const days = ['2026-03-07T12:00:00Z', '2026-03-28T12:00:00Z', '2026-04-04T00:00:00Z', '2026-09-05T00:00:00Z', '2026-10-03T12:00:00Z', '2026-10-24T12:00:00Z', '2026-10-31T12:00:00Z'];
+  const days = [
+    '2026-03-07T12:00:00Z',
+    '2026-03-28T12:00:00Z',
+    '2026-04-04T00:00:00Z',
+    '2026-09-05T00:00:00Z',
+    '2026-10-03T12:00:00Z',
+    '2026-10-24T12:00:00Z',
+    '2026-10-31T12:00:00Z',
+  ];
   const STEP = 25 * 60_000;
   const SAMPLE = 10 * 60_000;
 
@@ -278,14 +294,17 @@ describe('invariants around DST transitions', () => {
       if (isWithinQuietHours(new Date(result), quiet)) found.push(`result inside: ${where}`);
       if (result > t && !isWithinQuietHours(new Date(result - 1), quiet)) found.push(`ends late: ${where}`);
       for (let s = t; s < result; s += SAMPLE) {
-        if (!isWithinQuietHours(new Date(s), quiet)) found.push(`skips ${new Date(s).toISOString()}: ${where}`);
+        if (!isWithinQuietHours(new Date(s), quiet))
+          found.push(`skips ${new Date(s).toISOString()}: ${where}`);
       }
     }
     return found;
   }
 
   it.each(zones)('%s: the result is the first instant outside the window', (timezone) => {
-    const found = windows.flatMap(([start, end]) => days.flatMap((day) => violations(q(start, end, timezone), at(day).getTime())));
+    const found = windows.flatMap(([start, end]) =>
+      days.flatMap((day) => violations(q(start, end, timezone), at(day).getTime())),
+    );
     expect(found).toEqual([]);
   });
 });

@@ -2,14 +2,21 @@ import { renderTemplateFields, TemplateVariableMissingError } from '../../src/te
 
 describe('renderTemplateFields', () => {
   it('escapes HTML in html fields only', () => {
-    const out = renderTemplateFields({ html: '<p>{{name}}</p>', text: 'Hi {{name}}' }, { name: '<b>Ann & Co</b>' });
+    const out = renderTemplateFields(
+      { html: '<p>{{name}}</p>', text: 'Hi {{name}}' },
+      { name: '<b>Ann & Co</b>' },
+    );
     expect(out.html).toBe('<p>&lt;b&gt;Ann &amp; Co&lt;/b&gt;</p>');
     expect(out.text).toBe('Hi <b>Ann & Co</b>');
   });
 
   it('names the missing variable and field instead of rendering undefined', () => {
-    expect(() => renderTemplateFields({ subject: 'Order {{orderNumber}}' }, {})).toThrow(TemplateVariableMissingError);
-    expect(() => renderTemplateFields({ subject: 'Order {{orderNumber}}' }, {})).toThrow(/"subject".*"orderNumber"/);
+    expect(() => renderTemplateFields({ subject: 'Order {{orderNumber}}' }, {})).toThrow(
+      TemplateVariableMissingError,
+    );
+    expect(() => renderTemplateFields({ subject: 'Order {{orderNumber}}' }, {})).toThrow(
+      /"subject".*"orderNumber"/,
+    );
   });
 
   it('renders nested variables', () => {

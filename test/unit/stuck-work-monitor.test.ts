@@ -10,12 +10,19 @@ describe('STUCK_WORK_SCAN_MS', () => {
   });
 
   it.each(['-1', '1.5', 'soon', '999'])('refuses %p naming the variable', (value) => {
-    expect(() => stuckWorkScanMsFrom({ STUCK_WORK_SCAN_MS: value })).toThrow(`STUCK_WORK_SCAN_MS must be 0 (off) or a whole number of milliseconds of at least 1000, got "${value}"`);
+    expect(() => stuckWorkScanMsFrom({ STUCK_WORK_SCAN_MS: value })).toThrow(
+      `STUCK_WORK_SCAN_MS must be 0 (off) or a whole number of milliseconds of at least 1000, got "${value}"`,
+    );
   });
 });
 
 describe('rotating through running workflows, oldest first', () => {
-  const run = (i: number) => ({ workflowId: `wf-${i}`, runId: `r${i}`, workflowType: 't', startedAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString() });
+  const run = (i: number) => ({
+    workflowId: `wf-${i}`,
+    runId: `r${i}`,
+    workflowType: 't',
+    startedAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+  });
   const runs = [run(3), run(1), run(4), run(2), run(0)];
   const ids = (w: { workflowId: string }[]) => w.map((r) => r.workflowId);
 

@@ -4,7 +4,12 @@ import { templateVariables } from '../../src/templates/template-variables';
 
 describe('templateVariables', () => {
   it("defaults userName to the recipient's name", () => {
-    expect(templateVariables({ orderNumber: 'A-1' }, {}, { name: 'Asha' })).toEqual({ orderNumber: 'A-1', userName: 'Asha', actionUrl: undefined, actionText: undefined });
+    expect(templateVariables({ orderNumber: 'A-1' }, {}, { name: 'Asha' })).toEqual({
+      orderNumber: 'A-1',
+      userName: 'Asha',
+      actionUrl: undefined,
+      actionText: undefined,
+    });
   });
 
   it('keeps a userName the data carries', () => {
@@ -22,19 +27,28 @@ describe('templateVariables', () => {
     expect(templateVariables({ actionUrl: 'javascript:alert(1)' }, {}, null).actionUrl).toBeUndefined();
     expect(templateVariables({}, { actionUrl: ' data:text/html,x' }, null).actionUrl).toBeUndefined();
     expect(templateVariables({}, { actionUrl: '/orders/1' }, null).actionUrl).toBe('/orders/1');
-    expect(channelContent('push', { title: 'T', body: 'B', actionUrl: '' }, { actionUrl: 'vbscript:x' })).toEqual({ title: 'T', body: 'B', url: undefined });
+    expect(
+      channelContent('push', { title: 'T', body: 'B', actionUrl: '' }, { actionUrl: 'vbscript:x' }),
+    ).toEqual({ title: 'T', body: 'B', url: undefined });
   });
 
   it('takes actionUrl / actionText from the options, else from the data, and always has both keys', () => {
     const vars = templateVariables({ actionUrl: '/data' }, { actionText: 'Open' }, null);
     expect(vars).toMatchObject({ actionUrl: '/data', actionText: 'Open' });
-    expect(templateVariables({ actionUrl: '/data' }, { actionUrl: '/option' }, null).actionUrl).toBe('/option');
+    expect(templateVariables({ actionUrl: '/data' }, { actionUrl: '/option' }, null).actionUrl).toBe(
+      '/option',
+    );
     expect(Object.keys(templateVariables({}, {}, null))).toEqual(['actionUrl', 'actionText']);
   });
 
-  it('renders the plan\'s in-app title with the recipient name when the data has none', () => {
-    const title = '{{#if userName}}{{userName}}, your order {{orderNumber}} is placed{{else}}Order {{orderNumber}} placed{{/if}}';
-    expect(renderTemplateFields({ title }, templateVariables({ orderNumber: 'A-1' }, {}, { name: 'Asha' })).title).toBe('Asha, your order A-1 is placed');
-    expect(renderTemplateFields({ title }, templateVariables({ orderNumber: 'A-1' }, {}, { name: null })).title).toBe('Order A-1 placed');
+  it("renders the plan's in-app title with the recipient name when the data has none", () => {
+    const title =
+      '{{#if userName}}{{userName}}, your order {{orderNumber}} is placed{{else}}Order {{orderNumber}} placed{{/if}}';
+    expect(
+      renderTemplateFields({ title }, templateVariables({ orderNumber: 'A-1' }, {}, { name: 'Asha' })).title,
+    ).toBe('Asha, your order A-1 is placed');
+    expect(
+      renderTemplateFields({ title }, templateVariables({ orderNumber: 'A-1' }, {}, { name: null })).title,
+    ).toBe('Order A-1 placed');
   });
 });

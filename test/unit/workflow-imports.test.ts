@@ -18,7 +18,9 @@ function valueImports(file: string): string[] {
 function reachableModules(): { files: string[]; packages: Map<string, string> } {
   const seen = new Set<string>();
   const packages = new Map<string, string>();
-  const queue = readdirSync(join(ROOT, 'workflows')).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'workflows', f));
+  const queue = readdirSync(join(ROOT, 'workflows'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(ROOT, 'workflows', f));
   while (queue.length > 0) {
     const file = queue.pop()!;
     if (seen.has(file)) continue;
@@ -48,7 +50,9 @@ function reachableModules(): { files: string[]; packages: Map<string, string> } 
 describe('workflow sandbox imports', () => {
   it('reach only @temporalio/workflow, @temporalio/common and pure local modules', () => {
     const { files, packages } = reachableModules();
-    const disallowed = [...packages].filter(([name]) => !ALLOWED_PACKAGES.has(name)).map(([name, file]) => `${name} (from ${file})`);
+    const disallowed = [...packages]
+      .filter(([name]) => !ALLOWED_PACKAGES.has(name))
+      .map(([name, file]) => `${name} (from ${file})`);
     expect(disallowed).toEqual([]);
     // Local modules outside workflows/ must be the pure ones: ids, message names, search attribute keys, the lifecycle.
     expect(files.filter((f) => !f.startsWith('workflows/'))).toEqual([

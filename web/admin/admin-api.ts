@@ -13,7 +13,8 @@ class AdminClient extends ApiClient {
     try {
       return await super.request<T>(method, path, body);
     } catch (err) {
-      if (err instanceof HttpError && err.status === 401 && path !== '/api/session') window.dispatchEvent(new Event(SESSION_ENDED_EVENT));
+      if (err instanceof HttpError && err.status === 401 && path !== '/api/session')
+        window.dispatchEvent(new Event(SESSION_ENDED_EVENT));
       throw err;
     }
   }
@@ -24,7 +25,8 @@ export const api = new AdminClient();
 /** Query string from the defined, non-empty values. */
 export function query(params: Record<string, string | number | undefined | null>): string {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
   const text = search.toString();
   return text ? `?${text}` : '';
 }
@@ -193,13 +195,29 @@ export interface Trace {
   workflowId: string;
   notification: Record<string, unknown> | null;
   status: { state: string } | null;
-  workflows: { role: string; workflowId: string; runId: string; type: string; status: string; startTime: string; closeTime: string | null; webUiUrl: string }[];
+  workflows: {
+    role: string;
+    workflowId: string;
+    runId: string;
+    type: string;
+    status: string;
+    startTime: string;
+    closeTime: string | null;
+    webUiUrl: string;
+  }[];
   channels: Record<
     string,
     {
       status: { state: string; attempts?: number; error?: string | null } | null;
       job: { id: string; state: string; attemptsMade: number; failedReason: string | null } | null;
-      attempts: { attempt?: unknown; status?: unknown; provider?: unknown; error?: unknown; durationMs?: unknown; providerMessageId?: unknown }[];
+      attempts: {
+        attempt?: unknown;
+        status?: unknown;
+        provider?: unknown;
+        error?: unknown;
+        durationMs?: unknown;
+        providerMessageId?: unknown;
+      }[];
     }
   >;
   timeline: TraceEntry[];

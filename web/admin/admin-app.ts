@@ -57,7 +57,8 @@ export class AdminApp extends LightElement {
     const previous = this.route.page;
     this.route = currentRoute();
     // A new page: its heading takes focus, so screen readers announce where the link led.
-    if (this.route.page !== previous) void this.updateComplete.then(() => this.querySelector<HTMLElement>('#main h1')?.focus());
+    if (this.route.page !== previous)
+      void this.updateComplete.then(() => this.querySelector<HTMLElement>('#main h1')?.focus());
   };
 
   private readonly onSessionEnded = (): void => {
@@ -70,7 +71,8 @@ export class AdminApp extends LightElement {
     try {
       const session = await api.session();
       this.session = session?.admin ? session : null;
-      if (session && !session.admin) this.notice = 'This browser is signed in without operator rights. Sign in as an operator.';
+      if (session && !session.admin)
+        this.notice = 'This browser is signed in without operator rights. Sign in as an operator.';
     } catch (err) {
       this.error = errorText(err);
     } finally {
@@ -94,8 +96,12 @@ export class AdminApp extends LightElement {
   }
 
   override render() {
-    if (!this.checked) return html`<main id="main" class="sign-in">${statusRegion('Checking your session…')}${alertRegion(this.error)}</main>`;
-    if (!this.session) return html`<sign-in-page .notice=${this.notice} @signed-in=${this.signedIn}></sign-in-page>`;
+    if (!this.checked)
+      return html`<main id="main" class="sign-in">
+        ${statusRegion('Checking your session…')}${alertRegion(this.error)}
+      </main>`;
+    if (!this.session)
+      return html`<sign-in-page .notice=${this.notice} @signed-in=${this.signedIn}></sign-in-page>`;
     return html`
       <a class="skip-link" href="#main" @click=${this.skipToMain}>Skip to content</a>
       <div class="layout">
@@ -104,7 +110,12 @@ export class AdminApp extends LightElement {
           <nav aria-label="Dashboard">
             <ul>
               ${PAGES.map(
-                (p) => html`<li><a href=${routeHref(p.name)} aria-current=${this.route.page === p.name ? 'page' : 'false'}>${p.label}</a></li>`,
+                (p) =>
+                  html`<li>
+                    <a href=${routeHref(p.name)} aria-current=${this.route.page === p.name ? 'page' : 'false'}
+                      >${p.label}</a
+                    >
+                  </li>`,
               )}
             </ul>
           </nav>

@@ -25,7 +25,9 @@ export function currentRoute(hash = location.hash): Route {
 
 /** The href of a page; params with empty values are left out. */
 export function routeHref(page: PageName, params: Record<string, string | undefined> = {}): string {
-  const query = new URLSearchParams(Object.entries(params).filter((entry): entry is [string, string] => !!entry[1]));
+  const query = new URLSearchParams(
+    Object.entries(params).filter((entry): entry is [string, string] => !!entry[1]),
+  );
   const text = query.toString();
   return `#/${page}${text ? `?${text}` : ''}`;
 }

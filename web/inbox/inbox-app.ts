@@ -32,8 +32,13 @@ export class InboxApp extends LitElement {
     new StoreSubscription(this);
   }
 
-  override async connectedCallback(): Promise<void> {
+  override connectedCallback(): void {
     super.connectedCallback();
+    void this.checkSession();
+  }
+
+  /** Enters the signed-in view when the cookie session is still valid. */
+  private async checkSession(): Promise<void> {
     try {
       this.enter(await this.client.session());
     } catch (err) {
@@ -77,7 +82,11 @@ export class InboxApp extends LitElement {
   override render() {
     if (!this.checked) return nothing;
     if (!this.session || !this.store) {
-      return html`<inbox-sign-in .client=${this.client} .notice=${this.notice} @signed-in=${(e: CustomEvent<Session>) => this.enter(e.detail)}></inbox-sign-in>`;
+      return html`<inbox-sign-in
+        .client=${this.client}
+        .notice=${this.notice}
+        @signed-in=${(e: CustomEvent<Session>) => this.enter(e.detail)}
+      ></inbox-sign-in>`;
     }
     return html`
       <header>
@@ -125,4 +134,3 @@ customElements.define('inbox-app', InboxApp);
 function shopUrl(): string | null {
   return document.querySelector<HTMLMetaElement>('meta[name="shop-url"]')?.content || null;
 }
-

@@ -56,24 +56,41 @@ export class InboxSignIn extends LitElement {
         ${this.notice ? html`<p class="notice">${this.notice}</p>` : nothing}
         <form @submit=${this.signInWithToken}>
           <label for="token">Access token (JWT)</label>
-          <textarea id="token" name="token" rows="5" required spellcheck="false" autocomplete="off" aria-describedby="token-hint"></textarea>
+          <textarea
+            id="token"
+            name="token"
+            rows="5"
+            required
+            spellcheck="false"
+            autocomplete="off"
+            aria-describedby="token-hint"
+          ></textarea>
           <p id="token-hint" class="muted">The token your shop signed you in with.</p>
           <button class="primary" type="submit" ?disabled=${this.busy}>Sign in</button>
         </form>
-        ${this.devUsers.length
-          ? html`<section aria-labelledby="demo-title">
-              <h2 id="demo-title">Demo users</h2>
-              <p class="muted">Development mode: sign in as one of the demo recipients.</p>
-              <ul>
-                ${this.devUsers.map(
-                  (user) => html`<li>
-                    <button type="button" ?disabled=${this.busy} @click=${() => this.signInAsDevUser(user.id)}>Sign in as ${user.name}</button>
-                    <span class="muted">${user.id}</span>
-                  </li>`,
-                )}
-              </ul>
-            </section>`
-          : nothing}
+        ${
+          this.devUsers.length
+            ? html`<section aria-labelledby="demo-title">
+                <h2 id="demo-title">Demo users</h2>
+                <p class="muted">Development mode: sign in as one of the demo recipients.</p>
+                <ul>
+                  ${this.devUsers.map(
+                    (user) =>
+                      html`<li>
+                        <button
+                          type="button"
+                          ?disabled=${this.busy}
+                          @click=${() => this.signInAsDevUser(user.id)}
+                        >
+                          Sign in as ${user.name}
+                        </button>
+                        <span class="muted">${user.id}</span>
+                      </li>`,
+                  )}
+                </ul>
+              </section>`
+            : nothing
+        }
         <p role="alert" class="error">${this.error}</p>
       </main>
     `;
@@ -128,7 +145,9 @@ export class InboxSignIn extends LitElement {
       textarea {
         box-sizing: border-box;
         width: 100%;
-        font: 0.875rem ui-monospace, monospace;
+        font:
+          0.875rem ui-monospace,
+          monospace;
       }
       ul {
         list-style: none;

@@ -97,11 +97,14 @@ export class ApiClient {
         credentials: this.token ? 'omit' : 'same-origin',
       });
     } catch (err) {
-      throw new HttpError(0, `the notification service does not answer (${err instanceof Error ? err.message : String(err)})`);
+      throw new HttpError(
+        0,
+        `the notification service does not answer (${err instanceof Error ? err.message : String(err)})`,
+      );
     }
     if (response.status === 204) return undefined as T;
     const text = await response.text();
-    let parsed: unknown = null;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
@@ -109,7 +112,11 @@ export class ApiClient {
     }
     if (!response.ok) {
       const error = parsed as { message?: string; fields?: string[] } | null;
-      throw new HttpError(response.status, error?.message ?? `${response.status} ${response.statusText}`, error?.fields ?? []);
+      throw new HttpError(
+        response.status,
+        error?.message ?? `${response.status} ${response.statusText}`,
+        error?.fields ?? [],
+      );
     }
     return parsed as T;
   }

@@ -1,6 +1,12 @@
 /** Words the shopper reads for the API's codes, and times relative to now. */
 
-const CHANNEL_LABELS: Record<string, string> = { in_app: 'In app', email: 'Email', sms: 'SMS', push: 'Push', webhook: 'Webhook' };
+const CHANNEL_LABELS: Record<string, string> = {
+  in_app: 'In app',
+  email: 'Email',
+  sms: 'SMS',
+  push: 'Push',
+  webhook: 'Webhook',
+};
 
 export function channelLabel(channel: string): string {
   return CHANNEL_LABELS[channel] ?? humanize(channel);

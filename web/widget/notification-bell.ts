@@ -57,7 +57,12 @@ export class NotificationBell extends LitElement {
   override willUpdate(changed: Map<PropertyKey, unknown>): void {
     if (!this.isConnected) return;
     if (!this.store || changed.has('token') || changed.has('apiBase') || changed.has('linkBase')) {
-      this.replaceStore(new NotificationStore(new ApiClient({ base: this.apiBase || defaultApiBase(), token: this.token || null }), this.linkBase || null));
+      this.replaceStore(
+        new NotificationStore(
+          new ApiClient({ base: this.apiBase || defaultApiBase(), token: this.token || null }),
+          this.linkBase || null,
+        ),
+      );
     }
   }
 
@@ -86,14 +91,29 @@ export class NotificationBell extends LitElement {
         @click=${() => this.toggle()}
         @keydown=${this.onKeydown}
       >
-        <svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true" focusable="false">${BELL_ICON}</svg>
+        <svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true" focusable="false">
+          ${BELL_ICON}
+        </svg>
         ${count > 0 ? html`<span class="badge" aria-hidden="true">${count > 99 ? '99+' : count}</span>` : nothing}
       </button>
       ${this.open ? nothing : html`<div class="visually-hidden" role="status" aria-live="polite">${this.store?.announcement ?? ''}</div>`}
-      <div id="panel" class="panel" role="dialog" aria-labelledby="panel-title" tabindex="-1" ?hidden=${!this.open} @keydown=${this.onKeydown}>
+      <div
+        id="panel"
+        class="panel"
+        role="dialog"
+        aria-labelledby="panel-title"
+        tabindex="-1"
+        ?hidden=${!this.open}
+        @keydown=${this.onKeydown}
+      >
         <div class="header">
           <h2 id="panel-title">Notifications</h2>
-          <button type="button" class="close" aria-label="Close notifications" @click=${this.closeAndFocusBell}>
+          <button
+            type="button"
+            class="close"
+            aria-label="Close notifications"
+            @click=${this.closeAndFocusBell}
+          >
             <span aria-hidden="true">✕</span>
           </button>
         </div>
@@ -131,7 +151,9 @@ export class NotificationBell extends LitElement {
   }
 
   private readonly refire = (event: Event) => {
-    this.dispatchEvent(new CustomEvent(event.type, { detail: (event as CustomEvent).detail, bubbles: true, composed: true }));
+    this.dispatchEvent(
+      new CustomEvent(event.type, { detail: (event as CustomEvent).detail, bubbles: true, composed: true }),
+    );
   };
 
   static override styles = [

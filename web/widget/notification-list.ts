@@ -36,12 +36,16 @@ export class NotificationList extends LitElement {
     const store = this.store;
     if (!store) return nothing;
     if (store.stream === 'expired') {
-      return html`<p class="notice" role="alert">Your session has expired. Sign in again to see your notifications.</p>`;
+      return html`<p class="notice" role="alert">
+        Your session has expired. Sign in again to see your notifications.
+      </p>`;
     }
     return html`
       <div class="toolbar">
         <span class="muted">${unreadLabel(store.unreadCount)}</span>
-        <button type="button" ?disabled=${store.unreadCount === 0} @click=${() => store.markAllRead()}>Mark all as read</button>
+        <button type="button" ?disabled=${store.unreadCount === 0} @click=${() => store.markAllRead()}>
+          Mark all as read
+        </button>
       </div>
       ${store.error ? html`<p class="notice" role="alert">${store.error}</p>` : nothing}
       ${store.stream === 'reconnecting' ? html`<p class="muted status">Reconnecting for live updates…</p>` : nothing}
@@ -50,9 +54,15 @@ export class NotificationList extends LitElement {
       <ul aria-label="Notifications">
         ${store.items.map((item) => this.renderItem(item))}
       </ul>
-      ${store.hasMore
-        ? html`<div class="more"><button type="button" ?disabled=${store.loading} @click=${() => store.loadMore()}>Load more</button></div>`
-        : nothing}
+      ${
+        store.hasMore
+          ? html`<div class="more">
+              <button type="button" ?disabled=${store.loading} @click=${() => store.loadMore()}>
+                Load more
+              </button>
+            </div>`
+          : nothing
+      }
     `;
   }
 
@@ -63,16 +73,30 @@ export class NotificationList extends LitElement {
       <li class=${item.read ? 'item' : 'item unread'} id=${`item-${item.id}`} tabindex="-1">
         <span class="marker" aria-hidden="true"></span>
         <div class="content">
-          <p class="title">${item.read ? nothing : html`<span class="visually-hidden">Unread: </span>`}<strong>${title}</strong></p>
+          <p class="title">
+            ${item.read ? nothing : html`<span class="visually-hidden">Unread: </span>`}<strong
+              >${title}</strong
+            >
+          </p>
           ${item.body ? html`<p class="body">${item.body}</p>` : nothing}
           <p class="meta muted">
-            <time datetime=${item.createdAt} title=${fullTime(item.createdAt)}>${relativeTime(item.createdAt)}</time>
+            <time datetime=${item.createdAt} title=${fullTime(item.createdAt)}
+              >${relativeTime(item.createdAt)}</time
+            >
           </p>
           <div class="actions">
             ${href ? html`<a href=${href} rel="noopener">${item.actionText ?? 'Open'}</a>` : nothing}
-            ${item.read
-              ? nothing
-              : html`<button type="button" aria-label=${`Mark as read: ${title}`} @click=${() => this.markRead(item)}>Mark as read</button>`}
+            ${
+              item.read
+                ? nothing
+                : html`<button
+                    type="button"
+                    aria-label=${`Mark as read: ${title}`}
+                    @click=${() => this.markRead(item)}
+                  >
+                    Mark as read
+                  </button>`
+            }
           </div>
         </div>
       </li>

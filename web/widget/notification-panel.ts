@@ -47,33 +47,44 @@ export class NotificationPanel extends LitElement {
     return html`
       <div role="tablist" aria-label="Notification center" @keydown=${this.onTabKey}>
         ${TABS.map(
-          ({ id, label }) => html`<button
-            type="button"
-            role="tab"
-            id=${`tab-${id}`}
-            aria-controls=${`tabpanel-${id}`}
-            aria-selected=${this.tab === id ? 'true' : 'false'}
-            tabindex=${this.tab === id ? 0 : -1}
-            @click=${() => this.select(id)}
-          >
-            ${label}${id === 'feed' ? this.renderUnreadBadge() : nothing}
-          </button>`,
+          ({ id, label }) =>
+            html`<button
+              type="button"
+              role="tab"
+              id=${`tab-${id}`}
+              aria-controls=${`tabpanel-${id}`}
+              aria-selected=${this.tab === id ? 'true' : 'false'}
+              tabindex=${this.tab === id ? 0 : -1}
+              @click=${() => this.select(id)}
+            >
+              ${label}${id === 'feed' ? this.renderUnreadBadge() : nothing}
+            </button>`,
         )}
       </div>
       <div role="tabpanel" id="tabpanel-feed" aria-labelledby="tab-feed" ?hidden=${this.tab !== 'feed'}>
         <notification-list .store=${this.store}></notification-list>
       </div>
-      <div role="tabpanel" id="tabpanel-preferences" aria-labelledby="tab-preferences" ?hidden=${this.tab !== 'preferences'}>
+      <div
+        role="tabpanel"
+        id="tabpanel-preferences"
+        aria-labelledby="tab-preferences"
+        ?hidden=${this.tab !== 'preferences'}
+      >
         ${this.preferencesShown ? html`<notification-preferences .store=${this.store}></notification-preferences>` : nothing}
       </div>
-      <div class="visually-hidden" role="status" aria-live="polite">${this.announce ? (this.store?.announcement ?? '') : ''}</div>
+      <div class="visually-hidden" role="status" aria-live="polite">
+        ${this.announce ? (this.store?.announcement ?? '') : ''}
+      </div>
     `;
   }
 
   private renderUnreadBadge() {
     const count = this.store?.unreadCount ?? 0;
     if (!count) return nothing;
-    return html` <span class="badge"><span aria-hidden="true">${count > 99 ? '99+' : count}</span><span class="visually-hidden">, ${count} unread</span></span>`;
+    return html` <span class="badge"
+      ><span aria-hidden="true">${count > 99 ? '99+' : count}</span
+      ><span class="visually-hidden">, ${count} unread</span></span
+    >`;
   }
 
   /** Arrow keys, Home and End move between tabs (WAI-ARIA tabs pattern, automatic activation). */

@@ -70,7 +70,12 @@ export class NotificationPreferences extends LitElement {
         <fieldset>
           <legend>Mute</legend>
           <label class="check">
-            <input type="checkbox" .checked=${draft.muted} aria-describedby="mute-hint" @change=${(e: Event) => this.edit({ muted: checked(e) })} />
+            <input
+              type="checkbox"
+              .checked=${draft.muted}
+              aria-describedby="mute-hint"
+              @change=${(e: Event) => this.edit({ muted: checked(e) })}
+            />
             Mute all notifications
           </label>
           <p id="mute-hint" class="hint muted">Messages you cannot switch off (see above) still arrive.</p>
@@ -78,7 +83,9 @@ export class NotificationPreferences extends LitElement {
         ${this.renderQuietHours(draft.quietHours)}
         <div class="save">
           <button class="primary" type="submit" ?disabled=${this.saving}>Save preferences</button>
-          <p role="status" class=${this.status?.kind === 'error' ? 'error' : 'ok'}>${this.status?.text ?? ''}</p>
+          <p role="status" class=${this.status?.kind === 'error' ? 'error' : 'ok'}>
+            ${this.status?.text ?? ''}
+          </p>
         </div>
       </form>
     `;
@@ -123,12 +130,15 @@ export class NotificationPreferences extends LitElement {
             </tbody>
           </table>
         </div>
-        ${required.length
-          ? html`<p id="mandatory-note" class="hint muted">
-              Always on: ${required.map((category) => `${humanize(category).toLowerCase()} (${draft.mandatory[category].map(channelLabel).join(', ')})`).join('; ')}.
-              They concern your orders and payments, so they cannot be switched off.
-            </p>`
-          : nothing}
+        ${
+          required.length
+            ? html`<p id="mandatory-note" class="hint muted">
+                Always on:
+                ${required.map((category) => `${humanize(category).toLowerCase()} (${draft.mandatory[category].map(channelLabel).join(', ')})`).join('; ')}.
+                They concern your orders and payments, so they cannot be switched off.
+              </p>`
+            : nothing
+        }
       </fieldset>
     `;
   }
@@ -139,29 +149,56 @@ export class NotificationPreferences extends LitElement {
       <fieldset>
         <legend>Quiet hours</legend>
         <p class="hint muted">During quiet hours notifications wait until the end, except urgent ones.</p>
-        ${quiet
-          ? html`
-              <div class="quiet">
-                <label>From <input type="time" required .value=${quiet.start} @change=${(e: Event) => this.editQuiet({ start: value(e) })} /></label>
-                <label>Until <input type="time" required .value=${quiet.end} @change=${(e: Event) => this.editQuiet({ end: value(e) })} /></label>
-                <label
-                  >Time zone
-                  ${zones
-                    ? html`<select @change=${(e: Event) => this.editQuiet({ timezone: value(e) })}>
-                        ${[...new Set([quiet.timezone, ...zones])].map((zone) => html`<option .selected=${zone === quiet.timezone}>${zone}</option>`)}
-                      </select>`
-                    : html`<input type="text" required .value=${quiet.timezone} @change=${(e: Event) => this.editQuiet({ timezone: value(e) })} />`}
-                </label>
-              </div>
-              <button type="button" @click=${() => this.edit({ quietHours: null })}>Remove quiet hours</button>
-            `
-          : html`<button type="button" @click=${this.addQuietHours}>Add quiet hours</button>`}
+        ${
+          quiet
+            ? html`
+                <div class="quiet">
+                  <label
+                    >From
+                    <input
+                      type="time"
+                      required
+                      .value=${quiet.start}
+                      @change=${(e: Event) => this.editQuiet({ start: value(e) })}
+                  /></label>
+                  <label
+                    >Until
+                    <input
+                      type="time"
+                      required
+                      .value=${quiet.end}
+                      @change=${(e: Event) => this.editQuiet({ end: value(e) })}
+                  /></label>
+                  <label
+                    >Time zone
+                    ${
+                      zones
+                        ? html`<select @change=${(e: Event) => this.editQuiet({ timezone: value(e) })}>
+                            ${[...new Set([quiet.timezone, ...zones])].map((zone) => html`<option .selected=${zone === quiet.timezone}>${zone}</option>`)}
+                          </select>`
+                        : html`<input
+                            type="text"
+                            required
+                            .value=${quiet.timezone}
+                            @change=${(e: Event) => this.editQuiet({ timezone: value(e) })}
+                          />`
+                    }
+                  </label>
+                </div>
+                <button type="button" @click=${() => this.edit({ quietHours: null })}>
+                  Remove quiet hours
+                </button>
+              `
+            : html`<button type="button" @click=${this.addQuietHours}>Add quiet hours</button>`
+        }
       </fieldset>
     `;
   }
 
   private addQuietHours(): void {
-    this.edit({ quietHours: { ...DEFAULT_QUIET_HOURS, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone } });
+    this.edit({
+      quietHours: { ...DEFAULT_QUIET_HOURS, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone },
+    });
   }
 
   private edit(change: Partial<Preferences>): void {
@@ -174,7 +211,10 @@ export class NotificationPreferences extends LitElement {
   }
 
   private editCell(category: string, channel: string, enabled: boolean): void {
-    const channels = { ...this.draft!.channels, [category]: { ...this.draft!.channels[category], [channel]: enabled } };
+    const channels = {
+      ...this.draft!.channels,
+      [category]: { ...this.draft!.channels[category], [channel]: enabled },
+    };
     this.edit({ channels });
   }
 
@@ -185,16 +225,25 @@ export class NotificationPreferences extends LitElement {
     const channels = Object.fromEntries(
       Object.entries(draft.channels).map(([category, cells]) => [
         category,
-        Object.fromEntries(Object.entries(cells).filter(([channel]) => !draft.mandatory[category]?.includes(channel))),
+        Object.fromEntries(
+          Object.entries(cells).filter(([channel]) => !draft.mandatory[category]?.includes(channel)),
+        ),
       ]),
     );
     this.saving = true;
     this.status = null;
     try {
-      this.draft = await this.store!.client.put<Preferences>('/api/preferences', { muted: draft.muted, quietHours: draft.quietHours, channels });
+      this.draft = await this.store!.client.put<Preferences>('/api/preferences', {
+        muted: draft.muted,
+        quietHours: draft.quietHours,
+        channels,
+      });
       this.status = { kind: 'ok', text: 'Preferences saved.' };
     } catch (err) {
-      this.status = { kind: 'error', text: `Preferences not saved: ${err instanceof Error ? err.message : String(err)}` };
+      this.status = {
+        kind: 'error',
+        text: `Preferences not saved: ${err instanceof Error ? err.message : String(err)}`,
+      };
     } finally {
       this.saving = false;
     }

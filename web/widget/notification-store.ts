@@ -14,7 +14,11 @@ export interface StoreEvents {
   'unread-change': { count: number };
   'session-expired': null;
 }
-export const STORE_EVENTS = ['notification-received', 'unread-change', 'session-expired'] as const satisfies readonly (keyof StoreEvents)[];
+export const STORE_EVENTS = [
+  'notification-received',
+  'unread-change',
+  'session-expired',
+] as const satisfies readonly (keyof StoreEvents)[];
 
 /**
  * State of one shopper's notification center: the feed, the unread count and the live stream, shared
@@ -78,7 +82,9 @@ export class NotificationStore extends EventTarget {
   async loadMore(): Promise<void> {
     if (!this.nextCursor || this.loading) return;
     await this.guard(async () => {
-      const page = await this.client.get<FeedPage>(`/api/notifications?limit=${PAGE_SIZE}&cursor=${encodeURIComponent(this.nextCursor!)}`);
+      const page = await this.client.get<FeedPage>(
+        `/api/notifications?limit=${PAGE_SIZE}&cursor=${encodeURIComponent(this.nextCursor!)}`,
+      );
       this.merge(page.items);
       this.nextCursor = page.nextCursor;
     });
@@ -89,7 +95,9 @@ export class NotificationStore extends EventTarget {
     if (!item || item.read) return;
     item.read = true;
     this.setUnread(this.unreadCount - 1);
-    const done = await this.guard(() => this.client.post(`/api/notifications/${encodeURIComponent(id)}/read`));
+    const done = await this.guard(() =>
+      this.client.post(`/api/notifications/${encodeURIComponent(id)}/read`),
+    );
     if (!done) {
       item.read = false;
       this.setUnread(this.unreadCount + 1);
@@ -133,7 +141,9 @@ export class NotificationStore extends EventTarget {
   }
 
   private async recount(): Promise<void> {
-    await this.guard(async () => this.setUnread((await this.client.get<{ count: number }>('/api/notifications/unread-count')).count));
+    await this.guard(async () =>
+      this.setUnread((await this.client.get<{ count: number }>('/api/notifications/unread-count')).count),
+    );
   }
 
   /** Adds items not yet listed and updates listed ones, newest first. */
@@ -145,7 +155,9 @@ export class NotificationStore extends EventTarget {
       if (listed) Object.assign(listed, item);
       else fresh.push({ ...item });
     }
-    this.items = [...this.items, ...fresh].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+    this.items = [...this.items, ...fresh].sort(
+      (a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id),
+    );
   }
 
   private setUnread(count: number): void {

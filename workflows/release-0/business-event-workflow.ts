@@ -12,7 +12,11 @@ import type { Activities } from '../../activities';
 import type { BusinessEvent } from '../../src/domain/business-event';
 import type { EventPlan, EventResult, NotificationRequest } from '../../src/domain/notification-request';
 import { followUpWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
-import { NotificationEventId, NotificationEventType, NotificationUserId } from '../../src/temporal/search-attributes';
+import {
+  NotificationEventId,
+  NotificationEventType,
+  NotificationUserId,
+} from '../../src/temporal/search-attributes';
 import { cancelSignal } from '../definitions';
 import { notificationWorkflow } from './notification-workflow';
 
@@ -43,7 +47,9 @@ export async function businessEventWorkflowV0(input: BusinessEvent): Promise<Eve
   const cancelled: string[] = [];
   for (const workflowId of plan.cancelWorkflowIds) {
     try {
-      await getExternalWorkflowHandle(workflowId).signal(cancelSignal, { reason: `superseded by ${eventType} ${event.id}` });
+      await getExternalWorkflowHandle(workflowId).signal(cancelSignal, {
+        reason: `superseded by ${eventType} ${event.id}`,
+      });
       cancelled.push(workflowId);
     } catch (err) {
       // Already finished or never scheduled: nothing to cancel.
@@ -64,7 +70,9 @@ export async function businessEventWorkflowV0(input: BusinessEvent): Promise<Eve
     deliveryDeadlineMs: plan.deliveryDeadlineMs,
   });
   const children = await Promise.all(
-    plan.recipients.map((userId) => startNotification(notificationWorkflowId(event.id, userId), request(userId), plan, eventType, event.id)),
+    plan.recipients.map((userId) =>
+      startNotification(notificationWorkflowId(event.id, userId), request(userId), plan, eventType, event.id),
+    ),
   );
 
   const followUps: EventResult['followUps'] = [];
@@ -75,7 +83,14 @@ export async function businessEventWorkflowV0(input: BusinessEvent): Promise<Eve
       try {
         await startNotification(
           workflowId,
-          { ...request(userId), eventId: `${event.id}.${kind}`, templateCode, category, channels, options: { ...event.options, delayMs, sendAt: null } },
+          {
+            ...request(userId),
+            eventId: `${event.id}.${kind}`,
+            templateCode,
+            category,
+            channels,
+            options: { ...event.options, delayMs, sendAt: null },
+          },
           { ...plan, templateCode, channels },
           eventType,
           event.id,
@@ -102,7 +117,13 @@ export async function businessEventWorkflowV0(input: BusinessEvent): Promise<Eve
   };
 }
 
-function startNotification(workflowId: string, request: NotificationRequest, plan: EventPlan, eventType: string, eventId: string) {
+function startNotification(
+  workflowId: string,
+  request: NotificationRequest,
+  plan: EventPlan,
+  eventType: string,
+  eventId: string,
+) {
   return startChild(notificationWorkflow, {
     workflowId,
     args: [request],

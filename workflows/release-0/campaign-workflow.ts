@@ -11,10 +11,19 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Activities } from '../../activities';
-import type { CampaignPlan, CampaignProgress, CampaignState, CampaignWorkflowInput } from '../../src/domain/campaign';
+import type {
+  CampaignPlan,
+  CampaignProgress,
+  CampaignState,
+  CampaignWorkflowInput,
+} from '../../src/domain/campaign';
 import type { NotificationRequest } from '../../src/domain/notification-request';
 import { CAMPAIGN_EVENT_TYPE, campaignEventId, notificationWorkflowId } from '../../src/domain/workflow-ids';
-import { NotificationEventId, NotificationEventType, NotificationUserId } from '../../src/temporal/search-attributes';
+import {
+  NotificationEventId,
+  NotificationEventType,
+  NotificationUserId,
+} from '../../src/temporal/search-attributes';
 import { campaignProgressQuery, cancelSignal, rescheduleSignal } from '../definitions';
 import { notificationWorkflow } from './notification-workflow';
 
@@ -47,7 +56,8 @@ export async function campaignWorkflowV0(input: CampaignWorkflowInput): Promise<
     { key: NotificationEventType, value: CAMPAIGN_EVENT_TYPE },
   ];
   // A client that is not ours (e.g. the temporal CLI) may start us without search attributes.
-  if (!workflowInfo().typedSearchAttributes.get(NotificationEventId)) upsertSearchAttributes(searchAttributes);
+  if (!workflowInfo().typedSearchAttributes.get(NotificationEventId))
+    upsertSearchAttributes(searchAttributes);
 
   const resume = input.resume;
   const progress: CampaignProgress = {
@@ -81,7 +91,12 @@ export async function campaignWorkflowV0(input: CampaignWorkflowInput): Promise<
 
   const finish = async (state: CampaignState): Promise<CampaignProgress> => {
     progress.state = state;
-    await recordCampaignProgress({ campaignId, state, targeted: progress.targeted, started: progress.started });
+    await recordCampaignProgress({
+      campaignId,
+      state,
+      targeted: progress.targeted,
+      started: progress.started,
+    });
     return progress;
   };
 
@@ -153,14 +168,21 @@ export async function campaignWorkflowV0(input: CampaignWorkflowInput): Promise<
     if (cancelled) return finish('cancelled');
     if (pages >= pagesPerRun || workflowInfo().continueAsNewSuggested) {
       const { targeted, started, afterUserId, runs } = progress;
-      await makeContinueAsNewFunc<typeof campaignWorkflowV0>({ typedSearchAttributes: searchAttributes, memo: workflowInfo().memo })({
+      await makeContinueAsNewFunc<typeof campaignWorkflowV0>({
+        typedSearchAttributes: searchAttributes,
+        memo: workflowInfo().memo,
+      })({
         campaignId,
         pageSize,
         pagesPerRun,
         resume: { plan, afterUserId, targeted, started, runs },
       });
     }
-    const page = await listCampaignRecipients({ campaignId, afterUserId: progress.afterUserId, limit: pageSize });
+    const page = await listCampaignRecipients({
+      campaignId,
+      afterUserId: progress.afterUserId,
+      limit: pageSize,
+    });
     if (cancelled) return finish('cancelled');
     progress.targeted += page.length;
     const started = await Promise.all(page.map(startNotification));

@@ -1,14 +1,26 @@
-import { ApplicationFailure, condition, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import type { Channel } from '../../src/domain/channels';
-import type { ChannelOutcome, NotificationState, NotificationStatus } from '../../src/domain/notification-status';
+import type {
+  ChannelOutcome,
+  NotificationState,
+  NotificationStatus,
+} from '../../src/domain/notification-status';
 import type { NotificationRequest } from '../../src/domain/notification-request';
 import { cancelSignal, channelOutcomeSignal, rescheduleSignal, statusQuery } from '../definitions';
 
-const { findQuietHoursEnd, prepareNotification, enqueueSendJobs, recordNotificationState } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
-});
+const { findQuietHoursEnd, prepareNotification, enqueueSendJobs, recordNotificationState } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+  });
 
 /** Hand-offs per channel, the first included, before a channel without any outcome counts as failed. */
 const MAX_HAND_OFFS = 4;
@@ -61,13 +73,17 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
   // 1. Schedule: delay / sendAt, then quiet hours (re-checked after every wait and reschedule).
   for (;;) {
     const result = await waitForSendAt();
-    if (result === 'cancelled') return finish('cancelled', undefined, cancelReason ? `cancelled: ${cancelReason}` : 'cancelled');
+    if (result === 'cancelled')
+      return finish('cancelled', undefined, cancelReason ? `cancelled: ${cancelReason}` : 'cancelled');
     if (result === 'rescheduled') {
       status.state = 'scheduled'; // the new time is the caller's; quiet hours are checked again when it comes
       continue;
     }
     if (request.options.priority === 'urgent') break;
-    const quietEnd = await findQuietHoursEnd({ userId: request.userId, at: new Date(Date.now()).toISOString() });
+    const quietEnd = await findQuietHoursEnd({
+      userId: request.userId,
+      at: new Date(Date.now()).toISOString(),
+    });
     if (!quietEnd) break;
     status.state = 'waiting_quiet_hours';
     sendAtMs = Date.parse(quietEnd);
@@ -79,12 +95,15 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
   try {
     prepared = await prepareNotification({ ...request, workflowId });
   } catch (err) {
-    const message = err instanceof Error && err.cause instanceof ApplicationFailure ? err.cause.message : String(err);
+    const message =
+      err instanceof Error && err.cause instanceof ApplicationFailure ? err.cause.message : String(err);
     return finish('failed', undefined, message);
   }
   status.notificationId = prepared.notificationId;
   for (const d of prepared.decisions) {
-    status.channels[d.channel] = d.send ? { state: 'pending', attempts: 0 } : { state: 'suppressed', attempts: 0, reason: d.reason };
+    status.channels[d.channel] = d.send
+      ? { state: 'pending', attempts: 0 }
+      : { state: 'suppressed', attempts: 0, reason: d.reason };
   }
   const toSend = prepared.decisions.filter((d) => d.send).map((d) => d.channel);
   if (toSend.length === 0) return finish('suppressed', prepared.notificationId);
@@ -98,7 +117,13 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
   const handOff = async (channels: Channel[]) => {
     // Forget older outcomes first: the new one may arrive while the enqueue activity still runs.
     for (const c of channels) outcomes.delete(c);
-    await enqueueSendJobs({ notificationId: prepared.notificationId, workflowId, userId: request.userId, channels, priority: request.options.priority });
+    await enqueueSendJobs({
+      notificationId: prepared.notificationId,
+      workflowId,
+      userId: request.userId,
+      channels,
+      priority: request.options.priority,
+    });
     for (const c of channels) {
       open.add(c);
       deadlineOf.set(c, Date.now() + request.deliveryDeadlineMs);
@@ -121,7 +146,7 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
     const fallback = (prepared.fallbacks ?? request.fallbacks)[channel];
     if (outcome.state !== 'failed' || !fallback || status.channels[fallback]) return undefined;
     fellBackTo.set(channel, fallback);
-    status.channels[channel]!.reason = `fell back to ${fallback}`;
+    status.channels[channel].reason = `fell back to ${fallback}`;
     status.channels[fallback] = { state: 'pending', attempts: 0, reason: `fallback for ${channel}` };
     return fallback;
   };
@@ -139,9 +164,17 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
       } else if (Date.now() >= deadlineOf.get(channel)!) {
         if (handOffsOf.get(channel)! >= MAX_HAND_OFFS) {
           const attempts = status.channels[channel]!.attempts;
-          next = settle(channel, { channel, state: 'failed', attempts, error: `no outcome from the delivery workers after ${MAX_HAND_OFFS} hand-offs` });
+          next = settle(channel, {
+            channel,
+            state: 'failed',
+            attempts,
+            error: `no outcome from the delivery workers after ${MAX_HAND_OFFS} hand-offs`,
+          });
         } else {
-          log.warn('no channel outcome before the deadline; handing off again', { channel, handOffs: handOffsOf.get(channel) });
+          log.warn('no channel outcome before the deadline; handing off again', {
+            channel,
+            handOffs: handOffsOf.get(channel),
+          });
           again.push(channel);
         }
       }
@@ -150,14 +183,24 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
     if (again.length > 0) await handOff(again);
   }
 
-  const states = Object.values(status.channels).map((c) => c!.state);
+  const states = Object.values(status.channels).map((c) => c.state);
   const delivered = states.filter((s) => s === 'delivered').length;
   // A failed channel whose fallback delivered is covered: the recipient got the message (push failed -> sms delivered).
-  const covered = (channel: Channel) => status.channels[fellBackTo.get(channel) ?? channel]?.state === 'delivered';
-  const failed = (Object.keys(status.channels) as Channel[]).filter((c) => status.channels[c]!.state === 'failed' && !covered(c)).length;
-  return finish(delivered === 0 ? 'failed' : failed === 0 ? 'delivered' : 'partially_delivered', prepared.notificationId);
+  const covered = (channel: Channel) =>
+    status.channels[fellBackTo.get(channel) ?? channel]?.state === 'delivered';
+  const failed = (Object.keys(status.channels) as Channel[]).filter(
+    (c) => status.channels[c]!.state === 'failed' && !covered(c),
+  ).length;
+  return finish(
+    delivered === 0 ? 'failed' : failed === 0 ? 'delivered' : 'partially_delivered',
+    prepared.notificationId,
+  );
 
-  async function finish(state: NotificationState, notificationId?: string, error?: string): Promise<NotificationStatus> {
+  async function finish(
+    state: NotificationState,
+    notificationId?: string,
+    error?: string,
+  ): Promise<NotificationStatus> {
     status.state = state;
     if (error) status.error = error;
     if (notificationId) await recordNotificationState({ notificationId, state, error });
@@ -170,4 +213,3 @@ function initialSendAt(request: NotificationRequest): number {
   const requested = request.options.sendAt ? Date.parse(request.options.sendAt) : now;
   return Math.max(requested, now + request.options.delayMs);
 }
-

@@ -17,8 +17,18 @@ export class ApiKeyVerifier {
   constructor(serviceKeys: ApiKeyConfig[], adminKeys: ApiKeyConfig[]) {
     // A key configured without scopes keeps every scope: what it could do before scopes existed.
     this.keys = [
-      ...serviceKeys.map((k) => ({ name: k.name, admin: false, scopes: k.scopes ?? API_SCOPES, hash: Buffer.from(k.sha256, 'hex') })),
-      ...adminKeys.map((k) => ({ name: k.name, admin: true, scopes: API_SCOPES, hash: Buffer.from(k.sha256, 'hex') })),
+      ...serviceKeys.map((k) => ({
+        name: k.name,
+        admin: false,
+        scopes: k.scopes ?? API_SCOPES,
+        hash: Buffer.from(k.sha256, 'hex'),
+      })),
+      ...adminKeys.map((k) => ({
+        name: k.name,
+        admin: true,
+        scopes: API_SCOPES,
+        hash: Buffer.from(k.sha256, 'hex'),
+      })),
     ];
   }
 
@@ -36,7 +46,8 @@ export class ApiKeyVerifier {
     const hash = createHash('sha256').update(presented).digest();
     let found: VerifiedKey | null = null;
     for (const key of this.keys) {
-      if (timingSafeEqual(hash, key.hash) && !found) found = { name: key.name, admin: key.admin, scopes: key.scopes };
+      if (timingSafeEqual(hash, key.hash) && !found)
+        found = { name: key.name, admin: key.admin, scopes: key.scopes };
     }
     return found;
   }

@@ -70,16 +70,28 @@ export class Authenticator {
     return async (request: FastifyRequest, reply: FastifyReply) => {
       try {
         const principal = await this.counted(request, () => this.principalOf(request, access, csrf));
-        if (!principal) throw new ApiError(401, `missing credentials: this route needs ${NEEDS[access]}`, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
+        if (!principal)
+          throw new ApiError(
+            401,
+            `missing credentials: this route needs ${NEEDS[access]}`,
+            undefined,
+            undefined,
+            { 'www-authenticate': CHALLENGES[access] },
+          );
         request.principal = principal;
-        if (!allows(access, principal)) throw new ApiError(403, `forbidden: this route needs ${NEEDS[access]}`);
+        if (!allows(access, principal))
+          throw new ApiError(403, `forbidden: this route needs ${NEEDS[access]}`);
         if (access === 'service' && principal.kind === 'key' && !principal.scopes.includes(scope!)) {
-          throw new ApiError(403, `forbidden: API key "${principal.name}" lacks the scope "${scope}" this route needs`);
+          throw new ApiError(
+            403,
+            `forbidden: API key "${principal.name}" lacks the scope "${scope}" this route needs`,
+          );
         }
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         // The pages' own calls (docs/contracts.md): no challenge, so the browser shows no login prompt.
-        const headers = request.headers['x-requested-with'] === 'fetch' ? withoutChallenge(err.headers) : err.headers;
+        const headers =
+          request.headers['x-requested-with'] === 'fetch' ? withoutChallenge(err.headers) : err.headers;
         return reply.code(err.statusCode).headers(headers).send(errorBody(err.statusCode, err.message));
       }
     };
@@ -94,7 +106,9 @@ export class Authenticator {
     if (blocked) throw blocked;
     const unauthorized = (message: string) => new ApiError(401, message);
     return this.counted(request, async () =>
-      'adminKey' in credential ? this.keyPrincipal(credential.adminKey, unauthorized) : this.userPrincipal(credential.token, unauthorized),
+      'adminKey' in credential
+        ? this.keyPrincipal(credential.adminKey, unauthorized)
+        : this.userPrincipal(credential.token, unauthorized),
     );
   }
 
@@ -122,11 +136,22 @@ export class Authenticator {
     const waitMs = await this.failures.blockedFor(ip);
     if (waitMs <= 0) return null;
     const seconds = Math.ceil(waitMs / 1000);
-    return new ApiError(429, `too many failed authentications from this address, retry in ${seconds} s`, undefined, undefined, { 'retry-after': String(seconds) });
+    return new ApiError(
+      429,
+      `too many failed authentications from this address, retry in ${seconds} s`,
+      undefined,
+      undefined,
+      { 'retry-after': String(seconds) },
+    );
   }
 
-  private async principalOf(request: FastifyRequest, access: Access, csrf: CsrfCheck): Promise<Principal | null> {
-    const unauthorized = (message: string) => new ApiError(401, message, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
+  private async principalOf(
+    request: FastifyRequest,
+    access: Access,
+    csrf: CsrfCheck,
+  ): Promise<Principal | null> {
+    const unauthorized = (message: string) =>
+      new ApiError(401, message, undefined, undefined, { 'www-authenticate': CHALLENGES[access] });
     const apiKey = request.headers[API_KEY_HEADER];
     if (typeof apiKey === 'string') return this.keyPrincipal(apiKey, unauthorized);
 
@@ -164,13 +189,15 @@ export class Authenticator {
   }
 
   private async userPrincipal(token: string, unauthorized: (m: string) => ApiError): Promise<Principal> {
-    if (!this.jwt) throw unauthorized('bearer tokens are not accepted: no JWT_SECRET or JWT_JWKS_URL configured');
+    if (!this.jwt)
+      throw unauthorized('bearer tokens are not accepted: no JWT_SECRET or JWT_JWKS_URL configured');
     try {
       const verified = await this.jwt.verify(token);
       return { kind: 'user', userId: verified.subject, admin: verified.admin, expiresAt: verified.expiresAt };
     } catch (err) {
       if (err instanceof InvalidTokenError) throw unauthorized(`invalid token: ${err.message}`);
-      if (err instanceof TokenKeysUnavailableError) throw new ApiError(503, 'token keys unavailable, try again later');
+      if (err instanceof TokenKeysUnavailableError)
+        throw new ApiError(503, 'token keys unavailable, try again later');
       throw err;
     }
   }
@@ -206,7 +233,10 @@ export class AuthFailureLimiter {
   async blockedFor(ip: string): Promise<number> {
     if (this.max === 0) return 0;
     try {
-      const [[, count], [, ttl]] = (await this.redis.multi().get(this.key(ip)).pttl(this.key(ip)).exec()) as [[null, string | null], [null, number]];
+      const [[, count], [, ttl]] = (await this.redis.multi().get(this.key(ip)).pttl(this.key(ip)).exec()) as [
+        [null, string | null],
+        [null, number],
+      ];
       return Number(count ?? 0) >= this.max ? Math.max(ttl, 1000) : 0;
     } catch {
       return 0;
@@ -216,7 +246,12 @@ export class AuthFailureLimiter {
   async record(ip: string): Promise<void> {
     if (this.max === 0) return;
     // The window starts with the first failure; set + incr in one transaction, so no key lives forever.
-    await this.redis.multi().set(this.key(ip), 0, 'PX', this.windowMs, 'NX').incr(this.key(ip)).exec().catch(() => undefined);
+    await this.redis
+      .multi()
+      .set(this.key(ip), 0, 'PX', this.windowMs, 'NX')
+      .incr(this.key(ip))
+      .exec()
+      .catch(() => undefined);
   }
 
   private key(ip: string): string {

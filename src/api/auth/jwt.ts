@@ -20,7 +20,18 @@ export class TokenKeysUnavailableError extends Error {
 }
 
 const USER_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,200}$/;
-const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+];
 
 /** Verifies bearer JWTs: HS256 with a shared secret, or asymmetric keys from a JWKS URL (cached by jose). */
 export class JwtVerifier {
@@ -32,7 +43,10 @@ export class JwtVerifier {
       this.key = new TextEncoder().encode(config.secret);
       this.algorithms = ['HS256'];
     } else {
-      this.key = createRemoteJWKSet(new URL(config.jwksUrl!), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+      this.key = createRemoteJWKSet(new URL(config.jwksUrl!), {
+        timeoutDuration: 5000,
+        cooldownDuration: 30_000,
+      });
       this.algorithms = ASYMMETRIC_ALGORITHMS;
     }
   }
@@ -41,14 +55,21 @@ export class JwtVerifier {
     let payload: JWTPayload;
     try {
       // exp required: a token without one would be valid forever.
-      const options = { algorithms: this.algorithms, issuer: this.config.issuer, audience: this.config.audience, clockTolerance: 5, requiredClaims: ['exp'] };
+      const options = {
+        algorithms: this.algorithms,
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        clockTolerance: 5,
+        requiredClaims: ['exp'],
+      };
       payload =
         this.key instanceof Uint8Array
           ? (await jwtVerify(token, this.key, options)).payload
           : (await jwtVerify(token, this.key, options)).payload;
     } catch (err) {
       // The key set could not be fetched: our outage, not the caller's mistake.
-      if (err instanceof errors.JWKSTimeout || !(err instanceof errors.JOSEError)) throw new TokenKeysUnavailableError(String(err));
+      if (err instanceof errors.JWKSTimeout || !(err instanceof errors.JOSEError))
+        throw new TokenKeysUnavailableError(String(err));
       throw new InvalidTokenError(describe(err));
     }
     if (typeof payload.sub !== 'string' || !USER_ID_PATTERN.test(payload.sub)) {
@@ -69,7 +90,8 @@ export class JwtVerifier {
 /** A reason fit for a 401 body: what is wrong with the token, never key material. */
 function describe(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'token expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return err.reason === 'missing' ? `token claim ${err.claim} missing` : `token claim ${err.claim} invalid`;
+  if (err instanceof errors.JWTClaimValidationFailed)
+    return err.reason === 'missing' ? `token claim ${err.claim} missing` : `token claim ${err.claim} invalid`;
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature invalid';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
   if (err instanceof errors.JWKSNoMatchingKey) return 'token signed by an unknown key';

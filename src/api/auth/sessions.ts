@@ -39,14 +39,24 @@ export class SessionStore {
 
   /** A new session for the principal; it ends after the TTL or at the token's exp, whichever is first. */
   async open(principal: Principal, now: Date): Promise<{ id: string; session: Session }> {
-    const end = Math.min(now.getTime() + this.ttlMs, principal.kind === 'user' ? principal.expiresAt.getTime() : Infinity);
+    const end = Math.min(
+      now.getTime() + this.ttlMs,
+      principal.kind === 'user' ? principal.expiresAt.getTime() : Infinity,
+    );
     const ttlMs = Math.max(1, end - now.getTime());
     const expiresAt = new Date(now.getTime() + ttlMs);
     // A user session's principal ends with the session: the SSE stream closes at principal.expiresAt.
-    const session: Session = { principal: principal.kind === 'user' ? { ...principal, expiresAt } : principal, csrfToken: randomBytes(32).toString('base64url'), expiresAt };
+    const session: Session = {
+      principal: principal.kind === 'user' ? { ...principal, expiresAt } : principal,
+      csrfToken: randomBytes(32).toString('base64url'),
+      expiresAt,
+    };
     const id = randomBytes(32).toString('base64url');
     const stored: StoredSession = {
-      principal: principal.kind === 'key' ? { kind: 'key', name: principal.name } : { kind: 'user', userId: principal.userId, admin: principal.admin },
+      principal:
+        principal.kind === 'key'
+          ? { kind: 'key', name: principal.name }
+          : { kind: 'user', userId: principal.userId, admin: principal.admin },
       csrfToken: session.csrfToken,
       expiresAt: expiresAt.toISOString(),
     };
@@ -105,7 +115,13 @@ export function sessionCookieOf(request: FastifyRequest): string | undefined {
 }
 
 /** Sets the cookie (docs/contracts.md: HttpOnly, SameSite=Strict, Path=/, Secure over https). */
-export function setSessionCookie(request: FastifyRequest, reply: FastifyReply, id: string, session: Session, now: Date): void {
+export function setSessionCookie(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  id: string,
+  session: Session,
+  now: Date,
+): void {
   const maxAge = Math.max(1, Math.floor((session.expiresAt.getTime() - now.getTime()) / 1000));
   reply.header('set-cookie', cookieLine(request, id, maxAge));
 }

@@ -28,13 +28,20 @@ export function adminFailedJobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           tags: ['operators'],
           summary: 'Failed send jobs',
-          description: 'Send jobs whose retries are used up or that were refused for good, oldest first per channel.',
+          description:
+            'Send jobs whose retries are used up or that were refused for good, oldest first per channel.',
           security: ADMIN_SECURITY,
-          querystring: z.object({ channel: z.enum(CHANNELS).optional().describe('one channel queue; default all') }).strict(),
+          querystring: z
+            .object({ channel: z.enum(CHANNELS).optional().describe('one channel queue; default all') })
+            .strict(),
           response: { 200: z.object({ items: z.array(failedJobSchema) }), ...errors(400, 401, 403, 429) },
         },
       },
-      async (request) => ({ items: (await listFailedJobs(ctx.deps.queues, { channels: channelsOf(request.query.channel) })).map(view) }),
+      async (request) => ({
+        items: (await listFailedJobs(ctx.deps.queues, { channels: channelsOf(request.query.channel) })).map(
+          view,
+        ),
+      }),
     );
 
     app.post(
@@ -54,12 +61,19 @@ export function adminFailedJobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
               resetAttempts: z.boolean().optional(),
             })
             .strict(),
-          response: { 200: z.object({ retried: z.array(failedJobSchema) }), ...errors(400, 401, 403, 413, 429) },
+          response: {
+            200: z.object({ retried: z.array(failedJobSchema) }),
+            ...errors(400, 401, 403, 413, 429),
+          },
         },
       },
       async (request) => {
         const { channel, jobId, resetAttempts } = request.body;
-        const retried = await retryFailedJobs(ctx.deps.queues, { channels: channelsOf(channel), jobId }, { resetAttempts });
+        const retried = await retryFailedJobs(
+          ctx.deps.queues,
+          { channels: channelsOf(channel), jobId },
+          { resetAttempts },
+        );
         return { retried: retried.map(view) };
       },
     );

@@ -2,7 +2,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DeliveryStatsRepository } from '../../db/repositories/delivery-stats-repository';
 import { CHANNELS, queueNameFor } from '../../domain/channels';
-import { readStuckWorkSummary, scanAndPublish, type StuckWorkSummary } from '../../operations/stuck-work-monitor';
+import {
+  readStuckWorkSummary,
+  scanAndPublish,
+  type StuckWorkSummary,
+} from '../../operations/stuck-work-monitor';
 import type { ApiContext } from '../context';
 import { ADMIN_SECURITY, errors } from '../schemas';
 
@@ -17,9 +21,15 @@ const stuckSchema = z
     scannedAt: z.string().describe('when the scan ran'),
     pastDeadline: count.describe('notifications with an open channel more than a minute past its deadlineAt'),
     queuedWithoutJob: count.describe('channels queued whose BullMQ job does not exist'),
-    workflowsWithoutTimer: count.describe('open event and campaign workflows started over a minute ago holding no timer and no pending work'),
+    workflowsWithoutTimer: count.describe(
+      'open event and campaign workflows started over a minute ago holding no timer and no pending work',
+    ),
     expired: count.describe('notifications in the final state expired (up to 10000)'),
-    truncated: z.object({ rows: z.boolean(), workflows: z.boolean() }).describe('true: only the oldest rows / a rotating part of the workflows were examined; the counts are lower bounds'),
+    truncated: z
+      .object({ rows: z.boolean(), workflows: z.boolean() })
+      .describe(
+        'true: only the oldest rows / a rotating part of the workflows were examined; the counts are lower bounds',
+      ),
     samples: z
       .array(
         z.object({
@@ -32,15 +42,28 @@ const stuckSchema = z
         }),
       )
       .describe('up to 5 of each kind, oldest first'),
-    errors: z.array(z.object({ part: z.string(), message: z.string() })).describe('parts the scan could not read (their count is null)'),
+    errors: z
+      .array(z.object({ part: z.string(), message: z.string() }))
+      .describe('parts the scan could not read (their count is null)'),
   })
   .nullable()
-  .describe('stuck work (docs/contracts.md, "Stuck work"): the latest scan published by a worker (STUCK_WORK_SCAN_MS), or one run now; null when no scan could run');
+  .describe(
+    'stuck work (docs/contracts.md, "Stuck work"): the latest scan published by a worker (STUCK_WORK_SCAN_MS), or one run now; null when no scan could run',
+  );
 
 const overviewSchema = z.object({
   from: z.string().describe('start of the first minute'),
   to: z.string().describe('end of the last minute (the current minute included)'),
-  perMinute: z.array(z.object({ at: z.string(), events: z.number().int(), delivered: z.number().int(), failed: z.number().int() })).describe('every minute, oldest first, zeros included'),
+  perMinute: z
+    .array(
+      z.object({
+        at: z.string(),
+        events: z.number().int(),
+        delivered: z.number().int(),
+        failed: z.number().int(),
+      }),
+    )
+    .describe('every minute, oldest first, zeros included'),
   totals: z.object({ events: z.number().int(), delivered: z.number().int(), failed: z.number().int() }),
   queues: z.array(
     z.object({
@@ -55,7 +78,16 @@ const overviewSchema = z.object({
     }),
   ),
   recentFailures: z
-    .array(z.object({ notificationId: z.string(), eventId: z.string(), recipientId: z.string(), channel: z.enum(CHANNELS), error: z.string().nullable(), at: z.string() }))
+    .array(
+      z.object({
+        notificationId: z.string(),
+        eventId: z.string(),
+        recipientId: z.string(),
+        channel: z.enum(CHANNELS),
+        error: z.string().nullable(),
+        at: z.string(),
+      }),
+    )
     .describe(`the newest ${RECENT_FAILURES} failures of the window`),
   stuck: stuckSchema,
 });
@@ -80,7 +112,11 @@ export function adminOverviewRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           summary: 'Events, deliveries and failures per minute, queue depths, recent failures',
           description: DESCRIPTION,
           security: ADMIN_SECURITY,
-          querystring: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(60).describe('window length, 1-1440') }).strict(),
+          querystring: z
+            .object({
+              minutes: z.coerce.number().int().min(1).max(1440).default(60).describe('window length, 1-1440'),
+            })
+            .strict(),
           response: { 200: overviewSchema, ...errors(400, 401, 403, 429) },
         },
       },
@@ -94,9 +130,28 @@ export function adminOverviewRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           stats.recentFailures(from, to, RECENT_FAILURES),
           Promise.all(
             CHANNELS.map(async (channel) => {
-              const counts = await ctx.deps.queues.queue(channel).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'paused');
-              const { waiting = 0, prioritized = 0, active = 0, delayed = 0, failed = 0, completed = 0, paused = 0 } = counts;
-              return { channel, queue: queueNameFor(channel), waiting: waiting + prioritized, active, delayed, failed, completed, paused };
+              const counts = await ctx.deps.queues
+                .queue(channel)
+                .getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'paused');
+              const {
+                waiting = 0,
+                prioritized = 0,
+                active = 0,
+                delayed = 0,
+                failed = 0,
+                completed = 0,
+                paused = 0,
+              } = counts;
+              return {
+                channel,
+                queue: queueNameFor(channel),
+                waiting: waiting + prioritized,
+                active,
+                delayed,
+                failed,
+                completed,
+                paused,
+              };
             }),
           ),
           stuckWork(),
@@ -105,7 +160,11 @@ export function adminOverviewRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           from: from.toISOString(),
           to: to.toISOString(),
           perMinute: perMinute.map((m) => ({ ...m, at: m.at.toISOString() })),
-          totals: { events, delivered: sum(perMinute.map((m) => m.delivered)), failed: sum(perMinute.map((m) => m.failed)) },
+          totals: {
+            events,
+            delivered: sum(perMinute.map((m) => m.delivered)),
+            failed: sum(perMinute.map((m) => m.failed)),
+          },
           queues,
           recentFailures: recentFailures.map((f) => ({ ...f, at: f.at.toISOString() })),
           stuck: stuck && withoutRotation(stuck),
@@ -146,7 +205,10 @@ function latestStuckWork(ctx: ApiContext): () => Promise<StuckWorkSummary | null
   };
 }
 
-function withoutRotation({ rotation: _rotation, ...summary }: StuckWorkSummary): Omit<StuckWorkSummary, 'rotation'> {
+function withoutRotation({
+  rotation: _rotation,
+  ...summary
+}: StuckWorkSummary): Omit<StuckWorkSummary, 'rotation'> {
   return summary;
 }
 

@@ -2,12 +2,27 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RecipientRepository } from '../../db/repositories/recipient-repository';
 import type { ApiContext } from '../context';
-import { changePreferences, PREFERENCES_DESCRIPTION, preferencesBody, preferencesSchema, readPreferences } from '../recipient-preferences';
+import {
+  changePreferences,
+  PREFERENCES_DESCRIPTION,
+  preferencesBody,
+  preferencesSchema,
+  readPreferences,
+} from '../recipient-preferences';
 import { ADMIN_SECURITY, errors, noQuery, userIdSchema } from '../schemas';
 import { recipientSchema } from './recipients';
 
 /** What a list row shows of a recipient (PUT /api/recipients/{id} answers the whole). */
-const recipientItemSchema = recipientSchema.pick({ id: true, name: true, email: true, phone: true, timezone: true, locale: true, muted: true, createdAt: true });
+const recipientItemSchema = recipientSchema.pick({
+  id: true,
+  name: true,
+  email: true,
+  phone: true,
+  timezone: true,
+  locale: true,
+  muted: true,
+  createdAt: true,
+});
 
 const params = z.object({ id: userIdSchema });
 
@@ -21,7 +36,8 @@ export function adminRecipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           tags: ['operators'],
           summary: 'Find recipients',
-          description: 'By id prefix, or a part of the name or email (any case); `%` and `_` match themselves. Newest first; without `q`, the newest recipients.',
+          description:
+            'By id prefix, or a part of the name or email (any case); `%` and `_` match themselves. Newest first; without `q`, the newest recipients.',
           security: ADMIN_SECURITY,
           querystring: z
             .object({
@@ -35,7 +51,16 @@ export function adminRecipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (request) => {
         const found = await new RecipientRepository(request.em).search(request.query.q, request.query.limit);
         return {
-          items: found.map((r) => ({ id: r.id, name: r.name, email: r.email, phone: r.phone, timezone: r.timezone, locale: r.locale, muted: r.muted, createdAt: r.createdAt.toISOString() })),
+          items: found.map((r) => ({
+            id: r.id,
+            name: r.name,
+            email: r.email,
+            phone: r.phone,
+            timezone: r.timezone,
+            locale: r.locale,
+            muted: r.muted,
+            createdAt: r.createdAt.toISOString(),
+          })),
         };
       },
     );

@@ -25,7 +25,15 @@ export function adminRedriveRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           security: ADMIN_SECURITY,
           params: z.object({ eventId: eventIdSchema }),
           body: noBody,
-          response: { 202: z.object({ eventId: z.string(), workflowId: z.string(), expired: z.number().int(), started: z.boolean() }), ...errors(400, 401, 403, 404, 429) },
+          response: {
+            202: z.object({
+              eventId: z.string(),
+              workflowId: z.string(),
+              expired: z.number().int(),
+              started: z.boolean(),
+            }),
+            ...errors(400, 401, 403, 404, 429),
+          },
         },
       },
       async (request, reply) => {
@@ -33,8 +41,13 @@ export function adminRedriveRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const expired = await countExpired(request.em, eventId);
         const spec = expired > 0 ? await storedEventSpec(request.em, eventId) : null;
         if (!spec) throw new ApiError(404, `event "${eventId}" has no expired notification to redrive`);
-        const eventType = typeof spec.eventType === 'string' ? spec.eventType : `direct:${String(spec.templateCode)}`;
-        const { workflowId, started } = await startRedrive(ctx.deps.temporalClient, ctx.deps.config.temporal.taskQueue, { eventId, eventType });
+        const eventType =
+          typeof spec.eventType === 'string' ? spec.eventType : `direct:${String(spec.templateCode)}`;
+        const { workflowId, started } = await startRedrive(
+          ctx.deps.temporalClient,
+          ctx.deps.config.temporal.taskQueue,
+          { eventId, eventType },
+        );
         return reply.code(202).send({ eventId, workflowId, expired, started });
       },
     );

@@ -32,7 +32,9 @@ export function adminSearchRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           summary: 'Find notifications by notification id, workflow id, event id or recipient id',
           description: `Exact matches only: the notification's UUID, its workflow id, its event id, its recipient id, or its key \`notification-<eventId>-<userId>\`. The newest ${LIMIT}, newest first.`,
           security: ADMIN_SECURITY,
-          querystring: z.object({ q: z.string().trim().min(1).max(200).describe('an id of one of those kinds') }).strict(),
+          querystring: z
+            .object({ q: z.string().trim().min(1).max(200).describe('an id of one of those kinds') })
+            .strict(),
           response: { 200: z.object({ items: z.array(searchItemSchema) }), ...errors(400, 401, 403, 429) },
         },
       },

@@ -45,7 +45,11 @@ const campaignViewSchema = z.object({
   channels: z.array(z.string()).nullable(),
   priority: z.string(),
   scheduledAt: z.string(),
-  state: z.enum(CAMPAIGN_STATES).describe('scheduled: waits for scheduledAt; running: starting notifications; completed: every recipient has its notification workflow; cancelled'),
+  state: z
+    .enum(CAMPAIGN_STATES)
+    .describe(
+      'scheduled: waits for scheduledAt; running: starting notifications; completed: every recipient has its notification workflow; cancelled',
+    ),
   targeted: z.number().int().describe('recipients of the segment listed so far'),
   started: z.number().int().describe('notification workflows started'),
   workflowId: z.string(),
@@ -58,8 +62,14 @@ const campaignDetailSchema = campaignViewSchema.extend({
     .object({ status: z.string().describe('RUNNING, COMPLETED, FAILED, TERMINATED, ...') })
     .nullable()
     .describe('the campaign workflow; null when Temporal has none'),
-  progress: progressSchema.nullable().describe('live: the workflow\'s `campaignProgress` query, or its result once completed; null when it cannot answer'),
-  notifications: z.record(z.string(), z.number().int()).describe('the campaign\'s stored notifications per state (one waiting for quiet hours has none yet)'),
+  progress: progressSchema
+    .nullable()
+    .describe(
+      "live: the workflow's `campaignProgress` query, or its result once completed; null when it cannot answer",
+    ),
+  notifications: z
+    .record(z.string(), z.number().int())
+    .describe("the campaign's stored notifications per state (one waiting for quiet hours has none yet)"),
 });
 
 const campaignParams = z.object({ id: campaignIdSchema.describe('campaign id (UUID)') });
@@ -71,15 +81,23 @@ export function campaignRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     app.addHook('onRequest', ctx.auth.guard('admin'));
 
     /** The workflow's status and live progress; null progress when no worker answers. */
-    async function liveProgress(id: string): Promise<{ workflow: { status: string } | null; progress: CampaignProgress | null }> {
+    async function liveProgress(
+      id: string,
+    ): Promise<{ workflow: { status: string } | null; progress: CampaignProgress | null }> {
       const description = await describeOrNull(temporalClient, campaignWorkflowId(id));
       if (!description) return { workflow: null, progress: null };
       const workflow = { status: description.status.name };
       try {
         if (description.status.name === 'RUNNING') {
-          return { workflow, progress: await temporalClient.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => notifications.campaignProgress(id)) };
+          return {
+            workflow,
+            progress: await temporalClient.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
+              notifications.campaignProgress(id),
+            ),
+          };
         }
-        if (description.status.name === 'COMPLETED') return { workflow, progress: await notifications.campaignResult(id) };
+        if (description.status.name === 'COMPLETED')
+          return { workflow, progress: await notifications.campaignResult(id) };
       } catch (err) {
         app.log.warn({ err, campaignId: id }, 'campaign progress unavailable');
       }
@@ -119,7 +137,10 @@ export function campaignRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const category = await new TemplateRepository(request.em).categoryOf(campaign.templateCode);
         if (!category) throw badRequest('templateCode', `no template with code "${campaign.templateCode}"`);
         if (category !== CAMPAIGN_CATEGORY) {
-          throw badRequest('templateCode', `template "${campaign.templateCode}" is in category ${category}, campaigns send ${CAMPAIGN_CATEGORY} templates`);
+          throw badRequest(
+            'templateCode',
+            `template "${campaign.templateCode}" is in category ${category}, campaigns send ${CAMPAIGN_CATEGORY} templates`,
+          );
         }
         await assertTemplateVariables(request.em, campaign.templateCode, campaign.variables);
         // Stored first, started last: a request that fails never leaves a workflow behind. The workflow's
@@ -130,11 +151,16 @@ export function campaignRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         try {
           result = await notifications.scheduleCampaign(campaign);
         } catch (err) {
-          if (inserted) await repository.removeUnstarted(campaign.id).catch((cleanup) => request.log.error({ err: cleanup }, 'campaign row left without workflow'));
+          if (inserted)
+            await repository
+              .removeUnstarted(campaign.id)
+              .catch((cleanup) => request.log.error({ err: cleanup }, 'campaign row left without workflow'));
           if (err instanceof InvalidCampaignError) throw new ApiError(400, err.message, err.fields, 'body');
           throw err;
         }
-        return reply.code(result.started ? 201 : 200).send({ id: result.campaignId, workflowId: result.workflowId, started: result.started });
+        return reply
+          .code(result.started ? 201 : 200)
+          .send({ id: result.campaignId, workflowId: result.workflowId, started: result.started });
       },
     );
 
@@ -153,7 +179,10 @@ export function campaignRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
               state: z.enum(CAMPAIGN_STATES).optional(),
             })
             .strict(),
-          response: { 200: z.object({ items: z.array(campaignViewSchema), nextCursor: z.string().nullable() }), ...errors(400, 401, 403, 429) },
+          response: {
+            200: z.object({ items: z.array(campaignViewSchema), nextCursor: z.string().nullable() }),
+            ...errors(400, 401, 403, 429),
+          },
         },
       },
       async (request) => {
@@ -193,8 +222,15 @@ export function campaignRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           security: SECURITY,
           params: campaignParams,
           querystring: noQuery,
-          body: z.object({ reason: z.string().min(1).max(500).optional() }).strict().nullish(),
-          response: { 200: campaignDetailSchema, 202: campaignDetailSchema, ...errors(400, 401, 403, 404, 409, 429) },
+          body: z
+            .object({ reason: z.string().min(1).max(500).optional() })
+            .strict()
+            .nullish(),
+          response: {
+            200: campaignDetailSchema,
+            202: campaignDetailSchema,
+            ...errors(400, 401, 403, 404, 409, 429),
+          },
         },
       },
       async (request, reply) => {
@@ -202,12 +238,17 @@ export function campaignRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const repository = new CampaignRepository(request.em);
         const row = await repository.findById(id);
         if (!row) throw notFound('campaign');
-        const notCancellable = () => new ApiError(409, `campaign is ${row.state}: only a scheduled or running campaign can be cancelled`);
+        const notCancellable = () =>
+          new ApiError(
+            409,
+            `campaign is ${row.state}: only a scheduled or running campaign can be cancelled`,
+          );
         if (row.state === 'completed' || row.state === 'cancelled') throw notCancellable();
         try {
           await notifications.cancelCampaign(id, request.body?.reason);
         } catch (err) {
-          if (err instanceof WorkflowNotFoundError) throw new ApiError(409, 'the campaign workflow is no longer running');
+          if (err instanceof WorkflowNotFoundError)
+            throw new ApiError(409, 'the campaign workflow is no longer running');
           throw err;
         }
         const deadline = Date.now() + CANCEL_EFFECT_WAIT_MS;
@@ -217,7 +258,8 @@ export function campaignRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           if (current.state === 'cancelled' || current.state === 'completed' || Date.now() >= deadline) break;
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        if (current.state === 'completed') throw new ApiError(409, 'campaign completed before the cancel took effect');
+        if (current.state === 'completed')
+          throw new ApiError(409, 'campaign completed before the cancel took effect');
         return reply.code(current.state === 'cancelled' ? 200 : 202).send(await detail(repository, current));
       },
     );

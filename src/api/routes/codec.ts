@@ -2,13 +2,21 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Payload } from '@temporalio/common';
-import { PayloadDecryptionError, payloadCodecFor, payloadFromJson, payloadToJson } from '../../temporal/payload-codec';
+import {
+  PayloadDecryptionError,
+  payloadCodecFor,
+  payloadFromJson,
+  payloadToJson,
+} from '../../temporal/payload-codec';
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';
 
 export const CODEC_PATH = '/codec';
 
-const base64 = z.string().max(16 * 1024 * 1024).regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
+const base64 = z
+  .string()
+  .max(16 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 
 /**
  * A request as proto3 JSON allows it (docs/contracts.md, "Payload encryption"): a field left out or null means its
@@ -17,7 +25,12 @@ const base64 = z.string().max(16 * 1024 * 1024).regex(/^[A-Za-z0-9+/_-]*={0,2}$/
  */
 const payloadsRequestSchema = z.object({
   payloads: z
-    .array(z.object({ metadata: z.record(z.string().max(256), base64.nullable()).nullish(), data: base64.nullish() }))
+    .array(
+      z.object({
+        metadata: z.record(z.string().max(256), base64.nullable()).nullish(),
+        data: base64.nullish(),
+      }),
+    )
     .max(10_000)
     .nullish(),
 });
@@ -31,7 +44,9 @@ const payloadsResponseSchema = z.object({
 /** The request's payloads with proto3 JSON defaults filled in. */
 function requestPayloads(body: PayloadsRequest): Payload[] {
   return (body.payloads ?? []).map(({ metadata, data }) => {
-    const present = Object.entries(metadata ?? {}).filter((entry): entry is [string, string] => entry[1] !== null);
+    const present = Object.entries(metadata ?? {}).filter(
+      (entry): entry is [string, string] => entry[1] !== null,
+    );
     return payloadFromJson({ metadata: Object.fromEntries(present), data: data ?? '' });
   });
 }
@@ -67,7 +82,8 @@ export function codecRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       const url = `${CODEC_PATH}/${operation}`;
       app.options(url, { schema: { hide: true } }, async (request, reply) => {
         const origin = request.headers.origin;
-        if (typeof origin !== 'string' || !origins.has(origin)) throw new ApiError(403, `origin not allowed to call the codec endpoint (CODEC_CORS_ORIGINS)`);
+        if (typeof origin !== 'string' || !origins.has(origin))
+          throw new ApiError(403, `origin not allowed to call the codec endpoint (CODEC_CORS_ORIGINS)`);
         return reply
           .code(204)
           .header('access-control-allow-methods', 'POST, OPTIONS')

@@ -46,10 +46,17 @@ export function devSessionRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (request, reply) => {
         const { userId } = request.body;
         if (!DEMO_RECIPIENTS.some((demo) => demo.id === userId)) {
-          throw badRequest('userId', `not a demo user (one of ${DEMO_RECIPIENTS.map((demo) => demo.id).join(', ')})`);
+          throw badRequest(
+            'userId',
+            `not a demo user (one of ${DEMO_RECIPIENTS.map((demo) => demo.id).join(', ')})`,
+          );
         }
         if (!jwt?.secret) throw new ApiError(503, 'dev sign-in needs JWT_SECRET (tokens are signed with it)');
-        const token = await signUserToken(jwt.secret, userId, { ttl: DEV_TOKEN_TTL, issuer: jwt.issuer, audience: jwt.audience });
+        const token = await signUserToken(jwt.secret, userId, {
+          ttl: DEV_TOKEN_TTL,
+          issuer: jwt.issuer,
+          audience: jwt.audience,
+        });
         const principal = await ctx.auth.verifyCredential(request, { token });
         return openBrowserSession(ctx, request, reply, principal);
       },

@@ -22,7 +22,11 @@ export function healthRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       '/healthz',
       {
         config: { rateLimit: false },
-        schema: { tags: ['health'], summary: 'Process alive', response: { 200: z.object({ status: z.literal('ok') }) } },
+        schema: {
+          tags: ['health'],
+          summary: 'Process alive',
+          response: { 200: z.object({ status: z.literal('ok') }) },
+        },
       },
       async () => ({ status: 'ok' as const }),
     );
@@ -45,7 +49,9 @@ export function healthRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           check('temporal', () => deps.temporalClient.workflowService.getSystemInfo({}), request.log),
         ]);
         const ready = postgres.ok && redis.ok && temporal.ok;
-        return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: { postgres, redis, temporal } });
+        return reply
+          .code(ready ? 200 : 503)
+          .send({ status: ready ? 'ready' : 'not_ready', checks: { postgres, redis, temporal } });
       },
     );
   };
@@ -53,7 +59,11 @@ export function healthRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
 
 const TIMED_OUT = `no answer within ${CHECK_TIMEOUT_MS} ms`;
 
-async function check(name: string, probe: () => Promise<unknown>, log: FastifyBaseLogger): Promise<z.infer<typeof checkSchema>> {
+async function check(
+  name: string,
+  probe: () => Promise<unknown>,
+  log: FastifyBaseLogger,
+): Promise<z.infer<typeof checkSchema>> {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -67,7 +77,11 @@ async function check(name: string, probe: () => Promise<unknown>, log: FastifyBa
   } catch (err) {
     const message = (err as Error).message;
     log.warn({ check: name, err }, `readiness check ${name} failed`);
-    return { ok: false, latencyMs: Date.now() - started, error: message === TIMED_OUT ? TIMED_OUT : 'unreachable (details in the API log)' };
+    return {
+      ok: false,
+      latencyMs: Date.now() - started,
+      error: message === TIMED_OUT ? TIMED_OUT : 'unreachable (details in the API log)',
+    };
   } finally {
     clearTimeout(timer);
   }

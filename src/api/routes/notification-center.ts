@@ -1,6 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { NotificationRepository, type FeedCursor, type FeedItem } from '../../db/repositories/notification-repository';
+import {
+  NotificationRepository,
+  type FeedCursor,
+  type FeedItem,
+} from '../../db/repositories/notification-repository';
 import { userIdOf } from '../auth/authenticate';
 import type { ApiContext } from '../context';
 import { notFound } from '../errors';
@@ -16,7 +20,8 @@ function decodeCursor(value: string): FeedCursor | null {
     const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
     if (!Array.isArray(parsed) || parsed.length !== 2) return null;
     const [createdAt, id] = parsed;
-    if (typeof createdAt !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt)) return null;
+    if (typeof createdAt !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt))
+      return null;
     if (typeof id !== 'string' || !UUID_PATTERN.test(id)) return null;
     return { createdAt, id };
   } catch {
@@ -30,7 +35,10 @@ const cursorSchema = z
   .transform((value, ctx) => {
     const cursor = decodeCursor(value);
     if (!cursor) {
-      ctx.addIssue({ code: 'custom', message: 'is not a cursor from this API (use nextCursor of the previous page)' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'is not a cursor from this API (use nextCursor of the previous page)',
+      });
       return z.NEVER;
     }
     return cursor;
@@ -82,22 +90,36 @@ export function notificationCenterRoutes(ctx: ApiContext): FastifyPluginAsyncZod
         schema: {
           tags: ['notification center'],
           summary: 'My notifications, newest first',
-          description: 'In-app notifications delivered to the caller. Pass `nextCursor` as `cursor` for the next page; `unread=true` lists unread ones only.',
+          description:
+            'In-app notifications delivered to the caller. Pass `nextCursor` as `cursor` for the next page; `unread=true` lists unread ones only.',
           security: SECURITY,
           querystring: z
             .object({
               cursor: cursorSchema.optional(),
               limit: z.coerce.number().int().min(1).max(100).default(20),
-              unread: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+              unread: z
+                .enum(['true', 'false'])
+                .default('false')
+                .transform((v) => v === 'true'),
             })
             .strict(),
-          response: { 200: z.object({ items: z.array(feedItemSchema), nextCursor: z.string().nullable() }), ...errors(400, 401, 403, 429) },
+          response: {
+            200: z.object({ items: z.array(feedItemSchema), nextCursor: z.string().nullable() }),
+            ...errors(400, 401, 403, 429),
+          },
         },
       },
       async (request) => {
         const { cursor, limit, unread } = request.query;
-        const page = await new NotificationRepository(request.em).feed(userIdOf(request), { limit, unreadOnly: unread, after: cursor });
-        return { items: page.items.map(feedItemView), nextCursor: page.next ? encodeCursor(page.next) : null };
+        const page = await new NotificationRepository(request.em).feed(userIdOf(request), {
+          limit,
+          unreadOnly: unread,
+          after: cursor,
+        });
+        return {
+          items: page.items.map(feedItemView),
+          nextCursor: page.next ? encodeCursor(page.next) : null,
+        };
       },
     );
 
@@ -113,7 +135,9 @@ export function notificationCenterRoutes(ctx: ApiContext): FastifyPluginAsyncZod
           response: { 200: z.object({ count: z.number().int() }), ...errors(401, 403, 429) },
         },
       },
-      async (request) => ({ count: await new NotificationRepository(request.em).unreadCount(userIdOf(request)) }),
+      async (request) => ({
+        count: await new NotificationRepository(request.em).unreadCount(userIdOf(request)),
+      }),
     );
 
     app.post(
@@ -123,16 +147,24 @@ export function notificationCenterRoutes(ctx: ApiContext): FastifyPluginAsyncZod
         schema: {
           tags: ['notification center'],
           summary: 'Mark one of my notifications read',
-          description: 'Idempotent: the first read time is kept. Another user\'s notification answers 404, like a missing one.',
+          description:
+            "Idempotent: the first read time is kept. Another user's notification answers 404, like a missing one.",
           security: SECURITY,
           params: z.object({ id: uuidSchema }),
           querystring: noQuery,
           body: noBody,
-          response: { 200: z.object({ id: z.string(), readAt: z.string() }), ...errors(400, 401, 403, 404, 429) },
+          response: {
+            200: z.object({ id: z.string(), readAt: z.string() }),
+            ...errors(400, 401, 403, 404, 429),
+          },
         },
       },
       async (request) => {
-        const readAt = await new NotificationRepository(request.em).markRead(userIdOf(request), request.params.id.toLowerCase(), ctx.now());
+        const readAt = await new NotificationRepository(request.em).markRead(
+          userIdOf(request),
+          request.params.id.toLowerCase(),
+          ctx.now(),
+        );
         if (!readAt) throw notFound();
         return { id: request.params.id.toLowerCase(), readAt: readAt.toISOString() };
       },
@@ -151,7 +183,9 @@ export function notificationCenterRoutes(ctx: ApiContext): FastifyPluginAsyncZod
           response: { 200: z.object({ updated: z.number().int() }), ...errors(401, 403, 429) },
         },
       },
-      async (request) => ({ updated: await new NotificationRepository(request.em).markAllRead(userIdOf(request), ctx.now()) }),
+      async (request) => ({
+        updated: await new NotificationRepository(request.em).markAllRead(userIdOf(request), ctx.now()),
+      }),
     );
   };
 }

@@ -6,13 +6,20 @@ import type { NotificationStatus } from '../../domain/notification-status';
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';
 import { controlRefusal } from '../../domain/notification-lifecycle';
-import { awaitStatus, isWaiting, notificationStatus, resolveNotificationRef, statusFromRow } from '../notification-lookup';
+import {
+  awaitStatus,
+  isWaiting,
+  notificationStatus,
+  resolveNotificationRef,
+  statusFromRow,
+} from '../notification-lookup';
 import { errors, noQuery, notificationRefParams, notificationStatusSchema } from '../schemas';
 
 /** Release-0 notification workflows take signals: how long cancel/reschedule wait to see them act before answering 202. */
 const SIGNAL_EFFECT_WAIT_MS = 3000;
 
-const ID_NOTE = 'The `:id` is the notification UUID or its key `notification-<eventId>-<userId>` (docs/contracts.md).';
+const ID_NOTE =
+  'The `:id` is the notification UUID or its key `notification-<eventId>-<userId>` (docs/contracts.md).';
 
 const controlResultSchema = z.object({ workflowId: z.string(), status: notificationStatusSchema });
 
@@ -36,8 +43,21 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
         },
       },
       async (request) => {
-        const ref = await resolveNotificationRef(request.params.id, new NotificationRepository(request.em), temporalClient);
-        return { workflowId: ref.workflowId, status: await notificationStatus(temporalClient, notifications, ref.workflowId, ref.notification, ref.description) };
+        const ref = await resolveNotificationRef(
+          request.params.id,
+          new NotificationRepository(request.em),
+          temporalClient,
+        );
+        return {
+          workflowId: ref.workflowId,
+          status: await notificationStatus(
+            temporalClient,
+            notifications,
+            ref.workflowId,
+            ref.notification,
+            ref.description,
+          ),
+        };
       },
     );
 
@@ -52,8 +72,15 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
           security: [{ apiKey: [] }],
           params: notificationRefParams,
           querystring: noQuery,
-          body: z.object({ reason: z.string().min(1).max(500).optional() }).strict().nullish(),
-          response: { 200: controlResultSchema, 202: controlResultSchema, ...errors(400, 401, 403, 404, 409, 429, 503) },
+          body: z
+            .object({ reason: z.string().min(1).max(500).optional() })
+            .strict()
+            .nullish(),
+          response: {
+            200: controlResultSchema,
+            202: controlResultSchema,
+            ...errors(400, 401, 403, 404, 409, 429, 503),
+          },
         },
       },
       async (request, reply) => {
@@ -65,17 +92,29 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
           if (refusal) throw new ApiError(409, refusal);
           // A campaign's notification waits as a row only (quiet hours): cancelled in place.
           if (row.workflowId.startsWith(CAMPAIGN_WORKFLOW_PREFIX)) {
-            if (!(await repository.cancelWaiting(row.id, request.body?.reason))) await refuseNoLongerWaiting(repository, row.id, 'cancelled');
-            return reply.code(200).send({ workflowId: ref.workflowId, status: statusFromRow(await reload(repository, row.id)) });
+            if (!(await repository.cancelWaiting(row.id, request.body?.reason)))
+              await refuseNoLongerWaiting(repository, row.id, 'cancelled');
+            return reply
+              .code(200)
+              .send({ workflowId: ref.workflowId, status: statusFromRow(await reload(repository, row.id)) });
           }
-          const status = await controlled(() => notifications.cancel({ eventId: row.eventId, userId: row.recipientId }, request.body?.reason));
+          const status = await controlled(() =>
+            notifications.cancel({ eventId: row.eventId, userId: row.recipientId }, request.body?.reason),
+          );
           return reply.code(200).send({ workflowId: ref.workflowId, status });
         }
-        const read = () => notificationStatus(temporalClient, notifications, ref.workflowId, ref.notification);
+        const read = () =>
+          notificationStatus(temporalClient, notifications, ref.workflowId, ref.notification);
         assertWaiting(await read(), 'cancelled');
         await notifications.cancel(ref.workflowId, request.body?.reason);
-        const { status, reached } = await awaitStatus(read, (s) => s.state === 'cancelled' || !isWaiting(s), SIGNAL_EFFECT_WAIT_MS);
-        return reply.code(reached && status.state === 'cancelled' ? 200 : 202).send({ workflowId: ref.workflowId, status });
+        const { status, reached } = await awaitStatus(
+          read,
+          (s) => s.state === 'cancelled' || !isWaiting(s),
+          SIGNAL_EFFECT_WAIT_MS,
+        );
+        return reply
+          .code(reached && status.state === 'cancelled' ? 200 : 202)
+          .send({ workflowId: ref.workflowId, status });
       },
     );
 
@@ -90,8 +129,16 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
           security: [{ apiKey: [] }],
           params: notificationRefParams,
           querystring: noQuery,
-          body: z.object({ sendAt: z.iso.datetime({ offset: true }).describe('new send time, ISO 8601 with offset') }).strict(),
-          response: { 200: controlResultSchema, 202: controlResultSchema, ...errors(400, 401, 403, 404, 409, 429, 503) },
+          body: z
+            .object({
+              sendAt: z.iso.datetime({ offset: true }).describe('new send time, ISO 8601 with offset'),
+            })
+            .strict(),
+          response: {
+            200: controlResultSchema,
+            202: controlResultSchema,
+            ...errors(400, 401, 403, 404, 409, 429, 503),
+          },
         },
       },
       async (request, reply) => {
@@ -102,15 +149,25 @@ export function notificationControlRoutes(ctx: ApiContext): FastifyPluginAsyncZo
         if (row?.lifecycle === 2) {
           assertWaiting(statusFromRow(row), 'rescheduled');
           if (row.workflowId.startsWith(CAMPAIGN_WORKFLOW_PREFIX)) {
-            throw new ApiError(409, "a campaign's notifications follow the campaign: reschedule or cancel the campaign");
+            throw new ApiError(
+              409,
+              "a campaign's notifications follow the campaign: reschedule or cancel the campaign",
+            );
           }
-          const status = await controlled(() => notifications.reschedule({ eventId: row.eventId, userId: row.recipientId }, sendAt));
+          const status = await controlled(() =>
+            notifications.reschedule({ eventId: row.eventId, userId: row.recipientId }, sendAt),
+          );
           return reply.code(200).send({ workflowId: ref.workflowId, status });
         }
-        const read = () => notificationStatus(temporalClient, notifications, ref.workflowId, ref.notification);
+        const read = () =>
+          notificationStatus(temporalClient, notifications, ref.workflowId, ref.notification);
         assertWaiting(await read(), 'rescheduled');
         await notifications.reschedule(ref.workflowId, sendAt);
-        const { status, reached } = await awaitStatus(read, (s) => s.sendAt === sendAt || !isWaiting(s), SIGNAL_EFFECT_WAIT_MS);
+        const { status, reached } = await awaitStatus(
+          read,
+          (s) => s.sendAt === sendAt || !isWaiting(s),
+          SIGNAL_EFFECT_WAIT_MS,
+        );
         return reply.code(reached ? 200 : 202).send({ workflowId: ref.workflowId, status });
       },
     );
@@ -123,7 +180,9 @@ const CAMPAIGN_WORKFLOW_PREFIX = 'campaign-';
  * Runs a cancel/reschedule update: the event workflow answers with the resulting status, or its
  * validator refuses (the notification started sending meanwhile) -> 409 with the reason.
  */
-async function controlled(update: () => Promise<NotificationStatus | undefined>): Promise<NotificationStatus> {
+async function controlled(
+  update: () => Promise<NotificationStatus | undefined>,
+): Promise<NotificationStatus> {
   try {
     const status = await update();
     if (!status) throw new ApiError(503, 'the notification workflow gave no status');
@@ -142,7 +201,11 @@ async function reload(repository: NotificationRepository, id: string) {
   return row;
 }
 
-async function refuseNoLongerWaiting(repository: NotificationRepository, id: string, verb: string): Promise<never> {
+async function refuseNoLongerWaiting(
+  repository: NotificationRepository,
+  id: string,
+  verb: string,
+): Promise<never> {
   assertWaiting(statusFromRow(await reload(repository, id)), verb);
   throw new ApiError(409, `notification is no longer waiting: it cannot be ${verb}`);
 }

@@ -89,7 +89,8 @@ export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod
           return;
         }
         // Headers set by hooks (the widget's CORS) would be lost with the hijack.
-        for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
+        for (const [name, value] of Object.entries(reply.getHeaders()))
+          if (value !== undefined) res.setHeader(name, value);
         res.writeHead(200, {
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-cache, no-transform',
@@ -98,24 +99,40 @@ export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod
         });
         write(`retry: 3000\n: connected\n\n`);
         // Authentication holds only as long as the token: a revoked shopper's feed must not stay open for days.
-        const expiresAt = request.principal?.kind === 'user' ? request.principal.expiresAt.getTime() : Date.now();
+        const expiresAt =
+          request.principal?.kind === 'user' ? request.principal.expiresAt.getTime() : Date.now();
         const expire = (reason: 'expired' | 'signed_out') => {
           write(`event: token_expired\ndata: ${JSON.stringify({ reason })}\n\n`);
           end();
         };
-        expiry = setTimeout(() => expire('expired'), Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS));
+        expiry = setTimeout(
+          () => expire('expired'),
+          Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS),
+        );
         const sessionId = request.sessionId;
         heartbeat = setInterval(() => {
           write(': ping\n\n');
           // A stream opened on a session ends within a heartbeat of its sign-out, on any API process.
-          if (sessionId) void stillSignedIn(ctx, sessionId).then((signedIn) => signedIn || expire('signed_out'));
+          if (sessionId)
+            void stillSignedIn(ctx, sessionId).then((signedIn) => signedIn || expire('signed_out'));
         }, ctx.sseHeartbeatMs);
 
         try {
           if (lastEventId && UUID_PATTERN.test(lastEventId)) {
-            const missed = await new NotificationRepository(request.em).feedSince(userId, lastEventId.toLowerCase(), MAX_REPLAY);
+            const missed = await new NotificationRepository(request.em).feedSince(
+              userId,
+              lastEventId.toLowerCase(),
+              MAX_REPLAY,
+            );
             for (const item of missed) {
-              send({ id: item.id, title: item.title, body: item.body, actionUrl: item.actionUrl, actionText: item.actionText, createdAt: item.createdAt.toISOString() });
+              send({
+                id: item.id,
+                title: item.title,
+                body: item.body,
+                actionUrl: item.actionUrl,
+                actionText: item.actionText,
+                createdAt: item.createdAt.toISOString(),
+              });
             }
           }
         } catch (err) {
@@ -133,4 +150,3 @@ export function notificationStreamRoutes(ctx: ApiContext): FastifyPluginAsyncZod
 async function stillSignedIn(ctx: ApiContext, sessionId: string): Promise<boolean> {
   return (await ctx.auth.sessions.find(sessionId).catch(() => true)) !== null;
 }
-

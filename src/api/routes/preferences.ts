@@ -1,7 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { userIdOf } from '../auth/authenticate';
 import type { ApiContext } from '../context';
-import { changePreferences, PREFERENCES_DESCRIPTION, preferencesBody, preferencesSchema, readPreferences } from '../recipient-preferences';
+import {
+  changePreferences,
+  PREFERENCES_DESCRIPTION,
+  preferencesBody,
+  preferencesSchema,
+  readPreferences,
+} from '../recipient-preferences';
 import { errors, noQuery } from '../schemas';
 
 export function preferenceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {

@@ -3,7 +3,13 @@ import { InvalidEventError } from '../../domain/business-event';
 import type { ApiContext } from '../context';
 import { BACKPRESSURE_NOTE, redisBackpressureGuard } from '../redis-backpressure';
 import { assertTemplateVariables } from '../template-variables-check';
-import { errors, noQuery, publishBatchNotificationSchema, publishNotificationSchema, publishResultSchema } from '../schemas';
+import {
+  errors,
+  noQuery,
+  publishBatchNotificationSchema,
+  publishNotificationSchema,
+  publishResultSchema,
+} from '../schemas';
 import { withNotificationIds } from './events';
 
 const OPTIONS_NOTE = `\`options\`: priority (low | normal | high | urgent), actionUrl, actionText, delay (ms; alias delayMs),
@@ -35,7 +41,9 @@ export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (request, reply) => {
         const { templateCode, variables, options } = request.body;
         await assertTemplateVariables(request.em, templateCode, variables, options);
-        const result = await renameEnvelopeFields(() => ctx.deps.notifications.publishNotification(request.body));
+        const result = await renameEnvelopeFields(() =>
+          ctx.deps.notifications.publishNotification(request.body),
+        );
         return reply.code(202).send(withNotificationIds(result, { userId: request.body.userId }));
       },
     );
@@ -59,7 +67,9 @@ export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (request, reply) => {
         const { templateCode, variables, options } = request.body;
         await assertTemplateVariables(request.em, templateCode, variables, options);
-        const result = await renameEnvelopeFields(() => ctx.deps.notifications.publishBatchNotification(request.body));
+        const result = await renameEnvelopeFields(() =>
+          ctx.deps.notifications.publishBatchNotification(request.body),
+        );
         return reply.code(202).send(withNotificationIds(result, { userIds: request.body.userIds }));
       },
     );
@@ -72,7 +82,11 @@ async function renameEnvelopeFields<T>(publish: () => Promise<T>): Promise<T> {
     return await publish();
   } catch (err) {
     if (!(err instanceof InvalidEventError)) throw err;
-    const rename = (field: string) => (field === 'data' || field.startsWith('data.') ? `variables${field.slice(4)}` : field);
-    throw new InvalidEventError(err.message.replace(/(^|; |: )data([.:])/g, '$1variables$2'), err.fields.map(rename));
+    const rename = (field: string) =>
+      field === 'data' || field.startsWith('data.') ? `variables${field.slice(4)}` : field;
+    throw new InvalidEventError(
+      err.message.replace(/(^|; |: )data([.:])/g, '$1variables$2'),
+      err.fields.map(rename),
+    );
   }
 }

@@ -15,26 +15,57 @@ const outboundUrl = (policy: OutboundPolicy) =>
       const problem = outboundUrlProblem(value, policy);
       if (problem) ctx.addIssue({ code: 'custom', message: `not an allowed endpoint: it ${problem}` });
     });
-const base64url = (max: number) => z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url').max(max);
+const base64url = (max: number) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url')
+    .max(max);
 
-const recipientBody = (outbound: { webhook: OutboundPolicy; push: OutboundPolicy }) => z
-  .object({
-    name: z.string().trim().min(1).max(200).nullable().optional().describe("shown in notifications: templates' userName defaults to it"),
-    email: z.email().max(320).nullable().optional(),
-    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +919800000000').nullable().optional(),
-    timezone: timeZoneSchema.optional(),
-    locale: localeSchema.optional(),
-    roles: z.array(z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1-64 chars of [a-z0-9_-]')).max(20).optional(),
-    muted: z.boolean().optional(),
-    quietHours: quietHoursSchema.nullable().optional(),
-    webhookUrl: outboundUrl(outbound.webhook).nullable().optional().describe('https; never a loopback, private, link-local or metadata address'),
-    pushSubscriptions: z
-      .array(z.object({ endpoint: outboundUrl(outbound.push), keys: z.object({ p256dh: base64url(200), auth: base64url(100) }).strict() }).strict())
-      .max(20)
-      .optional()
-      .describe('replaces the recipient\'s push subscriptions (browser PushSubscription.toJSON() without expirationTime)'),
-  })
-  .strict();
+const recipientBody = (outbound: { webhook: OutboundPolicy; push: OutboundPolicy }) =>
+  z
+    .object({
+      name: z
+        .string()
+        .trim()
+        .min(1)
+        .max(200)
+        .nullable()
+        .optional()
+        .describe("shown in notifications: templates' userName defaults to it"),
+      email: z.email().max(320).nullable().optional(),
+      phone: z
+        .string()
+        .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +919800000000')
+        .nullable()
+        .optional(),
+      timezone: timeZoneSchema.optional(),
+      locale: localeSchema.optional(),
+      roles: z
+        .array(z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1-64 chars of [a-z0-9_-]'))
+        .max(20)
+        .optional(),
+      muted: z.boolean().optional(),
+      quietHours: quietHoursSchema.nullable().optional(),
+      webhookUrl: outboundUrl(outbound.webhook)
+        .nullable()
+        .optional()
+        .describe('https; never a loopback, private, link-local or metadata address'),
+      pushSubscriptions: z
+        .array(
+          z
+            .object({
+              endpoint: outboundUrl(outbound.push),
+              keys: z.object({ p256dh: base64url(200), auth: base64url(100) }).strict(),
+            })
+            .strict(),
+        )
+        .max(20)
+        .optional()
+        .describe(
+          "replaces the recipient's push subscriptions (browser PushSubscription.toJSON() without expirationTime)",
+        ),
+    })
+    .strict();
 
 export const recipientSchema = z.object({
   id: z.string(),
@@ -50,7 +81,9 @@ export const recipientSchema = z.object({
   webhookSecret: z
     .string()
     .optional()
-    .describe('only in the answer that set a new webhookUrl: the secret its deliveries are signed with (store it; it is never shown again)'),
+    .describe(
+      'only in the answer that set a new webhookUrl: the secret its deliveries are signed with (store it; it is never shown again)',
+    ),
   pushSubscriptions: z.array(z.object({ endpoint: z.string() })),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -75,7 +108,10 @@ export function recipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const { created, view } = await new RecipientRepository(request.em).upsert(request.params.id, request.body);
+        const { created, view } = await new RecipientRepository(request.em).upsert(
+          request.params.id,
+          request.body,
+        );
         return reply.code(created ? 201 : 200).send(recipientView(view));
       },
     );
@@ -93,7 +129,15 @@ export function recipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           params: z.object({ id: userIdSchema }),
           querystring: noQuery,
           body: z
-            .object({ previousValidForSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(24 * 3600).describe('default a day, at most 7 days') })
+            .object({
+              previousValidForSeconds: z
+                .number()
+                .int()
+                .min(0)
+                .max(7 * 24 * 3600)
+                .default(24 * 3600)
+                .describe('default a day, at most 7 days'),
+            })
             .strict()
             .default({ previousValidForSeconds: 24 * 3600 }),
           response: {
@@ -103,9 +147,15 @@ export function recipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const rotated = await new RecipientRepository(request.em).rotateWebhookSecret(request.params.id, request.body.previousValidForSeconds * 1000);
+        const rotated = await new RecipientRepository(request.em).rotateWebhookSecret(
+          request.params.id,
+          request.body.previousValidForSeconds * 1000,
+        );
         if (!rotated) throw notFound('recipient with a webhookUrl');
-        return { webhookSecret: rotated.secret, previousValidUntil: rotated.previousValidUntil?.toISOString() ?? null };
+        return {
+          webhookSecret: rotated.secret,
+          previousValidUntil: rotated.previousValidUntil?.toISOString() ?? null,
+        };
       },
     );
   };

@@ -2,7 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal';
-import { checkCsrf, clearSessionCookie, type Session, sessionCookieOf, setSessionCookie } from '../auth/sessions';
+import {
+  checkCsrf,
+  clearSessionCookie,
+  type Session,
+  sessionCookieOf,
+  setSessionCookie,
+} from '../auth/sessions';
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';
 import { errors, noQuery } from '../schemas';
@@ -12,7 +18,9 @@ export const sessionSchema = z.object({
   subject: z.string().describe("the key's name or the user id (the token's sub)"),
   admin: z.boolean(),
   csrfToken: z.string().describe('send as X-CSRF-Token on every POST/PUT/PATCH/DELETE riding on the cookie'),
-  expiresAt: z.string().describe('the session ends then: SESSION_TTL_MS after sign-in, or at the token\'s exp if earlier'),
+  expiresAt: z
+    .string()
+    .describe("the session ends then: SESSION_TTL_MS after sign-in, or at the token's exp if earlier"),
 });
 
 /** One object rather than a union, so a 400 names the fields (a union's error names none). */
@@ -24,7 +32,8 @@ const credentialBody = z
   .strict()
   .superRefine((body, issues) => {
     if ((body.adminKey === undefined) !== (body.token === undefined)) return;
-    for (const field of ['adminKey', 'token']) issues.addIssue({ code: 'custom', path: [field], message: 'give exactly one of adminKey and token' });
+    for (const field of ['adminKey', 'token'])
+      issues.addIssue({ code: 'custom', path: [field], message: 'give exactly one of adminKey and token' });
   });
 
 const DESCRIPTION = `Browser sessions (docs/contracts.md, "Browser surfaces"): the cookie \`ns_session\` (HttpOnly,
@@ -50,8 +59,12 @@ export function sessionRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const { adminKey, token } = request.body;
-        const principal = await ctx.auth.verifyCredential(request, adminKey !== undefined ? { adminKey } : { token: token! });
-        if (principal.kind === 'key' && !principal.admin) throw new ApiError(403, 'service keys cannot open a browser session');
+        const principal = await ctx.auth.verifyCredential(
+          request,
+          adminKey !== undefined ? { adminKey } : { token: token! },
+        );
+        if (principal.kind === 'key' && !principal.admin)
+          throw new ApiError(403, 'service keys cannot open a browser session');
         // Signing in again replaces the session this browser had.
         const previous = sessionCookieOf(request);
         if (previous !== undefined) await ctx.auth.sessions.close(previous);
@@ -104,7 +117,12 @@ export function sessionRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
 }
 
 /** Opens a session for a verified principal and sets its cookie: POST /api/session and the dev sign-in. */
-export async function openBrowserSession(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<z.infer<typeof sessionSchema>> {
+export async function openBrowserSession(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  principal: Principal,
+): Promise<z.infer<typeof sessionSchema>> {
   // Real time, not ctx.now: the session ends with a Redis TTL and a token exp, both on the wall clock.
   const now = new Date();
   const { id, session } = await ctx.auth.sessions.open(principal, now);

@@ -5,12 +5,27 @@ import { TemplateRepository, TemplateVersionConflict } from '../../db/repositori
 import { CHANNELS } from '../../domain/channels';
 import { CATEGORIES } from '../../domain/event-catalog';
 import { isSafeLink, SAFE_LINK_MESSAGE, unsafeHtmlLink } from '../../domain/safe-link';
-import { assertTemplateCompiles, HTML_FIELDS, isLinkField, renderTemplateFields, TemplateLimitError, TemplateSyntaxError, TemplateVariableMissingError } from '../../templates/render-template';
+import {
+  assertTemplateCompiles,
+  HTML_FIELDS,
+  isLinkField,
+  renderTemplateFields,
+  TemplateLimitError,
+  TemplateSyntaxError,
+  TemplateVariableMissingError,
+} from '../../templates/render-template';
 import { variablesNotProvided } from '../../templates/provided-variables';
-import { assertTemplateBounds, TEMPLATE_LIMITS, type TemplateVariables } from '../../templates/template-analysis';
+import {
+  assertTemplateBounds,
+  TEMPLATE_LIMITS,
+  type TemplateVariables,
+} from '../../templates/template-analysis';
 import type { ApiContext } from '../context';
 import { ApiError, badRequest, notFound } from '../errors';
-import { REQUIRED_TEMPLATE_FIELDS as REQUIRED_FIELDS, TEMPLATED_CHANNELS } from '../../templates/template-fields';
+import {
+  REQUIRED_TEMPLATE_FIELDS as REQUIRED_FIELDS,
+  TEMPLATED_CHANNELS,
+} from '../../templates/template-fields';
 import { errors, localeSchema, noQuery, templateCodeSchema } from '../schemas';
 
 const templateSchema = z.object({
@@ -27,7 +42,10 @@ const templateSchema = z.object({
 const LIMITS_NOTE = `Bounds (400 naming the limit): at most ${TEMPLATE_LIMITS.fields} fields, ${TEMPLATE_LIMITS.fieldLength} characters a field, ${TEMPLATE_LIMITS.totalLength} in all, ${TEMPLATE_LIMITS.tags} {{ }} tags in all, blocks and sub-expressions nested ${TEMPLATE_LIMITS.nesting} deep. Only variables and the blocks if and unless (no loops, partials or other helpers).`;
 
 const fieldsSchema = z
-  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'field names are 1-64 chars of [A-Za-z0-9_]'), z.string().max(TEMPLATE_LIMITS.fieldLength))
+  .record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'field names are 1-64 chars of [A-Za-z0-9_]'),
+    z.string().max(TEMPLATE_LIMITS.fieldLength),
+  )
   .refine((fields) => Object.keys(fields).length > 0, 'must have at least one field')
   .describe('Handlebars source per content field');
 
@@ -47,7 +65,8 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           tags: ['operators'],
           summary: 'List templates',
-          description: 'The newest version of each (code, channel, locale); `versions=all` lists every version.',
+          description:
+            'The newest version of each (code, channel, locale); `versions=all` lists every version.',
           security: SECURITY,
           querystring: z
             .object({
@@ -89,7 +108,9 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
                 .int()
                 .min(0)
                 .optional()
-                .describe('the version this change was made on (0: create, the template must not exist); another version there answers 409 and nothing is saved'),
+                .describe(
+                  'the version this change was made on (0: create, the template must not exist); another version there answers 409 and nothing is saved',
+                ),
             })
             .strict(),
           response: { 201: templateSchema, ...errors(400, 401, 403, 409, 413, 429) },
@@ -99,24 +120,40 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { code } = request.params;
         const { channel, locale, fields } = request.body;
         const missing = REQUIRED_FIELDS[channel].filter((f) => !(f in fields));
-        if (missing.length) throw new ApiError(400, `invalid body: fields: ${channel} templates need ${missing.join(', ')}`, missing.map((f) => `fields.${f}`), 'body');
+        if (missing.length)
+          throw new ApiError(
+            400,
+            `invalid body: fields: ${channel} templates need ${missing.join(', ')}`,
+            missing.map((f) => `fields.${f}`),
+            'body',
+          );
         assertSafeLinks(fields);
-        assertVariablesProvided(code, checkedTemplate(() => assertTemplateCompiles(fields)));
+        assertVariablesProvided(
+          code,
+          checkedTemplate(() => assertTemplateCompiles(fields)),
+        );
         const repository = new TemplateRepository(request.em);
         const existing = await repository.categoryOf(code);
         const category = request.body.category ?? existing;
-        if (!category) throw badRequest('category', `is required for a new template code ("${code}" has no versions yet)`);
-        if (existing && category !== existing) throw badRequest('category', `template "${code}" belongs to category "${existing}"`);
+        if (!category)
+          throw badRequest('category', `is required for a new template code ("${code}" has no versions yet)`);
+        if (existing && category !== existing)
+          throw badRequest('category', `template "${code}" belongs to category "${existing}"`);
         const { baseVersion } = request.body;
         try {
-          const created = await repository.addVersion({ code, channel, locale, category, fields }, baseVersion);
+          const created = await repository.addVersion(
+            { code, channel, locale, category, fields },
+            baseVersion,
+          );
           return reply.code(201).send(templateView(created));
         } catch (err) {
           if (!(err instanceof TemplateVersionConflict)) throw err;
           const what = `template ${code} (${channel}, ${locale})`;
           throw new ApiError(
             409,
-            err.expected === 0 ? `${what} exists already (version ${err.current}): add a version to it instead` : `${what} is at version ${err.current}, this change was made on version ${err.expected}: reload it and apply the change again`,
+            err.expected === 0
+              ? `${what} exists already (version ${err.current}): add a version to it instead`
+              : `${what} is at version ${err.current}, this change was made on version ${err.expected}: reload it and apply the change again`,
             ['baseVersion'],
             'body',
           );
@@ -143,11 +180,20 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
               variables: z
                 .record(z.string(), z.unknown())
                 .default({})
-                .refine((v) => JSON.stringify(v).length <= MAX_PREVIEW_VARIABLES_BYTES, `must serialize to at most ${MAX_PREVIEW_VARIABLES_BYTES} bytes (as event data)`),
+                .refine(
+                  (v) => JSON.stringify(v).length <= MAX_PREVIEW_VARIABLES_BYTES,
+                  `must serialize to at most ${MAX_PREVIEW_VARIABLES_BYTES} bytes (as event data)`,
+                ),
             })
             .strict(),
           response: {
-            200: z.object({ code: z.string(), channel: z.string(), locale: z.string(), version: z.number().int().nullable(), rendered: z.record(z.string(), z.string()) }),
+            200: z.object({
+              code: z.string(),
+              channel: z.string(),
+              locale: z.string(),
+              version: z.number().int().nullable(),
+              rendered: z.record(z.string(), z.string()),
+            }),
             ...errors(400, 401, 403, 404, 413, 429),
           },
         },
@@ -162,19 +208,32 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           checkedTemplate(() => assertTemplateCompiles(draft));
         } else {
           const template = await new TemplateRepository(request.em).find(code, channel, locale, version);
-          if (!template) throw notFound(`template ${code} (${channel}, ${locale}${version ? `, v${version}` : ''})`);
+          if (!template)
+            throw notFound(`template ${code} (${channel}, ${locale}${version ? `, v${version}` : ''})`);
           fields = template.fields;
           usedVersion = template.version;
           const stored = fields;
           checkedTemplate(() => assertTemplateBounds(stored));
         }
         try {
-          return { code, channel, locale, version: usedVersion, rendered: renderTemplateFields(fields, variables) };
+          return {
+            code,
+            channel,
+            locale,
+            version: usedVersion,
+            rendered: renderTemplateFields(fields, variables),
+          };
         } catch (err) {
           if (err instanceof TemplateVariableMissingError) {
-            throw new ApiError(400, `invalid body: variables.${err.variable}: is required by template field "${err.field}"`, [`variables.${err.variable}`], 'body');
+            throw new ApiError(
+              400,
+              `invalid body: variables.${err.variable}: is required by template field "${err.field}"`,
+              [`variables.${err.variable}`],
+              'body',
+            );
           }
-          if (err instanceof TemplateSyntaxError) throw new ApiError(400, `invalid body: ${err.message}`, ['fields'], 'body');
+          if (err instanceof TemplateSyntaxError)
+            throw new ApiError(400, `invalid body: ${err.message}`, ['fields'], 'body');
           throw err;
         }
       },
@@ -187,7 +246,13 @@ function checkedTemplate<T>(check: () => T): T {
   try {
     return check();
   } catch (err) {
-    if (err instanceof TemplateLimitError) throw new ApiError(400, `invalid body: ${err.message}`, [err.field ? `fields.${err.field}` : 'fields'], 'body');
+    if (err instanceof TemplateLimitError)
+      throw new ApiError(
+        400,
+        `invalid body: ${err.message}`,
+        [err.field ? `fields.${err.field}` : 'fields'],
+        'body',
+      );
     if (!(err instanceof TemplateSyntaxError)) throw err;
     const field = /template field "([^"]+)"/.exec(err.message)?.[1];
     throw new ApiError(400, `invalid body: ${err.message}`, [field ? `fields.${field}` : 'fields'], 'body');
@@ -199,12 +264,26 @@ function assertVariablesProvided(code: string, variables: TemplateVariables): vo
   const problems = variablesNotProvided(code, variables);
   if (problems.length) {
     const fields = problems.map((p) => `fields.${p.field}`);
-    throw new ApiError(400, `invalid body: ${problems.map((p) => `fields.${p.field}: ${p.message}`).join('; ')}`, [...new Set(fields)], 'body');
+    throw new ApiError(
+      400,
+      `invalid body: ${problems.map((p) => `fields.${p.field}: ${p.message}`).join('; ')}`,
+      [...new Set(fields)],
+      'body',
+    );
   }
 }
 
 function templateView(t: Template): z.infer<typeof templateSchema> {
-  return { id: t.id, code: t.code, channel: t.channel, locale: t.locale, version: t.version, category: t.category, fields: t.fields, createdAt: t.createdAt.toISOString() };
+  return {
+    id: t.id,
+    code: t.code,
+    channel: t.channel,
+    locale: t.locale,
+    version: t.version,
+    category: t.category,
+    fields: t.fields,
+    createdAt: t.createdAt.toISOString(),
+  };
 }
 
 /**
@@ -212,9 +291,16 @@ function templateView(t: Template): z.infer<typeof templateSchema> {
  * template itself writes the scheme; what variables bring is checked when rendered.
  */
 function assertSafeLinks(fields: Record<string, string>): void {
-  const unsafe = Object.entries(fields).filter(([field, source]) => (HTML_FIELDS.has(field) ? unsafeHtmlLink(source) !== null : isLinkField(field) && !isSafeLink(source)));
+  const unsafe = Object.entries(fields).filter(([field, source]) =>
+    HTML_FIELDS.has(field) ? unsafeHtmlLink(source) !== null : isLinkField(field) && !isSafeLink(source),
+  );
   if (unsafe.length) {
     const names = unsafe.map(([field]) => `fields.${field}`);
-    throw new ApiError(400, `invalid body: ${names.map((n) => `${n}: links ${SAFE_LINK_MESSAGE}`).join('; ')}`, names, 'body');
+    throw new ApiError(
+      400,
+      `invalid body: ${names.map((n) => `${n}: links ${SAFE_LINK_MESSAGE}`).join('; ')}`,
+      names,
+      'body',
+    );
   }
 }

@@ -4,17 +4,41 @@ import { NotificationRepository } from '../../db/repositories/notification-repos
 import type { ApiContext } from '../context';
 import { resolveNotificationRef } from '../notification-lookup';
 import { buildNotificationTrace } from '../notification-trace';
-import { channelStatusSchema, errors, noQuery, notificationRefParams, notificationStatusSchema } from '../schemas';
+import {
+  channelStatusSchema,
+  errors,
+  noQuery,
+  notificationRefParams,
+  notificationStatusSchema,
+} from '../schemas';
 
 const traceSchema = z.object({
   notificationId: z.string().nullable(),
-  workflowId: z.string().describe('the workflow that owns the notification: its event\'s (event-<id>, followup-...), its campaign\'s, or (release 0) its own'),
-  event: z.record(z.string(), z.unknown()).nullable().describe('the business event envelope as the event workflow received it; for campaign notifications the campaign'),
-  notification: z.record(z.string(), z.unknown()).nullable().describe('the stored notification (null only for a release-0 notification that still waits)'),
-  status: notificationStatusSchema.nullable().describe("the notification's status: from its row (channel states included); release 0: its workflow's"),
+  workflowId: z
+    .string()
+    .describe(
+      "the workflow that owns the notification: its event's (event-<id>, followup-...), its campaign's, or (release 0) its own",
+    ),
+  event: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe(
+      'the business event envelope as the event workflow received it; for campaign notifications the campaign',
+    ),
+  notification: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe('the stored notification (null only for a release-0 notification that still waits)'),
+  status: notificationStatusSchema
+    .nullable()
+    .describe("the notification's status: from its row (channel states included); release 0: its workflow's"),
   workflows: z.array(
     z.object({
-      role: z.enum(['event', 'campaign', 'notification']).describe('event: the event (or follow-up) workflow that owns it; campaign: its campaign workflow; notification: a release-0 notification workflow'),
+      role: z
+        .enum(['event', 'campaign', 'notification'])
+        .describe(
+          'event: the event (or follow-up) workflow that owns it; campaign: its campaign workflow; notification: a release-0 notification workflow',
+        ),
       workflowId: z.string(),
       runId: z.string(),
       type: z.string(),
@@ -26,7 +50,9 @@ const traceSchema = z.object({
   ),
   states: z
     .array(z.object({ state: z.string(), at: z.string() }))
-    .describe("each state change of the notification, oldest first: from the event workflow's steps and the stored row"),
+    .describe(
+      "each state change of the notification, oldest first: from the event workflow's steps and the stored row",
+    ),
   channels: z.record(
     z.string(),
     z.object({

@@ -36,7 +36,9 @@ export function webAssetRoutes(ctx: ApiContext): FastifyPluginAsync {
 
     const serve = (path: string) => async (request: FastifyRequest, reply: FastifyReply) => {
       if (!assets) {
-        return reply.code(503).send(errorBody(503, `web assets not built: run "npm run build" (expected in ${dir})`));
+        return reply
+          .code(503)
+          .send(errorBody(503, `web assets not built: run "npm run build" (expected in ${dir})`));
       }
       const asset = assets.get(path);
       if (!asset) return reply.code(404).send(errorBody(404, `${request.url.split('?')[0]} not found`));
@@ -47,9 +49,13 @@ export function webAssetRoutes(ctx: ApiContext): FastifyPluginAsync {
         .header('cache-control', 'no-cache')
         .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'same-origin');
-      if (asset.contentType.startsWith('text/html')) reply.header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY');
+      if (asset.contentType.startsWith('text/html'))
+        reply.header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY');
       // A shop page on its own origin includes the widget (and may isolate itself with COEP).
-      if (path.startsWith(WIDGET_PREFIX)) reply.header('cross-origin-resource-policy', 'cross-origin').header('access-control-allow-origin', '*');
+      if (path.startsWith(WIDGET_PREFIX))
+        reply
+          .header('cross-origin-resource-policy', 'cross-origin')
+          .header('access-control-allow-origin', '*');
       if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
       return reply.send(asset.body);
     };
@@ -59,8 +65,12 @@ export function webAssetRoutes(ctx: ApiContext): FastifyPluginAsync {
     for (const surface of SURFACES) {
       app.get(`/${surface}`, page, async (_request, reply) => reply.redirect(`/${surface}/`, 301));
       app.get(`/${surface}/`, page, serve(`/${surface}/index.html`));
-      app.get<{ Params: { file: string } }>(`/${surface}/:file`, page, (request, reply) => serve(`/${surface}/${request.params.file}`)(request, reply));
+      app.get<{ Params: { file: string } }>(`/${surface}/:file`, page, (request, reply) =>
+        serve(`/${surface}/${request.params.file}`)(request, reply),
+      );
     }
-    app.get<{ Params: { file: string } }>(`${WIDGET_PREFIX}:file`, page, (request, reply) => serve(`${WIDGET_PREFIX}${request.params.file}`)(request, reply));
+    app.get<{ Params: { file: string } }>(`${WIDGET_PREFIX}:file`, page, (request, reply) =>
+      serve(`${WIDGET_PREFIX}${request.params.file}`)(request, reply),
+    );
   };
 }

@@ -2,7 +2,8 @@ import { EntitySchema } from '@mikro-orm/core';
 import type { Channel } from '../../domain/channels';
 
 /** `interrupted`: the worker died mid-send (found when its stale claim was taken over); `skipped_duplicate`: already sent, provider not called. */
-export type DeliveryAttemptStatus = 'delivered' | 'failed' | 'rate_limited' | 'skipped_duplicate' | 'skipped_cancelled' | 'interrupted';
+export type DeliveryAttemptStatus =
+  'delivered' | 'failed' | 'rate_limited' | 'skipped_duplicate' | 'skipped_cancelled' | 'interrupted';
 
 /** One try of one channel send, successful or not. */
 export class DeliveryAttempt {
@@ -22,7 +23,10 @@ export class DeliveryAttempt {
 export const DeliveryAttemptSchema = new EntitySchema<DeliveryAttempt>({
   class: DeliveryAttempt,
   tableName: 'delivery_attempts',
-  indexes: [{ properties: ['notificationId', 'channel'] }, { name: 'delivery_attempts_finished_at_idx', properties: ['finishedAt'] }],
+  indexes: [
+    { properties: ['notificationId', 'channel'] },
+    { name: 'delivery_attempts_finished_at_idx', properties: ['finishedAt'] },
+  ],
   properties: {
     id: { type: 'uuid', primary: true, defaultRaw: 'gen_random_uuid()' },
     notificationId: { type: 'uuid' },

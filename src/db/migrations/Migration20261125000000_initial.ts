@@ -76,7 +76,9 @@ export class Migration20261125000000_initial extends Migration {
         updated_at timestamptz not null default now(),
         constraint notifications_event_id_recipient_id_unique unique (event_id, recipient_id)
       );`);
-    this.addSql(`create index notifications_recipient_id_created_at_idx on notifications (recipient_id, created_at desc, id desc);`);
+    this.addSql(
+      `create index notifications_recipient_id_created_at_idx on notifications (recipient_id, created_at desc, id desc);`,
+    );
     this.addSql(`
       create table send_records (
         notification_id uuid not null references notifications (id) on delete cascade,
@@ -102,11 +104,21 @@ export class Migration20261125000000_initial extends Migration {
         finished_at timestamptz not null,
         duration_ms int not null
       );`);
-    this.addSql(`create index delivery_attempts_notification_id_channel_idx on delivery_attempts (notification_id, channel);`);
+    this.addSql(
+      `create index delivery_attempts_notification_id_channel_idx on delivery_attempts (notification_id, channel);`,
+    );
   }
 
   override async down(): Promise<void> {
-    for (const table of ['delivery_attempts', 'send_records', 'notifications', 'preferences', 'templates', 'push_subscriptions', 'recipients']) {
+    for (const table of [
+      'delivery_attempts',
+      'send_records',
+      'notifications',
+      'preferences',
+      'templates',
+      'push_subscriptions',
+      'recipients',
+    ]) {
       this.addSql(`drop table if exists ${table} cascade;`);
     }
   }

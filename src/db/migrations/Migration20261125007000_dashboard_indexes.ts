@@ -8,7 +8,9 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20261125007000_dashboard_indexes extends Migration {
   override async up(): Promise<void> {
     this.addSql(`create index if not exists notifications_created_at_idx on notifications (created_at);`);
-    this.addSql(`create index if not exists delivery_attempts_finished_at_idx on delivery_attempts (finished_at);`);
+    this.addSql(
+      `create index if not exists delivery_attempts_finished_at_idx on delivery_attempts (finished_at);`,
+    );
   }
 
   override async down(): Promise<void> {

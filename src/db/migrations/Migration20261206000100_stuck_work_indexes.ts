@@ -8,10 +8,16 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261206000100_stuck_work_indexes extends Migration {
   override async up(): Promise<void> {
-    this.addSql(`create index if not exists notifications_sending_idx on notifications (created_at, id) where state = 'sending';`);
-    this.addSql(`create index if not exists notifications_expired_idx on notifications (created_at) where state = 'expired';`);
+    this.addSql(
+      `create index if not exists notifications_sending_idx on notifications (created_at, id) where state = 'sending';`,
+    );
+    this.addSql(
+      `create index if not exists notifications_expired_idx on notifications (created_at) where state = 'expired';`,
+    );
     // A campaign's settle rounds look at its sending rows only (every few seconds while it drains).
-    this.addSql(`create index if not exists notifications_event_sending_idx on notifications (event_id, id) where state = 'sending';`);
+    this.addSql(
+      `create index if not exists notifications_event_sending_idx on notifications (event_id, id) where state = 'sending';`,
+    );
   }
 
   override async down(): Promise<void> {

@@ -44,7 +44,12 @@ export class CampaignRepository {
 
   /** Undoes insertIfAbsent when the campaign's workflow could not be started (nothing ran yet). */
   async removeUnstarted(id: string): Promise<void> {
-    await this.em.getConnection().execute(`delete from campaigns where id = ? and state = 'scheduled' and targeted = 0 and started = 0`, [id]);
+    await this.em
+      .getConnection()
+      .execute(
+        `delete from campaigns where id = ? and state = 'scheduled' and targeted = 0 and started = 0`,
+        [id],
+      );
   }
 
   findById(id: string): Promise<Campaign | null> {
@@ -56,8 +61,14 @@ export class CampaignRepository {
     const qb = this.em.createQueryBuilder(Campaign, 'c').select('*');
     if (options.state) qb.andWhere({ state: options.state });
     // Compared in SQL: created_at has microseconds, a JS Date only milliseconds.
-    if (options.after) qb.andWhere('(c.created_at, c.id) < (select a.created_at, a.id from campaigns a where a.id = ?)', [options.after]);
-    const rows = await qb.orderBy({ createdAt: 'desc', id: 'desc' }).limit(options.limit + 1).getResultList();
+    if (options.after)
+      qb.andWhere('(c.created_at, c.id) < (select a.created_at, a.id from campaigns a where a.id = ?)', [
+        options.after,
+      ]);
+    const rows = await qb
+      .orderBy({ createdAt: 'desc', id: 'desc' })
+      .limit(options.limit + 1)
+      .getResultList();
     const items = rows.slice(0, options.limit);
     return { items, next: rows.length > options.limit ? items[items.length - 1].id : null };
   }
@@ -81,12 +92,19 @@ export class CampaignRepository {
    * One page of the segment's recipients in id order, after `afterUserId` (keyset pagination: stable
    * while recipients are added or removed, no offset scans).
    */
-  async recipientsPage(segment: CampaignSegment, afterUserId: string | null, limit: number): Promise<string[]> {
+  async recipientsPage(
+    segment: CampaignSegment,
+    afterUserId: string | null,
+    limit: number,
+  ): Promise<string[]> {
     const members: FilterQuery<Recipient>[] = [];
     if (segment.roles?.length) members.push({ roles: { $overlap: segment.roles } });
     if (segment.userIds?.length) members.push({ id: { $in: segment.userIds } });
     if (members.length === 0) return [];
-    const where: FilterQuery<Recipient> = { $or: members, ...(afterUserId !== null ? { id: { $gt: afterUserId } } : {}) };
+    const where: FilterQuery<Recipient> = {
+      $or: members,
+      ...(afterUserId !== null ? { id: { $gt: afterUserId } } : {}),
+    };
     const rows = await this.em.find(Recipient, where, { fields: ['id'], orderBy: { id: 'asc' }, limit });
     return rows.map((r) => r.id);
   }
@@ -100,7 +118,10 @@ export class CampaignRepository {
   async notificationStates(campaignId: string): Promise<Record<string, number>> {
     const rows: { state: string; count: string }[] = await this.em
       .getConnection()
-      .execute(`select state, count(*) as count from notifications where event_id = ? group by state order by state`, [campaignEventId(campaignId)]);
+      .execute(
+        `select state, count(*) as count from notifications where event_id = ? group by state order by state`,
+        [campaignEventId(campaignId)],
+      );
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.count)]));
   }
 }

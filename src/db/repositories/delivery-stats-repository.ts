@@ -42,8 +42,10 @@ export class DeliveryStatsRepository {
 
   /** Every minute of [from, to) (both whole minutes), oldest first, zeros included. */
   async perMinute(from: Date, to: Date): Promise<MinuteStats[]> {
-    const rows: { at: string; events: number; delivered: number; failed: number }[] = await this.em.getConnection().execute(
-      `with minutes as (
+    const rows: { at: string; events: number; delivered: number; failed: number }[] = await this.em
+      .getConnection()
+      .execute(
+        `with minutes as (
          select generate_series(?::timestamptz, ?::timestamptz - interval '1 minute', interval '1 minute') as at
        ), events as (
          select date_trunc('minute', created_at) as at, count(distinct event_id)::int as n
@@ -60,28 +62,41 @@ export class DeliveryStatsRepository {
          left join delivered d on d.at = m.at
          left join failed f on f.at = m.at
         order by m.at`,
-      [from, to, from, to, from, to, from, to],
-    );
-    return rows.map((row) => ({ at: new Date(row.at), events: row.events, delivered: row.delivered, failed: row.failed }));
+        [from, to, from, to, from, to, from, to],
+      );
+    return rows.map((row) => ({
+      at: new Date(row.at),
+      events: row.events,
+      delivered: row.delivered,
+      failed: row.failed,
+    }));
   }
 
   /** Distinct events in [from, to): an event whose notifications span minutes counts once. */
   async eventCount(from: Date, to: Date): Promise<number> {
     const [row] = await this.em
       .getConnection()
-      .execute<{ n: number }[]>(`select count(distinct event_id)::int as n from notifications where created_at >= ? and created_at < ?`, [from, to]);
+      .execute<{ n: number }[]>(
+        `select count(distinct event_id)::int as n from notifications where created_at >= ? and created_at < ?`,
+        [from, to],
+      );
     return row.n;
   }
 
   /** The newest channel sends that failed for good in [from, to). */
   async recentFailures(from: Date, to: Date, limit: number): Promise<RecentFailure[]> {
-    const rows: { notification_id: string; event_id: string; recipient_id: string; channel: Channel; error: string | null; at: string }[] = await this.em
-      .getConnection()
-      .execute(
-        `select notification_id, event_id, recipient_id, channel, error, ${iso('finished_at')} as at
+    const rows: {
+      notification_id: string;
+      event_id: string;
+      recipient_id: string;
+      channel: Channel;
+      error: string | null;
+      at: string;
+    }[] = await this.em.getConnection().execute(
+      `select notification_id, event_id, recipient_id, channel, error, ${iso('finished_at')} as at
            from (${FAILED_FOR_GOOD}) f order by finished_at desc, notification_id limit ?`,
-        [from, to, limit],
-      );
+      [from, to, limit],
+    );
     return rows.map((row) => ({
       notificationId: row.notification_id,
       eventId: row.event_id,

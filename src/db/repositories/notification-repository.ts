@@ -80,7 +80,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function keyCandidates(key: string): { eventId: string; recipientId: string }[] {
   const rest = key.startsWith('notification-') ? key.slice('notification-'.length) : '';
   const candidates: { eventId: string; recipientId: string }[] = [];
-  for (let i = rest.indexOf('-'); i > 0; i = rest.indexOf('-', i + 1)) candidates.push({ eventId: rest.slice(0, i), recipientId: rest.slice(i + 1) });
+  for (let i = rest.indexOf('-'); i > 0; i = rest.indexOf('-', i + 1))
+    candidates.push({ eventId: rest.slice(0, i), recipientId: rest.slice(i + 1) });
   return candidates;
 }
 
@@ -111,7 +112,12 @@ export class NotificationRepository {
    * key `notification-<eventId>-<userId>`; newest first (the operators' search).
    */
   search(q: string, limit: number): Promise<Notification[]> {
-    const or: FilterQuery<Notification>[] = [{ workflowId: q }, { eventId: q }, { recipientId: q }, ...keyCandidates(q)];
+    const or: FilterQuery<Notification>[] = [
+      { workflowId: q },
+      { eventId: q },
+      { recipientId: q },
+      ...keyCandidates(q),
+    ];
     if (UUID.test(q)) or.push({ id: q.toLowerCase() });
     return this.em.find(Notification, { $or: or }, { orderBy: { createdAt: 'desc', id: 'desc' }, limit });
   }
@@ -126,7 +132,10 @@ export class NotificationRepository {
   }
 
   /** One page of a recipient's feed, newest first (created_at, id), strictly after `after`. */
-  async feed(recipientId: string, options: { limit: number; unreadOnly: boolean; after?: FeedCursor }): Promise<FeedPage> {
+  async feed(
+    recipientId: string,
+    options: { limit: number; unreadOnly: boolean; after?: FeedCursor },
+  ): Promise<FeedPage> {
     const params: unknown[] = [recipientId];
     let where = 'recipient_id = ? and delivered_at is not null';
     if (options.unreadOnly) where += ' and read_at is null';
@@ -137,7 +146,10 @@ export class NotificationRepository {
     params.push(options.limit + 1);
     const rows: FeedRow[] = await this.em
       .getConnection()
-      .execute(`select ${FEED_COLUMNS} from notifications where ${where} order by created_at desc, id desc limit ?`, params);
+      .execute(
+        `select ${FEED_COLUMNS} from notifications where ${where} order by created_at desc, id desc limit ?`,
+        params,
+      );
     const items = rows.slice(0, options.limit).map(toFeedItem);
     return { items, next: rows.length > options.limit ? items[items.length - 1].cursor : null };
   }
@@ -175,7 +187,11 @@ export class NotificationRepository {
   }
 
   deliveryAttempts(notificationId: string): Promise<DeliveryAttempt[]> {
-    return this.em.find(DeliveryAttempt, { notificationId }, { orderBy: { startedAt: 'asc', attempt: 'asc' } });
+    return this.em.find(
+      DeliveryAttempt,
+      { notificationId },
+      { orderBy: { startedAt: 'asc', attempt: 'asc' } },
+    );
   }
 
   sendRecords(notificationId: string): Promise<SendRecord[]> {

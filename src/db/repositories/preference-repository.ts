@@ -28,7 +28,11 @@ export class PreferenceRepository {
 
   /** Null when the recipient does not exist. */
   async load(recipientId: string): Promise<StoredPreferences | null> {
-    const recipient = await this.em.findOne(Recipient, { id: recipientId }, { fields: ['muted', 'quietHours'] });
+    const recipient = await this.em.findOne(
+      Recipient,
+      { id: recipientId },
+      { fields: ['muted', 'quietHours'] },
+    );
     if (!recipient) return null;
     const rows = await this.em.find(Preference, { recipientId });
     return {
@@ -48,7 +52,13 @@ export class PreferenceRepository {
       for (const cell of change.cells ?? []) {
         await em
           .createQueryBuilder(Preference)
-          .insert({ recipientId, category: cell.category, channel: cell.channel, enabled: cell.enabled, updatedAt: new Date() })
+          .insert({
+            recipientId,
+            category: cell.category,
+            channel: cell.channel,
+            enabled: cell.enabled,
+            updatedAt: new Date(),
+          })
           .onConflict(['recipientId', 'category', 'channel'])
           .merge(['enabled', 'updatedAt'])
           .execute();

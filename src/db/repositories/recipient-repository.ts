@@ -37,9 +37,13 @@ export function newWebhookSecret(): string {
 }
 
 /** The secrets that sign deliveries to a recipient's endpoint now: current first, previous while its rotation lasts. */
-export function activeWebhookSecrets(r: Pick<Recipient, 'webhookSecret' | 'webhookSecretPrevious' | 'webhookSecretPreviousUntil'>, now = new Date()): string[] {
+export function activeWebhookSecrets(
+  r: Pick<Recipient, 'webhookSecret' | 'webhookSecretPrevious' | 'webhookSecretPreviousUntil'>,
+  now = new Date(),
+): string[] {
   const secrets = r.webhookSecret ? [r.webhookSecret] : [];
-  if (r.webhookSecretPrevious && r.webhookSecretPreviousUntil && r.webhookSecretPreviousUntil > now) secrets.push(r.webhookSecretPrevious);
+  if (r.webhookSecretPrevious && r.webhookSecretPreviousUntil && r.webhookSecretPreviousUntil > now)
+    secrets.push(r.webhookSecretPrevious);
   return secrets;
 }
 
@@ -56,14 +60,30 @@ export class RecipientRepository {
    */
   search(q: string | undefined, limit: number): Promise<Recipient[]> {
     const literal = q?.replace(/[\\%_]/g, '\\$&');
-    const where = literal === undefined ? {} : { $or: [{ id: { $like: `${literal}%` } }, { name: { $ilike: `%${literal}%` } }, { email: { $ilike: `%${literal}%` } }] };
+    const where =
+      literal === undefined
+        ? {}
+        : {
+            $or: [
+              { id: { $like: `${literal}%` } },
+              { name: { $ilike: `%${literal}%` } },
+              { email: { $ilike: `%${literal}%` } },
+            ],
+          };
     return this.em.find(Recipient, where, { orderBy: { createdAt: 'desc', id: 'asc' }, limit });
   }
 
   async view(id: string): Promise<RecipientView | null> {
     const recipient = await this.findById(id);
     if (!recipient) return null;
-    return { recipient, pushSubscriptions: await this.em.find(PushSubscription, { recipientId: id }, { orderBy: { createdAt: 'asc' } }) };
+    return {
+      recipient,
+      pushSubscriptions: await this.em.find(
+        PushSubscription,
+        { recipientId: id },
+        { orderBy: { createdAt: 'asc' } },
+      ),
+    };
   }
 
   /** Creates or updates a recipient and, when given, its push subscriptions, in one transaction. */
@@ -71,7 +91,12 @@ export class RecipientRepository {
     return this.em.transactional(async (em) => {
       const inserted = await em
         .getConnection()
-        .execute(`insert into recipients (id) values (?) on conflict (id) do nothing returning id`, [id], 'all', em.getTransactionContext());
+        .execute(
+          `insert into recipients (id) values (?) on conflict (id) do nothing returning id`,
+          [id],
+          'all',
+          em.getTransactionContext(),
+        );
       // Row lock: two concurrent upserts of one recipient apply one after the other.
       const recipient = await em.findOneOrFail(Recipient, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const { pushSubscriptions, ...fields } = input;
@@ -91,14 +116,29 @@ export class RecipientRepository {
       if (pushSubscriptions) {
         await em.nativeDelete(PushSubscription, { recipientId: id });
         // An endpoint belongs to one browser: re-registering it under another recipient moves it.
-        await em.nativeDelete(PushSubscription, { endpoint: { $in: pushSubscriptions.map((s) => s.endpoint) } });
+        await em.nativeDelete(PushSubscription, {
+          endpoint: { $in: pushSubscriptions.map((s) => s.endpoint) },
+        });
         for (const s of pushSubscriptions) {
-          em.create(PushSubscription, { recipientId: id, endpoint: s.endpoint, p256dh: s.keys.p256dh, auth: s.keys.auth, createdAt: new Date() });
+          em.create(PushSubscription, {
+            recipientId: id,
+            endpoint: s.endpoint,
+            p256dh: s.keys.p256dh,
+            auth: s.keys.auth,
+            createdAt: new Date(),
+          });
         }
       }
       await em.flush();
-      const subscriptions = await em.find(PushSubscription, { recipientId: id }, { orderBy: { createdAt: 'asc' } });
-      return { created: inserted.length === 1, view: { recipient, pushSubscriptions: subscriptions, issuedWebhookSecret } };
+      const subscriptions = await em.find(
+        PushSubscription,
+        { recipientId: id },
+        { orderBy: { createdAt: 'asc' } },
+      );
+      return {
+        created: inserted.length === 1,
+        view: { recipient, pushSubscriptions: subscriptions, issuedWebhookSecret },
+      };
     });
   }
 
@@ -107,7 +147,10 @@ export class RecipientRepository {
    * keeps signing too (both `v1=` values are sent) until `previousValidForMs` from now, so the
    * receiver can switch to the new one at leisure. Null when the recipient or its endpoint is missing.
    */
-  async rotateWebhookSecret(id: string, previousValidForMs: number): Promise<{ secret: string; previousValidUntil: Date | null } | null> {
+  async rotateWebhookSecret(
+    id: string,
+    previousValidForMs: number,
+  ): Promise<{ secret: string; previousValidUntil: Date | null } | null> {
     return this.em.transactional(async (em) => {
       const recipient = await em.findOne(Recipient, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!recipient?.webhookUrl) return null;

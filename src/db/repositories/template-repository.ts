@@ -48,12 +48,18 @@ export class TemplateRepository {
 
   /** Every version matching the filter, newest first within each (code, channel, locale). */
   all(filter: TemplateFilter = {}): Promise<Template[]> {
-    return this.em.find(Template, this.where(filter), { orderBy: { code: 'asc', channel: 'asc', locale: 'asc', version: 'desc' } });
+    return this.em.find(Template, this.where(filter), {
+      orderBy: { code: 'asc', channel: 'asc', locale: 'asc', version: 'desc' },
+    });
   }
 
   /** One version, or the newest when `version` is omitted. */
   find(code: string, channel: Channel, locale: string, version?: number): Promise<Template | null> {
-    return this.em.findOne(Template, { code, channel, locale, ...(version !== undefined ? { version } : {}) }, { orderBy: { version: 'desc' } });
+    return this.em.findOne(
+      Template,
+      { code, channel, locale, ...(version !== undefined ? { version } : {}) },
+      { orderBy: { version: 'desc' } },
+    );
   }
 
   async exists(code: string): Promise<boolean> {
@@ -62,7 +68,11 @@ export class TemplateRepository {
 
   /** Category of a template code (the same for all its rows); null when the code is unknown. */
   async categoryOf(code: string): Promise<string | null> {
-    const row = await this.em.findOne(Template, { code }, { fields: ['category'], orderBy: { version: 'desc' } });
+    const row = await this.em.findOne(
+      Template,
+      { code },
+      { fields: ['category'], orderBy: { version: 'desc' } },
+    );
     return row?.category ?? null;
   }
 
@@ -77,13 +87,13 @@ export class TemplateRepository {
       const em = this.em.fork();
       const [row] = await em
         .getConnection()
-        .execute<{ max: number | null }[]>(`select max(version) as max from templates where code = ? and channel = ? and locale = ?`, [
-          input.code,
-          input.channel,
-          input.locale,
-        ]);
+        .execute<{ max: number | null }[]>(
+          `select max(version) as max from templates where code = ? and channel = ? and locale = ?`,
+          [input.code, input.channel, input.locale],
+        );
       const current = Number(row.max ?? 0);
-      if (baseVersion !== undefined && current !== baseVersion) throw new TemplateVersionConflict(baseVersion, current);
+      if (baseVersion !== undefined && current !== baseVersion)
+        throw new TemplateVersionConflict(baseVersion, current);
       const template = em.create(Template, { ...input, version: current + 1, createdAt: new Date() });
       try {
         await em.flush();

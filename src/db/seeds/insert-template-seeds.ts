@@ -18,7 +18,11 @@ export function addTemplateSeeds(migration: Migration, seeds: TemplateSeed[]): v
 
 /** The matching `down`: removes version 1 of those templates. */
 export function removeTemplateSeeds(migration: Migration, seeds: TemplateSeed[]): void {
-  migration.addSql(migration.getKnex().raw(`delete from templates where version = 1 and code = any(?)`, [seeds.map((t) => t.code)]));
+  migration.addSql(
+    migration
+      .getKnex()
+      .raw(`delete from templates where version = 1 and code = any(?)`, [seeds.map((t) => t.code)]),
+  );
 }
 
 /**
@@ -32,7 +36,16 @@ export function addTemplateVersions(migration: Migration, seeds: TemplateSeed[])
         migration.getKnex().raw(
           `insert into templates (code, channel, locale, version, category, fields)
            select ?, ?, ?, coalesce(max(version), 0) + 1, ?, ?::jsonb from templates where code = ? and channel = ? and locale = ?`,
-          [template.code, channel, template.locale, template.category, JSON.stringify(fields), template.code, channel, template.locale],
+          [
+            template.code,
+            channel,
+            template.locale,
+            template.category,
+            JSON.stringify(fields),
+            template.code,
+            channel,
+            template.locale,
+          ],
         ),
       );
     }
@@ -44,12 +57,14 @@ export function removeTemplateVersions(migration: Migration, seeds: TemplateSeed
   for (const template of seeds) {
     for (const [channel, fields] of Object.entries(template.channels)) {
       migration.addSql(
-        migration.getKnex().raw(`delete from templates where code = ? and channel = ? and locale = ? and fields = ?::jsonb`, [
-          template.code,
-          channel,
-          template.locale,
-          JSON.stringify(fields),
-        ]),
+        migration
+          .getKnex()
+          .raw(`delete from templates where code = ? and channel = ? and locale = ? and fields = ?::jsonb`, [
+            template.code,
+            channel,
+            template.locale,
+            JSON.stringify(fields),
+          ]),
       );
     }
   }

@@ -7,8 +7,10 @@ import type { TemplateSeed } from './default-templates';
  * minimal data of each event renders every channel; `userName` defaults to the recipient's name.
  */
 const greeting = (fallback: string) => `{{#if userName}}Hi {{userName}},{{else}}${fallback}{{/if}}`;
-const orderLink = (path: string) => `{{#if orderUrl}}{{orderUrl}}{{else}}/orders/{{orderNumber}}${path}{{/if}}`;
-const money = (amount: string) => `{{#if ${amount} includeZero=true}} of {{${amount}}}{{#if currency}} {{currency}}{{/if}}{{/if}}`;
+const orderLink = (path: string) =>
+  `{{#if orderUrl}}{{orderUrl}}{{else}}/orders/{{orderNumber}}${path}{{/if}}`;
+const money = (amount: string) =>
+  `{{#if ${amount} includeZero=true}} of {{${amount}}}{{#if currency}} {{currency}}{{/if}}{{/if}}`;
 const htmlOrderLink = (label: string) => `{{#if orderUrl}}<p><a href="{{orderUrl}}">${label}</a></p>{{/if}}`;
 const textOrderLink = (label: string) => `{{#if orderUrl}}\n\n${label}: {{orderUrl}}{{/if}}`;
 const paymentId = (lead: string) => `{{#if paymentId}}${lead}Payment id: {{paymentId}}.{{/if}}`;
@@ -21,7 +23,8 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
     locale: 'en',
     channels: {
       in_app: {
-        title: '{{#if userName}}{{userName}}, your order {{orderNumber}} is placed{{else}}Order {{orderNumber}} placed{{/if}}',
+        title:
+          '{{#if userName}}{{userName}}, your order {{orderNumber}} is placed{{else}}Order {{orderNumber}} placed{{/if}}',
         body: `Thanks for your order${money('total')}.{{#if itemCount}} {{itemCount}} item(s).{{/if}}`,
         actionText: 'View order',
         actionUrl: orderLink(''),
@@ -31,8 +34,14 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
         html: `<p>${greeting('Hello,')}</p><h1>Thank you for your order</h1><p>Order <strong>{{orderNumber}}</strong>{{#if itemCount}} ({{itemCount}} item(s)){{/if}}{{#if total includeZero=true}} totalling {{total}}{{#if currency}} {{currency}}{{/if}}{{/if}} is confirmed.</p>${htmlOrderLink('View your order')}`,
         text: `${greeting('Hello,')}\n\nThank you for your order. Order {{orderNumber}}{{#if itemCount}} ({{itemCount}} item(s)){{/if}}{{#if total includeZero=true}} totalling {{total}}{{#if currency}} {{currency}}{{/if}}{{/if}} is confirmed.${textOrderLink('View your order')}`,
       },
-      sms: { text: 'Order {{orderNumber}} confirmed{{#if total includeZero=true}}: {{total}}{{#if currency}} {{currency}}{{/if}}{{/if}}.' },
-      push: { title: 'Order placed', body: '{{#if userName}}{{userName}}, order{{else}}Order{{/if}} {{orderNumber}} is confirmed.', actionUrl: orderLink('') },
+      sms: {
+        text: 'Order {{orderNumber}} confirmed{{#if total includeZero=true}}: {{total}}{{#if currency}} {{currency}}{{/if}}{{/if}}.',
+      },
+      push: {
+        title: 'Order placed',
+        body: '{{#if userName}}{{userName}}, order{{else}}Order{{/if}} {{orderNumber}} is confirmed.',
+        actionUrl: orderLink(''),
+      },
     },
   },
   {
@@ -41,7 +50,8 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
     locale: 'en',
     channels: {
       in_app: {
-        title: '{{#if userName}}{{userName}}, your order {{orderNumber}} has shipped{{else}}Order {{orderNumber}} shipped{{/if}}',
+        title:
+          '{{#if userName}}{{userName}}, your order {{orderNumber}} has shipped{{else}}Order {{orderNumber}} shipped{{/if}}',
         body: `Your order is on its way.${tracking(' ')}`,
         actionText: 'Track order',
         actionUrl: orderLink('/tracking'),
@@ -52,7 +62,11 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
         text: `${greeting('Hello,')}\n\nGood news: order {{orderNumber}} is on its way.${tracking(' ')}${textOrderLink('Track your order')}`,
       },
       sms: { text: `Order {{orderNumber}} has shipped.${tracking(' ')}` },
-      push: { title: 'Order shipped', body: `Order {{orderNumber}} is on its way.${tracking(' ')}`, actionUrl: orderLink('/tracking') },
+      push: {
+        title: 'Order shipped',
+        body: `Order {{orderNumber}} is on its way.${tracking(' ')}`,
+        actionUrl: orderLink('/tracking'),
+      },
     },
   },
   {
@@ -61,7 +75,8 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
     locale: 'en',
     channels: {
       in_app: {
-        title: '{{#if userName}}{{userName}}, your order {{orderNumber}} was delivered{{else}}Order {{orderNumber}} delivered{{/if}}',
+        title:
+          '{{#if userName}}{{userName}}, your order {{orderNumber}} was delivered{{else}}Order {{orderNumber}} delivered{{/if}}',
         body: 'Your order was delivered. Enjoy!',
         actionText: 'Rate your order',
         actionUrl: orderLink(''),
@@ -72,7 +87,11 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
         text: `${greeting('Hello,')}\n\nOrder {{orderNumber}} was delivered. We hope you enjoy it.${textOrderLink('View your order')}`,
       },
       sms: { text: 'Order {{orderNumber}} was delivered.' },
-      push: { title: 'Order delivered', body: 'Order {{orderNumber}} was delivered.', actionUrl: orderLink('') },
+      push: {
+        title: 'Order delivered',
+        body: 'Order {{orderNumber}} was delivered.',
+        actionUrl: orderLink(''),
+      },
     },
   },
   {
@@ -92,7 +111,11 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
         text: `${greeting('Hello,')}\n\nWe received your payment${money('amount')} for order {{orderNumber}}.${paymentId(' ')}${textOrderLink('View your order')}`,
       },
       sms: { text: `Payment${money('amount')} received for order {{orderNumber}}.` },
-      push: { title: 'Payment received', body: `Payment${money('amount')} for order {{orderNumber}} received.`, actionUrl: orderLink('/receipt') },
+      push: {
+        title: 'Payment received',
+        body: `Payment${money('amount')} for order {{orderNumber}} received.`,
+        actionUrl: orderLink('/receipt'),
+      },
     },
   },
   {
@@ -112,7 +135,11 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
         text: `${greeting('Hello,')}\n\nYour payment${money('amount')} for order {{orderNumber}} failed. Please update your payment method.${paymentId(' ')}${textOrderLink('Retry the payment')}`,
       },
       sms: { text: 'Payment for order {{orderNumber}} failed. Please retry.' },
-      push: { title: 'Payment failed', body: 'Payment for order {{orderNumber}} failed.', actionUrl: orderLink('/pay') },
+      push: {
+        title: 'Payment failed',
+        body: 'Payment for order {{orderNumber}} failed.',
+        actionUrl: orderLink('/pay'),
+      },
     },
   },
   {
@@ -132,7 +159,11 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
         text: `${greeting('Hello,')}\n\nOrder {{orderNumber}} is still unpaid{{#if amount includeZero=true}} ({{amount}}{{#if currency}} {{currency}}{{/if}}){{/if}}. Complete your payment so we can ship it.${textOrderLink('Pay now')}`,
       },
       sms: { text: 'Reminder: order {{orderNumber}} is still unpaid.' },
-      push: { title: 'Payment reminder', body: 'Order {{orderNumber}} is still unpaid.', actionUrl: orderLink('/pay') },
+      push: {
+        title: 'Payment reminder',
+        body: 'Order {{orderNumber}} is still unpaid.',
+        actionUrl: orderLink('/pay'),
+      },
     },
   },
   {
@@ -152,7 +183,11 @@ export const PLAN_TEMPLATES: TemplateSeed[] = [
         text: `{{#if userName}}Hi {{userName}},\n\n{{/if}}{{productName}}{{#if sku}} (SKU {{sku}}){{/if}} is down to {{currentStock}} units{{#if threshold includeZero=true}}, below the alert threshold of {{threshold}}{{/if}}.{{#if productUrl}}\n\nRestock it: {{productUrl}}{{/if}}`,
       },
       sms: { text: 'Low stock: {{productName}} has {{currentStock}} left.' },
-      push: { title: 'Low stock', body: '{{productName}} has {{currentStock}} left.', actionUrl: '{{#if productUrl}}{{productUrl}}{{else}}/admin/inventory{{/if}}' },
+      push: {
+        title: 'Low stock',
+        body: '{{productName}} has {{currentStock}} left.',
+        actionUrl: '{{#if productUrl}}{{productUrl}}{{else}}/admin/inventory{{/if}}',
+      },
     },
   },
 ];

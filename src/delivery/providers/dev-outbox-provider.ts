@@ -15,10 +15,14 @@ export class DevOutboxProvider implements ChannelProvider {
   ) {}
 
   async send(message: OutgoingMessage): Promise<ProviderReceipt> {
-    const to = { sms: message.recipient.phone, push: `${message.recipient.pushSubscriptions?.length ?? 0} subscription(s)`, webhook: message.recipient.webhookUrl }[
-      message.channel as 'sms' | 'push' | 'webhook'
-    ];
-    this.print(`${message.channel} to ${message.recipient.id} (${to ?? 'no address'}): ${JSON.stringify(message.content)}`);
+    const to = {
+      sms: message.recipient.phone,
+      push: `${message.recipient.pushSubscriptions?.length ?? 0} subscription(s)`,
+      webhook: message.recipient.webhookUrl,
+    }[message.channel as 'sms' | 'push' | 'webhook'];
+    this.print(
+      `${message.channel} to ${message.recipient.id} (${to ?? 'no address'}): ${JSON.stringify(message.content)}`,
+    );
     return { providerMessageId: `dev-${randomUUID()}` };
   }
 }

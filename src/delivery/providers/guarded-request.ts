@@ -17,7 +17,10 @@ export type LookupFunction = (
 
 /** The connection went to (or would have gone to) an address the policy refuses. */
 export class OutboundAddressRefusedError extends PermanentDeliveryError {
-  constructor(readonly host: string, readonly reason: string) {
+  constructor(
+    readonly host: string,
+    readonly reason: string,
+  ) {
     super(`refused to connect: ${host} resolves to a ${reason}`);
   }
 }
@@ -50,7 +53,7 @@ export async function guardedRequest(
   const problem = outboundUrlProblem(url, policy);
   if (problem) throw new PermanentDeliveryError(`${provider} refused the URL: it ${problem}`);
   const target = new URL(url);
-  const resolve = options.lookup ?? (dnsLookup as unknown as LookupFunction);
+  const resolve = options.lookup ?? dnsLookup;
   const checkedLookup: LookupFunction = (hostname, lookupOptions, callback) => {
     resolve(hostname, { ...lookupOptions, all: true }, (err, addresses) => {
       if (err) return callback(err, '');
@@ -65,60 +68,77 @@ export async function guardedRequest(
     });
   };
 
-  const { status, headers, body } = await new Promise<{ status: number; headers: Headers; body: string }>((resolvePromise, reject) => {
-    let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req.destroy();
-      reject(err);
-    };
-    const transport = target.protocol === 'https:' ? https : http;
-    const req = transport.request(
-      target,
-      {
-        method: options.method,
-        headers: options.headers,
-        lookup: checkedLookup as never,
-        // A fresh connection per request: a pooled socket would skip the address check of this request's policy.
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        const done = () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          const h = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (value !== undefined) h.set(name, Array.isArray(value) ? value.join(', ') : value);
-          }
-          resolvePromise({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks).toString('utf8') });
-          res.destroy();
-        };
-        res.on('data', (chunk: Buffer) => {
-          const room = MAX_OUTBOUND_RESPONSE_BYTES - size;
-          if (room > 0) chunks.push(chunk.subarray(0, room));
-          size += chunk.length;
-          if (size >= MAX_OUTBOUND_RESPONSE_BYTES) done(); // enough: never buffer an endless answer
+  const { status, headers, body } = await new Promise<{ status: number; headers: Headers; body: string }>(
+    (resolvePromise, reject) => {
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.destroy();
+        reject(err);
+      };
+      const transport = target.protocol === 'https:' ? https : http;
+      const req = transport.request(
+        target,
+        {
+          method: options.method,
+          headers: options.headers,
+          lookup: checkedLookup,
+          // A fresh connection per request: a pooled socket would skip the address check of this request's policy.
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          const done = () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            const h = new Headers();
+            for (const [name, value] of Object.entries(res.headers)) {
+              if (value !== undefined) h.set(name, Array.isArray(value) ? value.join(', ') : value);
+            }
+            resolvePromise({
+              status: res.statusCode ?? 0,
+              headers: h,
+              body: Buffer.concat(chunks).toString('utf8'),
+            });
+            res.destroy();
+          };
+          res.on('data', (chunk: Buffer) => {
+            const room = MAX_OUTBOUND_RESPONSE_BYTES - size;
+            if (room > 0) chunks.push(chunk.subarray(0, room));
+            size += chunk.length;
+            if (size >= MAX_OUTBOUND_RESPONSE_BYTES) done(); // enough: never buffer an endless answer
+          });
+          res.on('end', done);
+          res.on('error', (err) => fail(networkError(provider, err)));
+        },
+      );
+      const timer = setTimeout(
+        () => fail(new Error(`${provider} request timed out after ${options.timeoutMs}ms`)),
+        options.timeoutMs,
+      );
+      req.on('socket', (socket: Socket) => {
+        socket.once('connect', () => {
+          // Belt and braces: whatever path led here (IP literal, resolver), the peer must be allowed.
+          const reason = socket.remoteAddress
+            ? blockedAddressReason(socket.remoteAddress, policy.allowedCidrs)
+            : null;
+          if (reason) fail(new OutboundAddressRefusedError(target.hostname, reason));
         });
-        res.on('end', done);
-        res.on('error', (err) => fail(networkError(provider, err)));
-      },
-    );
-    const timer = setTimeout(() => fail(new Error(`${provider} request timed out after ${options.timeoutMs}ms`)), options.timeoutMs);
-    req.on('socket', (socket: Socket) => {
-      socket.once('connect', () => {
-        // Belt and braces: whatever path led here (IP literal, resolver), the peer must be allowed.
-        const reason = socket.remoteAddress ? blockedAddressReason(socket.remoteAddress, policy.allowedCidrs) : null;
-        if (reason) fail(new OutboundAddressRefusedError(target.hostname, reason));
       });
-    });
-    req.on('error', (err) => fail(err instanceof OutboundAddressRefusedError ? withProvider(provider, err) : networkError(provider, err)));
-    req.end(options.body);
-  });
+      req.on('error', (err) =>
+        fail(
+          err instanceof OutboundAddressRefusedError
+            ? withProvider(provider, err)
+            : networkError(provider, err),
+        ),
+      );
+      req.end(options.body);
+    },
+  );
   // The body of a recipient's server is never echoed: the status is enough to classify the answer.
   const error = classifyHttpResponse(provider, status, '', headers.get('retry-after'));
   if (error) throw error;

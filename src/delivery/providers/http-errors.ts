@@ -20,7 +20,9 @@ export function parseRetryAfter(value: string | null | undefined, now: number | 
   } else {
     // Only date-shaped values (month name + hh:mm:ss): V8's Date.parse also "parses" '-5' or '1.5' as years.
     // HTTP-dates are always GMT; asctime carries no zone and V8 would read it as local time.
-    const at = /[a-z]{3}.*\d{1,2}:\d{2}:\d{2}/i.test(v) ? Date.parse(/GMT|UTC/i.test(v) ? v : `${v} GMT`) : NaN;
+    const at = /[a-z]{3}.*\d{1,2}:\d{2}:\d{2}/i.test(v)
+      ? Date.parse(/GMT|UTC/i.test(v) ? v : `${v} GMT`)
+      : NaN;
     if (Number.isNaN(at)) return DEFAULT_RETRY_AFTER_MS;
     ms = at - (typeof now === 'number' ? now : now.getTime());
   }
@@ -80,7 +82,10 @@ export async function providerRequest(
     body = await res.text();
   } catch (err) {
     const e = err as Error & { cause?: { message?: string } };
-    const detail = e.name === 'TimeoutError' ? `timed out after ${timeoutMs}ms` : `failed: ${e.cause?.message ?? e.message}`;
+    const detail =
+      e.name === 'TimeoutError'
+        ? `timed out after ${timeoutMs}ms`
+        : `failed: ${e.cause?.message ?? e.message}`;
     throw new Error(`${provider} request ${detail}`, { cause: err });
   }
   const error = classifyHttpResponse(provider, status, body, headers.get('retry-after'));

@@ -26,13 +26,22 @@ export class InAppProvider implements ChannelProvider<'in_app'> {
    * (docs/contracts.md, "BullMQ", infrastructure errors).
    */
   async send(message: OutgoingMessage<'in_app'>): Promise<ProviderReceipt> {
-    const row = await ownStore('in-app delivery: marking the notification delivered in Postgres', () => markInAppDelivered(this.orm.em.fork(), message.notificationId));
+    const row = await ownStore('in-app delivery: marking the notification delivered in Postgres', () =>
+      markInAppDelivered(this.orm.em.fork(), message.notificationId),
+    );
     if (!row) throw new Error(`notification ${message.notificationId} not found`);
     const { title, body, actionUrl, actionText } = message.content;
     await ownStore('in-app delivery: publishing to the live feed in Redis', () =>
       this.publisher.publish(
         inAppFeedChannel(this.feedPrefix, message.recipient.id),
-        JSON.stringify({ id: message.notificationId, title, body, actionUrl, actionText, createdAt: row.created_at }),
+        JSON.stringify({
+          id: message.notificationId,
+          title,
+          body,
+          actionUrl,
+          actionText,
+          createdAt: row.created_at,
+        }),
       ),
     );
     return { providerMessageId: message.notificationId };

@@ -45,7 +45,10 @@ export interface ChannelProvider<C extends Channel = Channel> {
 /** The provider refused for good (bad address, 4xx): retrying cannot help. */
 export class PermanentDeliveryError extends Error {
   override readonly name = 'PermanentDeliveryError';
-  constructor(message: string, readonly statusCode?: number) {
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+  ) {
     super(message);
   }
 }
@@ -53,7 +56,10 @@ export class PermanentDeliveryError extends Error {
 /** The provider asked us to slow down (429); the queue pauses for retryAfterMs without burning an attempt. */
 export class ProviderRateLimitedError extends Error {
   override readonly name = 'ProviderRateLimitedError';
-  constructor(message: string, readonly retryAfterMs: number) {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
     super(message);
   }
 }

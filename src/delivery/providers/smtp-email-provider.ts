@@ -1,6 +1,11 @@
 import { connect, type Socket } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
-import { PermanentDeliveryError, type ChannelProvider, type OutgoingMessage, type ProviderReceipt } from './provider';
+import {
+  PermanentDeliveryError,
+  type ChannelProvider,
+  type OutgoingMessage,
+  type ProviderReceipt,
+} from './provider';
 
 export interface SmtpEmailProviderOptions {
   /** smtp:// or smtps:// URL, credentials included. */
@@ -28,7 +33,9 @@ export class SmtpEmailProvider implements ChannelProvider<'email'> {
       host: url.hostname,
       port,
       secure: url.protocol === 'smtps:',
-      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+      auth: url.username
+        ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
+        : undefined,
       maxConnections: options.maxConnections ?? 5,
       connectionTimeout: options.timeoutMs ?? 30_000,
       socketTimeout: options.timeoutMs ?? 30_000,
@@ -57,7 +64,8 @@ export class SmtpEmailProvider implements ChannelProvider<'email'> {
     } catch (err) {
       const code = (err as { responseCode?: number }).responseCode;
       // 5xx replies are permanent (unknown mailbox, policy); 4xx and connection errors are worth retrying.
-      if (code && code >= 500) throw new PermanentDeliveryError(`SMTP ${code}: ${(err as Error).message}`, code);
+      if (code && code >= 500)
+        throw new PermanentDeliveryError(`SMTP ${code}: ${(err as Error).message}`, code);
       throw err;
     }
   }
@@ -74,14 +82,19 @@ type SocketCallback = (err: Error | null, socketOptions?: { connection: Socket }
  * STARTTLS). With Nagle on, the end-of-DATA line waits for the server to ACK the body, which servers
  * delay by ~40 ms: a pooled connection stalls at ~25 messages/s (measured by bench/delivery-throughput.ts).
  */
-function connectWithoutNagle(host: string, port: number, timeoutMs: number): (options: unknown, done: SocketCallback) => void {
+function connectWithoutNagle(
+  host: string,
+  port: number,
+  timeoutMs: number,
+): (options: unknown, done: SocketCallback) => void {
   return (_options, done) => {
     const socket = connect({ host, port, noDelay: true, timeout: timeoutMs });
     const fail = (err: Error) => {
       socket.destroy();
       done(err);
     };
-    const timedOut = () => fail(new Error(`SMTP connection to ${host}:${port} timed out after ${timeoutMs}ms`));
+    const timedOut = () =>
+      fail(new Error(`SMTP connection to ${host}:${port} timed out after ${timeoutMs}ms`));
     socket.once('error', fail);
     socket.once('timeout', timedOut);
     socket.once('connect', () => {

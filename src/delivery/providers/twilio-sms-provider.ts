@@ -1,5 +1,10 @@
 import { providerRequest } from './http-errors';
-import { PermanentDeliveryError, type ChannelProvider, type OutgoingMessage, type ProviderReceipt } from './provider';
+import {
+  PermanentDeliveryError,
+  type ChannelProvider,
+  type OutgoingMessage,
+  type ProviderReceipt,
+} from './provider';
 
 export interface TwilioSmsProviderOptions {
   /** Twilio API origin; point it at a stand-in in tests. @defaultValue 'https://api.twilio.com' */

@@ -41,7 +41,11 @@ export interface WebPushProviderOptions {
 
 /** Every subscription refused for good; carries the gone endpoints so the caller can still delete them. */
 export class PushSubscriptionsRejectedError extends PermanentDeliveryError {
-  constructor(message: string, readonly expiredPushEndpoints: string[], statusCode?: number) {
+  constructor(
+    message: string,
+    readonly expiredPushEndpoints: string[],
+    statusCode?: number,
+  ) {
     super(message, statusCode);
   }
 }
@@ -84,11 +88,15 @@ export class WebPushProvider implements ChannelProvider<'push'> {
     const expired = subscriptions.filter((_, i) => outcomes[i].kind === 'expired').map((s) => s.endpoint);
     const sent = outcomes.find((o) => o.kind === 'sent');
     // One device reached is a delivery; retrying would duplicate it there.
-    if (sent) return { providerMessageId: sent.location, expiredPushEndpoints: expired.length ? expired : undefined };
+    if (sent)
+      return { providerMessageId: sent.location, expiredPushEndpoints: expired.length ? expired : undefined };
 
     const errors = outcomes.flatMap((o) => (o.kind === 'failed' ? [o.error] : []));
-    if (errors.length === 0) throw new PushSubscriptionsRejectedError('all push subscriptions expired', expired, 410);
-    const limited = errors.filter((e): e is ProviderRateLimitedError => e instanceof ProviderRateLimitedError);
+    if (errors.length === 0)
+      throw new PushSubscriptionsRejectedError('all push subscriptions expired', expired, 410);
+    const limited = errors.filter(
+      (e): e is ProviderRateLimitedError => e instanceof ProviderRateLimitedError,
+    );
     if (limited.length) throw limited.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
     const transient = errors.find((e) => !(e instanceof PermanentDeliveryError));
     if (transient) throw transient;
@@ -96,7 +104,11 @@ export class WebPushProvider implements ChannelProvider<'push'> {
     throw new PushSubscriptionsRejectedError(first.message, expired, first.statusCode);
   }
 
-  private async sendOne(subscription: PushSubscriptionRecord, payload: string, topic: string): Promise<Outcome> {
+  private async sendOne(
+    subscription: PushSubscriptionRecord,
+    payload: string,
+    topic: string,
+  ): Promise<Outcome> {
     let details: webpush.RequestDetails;
     try {
       details = webpush.generateRequestDetails(subscription, payload, {
@@ -108,7 +120,10 @@ export class WebPushProvider implements ChannelProvider<'push'> {
       });
     } catch (err) {
       // VAPID was validated up front, so this is a malformed subscription (bad endpoint or keys).
-      return { kind: 'failed', error: new PermanentDeliveryError(`invalid push subscription: ${(err as Error).message}`) };
+      return {
+        kind: 'failed',
+        error: new PermanentDeliveryError(`invalid push subscription: ${(err as Error).message}`),
+      };
     }
     // web-push puts numbers in some header values; Node computes Content-Length itself.
     const headers = Object.fromEntries(

@@ -1,7 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { STRICT_OUTBOUND_POLICY, type OutboundPolicy } from '../../domain/outbound-url';
 import { guardedRequest, type LookupFunction } from './guarded-request';
-import { PermanentDeliveryError, type ChannelProvider, type OutgoingMessage, type ProviderReceipt } from './provider';
+import {
+  PermanentDeliveryError,
+  type ChannelProvider,
+  type OutgoingMessage,
+  type ProviderReceipt,
+} from './provider';
 
 export const WEBHOOK_TIMESTAMP_HEADER = 'X-Notification-Timestamp';
 export const WEBHOOK_SIGNATURE_HEADER = 'X-Notification-Signature';
@@ -28,9 +33,17 @@ export interface WebhookProviderOptions {
  * one comma-separated `v1=` value per secret (two while an endpoint's secret is being rotated).
  * `body` must be the exact bytes sent / received (verify the raw body, not re-serialised JSON).
  */
-export function signWebhook(secrets: string | string[], id: string, timestamp: number | string, body: string | Buffer): string {
+export function signWebhook(
+  secrets: string | string[],
+  id: string,
+  timestamp: number | string,
+  body: string | Buffer,
+): string {
   return (Array.isArray(secrets) ? secrets : [secrets])
-    .map((secret) => `v1=${createHmac('sha256', secret).update(`${id}.${timestamp}.`).update(body).digest('hex')}`)
+    .map(
+      (secret) =>
+        `v1=${createHmac('sha256', secret).update(`${id}.${timestamp}.`).update(body).digest('hex')}`,
+    )
     .join(',');
 }
 
@@ -82,9 +95,13 @@ export class WebhookProvider implements ChannelProvider<'webhook'> {
   async send(message: OutgoingMessage<'webhook'>): Promise<ProviderReceipt> {
     const own = message.recipient.webhookUrl;
     const url = own || this.options.defaultUrl;
-    if (!url) throw new PermanentDeliveryError('recipient has no webhook URL and no default URL is configured');
+    if (!url)
+      throw new PermanentDeliveryError('recipient has no webhook URL and no default URL is configured');
     // The endpoint's own secrets (two during a rotation); the tenant secret for the default URL and for endpoints stored before per-endpoint secrets.
-    const secrets = own && message.recipient.webhookSecrets?.length ? message.recipient.webhookSecrets : [this.options.secret];
+    const secrets =
+      own && message.recipient.webhookSecrets?.length
+        ? message.recipient.webhookSecrets
+        : [this.options.secret];
 
     const body = JSON.stringify(message.content.payload);
     // Fresh timestamp per attempt: a retry is a new signed request, the notification id dedupes it.

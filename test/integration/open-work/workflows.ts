@@ -1,4 +1,12 @@
-import { condition, defineSignal, executeChild, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
+import {
+  condition,
+  defineSignal,
+  executeChild,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
 
 /**
  * Tiny workflows whose histories show each kind of open work (test/integration/open-work.test.ts).
@@ -31,7 +39,9 @@ export async function runsActivity(): Promise<void> {
   await remote.blockUntilReleased();
 }
 
-const local = proxyLocalActivities<{ blockUntilReleased(): Promise<void> }>({ startToCloseTimeout: '1 hour' });
+const local = proxyLocalActivities<{ blockUntilReleased(): Promise<void> }>({
+  startToCloseTimeout: '1 hour',
+});
 
 /** Runs a local activity that blocks until the test releases it: no event of its own, the workflow task stays open. */
 export async function runsLocalActivity(): Promise<void> {
@@ -52,7 +62,10 @@ export async function retriesLocalActivity(): Promise<void> {
 
 /** Starts a child on a task queue nobody polls: a pending child. */
 export async function startsChild(input: { childTaskQueue: string }): Promise<void> {
-  await executeChild(waitsForSignal, { taskQueue: input.childTaskQueue, workflowId: `${input.childTaskQueue}-child` });
+  await executeChild(waitsForSignal, {
+    taskQueue: input.childTaskQueue,
+    workflowId: `${input.childTaskQueue}-child`,
+  });
 }
 
 /** Ends at once. */

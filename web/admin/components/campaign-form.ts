@@ -70,7 +70,10 @@ export class CampaignForm extends LightElement {
 
   private chooseTemplate(code: string): void {
     this.templateCode = code;
-    const fields = Object.assign({}, ...this.templates.filter((t) => t.code === code).map((t) => t.fields)) as Record<string, string>;
+    const fields = Object.assign(
+      {},
+      ...this.templates.filter((t) => t.code === code).map((t) => t.fields),
+    ) as Record<string, string>;
     this.variablesText = JSON.stringify(sampleVariables(fields), null, 2);
   }
 
@@ -117,7 +120,9 @@ export class CampaignForm extends LightElement {
       this.status = '';
       this.error = errorText(err);
       // "segment.roles.0" -> the roles input; "variables.headline" -> variables.
-      this.inputErrors = new Map(err instanceof HttpError ? err.fields.map((f) => [f.split('.')[0], err.message]) : []);
+      this.inputErrors = new Map(
+        err instanceof HttpError ? err.fields.map((f) => [f.split('.')[0], err.message]) : [],
+      );
     } finally {
       this.busy = false;
     }
@@ -133,14 +138,24 @@ export class CampaignForm extends LightElement {
         ${this.field(
           'templateCode',
           'Template (marketing)',
-          html`<select id="campaign-templateCode" .value=${this.templateCode} @change=${(e: Event) => this.chooseTemplate((e.target as HTMLSelectElement).value)}>
+          html`<select
+            id="campaign-templateCode"
+            .value=${this.templateCode}
+            @change=${(e: Event) => this.chooseTemplate((e.target as HTMLSelectElement).value)}
+          >
             ${codes.map((c) => html`<option value=${c} ?selected=${c === this.templateCode}>${c}</option>`)}
           </select>`,
         )}
         ${this.field(
           'variables',
           'Variables (JSON)',
-          html`<textarea id="campaign-variables" rows="4" spellcheck="false" .value=${this.variablesText} @input=${(e: InputEvent) => (this.variablesText = (e.target as HTMLTextAreaElement).value)}></textarea>`,
+          html`<textarea
+            id="campaign-variables"
+            rows="4"
+            spellcheck="false"
+            .value=${this.variablesText}
+            @input=${(e: InputEvent) => (this.variablesText = (e.target as HTMLTextAreaElement).value)}
+          ></textarea>`,
         )}
         <fieldset>
           <legend>Audience</legend>
@@ -188,7 +203,9 @@ export class CampaignForm extends LightElement {
 
   protected override updated(): void {
     // Ties each control to its error message (aria-describedby) after every render.
-    for (const control of this.querySelectorAll<HTMLElement>('[id^="campaign-"]:is(input, select, textarea)')) {
+    for (const control of this.querySelectorAll<HTMLElement>(
+      '[id^="campaign-"]:is(input, select, textarea)',
+    )) {
       const name = control.id.slice('campaign-'.length);
       const error = this.inputErrors.has(name);
       if (error) {

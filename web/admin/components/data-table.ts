@@ -13,7 +13,12 @@ export interface Column {
  * screen, and named (by `label` text or the id of a heading) for screen readers. Rows bring their own
  * `<th scope="row">`.
  */
-export function dataTable(name: { label: string } | { labelledBy: string }, columns: Column[], rows: unknown, caption?: string): TemplateResult {
+export function dataTable(
+  name: { label: string } | { labelledBy: string },
+  columns: Column[],
+  rows: unknown,
+  caption?: string,
+): TemplateResult {
   return html`<div
     class="table-scroll"
     role="region"
@@ -22,7 +27,13 @@ export function dataTable(name: { label: string } | { labelledBy: string }, colu
     aria-labelledby=${'labelledBy' in name ? name.labelledBy : nothing}
   >
     <table>
-      ${caption ? html`<caption>${caption}</caption>` : nothing}
+      ${
+        caption
+          ? html`<caption>
+              ${caption}
+            </caption>`
+          : nothing
+      }
       <thead>
         <tr>
           ${columns.map((c) => html`<th scope="col" class=${c.num ? 'num' : nothing}>${c.hidden ? html`<span class="visually-hidden">${c.label}</span>` : c.label}</th>`)}

@@ -60,7 +60,8 @@ export class Poller implements ReactiveController {
     } catch {
       // The page shows its own errors; the next tick tries again.
     } finally {
-      if (this.active && generation === this.generation) this.timer = setTimeout(() => void this.run(), this.everyMs);
+      if (this.active && generation === this.generation)
+        this.timer = setTimeout(() => void this.run(), this.everyMs);
     }
   }
 }

@@ -71,7 +71,11 @@ export class PreferencesMatrix extends LightElement {
     return html`
       <h2 id="prefs-title">Preferences of ${this.recipientId}</h2>
       <label class="inline">
-        <input type="checkbox" .checked=${p.muted} @change=${(e: Event) => this.save({ muted: (e.target as HTMLInputElement).checked }, (e.target as HTMLInputElement).checked ? 'muted' : 'unmuted')} />
+        <input
+          type="checkbox"
+          .checked=${p.muted}
+          @change=${(e: Event) => this.save({ muted: (e.target as HTMLInputElement).checked }, (e.target as HTMLInputElement).checked ? 'muted' : 'unmuted')}
+        />
         Muted (every channel that is not mandatory off)
       </label>
       ${p.quietHours ? html`<p>Quiet hours ${p.quietHours.start}–${p.quietHours.end} (${p.quietHours.timezone})</p>` : html`<p>No quiet hours.</p>`}
@@ -80,10 +84,11 @@ export class PreferencesMatrix extends LightElement {
           { labelledBy: 'prefs-title' },
           [{ label: 'Category' }, ...channels.map((c) => ({ label: c }))],
           categories.map(
-            (category) => html`<tr>
-              <th scope="row">${category}</th>
-              ${channels.map((channel) => this.cell(p, category, channel))}
-            </tr>`,
+            (category) =>
+              html`<tr>
+                <th scope="row">${category}</th>
+                ${channels.map((channel) => this.cell(p, category, channel))}
+              </tr>`,
           ),
           'Channels per category (mandatory cells cannot be switched off)',
         )}
@@ -105,7 +110,10 @@ export class PreferencesMatrix extends LightElement {
         ?disabled=${mandatory}
         @change=${(e: Event) => {
           const on = (e.target as HTMLInputElement).checked;
-          void this.save({ channels: { [category]: { [channel]: on } } }, `${category} by ${channel} ${on ? 'on' : 'off'}`);
+          void this.save(
+            { channels: { [category]: { [channel]: on } } },
+            `${category} by ${channel} ${on ? 'on' : 'off'}`,
+          );
         }}
       />
     </td>`;

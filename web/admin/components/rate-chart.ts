@@ -28,10 +28,16 @@ export class RateChart extends LightElement {
   }
 
   override render() {
-    const totals = SERIES.map((s) => `${this.minutes.reduce((sum, m) => sum + (m[s.key] ?? 0), 0)} ${s.label.toLowerCase()}`);
+    const totals = SERIES.map(
+      (s) => `${this.minutes.reduce((sum, m) => sum + (m[s.key] ?? 0), 0)} ${s.label.toLowerCase()}`,
+    );
     return html`
       <figure class="chart">
-        <div class="chart-canvas" role="img" aria-label=${`Per-minute chart over the last ${this.minutes.length} minutes: ${totals.join(', ')}`}></div>
+        <div
+          class="chart-canvas"
+          role="img"
+          aria-label=${`Per-minute chart over the last ${this.minutes.length} minutes: ${totals.join(', ')}`}
+        ></div>
         <figcaption>
           <ul class="legend">
             ${SERIES.map((s) => html`<li><span class="swatch" style=${`background:${s.stroke}`}></span>${s.label} per minute</li>`)}
@@ -57,12 +63,17 @@ export class RateChart extends LightElement {
         cursor: { show: true, points: { show: false } },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
         axes: [{ stroke: '#1f2328' }, { stroke: '#1f2328', label: 'per minute' }],
-        series: [{}, ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, points: { show: false } }))],
+        series: [
+          {},
+          ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, points: { show: false } })),
+        ],
       },
       data,
       target,
     );
-    this.resizer = new ResizeObserver(() => this.plot?.setSize({ width: Math.max(target.clientWidth, 280), height: HEIGHT }));
+    this.resizer = new ResizeObserver(() =>
+      this.plot?.setSize({ width: Math.max(target.clientWidth, 280), height: HEIGHT }),
+    );
     this.resizer.observe(target);
   }
 
@@ -74,7 +85,10 @@ export class RateChart extends LightElement {
   }
 
   private data(): uPlot.AlignedData {
-    return [this.minutes.map((m) => Date.parse(m.at) / 1000), ...SERIES.map((s) => this.minutes.map((m) => m[s.key] ?? 0))];
+    return [
+      this.minutes.map((m) => Date.parse(m.at) / 1000),
+      ...SERIES.map((s) => this.minutes.map((m) => m[s.key] ?? 0)),
+    ];
   }
 }
 customElements.define('rate-chart', RateChart);

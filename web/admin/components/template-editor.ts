@@ -2,7 +2,11 @@ import { html, nothing, type PropertyValues } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
 import { HttpError } from '../../shared/api-client';
 import { CATEGORIES } from '../../../src/domain/event-catalog';
-import { REQUIRED_TEMPLATE_FIELDS, TEMPLATED_CHANNELS, type TemplatedChannel } from '../../../src/templates/template-fields';
+import {
+  REQUIRED_TEMPLATE_FIELDS,
+  TEMPLATED_CHANNELS,
+  type TemplatedChannel,
+} from '../../../src/templates/template-fields';
 import { api, formatTime, query, type Template, type TemplatePreview } from '../admin-api';
 import { dataTable } from './data-table';
 import { LightElement } from './light-element';
@@ -12,10 +16,13 @@ import { sampleVariables } from './sample-variables';
 const PREVIEW_DELAY_MS = 300;
 /** Fields in reading order (stored JSON comes back sorted by name); others follow alphabetically. */
 const FIELD_ORDER = ['subject', 'title', 'body', 'text', 'html', 'actionText', 'actionUrl'];
-const fieldRank = (field: string) => (FIELD_ORDER.includes(field) ? FIELD_ORDER.indexOf(field) : FIELD_ORDER.length);
+const fieldRank = (field: string) =>
+  FIELD_ORDER.includes(field) ? FIELD_ORDER.indexOf(field) : FIELD_ORDER.length;
 
 function orderedFields(fields: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(fields).sort(([a], [b]) => fieldRank(a) - fieldRank(b) || a.localeCompare(b)));
+  return Object.fromEntries(
+    Object.entries(fields).sort(([a], [b]) => fieldRank(a) - fieldRank(b) || a.localeCompare(b)),
+  );
 }
 const VARIABLES = 'variables';
 /** Inputs the API may name besides `fields.<name>`: the route's code, the body's channel, locale and category. */
@@ -23,7 +30,12 @@ const IDENTITY = ['code', 'channel', 'locale', 'category'] as const;
 type IdentityInput = (typeof IDENTITY)[number];
 
 /** Fields the delivery providers read beyond the required ones (in-app action link, push click URL). */
-const OPTIONAL_FIELDS: Record<TemplatedChannel, string[]> = { in_app: ['actionUrl', 'actionText'], email: [], sms: [], push: ['url'] };
+const OPTIONAL_FIELDS: Record<TemplatedChannel, string[]> = {
+  in_app: ['actionUrl', 'actionText'],
+  email: [],
+  sms: [],
+  push: ['url'],
+};
 
 /** Error keys: `fields.<name>` for a field's textarea, else the API's name (variables, code, locale, ...). */
 const fieldKey = (field: string) => `fields.${field}`;
@@ -34,7 +46,8 @@ function errorsByInput(err: unknown): Map<string, string> {
   for (const name of err.fields) {
     const [head, field] = name.split('.', 2);
     if (head === 'fields' && field) byInput.set(fieldKey(field), err.message);
-    else if (head === VARIABLES || (IDENTITY as readonly string[]).includes(head)) byInput.set(head, err.message);
+    else if (head === VARIABLES || (IDENTITY as readonly string[]).includes(head))
+      byInput.set(head, err.message);
   }
   return byInput;
 }
@@ -46,7 +59,10 @@ function errorsByInput(err: unknown): Map<string, string> {
 function fieldsForChannel(fields: Record<string, string>, channel: TemplatedChannel): Record<string, string> {
   const required = REQUIRED_TEMPLATE_FIELDS[channel];
   const kept = Object.entries(fields).filter(([name, source]) => source !== '' || required.includes(name));
-  return orderedFields({ ...Object.fromEntries(required.map((name) => [name, ''])), ...Object.fromEntries(kept) });
+  return orderedFields({
+    ...Object.fromEntries(required.map((name) => [name, ''])),
+    ...Object.fromEntries(kept),
+  });
 }
 
 /**
@@ -131,7 +147,8 @@ export class TemplateEditor extends LightElement {
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
-    if (!(changed.has('mode') || changed.has('code') || changed.has('channel') || changed.has('locale'))) return;
+    if (!(changed.has('mode') || changed.has('code') || changed.has('channel') || changed.has('locale')))
+      return;
     this.versions = [];
     this.preview = null;
     this.variablesEdited = false;
@@ -156,7 +173,9 @@ export class TemplateEditor extends LightElement {
   private async load(): Promise<void> {
     this.status = 'Loading…';
     try {
-      const { items } = await api.get<{ items: Template[] }>(`/api/templates${query({ versions: 'all', code: this.code, channel: this.channel, locale: this.locale })}`);
+      const { items } = await api.get<{ items: Template[] }>(
+        `/api/templates${query({ versions: 'all', code: this.code, channel: this.channel, locale: this.locale })}`,
+      );
       this.versions = [...items].sort((a, b) => b.version - a.version);
       const latest = this.versions[0];
       if (!latest) {
@@ -165,7 +184,12 @@ export class TemplateEditor extends LightElement {
         return;
       }
       this.status = '';
-      this.identity = { code: latest.code, channel: latest.channel, locale: latest.locale, category: latest.category };
+      this.identity = {
+        code: latest.code,
+        channel: latest.channel,
+        locale: latest.locale,
+        category: latest.category,
+      };
       // A variant starts as a draft of this one's newest fields; its history is not the variant's.
       if (this.mode === 'variant') this.versions = [];
       this.useFields(latest.fields);
@@ -200,7 +224,8 @@ export class TemplateEditor extends LightElement {
 
   private onIdentityInput(input: IdentityInput, value: string): void {
     this.identity = { ...this.identity, [input]: value };
-    if (input === 'channel' && (TEMPLATED_CHANNELS as string[]).includes(value)) this.setDraft(fieldsForChannel(this.draft, value as TemplatedChannel));
+    if (input === 'channel' && (TEMPLATED_CHANNELS as string[]).includes(value))
+      this.setDraft(fieldsForChannel(this.draft, value as TemplatedChannel));
     this.schedulePreview();
   }
 
@@ -215,7 +240,9 @@ export class TemplateEditor extends LightElement {
     if (!(field in this.draft)) this.setDraft(orderedFields({ ...this.draft, [field]: '' }));
     this.newField = '';
     this.schedulePreview();
-    void this.updateComplete.then(() => this.querySelector<HTMLElement>(`#tpl-${CSS.escape(field)}`)?.focus());
+    void this.updateComplete.then(() =>
+      this.querySelector<HTMLElement>(`#tpl-${CSS.escape(field)}`)?.focus(),
+    );
   }
 
   private removeField(field: string): void {
@@ -234,11 +261,14 @@ export class TemplateEditor extends LightElement {
   private parsedVariables(): Record<string, unknown> | null {
     try {
       const value: unknown = JSON.parse(this.variablesText || '{}');
-      if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+      if (value && typeof value === 'object' && !Array.isArray(value))
+        return value as Record<string, unknown>;
     } catch {
       // reported below
     }
-    this.inputErrors = new Map([[VARIABLES, 'Sample variables must be a JSON object, e.g. {"name": "Ada"}.']]);
+    this.inputErrors = new Map([
+      [VARIABLES, 'Sample variables must be a JSON object, e.g. {"name": "Ada"}.'],
+    ]);
     return null;
   }
 
@@ -302,7 +332,10 @@ export class TemplateEditor extends LightElement {
       if (this.creating) {
         this.status = `Created version ${created.version}.`;
         // Not once the operator has left: the page would navigate back to the new template.
-        if (this.isConnected) this.dispatchEvent(new CustomEvent<Template>('template-created', { detail: created, bubbles: true }));
+        if (this.isConnected)
+          this.dispatchEvent(
+            new CustomEvent<Template>('template-created', { detail: created, bubbles: true }),
+          );
         return;
       }
       this.versions = [created, ...this.versions.filter((v) => v.id !== created.id)];
@@ -320,8 +353,13 @@ export class TemplateEditor extends LightElement {
   override render() {
     const latest = this.versions[0];
     const { code, channel, locale } = this.identity;
-    const title = html`${code || 'new code'} · ${channel} · ${locale || '(no locale)'}${
-      this.creating ? html` <span class="muted">(draft, not saved yet)</span>` : latest ? html` <span class="muted">(latest v${latest.version}, ${latest.category})</span>` : nothing
+    const title = html`${code || 'new code'} · ${channel} ·
+    ${locale || '(no locale)'}${
+      this.creating
+        ? html` <span class="muted">(draft, not saved yet)</span>`
+        : latest
+          ? html` <span class="muted">(latest v${latest.version}, ${latest.category})</span>`
+          : nothing
     }`;
     return html`
       <h2 id="editor-title">${title}</h2>
@@ -340,15 +378,16 @@ export class TemplateEditor extends LightElement {
             VARIABLES,
             'tpl-sample-variables',
             'Sample variables (JSON)',
-            (attrs) => html`<textarea
-              id="tpl-sample-variables"
-              rows=${rows(this.variablesText)}
-              spellcheck="false"
-              .value=${this.variablesText}
-              aria-invalid=${attrs.invalid}
-              aria-describedby=${attrs.describedBy}
-              @input=${(e: InputEvent) => this.onVariablesInput((e.target as HTMLTextAreaElement).value)}
-            ></textarea>`,
+            (attrs) =>
+              html`<textarea
+                id="tpl-sample-variables"
+                rows=${rows(this.variablesText)}
+                spellcheck="false"
+                .value=${this.variablesText}
+                aria-invalid=${attrs.invalid}
+                aria-describedby=${attrs.describedBy}
+                @input=${(e: InputEvent) => this.onVariablesInput((e.target as HTMLTextAreaElement).value)}
+              ></textarea>`,
           )}
           <div class="actions">
             <button type="submit" ?disabled=${this.saving || (!this.creating && !latest)}>
@@ -360,11 +399,17 @@ export class TemplateEditor extends LightElement {
         <section class="preview" aria-labelledby="preview-title">
           <h3 id="preview-title">Preview</h3>
           ${statusRegion(this.previewStatus)}
-          ${this.preview
-            ? html`<dl>
-                ${Object.entries(orderedFields(this.preview.rendered)).map(([field, text]) => html`<dt>${field}</dt><dd>${renderedField(field, text)}</dd>`)}
-              </dl>`
-            : nothing}
+          ${
+            this.preview
+              ? html`<dl>
+                  ${Object.entries(orderedFields(this.preview.rendered)).map(
+                    ([field, text]) =>
+                      html`<dt>${field}</dt>
+                        <dd>${renderedField(field, text)}</dd>`,
+                  )}
+                </dl>`
+              : nothing
+          }
         </section>
       </div>
       ${this.creating ? nothing : this.history()}
@@ -375,7 +420,13 @@ export class TemplateEditor extends LightElement {
    * A labelled input with the API's error for `key` below it, tied by aria-describedby; `extra` sits
    * beside the label (a field's Remove button).
    */
-  private control(key: string, id: string, label: string, input: (attrs: { invalid: 'true' | 'false'; describedBy: string | typeof nothing }) => unknown, extra: unknown = nothing) {
+  private control(
+    key: string,
+    id: string,
+    label: string,
+    input: (attrs: { invalid: 'true' | 'false'; describedBy: string | typeof nothing }) => unknown,
+    extra: unknown = nothing,
+  ) {
     const error = this.inputErrors.get(key);
     return html`<div class="field">
       <div class="field-label"><label for=${id}>${label}</label>${extra}</div>
@@ -387,43 +438,80 @@ export class TemplateEditor extends LightElement {
   /** Code (new only), channel, locale and category (new only; a variant has its code's). */
   private identityInputs() {
     const { code, channel, locale, category } = this.identity;
-    const onInput = (input: IdentityInput) => (e: Event) => this.onIdentityInput(input, (e.target as HTMLInputElement | HTMLSelectElement).value);
+    const onInput = (input: IdentityInput) => (e: Event) =>
+      this.onIdentityInput(input, (e.target as HTMLInputElement | HTMLSelectElement).value);
     return html`<fieldset>
       <legend>Template</legend>
       <div class="row">
-        ${this.mode === 'new'
-          ? this.control(
-              'code',
-              'tpl-id-code',
-              'Code',
-              (a) => html`<input id="tpl-id-code" autocomplete="off" autocapitalize="off" spellcheck="false" .value=${code} aria-invalid=${a.invalid} aria-describedby=${a.describedBy} @input=${onInput('code')} />`,
-            )
-          : nothing}
+        ${
+          this.mode === 'new'
+            ? this.control(
+                'code',
+                'tpl-id-code',
+                'Code',
+                (a) =>
+                  html`<input
+                    id="tpl-id-code"
+                    autocomplete="off"
+                    autocapitalize="off"
+                    spellcheck="false"
+                    .value=${code}
+                    aria-invalid=${a.invalid}
+                    aria-describedby=${a.describedBy}
+                    @input=${onInput('code')}
+                  />`,
+              )
+            : nothing
+        }
         ${this.control(
           'channel',
           'tpl-id-channel',
           'Channel',
-          (a) => html`<select id="tpl-id-channel" aria-invalid=${a.invalid} aria-describedby=${a.describedBy} @change=${onInput('channel')}>
-            ${TEMPLATED_CHANNELS.map((c) => html`<option value=${c} ?selected=${c === channel}>${c}</option>`)}
-          </select>`,
+          (a) =>
+            html`<select
+              id="tpl-id-channel"
+              aria-invalid=${a.invalid}
+              aria-describedby=${a.describedBy}
+              @change=${onInput('channel')}
+            >
+              ${TEMPLATED_CHANNELS.map((c) => html`<option value=${c} ?selected=${c === channel}>${c}</option>`)}
+            </select>`,
         )}
         ${this.control(
           'locale',
           'tpl-id-locale',
           'Locale',
-          (a) => html`<input id="tpl-id-locale" autocomplete="off" autocapitalize="off" spellcheck="false" .value=${locale} aria-invalid=${a.invalid} aria-describedby=${a.describedBy} @input=${onInput('locale')} />`,
+          (a) =>
+            html`<input
+              id="tpl-id-locale"
+              autocomplete="off"
+              autocapitalize="off"
+              spellcheck="false"
+              .value=${locale}
+              aria-invalid=${a.invalid}
+              aria-describedby=${a.describedBy}
+              @input=${onInput('locale')}
+            />`,
         )}
-        ${this.mode === 'new'
-          ? this.control(
-              'category',
-              'tpl-id-category',
-              'Category',
-              (a) => html`<select id="tpl-id-category" aria-invalid=${a.invalid} aria-describedby=${a.describedBy} @change=${onInput('category')}>
-                <option value="" ?selected=${!category}>Choose…</option>
-                ${CATEGORIES.map((c) => html`<option value=${c} ?selected=${c === category}>${c}</option>`)}
-              </select>`,
-            )
-          : html`<p class="muted">Category: ${category || '…'} (the code's)</p>`}
+        ${
+          this.mode === 'new'
+            ? this.control(
+                'category',
+                'tpl-id-category',
+                'Category',
+                (a) =>
+                  html`<select
+                    id="tpl-id-category"
+                    aria-invalid=${a.invalid}
+                    aria-describedby=${a.describedBy}
+                    @change=${onInput('category')}
+                  >
+                    <option value="" ?selected=${!category}>Choose…</option>
+                    ${CATEGORIES.map((c) => html`<option value=${c} ?selected=${c === category}>${c}</option>`)}
+                  </select>`,
+              )
+            : html`<p class="muted">Category: ${category || '…'} (the code's)</p>`
+        }
       </div>
     </fieldset>`;
   }
@@ -432,28 +520,33 @@ export class TemplateEditor extends LightElement {
     const id = `tpl-${field}`;
     const removable = !this.requiredFields().includes(field);
     const remove = removable
-      ? html`<button type="button" class="secondary small" @click=${() => this.removeField(field)}>Remove<span class="visually-hidden"> field ${field}</span></button>`
+      ? html`<button type="button" class="secondary small" @click=${() => this.removeField(field)}>
+          Remove<span class="visually-hidden"> field ${field}</span>
+        </button>`
       : nothing;
     return this.control(
       fieldKey(field),
       id,
       field,
-      (a) => html`<textarea
-        id=${id}
-        rows=${rows(value)}
-        spellcheck="false"
-        .value=${value}
-        aria-invalid=${a.invalid}
-        aria-describedby=${a.describedBy}
-        @input=${(e: InputEvent) => this.onFieldInput(field, (e.target as HTMLTextAreaElement).value)}
-      ></textarea>`,
+      (a) =>
+        html`<textarea
+          id=${id}
+          rows=${rows(value)}
+          spellcheck="false"
+          .value=${value}
+          aria-invalid=${a.invalid}
+          aria-describedby=${a.describedBy}
+          @input=${(e: InputEvent) => this.onFieldInput(field, (e.target as HTMLTextAreaElement).value)}
+        ></textarea>`,
       remove,
     );
   }
 
   /** The channel's optional fields one click away, any other name typed (the API checks names). */
   private fieldAdder() {
-    const suggested = (OPTIONAL_FIELDS[this.identity.channel as TemplatedChannel] ?? []).filter((f) => !(f in this.draft));
+    const suggested = (OPTIONAL_FIELDS[this.identity.channel as TemplatedChannel] ?? []).filter(
+      (f) => !(f in this.draft),
+    );
     const onKeydown = (e: KeyboardEvent) => {
       // Enter adds the field instead of submitting the form.
       if (e.key !== 'Enter') return;
@@ -465,8 +558,17 @@ export class TemplateEditor extends LightElement {
       ${suggested.length ? html`<div class="actions">${suggested.map((f) => html`<button type="button" class="secondary" @click=${() => this.addField(f)}>Add ${f}</button>`)}</div>` : nothing}
       <div class="actions">
         <label for="tpl-id-new-field">Field name</label>
-        <input id="tpl-id-new-field" autocomplete="off" spellcheck="false" .value=${this.newField} @input=${(e: InputEvent) => (this.newField = (e.target as HTMLInputElement).value)} @keydown=${onKeydown} />
-        <button type="button" class="secondary" @click=${() => this.addField(this.newField)}>Add field</button>
+        <input
+          id="tpl-id-new-field"
+          autocomplete="off"
+          spellcheck="false"
+          .value=${this.newField}
+          @input=${(e: InputEvent) => (this.newField = (e.target as HTMLInputElement).value)}
+          @keydown=${onKeydown}
+        />
+        <button type="button" class="secondary" @click=${() => this.addField(this.newField)}>
+          Add field
+        </button>
       </div>
     </fieldset>`;
   }
@@ -477,14 +579,24 @@ export class TemplateEditor extends LightElement {
         <h3 id="history-title">Version history</h3>
         ${dataTable(
           { labelledBy: 'history-title' },
-          [{ label: 'Version' }, { label: 'Created' }, { label: 'Fields' }, { label: 'Action', hidden: true }],
+          [
+            { label: 'Version' },
+            { label: 'Created' },
+            { label: 'Fields' },
+            { label: 'Action', hidden: true },
+          ],
           this.versions.map(
-            (v) => html`<tr>
-              <th scope="row">v${v.version}</th>
-              <td>${formatTime(v.createdAt)}</td>
-              <td>${Object.keys(orderedFields(v.fields)).join(', ')}</td>
-              <td><button type="button" class="secondary" @click=${() => this.useFields(v.fields)}>Edit from v${v.version}</button></td>
-            </tr>`,
+            (v) =>
+              html`<tr>
+                <th scope="row">v${v.version}</th>
+                <td>${formatTime(v.createdAt)}</td>
+                <td>${Object.keys(orderedFields(v.fields)).join(', ')}</td>
+                <td>
+                  <button type="button" class="secondary" @click=${() => this.useFields(v.fields)}>
+                    Edit from v${v.version}
+                  </button>
+                </td>
+              </tr>`,
           ),
         )}
       </section>
@@ -502,6 +614,10 @@ const rows = (value: string) => Math.min(12, Math.max(2, value.split('\n').lengt
  */
 function renderedField(field: string, text: string) {
   if (field !== 'html') return html`<pre>${text}</pre>`;
-  return html`<iframe class="html-preview" sandbox="" title="Email HTML as rendered" .srcdoc=${text}></iframe>`;
+  return html`<iframe
+    class="html-preview"
+    sandbox=""
+    title="Email HTML as rendered"
+    .srcdoc=${text}
+  ></iframe>`;
 }
-

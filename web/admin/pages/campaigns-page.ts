@@ -12,7 +12,9 @@ const LIVE_STATES = new Set(['scheduled', 'running']);
 /** Started and targeted recipients: the workflow's live progress while it runs, else the stored row. */
 function progressOf(c: Campaign, detail: CampaignDetail | undefined): { started: number; targeted: number } {
   const live = detail?.progress;
-  return live ? { started: live.started, targeted: live.targeted } : { started: detail?.started ?? c.started, targeted: detail?.targeted ?? c.targeted };
+  return live
+    ? { started: live.started, targeted: live.targeted }
+    : { started: detail?.started ?? c.started, targeted: detail?.targeted ?? c.targeted };
 }
 
 /** Campaigns newest first with live progress (polled while any is scheduled or running), creation and cancel. */
@@ -77,13 +79,22 @@ export class CampaignsPage extends LightElement {
       ${statusRegion(this.status)} ${alertRegion(this.error)}
       <section aria-labelledby="campaign-list">
         <h2 id="campaign-list">All campaigns</h2>
-        ${this.campaigns.length === 0
-          ? html`<p>No campaigns yet.</p>`
-          : dataTable(
-              { labelledBy: 'campaign-list' },
-              [{ label: 'Name' }, { label: 'Template' }, { label: 'State' }, { label: 'Send at' }, { label: 'Progress' }, { label: 'Action', hidden: true }],
-              this.campaigns.map((c) => this.row(c)),
-            )}
+        ${
+          this.campaigns.length === 0
+            ? html`<p>No campaigns yet.</p>`
+            : dataTable(
+                { labelledBy: 'campaign-list' },
+                [
+                  { label: 'Name' },
+                  { label: 'Template' },
+                  { label: 'State' },
+                  { label: 'Send at' },
+                  { label: 'Progress' },
+                  { label: 'Action', hidden: true },
+                ],
+                this.campaigns.map((c) => this.row(c)),
+              )
+        }
       </section>
       <campaign-form @campaign-created=${this.created}></campaign-form>
     `;
@@ -98,13 +109,21 @@ export class CampaignsPage extends LightElement {
       <td><span class=${`state state-${c.state}`}>${c.state}</span></td>
       <td>${formatTime(c.scheduledAt)}</td>
       <td>
-        <progress max=${done ? Math.max(targeted, 1) : targeted || 1} .value=${done ? Math.max(targeted, 1) : started} aria-label=${`Progress of ${c.name}`}></progress>
+        <progress
+          max=${done ? Math.max(targeted, 1) : targeted || 1}
+          .value=${done ? Math.max(targeted, 1) : started}
+          aria-label=${`Progress of ${c.name}`}
+        ></progress>
         <span class="muted">${started} of ${targeted} started</span>
       </td>
       <td>
-        ${LIVE_STATES.has(c.state)
-          ? html`<button type="button" class="danger" @click=${() => this.cancel(c)}>Cancel<span class="visually-hidden"> ${c.name}</span></button>`
-          : nothing}
+        ${
+          LIVE_STATES.has(c.state)
+            ? html`<button type="button" class="danger" @click=${() => this.cancel(c)}>
+                Cancel<span class="visually-hidden"> ${c.name}</span>
+              </button>`
+            : nothing
+        }
       </td>
     </tr>`;
   }

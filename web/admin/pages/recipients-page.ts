@@ -10,7 +10,12 @@ import { routeHref } from '../router';
 export class RecipientsPage extends LightElement {
   static override properties = { params: { attribute: false } };
   declare params: URLSearchParams;
-  private readonly finder = new SearchController<RecipientSummary>(this, 'recipients', (q) => `/api/admin/recipients?q=${encodeURIComponent(q)}`, ['recipient', 'recipients']);
+  private readonly finder = new SearchController<RecipientSummary>(
+    this,
+    'recipients',
+    (q) => `/api/admin/recipients?q=${encodeURIComponent(q)}`,
+    ['recipient', 'recipients'],
+  );
 
   constructor() {
     super();
@@ -28,24 +33,40 @@ export class RecipientsPage extends LightElement {
     return html`
       <h1 tabindex="-1">Recipients</h1>
       ${this.finder.form('recipient-q', 'User id, name or email', q)}
-      ${hits && hits.length
-        ? dataTable(
-            { label: 'Recipients found' },
-            [{ label: 'User id' }, { label: 'Name' }, { label: 'Email' }, { label: 'Phone' }, { label: 'Locale' }, { label: 'Muted' }],
-            hits.map(
-              (r) => html`<tr>
-                <th scope="row"><a href=${routeHref('recipients', { q, id: r.id })} aria-current=${r.id === id ? 'true' : 'false'}>${r.id}</a></th>
-                <td>${r.name ?? '—'}</td>
-                <td>${r.email ?? '—'}</td>
-                <td>${r.phone ?? '—'}</td>
-                <td>${r.locale} <span class="muted">${r.timezone}</span></td>
-                <td>${r.muted ? 'yes' : 'no'}</td>
-              </tr>`,
-            ),
-          )
-        : hits
-          ? html`<p>Nothing matches “${q}”.</p>`
-          : nothing}
+      ${
+        hits && hits.length
+          ? dataTable(
+              { label: 'Recipients found' },
+              [
+                { label: 'User id' },
+                { label: 'Name' },
+                { label: 'Email' },
+                { label: 'Phone' },
+                { label: 'Locale' },
+                { label: 'Muted' },
+              ],
+              hits.map(
+                (r) =>
+                  html`<tr>
+                    <th scope="row">
+                      <a
+                        href=${routeHref('recipients', { q, id: r.id })}
+                        aria-current=${r.id === id ? 'true' : 'false'}
+                        >${r.id}</a
+                      >
+                    </th>
+                    <td>${r.name ?? '—'}</td>
+                    <td>${r.email ?? '—'}</td>
+                    <td>${r.phone ?? '—'}</td>
+                    <td>${r.locale} <span class="muted">${r.timezone}</span></td>
+                    <td>${r.muted ? 'yes' : 'no'}</td>
+                  </tr>`,
+              ),
+            )
+          : hits
+            ? html`<p>Nothing matches “${q}”.</p>`
+            : nothing
+      }
       ${id ? html`<preferences-matrix .recipientId=${id}></preferences-matrix>` : nothing}
     `;
   }

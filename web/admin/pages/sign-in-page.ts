@@ -50,7 +50,13 @@ export class SignInPage extends LightElement {
 
   private choice(value: Credential, text: string) {
     return html`<label class="inline"
-      ><input type="radio" name="kind" .value=${value} .checked=${this.credential === value} @change=${() => (this.credential = value)} />
+      ><input
+        type="radio"
+        name="kind"
+        .value=${value}
+        .checked=${this.credential === value}
+        @change=${() => (this.credential = value)}
+      />
       ${text}</label
     >`;
   }
@@ -67,7 +73,9 @@ export class SignInPage extends LightElement {
     this.busy = true;
     this.error = '';
     try {
-      const session: Session = await api.signIn(this.credential === 'adminKey' ? { adminKey: secret } : { token: secret });
+      const session: Session = await api.signIn(
+        this.credential === 'adminKey' ? { adminKey: secret } : { token: secret },
+      );
       if (!session.admin) {
         // A shopper's token opens a session too, but not one for this dashboard.
         await api.signOut().catch(() => undefined);

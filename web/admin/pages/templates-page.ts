@@ -50,7 +50,8 @@ export class TemplatesPage extends LightElement {
 
   protected override updated(changed: PropertyValues<this>): void {
     // Moving between the list, an editor and a draft keeps the page: its heading takes focus as a new page's would.
-    if (changed.has('params') && changed.get('params') !== undefined) this.querySelector<HTMLElement>('h1')?.focus();
+    if (changed.has('params') && changed.get('params') !== undefined)
+      this.querySelector<HTMLElement>('h1')?.focus();
   }
 
   private editorMode(): EditorMode | null {
@@ -70,7 +71,12 @@ export class TemplatesPage extends LightElement {
     this.loading = true;
     try {
       const { items } = await api.get<{ items: Template[] }>('/api/templates');
-      this.templates = [...items].sort((a, b) => a.code.localeCompare(b.code) || a.channel.localeCompare(b.channel) || a.locale.localeCompare(b.locale));
+      this.templates = [...items].sort(
+        (a, b) =>
+          a.code.localeCompare(b.code) ||
+          a.channel.localeCompare(b.channel) ||
+          a.locale.localeCompare(b.locale),
+      );
       this.error = '';
     } catch (err) {
       this.error = errorText(err);
@@ -85,7 +91,8 @@ export class TemplatesPage extends LightElement {
       const code = this.params.get('code') ?? '';
       const channel = this.params.get('channel') ?? 'in_app';
       const locale = this.params.get('locale') ?? 'en';
-      const heading = mode === 'new' ? 'New template' : mode === 'variant' ? `New variant of ${code}` : `Template ${code}`;
+      const heading =
+        mode === 'new' ? 'New template' : mode === 'variant' ? `New variant of ${code}` : `Template ${code}`;
       return html`
         <h1 tabindex="-1">${heading}</h1>
         ${statusRegion(this.notice)}
@@ -96,35 +103,60 @@ export class TemplatesPage extends LightElement {
         ${keyed(
           // A fresh editor per template or draft: nothing of the previous one (preview, errors) carries over.
           `${mode} ${code} ${channel} ${locale}`,
-          html`<template-editor mode=${mode} code=${code} channel=${channel} locale=${locale} @template-created=${this.onCreated}></template-editor>`,
+          html`<template-editor
+            mode=${mode}
+            code=${code}
+            channel=${channel}
+            locale=${locale}
+            @template-created=${this.onCreated}
+          ></template-editor>`,
         )}
       `;
     }
     const needle = this.filter.trim().toLowerCase();
-    const shown = needle ? this.templates.filter((t) => `${t.code} ${t.channel} ${t.locale} ${t.category}`.toLowerCase().includes(needle)) : this.templates;
+    const shown = needle
+      ? this.templates.filter((t) =>
+          `${t.code} ${t.channel} ${t.locale} ${t.category}`.toLowerCase().includes(needle),
+        )
+      : this.templates;
     return html`
       <h1 tabindex="-1">Templates</h1>
       ${alertRegion(this.error)}
       <div class="toolbar">
         <label for="template-filter">Filter templates</label>
-        <input id="template-filter" type="search" .value=${this.filter} @input=${(e: InputEvent) => (this.filter = (e.target as HTMLInputElement).value)} />
+        <input
+          id="template-filter"
+          type="search"
+          .value=${this.filter}
+          @input=${(e: InputEvent) => (this.filter = (e.target as HTMLInputElement).value)}
+        />
         <a href=${routeHref('templates', { new: 'template' })}>New template</a>
       </div>
       ${statusRegion(this.loading ? 'Loading templates…' : `${shown.length} of ${this.templates.length} templates`)}
       ${dataTable(
         { label: 'Templates' },
-        [{ label: 'Code' }, { label: 'Channel' }, { label: 'Locale' }, { label: 'Latest version', num: true }, { label: 'Category' }, { label: 'Updated' }],
+        [
+          { label: 'Code' },
+          { label: 'Channel' },
+          { label: 'Locale' },
+          { label: 'Latest version', num: true },
+          { label: 'Category' },
+          { label: 'Updated' },
+        ],
         shown.map(
-          (t) => html`<tr>
-            <th scope="row">
-              <a href=${routeHref('templates', { code: t.code, channel: t.channel, locale: t.locale })}>${t.code}<span class="visually-hidden"> (${t.channel}, ${t.locale})</span></a>
-            </th>
-            <td>${t.channel}</td>
-            <td>${t.locale}</td>
-            <td class="num">${t.version}</td>
-            <td>${t.category}</td>
-            <td>${formatTime(t.createdAt)}</td>
-          </tr>`,
+          (t) =>
+            html`<tr>
+              <th scope="row">
+                <a href=${routeHref('templates', { code: t.code, channel: t.channel, locale: t.locale })}
+                  >${t.code}<span class="visually-hidden"> (${t.channel}, ${t.locale})</span></a
+                >
+              </th>
+              <td>${t.channel}</td>
+              <td>${t.locale}</td>
+              <td class="num">${t.version}</td>
+              <td>${t.category}</td>
+              <td>${formatTime(t.createdAt)}</td>
+            </tr>`,
         ),
       )}
       ${!this.loading && shown.length === 0 ? html`<p>No templates match.</p>` : nothing}

@@ -19,7 +19,12 @@ export class TracePage extends LightElement {
   declare trace: Trace | null;
   declare status: string;
   declare error: string;
-  private readonly finder = new SearchController<SearchHit>(this, 'trace', (q) => `/api/admin/search?q=${encodeURIComponent(q)}`, ['notification', 'notifications']);
+  private readonly finder = new SearchController<SearchHit>(
+    this,
+    'trace',
+    (q) => `/api/admin/search?q=${encodeURIComponent(q)}`,
+    ['notification', 'notifications'],
+  );
 
   constructor() {
     super();
@@ -57,30 +62,47 @@ export class TracePage extends LightElement {
     return html`
       <h1 tabindex="-1">Trace</h1>
       ${this.finder.form('trace-q', 'Event, notification, workflow or user id', q)}
-      ${hits
-        ? html`<section aria-labelledby="hits-title">
-            <h2 id="hits-title">Results</h2>
-            ${hits.length === 0
-              ? html`<p>Nothing matches “${q}”.</p>`
-              : dataTable(
-                  { labelledBy: 'hits-title' },
-                  [{ label: 'Notification' }, { label: 'Event' }, { label: 'Recipient' }, { label: 'Channels' }, { label: 'State' }, { label: 'Created' }],
-                  hits.map(
-                    (h) => html`<tr>
-                      <th scope="row">
-                        <a href=${routeHref('trace', { q, id: h.id })} aria-current=${h.id === id ? 'true' : 'false'}>${h.id}</a>
-                      </th>
-                      <td>${h.eventType ?? h.templateCode} <span class="muted">${h.eventId}</span></td>
-                      <td>${h.recipientId}</td>
-                      <td>${h.channels.join(', ') || '—'}</td>
-                      <td>${h.state}</td>
-                      <td>${formatTime(h.createdAt)}</td>
-                    </tr>`,
-                  ),
-                )}
-          </section>`
-        : nothing}
-      ${statusRegion(this.status)} ${alertRegion(this.error)} ${this.trace ? html`<trace-view .trace=${this.trace}></trace-view>` : nothing}
+      ${
+        hits
+          ? html`<section aria-labelledby="hits-title">
+              <h2 id="hits-title">Results</h2>
+              ${
+                hits.length === 0
+                  ? html`<p>Nothing matches “${q}”.</p>`
+                  : dataTable(
+                      { labelledBy: 'hits-title' },
+                      [
+                        { label: 'Notification' },
+                        { label: 'Event' },
+                        { label: 'Recipient' },
+                        { label: 'Channels' },
+                        { label: 'State' },
+                        { label: 'Created' },
+                      ],
+                      hits.map(
+                        (h) =>
+                          html`<tr>
+                            <th scope="row">
+                              <a
+                                href=${routeHref('trace', { q, id: h.id })}
+                                aria-current=${h.id === id ? 'true' : 'false'}
+                                >${h.id}</a
+                              >
+                            </th>
+                            <td>${h.eventType ?? h.templateCode} <span class="muted">${h.eventId}</span></td>
+                            <td>${h.recipientId}</td>
+                            <td>${h.channels.join(', ') || '—'}</td>
+                            <td>${h.state}</td>
+                            <td>${formatTime(h.createdAt)}</td>
+                          </tr>`,
+                      ),
+                    )
+              }
+            </section>`
+          : nothing
+      }
+      ${statusRegion(this.status)} ${alertRegion(this.error)}
+      ${this.trace ? html`<trace-view .trace=${this.trace}></trace-view>` : nothing}
     `;
   }
 }
