@@ -33,3 +33,11 @@ export function campaignEventId(campaignId: string): string {
 
 /** NotificationEventType of a campaign and its notifications (Web UI: NotificationEventType = 'CAMPAIGN'). */
 export const CAMPAIGN_EVENT_TYPE = 'CAMPAIGN';
+
+/**
+ * NotificationEventType of an event: its business type, or `direct:<templateCode>` for a send that
+ * names a template instead (docs/contracts.md, search attributes).
+ */
+export function eventTypeOf(event: { type?: string | null; templateCode?: string | null }): string {
+  return event.type ?? `direct:${event.templateCode}`;
+}
