@@ -37,7 +37,7 @@ import {
   statusQuery,
 } from './definitions';
 import { PATCHES } from './patches';
-import { businessEventWorkflowV0 } from './release-0/business-event-workflow';
+import { release0BusinessEvent } from './release-0';
 
 /**
  * The short steps run as local activities: their results are markers in this history, with no
@@ -73,7 +73,8 @@ const PAGE_SIZE = 500;
  * report the last outcome (one signal) or the deadline reconciles what is still open.
  */
 export async function businessEventWorkflow(input: BusinessEvent): Promise<EventResult> {
-  if (!patched(PATCHES.leanEventPath)) return businessEventWorkflowV0(input);
+  const release0 = release0BusinessEvent(input);
+  if (release0) return release0;
   const eventType = input.type ?? `direct:${input.templateCode}`;
   // A client that is not ours (e.g. the temporal CLI) may start us without search attributes.
   if (!workflowInfo().typedSearchAttributes.get(NotificationEventId)) {

@@ -20,7 +20,7 @@ import { CAMPAIGN_EVENT_TYPE, campaignEventId } from '../src/domain/workflow-ids
 import { NotificationEventId, NotificationEventType } from '../src/temporal/search-attributes';
 import { campaignProgressQuery, cancelSignal, rescheduleSignal } from './definitions';
 import { PATCHES } from './patches';
-import { campaignWorkflowV0 } from './release-0/campaign-workflow';
+import { release0Campaign } from './release-0';
 
 /**
  * Campaign activities touch only our own Postgres and Redis: retried with capped backoff for as long as
@@ -51,7 +51,8 @@ const SETTLE_WAITS_MS = [1000, 2000, 5000];
  * in Postgres; the workflow keeps one timer per distinct wake-up time and sends them when it comes.
  */
 export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<CampaignProgress> {
-  if (!patched(PATCHES.bulkCampaign)) return campaignWorkflowV0(input);
+  const release0 = release0Campaign(input);
+  if (release0) return release0;
   const { campaignId } = input;
   const eventId = campaignEventId(campaignId);
   const pageSize = bounded(input.pageSize, DEFAULT_CAMPAIGN_PAGE_SIZE, 1000);
