@@ -12,7 +12,7 @@ import { MESSAGES, type OutcomesReport } from '../domain/workflow-messages';
 import type { SendQueues } from '../delivery/send-queues';
 import { cancelSendRecords, writeOutcome, writeSentOutcome, type SentAttempt } from './notification-store';
 
-export { cancelSendRecords, finalError, type SentAttempt } from './notification-store';
+export { cancelSendRecords, type SentAttempt } from './notification-store';
 
 /** What a channel worker reads of a notification before it sends (one statement). */
 export interface StoredNotification extends NotificationView {

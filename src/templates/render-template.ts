@@ -2,7 +2,7 @@ import Handlebars from 'handlebars';
 import { isSafeLink, withSafeHtmlLinks } from '../domain/safe-link';
 import { analyzeTemplateFields, TemplateSyntaxError, type TemplateVariables } from './template-analysis';
 
-export { TemplateLimitError, TemplateSyntaxError, TEMPLATE_LIMITS } from './template-analysis';
+export { TemplateLimitError, TemplateSyntaxError } from './template-analysis';
 
 /** Fields rendered as HTML (escaped by default); every other field is plain text. */
 export const HTML_FIELDS = new Set(['html']);
