@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { isChannel, sendJobId, type Channel } from '../domain/channels';
 import type { Orm } from '../db/orm';
 import type { SendQueues } from '../delivery/send-queues';
+import { LEAN_ROWS } from '../release-0/notification-owner';
 import { forEachLimited, historyOf, openWorkOf, waitsWithoutDeadline } from './open-work';
 
 /**
@@ -179,7 +180,7 @@ interface OpenChannelRow {
 const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * The open channels of the oldest `limit` rows still sending (lifecycle 2: channel states in the row;
+ * The open channels of the oldest `limit` rows still sending (lean rows: channel states in the row;
  * release-0 rows are their own workflows' business), and whether more rows are sending than were examined.
  */
 async function openChannelRows(
@@ -202,7 +203,7 @@ async function openChannelRows(
     >(
       `with oldest as (
          select id, event_id, workflow_id, version, updated_at, channel_states
-           from notifications where state = 'sending' and lifecycle = 2
+           from notifications where state = 'sending' and ${LEAN_ROWS}
           order by created_at, id limit ?
        )
        select o.id, o.event_id, o.workflow_id, o.version, ${iso('o.updated_at')} as updated_at,
@@ -212,7 +213,7 @@ async function openChannelRows(
       [limit],
     ),
     conn.execute<{ n: number }[]>(
-      `select count(*)::int as n from (select 1 from notifications where state = 'sending' and lifecycle = 2 limit ?) s`,
+      `select count(*)::int as n from (select 1 from notifications where state = 'sending' and ${LEAN_ROWS} limit ?) s`,
       [limit + 1],
     ),
   ]);

@@ -1,6 +1,7 @@
 import type { RequiredEntityData } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Notification } from '../db/entities';
+import { LEAN_LIFECYCLE, LEAN_ROWS, leanRowsOf } from '../release-0/notification-owner';
 import type { Channel } from '../domain/channels';
 import type { ChannelContent } from '../domain/channel-content';
 import type { RecipientSummary } from '../domain/event-ledger';
@@ -120,7 +121,7 @@ export async function insertRows(
   return em.getConnection().execute(
     `with ins as (
        insert into notifications (${columns}, lifecycle)
-       select ${columns}, 2 from ${RECORDSET}
+       select ${columns}, ${LEAN_LIFECYCLE} from ${RECORDSET}
        on conflict (event_id, recipient_id) do nothing
        returning id, recipient_id, state, channel_states, send_at, error)
      ${counter}
@@ -154,7 +155,7 @@ export async function countExpired(em: EntityManager, eventId: string): Promise<
   const [row] = await em
     .getConnection()
     .execute(
-      `select count(*)::int as n from notifications where event_id = ? and lifecycle = 2 and (state = 'expired' or channel_states::text like '%"expired"%')`,
+      `select count(*)::int as n from notifications where event_id = ? and ${LEAN_ROWS} and (state = 'expired' or channel_states::text like '%"expired"%')`,
       [eventId],
     );
   return Number(row?.n ?? 0);
@@ -375,7 +376,7 @@ export function eventRows(em: EntityManager, eventId: string, userId?: string): 
   return em
     .getConnection()
     .execute(
-      `select ${EVENT_ROW_COLUMNS} from notifications where event_id = ? and lifecycle = 2${userId === undefined ? '' : ' and recipient_id = ?'}`,
+      `select ${EVENT_ROW_COLUMNS} from notifications where event_id = ? and ${LEAN_ROWS}${userId === undefined ? '' : ' and recipient_id = ?'}`,
       [eventId, ...(userId === undefined ? [] : [userId])],
     );
 }
@@ -390,7 +391,7 @@ export function sendingRowsPastDeadline(
 ): Promise<EventRow[]> {
   return em.getConnection().execute(
     `select ${EVENT_ROW_COLUMNS} from notifications n
-      where n.event_id = ? and n.state = 'sending' and n.lifecycle = 2 and n.id > ?
+      where n.event_id = ? and n.state = 'sending' and ${leanRowsOf('n')} and n.id > ?
         and exists (select 1 from jsonb_each(n.channel_states) c where c.value->>'state' in ${OPEN_STATES} and (c.value->>'deadlineAt')::timestamptz <= ?)
       order by n.id limit ?`,
     [eventId, afterId, new Date(nowMs), limit],
@@ -448,7 +449,7 @@ export async function expireOpenWork(em: EntityManager, eventId: string, error: 
     const ctx = tx.getTransactionContext();
     const conn = tx.getConnection();
     const rows: EventRow[] = await conn.execute(
-      `select ${EVENT_ROW_COLUMNS} from notifications where event_id = ? and lifecycle = 2 order by id for update`,
+      `select ${EVENT_ROW_COLUMNS} from notifications where event_id = ? and ${LEAN_ROWS} order by id for update`,
       [eventId],
       'all',
       ctx,
@@ -496,7 +497,7 @@ export async function reopenExpired(
     const ctx = tx.getTransactionContext();
     const conn = tx.getConnection();
     const rows: EventRow[] = await conn.execute(
-      `select ${EVENT_ROW_COLUMNS} from notifications where event_id = ? and lifecycle = 2 and (state = 'expired' or channel_states::text like '%"expired"%') order by id for update`,
+      `select ${EVENT_ROW_COLUMNS} from notifications where event_id = ? and ${LEAN_ROWS} and (state = 'expired' or channel_states::text like '%"expired"%') order by id for update`,
       [eventId],
       'all',
       ctx,
