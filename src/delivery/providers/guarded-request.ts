@@ -52,9 +52,77 @@ export async function guardedRequest(
 ): Promise<ProviderResponse> {
   const problem = outboundUrlProblem(url, policy);
   if (problem) throw new PermanentDeliveryError(`${provider} refused the URL: it ${problem}`);
-  const target = new URL(url);
-  const resolve = options.lookup ?? dnsLookup;
-  const checkedLookup: LookupFunction = (hostname, lookupOptions, callback) => {
+  const { status, headers, body } = await exchange(provider, new URL(url), policy, options);
+  // The body of a recipient's server is never echoed: the status is enough to classify the answer.
+  const error = classifyHttpResponse(provider, status, '', headers.get('retry-after'));
+  if (error) throw error;
+  return { status, headers, body };
+}
+
+interface RawResponse {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/**
+ * One request and its answer over a fresh connection, whatever the status: every address is checked
+ * by the lookup and again once connected; a timeout or a refused address destroys the request.
+ */
+function exchange(
+  provider: string,
+  target: URL,
+  policy: OutboundPolicy,
+  options: GuardedRequestOptions,
+): Promise<RawResponse> {
+  return new Promise<RawResponse>((resolvePromise, reject) => {
+    let settled = false;
+    /** True for the first caller only: the request ends once, by an answer or by an error. */
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      return true;
+    };
+    const fail = (err: Error) => {
+      if (!settle()) return;
+      req.destroy();
+      reject(err);
+    };
+    const transport = target.protocol === 'https:' ? https : http;
+    const req = transport.request(
+      target,
+      {
+        method: options.method,
+        headers: options.headers,
+        lookup: policyCheckedLookup(options.lookup ?? dnsLookup, policy),
+        // A fresh connection per request: a pooled socket would skip the address check of this request's policy.
+        agent: false,
+      },
+      (res) => readLimitedResponse(res, settle, resolvePromise, (err) => fail(networkError(provider, err))),
+    );
+    const timer = setTimeout(
+      () => fail(new Error(`${provider} request timed out after ${options.timeoutMs}ms`)),
+      options.timeoutMs,
+    );
+    req.on('socket', (socket: Socket) => refuseBlockedPeer(socket, target, policy, fail));
+    req.on('error', (err) =>
+      fail(
+        err instanceof OutboundAddressRefusedError
+          ? withProvider(provider, err)
+          : networkError(provider, err),
+      ),
+    );
+    req.end(options.body);
+  });
+}
+
+/**
+ * A lookup that resolves every address of the name and keeps only those the policy allows; it runs on
+ * each connection, so a name rebound to a refused address (DNS rebinding) is caught too.
+ */
+function policyCheckedLookup(resolve: LookupFunction, policy: OutboundPolicy): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
     resolve(hostname, { ...lookupOptions, all: true }, (err, addresses) => {
       if (err) return callback(err, '');
       const all = addresses as LookupAddress[];
@@ -67,82 +135,57 @@ export async function guardedRequest(
       callback(null, allowed[0].address, allowed[0].family);
     });
   };
+}
 
-  const { status, headers, body } = await new Promise<{ status: number; headers: Headers; body: string }>(
-    (resolvePromise, reject) => {
-      let settled = false;
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        req.destroy();
-        reject(err);
-      };
-      const transport = target.protocol === 'https:' ? https : http;
-      const req = transport.request(
-        target,
-        {
-          method: options.method,
-          headers: options.headers,
-          lookup: checkedLookup,
-          // A fresh connection per request: a pooled socket would skip the address check of this request's policy.
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          const done = () => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(timer);
-            const h = new Headers();
-            for (const [name, value] of Object.entries(res.headers)) {
-              if (value !== undefined) h.set(name, Array.isArray(value) ? value.join(', ') : value);
-            }
-            resolvePromise({
-              status: res.statusCode ?? 0,
-              headers: h,
-              body: Buffer.concat(chunks).toString('utf8'),
-            });
-            res.destroy();
-          };
-          res.on('data', (chunk: Buffer) => {
-            const room = MAX_OUTBOUND_RESPONSE_BYTES - size;
-            if (room > 0) chunks.push(chunk.subarray(0, room));
-            size += chunk.length;
-            if (size >= MAX_OUTBOUND_RESPONSE_BYTES) done(); // enough: never buffer an endless answer
-          });
-          res.on('end', done);
-          res.on('error', (err) => fail(networkError(provider, err)));
-        },
-      );
-      const timer = setTimeout(
-        () => fail(new Error(`${provider} request timed out after ${options.timeoutMs}ms`)),
-        options.timeoutMs,
-      );
-      req.on('socket', (socket: Socket) => {
-        socket.once('connect', () => {
-          // Belt and braces: whatever path led here (IP literal, resolver), the peer must be allowed.
-          const reason = socket.remoteAddress
-            ? blockedAddressReason(socket.remoteAddress, policy.allowedCidrs)
-            : null;
-          if (reason) fail(new OutboundAddressRefusedError(target.hostname, reason));
-        });
-      });
-      req.on('error', (err) =>
-        fail(
-          err instanceof OutboundAddressRefusedError
-            ? withProvider(provider, err)
-            : networkError(provider, err),
-        ),
-      );
-      req.end(options.body);
-    },
-  );
-  // The body of a recipient's server is never echoed: the status is enough to classify the answer.
-  const error = classifyHttpResponse(provider, status, '', headers.get('retry-after'));
-  if (error) throw error;
-  return { status, headers, body };
+/** Belt and braces: whatever path led to the connection (IP literal, resolver), the peer must be allowed. */
+function refuseBlockedPeer(
+  socket: Socket,
+  target: URL,
+  policy: OutboundPolicy,
+  fail: (err: Error) => void,
+): void {
+  socket.once('connect', () => {
+    const reason = socket.remoteAddress
+      ? blockedAddressReason(socket.remoteAddress, policy.allowedCidrs)
+      : null;
+    if (reason) fail(new OutboundAddressRefusedError(target.hostname, reason));
+  });
+}
+
+/** Reads at most MAX_OUTBOUND_RESPONSE_BYTES of the answer, then stops: never buffer an endless answer. */
+function readLimitedResponse(
+  res: http.IncomingMessage,
+  settle: () => boolean,
+  resolve: (response: RawResponse) => void,
+  fail: (err: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const done = () => {
+    if (!settle()) return;
+    resolve({
+      status: res.statusCode ?? 0,
+      headers: headersOf(res),
+      body: Buffer.concat(chunks).toString('utf8'),
+    });
+    res.destroy();
+  };
+  res.on('data', (chunk: Buffer) => {
+    const room = MAX_OUTBOUND_RESPONSE_BYTES - size;
+    if (room > 0) chunks.push(chunk.subarray(0, room));
+    size += chunk.length;
+    if (size >= MAX_OUTBOUND_RESPONSE_BYTES) done();
+  });
+  res.on('end', done);
+  res.on('error', fail);
+}
+
+function headersOf(res: http.IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
 }
 
 function withProvider(provider: string, err: OutboundAddressRefusedError): PermanentDeliveryError {
