@@ -1,45 +1,34 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import type { NotificationClient } from '../client/notification-client';
 import { Campaign, type DeliveryAttempt, type Notification, type SendRecord } from '../db/entities';
-import type { NotificationRepository } from '../db/repositories/notification-repository';
 import type { SendQueues } from '../delivery/send-queues';
 import { CHANNELS, sendJobId, type Channel } from '../domain/channels';
 import { isWaitingState } from '../domain/notification-lifecycle';
 import type { NotificationState, NotificationStatus } from '../domain/notification-status';
-import { CAMPAIGN_EVENT_TYPE, eventWorkflowId, notificationWorkflowId } from '../domain/workflow-ids';
+import { CAMPAIGN_EVENT_TYPE } from '../domain/workflow-ids';
+import { release0Subject } from '../release-0/notification-trace';
+import { isLeanRow } from '../release-0/notification-owner';
+import type { NotificationRef } from './notification-lookup';
+import { describeOrNull, statusFromRow } from './notification-status';
+import { campaignView, readCampaignHistories } from './trace-campaign';
 import {
-  describeOrNull,
-  notificationStatus,
-  statusFromRow,
-  type NotificationRef,
-} from './notification-lookup';
-import { decodeHistoryPayloads } from '../temporal/payload-codec';
+  closedEntry,
+  decode,
+  eventTime,
+  fetchHistory,
+  firstInput,
+  signalEntry,
+  timerEntry,
+  workflowView,
+  type EntryFn,
+  type History,
+  type HistoryEvent,
+  type TraceEntry,
+  type TraceLog,
+  type TraceSources,
+  type TraceSubject,
+  type TraceWorkflow,
+} from './trace-history';
 
-export interface TraceEntry {
-  at: string;
-  source: 'temporal' | 'postgres' | 'bullmq';
-  /** e.g. workflow.started, step, state, activity.completed, signal, update, job.added, attempt, notification.read */
-  kind: string;
-  summary: string;
-  workflowId?: string;
-  channel?: Channel;
-  detail?: Record<string, unknown>;
-}
-
-export interface TraceWorkflow {
-  /** event: the event (or follow-up) workflow that owns it; campaign: its campaign's; notification: a release-0 notification workflow. */
-  role: 'event' | 'campaign' | 'notification';
-  workflowId: string;
-  runId: string;
-  type: string;
-  status: string;
-  startTime: string;
-  closeTime: string | null;
-  /** The run's history in the Temporal Web UI. */
-  webUiUrl: string;
-}
+export type { TraceEntry, TraceSources, TraceWorkflow } from './trace-history';
 
 export interface TraceJob {
   id: string;
@@ -86,22 +75,6 @@ export interface NotificationTrace {
   timeline: TraceEntry[];
 }
 
-export interface TraceSources {
-  temporal: Client;
-  notifications: NotificationClient;
-  repository: NotificationRepository;
-  /** For the campaign row of a campaign notification. */
-  em: EntityManager;
-  queues: SendQueues;
-  temporalUiUrl: string;
-  namespace: string;
-}
-
-type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
-type HistoryEvent = NonNullable<History['events']>[number];
-
-/** Campaign runs walked back through continue-as-new, at most. */
-const MAX_CAMPAIGN_RUNS = 50;
 const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 /**
@@ -109,161 +82,136 @@ const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
  * handled it (with Web UI links), each state change, each channel's BullMQ job, send record and
  * delivery attempts, merged into a timeline ordered by time.
  *
- * Lean notifications (lifecycle 2) are owned by their event or campaign workflow and live in
- * Postgres: channel status comes from `channel_states`, states from the event workflow's step markers
- * and the row. Release-0 notifications (lifecycle 1) are read from their own workflow as before.
+ * Lean notifications are owned by their event or campaign workflow and live in Postgres: channel
+ * status comes from `channel_states`, states from the event workflow's step markers and the row.
+ * Release-0 notifications are read from their own workflow (src/release-0/notification-trace.ts).
  */
 export async function buildNotificationTrace(
   ref: NotificationRef,
   sources: TraceSources,
 ): Promise<NotificationTrace> {
-  const timeline: TraceEntry[] = [];
-  const workflows: TraceWorkflow[] = [];
-  const observed: { state: string; at: string }[] = [];
-
-  let notification =
+  const log: TraceLog = { timeline: [], workflows: [], observed: [] };
+  const stored =
     ref.notification ?? (ref.description ? await sources.repository.findByWorkflowId(ref.workflowId) : null);
-  const lean = notification?.lifecycle === 2;
+  const subject = isLeanRow(stored) ? leanSubject(stored) : await release0Subject(ref, stored, sources, log);
+  const owner = await readOwner(subject, sources, log);
+  const notification = subject.notification;
+  const channels = notification
+    ? await readDeliveries(notification, subject, owner, sources, log)
+    : channelsOfStatus(subject.status);
+  log.timeline.sort((a, b) => a.at.localeCompare(b.at));
+  return {
+    notificationId: notification?.id ?? subject.status?.notificationId ?? null,
+    workflowId: subject.workflowId,
+    event: owner.event ?? subject.event,
+    notification: notification ? notificationView(notification) : null,
+    status: subject.status,
+    workflows: log.workflows,
+    states: stateChanges(log.observed),
+    channels,
+    timeline: log.timeline,
+  };
+}
 
-  // Release 0: the notification's own workflow (its id is the ref's, or the row's).
-  let status: NotificationStatus | null = null;
-  let request: Record<string, unknown> | null = null;
-  let releaseZeroDescription: WorkflowExecutionDescription | null = null;
-  if (!lean) {
-    const workflowId = notification?.workflowId ?? ref.workflowId;
-    releaseZeroDescription =
-      ref.description?.workflowId === workflowId
-        ? ref.description
-        : await describeOrNull(sources.temporal, workflowId);
-    if (releaseZeroDescription?.type === 'notificationWorkflow') {
-      workflows.push(workflowView('notification', releaseZeroDescription, sources));
-      const history = await decodeHistoryPayloads(
-        await sources.temporal.workflow.getHandle(workflowId, releaseZeroDescription.runId).fetchHistory(),
-        sources.temporal,
-      );
-      request = (firstInput(history) as Record<string, unknown> | null) ?? null;
-      readNotificationHistory(history, workflowId, timeline, observed);
-      status = await notificationStatus(
-        sources.temporal,
-        sources.notifications,
-        workflowId,
-        notification,
-        releaseZeroDescription,
-      ).catch(() => null);
-      notification ??= status?.notificationId
-        ? await sources.repository.findById(status.notificationId)
-        : null;
-    } else {
-      releaseZeroDescription = null;
-    }
-  }
-  if (notification && lean) status = statusFromRow(notification);
+/** A lean notification: its row says it all, its event or campaign workflow owns it. */
+function leanSubject(row: Notification): TraceSubject {
+  return {
+    notification: row,
+    status: statusFromRow(row),
+    workflowId: row.workflowId,
+    ownerId: row.workflowId,
+    eventId: row.eventId,
+    userId: row.recipientId,
+    childWorkflowId: '',
+    event: null,
+    lean: true,
+  };
+}
 
-  // The owning workflow: the row's (event-<id>, followup-..., campaign-<id>), else the release-0 parent.
-  const eventId = notification?.eventId ?? (request?.eventId as string | undefined);
-  const ownerId = lean
-    ? notification!.workflowId
-    : (releaseZeroDescription?.parentExecution?.workflowId ??
-      (typeof releaseZeroDescription?.searchAttributes?.NotificationEventId?.[0] === 'string'
-        ? eventWorkflowId(releaseZeroDescription.searchAttributes.NotificationEventId[0])
-        : eventId
-          ? eventWorkflowId(eventId)
-          : null));
-  const ownerDescription = ownerId ? await describeOrNull(sources.temporal, ownerId) : null;
-  let event: Record<string, unknown> | null = null;
-  const userId = notification?.recipientId ?? (request?.userId as string | undefined);
-  const releaseZeroId =
-    releaseZeroDescription?.workflowId ?? (eventId && userId ? notificationWorkflowId(eventId, userId) : '');
+/** What the owning workflow tells: the event (or campaign) and, for a campaign, its quiet-hours dispatches. */
+interface OwnerFacts {
+  event: Record<string, unknown> | null;
+  campaign: boolean;
+  dispatches: string[];
+}
+
+/** The owning workflow (event-<id>, followup-..., campaign-<id>, or a release-0 parent) and its history. */
+async function readOwner(subject: TraceSubject, sources: TraceSources, log: TraceLog): Promise<OwnerFacts> {
+  const { ownerId, notification } = subject;
+  const description = ownerId ? await describeOrNull(sources.temporal, ownerId) : null;
   const campaign =
-    ownerDescription?.type === 'campaignWorkflow' || notification?.eventType === CAMPAIGN_EVENT_TYPE;
-  let dispatches: string[] = [];
-  if (ownerId && ownerDescription) {
-    workflows.unshift(workflowView(campaign ? 'campaign' : 'event', ownerDescription, sources));
-    if (campaign) {
-      const campaignId = ownerId.replace(/^campaign-/, '');
-      const row = await sources.em.findOne(Campaign, { id: campaignId });
-      event = row ? campaignView(row, notification?.eventId ?? eventId ?? null) : null;
-      dispatches = await readCampaignHistories(sources.temporal, ownerDescription, notification, timeline);
-    } else {
-      const history = await decodeHistoryPayloads(
-        await sources.temporal.workflow.getHandle(ownerId, ownerDescription.runId).fetchHistory(),
-        sources.temporal,
-      );
-      event = (firstInput(history) as Record<string, unknown> | null) ?? null;
-      readEventHistory(history, ownerId, userId ?? null, releaseZeroId, timeline, lean ? observed : null);
-    }
+    description?.type === 'campaignWorkflow' || notification?.eventType === CAMPAIGN_EVENT_TYPE;
+  if (!ownerId || !description) return { event: null, campaign, dispatches: [] };
+  log.workflows.unshift(workflowView(campaign ? 'campaign' : 'event', description, sources));
+  if (campaign) {
+    const row = await sources.em.findOne(Campaign, { id: ownerId.replace(/^campaign-/, '') });
+    const event = row ? campaignView(row, subject.eventId ?? null) : null;
+    const dispatches = await readCampaignHistories(sources.temporal, description, notification, log.timeline);
+    return { event, campaign, dispatches };
   }
-  if (!event && request) {
-    event = {
-      id: request.eventId,
-      type: request.eventType,
-      templateCode: request.templateCode,
-      userId: request.userId,
-      data: request.data,
-      options: request.options,
+  const history = await fetchHistory(sources.temporal, ownerId, description.runId);
+  readEventHistory(history, ownerId, subject, log);
+  return { event: (firstInput(history) as Record<string, unknown> | null) ?? null, campaign, dispatches: [] };
+}
+
+/** The stored notification and its deliveries: each channel's job, send record and attempts. */
+async function readDeliveries(
+  notification: Notification,
+  subject: TraceSubject,
+  owner: OwnerFacts,
+  sources: TraceSources,
+  log: TraceLog,
+): Promise<Partial<Record<Channel, TraceChannel>>> {
+  readNotificationRow(notification, log.timeline);
+  const [attempts, sendRecords] = await Promise.all([
+    sources.repository.deliveryAttempts(notification.id),
+    sources.repository.sendRecords(notification.id),
+  ]);
+  const used = new Set<Channel>([
+    ...notification.channels,
+    ...(Object.keys(subject.status?.channels ?? {}) as Channel[]),
+    ...attempts.map((a) => a.channel),
+    ...sendRecords.map((r) => r.channel),
+  ]);
+  const channels: Partial<Record<Channel, TraceChannel>> = {};
+  for (const channel of CHANNELS.filter((c) => used.has(c))) {
+    channels[channel] = await channelView(
+      channel,
+      notification.id,
+      subject.status,
+      attempts,
+      sendRecords,
+      sources.queues,
+      log.timeline,
+    );
+  }
+  if (subject.lean) {
+    leanStates(notification, {
+      campaign: owner.campaign,
+      dispatches: owner.dispatches,
+      handedOffAt: firstOf([
+        ...Object.values(channels).map((c) => c?.job?.addedAt),
+        ...attempts.map((a) => a.startedAt.toISOString()),
+      ]),
+      settledAt: lastOf(attempts.map((a) => a.finishedAt.toISOString())),
+      observed: log.observed,
+    });
+  }
+  return channels;
+}
+
+/** Without a stored notification: the channels its status names, nothing delivered yet. */
+function channelsOfStatus(status: NotificationStatus | null): Partial<Record<Channel, TraceChannel>> {
+  const channels: Partial<Record<Channel, TraceChannel>> = {};
+  for (const [channel, channelStatus] of Object.entries(status?.channels ?? {})) {
+    channels[channel as Channel] = {
+      status: channelStatus ?? null,
+      job: null,
+      sendRecord: null,
+      attempts: [],
     };
   }
-
-  // The stored notification and its deliveries.
-  const channels: Partial<Record<Channel, TraceChannel>> = {};
-  if (notification) {
-    readNotificationRow(notification, timeline);
-    const [attempts, sendRecords] = await Promise.all([
-      sources.repository.deliveryAttempts(notification.id),
-      sources.repository.sendRecords(notification.id),
-    ]);
-    const used = new Set<Channel>([
-      ...notification.channels,
-      ...(Object.keys(status?.channels ?? {}) as Channel[]),
-      ...attempts.map((a) => a.channel),
-      ...sendRecords.map((r) => r.channel),
-    ]);
-    for (const channel of CHANNELS.filter((c) => used.has(c))) {
-      channels[channel] = await channelView(
-        channel,
-        notification.id,
-        status,
-        attempts,
-        sendRecords,
-        sources.queues,
-        timeline,
-      );
-    }
-    if (lean) {
-      leanStates(notification, {
-        campaign,
-        dispatches,
-        handedOffAt: firstOf([
-          ...Object.values(channels).map((c) => c?.job?.addedAt),
-          ...attempts.map((a) => a.startedAt.toISOString()),
-        ]),
-        settledAt: lastOf(attempts.map((a) => a.finishedAt.toISOString())),
-        observed,
-      });
-    }
-  } else if (status) {
-    for (const [channel, channelStatus] of Object.entries(status.channels)) {
-      channels[channel as Channel] = {
-        status: channelStatus ?? null,
-        job: null,
-        sendRecord: null,
-        attempts: [],
-      };
-    }
-  }
-
-  timeline.sort((a, b) => a.at.localeCompare(b.at));
-  return {
-    notificationId: notification?.id ?? status?.notificationId ?? null,
-    workflowId: lean ? notification!.workflowId : (releaseZeroDescription?.workflowId ?? ref.workflowId),
-    event,
-    notification: notification ? notificationView(notification) : null,
-    status,
-    workflows,
-    states: stateChanges(observed),
-    channels,
-    timeline,
-  };
+  return channels;
 }
 
 /**
@@ -315,106 +263,6 @@ function stateChanges(observed: { state: string; at: string }[]): { state: strin
   return out;
 }
 
-function workflowView(
-  role: TraceWorkflow['role'],
-  d: WorkflowExecutionDescription,
-  sources: TraceSources,
-): TraceWorkflow {
-  return {
-    role,
-    workflowId: d.workflowId,
-    runId: d.runId,
-    type: d.type,
-    status: d.status.name,
-    startTime: d.startTime.toISOString(),
-    closeTime: d.closeTime?.toISOString() ?? null,
-    webUiUrl: webUiUrl(sources, d.workflowId, d.runId),
-  };
-}
-
-function webUiUrl(
-  sources: Pick<TraceSources, 'temporalUiUrl' | 'namespace'>,
-  workflowId: string,
-  runId: string,
-): string {
-  return `${sources.temporalUiUrl}/namespaces/${encodeURIComponent(sources.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
-}
-
-/** A release-0 notification workflow's history (one workflow per recipient). */
-function readNotificationHistory(
-  history: History,
-  workflowId: string,
-  timeline: TraceEntry[],
-  states: { state: string; at: string }[],
-): void {
-  const activities = new Map<string, string>();
-  const entry = (at: string, kind: string, summary: string, detail?: Record<string, unknown>) =>
-    timeline.push({ at, source: 'temporal', kind, summary, workflowId, ...(detail ? { detail } : {}) });
-  const state = (at: string, value: string) => {
-    states.push({ state: value, at });
-    entry(at, 'state', `state: ${value}`);
-  };
-
-  let workflowTime = '';
-  for (const event of history.events ?? []) {
-    const at = eventTime(event);
-    if (event.workflowTaskStartedEventAttributes) workflowTime = at;
-    if (event.workflowExecutionStartedEventAttributes) {
-      entry(at, 'workflow.started', 'notification workflow started');
-      state(at, 'scheduled');
-    } else if (event.timerStartedEventAttributes) {
-      timerEntry(event, at, workflowTime, entry);
-    } else if (event.timerFiredEventAttributes) {
-      entry(at, 'timer.fired', 'wait over');
-    } else if (event.workflowExecutionSignaledEventAttributes) {
-      signalEntry(event, at, entry);
-    } else if (event.activityTaskScheduledEventAttributes) {
-      const name = event.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity';
-      activities.set(String(event.eventId), name);
-      entry(at, 'activity.scheduled', `${name} scheduled`);
-      if (name === 'prepareNotification') state(at, 'sending');
-    } else if (event.activityTaskCompletedEventAttributes) {
-      const a = event.activityTaskCompletedEventAttributes;
-      const name = activities.get(String(a.scheduledEventId)) ?? 'activity';
-      const result = decode(a.result?.payloads?.[0]);
-      entry(at, 'activity.completed', `${name} completed`, result === undefined ? undefined : { result });
-      if (name === 'findQuietHoursEnd' && typeof result === 'string') state(at, 'waiting_quiet_hours');
-    } else if (event.activityTaskFailedEventAttributes) {
-      const a = event.activityTaskFailedEventAttributes;
-      entry(
-        at,
-        'activity.failed',
-        `${activities.get(String(a.scheduledEventId)) ?? 'activity'} failed: ${a.failure?.message ?? ''}`,
-      );
-    } else if (event.workflowExecutionCompletedEventAttributes) {
-      const result = decode(event.workflowExecutionCompletedEventAttributes.result?.payloads?.[0]) as
-        NotificationStatus | undefined;
-      entry(at, 'workflow.completed', `notification workflow completed: ${result?.state ?? 'unknown'}`);
-      if (result?.state) state(at, result.state);
-    } else if (event.workflowExecutionFailedEventAttributes) {
-      entry(
-        at,
-        'workflow.failed',
-        `notification workflow failed: ${event.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`,
-      );
-      state(at, 'failed');
-    } else if (event.workflowExecutionTerminatedEventAttributes) {
-      entry(
-        at,
-        'workflow.terminated',
-        `notification workflow terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`,
-      );
-      state(at, 'failed');
-    } else if (
-      event.workflowExecutionCanceledEventAttributes ||
-      event.workflowExecutionTimedOutEventAttributes
-    ) {
-      entry(at, 'workflow.closed', 'notification workflow cancelled or timed out');
-      state(at, 'failed');
-    }
-  }
-}
-
 interface RecipientStep {
   userId: string;
   state: NotificationState;
@@ -427,94 +275,111 @@ interface RecipientStep {
 /**
  * The event workflow's history. Its steps are local activities, recorded as `MarkerRecorded` events
  * whose details hold the step (`data`: activity type) and its result (`result`): each step that
- * reports this recipient adds its state. Steps about other recipients only (further pages) are left out.
- * Release-0 event workflows start a child per recipient instead: that child is named.
+ * reports this recipient adds its state (lean notifications only). Steps about other recipients only
+ * (further pages) are left out. Release-0 event workflows start a child per recipient instead: that
+ * child is named.
  */
-function readEventHistory(
-  history: History,
-  workflowId: string,
-  userId: string | null,
-  releaseZeroId: string,
-  timeline: TraceEntry[],
-  states: { state: string; at: string }[] | null,
-): void {
+function readEventHistory(history: History, workflowId: string, subject: TraceSubject, log: TraceLog): void {
   const activities = new Map<string, string>();
-  const entry = (at: string, kind: string, summary: string, detail?: Record<string, unknown>) =>
-    timeline.push({ at, source: 'temporal', kind, summary, workflowId, ...(detail ? { detail } : {}) });
+  const entry: EntryFn = (at, kind, summary, detail) =>
+    log.timeline.push({ at, source: 'temporal', kind, summary, workflowId, ...(detail ? { detail } : {}) });
+  const userId = subject.userId ?? null;
+  const states = subject.lean ? log.observed : null;
   let workflowTime = '';
   for (const event of history.events ?? []) {
     const at = eventTime(event);
     if (event.workflowTaskStartedEventAttributes) workflowTime = at;
-    if (event.workflowExecutionStartedEventAttributes) {
-      entry(at, 'workflow.started', 'event workflow started');
-    } else if (event.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER) {
-      const marker = event.markerRecordedEventAttributes;
-      const data = decode(marker.details?.data?.payloads?.[0]) as
-        { activity_type?: string; activityType?: string; attempt?: number } | undefined;
-      const step = data?.activity_type ?? data?.activityType ?? 'local activity';
-      if (marker.failure) {
-        entry(at, 'step.failed', `${step} failed: ${marker.failure.message ?? ''}`);
-        continue;
-      }
-      const result = decode(marker.details?.result?.payloads?.[0]);
-      const recipients = recipientsOf(result);
-      const mine = recipients?.find((r) => r.userId === userId);
-      if (recipients && recipients.length > 0 && !mine) continue;
-      entry(
-        at,
-        'step',
-        mine
-          ? `${step}: ${mine.state}${mine.sendAt ? ` until ${mine.sendAt}` : ''}${mine.error ? ` (${mine.error})` : ''}`
-          : step,
-        {
-          step,
-          ...(data?.attempt && data.attempt > 1 ? { attempt: data.attempt } : {}),
-          ...(mine ? { recipient: mine } : {}),
-        },
-      );
-      if (mine && states) states.push({ state: mine.state, at });
+    if (event.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER) {
+      stepEntry(event, at, userId, entry, states);
     } else if (event.timerStartedEventAttributes) {
       timerEntry(event, at, workflowTime, entry);
-    } else if (event.timerFiredEventAttributes) {
-      entry(at, 'timer.fired', 'wait over');
-    } else if (event.workflowExecutionSignaledEventAttributes) {
-      signalEntry(event, at, entry);
-    } else if (event.workflowExecutionUpdateAcceptedEventAttributes) {
-      const input = event.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input;
-      entry(at, 'update', `update ${input?.name ?? ''}`, {
-        name: input?.name,
-        input: decode(input?.args?.payloads?.[0]),
-      });
-    } else if (event.activityTaskScheduledEventAttributes) {
-      const name = event.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity';
-      activities.set(String(event.eventId), name);
-      entry(at, 'activity.scheduled', `${name} scheduled`);
-    } else if (event.activityTaskCompletedEventAttributes) {
-      entry(
-        at,
-        'activity.completed',
-        `${activities.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId)) ?? 'activity'} completed`,
-      );
-    } else if (event.startChildWorkflowExecutionInitiatedEventAttributes) {
-      const child = event.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? '';
-      // A release-0 event starts one child per recipient: only this one's; follow-ups are named too.
-      if (child === releaseZeroId || child.startsWith('followup-'))
-        entry(at, 'child.started', `started ${child}`);
-    } else if (event.workflowExecutionCompletedEventAttributes) {
-      entry(at, 'workflow.completed', 'event workflow completed');
-    } else if (event.workflowExecutionFailedEventAttributes) {
-      entry(
-        at,
-        'workflow.failed',
-        `event workflow failed: ${event.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`,
-      );
-    } else if (event.workflowExecutionTerminatedEventAttributes) {
-      entry(
-        at,
-        'workflow.terminated',
-        `event workflow terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`,
-      );
+    } else if (!eventActivityEntry(event, at, activities, entry)) {
+      eventLifeEntry(event, at, subject.childWorkflowId, entry);
     }
+  }
+}
+
+/** A step (local activity marker) that reports this recipient, or no recipient at all. */
+function stepEntry(
+  event: HistoryEvent,
+  at: string,
+  userId: string | null,
+  entry: EntryFn,
+  states: { state: string; at: string }[] | null,
+): void {
+  const marker = event.markerRecordedEventAttributes!;
+  const data = decode(marker.details?.data?.payloads?.[0]) as
+    { activity_type?: string; activityType?: string; attempt?: number } | undefined;
+  const step = data?.activity_type ?? data?.activityType ?? 'local activity';
+  if (marker.failure) {
+    entry(at, 'step.failed', `${step} failed: ${marker.failure.message ?? ''}`);
+    return;
+  }
+  const recipients = recipientsOf(decode(marker.details?.result?.payloads?.[0]));
+  const mine = recipients?.find((r) => r.userId === userId);
+  if (recipients && recipients.length > 0 && !mine) return;
+  entry(
+    at,
+    'step',
+    mine
+      ? `${step}: ${mine.state}${mine.sendAt ? ` until ${mine.sendAt}` : ''}${mine.error ? ` (${mine.error})` : ''}`
+      : step,
+    {
+      step,
+      ...(data?.attempt && data.attempt > 1 ? { attempt: data.attempt } : {}),
+      ...(mine ? { recipient: mine } : {}),
+    },
+  );
+  if (mine && states) states.push({ state: mine.state, at });
+}
+
+/** Activities of a (release-0) event workflow: scheduled and completed; true when `event` was one. */
+function eventActivityEntry(
+  event: HistoryEvent,
+  at: string,
+  activities: Map<string, string>,
+  entry: EntryFn,
+): boolean {
+  if (event.activityTaskScheduledEventAttributes) {
+    const name = event.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity';
+    activities.set(String(event.eventId), name);
+    entry(at, 'activity.scheduled', `${name} scheduled`);
+    return true;
+  }
+  if (event.activityTaskCompletedEventAttributes) {
+    entry(
+      at,
+      'activity.completed',
+      `${activities.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId)) ?? 'activity'} completed`,
+    );
+    return true;
+  }
+  return false;
+}
+
+/** Start, timer fired, signals, updates, children and the close of an event workflow. */
+function eventLifeEntry(event: HistoryEvent, at: string, childWorkflowId: string, entry: EntryFn): void {
+  if (event.workflowExecutionStartedEventAttributes) {
+    entry(at, 'workflow.started', 'event workflow started');
+  } else if (event.timerFiredEventAttributes) {
+    entry(at, 'timer.fired', 'wait over');
+  } else if (event.workflowExecutionSignaledEventAttributes) {
+    signalEntry(event, at, entry);
+  } else if (event.workflowExecutionUpdateAcceptedEventAttributes) {
+    const input = event.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input;
+    entry(at, 'update', `update ${input?.name ?? ''}`, {
+      name: input?.name,
+      input: decode(input?.args?.payloads?.[0]),
+    });
+  } else if (event.startChildWorkflowExecutionInitiatedEventAttributes) {
+    const child = event.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? '';
+    // A release-0 event starts one child per recipient: only this one's; follow-ups are named too.
+    if (child === childWorkflowId || child.startsWith('followup-'))
+      entry(at, 'child.started', `started ${child}`);
+  } else if (event.workflowExecutionCompletedEventAttributes) {
+    entry(at, 'workflow.completed', 'event workflow completed');
+  } else {
+    closedEntry(event, at, 'event workflow', entry);
   }
 }
 
@@ -526,170 +391,6 @@ function recipientsOf(result: unknown): RecipientStep[] | null {
   return Array.isArray(list)
     ? (list.filter((r) => r && typeof r === 'object' && typeof r.userId === 'string') as RecipientStep[])
     : null;
-}
-
-/**
- * The campaign's runs (walked back through continue-as-new until the run that stored this
- * notification): starts, signals, timers, the fan-out page that stored this notification (the page
- * running when the row was created) and every quiet-hours dispatch. Returns the dispatch start times.
- */
-async function readCampaignHistories(
-  temporal: Client,
-  latest: WorkflowExecutionDescription,
-  n: Notification | null,
-  timeline: TraceEntry[],
-): Promise<string[]> {
-  const workflowId = latest.workflowId;
-  const created = n?.createdAt.toISOString() ?? null;
-  const dispatches: string[] = [];
-  let runId: string | undefined = latest.runId;
-  for (let runs = 0; runId && runs < MAX_CAMPAIGN_RUNS; runs++) {
-    const history: History = await decodeHistoryPayloads(
-      await temporal.workflow.getHandle(workflowId, runId).fetchHistory(),
-      temporal,
-    );
-    const entry = (at: string, kind: string, summary: string, detail?: Record<string, unknown>) =>
-      timeline.push({ at, source: 'temporal', kind, summary, workflowId, detail: { runId, ...detail } });
-    const scheduled = new Map<string, { name: string; at: string; startedAt?: string }>();
-    let previousRun: string | undefined;
-    let workflowTime = '';
-    for (const event of history.events ?? []) {
-      const at = eventTime(event);
-      if (event.workflowTaskStartedEventAttributes) workflowTime = at;
-      const started = event.workflowExecutionStartedEventAttributes;
-      if (started) {
-        previousRun = started.continuedExecutionRunId ?? undefined;
-        entry(
-          at,
-          'workflow.started',
-          previousRun ? 'campaign workflow continued as new' : 'campaign workflow started',
-        );
-      } else if (event.activityTaskScheduledEventAttributes) {
-        scheduled.set(String(event.eventId), {
-          name: event.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity',
-          at,
-        });
-      } else if (event.activityTaskStartedEventAttributes) {
-        const s = scheduled.get(String(event.activityTaskStartedEventAttributes.scheduledEventId));
-        if (s) s.startedAt = at;
-      } else if (event.activityTaskCompletedEventAttributes) {
-        const a = event.activityTaskCompletedEventAttributes;
-        const s = scheduled.get(String(a.scheduledEventId));
-        if (!s) continue;
-        const result = decode(a.result?.payloads?.[0]) as Record<string, unknown> | undefined;
-        if (s.name === 'fanOutCampaignPage') {
-          // The page that stored this notification ran while its row was created.
-          if (created && s.at <= created && created <= at) {
-            entry(
-              s.startedAt ?? s.at,
-              'activity.started',
-              'fanOutCampaignPage started (the page with this recipient)',
-            );
-            entry(
-              at,
-              'activity.completed',
-              `fanOutCampaignPage completed: ${String(result?.targeted)} listed, ${String(result?.started)} stored`,
-              { result },
-            );
-          }
-        } else if (s.name === 'dispatchCampaignDue') {
-          dispatches.push(s.startedAt ?? s.at);
-          entry(
-            s.startedAt ?? s.at,
-            'activity.started',
-            'dispatchCampaignDue started (notifications whose quiet hours ended)',
-          );
-          entry(
-            at,
-            'activity.completed',
-            `dispatchCampaignDue completed: ${String(result?.dispatched)} sent`,
-            { result },
-          );
-        } else if (s.name === 'openCampaign') {
-          entry(at, 'activity.completed', 'openCampaign completed');
-        }
-      } else if (event.activityTaskFailedEventAttributes) {
-        const a = event.activityTaskFailedEventAttributes;
-        entry(
-          at,
-          'activity.failed',
-          `${scheduled.get(String(a.scheduledEventId))?.name ?? 'activity'} failed: ${a.failure?.message ?? ''}`,
-        );
-      } else if (event.timerStartedEventAttributes) {
-        timerEntry(event, at, workflowTime, entry);
-      } else if (event.timerFiredEventAttributes) {
-        entry(at, 'timer.fired', 'wait over');
-      } else if (event.workflowExecutionSignaledEventAttributes) {
-        signalEntry(event, at, entry);
-      } else if (event.workflowExecutionContinuedAsNewEventAttributes) {
-        entry(at, 'workflow.continued_as_new', 'campaign workflow continued as new');
-      } else if (event.workflowExecutionCompletedEventAttributes) {
-        const result = decode(event.workflowExecutionCompletedEventAttributes.result?.payloads?.[0]) as
-          { state?: string } | undefined;
-        entry(at, 'workflow.completed', `campaign workflow completed: ${result?.state ?? 'unknown'}`);
-      } else if (event.workflowExecutionFailedEventAttributes) {
-        entry(
-          at,
-          'workflow.failed',
-          `campaign workflow failed: ${event.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`,
-        );
-      } else if (event.workflowExecutionTerminatedEventAttributes) {
-        entry(
-          at,
-          'workflow.terminated',
-          `campaign workflow terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`,
-        );
-      }
-    }
-    // Earlier runs only matter while this one started after the notification was stored.
-    const runStart: string = history.events?.[0] ? eventTime(history.events[0]) : '';
-    runId = created && runStart > created ? previousRun : undefined;
-  }
-  return dispatches.sort();
-}
-
-/**
- * A timer's end: the workflow's clock when it started the timer (the workflow task's start) plus its
- * duration, which is the wake-up time the workflow computed.
- */
-function timerEntry(
-  event: HistoryEvent,
-  at: string,
-  workflowTime: string,
-  entry: (at: string, kind: string, summary: string, detail?: Record<string, unknown>) => void,
-): void {
-  const ms = durationMs(event.timerStartedEventAttributes!.startToFireTimeout);
-  const until = new Date(Date.parse(workflowTime || at) + ms).toISOString();
-  entry(at, 'timer.started', `waiting until ${until}`, { durationMs: ms, until });
-}
-
-function signalEntry(
-  event: HistoryEvent,
-  at: string,
-  entry: (at: string, kind: string, summary: string, detail?: Record<string, unknown>) => void,
-): void {
-  const a = event.workflowExecutionSignaledEventAttributes!;
-  const input = decode(a.input?.payloads?.[0]);
-  const channel = (input as { channel?: Channel } | null)?.channel;
-  entry(at, 'signal', `signal ${a.signalName}${channel ? ` (${channel})` : ''}`, {
-    name: a.signalName,
-    input,
-  });
-}
-
-function campaignView(c: Campaign, eventId: string | null): Record<string, unknown> {
-  return {
-    id: eventId,
-    type: CAMPAIGN_EVENT_TYPE,
-    campaignId: c.id,
-    name: c.name,
-    templateCode: c.templateCode,
-    segment: c.segment,
-    data: c.variables,
-    channels: c.channels,
-    priority: c.priority,
-    scheduledAt: c.scheduledAt.toISOString(),
-  };
 }
 
 function readNotificationRow(n: Notification, timeline: TraceEntry[]): void {
@@ -814,29 +515,4 @@ function firstOf(times: (string | null | undefined)[]): string | null {
 function lastOf(times: (string | null | undefined)[]): string | null {
   const present = times.filter((t): t is string => !!t).sort();
   return present[present.length - 1] ?? null;
-}
-
-function firstInput(history: History): unknown {
-  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-  return decode(started?.input?.payloads?.[0]);
-}
-
-function decode(payload: Payload | null | undefined): unknown {
-  if (!payload) return undefined;
-  try {
-    return defaultPayloadConverter.fromPayload(payload);
-  } catch {
-    return '(undecodable payload)';
-  }
-}
-
-type Long = { toString(): string } | number | string | null | undefined;
-
-function eventTime(event: HistoryEvent): string {
-  const t = event.eventTime;
-  return new Date(Number(String(t?.seconds ?? 0)) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6)).toISOString();
-}
-
-function durationMs(d: { seconds?: Long; nanos?: number | null } | null | undefined): number {
-  return Number(String(d?.seconds ?? 0)) * 1000 + Math.floor((d?.nanos ?? 0) / 1e6);
 }
