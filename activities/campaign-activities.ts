@@ -7,186 +7,230 @@ import {
   type CampaignPlan,
   type CampaignState,
 } from '../src/domain/campaign';
-import { CHANNELS } from '../src/domain/channels';
+import { CHANNELS, type Channel } from '../src/domain/channels';
 import { fallbacksFor } from '../src/domain/event-catalog';
 import { Template, type Campaign } from '../src/db/entities';
 import { CampaignRepository } from '../src/db/repositories/campaign-repository';
 import { businessFailure } from './errors';
-import { createReconciler } from './reconciler';
+import { createReconciler, type Reconciler } from './reconciler';
 import { openChannelSummary, sendingRowsPastDeadline } from '../src/state/notification-store';
 import type { ActivityDeps } from './deps';
 import type { Dispatcher, EventSpec } from './dispatcher';
 import { CAMPAIGN_EVENT_TYPE, campaignEventId, campaignWorkflowId } from '../src/domain/workflow-ids';
 
+/** What the campaign steps use: the activity deps, the dispatcher, the reconciler and the backlog limit. */
+interface CampaignStepDeps extends ActivityDeps {
+  dispatcher: Dispatcher;
+  reconciler: Reconciler;
+  /** CAMPAIGN_MAX_BACKLOG: fan-out pauses while a channel's queue holds more jobs than this. */
+  maxBacklog: number;
+}
+
+interface RecordCampaignProgressInput {
+  campaignId: string;
+  state?: CampaignState;
+  targeted?: number;
+  started?: number;
+  scheduledAt?: string;
+}
+
 /** Activities of campaignWorkflow; spread into createActivities. */
 export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatcher) {
-  const maxBacklog = deps.config.campaignMaxBacklog ?? DEFAULT_CAMPAIGN_MAX_BACKLOG;
-  const repository = () => new CampaignRepository(deps.orm.em.fork());
-  const reconciler = createReconciler(deps);
-
-  async function loadCampaign(campaignId: string): Promise<Campaign> {
-    const campaign = await repository().findById(campaignId);
-    if (!campaign) throw businessFailure('CampaignNotFound', `no campaign with id "${campaignId}"`);
-    return campaign;
-  }
-
-  /** Paces fan-out by queue depth: heartbeats while any of the channels' queues is over the limit. */
-  async function waitForBacklog(channels: CampaignPlan['channels']): Promise<void> {
-    for (;;) {
-      const backlogs = await Promise.all(channels.map((c) => deps.queues.backlog(c)));
-      const worst = Math.max(0, ...backlogs);
-      if (worst <= maxBacklog) return;
-      Context.current().heartbeat({ waitingForBacklog: worst });
-      await Context.current().sleep(BACKLOG_POLL_MS);
-    }
-  }
-
-  return {
-    /**
-     * Stores the campaign from the workflow's input (idempotent by id: an existing row wins) or loads
-     * the stored one, checks its template, and resolves what every notification of it shares.
-     */
-    async openCampaign(input: { campaignId: string; campaign?: CampaignDefinition }): Promise<CampaignPlan> {
-      const parsedId = campaignIdSchema.safeParse(input.campaignId);
-      if (!parsedId.success)
-        throw businessFailure('InvalidCampaign', `invalid campaign: campaignId: must be a UUID`);
-      const campaignId = parsedId.data;
-      // Validated again here: any Temporal client may start the workflow with hand-written JSON.
-      let definition: CampaignDefinition | undefined;
-      if (input.campaign) {
-        try {
-          definition = parseCampaign({ id: campaignId, ...(input.campaign as Partial<CampaignDefinition>) });
-        } catch (err) {
-          throw businessFailure('InvalidCampaign', (err as Error).message);
-        }
-        if (definition.id !== campaignId)
-          throw businessFailure(
-            'InvalidCampaign',
-            `invalid campaign: id: "${definition.id}" differs from campaignId "${campaignId}"`,
-          );
-      }
-      const db = deps.orm.em.fork();
-      const templateCode = definition?.templateCode ?? (await loadCampaign(campaignId)).templateCode;
-      const templates = await db.find(Template, { code: templateCode }, { fields: ['channel', 'category'] });
-      if (templates.length === 0)
-        throw businessFailure('TemplateNotFound', `no template with code "${templateCode}"`);
-      if (templates[0].category !== CAMPAIGN_CATEGORY) {
-        throw businessFailure(
-          'InvalidCampaign',
-          `invalid campaign: templateCode: template "${templateCode}" is in category ${templates[0].category}, campaigns send ${CAMPAIGN_CATEGORY} templates`,
-        );
-      }
-      if (definition && (await repository().insertIfAbsent(definition)))
-        log.info('campaign stored', { campaignId });
-      const campaign = await loadCampaign(campaignId);
-      const templateChannels = new Set(templates.map((t) => t.channel));
-      return {
-        campaignId,
-        state: campaign.state,
-        scheduledAt: campaign.scheduledAt.toISOString(),
-        templateCode: campaign.templateCode,
-        category: CAMPAIGN_CATEGORY,
-        channels: campaign.channels ?? CHANNELS.filter((c) => templateChannels.has(c)),
-        fallbacks: fallbacksFor(campaign.templateCode),
-        variables: campaign.variables,
-        priority: campaign.priority as CampaignPlan['priority'],
-        deliveryDeadlineMs: deps.config.deliveryDeadlineMs,
-        targeted: campaign.targeted,
-        started: campaign.started,
-      };
-    },
-
-    /**
-     * One page of the campaign's segment as bulk work (heartbeating, on the campaign task queue):
-     * waits while the channels' queues hold more than the backlog limit (Redis stays small), lists the
-     * page by recipient id, and admits it set-wise (preferences and quiet hours in one query, rows in
-     * one statement, jobs with addBulk). Idempotent: a retried page stores and enqueues nothing twice.
-     */
-    async fanOutCampaignPage(input: {
-      plan: CampaignPlan;
-      afterUserId: string | null;
-      pageSize: number;
-    }): Promise<CampaignPageResult> {
-      const { plan } = input;
-      await waitForBacklog(plan.channels);
-      const campaign = await loadCampaign(plan.campaignId);
-      const page = await repository().recipientsPage(campaign.segment, input.afterUserId, input.pageSize);
-      Context.current().heartbeat({ listed: page.length });
-      const result = await dispatcher.admitRecipients(campaignSpec(plan), page, { inline: false });
-      return {
-        targeted: page.length,
-        started: result.recipients.filter((r) => r.notificationId).length,
-        afterUserId: page.length > 0 ? page[page.length - 1] : input.afterUserId,
-        done: page.length < input.pageSize,
-        wakeTimes: result.wakeTimes,
-      };
-    },
-
-    /** Sends the campaign's notifications whose quiet hours ended, page after page. */
-    async dispatchCampaignDue(input: {
-      plan: CampaignPlan;
-    }): Promise<{ dispatched: number; wakeTimes: number[] }> {
-      const spec = campaignSpec(input.plan);
-      const wake = new Set<number>();
-      let dispatched = 0;
-      for (;;) {
-        await waitForBacklog(input.plan.channels);
-        const result = await dispatcher.dispatchDue(spec, { limit: DUE_PAGE_SIZE, inline: false });
-        dispatched += result.recipients.filter((r) => r.state === 'sending').length;
-        for (const at of result.wakeTimes) wake.add(at);
-        Context.current().heartbeat({ dispatched });
-        if (result.examined < DUE_PAGE_SIZE)
-          return { dispatched, wakeTimes: [...wake].sort((a, b) => a - b) };
-      }
-    },
-
-    /**
-     * Reconciles the campaign's notifications whose channels are past their deadline, page after page
-     * (a vanished job is handed off again, a channel open past the horizon expires: docs/contracts.md,
-     * "Durability invariants"), and reports what is still open, so the campaign workflow holds a timer
-     * until every notification of it is final.
-     */
-    async settleCampaign(input: {
-      plan: CampaignPlan;
-      nowMs?: number;
-    }): Promise<{ open: number; nextDeadlineMs: number | null }> {
-      const spec = { ...campaignSpec(input.plan), infraHorizonMs: deps.config.infraRetryHorizonMs };
-      const em = deps.orm.em.fork();
-      const nowMs = input.nowMs ?? Date.now();
-      for (let after = FIRST_UUID; ;) {
-        const rows = await sendingRowsPastDeadline(em, spec.eventId, nowMs, after, SETTLE_PAGE_SIZE);
-        for (const row of rows) await reconciler.reconcileRow(em, spec, row, nowMs);
-        Context.current().heartbeat({ reconciled: rows.length });
-        if (rows.length < SETTLE_PAGE_SIZE) break;
-        after = rows[rows.length - 1].id;
-      }
-      return openChannelSummary(em, spec.eventId);
-    },
-
-    /** One page of the campaign's segment, recipient ids in ascending order after `afterUserId` (release-0 campaigns). */
-    async listCampaignRecipients(input: {
-      campaignId: string;
-      afterUserId: string | null;
-      limit: number;
-    }): Promise<string[]> {
-      const campaign = await loadCampaign(input.campaignId);
-      return repository().recipientsPage(campaign.segment, input.afterUserId, input.limit);
-    },
-
-    /** Mirrors the workflow's state, counts and (after a reschedule) start time into the campaigns row. */
-    async recordCampaignProgress(input: {
-      campaignId: string;
-      state?: CampaignState;
-      targeted?: number;
-      started?: number;
-      scheduledAt?: string;
-    }): Promise<void> {
-      const { campaignId, ...update } = input;
-      await repository().recordProgress(campaignId, update);
-      // Notifications parked for quiet hours never go out once the campaign is cancelled.
-      if (update.state === 'cancelled') await repository().cancelWaitingNotifications(campaignId);
-    },
+  const steps: CampaignStepDeps = {
+    ...deps,
+    dispatcher,
+    reconciler: createReconciler(deps),
+    maxBacklog: deps.config.campaignMaxBacklog ?? DEFAULT_CAMPAIGN_MAX_BACKLOG,
   };
+  return {
+    openCampaign: (input: { campaignId: string; campaign?: CampaignDefinition }) =>
+      openCampaign(steps, input),
+    fanOutCampaignPage: (input: { plan: CampaignPlan; afterUserId: string | null; pageSize: number }) =>
+      fanOutCampaignPage(steps, input),
+    dispatchCampaignDue: (input: { plan: CampaignPlan }) => dispatchCampaignDue(steps, input),
+    settleCampaign: (input: { plan: CampaignPlan; nowMs?: number }) => settleCampaign(steps, input),
+    listCampaignRecipients: (input: { campaignId: string; afterUserId: string | null; limit: number }) =>
+      listCampaignRecipients(steps, input),
+    recordCampaignProgress: (input: RecordCampaignProgressInput) => recordCampaignProgress(steps, input),
+  };
+}
+
+/**
+ * Stores the campaign from the workflow's input (idempotent by id: an existing row wins) or loads
+ * the stored one, checks its template, and resolves what every notification of it shares.
+ */
+async function openCampaign(
+  deps: CampaignStepDeps,
+  input: { campaignId: string; campaign?: CampaignDefinition },
+): Promise<CampaignPlan> {
+  const campaignId = parseCampaignId(input.campaignId);
+  // Validated again here: any Temporal client may start the workflow with hand-written JSON.
+  const definition = input.campaign ? parseDefinition(campaignId, input.campaign) : undefined;
+  const templateCode = definition?.templateCode ?? (await loadCampaign(deps, campaignId)).templateCode;
+  const templateChannels = await campaignTemplateChannels(deps, templateCode);
+  if (definition && (await repository(deps).insertIfAbsent(definition)))
+    log.info('campaign stored', { campaignId });
+  const campaign = await loadCampaign(deps, campaignId);
+  return {
+    campaignId,
+    state: campaign.state,
+    scheduledAt: campaign.scheduledAt.toISOString(),
+    templateCode: campaign.templateCode,
+    category: CAMPAIGN_CATEGORY,
+    channels: campaign.channels ?? CHANNELS.filter((c) => templateChannels.has(c)),
+    fallbacks: fallbacksFor(campaign.templateCode),
+    variables: campaign.variables,
+    priority: campaign.priority as CampaignPlan['priority'],
+    deliveryDeadlineMs: deps.config.deliveryDeadlineMs,
+    targeted: campaign.targeted,
+    started: campaign.started,
+  };
+}
+
+function parseCampaignId(campaignId: string): string {
+  const parsedId = campaignIdSchema.safeParse(campaignId);
+  if (!parsedId.success)
+    throw businessFailure('InvalidCampaign', `invalid campaign: campaignId: must be a UUID`);
+  return parsedId.data;
+}
+
+/** The campaign definition the workflow was started with; its id must be the workflow's campaign id. */
+function parseDefinition(campaignId: string, campaign: CampaignDefinition): CampaignDefinition {
+  let definition: CampaignDefinition;
+  try {
+    definition = parseCampaign({ id: campaignId, ...(campaign as Partial<CampaignDefinition>) });
+  } catch (err) {
+    throw businessFailure('InvalidCampaign', (err as Error).message);
+  }
+  if (definition.id !== campaignId)
+    throw businessFailure(
+      'InvalidCampaign',
+      `invalid campaign: id: "${definition.id}" differs from campaignId "${campaignId}"`,
+    );
+  return definition;
+}
+
+/** The channels the campaign's template exists for; the template must exist and be a campaign template. */
+async function campaignTemplateChannels(deps: CampaignStepDeps, templateCode: string): Promise<Set<Channel>> {
+  const db = deps.orm.em.fork();
+  const templates = await db.find(Template, { code: templateCode }, { fields: ['channel', 'category'] });
+  if (templates.length === 0)
+    throw businessFailure('TemplateNotFound', `no template with code "${templateCode}"`);
+  if (templates[0].category !== CAMPAIGN_CATEGORY) {
+    throw businessFailure(
+      'InvalidCampaign',
+      `invalid campaign: templateCode: template "${templateCode}" is in category ${templates[0].category}, campaigns send ${CAMPAIGN_CATEGORY} templates`,
+    );
+  }
+  return new Set(templates.map((t) => t.channel));
+}
+
+/**
+ * One page of the campaign's segment as bulk work (heartbeating, on the campaign task queue):
+ * waits while the channels' queues hold more than the backlog limit (Redis stays small), lists the
+ * page by recipient id, and admits it set-wise (preferences and quiet hours in one query, rows in
+ * one statement, jobs with addBulk). Idempotent: a retried page stores and enqueues nothing twice.
+ */
+async function fanOutCampaignPage(
+  deps: CampaignStepDeps,
+  input: { plan: CampaignPlan; afterUserId: string | null; pageSize: number },
+): Promise<CampaignPageResult> {
+  const { plan } = input;
+  await waitForBacklog(deps, plan.channels);
+  const campaign = await loadCampaign(deps, plan.campaignId);
+  const page = await repository(deps).recipientsPage(campaign.segment, input.afterUserId, input.pageSize);
+  Context.current().heartbeat({ listed: page.length });
+  const result = await deps.dispatcher.admitRecipients(campaignSpec(plan), page, { inline: false });
+  return {
+    targeted: page.length,
+    started: result.recipients.filter((r) => r.notificationId).length,
+    afterUserId: page.length > 0 ? page[page.length - 1] : input.afterUserId,
+    done: page.length < input.pageSize,
+    wakeTimes: result.wakeTimes,
+  };
+}
+
+/** Sends the campaign's notifications whose quiet hours ended, page after page. */
+async function dispatchCampaignDue(
+  deps: CampaignStepDeps,
+  input: { plan: CampaignPlan },
+): Promise<{ dispatched: number; wakeTimes: number[] }> {
+  const spec = campaignSpec(input.plan);
+  const wake = new Set<number>();
+  let dispatched = 0;
+  for (;;) {
+    await waitForBacklog(deps, input.plan.channels);
+    const result = await deps.dispatcher.dispatchDue(spec, { limit: DUE_PAGE_SIZE, inline: false });
+    dispatched += result.recipients.filter((r) => r.state === 'sending').length;
+    for (const at of result.wakeTimes) wake.add(at);
+    Context.current().heartbeat({ dispatched });
+    if (result.examined < DUE_PAGE_SIZE) return { dispatched, wakeTimes: [...wake].sort((a, b) => a - b) };
+  }
+}
+
+/**
+ * Reconciles the campaign's notifications whose channels are past their deadline, page after page
+ * (a vanished job is handed off again, a channel open past the horizon expires: docs/contracts.md,
+ * "Durability invariants"), and reports what is still open, so the campaign workflow holds a timer
+ * until every notification of it is final.
+ */
+async function settleCampaign(
+  deps: CampaignStepDeps,
+  input: { plan: CampaignPlan; nowMs?: number },
+): Promise<{ open: number; nextDeadlineMs: number | null }> {
+  const spec = { ...campaignSpec(input.plan), infraHorizonMs: deps.config.infraRetryHorizonMs };
+  const em = deps.orm.em.fork();
+  const nowMs = input.nowMs ?? Date.now();
+  for (let after = FIRST_UUID; ;) {
+    const rows = await sendingRowsPastDeadline(em, spec.eventId, nowMs, after, SETTLE_PAGE_SIZE);
+    for (const row of rows) await deps.reconciler.reconcileRow(em, spec, row, nowMs);
+    Context.current().heartbeat({ reconciled: rows.length });
+    if (rows.length < SETTLE_PAGE_SIZE) break;
+    after = rows[rows.length - 1].id;
+  }
+  return openChannelSummary(em, spec.eventId);
+}
+
+/** One page of the campaign's segment, recipient ids in ascending order after `afterUserId` (release-0 campaigns). */
+async function listCampaignRecipients(
+  deps: CampaignStepDeps,
+  input: { campaignId: string; afterUserId: string | null; limit: number },
+): Promise<string[]> {
+  const campaign = await loadCampaign(deps, input.campaignId);
+  return repository(deps).recipientsPage(campaign.segment, input.afterUserId, input.limit);
+}
+
+/** Mirrors the workflow's state, counts and (after a reschedule) start time into the campaigns row. */
+async function recordCampaignProgress(
+  deps: CampaignStepDeps,
+  input: RecordCampaignProgressInput,
+): Promise<void> {
+  const { campaignId, ...update } = input;
+  await repository(deps).recordProgress(campaignId, update);
+  // Notifications parked for quiet hours never go out once the campaign is cancelled.
+  if (update.state === 'cancelled') await repository(deps).cancelWaitingNotifications(campaignId);
+}
+
+/** A repository on a fresh entity manager (each activity call gets its own). */
+function repository(deps: CampaignStepDeps): CampaignRepository {
+  return new CampaignRepository(deps.orm.em.fork());
+}
+
+async function loadCampaign(deps: CampaignStepDeps, campaignId: string): Promise<Campaign> {
+  const campaign = await repository(deps).findById(campaignId);
+  if (!campaign) throw businessFailure('CampaignNotFound', `no campaign with id "${campaignId}"`);
+  return campaign;
+}
+
+/** Paces fan-out by queue depth: heartbeats while any of the channels' queues is over the limit. */
+async function waitForBacklog(deps: CampaignStepDeps, channels: CampaignPlan['channels']): Promise<void> {
+  for (;;) {
+    const backlogs = await Promise.all(channels.map((c) => deps.queues.backlog(c)));
+    const worst = Math.max(0, ...backlogs);
+    if (worst <= deps.maxBacklog) return;
+    Context.current().heartbeat({ waitingForBacklog: worst });
+    await Context.current().sleep(BACKLOG_POLL_MS);
+  }
 }
 
 export interface CampaignPageResult {
