@@ -21,7 +21,7 @@ import { EventLedger, INLINE_STATUS_LIMIT, type DispatchResult } from '../src/do
 import type { EventResult } from '../src/domain/notification-request';
 import type { NotificationStatus } from '../src/domain/notification-status';
 import type { CancelRequest, OutcomesReport, RescheduleRequest } from '../src/domain/workflow-messages';
-import { followUpWorkflowId } from '../src/domain/workflow-ids';
+import { eventTypeOf, followUpWorkflowId } from '../src/domain/workflow-ids';
 import {
   NotificationEventId,
   NotificationEventType,
@@ -75,7 +75,7 @@ const PAGE_SIZE = 500;
 export async function businessEventWorkflow(input: BusinessEvent): Promise<EventResult> {
   const release0 = release0BusinessEvent(input);
   if (release0) return release0;
-  const eventType = input.type ?? `direct:${input.templateCode}`;
+  const eventType = eventTypeOf(input);
   // A client that is not ours (e.g. the temporal CLI) may start us without search attributes.
   if (!workflowInfo().typedSearchAttributes.get(NotificationEventId)) {
     upsertSearchAttributes([
@@ -114,35 +114,120 @@ export async function redriveEventWorkflow(input: { eventId: string }): Promise<
 }
 
 type OpenedEvent = Awaited<ReturnType<Activities['openEvent']>>;
+type EventSpec = OpenedEvent['spec'];
+type EventSteps = ReturnType<typeof durableSteps>;
+type ControlRequest = CancelRequest & Partial<RescheduleRequest>;
 
-/** The event workflow's body after its start: handlers, the first step, hand-off of further pages, and the wait loop. */
+/** The infrastructure retry horizon an event was opened with. */
+function horizonOf(spec: EventSpec): number {
+  return spec.infraHorizonMs ?? DEFAULT_HORIZON_MS;
+}
+
+/**
+ * The event workflow's body after its start: handlers, the first step, hand-off of further pages, and the
+ * wait loop. Its awaits stay in this function and EventRun.untilSettled, with only synchronous helpers in
+ * between: a handler's command and this body's, issued in the same activation, keep their order on replay.
+ */
 async function runEvent(how: {
   eventId: string;
   open: (workflowId: string) => Promise<OpenedEvent>;
   afterOpen: (opened: OpenedEvent) => Promise<Pick<EventResult, 'cancelled' | 'followUps'>>;
 }): Promise<EventResult> {
-  const { workflowId } = workflowInfo();
-  const ledger = new EventLedger();
-  let opened: OpenedEvent | undefined;
-  let woken = false;
+  const run = new EventRun(how.eventId);
+  run.registerHandlers();
+
+  // 1. Plan, supersede, and admit the first page: a due notification is stored and queued right here.
+  const opened = await how.open(run.workflowId);
+  const steps = run.begin(opened);
+  const { spec } = opened;
+  const { cancelled, followUps } = await how.afterOpen(opened);
+  for (let pending = opened.pending; pending.length > 0; pending = pending.slice(PAGE_SIZE)) {
+    const page = pending.slice(0, PAGE_SIZE);
+    await run.orExpire(() =>
+      steps.admitRecipients({ spec, userIds: page, inline: run.inline, nowMs: Date.now() }),
+    );
+  }
+
+  // 2. Wait for the next send time, the last outcome, or the channel deadline; act; repeat.
+  const notifications = await run.untilSettled(steps);
+  return { eventId: spec.eventId, notifications, followUps, cancelled };
+}
+
+/**
+ * What one event workflow run shares between its body and its handlers: the ledger of its recipients,
+ * what the first step opened, and whether an outcomes report woke the wait loop.
+ */
+class EventRun {
+  readonly workflowId = workflowInfo().workflowId;
+  readonly ledger = new EventLedger();
+  /** Set by the first step; cancel and reschedule wait for it. */
+  opened: OpenedEvent | undefined;
+  /** Whether statuses are answered inline; decided once the first step resolved the recipients. */
+  inline = false;
+  /** Set by outcomesReady: the loop reconciles (or applies the report) on its next turn. */
+  private woken = false;
+  private reported: NonNullable<OutcomesReport['recipients']> = [];
+
+  constructor(private readonly eventId: string) {}
+
+  /** The event's queries, updates and signals (docs/contracts.md, "Signals, updates and queries"). */
+  registerHandlers(): void {
+    const { ledger } = this;
+    setHandler(statusQuery, (arg) => ledger.status(arg?.userId));
+    setHandler(eventStatusQuery, () => ({
+      eventId: this.eventId,
+      recipients: ledger.results(this.workflowId).length,
+      states: ledger.counts(),
+    }));
+    setHandler(outcomesReadySignal, (report) => {
+      this.woken = true;
+      this.reported = [...this.reported, ...(report?.recipients ?? [])];
+    });
+    setHandler(cancelUpdate, (request) => this.control('cancel', request ?? {}, true), {
+      validator: this.validator('cancelled'),
+    });
+    setHandler(rescheduleUpdate, (request) => this.control('reschedule', request, true), {
+      validator: this.validator('rescheduled'),
+    });
+    // Signals: the same, for clients that cannot send updates; an invalid one is logged and dropped.
+    setHandler(cancelSignal, async (request) => void (await this.control('cancel', request ?? {}, false)));
+    setHandler(rescheduleSignal, async (request) => {
+      if (Number.isNaN(Date.parse(request?.sendAt ?? '')))
+        return log.warn('reschedule ignored: sendAt is not a time', { sendAt: request?.sendAt });
+      await this.control('reschedule', request, false);
+    });
+  }
+
+  /** Takes in the first step's result; returns the event's steps, retried within its horizon. */
+  begin(opened: OpenedEvent): EventSteps {
+    this.opened = opened;
+    const steps = durableSteps(horizonOf(opened.spec));
+    this.ledger.apply(opened);
+    // Decided on the recipients as resolved (a role broadcast names none in its envelope), as openEvent did.
+    this.inline = opened.recipients.length + opened.pending.length <= INLINE_STATUS_LIMIT;
+    return steps;
+  }
 
   /**
    * Cancel and reschedule: Postgres first (a notification a worker already handed to a provider is
    * left alone), then the ledger. An update that could not cancel its recipient fails with the reason;
    * a signal never fails the workflow.
    */
-  const control = async (
+  private async control(
     action: 'cancel' | 'reschedule',
-    request: CancelRequest & Partial<RescheduleRequest>,
+    request: ControlRequest,
     viaUpdate: boolean,
-  ): Promise<NotificationStatus> => {
-    await condition(() => opened !== undefined);
-    const recipients = await durableSteps(
-      opened!.spec.infraHorizonMs ?? DEFAULT_HORIZON_MS,
-    ).controlRecipients({ eventId: opened!.spec.eventId, action, ...request });
-    ledger.apply({ recipients });
-    if (action === 'reschedule') ledger.addWakeTime(Date.parse(request.sendAt!));
-    const status = ledger.status(request.userId ?? recipients[0]?.userId);
+  ): Promise<NotificationStatus> {
+    await condition(() => this.opened !== undefined);
+    const { spec } = this.opened!;
+    const recipients = await durableSteps(horizonOf(spec)).controlRecipients({
+      eventId: spec.eventId,
+      action,
+      ...request,
+    });
+    this.ledger.apply({ recipients });
+    if (action === 'reschedule') this.ledger.addWakeTime(Date.parse(request.sendAt!));
+    const status = this.ledger.status(request.userId ?? recipients[0]?.userId);
     if (viaUpdate && action === 'cancel' && request.userId !== undefined && status.state !== 'cancelled') {
       throw ApplicationFailure.create({
         type: 'NotCancellable',
@@ -151,110 +236,105 @@ async function runEvent(how: {
       });
     }
     return status;
-  };
-  const validate =
-    (verb: 'cancelled' | 'rescheduled') => (request: CancelRequest & Partial<RescheduleRequest>) => {
+  }
+
+  /** An update's validator: refuses a malformed time, or a recipient the ledger says is past that change. */
+  private validator(verb: 'cancelled' | 'rescheduled') {
+    return (request: ControlRequest) => {
       if (verb === 'rescheduled' && Number.isNaN(Date.parse(request?.sendAt ?? '')))
         throw new Error(`sendAt: "${request?.sendAt}" is not an ISO 8601 time`);
-      const refusal = opened ? ledger.refusal(request?.userId, verb) : null;
+      const refusal = this.opened ? this.ledger.refusal(request?.userId, verb) : null;
       if (refusal) throw new Error(refusal);
     };
-  setHandler(statusQuery, (arg) => ledger.status(arg?.userId));
-  setHandler(eventStatusQuery, () => ({
-    eventId: how.eventId,
-    recipients: ledger.results(workflowId).length,
-    states: ledger.counts(),
-  }));
-  let reported: NonNullable<OutcomesReport['recipients']> = [];
-  setHandler(outcomesReadySignal, (report) => {
-    woken = true;
-    reported = [...reported, ...(report?.recipients ?? [])];
-  });
-  setHandler(cancelUpdate, (request) => control('cancel', request ?? {}, true), {
-    validator: validate('cancelled'),
-  });
-  setHandler(rescheduleUpdate, (request) => control('reschedule', request, true), {
-    validator: validate('rescheduled'),
-  });
-  // Signals: the same, for clients that cannot send updates; an invalid one is logged and dropped.
-  setHandler(cancelSignal, async (request) => void (await control('cancel', request ?? {}, false)));
-  setHandler(rescheduleSignal, async (request) => {
-    if (Number.isNaN(Date.parse(request?.sendAt ?? '')))
-      return log.warn('reschedule ignored: sendAt is not a time', { sendAt: request?.sendAt });
-    await control('reschedule', request, false);
-  });
+  }
 
-  // 1. Plan, supersede, and admit the first page: a due notification is stored and queued right here.
-  opened = await how.open(workflowId);
-  const { spec } = opened;
-  const steps = durableSteps(spec.infraHorizonMs ?? DEFAULT_HORIZON_MS);
-  ledger.apply(opened);
-  // Decided on the recipients as resolved (a role broadcast names none in its envelope), as openEvent did.
-  const inline = opened.recipients.length + opened.pending.length <= INLINE_STATUS_LIMIT;
-  const { cancelled, followUps } = await how.afterOpen(opened);
   /**
    * Runs a step; when our infrastructure stayed out of reach past the horizon (the step timed out),
    * the event's open work expires instead of the workflow failing with rows left open (I1, I4).
    */
-  const orExpire = async <T extends Partial<DispatchResult>>(
+  async orExpire<T extends Partial<DispatchResult>>(
     step: () => Promise<T>,
     options?: { deadlineIsComplete?: boolean },
-  ): Promise<T | null> => {
+  ): Promise<T | null> {
     try {
       const result = await step();
-      ledger.apply(result, options);
+      this.ledger.apply(result, options);
       return result;
     } catch (err) {
       if (!isPastHorizon(err) || !patched(PATCHES.expireOnHorizon)) throw err;
-      ledger.apply(
+      const { spec } = this.opened!;
+      this.ledger.apply(
         await expirySteps.expireEvent({
           spec,
-          inline,
-          reason: `${stepName(err)}: our own infrastructure stayed unreachable for ${spec.infraHorizonMs ?? DEFAULT_HORIZON_MS} ms`,
+          inline: this.inline,
+          reason: `${stepName(err)}: our own infrastructure stayed unreachable for ${horizonOf(spec)} ms`,
         }),
         { deadlineIsComplete: true },
       );
       return null;
     }
-  };
-  for (let pending = opened.pending; pending.length > 0; pending = pending.slice(PAGE_SIZE)) {
-    const page = pending.slice(0, PAGE_SIZE);
-    await orExpire(() => steps.admitRecipients({ spec, userIds: page, inline, nowMs: Date.now() }));
   }
 
-  // 2. Wait for the next send time, the last outcome, or the channel deadline; act; repeat.
-  const timers = new DurableTimers();
-  while (!ledger.isSettled()) {
-    timers.keepOnly(ledger.timerTimes());
-    let at = ledger.nextTimerAt();
-    // I2: never a wait without a timer. The ledger always knows a time (wake-up or deadline); should it
-    // not, the deadline from now reconciles from Postgres, which reports every time still wanted.
-    const guarded = at === null && patched(PATCHES.alwaysATimer);
-    if (guarded) at = Date.now() + spec.deliveryDeadlineMs;
-    const seen = ledger.revision;
-    if (!woken && (at === null || at > Date.now())) {
-      const wake = () => woken || ledger.revision !== seen;
-      // A handler's change (a cancel, a reschedule) wakes the loop without restarting the timer of a time still wanted.
-      await (at === null ? condition(wake) : Promise.race([condition(wake), timers.at(at)]));
+  /**
+   * The wait loop: sleeps until the next send time, the last outcome or the channel deadline, then
+   * dispatches what is due and reconciles what the wake-up asks for, until every recipient is final.
+   * Returns the notifications once every handler finished.
+   */
+  async untilSettled(steps: EventSteps): Promise<EventResult['notifications']> {
+    const { ledger } = this;
+    const { spec } = this.opened!;
+    const timers = new DurableTimers();
+    while (!ledger.isSettled()) {
+      const { at, guarded } = this.nextWakeUp(timers, spec);
+      if (!this.woken && (at === null || at > Date.now())) await this.wakeUp(at, timers);
+      const guardFired = guarded && at! <= Date.now();
+      if (ledger.takeDue(Date.now())) {
+        const due = await this.orExpire(() =>
+          steps.dispatchDue({ spec, inline: this.inline, nowMs: Date.now() }),
+        );
+        if (due && due.examined >= PAGE_SIZE) ledger.addWakeTime(Date.now());
+      }
+      if (this.woken || guardFired || ledger.deadlinePassed(Date.now())) {
+        this.woken = false;
+        this.applyReport();
+        if (!ledger.isSettled())
+          await this.orExpire(() => steps.reconcileEvent({ spec, inline: this.inline, nowMs: Date.now() }), {
+            deadlineIsComplete: true,
+          });
+      }
     }
-    const guardFired = guarded && at! <= Date.now();
-    if (ledger.takeDue(Date.now())) {
-      const due = await orExpire(() => steps.dispatchDue({ spec, inline, nowMs: Date.now() }));
-      if (due && due.examined >= PAGE_SIZE) ledger.addWakeTime(Date.now());
-    }
-    if (woken || guardFired || ledger.deadlinePassed(Date.now())) {
-      woken = false;
-      // The closing worker's report settles a one-recipient delivered event without another step.
-      if (reported.length > 0 && patched(PATCHES.outcomesReport)) ledger.apply({ recipients: reported });
-      reported = [];
-      if (!ledger.isSettled())
-        await orExpire(() => steps.reconcileEvent({ spec, inline, nowMs: Date.now() }), {
-          deadlineIsComplete: true,
-        });
-    }
+    await condition(allHandlersFinished);
+    return ledger.results(this.workflowId);
   }
-  await condition(allHandlersFinished);
-  return { eventId: spec.eventId, notifications: ledger.results(workflowId), followUps, cancelled };
+
+  /**
+   * The time the loop wakes at, keeping only the timers of times still wanted. I2: never a wait without
+   * a timer. The ledger always knows a time (wake-up or deadline); should it not (`guarded`), the
+   * deadline from now reconciles from Postgres, which reports every time still wanted.
+   */
+  private nextWakeUp(timers: DurableTimers, spec: EventSpec): { at: number | null; guarded: boolean } {
+    timers.keepOnly(this.ledger.timerTimes());
+    const at = this.ledger.nextTimerAt();
+    const guarded = at === null && patched(PATCHES.alwaysATimer);
+    return { at: guarded ? Date.now() + spec.deliveryDeadlineMs : at, guarded };
+  }
+
+  /**
+   * Resolves at `at`, on an outcomes report, or on a handler's change (a cancel, a reschedule), which
+   * wakes the loop without restarting the timer of a time still wanted.
+   */
+  private wakeUp(at: number | null, timers: DurableTimers): Promise<void> {
+    const seen = this.ledger.revision;
+    const wake = () => this.woken || this.ledger.revision !== seen;
+    return at === null ? condition(wake) : Promise.race([condition(wake), timers.at(at)]);
+  }
+
+  /** The closing worker's report settles a one-recipient delivered event without another step. */
+  private applyReport(): void {
+    if (this.reported.length > 0 && patched(PATCHES.outcomesReport))
+      this.ledger.apply({ recipients: this.reported });
+    this.reported = [];
+  }
 }
 
 /**
@@ -323,42 +403,51 @@ async function supersede(
  * whose id derives from the order, so a later event cancels it by id. One per order and recipient.
  */
 async function startFollowUps(opened: OpenedEvent, input: BusinessEvent): Promise<EventResult['followUps']> {
-  const { followUp, spec } = opened;
-  if (!followUp) return [];
+  if (!opened.followUp) return [];
   const started: EventResult['followUps'] = [];
   for (const recipient of opened.recipients) {
     if (recipient.state === 'failed' && !recipient.notificationId) continue;
-    const workflowId = followUpWorkflowId(followUp.kind, followUp.correlationKey, recipient.userId);
-    const event: BusinessEvent = {
-      id: `${spec.eventId}.${followUp.kind}`,
-      templateCode: followUp.templateCode,
-      occurredAt: new Date().toISOString(),
-      userId: recipient.userId,
-      data: spec.data,
-      options: { ...input.options, delayMs: followUp.delayMs, sendAt: null, channels: followUp.channels },
-    };
+    const child = followUpChild(opened, input, recipient.userId);
     try {
-      await startChild(businessEventWorkflow, {
-        workflowId,
-        args: [event],
-        // The reminder outlives this event's workflow.
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        typedSearchAttributes: [
-          { key: NotificationEventId, value: event.id },
-          { key: NotificationEventType, value: spec.eventType ?? `direct:${followUp.templateCode}` },
-          { key: NotificationUserId, value: recipient.userId },
-        ],
-        memo: {
-          templateCode: followUp.templateCode,
-          channels: followUp.channels,
-          correlationKey: followUp.correlationKey,
-        },
-      });
-      started.push({ userId: recipient.userId, workflowId });
+      await startChild(businessEventWorkflow, child);
+      started.push({ userId: recipient.userId, workflowId: child.workflowId });
     } catch (err) {
       // A second PAYMENT_FAILED of the same order keeps the first reminder.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
   }
   return started;
+}
+
+/** How one recipient's follow-up workflow starts: its id, its event, search attributes and memo. */
+function followUpChild(opened: OpenedEvent, input: BusinessEvent, userId: string) {
+  const { spec } = opened;
+  const followUp = opened.followUp!;
+  const event: BusinessEvent = {
+    id: `${spec.eventId}.${followUp.kind}`,
+    templateCode: followUp.templateCode,
+    occurredAt: new Date().toISOString(),
+    userId,
+    data: spec.data,
+    options: { ...input.options, delayMs: followUp.delayMs, sendAt: null, channels: followUp.channels },
+  };
+  return {
+    workflowId: followUpWorkflowId(followUp.kind, followUp.correlationKey, userId),
+    args: [event] as [BusinessEvent],
+    // The reminder outlives this event's workflow.
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    typedSearchAttributes: [
+      { key: NotificationEventId, value: event.id },
+      {
+        key: NotificationEventType,
+        value: eventTypeOf({ type: spec.eventType, templateCode: followUp.templateCode }),
+      },
+      { key: NotificationUserId, value: userId },
+    ],
+    memo: {
+      templateCode: followUp.templateCode,
+      channels: followUp.channels,
+      correlationKey: followUp.correlationKey,
+    },
+  };
 }
