@@ -69,9 +69,9 @@ interface HeldClaim {
 type AttemptDetails = Pick<AttemptFields, 'providerMessageId' | 'error' | 'startedAt'>;
 
 /**
- * One run of one send job, in steps: address, claim (send record), provider call, record the outcome
- * (attempt row, lifecycle step or release-0 signal). Errors of our own infrastructure are thrown as
- * they are: the processor (send-job-processor.ts) puts the job back for them.
+ * One run of one send job, in steps: address, claim (send record), provider call, record the attempt
+ * and the outcome (a step in the notification's row, or a release-0 signal). Errors of our own
+ * infrastructure are thrown as they are: the processor (send-job-processor.ts) puts the job back.
  */
 export class SendJob {
   private readonly notificationId: string;
