@@ -377,94 +377,25 @@ function configError(error: z.ZodError, prefix = ''): ConfigError {
   return new ConfigError(`invalid configuration: ${name}: ${issue.message}`);
 }
 
+type Env = z.infer<typeof envSchema>;
+
 /** Validates env into Config; throws ConfigError with one line naming the bad variable. */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   options: { allowDevCredentials?: boolean } = {},
 ): Config {
-  const raw: Record<string, string | undefined> = {};
-  for (const key of Object.keys(envSchema.shape)) raw[key] = emptyToUndefined(env[key]);
-  const parsed = envSchema.safeParse(raw);
-  if (!parsed.success) throw configError(parsed.error);
-  const e = parsed.data;
+  const e = parseEnv(env);
   const channels = Object.fromEntries(CHANNELS.map((c) => [c, channelConfig(env, c)])) as Record<
     Channel,
     ChannelWorkerConfig
   >;
-  if (e.JWT_SECRET && e.JWT_JWKS_URL)
-    throw new ConfigError('invalid configuration: JWT_SECRET, JWT_JWKS_URL: set one of the two, not both');
-  // Keys from a JWKS are often an identity provider's for every app it serves: only iss + aud make a token ours.
-  if (e.JWT_JWKS_URL && !(e.JWT_ISSUER && e.JWT_AUDIENCE))
-    throw new ConfigError('invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_JWKS_URL');
-  if (e.JWT_ADMIN_CLAIM && !(e.JWT_ISSUER && e.JWT_AUDIENCE))
-    throw new ConfigError(
-      'invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_ADMIN_CLAIM (admin rights only from a known issuer for this audience)',
-    );
-  if (e.API_HEADERS_TIMEOUT_MS > e.API_REQUEST_TIMEOUT_MS)
-    throw new ConfigError(
-      'invalid configuration: API_HEADERS_TIMEOUT_MS: must not exceed API_REQUEST_TIMEOUT_MS',
-    );
-  const providerTimeoutMs = Math.max(e.SMTP_TIMEOUT_MS, e.HTTP_PROVIDER_TIMEOUT_MS);
-  if (e.SEND_RECORD_STALE_MS <= providerTimeoutMs) {
-    // A claim must outlive the slowest provider call, or a worker still waiting for an answer is taken over and the message sent twice.
-    throw new ConfigError(
-      `invalid configuration: SEND_RECORD_STALE_MS: must exceed the longest provider timeout (${providerTimeoutMs} ms: SMTP_TIMEOUT_MS, HTTP_PROVIDER_TIMEOUT_MS)`,
-    );
-  }
-  const placeholders = placeholderSecrets(
-    env,
-    [...e.API_KEYS, ...e.ADMIN_API_KEYS],
-    options.allowDevCredentials ?? false,
-  );
-  if (placeholders.length)
-    throw new ConfigError(
-      `invalid configuration: ${placeholders.join(', ')}: a known placeholder secret; set your own (e.g. openssl rand -hex 32)`,
-    );
-  // Anyone who reaches the API could sign in as a demo user: development only.
-  if (e.DEV_LOGIN && !options.allowDevCredentials)
-    throw new ConfigError(
-      'invalid configuration: DEV_LOGIN: signs anyone in as a demo user; only `npm run dev` may turn it on',
-    );
+  checkJwtSettings(e);
+  checkTimeouts(e);
+  checkDevCredentials(env, e, options.allowDevCredentials ?? false);
   return {
-    temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      taskQueue: e.TEMPORAL_TASK_QUEUE,
-      campaignTaskQueue: e.TEMPORAL_CAMPAIGN_TASK_QUEUE ?? `${e.TEMPORAL_TASK_QUEUE}-campaigns`,
-      payloadEncryption: payloadEncryption(e.PAYLOAD_ENCRYPTION_KEYS, e.PAYLOAD_ENCRYPTION_KEY_ID),
-    },
+    temporal: temporalConfig(e),
     campaignMaxBacklog: e.CAMPAIGN_MAX_BACKLOG,
-    api: {
-      host: e.API_HOST,
-      serviceKeys: e.API_KEYS,
-      adminKeys: e.ADMIN_API_KEYS,
-      jwt:
-        e.JWT_SECRET || e.JWT_JWKS_URL
-          ? {
-              secret: e.JWT_SECRET,
-              jwksUrl: e.JWT_JWKS_URL,
-              issuer: e.JWT_ISSUER,
-              audience: e.JWT_AUDIENCE,
-              adminClaim: adminClaim(e.JWT_ADMIN_CLAIM),
-            }
-          : null,
-      bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
-      rateLimit: {
-        perKey: e.API_RATE_LIMIT_PER_KEY,
-        perUser: e.API_RATE_LIMIT_PER_USER,
-        windowMs: e.API_RATE_LIMIT_WINDOW_MS,
-        authFailuresPerAddress: e.API_AUTH_FAILURES_PER_ADDRESS,
-      },
-      requestTimeoutMs: e.API_REQUEST_TIMEOUT_MS,
-      headersTimeoutMs: e.API_HEADERS_TIMEOUT_MS,
-      trustProxy: e.TRUST_PROXY,
-      temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
-      shopUrl: e.SHOP_URL ?? null,
-      codecCorsOrigins: codecCorsOrigins(e.CODEC_CORS_ORIGINS, e.TEMPORAL_UI_URL),
-      sessionTtlMs: e.SESSION_TTL_MS,
-      widgetOrigins: e.WIDGET_ORIGINS === undefined ? [] : originList('WIDGET_ORIGINS', e.WIDGET_ORIGINS),
-      devLogin: e.DEV_LOGIN,
-    },
+    api: apiConfig(e),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     smtpUrl: e.SMTP_URL,
@@ -479,18 +410,7 @@ export function loadConfig(
     sendLockDurationMs: e.SEND_LOCK_DURATION_MS,
     smtpTimeoutMs: e.SMTP_TIMEOUT_MS,
     httpProviderTimeoutMs: e.HTTP_PROVIDER_TIMEOUT_MS,
-    outbound: {
-      webhook: {
-        allowHttp: e.OUTBOUND_ALLOW_HTTP,
-        allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS,
-        allowedHosts: null,
-      },
-      push: {
-        allowHttp: e.OUTBOUND_ALLOW_HTTP,
-        allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS,
-        allowedHosts: e.PUSH_ALLOWED_HOSTS.includes('*') ? null : e.PUSH_ALLOWED_HOSTS,
-      },
-    },
+    outbound: outboundConfig(e),
     metricsPort: e.METRICS_PORT ?? null,
     sendJobs: {
       infraRetryMaxBackoffMs: e.INFRA_RETRY_MAX_BACKOFF_MS,
@@ -500,24 +420,139 @@ export function loadConfig(
     redisBackpressureRatio: e.REDIS_BACKPRESSURE_RATIO,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     channels,
-    providers: {
-      twilio: allOrNone({
-        TWILIO_ACCOUNT_SID: e.TWILIO_ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN,
-        TWILIO_FROM: e.TWILIO_FROM,
-      })
-        ? {
-            baseUrl: e.TWILIO_BASE_URL,
-            accountSid: e.TWILIO_ACCOUNT_SID!,
-            authToken: e.TWILIO_AUTH_TOKEN!,
-            from: e.TWILIO_FROM!,
-          }
-        : null,
-      webPush: allOrNone({ VAPID_PUBLIC_KEY: e.VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: e.VAPID_PRIVATE_KEY })
-        ? { subject: e.VAPID_SUBJECT, publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY! }
-        : null,
-      webhook: e.WEBHOOK_SECRET ? { secret: e.WEBHOOK_SECRET, defaultUrl: e.WEBHOOK_DEFAULT_URL } : null,
+    providers: providersConfig(e),
+  };
+}
+
+/** The variables of envSchema, an empty value counting as unset. */
+function parseEnv(env: NodeJS.ProcessEnv): Env {
+  const raw: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) raw[key] = emptyToUndefined(env[key]);
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) throw configError(parsed.error);
+  return parsed.data;
+}
+
+function checkJwtSettings(e: Env): void {
+  if (e.JWT_SECRET && e.JWT_JWKS_URL)
+    throw new ConfigError('invalid configuration: JWT_SECRET, JWT_JWKS_URL: set one of the two, not both');
+  // Keys from a JWKS are often an identity provider's for every app it serves: only iss + aud make a token ours.
+  if (e.JWT_JWKS_URL && !(e.JWT_ISSUER && e.JWT_AUDIENCE))
+    throw new ConfigError('invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_JWKS_URL');
+  if (e.JWT_ADMIN_CLAIM && !(e.JWT_ISSUER && e.JWT_AUDIENCE))
+    throw new ConfigError(
+      'invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_ADMIN_CLAIM (admin rights only from a known issuer for this audience)',
+    );
+}
+
+function checkTimeouts(e: Env): void {
+  if (e.API_HEADERS_TIMEOUT_MS > e.API_REQUEST_TIMEOUT_MS)
+    throw new ConfigError(
+      'invalid configuration: API_HEADERS_TIMEOUT_MS: must not exceed API_REQUEST_TIMEOUT_MS',
+    );
+  const providerTimeoutMs = Math.max(e.SMTP_TIMEOUT_MS, e.HTTP_PROVIDER_TIMEOUT_MS);
+  if (e.SEND_RECORD_STALE_MS <= providerTimeoutMs) {
+    // A claim must outlive the slowest provider call, or a worker still waiting for an answer is taken over and the message sent twice.
+    throw new ConfigError(
+      `invalid configuration: SEND_RECORD_STALE_MS: must exceed the longest provider timeout (${providerTimeoutMs} ms: SMTP_TIMEOUT_MS, HTTP_PROVIDER_TIMEOUT_MS)`,
+    );
+  }
+}
+
+/** Placeholder secrets and the demo sign-in: only `npm run dev` (allowDevCredentials) may use them. */
+function checkDevCredentials(env: NodeJS.ProcessEnv, e: Env, allowDevCredentials: boolean): void {
+  const placeholders = placeholderSecrets(env, [...e.API_KEYS, ...e.ADMIN_API_KEYS], allowDevCredentials);
+  if (placeholders.length)
+    throw new ConfigError(
+      `invalid configuration: ${placeholders.join(', ')}: a known placeholder secret; set your own (e.g. openssl rand -hex 32)`,
+    );
+  // Anyone who reaches the API could sign in as a demo user: development only.
+  if (e.DEV_LOGIN && !allowDevCredentials)
+    throw new ConfigError(
+      'invalid configuration: DEV_LOGIN: signs anyone in as a demo user; only `npm run dev` may turn it on',
+    );
+}
+
+function temporalConfig(e: Env): Config['temporal'] {
+  return {
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    campaignTaskQueue: e.TEMPORAL_CAMPAIGN_TASK_QUEUE ?? `${e.TEMPORAL_TASK_QUEUE}-campaigns`,
+    payloadEncryption: payloadEncryption(e.PAYLOAD_ENCRYPTION_KEYS, e.PAYLOAD_ENCRYPTION_KEY_ID),
+  };
+}
+
+function apiConfig(e: Env): ApiConfig {
+  return {
+    host: e.API_HOST,
+    serviceKeys: e.API_KEYS,
+    adminKeys: e.ADMIN_API_KEYS,
+    jwt: jwtConfig(e),
+    bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
+    rateLimit: {
+      perKey: e.API_RATE_LIMIT_PER_KEY,
+      perUser: e.API_RATE_LIMIT_PER_USER,
+      windowMs: e.API_RATE_LIMIT_WINDOW_MS,
+      authFailuresPerAddress: e.API_AUTH_FAILURES_PER_ADDRESS,
     },
+    requestTimeoutMs: e.API_REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: e.API_HEADERS_TIMEOUT_MS,
+    trustProxy: e.TRUST_PROXY,
+    temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+    shopUrl: e.SHOP_URL ?? null,
+    codecCorsOrigins: codecCorsOrigins(e.CODEC_CORS_ORIGINS, e.TEMPORAL_UI_URL),
+    sessionTtlMs: e.SESSION_TTL_MS,
+    widgetOrigins: e.WIDGET_ORIGINS === undefined ? [] : originList('WIDGET_ORIGINS', e.WIDGET_ORIGINS),
+    devLogin: e.DEV_LOGIN,
+  };
+}
+
+/** Shopper JWTs: a secret or a JWKS; null when neither is set. */
+function jwtConfig(e: Env): ApiConfig['jwt'] {
+  if (!(e.JWT_SECRET || e.JWT_JWKS_URL)) return null;
+  return {
+    secret: e.JWT_SECRET,
+    jwksUrl: e.JWT_JWKS_URL,
+    issuer: e.JWT_ISSUER,
+    audience: e.JWT_AUDIENCE,
+    adminClaim: adminClaim(e.JWT_ADMIN_CLAIM),
+  };
+}
+
+function outboundConfig(e: Env): Config['outbound'] {
+  return {
+    webhook: {
+      allowHttp: e.OUTBOUND_ALLOW_HTTP,
+      allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS,
+      allowedHosts: null,
+    },
+    push: {
+      allowHttp: e.OUTBOUND_ALLOW_HTTP,
+      allowedCidrs: e.OUTBOUND_ALLOWED_CIDRS,
+      allowedHosts: e.PUSH_ALLOWED_HOSTS.includes('*') ? null : e.PUSH_ALLOWED_HOSTS,
+    },
+  };
+}
+
+function providersConfig(e: Env): Config['providers'] {
+  return {
+    twilio: allOrNone({
+      TWILIO_ACCOUNT_SID: e.TWILIO_ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN,
+      TWILIO_FROM: e.TWILIO_FROM,
+    })
+      ? {
+          baseUrl: e.TWILIO_BASE_URL,
+          accountSid: e.TWILIO_ACCOUNT_SID!,
+          authToken: e.TWILIO_AUTH_TOKEN!,
+          from: e.TWILIO_FROM!,
+        }
+      : null,
+    webPush: allOrNone({ VAPID_PUBLIC_KEY: e.VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: e.VAPID_PRIVATE_KEY })
+      ? { subject: e.VAPID_SUBJECT, publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY! }
+      : null,
+    webhook: e.WEBHOOK_SECRET ? { secret: e.WEBHOOK_SECRET, defaultUrl: e.WEBHOOK_DEFAULT_URL } : null,
   };
 }
 
