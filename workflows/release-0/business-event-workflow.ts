@@ -11,7 +11,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { BusinessEvent } from '../../src/domain/business-event';
 import type { EventPlan, EventResult, NotificationRequest } from '../../src/domain/notification-request';
-import { followUpWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
+import { eventTypeOf, followUpWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
 import {
   NotificationEventId,
   NotificationEventType,
@@ -29,9 +29,10 @@ const { planBusinessEvent } = proxyActivities<Activities>({
  * One business event: resolves recipients and templates, cancels what this event makes obsolete
  * (a payment reminder, a still-waiting shipping notice of the same order), then starts one
  * notificationWorkflow per recipient and the follow-up the event schedules.
+ * Release 0 only (docs/release-0.md): the commands it issues and their order stay as they are.
  */
 export async function businessEventWorkflowV0(input: BusinessEvent): Promise<EventResult> {
-  const eventType = input.type ?? `direct:${input.templateCode}`;
+  const eventType = eventTypeOf(input);
   // A client that is not ours (e.g. the temporal CLI) may start us without search attributes.
   if (!workflowInfo().typedSearchAttributes.get(NotificationEventId)) {
     upsertSearchAttributes([
@@ -43,65 +44,19 @@ export async function businessEventWorkflowV0(input: BusinessEvent): Promise<Eve
 
   const plan = await planBusinessEvent(input);
   const event = plan.event;
-
-  const cancelled: string[] = [];
-  for (const workflowId of plan.cancelWorkflowIds) {
-    try {
-      await getExternalWorkflowHandle(workflowId).signal(cancelSignal, {
-        reason: `superseded by ${eventType} ${event.id}`,
-      });
-      cancelled.push(workflowId);
-    } catch (err) {
-      // Already finished or never scheduled: nothing to cancel.
-      log.info('nothing to cancel', { workflowId, error: String(err) });
-    }
-  }
-
-  const request = (userId: string): NotificationRequest => ({
-    eventId: event.id,
-    eventType: event.type ?? null,
-    templateCode: plan.templateCode,
-    category: plan.category,
-    userId,
-    data: event.data,
-    options: event.options,
-    channels: plan.channels,
-    fallbacks: plan.fallbacks,
-    deliveryDeadlineMs: plan.deliveryDeadlineMs,
-  });
+  const cancelled = await cancelSuperseded(plan.cancelWorkflowIds, `superseded by ${eventType} ${event.id}`);
   const children = await Promise.all(
     plan.recipients.map((userId) =>
-      startNotification(notificationWorkflowId(event.id, userId), request(userId), plan, eventType, event.id),
+      startNotification(
+        notificationWorkflowId(event.id, userId),
+        requestOf(plan, userId),
+        plan,
+        eventType,
+        event.id,
+      ),
     ),
   );
-
-  const followUps: EventResult['followUps'] = [];
-  if (plan.followUp && plan.correlationKey !== null) {
-    const { kind, templateCode, category, channels, delayMs } = plan.followUp;
-    for (const userId of plan.recipients) {
-      const workflowId = followUpWorkflowId(kind, plan.correlationKey, userId);
-      try {
-        await startNotification(
-          workflowId,
-          {
-            ...request(userId),
-            eventId: `${event.id}.${kind}`,
-            templateCode,
-            category,
-            channels,
-            options: { ...event.options, delayMs, sendAt: null },
-          },
-          { ...plan, templateCode, channels },
-          eventType,
-          event.id,
-        );
-        followUps.push({ userId, workflowId });
-      } catch (err) {
-        // One follow-up per order and recipient: a second PAYMENT_FAILED keeps the first reminder.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
-    }
-  }
+  const followUps = await startFollowUps(plan, eventType);
 
   const results = await Promise.all(children.map((child) => child.result()));
   return {
@@ -115,6 +70,69 @@ export async function businessEventWorkflowV0(input: BusinessEvent): Promise<Eve
     followUps,
     cancelled,
   };
+}
+
+/** Signals `cancel` to each workflow this event supersedes, one after the other; returns those that took it. */
+async function cancelSuperseded(workflowIds: string[], reason: string): Promise<string[]> {
+  const cancelled: string[] = [];
+  for (const workflowId of workflowIds) {
+    try {
+      await getExternalWorkflowHandle(workflowId).signal(cancelSignal, { reason });
+      cancelled.push(workflowId);
+    } catch (err) {
+      // Already finished or never scheduled: nothing to cancel.
+      log.info('nothing to cancel', { workflowId, error: String(err) });
+    }
+  }
+  return cancelled;
+}
+
+function requestOf(plan: EventPlan, userId: string): NotificationRequest {
+  const event = plan.event;
+  return {
+    eventId: event.id,
+    eventType: event.type ?? null,
+    templateCode: plan.templateCode,
+    category: plan.category,
+    userId,
+    data: event.data,
+    options: event.options,
+    channels: plan.channels,
+    fallbacks: plan.fallbacks,
+    deliveryDeadlineMs: plan.deliveryDeadlineMs,
+  };
+}
+
+/** The follow-up the event schedules, one per recipient, started one after the other. */
+async function startFollowUps(plan: EventPlan, eventType: string): Promise<EventResult['followUps']> {
+  const followUps: EventResult['followUps'] = [];
+  if (!plan.followUp || plan.correlationKey === null) return followUps;
+  const event = plan.event;
+  const { kind, templateCode, category, channels, delayMs } = plan.followUp;
+  for (const userId of plan.recipients) {
+    const workflowId = followUpWorkflowId(kind, plan.correlationKey, userId);
+    try {
+      await startNotification(
+        workflowId,
+        {
+          ...requestOf(plan, userId),
+          eventId: `${event.id}.${kind}`,
+          templateCode,
+          category,
+          channels,
+          options: { ...event.options, delayMs, sendAt: null },
+        },
+        { ...plan, templateCode, channels },
+        eventType,
+        event.id,
+      );
+      followUps.push({ userId, workflowId });
+    } catch (err) {
+      // One follow-up per order and recipient: a second PAYMENT_FAILED keeps the first reminder.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+  return followUps;
 }
 
 function startNotification(

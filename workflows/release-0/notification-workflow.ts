@@ -13,7 +13,7 @@ import type {
   NotificationState,
   NotificationStatus,
 } from '../../src/domain/notification-status';
-import type { NotificationRequest } from '../../src/domain/notification-request';
+import type { NotificationRequest, PreparedNotification } from '../../src/domain/notification-request';
 import { cancelSignal, channelOutcomeSignal, rescheduleSignal, statusQuery } from '../definitions';
 
 const { findQuietHoursEnd, prepareNotification, enqueueSendJobs, recordNotificationState } =
@@ -30,110 +30,204 @@ type WaitResult = 'elapsed' | 'cancelled' | 'rescheduled';
 /**
  * One notification to one recipient: waits (delay, sendAt, quiet hours), prepares, hands one job per
  * channel to BullMQ and waits for each channel's outcome, re-handing off or falling back.
+ * Release 0 only (docs/release-0.md): its histories must keep replaying, so the commands it issues
+ * (activities, timers) and their order stay as they are.
  */
 export async function notificationWorkflow(request: NotificationRequest): Promise<NotificationStatus> {
-  const workflowId = workflowInfo().workflowId;
-  const status: NotificationStatus = { state: 'scheduled', channels: {} };
-  const outcomes = new Map<Channel, ChannelOutcome>();
-  let cancelReason: string | undefined;
-  let cancelled = false;
-  let rescheduleCount = 0;
-  let sendAtMs = initialSendAt(request);
+  return new NotificationRun(request).run();
+}
 
-  const waiting = () => status.state === 'scheduled' || status.state === 'waiting_quiet_hours';
-  setHandler(statusQuery, () => status);
-  setHandler(cancelSignal, (input) => {
-    if (!waiting()) return; // Once sending, jobs are with the providers: nothing left to cancel.
-    cancelled = true;
-    cancelReason = input?.reason;
-  });
-  setHandler(rescheduleSignal, (input) => {
-    const at = Date.parse(input?.sendAt ?? '');
-    if (!waiting() || Number.isNaN(at)) {
-      log.warn('reschedule ignored', { sendAt: input?.sendAt, state: status.state });
-      return;
+/** One execution's state, its signal and query handlers, and its three phases. */
+class NotificationRun {
+  private readonly workflowId = workflowInfo().workflowId;
+  readonly status: NotificationStatus = { state: 'scheduled', channels: {} };
+  /** The latest outcome signalled per channel, not yet taken into account. */
+  readonly outcomes = new Map<Channel, ChannelOutcome>();
+  private cancelReason: string | undefined;
+  private cancelled = false;
+  private rescheduleCount = 0;
+  private sendAtMs: number;
+
+  constructor(readonly request: NotificationRequest) {
+    this.sendAtMs = initialSendAt(request);
+    this.listen();
+  }
+
+  async run(): Promise<NotificationStatus> {
+    if ((await this.schedule()) === 'cancelled') {
+      const reason = this.cancelReason;
+      return this.finish('cancelled', undefined, reason ? `cancelled: ${reason}` : 'cancelled');
     }
-    sendAtMs = at;
-    rescheduleCount++;
-  });
-  setHandler(channelOutcomeSignal, (outcome) => {
-    if (outcome && status.channels[outcome.channel]) outcomes.set(outcome.channel, outcome);
-  });
+    this.status.state = 'sending';
+    let prepared: PreparedNotification;
+    try {
+      prepared = await prepareNotification({ ...this.request, workflowId: this.workflowId });
+    } catch (err) {
+      return this.finish('failed', undefined, failureMessage(err));
+    }
+    const toSend = this.planChannels(prepared);
+    if (toSend.length === 0) return this.finish('suppressed', prepared.notificationId);
+    const delivery = new ChannelDelivery(this, prepared);
+    await delivery.deliver(toSend);
+    return this.finish(delivery.finalState(), prepared.notificationId);
+  }
+
+  private waiting(): boolean {
+    return this.status.state === 'scheduled' || this.status.state === 'waiting_quiet_hours';
+  }
+
+  private listen(): void {
+    setHandler(statusQuery, () => this.status);
+    setHandler(cancelSignal, (input) => {
+      if (!this.waiting()) return; // Once sending, jobs are with the providers: nothing left to cancel.
+      this.cancelled = true;
+      this.cancelReason = input?.reason;
+    });
+    setHandler(rescheduleSignal, (input) => {
+      const at = Date.parse(input?.sendAt ?? '');
+      if (!this.waiting() || Number.isNaN(at)) {
+        log.warn('reschedule ignored', { sendAt: input?.sendAt, state: this.status.state });
+        return;
+      }
+      this.sendAtMs = at;
+      this.rescheduleCount++;
+    });
+    setHandler(channelOutcomeSignal, (outcome) => {
+      if (outcome && this.status.channels[outcome.channel]) this.outcomes.set(outcome.channel, outcome);
+    });
+  }
+
+  /** 1. Schedule: delay / sendAt, then quiet hours (re-checked after every wait and reschedule). */
+  private async schedule(): Promise<'due' | 'cancelled'> {
+    for (;;) {
+      const result = await this.waitForSendAt();
+      if (result === 'cancelled') return 'cancelled';
+      if (result === 'rescheduled') {
+        this.status.state = 'scheduled'; // the new time is the caller's; quiet hours are checked again when it comes
+        continue;
+      }
+      if (this.request.options.priority === 'urgent') return 'due';
+      const quietEnd = await findQuietHoursEnd({
+        userId: this.request.userId,
+        at: new Date(Date.now()).toISOString(),
+      });
+      if (!quietEnd) return 'due';
+      this.status.state = 'waiting_quiet_hours';
+      this.sendAtMs = Date.parse(quietEnd);
+    }
+  }
 
   /** Sleeps until sendAtMs unless cancelled or rescheduled first. */
-  async function waitForSendAt(): Promise<WaitResult> {
-    const seen = rescheduleCount;
-    status.sendAt = new Date(sendAtMs).toISOString();
-    const remaining = sendAtMs - Date.now();
-    if (remaining > 0) await condition(() => cancelled || rescheduleCount !== seen, remaining);
-    if (cancelled) return 'cancelled';
-    return rescheduleCount !== seen ? 'rescheduled' : 'elapsed';
+  private async waitForSendAt(): Promise<WaitResult> {
+    const seen = this.rescheduleCount;
+    this.status.sendAt = new Date(this.sendAtMs).toISOString();
+    const remaining = this.sendAtMs - Date.now();
+    if (remaining > 0) await condition(() => this.cancelled || this.rescheduleCount !== seen, remaining);
+    if (this.cancelled) return 'cancelled';
+    return this.rescheduleCount !== seen ? 'rescheduled' : 'elapsed';
   }
 
-  // 1. Schedule: delay / sendAt, then quiet hours (re-checked after every wait and reschedule).
-  for (;;) {
-    const result = await waitForSendAt();
-    if (result === 'cancelled')
-      return finish('cancelled', undefined, cancelReason ? `cancelled: ${cancelReason}` : 'cancelled');
-    if (result === 'rescheduled') {
-      status.state = 'scheduled'; // the new time is the caller's; quiet hours are checked again when it comes
-      continue;
+  /** 2. Prepared: each channel pending or suppressed; returns the channels to send. */
+  private planChannels(prepared: PreparedNotification): Channel[] {
+    this.status.notificationId = prepared.notificationId;
+    for (const d of prepared.decisions) {
+      this.status.channels[d.channel] = d.send
+        ? { state: 'pending', attempts: 0 }
+        : { state: 'suppressed', attempts: 0, reason: d.reason };
     }
-    if (request.options.priority === 'urgent') break;
-    const quietEnd = await findQuietHoursEnd({
-      userId: request.userId,
-      at: new Date(Date.now()).toISOString(),
+    return prepared.decisions.filter((d) => d.send).map((d) => d.channel);
+  }
+
+  async finish(
+    state: NotificationState,
+    notificationId?: string,
+    error?: string,
+  ): Promise<NotificationStatus> {
+    this.status.state = state;
+    if (error) this.status.error = error;
+    if (notificationId) await recordNotificationState({ notificationId, state, error });
+    return this.status;
+  }
+}
+
+/**
+ * 3. Hand off and wait for outcomes. Each channel has its own deadline: a job that vanished (Redis
+ * emptied, outcome lost) is handed off again; the job id and the send record keep that safe.
+ */
+class ChannelDelivery {
+  private readonly fellBackTo = new Map<Channel, Channel>();
+  private readonly deadlineOf = new Map<Channel, number>();
+  private readonly handOffsOf = new Map<Channel, number>();
+  private readonly open = new Set<Channel>();
+
+  constructor(
+    private readonly run: NotificationRun,
+    private readonly prepared: PreparedNotification,
+  ) {}
+
+  async deliver(toSend: Channel[]): Promise<void> {
+    const { outcomes } = this.run;
+    await this.handOff(toSend);
+    while (this.open.size > 0) {
+      const nextDeadline = Math.min(...[...this.open].map((c) => this.deadlineOf.get(c)!));
+      await condition(
+        () => [...this.open].some((c) => outcomes.has(c)),
+        Math.max(nextDeadline - Date.now(), 1),
+      );
+      const again: Channel[] = [];
+      for (const channel of [...this.open]) {
+        const next = this.step(channel, again);
+        if (next) again.push(next);
+      }
+      if (again.length > 0) await this.handOff(again);
+    }
+  }
+
+  /** One open channel after a wake-up: settled by its outcome, failed, or due for another hand-off. */
+  private step(channel: Channel, again: Channel[]): Channel | undefined {
+    const outcome = this.run.outcomes.get(channel);
+    if (outcome) return this.settle(channel, outcome);
+    if (Date.now() < this.deadlineOf.get(channel)!) return undefined;
+    if (this.handOffsOf.get(channel)! >= MAX_HAND_OFFS) {
+      const attempts = this.run.status.channels[channel]!.attempts;
+      return this.settle(channel, {
+        channel,
+        state: 'failed',
+        attempts,
+        error: `no outcome from the delivery workers after ${MAX_HAND_OFFS} hand-offs`,
+      });
+    }
+    log.warn('no channel outcome before the deadline; handing off again', {
+      channel,
+      handOffs: this.handOffsOf.get(channel),
     });
-    if (!quietEnd) break;
-    status.state = 'waiting_quiet_hours';
-    sendAtMs = Date.parse(quietEnd);
+    again.push(channel);
+    return undefined;
   }
 
-  // 2. Prepare: preferences, rendering, the stored notification.
-  status.state = 'sending';
-  let prepared;
-  try {
-    prepared = await prepareNotification({ ...request, workflowId });
-  } catch (err) {
-    const message =
-      err instanceof Error && err.cause instanceof ApplicationFailure ? err.cause.message : String(err);
-    return finish('failed', undefined, message);
-  }
-  status.notificationId = prepared.notificationId;
-  for (const d of prepared.decisions) {
-    status.channels[d.channel] = d.send
-      ? { state: 'pending', attempts: 0 }
-      : { state: 'suppressed', attempts: 0, reason: d.reason };
-  }
-  const toSend = prepared.decisions.filter((d) => d.send).map((d) => d.channel);
-  if (toSend.length === 0) return finish('suppressed', prepared.notificationId);
-
-  // 3. Hand off and wait for outcomes. Each channel has its own deadline: a job that vanished (Redis
-  // emptied, outcome lost) is handed off again; the job id and the send record keep that safe.
-  const fellBackTo = new Map<Channel, Channel>();
-  const deadlineOf = new Map<Channel, number>();
-  const handOffsOf = new Map<Channel, number>();
-  const open = new Set<Channel>();
-  const handOff = async (channels: Channel[]) => {
+  private async handOff(channels: Channel[]): Promise<void> {
+    const { request, status, outcomes } = this.run;
     // Forget older outcomes first: the new one may arrive while the enqueue activity still runs.
     for (const c of channels) outcomes.delete(c);
     await enqueueSendJobs({
-      notificationId: prepared.notificationId,
-      workflowId,
+      notificationId: this.prepared.notificationId,
+      workflowId: workflowInfo().workflowId,
       userId: request.userId,
       channels,
       priority: request.options.priority,
     });
     for (const c of channels) {
-      open.add(c);
-      deadlineOf.set(c, Date.now() + request.deliveryDeadlineMs);
-      handOffsOf.set(c, (handOffsOf.get(c) ?? 0) + 1);
+      this.open.add(c);
+      this.deadlineOf.set(c, Date.now() + request.deliveryDeadlineMs);
+      this.handOffsOf.set(c, (this.handOffsOf.get(c) ?? 0) + 1);
       status.channels[c] = { ...status.channels[c]!, state: 'queued' };
     }
-  };
+  }
+
   /** Records a channel's final outcome; returns the fallback channel to try, if any. */
-  const settle = (channel: Channel, outcome: ChannelOutcome): Channel | undefined => {
-    open.delete(channel);
+  private settle(channel: Channel, outcome: ChannelOutcome): Channel | undefined {
+    const { status } = this.run;
+    this.open.delete(channel);
     const reason = status.channels[channel]?.reason;
     status.channels[channel] = {
       state: outcome.state,
@@ -143,69 +237,31 @@ export async function notificationWorkflow(request: NotificationRequest): Promis
       ...(reason ? { reason } : {}),
     };
     // Only fallbacks the recipient can take (preferences, address); older preparations carry none and use the plan's.
-    const fallback = (prepared.fallbacks ?? request.fallbacks)[channel];
+    const fallback = (this.prepared.fallbacks ?? this.run.request.fallbacks)[channel];
     if (outcome.state !== 'failed' || !fallback || status.channels[fallback]) return undefined;
-    fellBackTo.set(channel, fallback);
+    this.fellBackTo.set(channel, fallback);
     status.channels[channel].reason = `fell back to ${fallback}`;
     status.channels[fallback] = { state: 'pending', attempts: 0, reason: `fallback for ${channel}` };
     return fallback;
-  };
-
-  await handOff(toSend);
-  while (open.size > 0) {
-    const nextDeadline = Math.min(...[...open].map((c) => deadlineOf.get(c)!));
-    await condition(() => [...open].some((c) => outcomes.has(c)), Math.max(nextDeadline - Date.now(), 1));
-    const again: Channel[] = [];
-    for (const channel of [...open]) {
-      const outcome = outcomes.get(channel);
-      let next: Channel | undefined;
-      if (outcome) {
-        next = settle(channel, outcome);
-      } else if (Date.now() >= deadlineOf.get(channel)!) {
-        if (handOffsOf.get(channel)! >= MAX_HAND_OFFS) {
-          const attempts = status.channels[channel]!.attempts;
-          next = settle(channel, {
-            channel,
-            state: 'failed',
-            attempts,
-            error: `no outcome from the delivery workers after ${MAX_HAND_OFFS} hand-offs`,
-          });
-        } else {
-          log.warn('no channel outcome before the deadline; handing off again', {
-            channel,
-            handOffs: handOffsOf.get(channel),
-          });
-          again.push(channel);
-        }
-      }
-      if (next) again.push(next);
-    }
-    if (again.length > 0) await handOff(again);
   }
 
-  const states = Object.values(status.channels).map((c) => c.state);
-  const delivered = states.filter((s) => s === 'delivered').length;
-  // A failed channel whose fallback delivered is covered: the recipient got the message (push failed -> sms delivered).
-  const covered = (channel: Channel) =>
-    status.channels[fellBackTo.get(channel) ?? channel]?.state === 'delivered';
-  const failed = (Object.keys(status.channels) as Channel[]).filter(
-    (c) => status.channels[c]!.state === 'failed' && !covered(c),
-  ).length;
-  return finish(
-    delivered === 0 ? 'failed' : failed === 0 ? 'delivered' : 'partially_delivered',
-    prepared.notificationId,
-  );
-
-  async function finish(
-    state: NotificationState,
-    notificationId?: string,
-    error?: string,
-  ): Promise<NotificationStatus> {
-    status.state = state;
-    if (error) status.error = error;
-    if (notificationId) await recordNotificationState({ notificationId, state, error });
-    return status;
+  /** delivered, partially_delivered or failed; a failed channel whose fallback delivered is covered. */
+  finalState(): NotificationState {
+    const { status } = this.run;
+    const states = Object.values(status.channels).map((c) => c.state);
+    const delivered = states.filter((s) => s === 'delivered').length;
+    // The recipient got the message (push failed -> sms delivered).
+    const covered = (channel: Channel) =>
+      status.channels[this.fellBackTo.get(channel) ?? channel]?.state === 'delivered';
+    const failed = (Object.keys(status.channels) as Channel[]).filter(
+      (c) => status.channels[c]!.state === 'failed' && !covered(c),
+    ).length;
+    return delivered === 0 ? 'failed' : failed === 0 ? 'delivered' : 'partially_delivered';
   }
+}
+
+function failureMessage(err: unknown): string {
+  return err instanceof Error && err.cause instanceof ApplicationFailure ? err.cause.message : String(err);
 }
 
 function initialSendAt(request: NotificationRequest): number {
