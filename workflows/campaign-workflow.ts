@@ -8,6 +8,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SearchAttributePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type {
   CampaignPlan,
@@ -53,21 +54,214 @@ const SETTLE_WAITS_MS = [1000, 2000, 5000];
 export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<CampaignProgress> {
   const release0 = release0Campaign(input);
   if (release0) return release0;
-  const { campaignId } = input;
-  const eventId = campaignEventId(campaignId);
-  const pageSize = bounded(input.pageSize, DEFAULT_CAMPAIGN_PAGE_SIZE, 1000);
-  const pagesPerRun = bounded(input.pagesPerRun, DEFAULT_CAMPAIGN_PAGES_PER_RUN, 1000);
-  const searchAttributes = [
-    { key: NotificationEventId, value: eventId },
-    { key: NotificationEventType, value: CAMPAIGN_EVENT_TYPE },
-  ];
+  const run = new CampaignRun(input);
   // A client that is not ours (e.g. the temporal CLI) may start us without search attributes.
   if (!workflowInfo().typedSearchAttributes.get(NotificationEventId))
-    upsertSearchAttributes(searchAttributes);
+    upsertSearchAttributes(run.searchAttributes);
+  run.registerHandlers();
+  return run.run();
+}
 
-  const resume = input.resume;
-  const progress: CampaignProgress = {
-    campaignId,
+/** A phase's outcome: the campaign's final progress when the campaign ended there, null to go on. */
+type Ended = CampaignProgress | null;
+
+/** One run of a campaign workflow: its progress, what its signals asked for, and its phases in order. */
+class CampaignRun {
+  private readonly campaignId: string;
+  private readonly pageSize: number;
+  private readonly pagesPerRun: number;
+  readonly searchAttributes: SearchAttributePair[];
+  private readonly progress: CampaignProgress;
+  /** Known from the start when this run continues an earlier one; else from openCampaign. */
+  private plan!: CampaignPlan;
+  private fannedOut: boolean;
+  private cancelled = false;
+  /** A reschedule signal counts up and leaves its time here; the wait for the start picks it up. */
+  private reschedules = 0;
+  private rescheduledAtMs = 0;
+
+  constructor(private readonly input: CampaignWorkflowInput) {
+    this.campaignId = input.campaignId;
+    this.pageSize = bounded(input.pageSize, DEFAULT_CAMPAIGN_PAGE_SIZE, 1000);
+    this.pagesPerRun = bounded(input.pagesPerRun, DEFAULT_CAMPAIGN_PAGES_PER_RUN, 1000);
+    this.searchAttributes = [
+      { key: NotificationEventId, value: campaignEventId(input.campaignId) },
+      { key: NotificationEventType, value: CAMPAIGN_EVENT_TYPE },
+    ];
+    this.progress = initialProgress(input);
+    if (input.resume) this.plan = input.resume.plan;
+    this.fannedOut = input.resume?.fannedOut ?? false;
+  }
+
+  registerHandlers(): void {
+    const { progress } = this;
+    setHandler(campaignProgressQuery, () => progress);
+    setHandler(cancelSignal, (signal) => {
+      if (progress.state === 'completed' || progress.state === 'cancelled') return;
+      this.cancelled = true;
+      if (signal?.reason) progress.cancelReason = signal.reason;
+    });
+    setHandler(rescheduleSignal, (signal) => {
+      const at = Date.parse(signal?.sendAt ?? '');
+      if (progress.state !== 'scheduled' || Number.isNaN(at))
+        return log.warn('reschedule ignored', { sendAt: signal?.sendAt, state: progress.state });
+      this.rescheduledAtMs = at;
+      this.reschedules++;
+    });
+  }
+
+  /** The phases in order; a run that continues an earlier one resumes after the start. */
+  async run(): Promise<CampaignProgress> {
+    const ended =
+      (this.input.resume ? null : await this.open()) ??
+      (await this.fanOut()) ??
+      (await this.sendParked()) ??
+      (patched(PATCHES.campaignSettles) ? await this.settle() : null);
+    return ended ?? this.finish('completed');
+  }
+
+  /** Stores the campaign and waits for its start; a campaign that already ended (a second run of its id) sends nothing again. */
+  private async open(): Promise<Ended> {
+    const { campaignId, progress } = this;
+    this.plan = await openCampaign({ campaignId, campaign: this.input.campaign });
+    progress.scheduledAt = this.plan.scheduledAt;
+    if (this.plan.state === 'completed' || this.plan.state === 'cancelled') {
+      progress.state = this.plan.state;
+      return progress;
+    }
+    const ended = await this.awaitStart(Date.parse(this.plan.scheduledAt));
+    if (ended) return ended;
+    progress.state = 'running';
+    await recordCampaignProgress({ campaignId, state: 'running' });
+    return null;
+  }
+
+  /** 1. Wait until the scheduled time; a reschedule moves it (and the row), a cancel ends the campaign. */
+  private async awaitStart(startAtMs: number): Promise<Ended> {
+    let seen = 0;
+    for (;;) {
+      if (this.reschedules !== seen) {
+        seen = this.reschedules;
+        startAtMs = this.rescheduledAtMs;
+        this.progress.scheduledAt = new Date(startAtMs).toISOString();
+        await recordCampaignProgress({ campaignId: this.campaignId, scheduledAt: this.progress.scheduledAt });
+        continue;
+      }
+      if (this.cancelled) return this.finish('cancelled');
+      const remaining = startAtMs - Date.now();
+      if (remaining <= 0) return null;
+      await condition(() => this.cancelled || this.reschedules !== seen, remaining);
+    }
+  }
+
+  /** 2. Fan out: one bulk activity per page of the segment, in recipient id order. */
+  private async fanOut(): Promise<Ended> {
+    const { progress } = this;
+    for (let pages = 0; !this.fannedOut; pages++) {
+      if (this.cancelled) return this.finish('cancelled');
+      if (this.historyFull(pages, this.pagesPerRun)) await this.continueAsNew();
+      const page = await fanOutCampaignPage({
+        plan: this.plan,
+        afterUserId: progress.afterUserId,
+        pageSize: this.pageSize,
+      });
+      progress.targeted += page.targeted;
+      progress.started += page.started;
+      progress.afterUserId = page.afterUserId;
+      this.addWakeTimes(page.wakeTimes);
+      this.fannedOut = page.done;
+      if (!this.fannedOut && pages % 10 === 9) await this.recordCounts();
+    }
+    return null;
+  }
+
+  /** 3. Recipients parked for quiet hours: one timer per distinct wake-up time. */
+  private async sendParked(): Promise<Ended> {
+    const { progress } = this;
+    for (let rounds = 0; (progress.wakeTimes ?? []).length > 0; rounds++) {
+      if (this.cancelled) return this.finish('cancelled');
+      if (this.historyFull(rounds, this.pagesPerRun)) await this.continueAsNew();
+      const next = progress.wakeTimes![0];
+      if (next > Date.now()) {
+        await this.recordCounts();
+        await condition(() => this.cancelled, next - Date.now());
+        if (this.cancelled) return this.finish('cancelled');
+      }
+      progress.wakeTimes = splitDue(progress.wakeTimes!, Date.now()).rest;
+      const due = await dispatchCampaignDue({ plan: this.plan });
+      this.addWakeTimes(due.wakeTimes);
+    }
+    return null;
+  }
+
+  /**
+   * 4. Every notification final (I1): channels past their deadline are reconciled, what our
+   * infrastructure lost is handed off again, until none is open; a timer between rounds (I2).
+   */
+  private async settle(): Promise<Ended> {
+    for (let rounds = 0; ; rounds++) {
+      if (this.cancelled) return this.finish('cancelled');
+      if (this.historyFull(rounds, SETTLE_ROUNDS_PER_RUN)) await this.continueAsNew();
+      const settled = await settleCampaign({ plan: this.plan, nowMs: Date.now() });
+      if (settled.open === 0) return null;
+      const deadline = settled.nextDeadlineMs ?? Date.now() + this.plan.deliveryDeadlineMs;
+      await condition(() => this.cancelled, settleWaitMs(rounds, deadline));
+    }
+  }
+
+  private async finish(state: CampaignState): Promise<CampaignProgress> {
+    this.progress.state = state;
+    await recordCampaignProgress({
+      campaignId: this.campaignId,
+      state,
+      targeted: this.progress.targeted,
+      started: this.progress.started,
+    });
+    return this.progress;
+  }
+
+  private recordCounts(): Promise<void> {
+    const { targeted, started } = this.progress;
+    return recordCampaignProgress({ campaignId: this.campaignId, targeted, started });
+  }
+
+  private addWakeTimes(times: number[]): void {
+    for (const at of times) this.progress.wakeTimes = addWakeTime(this.progress.wakeTimes ?? [], at);
+  }
+
+  /** This run has done its share of rounds, or Temporal suggests a fresh history. */
+  private historyFull(rounds: number, roundsPerRun: number): boolean {
+    return rounds >= roundsPerRun || workflowInfo().continueAsNewSuggested;
+  }
+
+  /** Continues as new with the cursor, the counts and the wake-up times of this run. */
+  private continueAsNew(): Promise<never> {
+    const { progress } = this;
+    return makeContinueAsNewFunc<typeof campaignWorkflow>({
+      typedSearchAttributes: this.searchAttributes,
+      memo: workflowInfo().memo,
+    })({
+      campaignId: this.campaignId,
+      pageSize: this.pageSize,
+      pagesPerRun: this.pagesPerRun,
+      resume: {
+        plan: this.plan,
+        afterUserId: progress.afterUserId,
+        targeted: progress.targeted,
+        started: progress.started,
+        runs: progress.runs,
+        wakeTimes: progress.wakeTimes,
+        fannedOut: this.fannedOut,
+      },
+    });
+  }
+}
+
+/** A new campaign starts `scheduled`; a run that continues an earlier one carries on from its counts. */
+function initialProgress(input: CampaignWorkflowInput): CampaignProgress {
+  const { resume } = input;
+  return {
+    campaignId: input.campaignId,
     state: resume ? 'running' : 'scheduled',
     scheduledAt: resume?.plan.scheduledAt ?? input.campaign?.scheduledAt ?? '',
     targeted: resume?.targeted ?? 0,
@@ -76,133 +270,15 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     runs: (resume?.runs ?? 0) + 1,
     wakeTimes: resume?.wakeTimes ?? [],
   };
-  let fannedOut = resume?.fannedOut ?? false;
-  let cancelled = false;
-  let reschedules = 0;
-  let rescheduledAtMs = 0;
-  setHandler(campaignProgressQuery, () => progress);
-  setHandler(cancelSignal, (signal) => {
-    if (progress.state === 'completed' || progress.state === 'cancelled') return;
-    cancelled = true;
-    if (signal?.reason) progress.cancelReason = signal.reason;
-  });
-  setHandler(rescheduleSignal, (signal) => {
-    const at = Date.parse(signal?.sendAt ?? '');
-    if (progress.state !== 'scheduled' || Number.isNaN(at))
-      return log.warn('reschedule ignored', { sendAt: signal?.sendAt, state: progress.state });
-    rescheduledAtMs = at;
-    reschedules++;
-  });
-  const finish = async (state: CampaignState): Promise<CampaignProgress> => {
-    progress.state = state;
-    await recordCampaignProgress({
-      campaignId,
-      state,
-      targeted: progress.targeted,
-      started: progress.started,
-    });
-    return progress;
-  };
+}
 
-  let plan: CampaignPlan;
-  if (resume) {
-    plan = resume.plan;
-  } else {
-    plan = await openCampaign({ campaignId, campaign: input.campaign });
-    progress.scheduledAt = plan.scheduledAt;
-    // A campaign that already ended (a second run of its id) sends nothing again.
-    if (plan.state === 'completed' || plan.state === 'cancelled') {
-      progress.state = plan.state;
-      return progress;
-    }
-    // 1. Wait until the scheduled time; a reschedule moves it (and the row), a cancel ends the campaign.
-    let seen = 0;
-    let startAtMs = Date.parse(plan.scheduledAt);
-    for (;;) {
-      if (reschedules !== seen) {
-        seen = reschedules;
-        startAtMs = rescheduledAtMs;
-        progress.scheduledAt = new Date(startAtMs).toISOString();
-        await recordCampaignProgress({ campaignId, scheduledAt: progress.scheduledAt });
-        continue;
-      }
-      if (cancelled) return finish('cancelled');
-      const remaining = startAtMs - Date.now();
-      if (remaining <= 0) break;
-      await condition(() => cancelled || reschedules !== seen, remaining);
-    }
-    progress.state = 'running';
-    await recordCampaignProgress({ campaignId, state: 'running' });
-  }
-
-  const continueAsNew = () =>
-    makeContinueAsNewFunc<typeof campaignWorkflow>({
-      typedSearchAttributes: searchAttributes,
-      memo: workflowInfo().memo,
-    })({
-      campaignId,
-      pageSize,
-      pagesPerRun,
-      resume: {
-        plan,
-        afterUserId: progress.afterUserId,
-        targeted: progress.targeted,
-        started: progress.started,
-        runs: progress.runs,
-        wakeTimes: progress.wakeTimes,
-        fannedOut,
-      },
-    });
-
-  // 2. Fan out: one bulk activity per page of the segment, in recipient id order.
-  for (let pages = 0; !fannedOut; pages++) {
-    if (cancelled) return finish('cancelled');
-    if (pages >= pagesPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew();
-    const page = await fanOutCampaignPage({ plan, afterUserId: progress.afterUserId, pageSize });
-    progress.targeted += page.targeted;
-    progress.started += page.started;
-    progress.afterUserId = page.afterUserId;
-    for (const at of page.wakeTimes) progress.wakeTimes = addWakeTime(progress.wakeTimes ?? [], at);
-    fannedOut = page.done;
-    if (!fannedOut && pages % 10 === 9)
-      await recordCampaignProgress({ campaignId, targeted: progress.targeted, started: progress.started });
-  }
-
-  // 3. Recipients parked for quiet hours: one timer per distinct wake-up time.
-  for (let rounds = 0; (progress.wakeTimes ?? []).length > 0; rounds++) {
-    if (cancelled) return finish('cancelled');
-    if (rounds >= pagesPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew();
-    const next = progress.wakeTimes![0];
-    if (next > Date.now()) {
-      await recordCampaignProgress({ campaignId, targeted: progress.targeted, started: progress.started });
-      await condition(() => cancelled, next - Date.now());
-      if (cancelled) return finish('cancelled');
-    }
-    progress.wakeTimes = splitDue(progress.wakeTimes!, Date.now()).rest;
-    const due = await dispatchCampaignDue({ plan });
-    for (const at of due.wakeTimes) progress.wakeTimes = addWakeTime(progress.wakeTimes, at);
-  }
-
-  // 4. Every notification final (I1): channels past their deadline are reconciled, what our infrastructure
-  // lost is handed off again, until none is open; a timer between rounds (I2).
-  if (patched(PATCHES.campaignSettles)) {
-    for (let rounds = 0; ; rounds++) {
-      if (cancelled) return finish('cancelled');
-      if (rounds >= SETTLE_ROUNDS_PER_RUN || workflowInfo().continueAsNewSuggested) await continueAsNew();
-      const settled = await settleCampaign({ plan, nowMs: Date.now() });
-      if (settled.open === 0) break;
-      // Look again soon while sends drain (after 1 s, 2 s, then every 5 s: a settle is one indexed query), at the latest at the next deadline.
-      const deadline = settled.nextDeadlineMs ?? Date.now() + plan.deliveryDeadlineMs;
-      await condition(
-        () => cancelled,
-        Math.max(
-          Math.min(deadline - Date.now(), SETTLE_WAITS_MS[Math.min(rounds, SETTLE_WAITS_MS.length - 1)]),
-          1000,
-        ),
-      );
-    }
-  }
-  return finish('completed');
+/**
+ * Between settle rounds: look again soon while sends drain (after 1 s, 2 s, then every 5 s: a settle is
+ * one indexed query), at the latest at the next deadline, and never sooner than a second.
+ */
+function settleWaitMs(rounds: number, deadlineMs: number): number {
+  const soon = SETTLE_WAITS_MS[Math.min(rounds, SETTLE_WAITS_MS.length - 1)];
+  return Math.max(Math.min(deadlineMs - Date.now(), soon), 1000);
 }
 
 function bounded(value: number | undefined, fallback: number, max: number): number {
