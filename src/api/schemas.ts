@@ -136,8 +136,6 @@ export const preferencesMatrixSchema = z.partialRecord(
   z.partialRecord(z.enum(CHANNELS), z.boolean()),
 );
 
-export const isoDate = (date: Date): string => date.toISOString();
-
 /** For routes without query parameters: an unexpected one is a 400, not silently ignored. */
 export const noQuery = z.object({}).strict();
 /** For POST routes without a body: none, or an empty JSON object. */

@@ -25,6 +25,7 @@ import {
   CAMPAIGN_EVENT_TYPE,
   campaignEventId,
   campaignWorkflowId,
+  eventTypeOf,
   eventWorkflowId,
   notificationWorkflowId,
 } from '../domain/workflow-ids';
@@ -118,23 +119,19 @@ export class NotificationClient {
     this.campaignTaskQueue = options.campaignTaskQueue ?? campaignTaskQueueFor(taskQueue);
   }
 
-  /**
-   * Validates the envelope (InvalidEventError names the field) and starts businessEventWorkflow once per event id;
-   * again only when the id's last run ended without completing (EVENT_REUSE_POLICY).
-   */
+  /** Validates the envelope (InvalidEventError names the field), then starts it (startEvent). */
   async publishEvent(input: BusinessEventInput | unknown): Promise<PublishResult> {
-    const event = parseBusinessEvent(input);
-    return this.start(event);
+    return this.startEvent(parseBusinessEvent(input));
   }
 
-  publishNotification(input: PublishNotificationInput): Promise<PublishResult> {
-    const { userId, ...rest } = input;
-    return this.publishEvent(directEvent(rest, { userId }));
+  async publishNotification(input: PublishNotificationInput): Promise<PublishResult> {
+    const { userId, ...send } = input;
+    return this.startEvent(parseDirectSend(send, { userId }));
   }
 
-  publishBatchNotification(input: PublishBatchNotificationInput): Promise<PublishResult> {
-    const { userIds, ...rest } = input;
-    return this.publishEvent(directEvent(rest, { userIds }));
+  async publishBatchNotification(input: PublishBatchNotificationInput): Promise<PublishResult> {
+    const { userIds, ...send } = input;
+    return this.startEvent(parseDirectSend(send, { userIds }));
   }
 
   /** Waits for the event's workflow to finish and returns each recipient's final state. */
@@ -214,7 +211,14 @@ export class NotificationClient {
     input: CampaignInput | unknown,
     paging: CampaignPagingOptions = {},
   ): Promise<ScheduleCampaignResult> {
-    const campaign = parseCampaign(input);
+    return this.startCampaign(parseCampaign(input), paging);
+  }
+
+  /** Starts campaignWorkflow for a campaign already validated (parseCampaign, or the API's body schema). */
+  async startCampaign(
+    campaign: CampaignDefinition,
+    paging: CampaignPagingOptions = {},
+  ): Promise<ScheduleCampaignResult> {
     const workflowId = campaignWorkflowId(campaign.id);
     try {
       await this.client.workflow.start(campaignWorkflow, {
@@ -252,9 +256,13 @@ export class NotificationClient {
     await this.client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(cancelSignal, { reason });
   }
 
-  private async start(event: BusinessEvent): Promise<PublishResult> {
+  /**
+   * Starts businessEventWorkflow for an envelope already validated (parseBusinessEvent, or the API's body
+   * schema) once per event id; again only when the id's last run ended without completing (EVENT_REUSE_POLICY).
+   */
+  async startEvent(event: BusinessEvent): Promise<PublishResult> {
     const workflowId = eventWorkflowId(event.id);
-    const eventType = event.type ?? `direct:${event.templateCode}`;
+    const eventType = eventTypeOf(event);
     try {
       await this.client.workflow.start(businessEventWorkflow, {
         taskQueue: this.taskQueue,
@@ -287,9 +295,23 @@ function eventMemo(event: BusinessEvent): Record<string, unknown> {
   };
 }
 
+/**
+ * A direct send's envelope, validated. Errors name the template variables `variablesField`: `data` as in the
+ * envelope, or what the caller called them (the API's `variables`).
+ */
+export function parseDirectSend(
+  send: Omit<PublishNotificationInput, 'userId'>,
+  recipients: { userId: string } | { userIds: string[] },
+  variablesField = 'data',
+): BusinessEvent {
+  const fieldName = (path: string) =>
+    path === 'data' || path.startsWith('data.') ? `${variablesField}${path.slice(4)}` : path;
+  return parseBusinessEvent(directEvent(send, recipients), fieldName);
+}
+
 function directEvent(
   input: Omit<PublishNotificationInput, 'userId'>,
-  recipients: { userId?: string; userIds?: string[] },
+  recipients: { userId: string } | { userIds: string[] },
 ): BusinessEventInput {
   const { delay, delayMs, ...options } = input.options ?? {};
   return {

@@ -139,12 +139,18 @@ export class InvalidEventError extends Error {
   }
 }
 
-/** Validates an envelope; throws InvalidEventError naming every offending field. */
-export function parseBusinessEvent(input: unknown): BusinessEvent {
+/**
+ * Validates an envelope; throws InvalidEventError naming every offending field, as `fieldName` calls it
+ * (a caller that built the envelope from fields of its own names them so, e.g. a direct send's `variables`).
+ */
+export function parseBusinessEvent(
+  input: unknown,
+  fieldName: (path: string) => string = (path) => path,
+): BusinessEvent {
   const result = businessEventSchema.safeParse(input);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => ({
-    field: issue.path.map(String).join('.') || '(envelope)',
+    field: fieldName(issue.path.map(String).join('.')) || '(envelope)',
     message: issue.message,
   }));
   const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');

@@ -144,7 +144,15 @@ export function parseCampaign(input: unknown, now: () => Date = () => new Date()
     const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
     throw new InvalidCampaignError(`invalid campaign: ${text}`, [...new Set(problems.map((p) => p.field))]);
   }
-  const { id, scheduledAt, ...rest } = result.data;
+  return campaignDefinition(result.data, now);
+}
+
+/** A campaign that passed campaignSchema, with the defaults that need a call applied (a new id, now). */
+export function campaignDefinition(
+  parsed: z.output<typeof campaignSchema>,
+  now: () => Date = () => new Date(),
+): CampaignDefinition {
+  const { id, scheduledAt, ...rest } = parsed;
   return {
     ...rest,
     id: id ?? randomUUID(),

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { startRedrive } from '../../client/redrive';
+import { eventTypeOf } from '../../domain/workflow-ids';
 import { countExpired, storedEventSpec } from '../../state/notification-store';
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';
@@ -41,8 +42,10 @@ export function adminRedriveRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const expired = await countExpired(request.em, eventId);
         const spec = expired > 0 ? await storedEventSpec(request.em, eventId) : null;
         if (!spec) throw new ApiError(404, `event "${eventId}" has no expired notification to redrive`);
-        const eventType =
-          typeof spec.eventType === 'string' ? spec.eventType : `direct:${String(spec.templateCode)}`;
+        const eventType = eventTypeOf({
+          type: typeof spec.eventType === 'string' ? spec.eventType : null,
+          templateCode: String(spec.templateCode),
+        });
         const { workflowId, started } = await startRedrive(
           ctx.deps.temporalClient,
           ctx.deps.config.temporal.taskQueue,

@@ -29,7 +29,8 @@ export function eventRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const result = await ctx.deps.notifications.publishEvent(request.body);
+        // The body schema is the envelope's own: the event is valid, start it without parsing again.
+        const result = await ctx.deps.notifications.startEvent(request.body);
         return reply.code(202).send(withNotificationIds(result, request.body));
       },
     );

@@ -11,7 +11,7 @@ import { notFound } from '../errors';
 import { errors, noBody, noQuery, UUID_PATTERN, uuidSchema } from '../schemas';
 
 /** Opaque to clients: base64url of [created_at, id] of the last item seen. */
-export function encodeCursor(cursor: FeedCursor): string {
+function encodeCursor(cursor: FeedCursor): string {
   return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
 }
 
@@ -44,7 +44,7 @@ const cursorSchema = z
     return cursor;
   });
 
-export const feedItemSchema = z.object({
+const feedItemSchema = z.object({
   id: z.string(),
   title: z.string().nullable(),
   body: z.string().nullable(),
@@ -80,112 +80,91 @@ export function feedItemView(item: FeedItem): z.infer<typeof feedItemSchema> {
 
 const SECURITY = [{ bearer: [] }];
 
+const feedSchema = {
+  tags: ['notification center'],
+  summary: 'My notifications, newest first',
+  description:
+    'In-app notifications delivered to the caller. Pass `nextCursor` as `cursor` for the next page; `unread=true` lists unread ones only.',
+  security: SECURITY,
+  querystring: z
+    .object({
+      cursor: cursorSchema.optional(),
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+      unread: z
+        .enum(['true', 'false'])
+        .default('false')
+        .transform((v) => v === 'true'),
+    })
+    .strict(),
+  response: {
+    200: z.object({ items: z.array(feedItemSchema), nextCursor: z.string().nullable() }),
+    ...errors(400, 401, 403, 429),
+  },
+};
+
+const unreadCountSchema = {
+  tags: ['notification center'],
+  summary: 'How many of my notifications are unread',
+  security: SECURITY,
+  querystring: noQuery,
+  response: { 200: z.object({ count: z.number().int() }), ...errors(401, 403, 429) },
+};
+
+const markReadSchema = {
+  tags: ['notification center'],
+  summary: 'Mark one of my notifications read',
+  description:
+    "Idempotent: the first read time is kept. Another user's notification answers 404, like a missing one.",
+  security: SECURITY,
+  params: z.object({ id: uuidSchema }),
+  querystring: noQuery,
+  body: noBody,
+  response: {
+    200: z.object({ id: z.string(), readAt: z.string() }),
+    ...errors(400, 401, 403, 404, 429),
+  },
+};
+
+const markAllReadSchema = {
+  tags: ['notification center'],
+  summary: 'Mark all my notifications read',
+  security: SECURITY,
+  querystring: noQuery,
+  body: noBody,
+  response: { 200: z.object({ updated: z.number().int() }), ...errors(401, 403, 429) },
+};
+
 /** Shopper-facing: the caller's own in-app notifications (the JWT subject); anything else is a 404. */
 export function notificationCenterRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
-    app.get(
-      '/api/notifications',
-      {
-        onRequest: ctx.auth.guard('user'),
-        schema: {
-          tags: ['notification center'],
-          summary: 'My notifications, newest first',
-          description:
-            'In-app notifications delivered to the caller. Pass `nextCursor` as `cursor` for the next page; `unread=true` lists unread ones only.',
-          security: SECURITY,
-          querystring: z
-            .object({
-              cursor: cursorSchema.optional(),
-              limit: z.coerce.number().int().min(1).max(100).default(20),
-              unread: z
-                .enum(['true', 'false'])
-                .default('false')
-                .transform((v) => v === 'true'),
-            })
-            .strict(),
-          response: {
-            200: z.object({ items: z.array(feedItemSchema), nextCursor: z.string().nullable() }),
-            ...errors(400, 401, 403, 429),
-          },
-        },
-      },
-      async (request) => {
-        const { cursor, limit, unread } = request.query;
-        const page = await new NotificationRepository(request.em).feed(userIdOf(request), {
-          limit,
-          unreadOnly: unread,
-          after: cursor,
-        });
-        return {
-          items: page.items.map(feedItemView),
-          nextCursor: page.next ? encodeCursor(page.next) : null,
-        };
-      },
-    );
+    const onRequest = ctx.auth.guard('user');
 
-    app.get(
-      '/api/notifications/unread-count',
-      {
-        onRequest: ctx.auth.guard('user'),
-        schema: {
-          tags: ['notification center'],
-          summary: 'How many of my notifications are unread',
-          security: SECURITY,
-          querystring: noQuery,
-          response: { 200: z.object({ count: z.number().int() }), ...errors(401, 403, 429) },
-        },
-      },
-      async (request) => ({
-        count: await new NotificationRepository(request.em).unreadCount(userIdOf(request)),
-      }),
-    );
+    app.get('/api/notifications', { onRequest, schema: feedSchema }, async (request) => {
+      const { cursor, limit, unread } = request.query;
+      const page = await new NotificationRepository(request.em).feed(userIdOf(request), {
+        limit,
+        unreadOnly: unread,
+        after: cursor,
+      });
+      return {
+        items: page.items.map(feedItemView),
+        nextCursor: page.next ? encodeCursor(page.next) : null,
+      };
+    });
 
-    app.post(
-      '/api/notifications/:id/read',
-      {
-        onRequest: ctx.auth.guard('user'),
-        schema: {
-          tags: ['notification center'],
-          summary: 'Mark one of my notifications read',
-          description:
-            "Idempotent: the first read time is kept. Another user's notification answers 404, like a missing one.",
-          security: SECURITY,
-          params: z.object({ id: uuidSchema }),
-          querystring: noQuery,
-          body: noBody,
-          response: {
-            200: z.object({ id: z.string(), readAt: z.string() }),
-            ...errors(400, 401, 403, 404, 429),
-          },
-        },
-      },
-      async (request) => {
-        const readAt = await new NotificationRepository(request.em).markRead(
-          userIdOf(request),
-          request.params.id.toLowerCase(),
-          ctx.now(),
-        );
-        if (!readAt) throw notFound();
-        return { id: request.params.id.toLowerCase(), readAt: readAt.toISOString() };
-      },
-    );
+    app.get('/api/notifications/unread-count', { onRequest, schema: unreadCountSchema }, async (request) => ({
+      count: await new NotificationRepository(request.em).unreadCount(userIdOf(request)),
+    }));
 
-    app.post(
-      '/api/notifications/read-all',
-      {
-        onRequest: ctx.auth.guard('user'),
-        schema: {
-          tags: ['notification center'],
-          summary: 'Mark all my notifications read',
-          security: SECURITY,
-          querystring: noQuery,
-          body: noBody,
-          response: { 200: z.object({ updated: z.number().int() }), ...errors(401, 403, 429) },
-        },
-      },
-      async (request) => ({
-        updated: await new NotificationRepository(request.em).markAllRead(userIdOf(request), ctx.now()),
-      }),
-    );
+    app.post('/api/notifications/:id/read', { onRequest, schema: markReadSchema }, async (request) => {
+      const id = request.params.id.toLowerCase();
+      const readAt = await new NotificationRepository(request.em).markRead(userIdOf(request), id, ctx.now());
+      if (!readAt) throw notFound();
+      return { id, readAt: readAt.toISOString() };
+    });
+
+    app.post('/api/notifications/read-all', { onRequest, schema: markAllReadSchema }, async (request) => ({
+      updated: await new NotificationRepository(request.em).markAllRead(userIdOf(request), ctx.now()),
+    }));
   };
 }

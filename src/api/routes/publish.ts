@@ -1,5 +1,7 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { InvalidEventError } from '../../domain/business-event';
+import type { z } from 'zod';
+import { parseDirectSend, type PublishResult } from '../../client/notification-client';
 import type { ApiContext } from '../context';
 import { BACKPRESSURE_NOTE, redisBackpressureGuard } from '../redis-backpressure';
 import { assertTemplateVariables } from '../template-variables-check';
@@ -18,75 +20,64 @@ sendAt, channels. \`id\` is an optional idempotency key (default: a new one per 
 against the event's data definition for the templates of events (400 naming the field), else against the variables the
 stored template uses outside \`{{#if}}\`.`;
 
+/** A direct send's fields besides its recipients. */
+type DirectSend = Omit<z.output<typeof publishNotificationSchema>, 'userId'>;
+
 /** The original plan's publishNotification / publishBatchNotification, as direct sends by template code. */
 export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
-  const backpressure = redisBackpressureGuard(ctx);
   return async (app) => {
     app.post(
       '/api/notifications',
-      {
-        onRequest: ctx.auth.guard('service', 'sends'),
-        // Before the body is even validated: nothing is accepted while Redis is nearly full (docs/contracts.md, "BullMQ").
-        preValidation: backpressure,
-        schema: {
-          tags: ['events'],
-          summary: 'Send one notification by template (publishNotification)',
-          description: `${OPTIONS_NOTE}\n\n${BACKPRESSURE_NOTE}`,
-          security: [{ apiKey: [] }],
-          querystring: noQuery,
-          body: publishNotificationSchema,
-          response: { 202: publishResultSchema, ...errors(400, 401, 403, 413, 429) },
-        },
-      },
+      routeOptions(ctx, 'Send one notification by template (publishNotification)', publishNotificationSchema),
       async (request, reply) => {
-        const { templateCode, variables, options } = request.body;
-        await assertTemplateVariables(request.em, templateCode, variables, options);
-        const result = await renameEnvelopeFields(() =>
-          ctx.deps.notifications.publishNotification(request.body),
-        );
-        return reply.code(202).send(withNotificationIds(result, { userId: request.body.userId }));
+        const { userId, ...send } = request.body;
+        const result = await sendDirect(ctx, request.em, send, { userId });
+        return reply.code(202).send(withNotificationIds(result, { userId }));
       },
     );
-
     app.post(
       '/api/notifications/batch',
-      {
-        onRequest: ctx.auth.guard('service', 'sends'),
-        // Before the body is even validated: nothing is accepted while Redis is nearly full (docs/contracts.md, "BullMQ").
-        preValidation: backpressure,
-        schema: {
-          tags: ['events'],
-          summary: 'Send one notification by template to many users (publishBatchNotification)',
-          description: `${OPTIONS_NOTE}\n\n${BACKPRESSURE_NOTE}`,
-          security: [{ apiKey: [] }],
-          querystring: noQuery,
-          body: publishBatchNotificationSchema,
-          response: { 202: publishResultSchema, ...errors(400, 401, 403, 413, 429) },
-        },
-      },
+      routeOptions(
+        ctx,
+        'Send one notification by template to many users (publishBatchNotification)',
+        publishBatchNotificationSchema,
+      ),
       async (request, reply) => {
-        const { templateCode, variables, options } = request.body;
-        await assertTemplateVariables(request.em, templateCode, variables, options);
-        const result = await renameEnvelopeFields(() =>
-          ctx.deps.notifications.publishBatchNotification(request.body),
-        );
-        return reply.code(202).send(withNotificationIds(result, { userIds: request.body.userIds }));
+        const { userIds, ...send } = request.body;
+        const result = await sendDirect(ctx, request.em, send, { userIds });
+        return reply.code(202).send(withNotificationIds(result, { userIds }));
       },
     );
   };
 }
 
-/** The client builds an envelope; name its fields as this request did (data -> variables). */
-async function renameEnvelopeFields<T>(publish: () => Promise<T>): Promise<T> {
-  try {
-    return await publish();
-  } catch (err) {
-    if (!(err instanceof InvalidEventError)) throw err;
-    const rename = (field: string) =>
-      field === 'data' || field.startsWith('data.') ? `variables${field.slice(4)}` : field;
-    throw new InvalidEventError(
-      err.message.replace(/(^|; |: )data([.:])/g, '$1variables$2'),
-      err.fields.map(rename),
-    );
-  }
+function routeOptions<Body extends z.ZodType>(ctx: ApiContext, summary: string, body: Body) {
+  return {
+    onRequest: ctx.auth.guard('service', 'sends'),
+    // Before the body is even validated: nothing is accepted while Redis is nearly full (docs/contracts.md, "BullMQ").
+    preValidation: redisBackpressureGuard(ctx),
+    schema: {
+      tags: ['events'],
+      summary,
+      description: `${OPTIONS_NOTE}\n\n${BACKPRESSURE_NOTE}`,
+      security: [{ apiKey: [] }],
+      querystring: noQuery,
+      body,
+      response: { 202: publishResultSchema, ...errors(400, 401, 403, 413, 429) },
+    },
+  };
+}
+
+/**
+ * Checks the variables against the stored templates, then starts the send's envelope; its errors name the
+ * template variables `variables`, as the request does.
+ */
+async function sendDirect(
+  ctx: ApiContext,
+  em: EntityManager,
+  send: DirectSend,
+  recipients: { userId: string } | { userIds: string[] },
+): Promise<PublishResult> {
+  await assertTemplateVariables(em, send.templateCode, send.variables, send.options);
+  return ctx.deps.notifications.startEvent(parseDirectSend(send, recipients, 'variables'));
 }

@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Template } from '../../db/entities';
@@ -25,6 +26,7 @@ import { ApiError, badRequest, notFound } from '../errors';
 import {
   REQUIRED_TEMPLATE_FIELDS as REQUIRED_FIELDS,
   TEMPLATED_CHANNELS,
+  type TemplatedChannel,
 } from '../../templates/template-fields';
 import { errors, localeSchema, noQuery, templateCodeSchema } from '../schemas';
 
@@ -54,191 +56,212 @@ const MAX_PREVIEW_VARIABLES_BYTES = 64 * 1024;
 
 const SECURITY: Record<string, string[]>[] = [{ apiKey: [] }, { adminBasic: [] }, { bearer: [] }];
 
+const templateCodeParams = z.object({ code: templateCodeSchema });
+
+const listSchema = {
+  tags: ['operators'],
+  summary: 'List templates',
+  description: 'The newest version of each (code, channel, locale); `versions=all` lists every version.',
+  security: SECURITY,
+  querystring: z
+    .object({
+      code: templateCodeSchema.optional(),
+      channel: z.enum(CHANNELS).optional(),
+      locale: localeSchema.optional(),
+      versions: z.enum(['latest', 'all']).default('latest'),
+    })
+    .strict(),
+  response: { 200: z.object({ items: z.array(templateSchema) }), ...errors(400, 401, 403, 429) },
+};
+
+const newVersionBody = z
+  .object({
+    channel: z.enum(TEMPLATED_CHANNELS),
+    locale: localeSchema.default('en'),
+    category: z.enum(CATEGORIES).optional(),
+    fields: fieldsSchema,
+    baseVersion: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'the version this change was made on (0: create, the template must not exist); another version there answers 409 and nothing is saved',
+      ),
+  })
+  .strict();
+
+const newVersionSchema = {
+  tags: ['operators'],
+  summary: 'Create a new template version',
+  description: `Appends version n+1 for (code, channel, locale). Required fields: ${TEMPLATED_CHANNELS.map((c) => `${c}: ${REQUIRED_FIELDS[c].join(', ')}`).join('; ')}. The source must compile; \`category\` is required for a new code and must match an existing one. A template of an event (order_created, ...) may use only the variables of that event's data (required ones anywhere, optional ones inside \`{{#if name}}\`) and actionUrl / actionText inside \`{{#if}}\`. Codes are case-insensitive. ${LIMITS_NOTE}`,
+  security: SECURITY,
+  params: templateCodeParams,
+  querystring: noQuery,
+  body: newVersionBody,
+  response: { 201: templateSchema, ...errors(400, 401, 403, 409, 413, 429) },
+};
+
+const previewBody = z
+  .object({
+    channel: z.enum(TEMPLATED_CHANNELS),
+    locale: localeSchema.default('en'),
+    version: z.number().int().min(1).optional(),
+    fields: fieldsSchema.optional().describe('a draft to render instead of a stored version'),
+    variables: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .refine(
+        (v) => JSON.stringify(v).length <= MAX_PREVIEW_VARIABLES_BYTES,
+        `must serialize to at most ${MAX_PREVIEW_VARIABLES_BYTES} bytes (as event data)`,
+      ),
+  })
+  .strict();
+
+const previewAnswer = z.object({
+  code: z.string(),
+  channel: z.string(),
+  locale: z.string(),
+  version: z.number().int().nullable(),
+  rendered: z.record(z.string(), z.string()),
+});
+
+const previewSchema = {
+  tags: ['operators'],
+  summary: 'Render a template with sample variables',
+  description: `Renders a stored version (newest unless \`version\` is given) or, with \`fields\`, a draft. Rendering is strict: a variable the template uses but \`variables\` lacks is a 400 naming it. ${LIMITS_NOTE}`,
+  security: SECURITY,
+  params: templateCodeParams,
+  querystring: noQuery,
+  body: previewBody,
+  response: { 200: previewAnswer, ...errors(400, 401, 403, 404, 413, 429) },
+};
+
 /** Operator-facing: templates are append-only versions; a new version applies to notifications prepared from then on. */
 export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
     app.addHook('onRequest', ctx.auth.guard('admin'));
 
-    app.get(
-      '/api/templates',
-      {
-        schema: {
-          tags: ['operators'],
-          summary: 'List templates',
-          description:
-            'The newest version of each (code, channel, locale); `versions=all` lists every version.',
-          security: SECURITY,
-          querystring: z
-            .object({
-              code: templateCodeSchema.optional(),
-              channel: z.enum(CHANNELS).optional(),
-              locale: localeSchema.optional(),
-              versions: z.enum(['latest', 'all']).default('latest'),
-            })
-            .strict(),
-          response: { 200: z.object({ items: z.array(templateSchema) }), ...errors(400, 401, 403, 429) },
-        },
-      },
-      async (request) => {
-        const { versions, ...filter } = request.query;
-        const repository = new TemplateRepository(request.em);
-        const rows = versions === 'all' ? await repository.all(filter) : await repository.latest(filter);
-        return { items: rows.map(templateView) };
-      },
-    );
+    app.get('/api/templates', { schema: listSchema }, async (request) => {
+      const { versions, ...filter } = request.query;
+      const repository = new TemplateRepository(request.em);
+      const rows = versions === 'all' ? await repository.all(filter) : await repository.latest(filter);
+      return { items: rows.map(templateView) };
+    });
 
-    app.post(
-      '/api/templates/:code/versions',
-      {
-        schema: {
-          tags: ['operators'],
-          summary: 'Create a new template version',
-          description: `Appends version n+1 for (code, channel, locale). Required fields: ${TEMPLATED_CHANNELS.map((c) => `${c}: ${REQUIRED_FIELDS[c].join(', ')}`).join('; ')}. The source must compile; \`category\` is required for a new code and must match an existing one. A template of an event (order_created, ...) may use only the variables of that event's data (required ones anywhere, optional ones inside \`{{#if name}}\`) and actionUrl / actionText inside \`{{#if}}\`. Codes are case-insensitive. ${LIMITS_NOTE}`,
-          security: SECURITY,
-          params: z.object({ code: templateCodeSchema }),
-          querystring: noQuery,
-          body: z
-            .object({
-              channel: z.enum(TEMPLATED_CHANNELS),
-              locale: localeSchema.default('en'),
-              category: z.enum(CATEGORIES).optional(),
-              fields: fieldsSchema,
-              baseVersion: z
-                .number()
-                .int()
-                .min(0)
-                .optional()
-                .describe(
-                  'the version this change was made on (0: create, the template must not exist); another version there answers 409 and nothing is saved',
-                ),
-            })
-            .strict(),
-          response: { 201: templateSchema, ...errors(400, 401, 403, 409, 413, 429) },
-        },
-      },
-      async (request, reply) => {
-        const { code } = request.params;
-        const { channel, locale, fields } = request.body;
-        const missing = REQUIRED_FIELDS[channel].filter((f) => !(f in fields));
-        if (missing.length)
-          throw new ApiError(
-            400,
-            `invalid body: fields: ${channel} templates need ${missing.join(', ')}`,
-            missing.map((f) => `fields.${f}`),
-            'body',
-          );
-        assertSafeLinks(fields);
-        assertVariablesProvided(
-          code,
-          checkedTemplate(() => assertTemplateCompiles(fields)),
-        );
-        const repository = new TemplateRepository(request.em);
-        const existing = await repository.categoryOf(code);
-        const category = request.body.category ?? existing;
-        if (!category)
-          throw badRequest('category', `is required for a new template code ("${code}" has no versions yet)`);
-        if (existing && category !== existing)
-          throw badRequest('category', `template "${code}" belongs to category "${existing}"`);
-        const { baseVersion } = request.body;
-        try {
-          const created = await repository.addVersion(
-            { code, channel, locale, category, fields },
-            baseVersion,
-          );
-          return reply.code(201).send(templateView(created));
-        } catch (err) {
-          if (!(err instanceof TemplateVersionConflict)) throw err;
-          const what = `template ${code} (${channel}, ${locale})`;
-          throw new ApiError(
-            409,
-            err.expected === 0
-              ? `${what} exists already (version ${err.current}): add a version to it instead`
-              : `${what} is at version ${err.current}, this change was made on version ${err.expected}: reload it and apply the change again`,
-            ['baseVersion'],
-            'body',
-          );
-        }
-      },
-    );
+    app.post('/api/templates/:code/versions', { schema: newVersionSchema }, async (request, reply) => {
+      const created = await addTemplateVersion(request.em, request.params.code, request.body);
+      return reply.code(201).send(templateView(created));
+    });
 
-    app.post(
-      '/api/templates/:code/preview',
-      {
-        schema: {
-          tags: ['operators'],
-          summary: 'Render a template with sample variables',
-          description: `Renders a stored version (newest unless \`version\` is given) or, with \`fields\`, a draft. Rendering is strict: a variable the template uses but \`variables\` lacks is a 400 naming it. ${LIMITS_NOTE}`,
-          security: SECURITY,
-          params: z.object({ code: templateCodeSchema }),
-          querystring: noQuery,
-          body: z
-            .object({
-              channel: z.enum(TEMPLATED_CHANNELS),
-              locale: localeSchema.default('en'),
-              version: z.number().int().min(1).optional(),
-              fields: fieldsSchema.optional().describe('a draft to render instead of a stored version'),
-              variables: z
-                .record(z.string(), z.unknown())
-                .default({})
-                .refine(
-                  (v) => JSON.stringify(v).length <= MAX_PREVIEW_VARIABLES_BYTES,
-                  `must serialize to at most ${MAX_PREVIEW_VARIABLES_BYTES} bytes (as event data)`,
-                ),
-            })
-            .strict(),
-          response: {
-            200: z.object({
-              code: z.string(),
-              channel: z.string(),
-              locale: z.string(),
-              version: z.number().int().nullable(),
-              rendered: z.record(z.string(), z.string()),
-            }),
-            ...errors(400, 401, 403, 404, 413, 429),
-          },
-        },
-      },
-      async (request) => {
-        const { code } = request.params;
-        const { channel, locale, version, variables } = request.body;
-        let fields = request.body.fields;
-        let usedVersion: number | null = null;
-        if (fields) {
-          const draft = fields;
-          checkedTemplate(() => assertTemplateCompiles(draft));
-        } else {
-          const template = await new TemplateRepository(request.em).find(code, channel, locale, version);
-          if (!template)
-            throw notFound(`template ${code} (${channel}, ${locale}${version ? `, v${version}` : ''})`);
-          fields = template.fields;
-          usedVersion = template.version;
-          const stored = fields;
-          checkedTemplate(() => assertTemplateBounds(stored));
-        }
-        try {
-          return {
-            code,
-            channel,
-            locale,
-            version: usedVersion,
-            rendered: renderTemplateFields(fields, variables),
-          };
-        } catch (err) {
-          if (err instanceof TemplateVariableMissingError) {
-            throw new ApiError(
-              400,
-              `invalid body: variables.${err.variable}: is required by template field "${err.field}"`,
-              [`variables.${err.variable}`],
-              'body',
-            );
-          }
-          if (err instanceof TemplateSyntaxError)
-            throw new ApiError(400, `invalid body: ${err.message}`, ['fields'], 'body');
-          throw err;
-        }
-      },
+    app.post('/api/templates/:code/preview', { schema: previewSchema }, async (request) =>
+      previewTemplate(request.em, request.params.code, request.body),
     );
   };
+}
+
+/** Checks a new version (required fields, links, compilation, variables, category), then appends it. */
+async function addTemplateVersion(
+  em: EntityManager,
+  code: string,
+  body: z.output<typeof newVersionBody>,
+): Promise<Template> {
+  const { channel, locale, fields, baseVersion } = body;
+  assertRequiredFields(channel, fields);
+  assertSafeLinks(fields);
+  assertVariablesProvided(
+    code,
+    checkedTemplate(() => assertTemplateCompiles(fields)),
+  );
+  const repository = new TemplateRepository(em);
+  const category = await categoryOfNewVersion(repository, code, body.category);
+  try {
+    return await repository.addVersion({ code, channel, locale, category, fields }, baseVersion);
+  } catch (err) {
+    if (!(err instanceof TemplateVersionConflict)) throw err;
+    throw versionConflict(`template ${code} (${channel}, ${locale})`, err);
+  }
+}
+
+/** 400 naming each field the channel requires that the template lacks. */
+function assertRequiredFields(channel: TemplatedChannel, fields: Record<string, string>): void {
+  const missing = REQUIRED_FIELDS[channel].filter((f) => !(f in fields));
+  if (missing.length)
+    throw new ApiError(
+      400,
+      `invalid body: fields: ${channel} templates need ${missing.join(', ')}`,
+      missing.map((f) => `fields.${f}`),
+      'body',
+    );
+}
+
+/** A new code needs a category; an existing code keeps its own. */
+async function categoryOfNewVersion(
+  repository: TemplateRepository,
+  code: string,
+  requested: string | undefined,
+): Promise<string> {
+  const existing = await repository.categoryOf(code);
+  const category = requested ?? existing;
+  if (!category)
+    throw badRequest('category', `is required for a new template code ("${code}" has no versions yet)`);
+  if (existing && category !== existing)
+    throw badRequest('category', `template "${code}" belongs to category "${existing}"`);
+  return category;
+}
+
+/** 409 naming the version the change was made on and the one stored now. */
+function versionConflict(what: string, err: TemplateVersionConflict): ApiError {
+  return new ApiError(
+    409,
+    err.expected === 0
+      ? `${what} exists already (version ${err.current}): add a version to it instead`
+      : `${what} is at version ${err.current}, this change was made on version ${err.expected}: reload it and apply the change again`,
+    ['baseVersion'],
+    'body',
+  );
+}
+
+/** Renders a draft (checked to compile) or a stored version (checked against today's bounds). */
+async function previewTemplate(
+  em: EntityManager,
+  code: string,
+  body: z.output<typeof previewBody>,
+): Promise<z.infer<typeof previewAnswer>> {
+  const { channel, locale, variables } = body;
+  const { fields, usedVersion } = await previewSource(em, code, body);
+  try {
+    return { code, channel, locale, version: usedVersion, rendered: renderTemplateFields(fields, variables) };
+  } catch (err) {
+    if (err instanceof TemplateVariableMissingError) {
+      throw new ApiError(
+        400,
+        `invalid body: variables.${err.variable}: is required by template field "${err.field}"`,
+        [`variables.${err.variable}`],
+        'body',
+      );
+    }
+    if (err instanceof TemplateSyntaxError)
+      throw new ApiError(400, `invalid body: ${err.message}`, ['fields'], 'body');
+    throw err;
+  }
+}
+
+/** The fields a preview renders: the draft's, or the stored version's (404 when there is none). */
+async function previewSource(
+  em: EntityManager,
+  code: string,
+  { channel, locale, version, fields: draft }: z.output<typeof previewBody>,
+): Promise<{ fields: Record<string, string>; usedVersion: number | null }> {
+  if (draft) {
+    checkedTemplate(() => assertTemplateCompiles(draft));
+    return { fields: draft, usedVersion: null };
+  }
+  const template = await new TemplateRepository(em).find(code, channel, locale, version);
+  if (!template) throw notFound(`template ${code} (${channel}, ${locale}${version ? `, v${version}` : ''})`);
+  const stored = template.fields;
+  checkedTemplate(() => assertTemplateBounds(stored));
+  return { fields: stored, usedVersion: template.version };
 }
 
 /** Runs a template check; its failures become 400 naming the field (and the limit, for bounds). */

@@ -36,17 +36,6 @@ export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;
 }
 
-/** The secrets that sign deliveries to a recipient's endpoint now: current first, previous while its rotation lasts. */
-export function activeWebhookSecrets(
-  r: Pick<Recipient, 'webhookSecret' | 'webhookSecretPrevious' | 'webhookSecretPreviousUntil'>,
-  now = new Date(),
-): string[] {
-  const secrets = r.webhookSecret ? [r.webhookSecret] : [];
-  if (r.webhookSecretPrevious && r.webhookSecretPreviousUntil && r.webhookSecretPreviousUntil > now)
-    secrets.push(r.webhookSecretPrevious);
-  return secrets;
-}
-
 export class RecipientRepository {
   constructor(private readonly em: EntityManager) {}
 
