@@ -3,6 +3,13 @@ import { Migration } from '@mikro-orm/migrations';
 /** Recipients, push subscriptions, templates, preferences, notifications, send records, delivery attempts. */
 export class Migration20261125000000_initial extends Migration {
   override async up(): Promise<void> {
+    this.addRecipientTables();
+    this.addTemplateAndPreferenceTables();
+    this.addNotificationTables();
+  }
+
+  /** Recipients and their push subscriptions. */
+  private addRecipientTables(): void {
     this.addSql(`
       create table recipients (
         id varchar(200) primary key,
@@ -28,6 +35,10 @@ export class Migration20261125000000_initial extends Migration {
         created_at timestamptz not null default now()
       );`);
     this.addSql(`create index push_subscriptions_recipient_id_idx on push_subscriptions (recipient_id);`);
+  }
+
+  /** Templates (one row per code, channel, locale and version) and recipients' per-channel preferences. */
+  private addTemplateAndPreferenceTables(): void {
     this.addSql(`
       create table templates (
         id uuid primary key default gen_random_uuid(),
@@ -50,6 +61,10 @@ export class Migration20261125000000_initial extends Migration {
         updated_at timestamptz not null default now(),
         constraint preferences_recipient_id_category_channel_unique unique (recipient_id, category, channel)
       );`);
+  }
+
+  /** Notifications, the send record per channel, and every delivery attempt. */
+  private addNotificationTables(): void {
     this.addSql(`
       create table notifications (
         id uuid primary key default gen_random_uuid(),
