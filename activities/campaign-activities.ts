@@ -26,6 +26,24 @@ interface CampaignStepDeps extends ActivityDeps {
   maxBacklog: number;
 }
 
+interface OpenCampaignInput {
+  campaignId: string;
+  /** The definition to store; without it the campaign must already be stored. */
+  campaign?: CampaignDefinition;
+}
+
+interface CampaignPageInput {
+  plan: CampaignPlan;
+  afterUserId: string | null;
+  pageSize: number;
+}
+
+interface ListCampaignRecipientsInput {
+  campaignId: string;
+  afterUserId: string | null;
+  limit: number;
+}
+
 interface RecordCampaignProgressInput {
   campaignId: string;
   state?: CampaignState;
@@ -43,14 +61,11 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
     maxBacklog: deps.config.campaignMaxBacklog ?? DEFAULT_CAMPAIGN_MAX_BACKLOG,
   };
   return {
-    openCampaign: (input: { campaignId: string; campaign?: CampaignDefinition }) =>
-      openCampaign(steps, input),
-    fanOutCampaignPage: (input: { plan: CampaignPlan; afterUserId: string | null; pageSize: number }) =>
-      fanOutCampaignPage(steps, input),
+    openCampaign: (input: OpenCampaignInput) => openCampaign(steps, input),
+    fanOutCampaignPage: (input: CampaignPageInput) => fanOutCampaignPage(steps, input),
     dispatchCampaignDue: (input: { plan: CampaignPlan }) => dispatchCampaignDue(steps, input),
     settleCampaign: (input: { plan: CampaignPlan; nowMs?: number }) => settleCampaign(steps, input),
-    listCampaignRecipients: (input: { campaignId: string; afterUserId: string | null; limit: number }) =>
-      listCampaignRecipients(steps, input),
+    listCampaignRecipients: (input: ListCampaignRecipientsInput) => listCampaignRecipients(steps, input),
     recordCampaignProgress: (input: RecordCampaignProgressInput) => recordCampaignProgress(steps, input),
   };
 }
@@ -59,10 +74,7 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
  * Stores the campaign from the workflow's input (idempotent by id: an existing row wins) or loads
  * the stored one, checks its template, and resolves what every notification of it shares.
  */
-async function openCampaign(
-  deps: CampaignStepDeps,
-  input: { campaignId: string; campaign?: CampaignDefinition },
-): Promise<CampaignPlan> {
+async function openCampaign(deps: CampaignStepDeps, input: OpenCampaignInput): Promise<CampaignPlan> {
   const campaignId = parseCampaignId(input.campaignId);
   // Validated again here: any Temporal client may start the workflow with hand-written JSON.
   const definition = input.campaign ? parseDefinition(campaignId, input.campaign) : undefined;
@@ -133,7 +145,7 @@ async function campaignTemplateChannels(deps: CampaignStepDeps, templateCode: st
  */
 async function fanOutCampaignPage(
   deps: CampaignStepDeps,
-  input: { plan: CampaignPlan; afterUserId: string | null; pageSize: number },
+  input: CampaignPageInput,
 ): Promise<CampaignPageResult> {
   const { plan } = input;
   await waitForBacklog(deps, plan.channels);
@@ -194,7 +206,7 @@ async function settleCampaign(
 /** One page of the campaign's segment, recipient ids in ascending order after `afterUserId` (release-0 campaigns). */
 async function listCampaignRecipients(
   deps: CampaignStepDeps,
-  input: { campaignId: string; afterUserId: string | null; limit: number },
+  input: ListCampaignRecipientsInput,
 ): Promise<string[]> {
   const campaign = await loadCampaign(deps, input.campaignId);
   return repository(deps).recipientsPage(campaign.segment, input.afterUserId, input.limit);

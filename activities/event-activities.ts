@@ -43,6 +43,27 @@ interface EventStepInput {
   nowMs?: number;
 }
 
+interface AdmitPageInput {
+  spec: EventSpec;
+  userIds: string[];
+  inline: boolean;
+  nowMs?: number;
+}
+
+interface ExpireEventInput {
+  spec: EventSpec;
+  inline: boolean;
+  /** Which step gave up, and why (kept in each row's error). */
+  reason: string;
+}
+
+interface ReopenExpiredInput {
+  eventId: string;
+  /** The redrive's own workflow, which now owns the rows. */
+  workflowId: string;
+  nowMs?: number;
+}
+
 interface ControlRecipientsInput {
   eventId: string;
   action: 'cancel' | 'reschedule';
@@ -59,22 +80,17 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
   const steps: EventStepDeps = { ...deps, dispatcher, reconciler: createReconciler(deps) };
   return {
     openEvent: (input: OpenEventInput) => openEvent(steps, input),
-    admitRecipients: (input: { spec: EventSpec; userIds: string[]; inline: boolean; nowMs?: number }) =>
-      admitRecipients(steps, input),
+    admitRecipients: (input: AdmitPageInput) => admitRecipients(steps, input),
     dispatchDue: (input: EventStepInput) => dispatchDue(steps, input),
     controlRecipients: (input: ControlRecipientsInput) => controlRecipients(steps, input),
     reconcileEvent: (input: EventStepInput) => reconcileEvent(steps, input),
-    expireEvent: (input: { spec: EventSpec; inline: boolean; reason: string }) => expireEvent(steps, input),
-    reopenExpiredEvent: (input: { eventId: string; workflowId: string; nowMs?: number }) =>
-      reopenExpiredEvent(steps, input),
+    expireEvent: (input: ExpireEventInput) => expireEvent(steps, input),
+    reopenExpiredEvent: (input: ReopenExpiredInput) => reopenExpiredEvent(steps, input),
   };
 }
 
 /** Admits one more page of an event's recipients. */
-async function admitRecipients(
-  deps: EventStepDeps,
-  input: { spec: EventSpec; userIds: string[]; inline: boolean; nowMs?: number },
-): Promise<DispatchResult> {
+async function admitRecipients(deps: EventStepDeps, input: AdmitPageInput): Promise<DispatchResult> {
   return deps.dispatcher.admitRecipients(input.spec, input.userIds, {
     inline: input.inline,
     nowMs: input.nowMs,
@@ -159,10 +175,7 @@ async function reconcileEvent(deps: EventStepDeps, input: EventStepInput): Promi
  * the stuck-work scan's `notifications_expired` gauge). Its retries are unbounded: the workflow holds
  * its timer until this is written.
  */
-async function expireEvent(
-  deps: EventStepDeps,
-  input: { spec: EventSpec; inline: boolean; reason: string },
-): Promise<ReconcileResult> {
+async function expireEvent(deps: EventStepDeps, input: ExpireEventInput): Promise<ReconcileResult> {
   const { spec } = input;
   const error = `expired: ${input.reason}`;
   const rows = await expireOpenWork(deps.orm.em.fork(), spec.eventId, error);
@@ -181,10 +194,7 @@ async function expireEvent(
  * channels are handed off again with a new horizon, rows that expired while waiting are due now.
  * Answers like openEvent, from the plan the rows were stored with.
  */
-async function reopenExpiredEvent(
-  deps: EventStepDeps,
-  input: { eventId: string; workflowId: string; nowMs?: number },
-): Promise<OpenedEvent> {
+async function reopenExpiredEvent(deps: EventStepDeps, input: ReopenExpiredInput): Promise<OpenedEvent> {
   const em = deps.orm.em.fork();
   const stored = (await storedEventSpec(em, input.eventId)) as EventSpec | null;
   if (!stored)
