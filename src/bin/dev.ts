@@ -3,9 +3,9 @@ import { mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DEV_CREDENTIALS, devCredentialLines, withDevApiCredentials } from '../api/dev-credentials';
-import { startApi } from '../api/server';
+import { startApi, type RunningApi } from '../api/server';
 import { redactedUrl } from '../redacted-url';
-import { loadConfig } from '../config';
+import { loadConfig, type Config } from '../config';
 import { migrate, openOrm } from '../db/orm';
 import { seedDemoRecipients } from '../db/seeds/demo-recipients';
 import type { Channel } from '../domain/channels';
@@ -61,109 +61,141 @@ runMain(async () => {
   const codecEndpoint = `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.port}/codec`;
   await mkdir(DATA_DIR, { recursive: true });
   const children: ChildProcess[] = [];
-  let temporalServer: DevServer | null = null;
 
   // Postgres first: it also proves the database URL is right before anything else starts.
-  const orm = await openOrm(config.databaseUrl);
-  await migrate(orm);
-  await seedDemoRecipients(orm);
-  await orm.close();
-  log(`Postgres migrated, demo recipients seeded (${redactedUrl(config.databaseUrl)})`);
-
-  let temporalUi = `http://127.0.0.1:${TEMPORAL_UI_PORT}`;
-  if (await temporalAnswers(config.temporal.address)) {
-    log(`using the Temporal server already answering at ${config.temporal.address}`);
-  } else {
-    const cliPath = await resolveTemporalCli(process.env, log);
-    const [host, port] = config.temporal.address.split(':');
-    if (host !== '127.0.0.1' && host !== 'localhost')
-      throw new Error(
-        `Temporal unreachable at ${config.temporal.address} (the dev server only starts on 127.0.0.1)`,
-      );
-    temporalServer = await startDevServer({
-      cliPath,
-      port: Number(port),
-      uiPort: TEMPORAL_UI_PORT,
-      dbFile: join(DATA_DIR, 'temporal.db'),
-      namespace: config.temporal.namespace,
-      codecEndpoint,
-      output: 'ignore',
-    });
-    temporalUi = temporalServer.uiUrl ?? temporalUi;
-    log(`Temporal dev server started at ${temporalServer.address} (state in .data/temporal.db)`);
-  }
-
-  let mailUi = `(SMTP ${config.smtpUrl} is yours)`;
-  const smtp = new URL(config.smtpUrl);
-  const smtpPort = Number(smtp.port || 25);
-  if (!(await portAnswers(smtp.hostname, smtpPort))) {
-    const maildev = spawn(
-      join(ROOT, 'node_modules', '.bin', 'maildev'),
-      [
-        '--smtp',
-        String(smtpPort),
-        '--ip',
-        '127.0.0.1',
-        '--web',
-        String(MAIL_WEB_PORT),
-        '--web-ip',
-        '127.0.0.1',
-        '--silent',
-      ],
-      { stdio: 'ignore' },
-    );
-    children.push(maildev);
-    const deadline = Date.now() + 15_000;
-    while (!(await portAnswers('127.0.0.1', smtpPort))) {
-      if (maildev.exitCode !== null || Date.now() > deadline)
-        throw new Error(`mail catcher (maildev) did not start on port ${smtpPort}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    mailUi = `http://127.0.0.1:${MAIL_WEB_PORT}`;
-  }
-
-  // Channels without provider credentials print to this terminal instead of waiting forever.
-  const outbox = (channel: Channel) =>
-    new DevOutboxProvider(channel, (line) => process.stdout.write(`[dev outbox] ${line}\n`));
-  const { twilio, webPush, webhook } = config.providers;
-  const devProviders = {
-    ...(twilio ? {} : { sms: outbox('sms') }),
-    ...(webPush ? {} : { push: outbox('push') }),
-    ...(webhook ? {} : { webhook: outbox('webhook') }),
-  };
+  await prepareDatabase(config.databaseUrl);
+  const temporal = await ensureTemporal(config, codecEndpoint);
+  const mailUi = await ensureMailCatcher(config.smtpUrl, children);
   const service = await startService(
     config,
     { temporalWorker: true, deliveryWorkers: true },
     log,
-    devProviders,
+    devProviders(config.providers),
   );
   const api = await startApi(service, { logLevel: 'warn' });
-
-  process.stdout.write(
-    [
-      '',
-      'Notification service (dev) is up:',
-      `  HTTP API          ${api.url}`,
-      `  API docs          ${api.docsUrl}`,
-      `  Admin dashboard   ${api.url}/admin/   (sign in with an admin key${(process.env.ADMIN_API_KEYS ?? '').trim() === '' ? `: ${DEV_CREDENTIALS.adminKey}` : ' from ADMIN_API_KEYS'})`,
-      `  Inbox             ${api.url}/inbox/   (${config.api.devLogin ? 'pick a demo user: DEV_LOGIN' : 'sign in with a user token'})`,
-      `  Queue dashboard   ${api.queuesUrl}   (Basic auth: any user name, an admin key as password)`,
-      `  Temporal Web UI   ${temporalUi}/namespaces/${config.temporal.namespace}/workflows`,
-      `  Temporal gRPC     ${config.temporal.address}`,
-      `  Payloads          ${payloadLine(config.temporal.payloadEncryption?.currentKeyId ?? null, temporalServer !== null, codecEndpoint)}`,
-      `  Mail inbox        ${mailUi}`,
-      `  Send an event     npm run send-event -- ORDER_CREATED u_42`,
-      "Credentials for the README's curl walk-through:",
-      ...(await devCredentialLines(process.env, config.api.jwt)),
-      'Press Ctrl+C to stop.',
-      '',
-    ].join('\n'),
-  );
+  process.stdout.write(await banner({ config, api, temporal, mailUi, codecEndpoint }));
 
   onShutdownSignal(async () => {
     await api.close();
     await service.stop();
     for (const child of children) child.kill('SIGTERM');
-    await temporalServer?.stop();
+    await temporal.server?.stop();
   });
 });
+
+async function prepareDatabase(databaseUrl: string): Promise<void> {
+  const orm = await openOrm(databaseUrl);
+  await migrate(orm);
+  await seedDemoRecipients(orm);
+  await orm.close();
+  log(`Postgres migrated, demo recipients seeded (${redactedUrl(databaseUrl)})`);
+}
+
+/** The Temporal server already answering at TEMPORAL_ADDRESS, or a dev server started on 127.0.0.1 (server: null when not ours). */
+async function ensureTemporal(
+  config: Config,
+  codecEndpoint: string,
+): Promise<{ server: DevServer | null; uiUrl: string }> {
+  const uiUrl = `http://127.0.0.1:${TEMPORAL_UI_PORT}`;
+  if (await temporalAnswers(config.temporal.address)) {
+    log(`using the Temporal server already answering at ${config.temporal.address}`);
+    return { server: null, uiUrl };
+  }
+  const cliPath = await resolveTemporalCli(process.env, log);
+  const [host, port] = config.temporal.address.split(':');
+  if (host !== '127.0.0.1' && host !== 'localhost')
+    throw new Error(
+      `Temporal unreachable at ${config.temporal.address} (the dev server only starts on 127.0.0.1)`,
+    );
+  const server = await startDevServer({
+    cliPath,
+    port: Number(port),
+    uiPort: TEMPORAL_UI_PORT,
+    dbFile: join(DATA_DIR, 'temporal.db'),
+    namespace: config.temporal.namespace,
+    codecEndpoint,
+    output: 'ignore',
+  });
+  log(`Temporal dev server started at ${server.address} (state in .data/temporal.db)`);
+  return { server, uiUrl: server.uiUrl ?? uiUrl };
+}
+
+/** The mail catcher's web inbox: maildev started on SMTP_URL's port unless something answers there already. */
+async function ensureMailCatcher(smtpUrl: string, children: ChildProcess[]): Promise<string> {
+  const smtp = new URL(smtpUrl);
+  const smtpPort = Number(smtp.port || 25);
+  if (await portAnswers(smtp.hostname, smtpPort)) return `(SMTP ${smtpUrl} is yours)`;
+  const maildev = spawn(
+    join(ROOT, 'node_modules', '.bin', 'maildev'),
+    [
+      '--smtp',
+      String(smtpPort),
+      '--ip',
+      '127.0.0.1',
+      '--web',
+      String(MAIL_WEB_PORT),
+      '--web-ip',
+      '127.0.0.1',
+      '--silent',
+    ],
+    { stdio: 'ignore' },
+  );
+  children.push(maildev);
+  const deadline = Date.now() + 15_000;
+  while (!(await portAnswers('127.0.0.1', smtpPort))) {
+    if (maildev.exitCode !== null || Date.now() > deadline)
+      throw new Error(`mail catcher (maildev) did not start on port ${smtpPort}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return `http://127.0.0.1:${MAIL_WEB_PORT}`;
+}
+
+/** Channels without provider credentials print to this terminal instead of waiting forever. */
+function devProviders(providers: Config['providers']) {
+  const outbox = (channel: Channel) =>
+    new DevOutboxProvider(channel, (line) => process.stdout.write(`[dev outbox] ${line}\n`));
+  const { twilio, webPush, webhook } = providers;
+  return {
+    ...(twilio ? {} : { sms: outbox('sms') }),
+    ...(webPush ? {} : { push: outbox('push') }),
+    ...(webhook ? {} : { webhook: outbox('webhook') }),
+  };
+}
+
+/** What runs where, and the credentials for the README's walk-through. */
+async function banner(up: {
+  config: Config;
+  api: RunningApi;
+  temporal: { server: DevServer | null; uiUrl: string };
+  mailUi: string;
+  codecEndpoint: string;
+}): Promise<string> {
+  const { config, api, temporal } = up;
+  const adminKey =
+    (process.env.ADMIN_API_KEYS ?? '').trim() === ''
+      ? `: ${DEV_CREDENTIALS.adminKey}`
+      : ' from ADMIN_API_KEYS';
+  const payloads = payloadLine(
+    config.temporal.payloadEncryption?.currentKeyId ?? null,
+    temporal.server !== null,
+    up.codecEndpoint,
+  );
+  return [
+    '',
+    'Notification service (dev) is up:',
+    `  HTTP API          ${api.url}`,
+    `  API docs          ${api.docsUrl}`,
+    `  Admin dashboard   ${api.url}/admin/   (sign in with an admin key${adminKey})`,
+    `  Inbox             ${api.url}/inbox/   (${config.api.devLogin ? 'pick a demo user: DEV_LOGIN' : 'sign in with a user token'})`,
+    `  Queue dashboard   ${api.queuesUrl}   (Basic auth: any user name, an admin key as password)`,
+    `  Temporal Web UI   ${temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows`,
+    `  Temporal gRPC     ${config.temporal.address}`,
+    `  Payloads          ${payloads}`,
+    `  Mail inbox        ${up.mailUi}`,
+    `  Send an event     npm run send-event -- ORDER_CREATED u_42`,
+    "Credentials for the README's curl walk-through:",
+    ...(await devCredentialLines(process.env, config.api.jwt)),
+    'Press Ctrl+C to stop.',
+    '',
+  ].join('\n');
+}
