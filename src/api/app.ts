@@ -54,35 +54,87 @@ Authentication:
 Notification ids: service and operator routes take the notification's UUID or its workflow id
 (\`notification-<eventId>-<userId>\`); a notification that still waits has only the workflow id.`;
 
+/** Every route plugin, in registration order. */
+const ROUTES = [
+  healthRoutes,
+  sessionRoutes,
+  devSessionRoutes,
+  eventRoutes,
+  publishRoutes,
+  notificationControlRoutes,
+  recipientRoutes,
+  notificationCenterRoutes,
+  notificationStreamRoutes,
+  preferenceRoutes,
+  templateRoutes,
+  campaignRoutes,
+  traceRoutes,
+  adminQueueRoutes,
+  adminOverviewRoutes,
+  adminSearchRoutes,
+  adminFailedJobRoutes,
+  adminRecipientRoutes,
+  adminRedriveRoutes,
+  codecRoutes,
+  widgetCorsRoutes,
+  webAssetRoutes,
+];
+
 /**
  * Builds the HTTP API on the given connections (nothing is listening yet). Closing the app ends
  * SSE streams and the API's own Redis connections; the deps stay open for their owner to close.
+ * Fastify runs hooks in the order they are added: the steps below keep that order.
  */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
-  const { config } = deps;
+  const app = createFastify(deps);
+  const limiterRedis = await connectLimiterRedis(app, deps.redis);
+  const ctx = apiContext(deps, limiterRedis);
+  addRequestHooks(app, deps, ctx.auth);
+  try {
+    await registerRateLimit(app, deps.config, limiterRedis);
+    await registerDocs(app);
+    for (const routes of ROUTES) await app.register(routes(ctx));
+  } catch (err) {
+    limiterRedis.disconnect();
+    throw err;
+  }
+  // Streams end before the server waits for its connections to drain.
+  app.addHook('preClose', () => ctx.hub.close());
+  return app;
+}
+
+/** The Fastify instance: limits, zod schemas, JSON only, our error answers. */
+function createFastify(deps: ApiDeps) {
+  const { api } = deps.config;
   const app = Fastify({
     // Tokens in ?access_token= must not reach the logs.
     logger: deps.logLevel ? { level: deps.logLevel, serializers: { req: redactedRequest } } : false,
-    bodyLimit: config.api.bodyLimitBytes,
+    bodyLimit: api.bodyLimitBytes,
     // Slow clients (slowloris) must not hold connections: headers, and the whole request, within bounds.
-    requestTimeout: config.api.requestTimeoutMs,
+    requestTimeout: api.requestTimeoutMs,
     http: {
-      headersTimeout: config.api.headersTimeoutMs,
-      requestTimeout: config.api.requestTimeoutMs,
+      headersTimeout: api.headersTimeoutMs,
+      requestTimeout: api.requestTimeoutMs,
       connectionsCheckingInterval: 1000,
     },
     // Off by default: X-Forwarded-For from anyone would let a client pick its own address for the limits.
     // (A hop count works too; Fastify's types leave it out.)
-    trustProxy: config.api.trustProxy as boolean | string[],
+    trustProxy: api.trustProxy as boolean | string[],
   }).withTypeProvider<ZodTypeProvider>();
   // JSON only: a text/plain body is refused with 415 instead of reaching a schema as a string.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);
+  return app;
+}
 
-  // A separate connection that fails fast: a Redis outage must not hang requests on the rate limiters.
-  const limiterRedis = deps.redis.duplicate({
+/**
+ * A separate connection that fails fast: a Redis outage must not hang requests on the rate limiters.
+ * Closed with the app.
+ */
+async function connectLimiterRedis(app: FastifyInstance, redis: Redis): Promise<Redis> {
+  const limiterRedis = redis.duplicate({
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     lazyConnect: true,
@@ -93,7 +145,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await limiterRedis.quit().catch(() => limiterRedis.disconnect());
   });
+  return limiterRedis;
+}
 
+/** What every route gets: the deps, authentication, the feed hub, the clock. */
+function apiContext(deps: ApiDeps, limiterRedis: Redis): ApiContext {
+  const { config } = deps;
   const hub = new FeedHub(deps.redis, config.queuePrefix);
   const { rateLimit: limits } = config.api;
   const keys = new ApiKeyVerifier(config.api.serviceKeys, config.api.adminKeys);
@@ -104,16 +161,19 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // On the fail-fast connection too: with Redis down, sessions are refused at once (503), never opened.
     new SessionStore(limiterRedis, config.queuePrefix, config.api.sessionTtlMs, keys),
   );
-  const ctx: ApiContext = {
+  return {
     deps,
     auth,
     hub,
     now: deps.clock ?? (() => new Date()),
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
   };
+}
 
+/** The hooks every request passes before its route's own: CORS, blocked addresses, an EntityManager, JSON guards. */
+function addRequestHooks(app: FastifyInstance, deps: ApiDeps, auth: Authenticator): void {
   // Before any refusal, so the widget on a shop's page can read it (docs/contracts.md, "Widget on another origin").
-  app.addHook('onRequest', widgetCorsHeaders(config.api.widgetOrigins));
+  app.addHook('onRequest', widgetCorsHeaders(deps.config.api.widgetOrigins));
   // Then: an address that keeps failing authentication costs one Redis read, nothing more.
   app.addHook('onRequest', auth.refuseBlockedAddresses);
   // One EntityManager per request: a fork, never the global one.
@@ -125,42 +185,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   // NUL, lone surrogates and deep nesting are refused before any schema, handler or database sees them.
   app.addHook('preValidation', guardRequestJson);
-  try {
-    await registerRateLimit(app, config, limiterRedis);
-    await registerDocs(app);
-    for (const routes of [
-      healthRoutes,
-      sessionRoutes,
-      devSessionRoutes,
-      eventRoutes,
-      publishRoutes,
-      notificationControlRoutes,
-      recipientRoutes,
-      notificationCenterRoutes,
-      notificationStreamRoutes,
-      preferenceRoutes,
-      templateRoutes,
-      campaignRoutes,
-      traceRoutes,
-      adminQueueRoutes,
-      adminOverviewRoutes,
-      adminSearchRoutes,
-      adminFailedJobRoutes,
-      adminRecipientRoutes,
-      adminRedriveRoutes,
-      codecRoutes,
-      widgetCorsRoutes,
-      webAssetRoutes,
-    ]) {
-      await app.register(routes(ctx));
-    }
-  } catch (err) {
-    limiterRedis.disconnect();
-    throw err;
-  }
-  // Streams end before the server waits for its connections to drain.
-  app.addHook('preClose', () => hub.close());
-  return app;
 }
 
 /**
