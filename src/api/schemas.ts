@@ -1,9 +1,25 @@
 import { z } from 'zod';
+import type { NotificationStatus, Same } from './contract-types';
 import { businessEventSchema, deliveryOptionsSchema } from '../domain/business-event';
 import { CHANNELS } from '../domain/channels';
 import { CATEGORIES } from '../domain/event-catalog';
 import { CHANNEL_STATES, NOTIFICATION_STATES } from '../domain/notification-status';
 import { InvalidQuietHoursError, validateQuietHours } from '../domain/quiet-hours';
+
+/**
+ * A response schema whose output is a type of src/api/contract-types.ts (what web/ reads): it compiles only
+ * while the two are the same, e.g. `answerSchema<TemplateView>()(z.object({ ... }))`.
+ */
+export function answerSchema<T>() {
+  return <S extends z.ZodType>(
+    schema: S & (Same<z.output<S>, T> extends true ? unknown : ContractMismatch<T>),
+  ): S => schema;
+}
+
+/** What the compiler names when a schema and its contract type differ. */
+interface ContractMismatch<T> {
+  'the schema output differs from its type in src/api/contract-types.ts': T;
+}
 
 /** Request and response schemas shared by several routes; the event envelope itself is src/domain/business-event.ts. */
 
@@ -84,13 +100,15 @@ export const channelStatusSchema = z.object({
 });
 
 /** Answer of the workflow's `status` query (docs/contracts.md). */
-export const notificationStatusSchema = z.object({
-  state: z.enum(NOTIFICATION_STATES),
-  sendAt: z.string().optional(),
-  notificationId: z.string().optional(),
-  error: z.string().optional(),
-  channels: z.partialRecord(z.enum(CHANNELS), channelStatusSchema),
-});
+export const notificationStatusSchema = answerSchema<NotificationStatus>()(
+  z.object({
+    state: z.enum(NOTIFICATION_STATES),
+    sendAt: z.string().optional(),
+    notificationId: z.string().optional(),
+    error: z.string().optional(),
+    channels: z.partialRecord(z.enum(CHANNELS), channelStatusSchema),
+  }),
+);
 
 /** The original plan's delivery options: `delay` (ms) as well as the envelope's `delayMs`. */
 const directOptionsSchema = deliveryOptionsSchema.extend({

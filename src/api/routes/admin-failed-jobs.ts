@@ -1,19 +1,22 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { FailedJob } from '../contract-types';
 import { listFailedJobs, retryFailedJobs, type FailedJobSummary } from '../../delivery/failed-jobs';
 import { CHANNELS, type Channel } from '../../domain/channels';
 import type { ApiContext } from '../context';
-import { ADMIN_SECURITY, errors } from '../schemas';
+import { ADMIN_SECURITY, answerSchema, errors } from '../schemas';
 
-const failedJobSchema = z.object({
-  channel: z.enum(CHANNELS),
-  jobId: z.string().describe('`<notificationId>.<channel>`'),
-  notificationId: z.string(),
-  workflowId: z.string().nullable().describe('release-0 jobs only'),
-  attemptsMade: z.number().int(),
-  failedReason: z.string(),
-  failedAt: z.string().nullable(),
-});
+const failedJobSchema = answerSchema<FailedJob>()(
+  z.object({
+    channel: z.enum(CHANNELS),
+    jobId: z.string().describe('`<notificationId>.<channel>`'),
+    notificationId: z.string(),
+    workflowId: z.string().nullable().describe('release-0 jobs only'),
+    attemptsMade: z.number().int(),
+    failedReason: z.string(),
+    failedAt: z.string().nullable(),
+  }),
+);
 
 const channelsOf = (channel: Channel | undefined): Channel[] => (channel ? [channel] : [...CHANNELS]);
 const view = (job: FailedJobSummary) => ({ ...job, failedAt: job.failedAt?.toISOString() ?? null });

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Overview } from '../contract-types';
 import { DeliveryStatsRepository } from '../../db/repositories/delivery-stats-repository';
 import { CHANNELS, queueNameFor } from '../../domain/channels';
 import {
@@ -8,7 +9,7 @@ import {
   type StuckWorkSummary,
 } from '../../operations/stuck-work-monitor';
 import type { ApiContext } from '../context';
-import { ADMIN_SECURITY, errors } from '../schemas';
+import { ADMIN_SECURITY, answerSchema, errors } from '../schemas';
 
 const RECENT_FAILURES = 10;
 const MINUTE_MS = 60_000;
@@ -51,46 +52,48 @@ const stuckSchema = z
     'stuck work (docs/contracts.md, "Stuck work"): the latest scan published by a worker (STUCK_WORK_SCAN_MS), or one run now; null when no scan could run',
   );
 
-const overviewSchema = z.object({
-  from: z.string().describe('start of the first minute'),
-  to: z.string().describe('end of the last minute (the current minute included)'),
-  perMinute: z
-    .array(
+const overviewSchema = answerSchema<Overview>()(
+  z.object({
+    from: z.string().describe('start of the first minute'),
+    to: z.string().describe('end of the last minute (the current minute included)'),
+    perMinute: z
+      .array(
+        z.object({
+          at: z.string(),
+          events: z.number().int(),
+          delivered: z.number().int(),
+          failed: z.number().int(),
+        }),
+      )
+      .describe('every minute, oldest first, zeros included'),
+    totals: z.object({ events: z.number().int(), delivered: z.number().int(), failed: z.number().int() }),
+    queues: z.array(
       z.object({
-        at: z.string(),
-        events: z.number().int(),
-        delivered: z.number().int(),
-        failed: z.number().int(),
-      }),
-    )
-    .describe('every minute, oldest first, zeros included'),
-  totals: z.object({ events: z.number().int(), delivered: z.number().int(), failed: z.number().int() }),
-  queues: z.array(
-    z.object({
-      channel: z.enum(CHANNELS),
-      queue: z.string(),
-      waiting: z.number().int().describe('waiting and prioritized jobs'),
-      active: z.number().int(),
-      delayed: z.number().int(),
-      failed: z.number().int(),
-      completed: z.number().int(),
-      paused: z.number().int(),
-    }),
-  ),
-  recentFailures: z
-    .array(
-      z.object({
-        notificationId: z.string(),
-        eventId: z.string(),
-        recipientId: z.string(),
         channel: z.enum(CHANNELS),
-        error: z.string().nullable(),
-        at: z.string(),
+        queue: z.string(),
+        waiting: z.number().int().describe('waiting and prioritized jobs'),
+        active: z.number().int(),
+        delayed: z.number().int(),
+        failed: z.number().int(),
+        completed: z.number().int(),
+        paused: z.number().int(),
       }),
-    )
-    .describe(`the newest ${RECENT_FAILURES} failures of the window`),
-  stuck: stuckSchema,
-});
+    ),
+    recentFailures: z
+      .array(
+        z.object({
+          notificationId: z.string(),
+          eventId: z.string(),
+          recipientId: z.string(),
+          channel: z.enum(CHANNELS),
+          error: z.string().nullable(),
+          at: z.string(),
+        }),
+      )
+      .describe(`the newest ${RECENT_FAILURES} failures of the window`),
+    stuck: stuckSchema,
+  }),
+);
 
 const DESCRIPTION = `What the pipeline did in the last \`minutes\` minutes (the current one included), per minute:
 - \`events\`: distinct event ids whose notifications were stored that minute (totals: each event once, even when its notifications span minutes);

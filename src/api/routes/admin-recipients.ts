@@ -9,20 +9,26 @@ import {
   preferencesSchema,
   readPreferences,
 } from '../recipient-preferences';
-import { ADMIN_SECURITY, errors, noQuery, userIdSchema } from '../schemas';
+import type { PreferencesView, RecipientSummary } from '../contract-types';
+import { ADMIN_SECURITY, answerSchema, errors, noQuery, userIdSchema } from '../schemas';
 import { recipientSchema } from './recipients';
 
+/** The preferences answer, checked against the type web/ reads. */
+const preferencesAnswer = answerSchema<PreferencesView>()(preferencesSchema);
+
 /** What a list row shows of a recipient (PUT /api/recipients/{id} answers the whole). */
-const recipientItemSchema = recipientSchema.pick({
-  id: true,
-  name: true,
-  email: true,
-  phone: true,
-  timezone: true,
-  locale: true,
-  muted: true,
-  createdAt: true,
-});
+const recipientItemSchema = answerSchema<RecipientSummary>()(
+  recipientSchema.pick({
+    id: true,
+    name: true,
+    email: true,
+    phone: true,
+    timezone: true,
+    locale: true,
+    muted: true,
+    createdAt: true,
+  }),
+);
 
 const params = z.object({ id: userIdSchema });
 
@@ -76,7 +82,7 @@ export function adminRecipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           security: ADMIN_SECURITY,
           params,
           querystring: noQuery,
-          response: { 200: preferencesSchema, ...errors(400, 401, 403, 404, 429) },
+          response: { 200: preferencesAnswer, ...errors(400, 401, 403, 404, 429) },
         },
       },
       async (request) => readPreferences(request.em, request.params.id),
@@ -94,7 +100,7 @@ export function adminRecipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           params,
           querystring: noQuery,
           body: preferencesBody,
-          response: { 200: preferencesSchema, ...errors(400, 401, 403, 404, 413, 429) },
+          response: { 200: preferencesAnswer, ...errors(400, 401, 403, 404, 413, 429) },
         },
       },
       async (request) => changePreferences(request.em, request.params.id, request.body),

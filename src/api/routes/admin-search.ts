@@ -1,24 +1,27 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { SearchHit } from '../contract-types';
 import { NotificationRepository } from '../../db/repositories/notification-repository';
 import { CHANNELS } from '../../domain/channels';
 import { NOTIFICATION_STATES } from '../../domain/notification-status';
 import type { ApiContext } from '../context';
-import { ADMIN_SECURITY, errors } from '../schemas';
+import { ADMIN_SECURITY, answerSchema, errors } from '../schemas';
 
 const LIMIT = 50;
 
-const searchItemSchema = z.object({
-  id: z.string().describe('notification id: GET /api/notifications/{id}/trace tells its story'),
-  workflowId: z.string(),
-  eventId: z.string(),
-  eventType: z.string().nullable(),
-  recipientId: z.string(),
-  state: z.enum(NOTIFICATION_STATES),
-  channels: z.array(z.enum(CHANNELS)),
-  templateCode: z.string(),
-  createdAt: z.string(),
-});
+const searchItemSchema = answerSchema<SearchHit>()(
+  z.object({
+    id: z.string().describe('notification id: GET /api/notifications/{id}/trace tells its story'),
+    workflowId: z.string(),
+    eventId: z.string(),
+    eventType: z.string().nullable(),
+    recipientId: z.string(),
+    state: z.enum(NOTIFICATION_STATES),
+    channels: z.array(z.enum(CHANNELS)),
+    templateCode: z.string(),
+    createdAt: z.string(),
+  }),
+);
 
 /** Finding a notification for the dashboard (docs/contracts.md, "Browser surfaces"). */
 export function adminSearchRoutes(ctx: ApiContext): FastifyPluginAsyncZod {

@@ -3,6 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { CampaignDetailView, CampaignProgressView, CampaignView } from '../contract-types';
 import type { Campaign } from '../../db/entities';
 import { CampaignRepository } from '../../db/repositories/campaign-repository';
 import { TemplateRepository } from '../../db/repositories/template-repository';
@@ -21,59 +22,65 @@ import type { ApiContext } from '../context';
 import { ApiError, badRequest, notFound } from '../errors';
 import { describeOrNull } from '../notification-lookup';
 import { assertTemplateVariables } from '../template-variables-check';
-import { errors, noQuery } from '../schemas';
+import { answerSchema, errors, noQuery } from '../schemas';
 
 /** How long cancel waits to see the campaign cancelled before answering 202. */
 const CANCEL_EFFECT_WAIT_MS = 3000;
 const QUERY_TIMEOUT_MS = 5000;
 const SECURITY: Record<string, string[]>[] = [{ apiKey: [] }, { adminBasic: [] }, { bearer: [] }];
 
-const progressSchema = z.object({
-  campaignId: z.string(),
-  state: z.enum(CAMPAIGN_STATES),
-  scheduledAt: z.string(),
-  targeted: z.number().int(),
-  started: z.number().int(),
-  afterUserId: z.string().nullable().describe('keyset cursor: the last recipient id reached'),
-  runs: z.number().int().describe('workflow runs so far (1 + continue-as-new)'),
-  cancelReason: z.string().optional(),
-});
+const progressSchema = answerSchema<CampaignProgressView>()(
+  z.object({
+    campaignId: z.string(),
+    state: z.enum(CAMPAIGN_STATES),
+    scheduledAt: z.string(),
+    targeted: z.number().int(),
+    started: z.number().int(),
+    afterUserId: z.string().nullable().describe('keyset cursor: the last recipient id reached'),
+    runs: z.number().int().describe('workflow runs so far (1 + continue-as-new)'),
+    cancelReason: z.string().optional(),
+  }),
+);
 
-const campaignViewSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  templateCode: z.string(),
-  segment: z.object({ roles: z.array(z.string()).optional(), userIds: z.array(z.string()).optional() }),
-  variables: z.record(z.string(), z.unknown()),
-  channels: z.array(z.string()).nullable(),
-  priority: z.string(),
-  scheduledAt: z.string(),
-  state: z
-    .enum(CAMPAIGN_STATES)
-    .describe(
-      'scheduled: waits for scheduledAt; running: starting notifications; completed: every recipient has its notification workflow; cancelled',
-    ),
-  targeted: z.number().int().describe('recipients of the segment listed so far'),
-  started: z.number().int().describe('notification workflows started'),
-  workflowId: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
+const campaignViewSchema = answerSchema<CampaignView>()(
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    templateCode: z.string(),
+    segment: z.object({ roles: z.array(z.string()).optional(), userIds: z.array(z.string()).optional() }),
+    variables: z.record(z.string(), z.unknown()),
+    channels: z.array(z.string()).nullable(),
+    priority: z.string(),
+    scheduledAt: z.string(),
+    state: z
+      .enum(CAMPAIGN_STATES)
+      .describe(
+        'scheduled: waits for scheduledAt; running: starting notifications; completed: every recipient has its notification workflow; cancelled',
+      ),
+    targeted: z.number().int().describe('recipients of the segment listed so far'),
+    started: z.number().int().describe('notification workflows started'),
+    workflowId: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  }),
+);
 
-const campaignDetailSchema = campaignViewSchema.extend({
-  workflow: z
-    .object({ status: z.string().describe('RUNNING, COMPLETED, FAILED, TERMINATED, ...') })
-    .nullable()
-    .describe('the campaign workflow; null when Temporal has none'),
-  progress: progressSchema
-    .nullable()
-    .describe(
-      "live: the workflow's `campaignProgress` query, or its result once completed; null when it cannot answer",
-    ),
-  notifications: z
-    .record(z.string(), z.number().int())
-    .describe("the campaign's stored notifications per state (one waiting for quiet hours has none yet)"),
-});
+const campaignDetailSchema = answerSchema<CampaignDetailView>()(
+  campaignViewSchema.extend({
+    workflow: z
+      .object({ status: z.string().describe('RUNNING, COMPLETED, FAILED, TERMINATED, ...') })
+      .nullable()
+      .describe('the campaign workflow; null when Temporal has none'),
+    progress: progressSchema
+      .nullable()
+      .describe(
+        "live: the workflow's `campaignProgress` query, or its result once completed; null when it cannot answer",
+      ),
+    notifications: z
+      .record(z.string(), z.number().int())
+      .describe("the campaign's stored notifications per state (one waiting for quiet hours has none yet)"),
+  }),
+);
 
 const campaignParams = z.object({ id: campaignIdSchema.describe('campaign id (UUID)') });
 

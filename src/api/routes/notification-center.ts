@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { FeedItemView, FeedPageView } from '../contract-types';
 import {
   NotificationRepository,
   type FeedCursor,
@@ -8,7 +9,7 @@ import {
 import { userIdOf } from '../auth/authenticate';
 import type { ApiContext } from '../context';
 import { notFound } from '../errors';
-import { errors, noBody, noQuery, UUID_PATTERN, uuidSchema } from '../schemas';
+import { answerSchema, errors, noBody, noQuery, UUID_PATTERN, uuidSchema } from '../schemas';
 
 /** Opaque to clients: base64url of [created_at, id] of the last item seen. */
 function encodeCursor(cursor: FeedCursor): string {
@@ -44,21 +45,23 @@ const cursorSchema = z
     return cursor;
   });
 
-const feedItemSchema = z.object({
-  id: z.string(),
-  title: z.string().nullable(),
-  body: z.string().nullable(),
-  actionUrl: z.string().nullable(),
-  actionText: z.string().nullable(),
-  category: z.string(),
-  eventType: z.string().nullable(),
-  templateCode: z.string(),
-  priority: z.string(),
-  createdAt: z.string(),
-  deliveredAt: z.string(),
-  readAt: z.string().nullable(),
-  read: z.boolean(),
-});
+const feedItemSchema = answerSchema<FeedItemView>()(
+  z.object({
+    id: z.string(),
+    title: z.string().nullable(),
+    body: z.string().nullable(),
+    actionUrl: z.string().nullable(),
+    actionText: z.string().nullable(),
+    category: z.string(),
+    eventType: z.string().nullable(),
+    templateCode: z.string(),
+    priority: z.string(),
+    createdAt: z.string(),
+    deliveredAt: z.string(),
+    readAt: z.string().nullable(),
+    read: z.boolean(),
+  }),
+);
 
 export function feedItemView(item: FeedItem): z.infer<typeof feedItemSchema> {
   return {
@@ -97,7 +100,9 @@ const feedSchema = {
     })
     .strict(),
   response: {
-    200: z.object({ items: z.array(feedItemSchema), nextCursor: z.string().nullable() }),
+    200: answerSchema<FeedPageView>()(
+      z.object({ items: z.array(feedItemSchema), nextCursor: z.string().nullable() }),
+    ),
     ...errors(400, 401, 403, 429),
   },
 };

@@ -6,6 +6,7 @@ import { NotificationRepository, type FeedItem } from '../../db/repositories/not
 import { userIdOf } from '../auth/authenticate';
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';
+import type { LiveNotification, Same } from '../contract-types';
 import type { FeedEvent } from '../feed-hub';
 import { errors, UUID_PATTERN } from '../schemas';
 import { feedItemView } from './notification-center';
@@ -177,6 +178,9 @@ class FeedStream {
     if (!this.res.writableEnded) this.res.end();
   };
 }
+
+/** Compiles only while the hub's events are what web/ reads as a LiveNotification (src/api/contract-types.ts). */
+const _liveNotificationContract: Same<FeedEvent, LiveNotification> = true;
 
 /** A stored feed item as the stream sends it live: the list's view, without what only the list shows. */
 function liveEventOf(item: FeedItem): FeedEvent {

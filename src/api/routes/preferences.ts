@@ -8,7 +8,11 @@ import {
   preferencesSchema,
   readPreferences,
 } from '../recipient-preferences';
-import { errors, noQuery } from '../schemas';
+import type { PreferencesView } from '../contract-types';
+import { answerSchema, errors, noQuery } from '../schemas';
+
+/** The preferences answer, checked against the type web/ reads. */
+const preferencesAnswer = answerSchema<PreferencesView>()(preferencesSchema);
 
 export function preferenceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
@@ -22,7 +26,7 @@ export function preferenceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           description: PREFERENCES_DESCRIPTION,
           security: [{ bearer: [] }],
           querystring: noQuery,
-          response: { 200: preferencesSchema, ...errors(401, 403, 404, 429) },
+          response: { 200: preferencesAnswer, ...errors(401, 403, 404, 429) },
         },
       },
       async (request) => readPreferences(request.em, userIdOf(request)),
@@ -39,7 +43,7 @@ export function preferenceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           security: [{ bearer: [] }],
           querystring: noQuery,
           body: preferencesBody,
-          response: { 200: preferencesSchema, ...errors(400, 401, 403, 404, 413, 429) },
+          response: { 200: preferencesAnswer, ...errors(400, 401, 403, 404, 413, 429) },
         },
       },
       async (request) => changePreferences(request.em, userIdOf(request), request.body),

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { TemplatePreviewView, TemplateView } from '../contract-types';
 import type { Template } from '../../db/entities';
 import { TemplateRepository, TemplateVersionConflict } from '../../db/repositories/template-repository';
 import { CHANNELS } from '../../domain/channels';
@@ -28,18 +29,20 @@ import {
   TEMPLATED_CHANNELS,
   type TemplatedChannel,
 } from '../../templates/template-fields';
-import { errors, localeSchema, noQuery, templateCodeSchema } from '../schemas';
+import { answerSchema, errors, localeSchema, noQuery, templateCodeSchema } from '../schemas';
 
-const templateSchema = z.object({
-  id: z.string(),
-  code: z.string(),
-  channel: z.string(),
-  locale: z.string(),
-  version: z.number().int(),
-  category: z.string(),
-  fields: z.record(z.string(), z.string()),
-  createdAt: z.string(),
-});
+const templateSchema = answerSchema<TemplateView>()(
+  z.object({
+    id: z.string(),
+    code: z.string(),
+    channel: z.string(),
+    locale: z.string(),
+    version: z.number().int(),
+    category: z.string(),
+    fields: z.record(z.string(), z.string()),
+    createdAt: z.string(),
+  }),
+);
 
 const LIMITS_NOTE = `Bounds (400 naming the limit): at most ${TEMPLATE_LIMITS.fields} fields, ${TEMPLATE_LIMITS.fieldLength} characters a field, ${TEMPLATE_LIMITS.totalLength} in all, ${TEMPLATE_LIMITS.tags} {{ }} tags in all, blocks and sub-expressions nested ${TEMPLATE_LIMITS.nesting} deep. Only variables and the blocks if and unless (no loops, partials or other helpers).`;
 
@@ -118,13 +121,15 @@ const previewBody = z
   })
   .strict();
 
-const previewAnswer = z.object({
-  code: z.string(),
-  channel: z.string(),
-  locale: z.string(),
-  version: z.number().int().nullable(),
-  rendered: z.record(z.string(), z.string()),
-});
+const previewAnswer = answerSchema<TemplatePreviewView>()(
+  z.object({
+    code: z.string(),
+    channel: z.string(),
+    locale: z.string(),
+    version: z.number().int().nullable(),
+    rendered: z.record(z.string(), z.string()),
+  }),
+);
 
 const previewSchema = {
   tags: ['operators'],
