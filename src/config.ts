@@ -73,40 +73,44 @@ const apiKeyList = (scoped: boolean) =>
       .map((part) => part.trim())
       .filter(Boolean)
       .entries()) {
-      const m = /^([A-Za-z0-9_.-]{1,64})(?:\[([^\]]*)\])?:(.+)$/.exec(entry);
-      if (!m || (!/^[0-9a-fA-F]{64}$/.test(m[3]) && m[3].length < 16)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `entry ${i + 1} must be name:key (key at least 16 chars) or name:<sha256 hex>`,
-        });
+      const key = parseApiKey(entry, i + 1, scoped, keys);
+      if (typeof key === 'string') {
+        ctx.addIssue({ code: 'custom', message: key });
         return z.NEVER;
       }
-      if (keys.some((k) => k.name === m[1])) {
-        ctx.addIssue({ code: 'custom', message: `key name "${m[1]}" appears twice` });
-        return z.NEVER;
-      }
-      let scopes: ApiScope[] | undefined;
-      if (m[2] !== undefined) {
-        const names = m[2].split('+').map((part) => part.trim());
-        const unknown = names.find((name) => !(API_SCOPES as readonly string[]).includes(name));
-        if (!scoped || unknown !== undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            message: scoped
-              ? `entry ${i + 1}: unknown scope "${unknown}" (known: ${API_SCOPES.join(', ')})`
-              : `entry ${i + 1}: admin keys take no scopes (they may do everything)`,
-          });
-          return z.NEVER;
-        }
-        scopes = [...new Set(names as ApiScope[])];
-      }
-      const sha256 = /^[0-9a-fA-F]{64}$/.test(m[3])
-        ? m[3].toLowerCase()
-        : createHash('sha256').update(m[3]).digest('hex');
-      keys.push({ name: m[1], sha256, ...(scopes ? { scopes } : {}) });
+      keys.push(key);
     }
     return keys;
   });
+
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
+/** One entry (the `position`th) of an API key list, or the message saying what is wrong with it. */
+function parseApiKey(
+  entry: string,
+  position: number,
+  scoped: boolean,
+  earlier: ApiKeyConfig[],
+): ApiKeyConfig | string {
+  const m = /^([A-Za-z0-9_.-]{1,64})(?:\[([^\]]*)\])?:(.+)$/.exec(entry);
+  if (!m || (!SHA256_HEX.test(m[3]) && m[3].length < 16))
+    return `entry ${position} must be name:key (key at least 16 chars) or name:<sha256 hex>`;
+  if (earlier.some((k) => k.name === m[1])) return `key name "${m[1]}" appears twice`;
+  const scopes = m[2] === undefined ? undefined : parseScopes(m[2], position, scoped);
+  if (typeof scopes === 'string') return scopes;
+  const sha256 = SHA256_HEX.test(m[3]) ? m[3].toLowerCase() : createHash('sha256').update(m[3]).digest('hex');
+  return { name: m[1], sha256, ...(scopes ? { scopes } : {}) };
+}
+
+/** The `events+read` of `name[events+read]:key`, or the message saying why they are refused. */
+function parseScopes(list: string, position: number, scoped: boolean): ApiScope[] | string {
+  const names = list.split('+').map((part) => part.trim());
+  const unknown = names.find((name) => !(API_SCOPES as readonly string[]).includes(name));
+  if (!scoped) return `entry ${position}: admin keys take no scopes (they may do everything)`;
+  if (unknown !== undefined)
+    return `entry ${position}: unknown scope "${unknown}" (known: ${API_SCOPES.join(', ')})`;
+  return [...new Set(names as ApiScope[])];
+}
 
 /** `TRUST_PROXY`: off (default), `true` (any hop: only behind a proxy that always overwrites X-Forwarded-For), a hop count, or proxy addresses/CIDRs. */
 const trustProxy = z.string().transform((value, ctx): boolean | number | string[] => {
