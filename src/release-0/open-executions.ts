@@ -1,0 +1,116 @@
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { PATCHES } from '../../workflows/patches';
+import { RELEASE_0_WORKFLOW_TYPE } from './notification-api';
+
+/**
+ * Release-0 executions still open (docs/release-0.md, "Removing release 0"): every running
+ * notificationWorkflow, and every running businessEventWorkflow or campaignWorkflow that took
+ * release 0's code (its first workflow task completed without the release-1 patch marker).
+ */
+
+/** The longest wait a release-0 notification can have (delay or sendAt), so the latest it can close. */
+export const LONGEST_DELAY_DAYS = 366;
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * Set by the SDK when a workflow first takes a `patched(id)` branch: the ids of the patches it took.
+ * Release-1+ event and campaign workflows carry `lean-event-path` / `bulk-campaign-fan-out` after their
+ * first workflow task; release-0 ones carry none.
+ */
+const TemporalChangeVersion = defineSearchAttributeKey(
+  'TemporalChangeVersion',
+  SearchAttributeType.KEYWORD_LIST,
+);
+
+/** The patch whose absence marks a workflow type's release-0 executions. */
+const RELEASE_1_PATCH_OF: Record<string, string> = {
+  businessEventWorkflow: PATCHES.leanEventPath,
+  campaignWorkflow: PATCHES.bulkCampaign,
+};
+
+export interface OpenRelease0Execution {
+  workflowId: string;
+  runId: string;
+  type: string;
+  startTime: Date;
+  /** The latest it can close: start plus the longest delay (LONGEST_DELAY_DAYS). */
+  closesBy: Date;
+}
+
+/** Every release-0 execution still open, oldest first. */
+export async function listOpenRelease0(temporal: Client): Promise<OpenRelease0Execution[]> {
+  const open: OpenRelease0Execution[] = [];
+  const notificationQuery = `WorkflowType = '${RELEASE_0_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+  for await (const execution of temporal.workflow.list({ query: notificationQuery })) {
+    open.push(openExecution(execution));
+  }
+  for await (const execution of temporal.workflow.list({ query: candidatesQuery() })) {
+    if (await ranRelease0(temporal, execution)) open.push(openExecution(execution));
+  }
+  return open.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+}
+
+/** True when at least one release-0 execution is open: what supersession asks before its look-ups. */
+export async function anyOpenRelease0(temporal: Client): Promise<boolean> {
+  const notificationQuery = `WorkflowType = '${RELEASE_0_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+  const { count } = await temporal.workflow.count(notificationQuery);
+  if (count > 0) return true;
+  for await (const execution of temporal.workflow.list({ query: candidatesQuery() })) {
+    if (await ranRelease0(temporal, execution)) return true;
+  }
+  return false;
+}
+
+/** Running event and campaign workflows that took no patch at all: release 0, or not started yet. */
+function candidatesQuery(): string {
+  const types = Object.keys(RELEASE_1_PATCH_OF)
+    .map((t) => `'${t}'`)
+    .join(', ');
+  return `WorkflowType IN (${types}) AND ExecutionStatus = 'Running' AND TemporalChangeVersion IS NULL`;
+}
+
+/**
+ * Whether the execution runs release 0's code: its search attribute lacks the release-1 patch and its
+ * history shows a completed workflow task without that patch's marker. One whose first task has not
+ * completed yet will take the current code.
+ */
+async function ranRelease0(temporal: Client, execution: WorkflowExecutionInfo): Promise<boolean> {
+  const patch = RELEASE_1_PATCH_OF[execution.type];
+  if (!patch) return false;
+  if (execution.typedSearchAttributes.get(TemporalChangeVersion)?.includes(patch)) return false;
+  const history = await temporal.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+  let taskCompleted = false;
+  for (const event of history.events ?? []) {
+    if (event.workflowTaskCompletedEventAttributes) taskCompleted = true;
+    if (isPatchMarker(event.markerRecordedEventAttributes, patch)) return false;
+  }
+  return taskCompleted;
+}
+
+type MarkerAttributes = {
+  markerName?: string | null;
+  details?: Record<string, { payloads?: { data?: Uint8Array | null }[] | null }> | null;
+} | null;
+
+/** A `core_patch` marker whose data names the patch (JSON `{"id": "<patch>", ...}`, written by the SDK). */
+function isPatchMarker(marker: MarkerAttributes | undefined, patch: string): boolean {
+  if (marker?.markerName !== 'core_patch') return false;
+  return Object.values(marker.details ?? {}).some((d) =>
+    (d.payloads ?? []).some((p) =>
+      Buffer.from(p.data ?? [])
+        .toString('utf8')
+        .includes(`"${patch}"`),
+    ),
+  );
+}
+
+function openExecution(execution: WorkflowExecutionInfo): OpenRelease0Execution {
+  return {
+    workflowId: execution.workflowId,
+    runId: execution.runId,
+    type: execution.type,
+    startTime: execution.startTime,
+    closesBy: new Date(execution.startTime.getTime() + LONGEST_DELAY_DAYS * DAY_MS),
+  };
+}
