@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -220,54 +220,54 @@ async function registerRateLimit(
   });
 }
 
+/** The OpenAPI document's own part; the paths come from the routes' zod schemas. */
+const OPENAPI_DOCUMENT: FastifyDynamicSwaggerOptions['openapi'] = {
+  openapi: '3.0.3',
+  info: { title: 'Notification service', version: '1.0.0', description: API_DESCRIPTION },
+  components: {
+    securitySchemes: {
+      apiKey: {
+        type: 'apiKey',
+        in: 'header',
+        name: API_KEY_HEADER,
+        description: 'service key (API_KEYS) or admin key (ADMIN_API_KEYS)',
+      },
+      bearer: {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description:
+          'shopper token; sub = recipient id; exp required; the JWT_ADMIN_CLAIM claim for operators',
+      },
+      adminBasic: {
+        type: 'http',
+        scheme: 'basic',
+        description: 'any user name, an admin key as password',
+      },
+      session: {
+        type: 'apiKey',
+        in: 'cookie',
+        name: 'ns_session',
+        description: 'browser session (POST /api/session); unsafe methods also need X-CSRF-Token',
+      },
+    },
+  },
+  tags: [
+    { name: 'events', description: 'service-facing: business events and direct sends' },
+    { name: 'notifications', description: 'service-facing: status, cancel, reschedule' },
+    { name: 'recipients', description: 'service-facing' },
+    { name: 'notification center', description: 'shopper-facing (bearer JWT)' },
+    { name: 'preferences', description: 'shopper-facing (bearer JWT)' },
+    { name: 'operators', description: 'admin role' },
+    { name: 'campaigns', description: 'marketing campaigns (admin role)' },
+    { name: 'sessions', description: 'browser sign-in: the ns_session cookie' },
+    { name: 'health' },
+  ],
+};
+
 /** The OpenAPI document (from the routes' zod schemas) at /docs/json, Swagger UI at /docs. */
 async function registerDocs(app: FastifyInstance): Promise<void> {
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'Notification service', version: '1.0.0', description: API_DESCRIPTION },
-      components: {
-        securitySchemes: {
-          apiKey: {
-            type: 'apiKey',
-            in: 'header',
-            name: API_KEY_HEADER,
-            description: 'service key (API_KEYS) or admin key (ADMIN_API_KEYS)',
-          },
-          bearer: {
-            type: 'http',
-            scheme: 'bearer',
-            bearerFormat: 'JWT',
-            description:
-              'shopper token; sub = recipient id; exp required; the JWT_ADMIN_CLAIM claim for operators',
-          },
-          adminBasic: {
-            type: 'http',
-            scheme: 'basic',
-            description: 'any user name, an admin key as password',
-          },
-          session: {
-            type: 'apiKey',
-            in: 'cookie',
-            name: 'ns_session',
-            description: 'browser session (POST /api/session); unsafe methods also need X-CSRF-Token',
-          },
-        },
-      },
-      tags: [
-        { name: 'events', description: 'service-facing: business events and direct sends' },
-        { name: 'notifications', description: 'service-facing: status, cancel, reschedule' },
-        { name: 'recipients', description: 'service-facing' },
-        { name: 'notification center', description: 'shopper-facing (bearer JWT)' },
-        { name: 'preferences', description: 'shopper-facing (bearer JWT)' },
-        { name: 'operators', description: 'admin role' },
-        { name: 'campaigns', description: 'marketing campaigns (admin role)' },
-        { name: 'sessions', description: 'browser sign-in: the ns_session cookie' },
-        { name: 'health' },
-      ],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(swagger, { openapi: OPENAPI_DOCUMENT, transform: jsonSchemaTransform });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 }
 
