@@ -29,6 +29,8 @@ const RELEASE_1_PATCH_OF: Record<string, string> = {
   campaignWorkflow: PATCHES.bulkCampaign,
 };
 
+const NOTIFICATION_QUERY = `WorkflowType = '${RELEASE_0_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+
 export interface OpenRelease0Execution {
   workflowId: string;
   runId: string;
@@ -41,8 +43,7 @@ export interface OpenRelease0Execution {
 /** Every release-0 execution still open, oldest first. */
 export async function listOpenRelease0(temporal: Client): Promise<OpenRelease0Execution[]> {
   const open: OpenRelease0Execution[] = [];
-  const notificationQuery = `WorkflowType = '${RELEASE_0_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
-  for await (const execution of temporal.workflow.list({ query: notificationQuery })) {
+  for await (const execution of temporal.workflow.list({ query: NOTIFICATION_QUERY })) {
     open.push(openExecution(execution));
   }
   for await (const execution of temporal.workflow.list({ query: candidatesQuery() })) {
@@ -51,15 +52,10 @@ export async function listOpenRelease0(temporal: Client): Promise<OpenRelease0Ex
   return open.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
 }
 
-/** True when at least one release-0 execution is open: what supersession asks before its look-ups. */
-export async function anyOpenRelease0(temporal: Client): Promise<boolean> {
-  const notificationQuery = `WorkflowType = '${RELEASE_0_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
-  const { count } = await temporal.workflow.count(notificationQuery);
-  if (count > 0) return true;
-  for await (const execution of temporal.workflow.list({ query: candidatesQuery() })) {
-    if (await ranRelease0(temporal, execution)) return true;
-  }
-  return false;
+/** True when a release-0 notificationWorkflow still runs (one visibility count). */
+export async function release0NotificationsOpen(temporal: Client): Promise<boolean> {
+  const { count } = await temporal.workflow.count(NOTIFICATION_QUERY);
+  return count > 0;
 }
 
 /** Running event and campaign workflows that took no patch at all: release 0, or not started yet. */
