@@ -125,8 +125,9 @@ function horizonOf(spec: EventSpec): number {
 
 /**
  * The event workflow's body after its start: handlers, the first step, hand-off of further pages, and the
- * wait loop. Its awaits stay in this function and EventRun.untilSettled, with only synchronous helpers in
- * between: a handler's command and this body's, issued in the same activation, keep their order on replay.
+ * wait loop. Its awaits stay in this function and EventRun.untilSettled (entered synchronously, left only
+ * once every handler finished); the helpers between them are synchronous. An extra async hop would move
+ * this body's commands relative to a handler's issued in the same activation, and replay would refuse it.
  */
 async function runEvent(how: {
   eventId: string;
