@@ -3,7 +3,11 @@
  * `patched(id)`, so histories of the previous release (test/histories) still replay.
  */
 export const PATCHES = {
-  /** Release 1: one event workflow owns all its recipients (local activities, outcomes in Postgres). */
+  /**
+   * Release 1: one event workflow owns all its recipients (local activities, outcomes in Postgres).
+   * This patch and bulkCampaign guard release 0's code; docs/release-0.md says when and how to
+   * deprecate them and delete it.
+   */
   leanEventPath: 'lean-event-path',
   /** Release 1: campaigns fan out as bulk pages instead of one workflow per recipient. */
   bulkCampaign: 'bulk-campaign-fan-out',

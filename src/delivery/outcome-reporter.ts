@@ -28,7 +28,7 @@ export function signalPayloadOf(outcome: ChannelOutcome): ChannelOutcome {
   };
 }
 
-/** Reports channel outcomes to release-0 notificationWorkflows by signal (docs/contracts.md). */
+/** Reports channel outcomes to release-0 notificationWorkflows by signal (docs/contracts.md); goes with release 0 (docs/release-0.md). */
 export class TemporalOutcomeReporter implements OutcomeReporter {
   constructor(private readonly client: Client) {}
 
