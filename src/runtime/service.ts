@@ -58,24 +58,10 @@ export async function startService(
     keep: keptJobs(config),
   });
 
-  let nativeConnection: NativeConnection | null = null;
-  let temporalWorker: TemporalWorkers | null = null;
-  let temporalWorkerRun: Promise<void> | null = null;
-  if (parts.temporalWorker) {
-    nativeConnection = await connectTemporalWorker(config.temporal);
-    await temporalClient.connection.close();
-    temporalClient = temporalClientOn(nativeConnection, config.temporal);
-    temporalWorker = await createTemporalWorkers({
-      connection: nativeConnection,
-      config,
-      deps: { orm, queues, temporalClient, config },
-      workflowBundlePath: config.workflowBundlePath,
-    });
-    temporalWorkerRun = temporalWorker.run();
-    log(
-      `workflow workers polling task queues "${config.temporal.taskQueue}" and "${config.temporal.campaignTaskQueue}" on ${config.temporal.address}`,
-    );
-  }
+  const workflows = parts.temporalWorker
+    ? await startWorkflowWorkers(config, { orm, queues, temporalClient }, log)
+    : null;
+  if (workflows) temporalClient = workflows.temporalClient;
   const metrics = new DeliveryMetrics();
   const delivery = parts.deliveryWorkers
     ? startDeliveryWorkers({
@@ -106,20 +92,50 @@ export async function startService(
     orm,
     redis,
     temporalClient,
-    eagerStart: nativeConnection !== null,
+    eagerStart: workflows !== null,
     queues,
     delivery,
     metricsServer,
     async stop() {
       await stuckWork?.stop();
-      temporalWorker?.shutdown();
-      await Promise.all([temporalWorkerRun, delivery?.close()]);
+      workflows?.worker.shutdown();
+      await Promise.all([workflows?.run, delivery?.close()]);
       await metricsServer?.close();
       await queues.close();
-      if (nativeConnection) await nativeConnection.close();
+      if (workflows) await workflows.connection.close();
       else await temporalClient.connection.close();
       redis.disconnect();
       await orm.close();
     },
   };
+}
+
+/**
+ * The workflow workers on a native connection of their own; the service's Temporal client moves onto it
+ * (its first connection closes) so event workflows can start eagerly in this process.
+ */
+async function startWorkflowWorkers(
+  config: Config,
+  deps: { orm: Orm; queues: SendQueues; temporalClient: Client },
+  log: (line: string) => void,
+): Promise<{
+  connection: NativeConnection;
+  temporalClient: Client;
+  worker: TemporalWorkers;
+  run: Promise<void>;
+}> {
+  const connection = await connectTemporalWorker(config.temporal);
+  await deps.temporalClient.connection.close();
+  const temporalClient = temporalClientOn(connection, config.temporal);
+  const worker = await createTemporalWorkers({
+    connection,
+    config,
+    deps: { orm: deps.orm, queues: deps.queues, temporalClient, config },
+    workflowBundlePath: config.workflowBundlePath,
+  });
+  const run = worker.run();
+  log(
+    `workflow workers polling task queues "${config.temporal.taskQueue}" and "${config.temporal.campaignTaskQueue}" on ${config.temporal.address}`,
+  );
+  return { connection, temporalClient, worker, run };
 }
