@@ -46,7 +46,7 @@ function payloadLine(keyId: string | null, uiConfigured: boolean, codecEndpoint:
   if (keyId === null) return 'in clear (PAYLOAD_ENCRYPTION_KEYS unset)';
   const key = keyId === DEV_PAYLOAD_KEY_ID ? 'the fixed dev key (not secret)' : `key "${keyId}"`;
   const ui = uiConfigured
-    ? `the Web UI decodes them at ${codecEndpoint} (README: "Encrypted payloads: reading them in the Web UI")`
+    ? `the Web UI decodes them at ${codecEndpoint} (docs/security.md, "Encrypted payloads")`
     : `point the Web UI's codec endpoint at ${codecEndpoint}`;
   return `AES-256-GCM with ${key}; ${ui}`;
 }
@@ -57,7 +57,7 @@ runMain(async () => {
   const config = loadConfig(withDevCodec(withDevPayloadEncryption(withDevApiCredentials(process.env))), {
     allowDevCredentials: true,
   });
-  // The Web UI decodes payloads through the API's codec endpoint (admin-authenticated, see the README).
+  // The Web UI decodes payloads through the API's codec endpoint (admin-authenticated, see docs/security.md).
   const codecEndpoint = `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.port}/codec`;
   await mkdir(DATA_DIR, { recursive: true });
   const children: ChildProcess[] = [];
@@ -162,7 +162,7 @@ function devProviders(providers: Config['providers']) {
   };
 }
 
-/** What runs where, and the credentials for the README's walk-through. */
+/** What runs where, and the credentials for the walk-through in docs/http-api.md. */
 async function banner(up: {
   config: Config;
   api: RunningApi;
@@ -193,7 +193,7 @@ async function banner(up: {
     `  Payloads          ${payloads}`,
     `  Mail inbox        ${up.mailUi}`,
     `  Send an event     npm run send-event -- ORDER_CREATED u_42`,
-    "Credentials for the README's curl walk-through:",
+    'Credentials for the curl walk-through (docs/http-api.md):',
     ...(await devCredentialLines(process.env, config.api.jwt)),
     'Press Ctrl+C to stop.',
     '',

@@ -23,7 +23,7 @@ import type { SendJobData } from './send-queues';
 
 /**
  * What a worker does when it takes over the claim of a worker that died mid-send (its claim went
- * stale): whether the provider got the message is unknown. README, "Exactly once towards providers".
+ * stale): whether the provider got the message is unknown. docs/delivery.md, "Exactly once towards providers".
  * - `resend`: at least once; the provider or receiver drops the copy where it can (in_app: the row;
  *   webhook: Idempotency-Key; push: Topic replaces a copy still queued), and for email a lost order or
  *   payment message costs more than a rare duplicate (same Message-ID).

@@ -55,7 +55,7 @@ export async function accessibilityViolations(page: Page): Promise<AxeViolation[
   });
 }
 
-/** Saves a screenshot for the README when SCREENSHOTS_DIR is set (docs/screenshots); otherwise does nothing. */
+/** Saves a screenshot for docs/browser.md when SCREENSHOTS_DIR is set (docs/screenshots); otherwise does nothing. */
 export async function screenshotForReadme(page: Page, name: string): Promise<void> {
   const dir = process.env.SCREENSHOTS_DIR;
   if (!dir) return;

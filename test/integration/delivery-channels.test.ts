@@ -198,7 +198,7 @@ describe('delivery fabric: each channel delivers', () => {
     expect(req.headers['content-type']).toBe('application/json');
     expect(req.headers['x-notification-id']).toBe(notification.id);
     expect(req.headers['idempotency-key']).toBe(`${notification.id}.webhook`);
-    // README recipe: v1=<hex HMAC-SHA256(secret, `${X-Notification-Id}.${X-Notification-Timestamp}.${raw body}`)>, timestamp within 5 minutes.
+    // docs/webhooks.md recipe: v1=<hex HMAC-SHA256(secret, `${X-Notification-Id}.${X-Notification-Timestamp}.${raw body}`)>, timestamp within 5 minutes.
     const timestamp = req.headers['x-notification-timestamp'] as string;
     expect(Math.abs(Date.now() / 1000 - Number(timestamp))).toBeLessThan(300);
     const expected = createHmac('sha256', endpointSecret)

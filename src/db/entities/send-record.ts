@@ -3,7 +3,7 @@ import type { Channel } from '../../domain/channels';
 
 /**
  * `cancelled`: the channel was given up (fell back, or the notification was cancelled): a late job skips the provider.
- * `unknown`: a worker died mid-send on an at-most-once channel (README, "Exactly once towards providers"): never sent again.
+ * `unknown`: a worker died mid-send on an at-most-once channel (docs/delivery.md, "Exactly once towards providers"): never sent again.
  */
 export type SendRecordStatus = 'sending' | 'sent' | 'failed' | 'cancelled' | 'unknown';
 

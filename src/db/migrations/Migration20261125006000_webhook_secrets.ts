@@ -1,7 +1,7 @@
 import { Migration } from '@mikro-orm/migrations';
 
 /**
- * A signing secret per webhook endpoint (README, "Webhook signatures"): the current one, and the
+ * A signing secret per webhook endpoint (docs/webhooks.md): the current one, and the
  * previous one with the time it stops being used, so receivers can switch without losing deliveries.
  * Endpoints stored before keep null and are signed with the tenant's WEBHOOK_SECRET until rotated.
  */
