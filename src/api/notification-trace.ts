@@ -421,31 +421,7 @@ async function channelView(
   queues: SendQueues,
   timeline: TraceEntry[],
 ): Promise<TraceChannel> {
-  const jobId = sendJobId(notificationId, channel);
-  const found = await queues.queue(channel).getJob(jobId);
-  let job: TraceJob | null = null;
-  if (found) {
-    job = {
-      id: jobId,
-      state: await found.getState(),
-      attemptsMade: found.attemptsMade,
-      failedReason: found.failedReason ?? null,
-      addedAt: new Date(found.timestamp).toISOString(),
-      processedAt: found.processedOn ? new Date(found.processedOn).toISOString() : null,
-      finishedAt: found.finishedOn ? new Date(found.finishedOn).toISOString() : null,
-    };
-    const entry = (at: string, kind: string, summary: string) =>
-      timeline.push({ at, source: 'bullmq', kind, summary, channel, detail: { jobId } });
-    entry(job.addedAt, 'job.added', `job added to send-${channel}`);
-    if (job.processedAt)
-      entry(job.processedAt, 'job.processing', `job picked up (attempt ${Math.max(job.attemptsMade, 1)})`);
-    if (job.finishedAt)
-      entry(
-        job.finishedAt,
-        `job.${job.state}`,
-        `job ${job.state}${job.failedReason ? `: ${job.failedReason}` : ''}`,
-      );
-  }
+  const job = await jobView(channel, notificationId, queues, timeline);
   const mine = attempts.filter((a) => a.channel === channel);
   for (const a of mine) {
     timeline.push({
@@ -480,6 +456,39 @@ async function channelView(
       durationMs: a.durationMs,
     })),
   };
+}
+
+/** The channel's BullMQ job and its timeline entries; null once BullMQ removed it or before the hand-off. */
+async function jobView(
+  channel: Channel,
+  notificationId: string,
+  queues: SendQueues,
+  timeline: TraceEntry[],
+): Promise<TraceJob | null> {
+  const jobId = sendJobId(notificationId, channel);
+  const found = await queues.queue(channel).getJob(jobId);
+  if (!found) return null;
+  const job: TraceJob = {
+    id: jobId,
+    state: await found.getState(),
+    attemptsMade: found.attemptsMade,
+    failedReason: found.failedReason ?? null,
+    addedAt: new Date(found.timestamp).toISOString(),
+    processedAt: found.processedOn ? new Date(found.processedOn).toISOString() : null,
+    finishedAt: found.finishedOn ? new Date(found.finishedOn).toISOString() : null,
+  };
+  const entry = (at: string, kind: string, summary: string) =>
+    timeline.push({ at, source: 'bullmq', kind, summary, channel, detail: { jobId } });
+  entry(job.addedAt, 'job.added', `job added to send-${channel}`);
+  if (job.processedAt)
+    entry(job.processedAt, 'job.processing', `job picked up (attempt ${Math.max(job.attemptsMade, 1)})`);
+  if (job.finishedAt)
+    entry(
+      job.finishedAt,
+      `job.${job.state}`,
+      `job ${job.state}${job.failedReason ? `: ${job.failedReason}` : ''}`,
+    );
+  return job;
 }
 
 function notificationView(n: Notification): Record<string, unknown> {
