@@ -6,6 +6,7 @@ import type { NotificationState, NotificationStatus } from '../domain/notificati
 import { CAMPAIGN_EVENT_TYPE } from '../domain/workflow-ids';
 import { release0Subject } from '../release-0/notification-trace';
 import { isLeanRow } from '../release-0/notification-owner';
+import type { TraceJob } from './contract-types';
 import type { NotificationRef } from './notification-lookup';
 import { describeOrNull, statusFromRow } from './notification-status';
 import { campaignView, readCampaignHistories } from './trace-campaign';
@@ -30,15 +31,7 @@ import {
 
 export type { TraceEntry, TraceSources, TraceWorkflow } from './trace-history';
 
-export interface TraceJob {
-  id: string;
-  state: string;
-  attemptsMade: number;
-  failedReason: string | null;
-  addedAt: string;
-  processedAt: string | null;
-  finishedAt: string | null;
-}
+export type { TraceJob };
 
 export interface TraceChannel {
   status: NonNullable<NotificationStatus['channels'][Channel]> | null;

@@ -6,6 +6,7 @@ import type { Notification } from '../db/entities';
 import type { NotificationRepository } from '../db/repositories/notification-repository';
 import type { SendQueues } from '../delivery/send-queues';
 import type { Channel } from '../domain/channels';
+import type { TraceWorkflow } from './contract-types';
 import type { NotificationStatus } from '../domain/notification-status';
 import { decodeHistoryPayloads } from '../temporal/payload-codec';
 
@@ -22,18 +23,8 @@ export interface TraceEntry {
   detail?: Record<string, unknown>;
 }
 
-export interface TraceWorkflow {
-  /** event: the event (or follow-up) workflow that owns it; campaign: its campaign's; notification: a release-0 notification workflow. */
-  role: 'event' | 'campaign' | 'notification';
-  workflowId: string;
-  runId: string;
-  type: string;
-  status: string;
-  startTime: string;
-  closeTime: string | null;
-  /** The run's history in the Temporal Web UI. */
-  webUiUrl: string;
-}
+/** A workflow that handled the notification (the answer's type in src/api/contract-types.ts). */
+export type { TraceWorkflow };
 
 export interface TraceSources {
   temporal: Client;
