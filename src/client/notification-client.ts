@@ -1,9 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  QueryNotRegisteredError,
-  WorkflowExecutionAlreadyStartedError,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
 import {
   parseBusinessEvent,
@@ -27,8 +23,8 @@ import {
   campaignWorkflowId,
   eventTypeOf,
   eventWorkflowId,
-  notificationWorkflowId,
 } from '../domain/workflow-ids';
+import { isRelease0Workflow, release0StatusWorkflow } from '../release-0/notification-workflows';
 import {
   NotificationEventId,
   NotificationEventType,
@@ -145,9 +141,9 @@ export class NotificationClient {
     try {
       return await handle.query(statusQuery, { userId });
     } catch (err) {
-      // A release-0 event workflow answers no status query: its recipients have workflows of their own.
-      if (!(err instanceof QueryNotRegisteredError)) throw err;
-      return this.statusOf(notificationWorkflowId(eventId, userId));
+      const release0 = release0StatusWorkflow(err, eventId, userId);
+      if (release0 === null) throw err;
+      return this.statusOf(release0);
     }
   }
 
@@ -196,7 +192,7 @@ export class NotificationClient {
     }
     const handle = this.client.workflow.getHandle(target);
     const { type } = await handle.describe();
-    if (type === 'notificationWorkflow' || type === 'campaignWorkflow') {
+    if (isRelease0Workflow(type) || type === 'campaignWorkflow') {
       await handle.signal(signal, request);
       return undefined;
     }

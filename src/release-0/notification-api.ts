@@ -6,15 +6,13 @@ import type { NotificationStatus } from '../domain/notification-status';
 import { ApiError, notFound } from '../api/errors';
 import type { NotificationRef } from '../api/notification-lookup';
 import { assertWaiting, describeOrNull, isWaiting } from '../api/notification-status';
+import { RELEASE_0_WORKFLOW_TYPE } from './notification-workflows';
 
 /**
  * The service routes' side of release 0 (docs/release-0.md): a release-0 notification has a
  * notificationWorkflow of its own, read by its `status` query and steered by signals. Callers reach
  * here only for a row that is not lean (src/release-0/notification-owner.ts) or no row at all.
  */
-
-/** Temporal workflow type of a release-0 notification. */
-export const RELEASE_0_WORKFLOW_TYPE = 'notificationWorkflow';
 
 const QUERY_TIMEOUT_MS = 5000;
 /** How long cancel/reschedule wait to see their signal act before answering 202. */

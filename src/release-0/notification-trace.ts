@@ -20,7 +20,8 @@ import {
 } from '../api/trace-history';
 import type { NotificationStatus } from '../domain/notification-status';
 import { eventWorkflowId, notificationWorkflowId } from '../domain/workflow-ids';
-import { RELEASE_0_WORKFLOW_TYPE, release0Status } from './notification-api';
+import { release0Status } from './notification-api';
+import { RELEASE_0_WORKFLOW_TYPE } from './notification-workflows';
 
 /**
  * The trace's side of release 0 (docs/release-0.md): a release-0 notification is read from its own

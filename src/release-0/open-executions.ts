@@ -1,7 +1,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { PATCHES } from '../../workflows/patches';
-import { RELEASE_0_WORKFLOW_TYPE } from './notification-api';
+import { RELEASE_0_WORKFLOW_TYPE } from './notification-workflows';
 
 /**
  * Release-0 executions still open (docs/release-0.md, "Removing release 0"): every running
