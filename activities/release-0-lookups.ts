@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { release0NotificationsOpen } from '../src/release-0/open-executions';
+import { RELEASE_0_WORKFLOW_TYPE } from '../src/release-0/notification-workflows';
 
 /** How long an answer to "does a release-0 notificationWorkflow still run?" is trusted. */
 export const RELEASE0_OPEN_CHECK_MS = 5 * 60_000;
@@ -24,7 +25,7 @@ export async function findRelease0Waiting(
   if (userIds.length === 0 || !(await release0MayBeOpen(temporalClient))) return [];
   const ids: string[] = [];
   for (const userId of userIds) {
-    const query = `WorkflowType = 'notificationWorkflow' AND ExecutionStatus = 'Running' AND NotificationEventType = '${eventType}' AND NotificationUserId = '${userId}'`;
+    const query = `WorkflowType = '${RELEASE_0_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND NotificationEventType = '${eventType}' AND NotificationUserId = '${userId}'`;
     for await (const execution of temporalClient.workflow.list({ query })) {
       if (execution.memo?.correlationKey === correlationKey) ids.push(execution.workflowId);
     }
