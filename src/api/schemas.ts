@@ -23,7 +23,7 @@ interface ContractMismatch<T> {
 
 /** Request and response schemas shared by several routes; the event envelope itself is src/domain/business-event.ts. */
 
-export const errorSchema = z
+const errorSchema = z
   .object({
     statusCode: z.number().int(),
     error: z.string(),

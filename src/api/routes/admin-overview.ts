@@ -1,8 +1,9 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Overview } from '../contract-types';
+import type { Overview, QueueCounts } from '../contract-types';
 import { DeliveryStatsRepository } from '../../db/repositories/delivery-stats-repository';
-import { CHANNELS, queueNameFor } from '../../domain/channels';
+import { CHANNELS, queueNameFor, type Channel } from '../../domain/channels';
 import {
   readStuckWorkSummary,
   scanAndPublish,
@@ -102,78 +103,86 @@ const DESCRIPTION = `What the pipeline did in the last \`minutes\` minutes (the 
 Queue depths are BullMQ's job counts per channel queue, now.
 \`stuck\`: the latest stuck-work scan (past deadline, queued without a job, workflows without a timer, expired), with samples.`;
 
+const overviewRouteSchema = {
+  tags: ['operators'],
+  summary: 'Events, deliveries and failures per minute, queue depths, recent failures',
+  description: DESCRIPTION,
+  security: ADMIN_SECURITY,
+  querystring: z
+    .object({
+      minutes: z.coerce.number().int().min(1).max(1440).default(60).describe('window length, 1-1440'),
+    })
+    .strict(),
+  response: { 200: overviewSchema, ...errors(400, 401, 403, 429) },
+};
+
 /** The dashboard's first page (docs/contracts.md, "Browser surfaces"). */
 export function adminOverviewRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   const stuckWork = latestStuckWork(ctx);
   return async (app) => {
     app.get(
       '/api/admin/overview',
-      {
-        onRequest: ctx.auth.guard('admin'),
-        schema: {
-          tags: ['operators'],
-          summary: 'Events, deliveries and failures per minute, queue depths, recent failures',
-          description: DESCRIPTION,
-          security: ADMIN_SECURITY,
-          querystring: z
-            .object({
-              minutes: z.coerce.number().int().min(1).max(1440).default(60).describe('window length, 1-1440'),
-            })
-            .strict(),
-          response: { 200: overviewSchema, ...errors(400, 401, 403, 429) },
-        },
-      },
-      async (request) => {
-        const to = new Date(Math.floor(ctx.now().getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS);
-        const from = new Date(to.getTime() - request.query.minutes * MINUTE_MS);
-        const stats = new DeliveryStatsRepository(request.em);
-        const [perMinute, events, recentFailures, queues, stuck] = await Promise.all([
-          stats.perMinute(from, to),
-          stats.eventCount(from, to),
-          stats.recentFailures(from, to, RECENT_FAILURES),
-          Promise.all(
-            CHANNELS.map(async (channel) => {
-              const counts = await ctx.deps.queues
-                .queue(channel)
-                .getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'paused');
-              const {
-                waiting = 0,
-                prioritized = 0,
-                active = 0,
-                delayed = 0,
-                failed = 0,
-                completed = 0,
-                paused = 0,
-              } = counts;
-              return {
-                channel,
-                queue: queueNameFor(channel),
-                waiting: waiting + prioritized,
-                active,
-                delayed,
-                failed,
-                completed,
-                paused,
-              };
-            }),
-          ),
-          stuckWork(),
-        ]);
-        return {
-          from: from.toISOString(),
-          to: to.toISOString(),
-          perMinute: perMinute.map((m) => ({ ...m, at: m.at.toISOString() })),
-          totals: {
-            events,
-            delivered: sum(perMinute.map((m) => m.delivered)),
-            failed: sum(perMinute.map((m) => m.failed)),
-          },
-          queues,
-          recentFailures: recentFailures.map((f) => ({ ...f, at: f.at.toISOString() })),
-          stuck: stuck && withoutRotation(stuck),
-        };
-      },
+      { onRequest: ctx.auth.guard('admin'), schema: overviewRouteSchema },
+      async (request) => overview(ctx, request.em, request.query.minutes, stuckWork),
     );
+  };
+}
+
+/** The last `minutes` minutes up to the end of the current one. */
+async function overview(
+  ctx: ApiContext,
+  em: EntityManager,
+  minutes: number,
+  stuckWork: () => Promise<StuckWorkSummary | null>,
+): Promise<Overview> {
+  const to = new Date(Math.floor(ctx.now().getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS);
+  const from = new Date(to.getTime() - minutes * MINUTE_MS);
+  const stats = new DeliveryStatsRepository(em);
+  const [perMinute, events, recentFailures, queues, stuck] = await Promise.all([
+    stats.perMinute(from, to),
+    stats.eventCount(from, to),
+    stats.recentFailures(from, to, RECENT_FAILURES),
+    Promise.all(CHANNELS.map((channel) => queueCounts(ctx, channel))),
+    stuckWork(),
+  ]);
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    perMinute: perMinute.map((m) => ({ ...m, at: m.at.toISOString() })),
+    totals: {
+      events,
+      delivered: sum(perMinute.map((m) => m.delivered)),
+      failed: sum(perMinute.map((m) => m.failed)),
+    },
+    queues,
+    recentFailures: recentFailures.map((f) => ({ ...f, at: f.at.toISOString() })),
+    stuck: stuck && withoutRotation(stuck),
+  };
+}
+
+/** A channel queue's job counts now; prioritized jobs count as waiting. */
+async function queueCounts(ctx: ApiContext, channel: Channel): Promise<QueueCounts> {
+  const counts = await ctx.deps.queues
+    .queue(channel)
+    .getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'paused');
+  const {
+    waiting = 0,
+    prioritized = 0,
+    active = 0,
+    delayed = 0,
+    failed = 0,
+    completed = 0,
+    paused = 0,
+  } = counts;
+  return {
+    channel,
+    queue: queueNameFor(channel),
+    waiting: waiting + prioritized,
+    active,
+    delayed,
+    failed,
+    completed,
+    paused,
   };
 }
 

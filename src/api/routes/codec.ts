@@ -11,7 +11,7 @@ import {
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';
 
-export const CODEC_PATH = '/codec';
+const CODEC_PATH = '/codec';
 
 const base64 = z
   .string()

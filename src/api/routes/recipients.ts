@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Recipient } from '../../db/entities';
+import type { RecipientSummary } from '../contract-types';
 import { RecipientRepository, type RecipientView } from '../../db/repositories/recipient-repository';
 import { outboundUrlProblem, type OutboundPolicy } from '../../domain/outbound-url';
 import type { ApiContext } from '../context';
@@ -89,24 +91,54 @@ export const recipientSchema = z.object({
   updatedAt: z.string(),
 });
 
+const recipientParams = z.object({ id: userIdSchema });
+
+/** The upsert's schema: its body checks URLs against the configured outbound policies. */
+const upsertSchema = (outbound: { webhook: OutboundPolicy; push: OutboundPolicy }) => ({
+  tags: ['recipients'],
+  summary: 'Create or update a recipient',
+  description:
+    'Fields left out keep their value (defaults on create: timezone UTC, locale en, no roles); null clears an optional field. `pushSubscriptions`, when present, replaces the set. 201 when created, 200 when updated.',
+  security: [{ apiKey: [] }],
+  params: recipientParams,
+  querystring: noQuery,
+  body: recipientBody(outbound),
+  response: { 200: recipientSchema, 201: recipientSchema, ...errors(400, 401, 403, 413, 429) },
+});
+
+const rotateSecretSchema = {
+  tags: ['recipients'],
+  summary: "Rotate the signing secret of a recipient's webhook endpoint",
+  description:
+    'Issues a new secret (answered once, never shown again). Until `previousValidUntil` deliveries carry two signatures, one per secret, so the receiver switches at leisure; `previousValidForSeconds: 0` drops the old secret at once (a leaked secret). 404 when the recipient has no webhookUrl.',
+  security: [{ apiKey: [] }],
+  params: recipientParams,
+  querystring: noQuery,
+  body: z
+    .object({
+      previousValidForSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(7 * 24 * 3600)
+        .default(24 * 3600)
+        .describe('default a day, at most 7 days'),
+    })
+    .strict()
+    .default({ previousValidForSeconds: 24 * 3600 }),
+  response: {
+    200: z.object({ webhookSecret: z.string(), previousValidUntil: z.string().nullable() }),
+    ...errors(400, 401, 403, 404, 413, 429),
+  },
+};
+
 export function recipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
+    const onRequest = ctx.auth.guard('service', 'recipients');
+
     app.put(
       '/api/recipients/:id',
-      {
-        onRequest: ctx.auth.guard('service', 'recipients'),
-        schema: {
-          tags: ['recipients'],
-          summary: 'Create or update a recipient',
-          description:
-            'Fields left out keep their value (defaults on create: timezone UTC, locale en, no roles); null clears an optional field. `pushSubscriptions`, when present, replaces the set. 201 when created, 200 when updated.',
-          security: [{ apiKey: [] }],
-          params: z.object({ id: userIdSchema }),
-          querystring: noQuery,
-          body: recipientBody(ctx.deps.config.outbound),
-          response: { 200: recipientSchema, 201: recipientSchema, ...errors(400, 401, 403, 413, 429) },
-        },
-      },
+      { onRequest, schema: upsertSchema(ctx.deps.config.outbound) },
       async (request, reply) => {
         const { created, view } = await new RecipientRepository(request.em).upsert(
           request.params.id,
@@ -118,34 +150,7 @@ export function recipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
 
     app.post(
       '/api/recipients/:id/webhook-secret',
-      {
-        onRequest: ctx.auth.guard('service', 'recipients'),
-        schema: {
-          tags: ['recipients'],
-          summary: "Rotate the signing secret of a recipient's webhook endpoint",
-          description:
-            'Issues a new secret (answered once, never shown again). Until `previousValidUntil` deliveries carry two signatures, one per secret, so the receiver switches at leisure; `previousValidForSeconds: 0` drops the old secret at once (a leaked secret). 404 when the recipient has no webhookUrl.',
-          security: [{ apiKey: [] }],
-          params: z.object({ id: userIdSchema }),
-          querystring: noQuery,
-          body: z
-            .object({
-              previousValidForSeconds: z
-                .number()
-                .int()
-                .min(0)
-                .max(7 * 24 * 3600)
-                .default(24 * 3600)
-                .describe('default a day, at most 7 days'),
-            })
-            .strict()
-            .default({ previousValidForSeconds: 24 * 3600 }),
-          response: {
-            200: z.object({ webhookSecret: z.string(), previousValidUntil: z.string().nullable() }),
-            ...errors(400, 401, 403, 404, 413, 429),
-          },
-        },
-      },
+      { onRequest, schema: rotateSecretSchema },
       async (request) => {
         const rotated = await new RecipientRepository(request.em).rotateWebhookSecret(
           request.params.id,
@@ -161,8 +166,8 @@ export function recipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   };
 }
 
-function recipientView(view: RecipientView): z.infer<typeof recipientSchema> {
-  const { recipient: r, pushSubscriptions } = view;
+/** What a list row shows of a recipient (the dashboard's search). */
+export function recipientSummary(r: Recipient): RecipientSummary {
   return {
     id: r.id,
     name: r.name,
@@ -170,13 +175,21 @@ function recipientView(view: RecipientView): z.infer<typeof recipientSchema> {
     phone: r.phone,
     timezone: r.timezone,
     locale: r.locale,
-    roles: r.roles,
     muted: r.muted,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+/** The whole recipient; the serializer orders the keys as recipientSchema does. */
+function recipientView(view: RecipientView): z.infer<typeof recipientSchema> {
+  const { recipient: r, pushSubscriptions } = view;
+  return {
+    ...recipientSummary(r),
+    roles: r.roles,
     quietHours: r.quietHours,
     webhookUrl: r.webhookUrl,
     ...(view.issuedWebhookSecret ? { webhookSecret: view.issuedWebhookSecret } : {}),
     pushSubscriptions: pushSubscriptions.map((s) => ({ endpoint: s.endpoint })),
-    createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };
 }

@@ -43,77 +43,69 @@ X-API-Key or Authorization uses those instead. POST/PUT/PATCH/DELETE riding on t
 
 const NO_SESSION = 'no session (signed out or expired)';
 
+const signInSchema = {
+  tags: ['sessions'],
+  summary: 'Sign in: open a browser session with an admin key or a token',
+  description: `${DESCRIPTION}\n\nExactly one of \`adminKey\` and \`token\`. A service key cannot open a session (403); an invalid credential is a 401 and counts against the address like any failed authentication.`,
+  querystring: noQuery,
+  body: credentialBody,
+  response: { 200: sessionSchema, ...errors(400, 401, 403, 413, 429, 503) },
+};
+
+const currentSessionSchema = {
+  tags: ['sessions'],
+  summary: 'The current browser session (and its CSRF token)',
+  description: DESCRIPTION,
+  querystring: noQuery,
+  response: { 200: sessionSchema, ...errors(401, 503) },
+};
+
+const signOutSchema = {
+  tags: ['sessions'],
+  summary: 'Sign out: end the browser session',
+  description: `${DESCRIPTION}\n\nNeeds X-CSRF-Token while the session lives; without a live session it only clears the cookie.`,
+  querystring: noQuery,
+  response: { 204: z.void().describe('signed out'), ...errors(403, 503) },
+};
+
 export function sessionRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
-    app.post(
-      '/api/session',
-      {
-        schema: {
-          tags: ['sessions'],
-          summary: 'Sign in: open a browser session with an admin key or a token',
-          description: `${DESCRIPTION}\n\nExactly one of \`adminKey\` and \`token\`. A service key cannot open a session (403); an invalid credential is a 401 and counts against the address like any failed authentication.`,
-          querystring: noQuery,
-          body: credentialBody,
-          response: { 200: sessionSchema, ...errors(400, 401, 403, 413, 429, 503) },
-        },
-      },
-      async (request, reply) => {
-        const { adminKey, token } = request.body;
-        const principal = await ctx.auth.verifyCredential(
-          request,
-          adminKey !== undefined ? { adminKey } : { token: token! },
-        );
-        if (principal.kind === 'key' && !principal.admin)
-          throw new ApiError(403, 'service keys cannot open a browser session');
-        // Signing in again replaces the session this browser had.
-        const previous = sessionCookieOf(request);
-        if (previous !== undefined) await ctx.auth.sessions.close(previous);
-        return openBrowserSession(ctx, request, reply, principal);
-      },
-    );
+    app.post('/api/session', { schema: signInSchema }, async (request, reply) => {
+      const { adminKey, token } = request.body;
+      const principal = await ctx.auth.verifyCredential(
+        request,
+        adminKey !== undefined ? { adminKey } : { token: token! },
+      );
+      if (principal.kind === 'key' && !principal.admin)
+        throw new ApiError(403, 'service keys cannot open a browser session');
+      // Signing in again replaces the session this browser had.
+      const previous = sessionCookieOf(request);
+      if (previous !== undefined) await ctx.auth.sessions.close(previous);
+      return openBrowserSession(ctx, request, reply, principal);
+    });
 
-    app.get(
-      '/api/session',
-      {
-        schema: {
-          tags: ['sessions'],
-          summary: 'The current browser session (and its CSRF token)',
-          description: DESCRIPTION,
-          querystring: noQuery,
-          response: { 200: sessionSchema, ...errors(401, 503) },
-        },
-      },
-      async (request) => {
-        const id = sessionCookieOf(request);
-        const session = id === undefined ? null : await ctx.auth.sessions.find(id);
-        if (!session) throw new ApiError(401, NO_SESSION);
-        return sessionView(session);
-      },
-    );
+    app.get('/api/session', { schema: currentSessionSchema }, async (request) => {
+      const session = await cookieSession(ctx, request);
+      if (!session) throw new ApiError(401, NO_SESSION);
+      return sessionView(session);
+    });
 
-    app.delete(
-      '/api/session',
-      {
-        schema: {
-          tags: ['sessions'],
-          summary: 'Sign out: end the browser session',
-          description: `${DESCRIPTION}\n\nNeeds X-CSRF-Token while the session lives; without a live session it only clears the cookie.`,
-          querystring: noQuery,
-          response: { 204: z.void().describe('signed out'), ...errors(403, 503) },
-        },
-      },
-      async (request, reply) => {
-        const id = sessionCookieOf(request);
-        const session = id === undefined ? null : await ctx.auth.sessions.find(id);
-        if (session) {
-          checkCsrf(request, session);
-          await ctx.auth.sessions.close(id!);
-        }
-        clearSessionCookie(request, reply);
-        return reply.code(204).send();
-      },
-    );
+    app.delete('/api/session', { schema: signOutSchema }, async (request, reply) => {
+      const session = await cookieSession(ctx, request);
+      if (session) {
+        checkCsrf(request, session);
+        await ctx.auth.sessions.close(sessionCookieOf(request)!);
+      }
+      clearSessionCookie(request, reply);
+      return reply.code(204).send();
+    });
   };
+}
+
+/** The live session the request's cookie names; null without a cookie or once it ended. */
+async function cookieSession(ctx: ApiContext, request: FastifyRequest): Promise<Session | null> {
+  const id = sessionCookieOf(request);
+  return id === undefined ? null : ctx.auth.sessions.find(id);
 }
 
 /** Opens a session for a verified principal and sets its cookie: POST /api/session and the dev sign-in. */

@@ -32,7 +32,7 @@ export interface RecipientView {
 }
 
 /** A new webhook signing secret: 32 random bytes, base64url, with a prefix that makes it recognisable in a secret scanner. */
-export function newWebhookSecret(): string {
+function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;
 }
 
@@ -89,35 +89,8 @@ export class RecipientRepository {
       // Row lock: two concurrent upserts of one recipient apply one after the other.
       const recipient = await em.findOneOrFail(Recipient, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const { pushSubscriptions, ...fields } = input;
-      const previousUrl = recipient.webhookUrl;
-      for (const [key, value] of Object.entries(fields)) {
-        if (value !== undefined) (recipient as unknown as Record<string, unknown>)[key] = value;
-      }
-      // A new endpoint gets a new secret (the old one was shared with someone else's receiver, maybe); no endpoint, no secret.
-      let issuedWebhookSecret: string | undefined;
-      if (recipient.webhookUrl !== previousUrl || (recipient.webhookUrl && !recipient.webhookSecret)) {
-        issuedWebhookSecret = recipient.webhookUrl ? newWebhookSecret() : undefined;
-        recipient.webhookSecret = issuedWebhookSecret ?? null;
-        recipient.webhookSecretPrevious = null;
-        recipient.webhookSecretPreviousUntil = null;
-      }
-      recipient.updatedAt = new Date();
-      if (pushSubscriptions) {
-        await em.nativeDelete(PushSubscription, { recipientId: id });
-        // An endpoint belongs to one browser: re-registering it under another recipient moves it.
-        await em.nativeDelete(PushSubscription, {
-          endpoint: { $in: pushSubscriptions.map((s) => s.endpoint) },
-        });
-        for (const s of pushSubscriptions) {
-          em.create(PushSubscription, {
-            recipientId: id,
-            endpoint: s.endpoint,
-            p256dh: s.keys.p256dh,
-            auth: s.keys.auth,
-            createdAt: new Date(),
-          });
-        }
-      }
+      const issuedWebhookSecret = applyFields(recipient, fields);
+      if (pushSubscriptions) await replacePushSubscriptions(em, id, pushSubscriptions);
       await em.flush();
       const subscriptions = await em.find(
         PushSubscription,
@@ -151,6 +124,49 @@ export class RecipientRepository {
       recipient.updatedAt = new Date();
       await em.flush();
       return { secret, previousValidUntil: recipient.webhookSecretPreviousUntil };
+    });
+  }
+}
+
+/**
+ * Sets the given fields (undefined keeps a value). A new endpoint gets a new secret, returned to be shown
+ * once (the old one was shared with someone else's receiver, maybe); no endpoint, no secret.
+ */
+function applyFields(
+  recipient: Recipient,
+  fields: Omit<RecipientInput, 'pushSubscriptions'>,
+): string | undefined {
+  const previousUrl = recipient.webhookUrl;
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined) (recipient as unknown as Record<string, unknown>)[key] = value;
+  }
+  let issuedWebhookSecret: string | undefined;
+  if (recipient.webhookUrl !== previousUrl || (recipient.webhookUrl && !recipient.webhookSecret)) {
+    issuedWebhookSecret = recipient.webhookUrl ? newWebhookSecret() : undefined;
+    recipient.webhookSecret = issuedWebhookSecret ?? null;
+    recipient.webhookSecretPrevious = null;
+    recipient.webhookSecretPreviousUntil = null;
+  }
+  recipient.updatedAt = new Date();
+  return issuedWebhookSecret;
+}
+
+/** The recipient's push subscriptions become `subscriptions` (flushed by the caller). */
+async function replacePushSubscriptions(
+  em: EntityManager,
+  recipientId: string,
+  subscriptions: PushSubscriptionInput[],
+): Promise<void> {
+  await em.nativeDelete(PushSubscription, { recipientId });
+  // An endpoint belongs to one browser: re-registering it under another recipient moves it.
+  await em.nativeDelete(PushSubscription, { endpoint: { $in: subscriptions.map((s) => s.endpoint) } });
+  for (const s of subscriptions) {
+    em.create(PushSubscription, {
+      recipientId,
+      endpoint: s.endpoint,
+      p256dh: s.keys.p256dh,
+      auth: s.keys.auth,
+      createdAt: new Date(),
     });
   }
 }
