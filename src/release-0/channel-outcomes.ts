@@ -8,9 +8,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ChannelOutcome } from '../domain/notification-status';
 import type { OutcomeReporter } from '../delivery/outcome-reporter';
 import type { OutcomeRecorder, StoredNotification } from '../state/outcome-recorder';
-
-/** `notifications.lifecycle` of the lean event path; anything else belongs to release 0. */
-const LEAN_EVENT_PATH = 2;
+import { isLeanRow } from './notification-owner';
 
 /** Where channel outcomes go: the row (lean event path) or a signal to the workflow (release 0). */
 export interface ChannelOutcomeSinks {
@@ -20,7 +18,7 @@ export interface ChannelOutcomeSinks {
 
 /** A release-0 notification learns its outcomes by signal; the lean event path records them in its row. */
 export function outcomesGoBySignal(notification: StoredNotification): boolean {
-  return notification.lifecycle !== LEAN_EVENT_PATH;
+  return !isLeanRow(notification);
 }
 
 /** Reports a channel's outcome where the notification's workflow looks for it. */
@@ -41,5 +39,5 @@ export function reportChannelOutcome(
  * the lean event path only. A release-0 notificationWorkflow keeps them in its history, not in the row.
  */
 export function rowTellsChannelState(notification: StoredNotification): boolean {
-  return notification.lifecycle === LEAN_EVENT_PATH;
+  return isLeanRow(notification);
 }
