@@ -13,6 +13,24 @@ export type { ChannelStatus, NotificationStatus };
 /** True when A and B are the same type (each assignable to the other). */
 export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
+// --- Browser sessions: src/api/routes/session.ts, dev-session.ts ---
+
+/** What GET/POST /api/session answer. */
+export interface SessionView {
+  kind: 'key' | 'user';
+  /** The key's name or the user id (JWT subject). */
+  subject: string;
+  admin: boolean;
+  csrfToken: string;
+  expiresAt: string;
+}
+
+/** A demo recipient as GET /api/dev/users lists them (dev mode only). */
+export interface DevUser {
+  id: string;
+  name: string;
+}
+
 // --- Shoppers: src/api/routes/notification-center.ts, notification-stream.ts, preferences.ts ---
 
 /** One item of GET /api/notifications. */

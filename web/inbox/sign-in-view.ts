@@ -1,12 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
+import type { DevUser } from '../../src/api/contract-types';
 import { HttpError, type ApiClient, type Session } from '../shared/api-client';
 import { theme } from '../widget/theme';
-
-/** A demo recipient as GET /api/dev/users lists them (dev mode only). */
-interface DevUser {
-  id: string;
-  name: string;
-}
 
 /**
  * Signing in to /inbox/: paste a shopper JWT (POST /api/session), or under `npm run dev` pick a demo

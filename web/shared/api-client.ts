@@ -4,6 +4,8 @@
  * every unsafe request; the embeddable widget on a shop's own origin passes a bearer token instead.
  */
 
+import type { SessionView } from '../../src/api/contract-types';
+
 /** An error answer of the API (its ErrorBody), or a network failure (status 0). */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
@@ -16,15 +18,8 @@ export class HttpError extends Error {
   }
 }
 
-/** What GET/POST /api/session answer. */
-export interface Session {
-  kind: 'key' | 'user';
-  /** The key's name or the user id (JWT subject). */
-  subject: string;
-  admin: boolean;
-  csrfToken: string;
-  expiresAt: string;
-}
+/** What GET/POST /api/session answer (src/api/contract-types.ts, shared with the server). */
+export type Session = SessionView;
 
 export interface ApiClientOptions {
   /** Origin (and optional path prefix) of the API; default: this page's origin. */

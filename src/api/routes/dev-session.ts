@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { DevUser } from '../contract-types';
 import { DEMO_RECIPIENTS } from '../../db/seeds/demo-recipients';
 import { signUserToken } from '../dev-credentials';
 import type { ApiContext } from '../context';
 import { ApiError, badRequest } from '../errors';
-import { errors, noQuery } from '../schemas';
+import { answerSchema, errors, noQuery } from '../schemas';
 import { openBrowserSession, sessionSchema } from './session';
 
 const DEV_TOKEN_TTL = '12h';
@@ -25,7 +26,11 @@ export function devSessionRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           tags: ['sessions'],
           summary: 'Dev only: the demo users one may sign in as',
           querystring: noQuery,
-          response: { 200: z.object({ items: z.array(z.object({ id: z.string(), name: z.string() })) }) },
+          response: {
+            200: z.object({
+              items: z.array(answerSchema<DevUser>()(z.object({ id: z.string(), name: z.string() }))),
+            }),
+          },
         },
       },
       async () => ({ items: DEMO_RECIPIENTS.map(({ id, name }) => ({ id, name })) }),

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { SessionView } from '../contract-types';
 import type { Principal } from '../auth/principal';
 import {
   checkCsrf,
@@ -11,17 +12,21 @@ import {
 } from '../auth/sessions';
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';
-import { errors, noQuery } from '../schemas';
+import { answerSchema, errors, noQuery } from '../schemas';
 
-export const sessionSchema = z.object({
-  kind: z.enum(['key', 'user']).describe('opened with an admin key or with a token'),
-  subject: z.string().describe("the key's name or the user id (the token's sub)"),
-  admin: z.boolean(),
-  csrfToken: z.string().describe('send as X-CSRF-Token on every POST/PUT/PATCH/DELETE riding on the cookie'),
-  expiresAt: z
-    .string()
-    .describe("the session ends then: SESSION_TTL_MS after sign-in, or at the token's exp if earlier"),
-});
+export const sessionSchema = answerSchema<SessionView>()(
+  z.object({
+    kind: z.enum(['key', 'user']).describe('opened with an admin key or with a token'),
+    subject: z.string().describe("the key's name or the user id (the token's sub)"),
+    admin: z.boolean(),
+    csrfToken: z
+      .string()
+      .describe('send as X-CSRF-Token on every POST/PUT/PATCH/DELETE riding on the cookie'),
+    expiresAt: z
+      .string()
+      .describe("the session ends then: SESSION_TTL_MS after sign-in, or at the token's exp if earlier"),
+  }),
+);
 
 /** One object rather than a union, so a 400 names the fields (a union's error names none). */
 const credentialBody = z
