@@ -15,7 +15,8 @@ import { businessFailure } from './errors';
 import { createReconciler, type Reconciler } from './reconciler';
 import { openChannelSummary, sendingRowsPastDeadline } from '../src/state/notification-store';
 import type { ActivityDeps } from './deps';
-import type { Dispatcher, EventSpec } from './dispatcher';
+import type { Dispatcher } from './dispatcher';
+import type { EventSpec } from './event-spec';
 import { CAMPAIGN_EVENT_TYPE, campaignEventId, campaignWorkflowId } from '../src/domain/workflow-ids';
 
 /** What the campaign steps use: the activity deps, the dispatcher, the reconciler and the backlog limit. */

@@ -12,24 +12,14 @@ import {
   waitingSendTimes,
 } from '../src/state/notification-store';
 import type { ActivityDeps } from './deps';
-import {
-  summarizeRows,
-  type Dispatcher,
-  type DispatchResult,
-  type EventSpec,
-  type RecipientSummary,
-} from './dispatcher';
+import { summarizeRows, type Dispatcher, type DispatchResult, type RecipientSummary } from './dispatcher';
 import { businessFailure } from './errors';
+import type { EventSpec } from './event-spec';
+import type { EventStepDeps } from './event-step-deps';
 import { EVENT_PAGE_SIZE, openEvent, type OpenedEvent, type OpenEventInput } from './open-event';
-import { createReconciler, type Reconciler } from './reconciler';
+import { createReconciler } from './reconciler';
 
 export { EVENT_PAGE_SIZE, type OpenedEvent } from './open-event';
-
-/** What the event steps use: the activity deps plus the dispatcher and the deadline reconciler. */
-export interface EventStepDeps extends ActivityDeps {
-  dispatcher: Dispatcher;
-  reconciler: Reconciler;
-}
 
 export interface ReconcileResult extends DispatchResult {
   /** Channels still waiting for an outcome. */

@@ -10,9 +10,10 @@ import {
 import { INLINE_STATUS_LIMIT } from '../src/domain/event-ledger';
 import type { EventPlan } from '../src/domain/notification-request';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
-import type { DispatchResult, EventSpec } from './dispatcher';
+import type { DispatchResult } from './dispatcher';
+import type { EventSpec } from './event-spec';
 import { businessFailure } from './errors';
-import type { EventStepDeps } from './event-activities';
+import type { EventStepDeps } from './event-step-deps';
 import { planFollowUp } from './follow-up-plan';
 import { DEFAULT_INFRA_HORIZON_MS } from './reconciler';
 import { findRelease0Waiting } from './release-0-lookups';

@@ -18,7 +18,7 @@ import {
   type EventRow,
 } from '../src/state/notification-store';
 import type { ActivityDeps } from './deps';
-import type { EventSpec } from './dispatcher';
+import type { EventSpec } from './event-spec';
 
 /** Default of INFRA_RETRY_HORIZON_MS (docs/contracts.md, "Durability invariants"). */
 export const DEFAULT_INFRA_HORIZON_MS = 24 * 3600 * 1000;

@@ -8,7 +8,7 @@ import type { QuietHours } from '../src/domain/quiet-hours';
 import { safeLinkOrUndefined } from '../src/domain/safe-link';
 import { renderTemplateFields } from '../src/templates/render-template';
 import { templateVariables } from '../src/templates/template-variables';
-import type { EventSpec } from './dispatcher';
+import type { EventSpec } from './event-spec';
 
 /** A recipient as the dispatcher loads it: its row plus its opt-outs for the event's category and whether it has push. */
 export interface RecipientRow {

@@ -6,20 +6,10 @@ import type { NotificationStatus } from '../domain/notification-status';
 import { release0Status, resolveRelease0Ref } from '../release-0/notification-api';
 import { isLeanRow } from '../release-0/notification-owner';
 import { notFound } from './errors';
-import { statusFromRow } from './notification-status';
+import { statusFromRow, type NotificationRef } from './notification-status';
 import { UUID_PATTERN } from './schemas';
 
-export { describeOrNull, isWaiting, statusFromRow } from './notification-status';
-
-/** A notification as the service routes address it. */
-export interface NotificationRef {
-  /** The workflow that owns it: its event's (or campaign's), or a release-0 notification workflow. */
-  workflowId: string;
-  /** The stored notification; null only for a release-0 notification workflow that still waits. */
-  notification: Notification | null;
-  /** The workflow's description when resolving needed it, so callers need not ask again. */
-  description?: WorkflowExecutionDescription;
-}
+export { describeOrNull, statusFromRow, type NotificationRef } from './notification-status';
 
 /**
  * Resolves `:id`: a notification UUID (notifications.id), a notification key

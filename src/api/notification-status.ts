@@ -4,6 +4,16 @@ import { isWaitingState, publicChannels } from '../domain/notification-lifecycle
 import type { NotificationStatus } from '../domain/notification-status';
 import { ApiError } from './errors';
 
+/** A notification as the service routes address it. */
+export interface NotificationRef {
+  /** The workflow that owns it: its event's (or campaign's), or a release-0 notification workflow. */
+  workflowId: string;
+  /** The stored notification; null only for a release-0 notification workflow that still waits. */
+  notification: Notification | null;
+  /** The workflow's description when resolving needed it, so callers need not ask again. */
+  description?: WorkflowExecutionDescription;
+}
+
 /** A workflow's description, or null when Temporal knows no workflow of that id. */
 export async function describeOrNull(
   temporal: Client,

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { loadStoredNotification } from '../state/outcome-recorder';
-import type { ChannelWorkerOptions } from './channel-worker';
+import type { ChannelWorkerOptions } from './channel-worker-options';
 import {
   infrastructureBackoffMs,
   infrastructureKind,

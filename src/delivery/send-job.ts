@@ -10,7 +10,7 @@ import {
   reportChannelOutcome,
   rowTellsChannelState,
 } from '../release-0/channel-outcomes';
-import type { ChannelWorkerOptions } from './channel-worker';
+import type { ChannelWorkerOptions } from './channel-worker-options';
 import { addressOf, recordAttempt, removePushSubscriptions, type AttemptFields } from './delivery-rows';
 import { InfrastructureError } from './infrastructure-errors';
 import {

@@ -4,8 +4,7 @@ import type { Notification } from '../db/entities';
 import type { NotificationRepository } from '../db/repositories/notification-repository';
 import type { NotificationStatus } from '../domain/notification-status';
 import { ApiError, notFound } from '../api/errors';
-import type { NotificationRef } from '../api/notification-lookup';
-import { assertWaiting, describeOrNull, isWaiting } from '../api/notification-status';
+import { assertWaiting, describeOrNull, isWaiting, type NotificationRef } from '../api/notification-status';
 import { RELEASE_0_WORKFLOW_TYPE } from './notification-workflows';
 
 /**
