@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 /**
+ * Two checks over the TypeScript modules, run by `npm run lint`; exits 1 and lists what it finds.
+ *
+ * Import circles: files that import each other, directly or around a loop (type-only imports count:
+ * a circle makes modules hard to read and to move, whatever it costs at run time).
+ *
  * Dead code: names that a module of src/, activities/ or workflows/ exports, no other file of the repository
  * imports (tests, benchmarks, the chaos suite and web/ count as importers) and the module itself never uses.
  * (An export used inside its module, e.g. a type in a public signature, is part of that module's API.) Entry points that are
  * loaded by name rather than imported (bin scripts, migrations, seeds, the workflow bundle's index) are
- * exempt. Run by `npm run lint`; exits 1 and lists the names when it finds any.
+ * exempt.
  */
 const ts = require('typescript');
 const { readdirSync, readFileSync, existsSync, statSync } = require('node:fs');
@@ -90,19 +95,53 @@ function main() {
       used.get(from).add(name);
     }
   }
-  const unused = [];
+  const problems = [...importCircles(scanned).map((c) => `import circle: ${c.join(' -> ')}`)];
   for (const [file, { exported }] of scanned) {
     const rel = relative(ROOT, file);
     if (!CHECKED.some((dir) => rel.startsWith(`${dir}/`)) || EXEMPT.some((re) => re.test(rel))) continue;
     const names = used.get(file) ?? new Set();
     if (names.has('*')) continue;
-    for (const name of exported) if (!names.has(name)) unused.push(`${rel}: ${name}`);
+    for (const name of exported)
+      if (!names.has(name)) problems.push(`exported, used nowhere: ${rel}: ${name}`);
   }
-  if (unused.length === 0) return;
-  process.stderr.write(
-    `exported but imported nowhere (remove the export or the code):\n  ${unused.join('\n  ')}\n`,
-  );
+  if (problems.length === 0) return;
+  process.stderr.write(`${problems.join('\n')}\n`);
   process.exitCode = 1;
+}
+
+/** The strongly connected groups of more than one file (Tarjan), each as paths relative to the root. */
+function importCircles(scanned) {
+  const edges = new Map(
+    [...scanned].map(([file, { imports }]) => [file, [...new Set(imports.map((i) => i.from))]]),
+  );
+  const index = new Map();
+  const low = new Map();
+  const stack = [];
+  const onStack = new Set();
+  const circles = [];
+  const visit = (file) => {
+    index.set(file, index.size);
+    low.set(file, index.get(file));
+    stack.push(file);
+    onStack.add(file);
+    for (const next of edges.get(file) ?? []) {
+      if (!index.has(next)) {
+        visit(next);
+        low.set(file, Math.min(low.get(file), low.get(next)));
+      } else if (onStack.has(next)) low.set(file, Math.min(low.get(file), index.get(next)));
+    }
+    if (low.get(file) !== index.get(file)) return;
+    const group = [];
+    let member;
+    do {
+      member = stack.pop();
+      onStack.delete(member);
+      group.push(relative(ROOT, member));
+    } while (member !== file);
+    if (group.length > 1) circles.push(group.sort());
+  };
+  for (const file of edges.keys()) if (!index.has(file)) visit(file);
+  return circles;
 }
 
 main();
