@@ -119,10 +119,7 @@ export class OverviewPage extends LightElement {
                       </div>`,
                   )}
                 </dl>
-                <p class="muted">
-                  Scanned
-                  ${formatTime(s.scannedAt)}${s.truncated.rows || s.truncated.workflows ? ' · only part was examined: counts are at least these' : ''}
-                </p>
+                <p class="muted">${scannedNote(s)}</p>
                 ${s.errors.map((e) => html`<p class="error-text">Not read (${e.part}): ${e.message}</p>`)}
                 ${
                   s.samples.length === 0
@@ -197,3 +194,9 @@ export class OverviewPage extends LightElement {
   }
 }
 customElements.define('overview-page', OverviewPage);
+
+/** When the scan ran, and whether it examined only part of the work (its counts are then lower bounds). */
+function scannedNote(s: StuckWork): string {
+  const partial = s.truncated.rows || s.truncated.workflows;
+  return `Scanned ${formatTime(s.scannedAt)}${partial ? ' · only part was examined: counts are at least these' : ''}`;
+}
