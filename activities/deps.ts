@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Orm } from '../src/db/orm';
+import type { OrderJourneyConfig } from '../src/domain/order-journey';
 import type { SendQueues } from '../src/delivery/send-queues';
 
 /** What the activity factories close over; tests wire them to real services. */
@@ -22,5 +23,7 @@ export interface ActivityDeps {
     sendRecordStaleMs?: number;
     /** Campaign fan-out pauses while a channel's queue holds more jobs than this. */
     campaignMaxBacklog?: number;
+    /** Order journeys (docs/order-journeys.md); absent: no journeys, no fold. */
+    orderJourney?: OrderJourneyConfig;
   };
 }

@@ -15,6 +15,7 @@ import type { EventSpec } from './event-spec';
 import { businessFailure } from './errors';
 import type { EventStepDeps } from './event-step-deps';
 import { planFollowUp } from './follow-up-plan';
+import { shapeOrderEvent, signalOrderJourney } from './order-journey-step';
 import { DEFAULT_INFRA_HORIZON_MS } from './reconciler';
 import { findRelease0Waiting } from './release-0-lookups';
 import { fetchTemplates, type TemplateRow } from './render-notification';
@@ -49,6 +50,8 @@ interface ResolvedEvent {
   templates: TemplateRow[];
   recipients: string[];
   channels: Channel[];
+  /** Held ORDER_SHIPPED notices this event's message folds in (activities/order-journey-step.ts). */
+  folded?: { eventId: string; workflowId: string; userId: string }[];
 }
 
 /**
@@ -59,7 +62,7 @@ interface ResolvedEvent {
 export async function openEvent(deps: EventStepDeps, input: OpenEventInput): Promise<OpenedEvent> {
   const event = parseEnvelope(input.event);
   const db = deps.orm.em.fork();
-  const resolved = await resolveEvent(db, event);
+  const resolved = await shapeOrderEvent(deps.config.orderJourney, db, await resolveEvent(db, event));
   const { supersede, followUp } = await relatedWork(deps, db, resolved);
   const spec = eventSpecOf(deps, input.workflowId, resolved);
   const { recipients, templates } = resolved;
@@ -68,7 +71,17 @@ export async function openEvent(deps: EventStepDeps, input: OpenEventInput): Pro
     templates,
     nowMs: input.nowMs,
   });
-  return { ...admitted, spec, pending: recipients.slice(EVENT_PAGE_SIZE), supersede, followUp };
+  await signalOrderJourney(deps, resolved, admitted.recipients);
+  const folded = (resolved.folded ?? [])
+    .filter((f) => !supersede.some((s) => s.workflowId === f.workflowId))
+    .map(({ workflowId, userId }) => ({ workflowId, userId }));
+  return {
+    ...admitted,
+    spec,
+    pending: recipients.slice(EVENT_PAGE_SIZE),
+    supersede: [...supersede, ...folded],
+    followUp,
+  };
 }
 
 function parseEnvelope(envelope: unknown): BusinessEvent {

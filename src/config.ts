@@ -4,6 +4,7 @@ import { CHANNELS, type Channel } from './domain/channels';
 import { KEY_ID_PATTERN, parseEncryptionKeys, type PayloadEncryptionConfig } from './temporal/payload-codec';
 import { placeholderSecrets } from './placeholder-secrets';
 import { DEFAULT_PUSH_HOSTS, isCidr, type OutboundPolicy } from './domain/outbound-url';
+import type { OrderJourneyConfig } from './domain/order-journey';
 
 /** Reads the environment once, at start-up, into a typed config; nothing below the entry points reads process.env. */
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -159,6 +160,11 @@ const envSchema = z.object({
   /** How long the workflow waits for a channel outcome before it hands the job off again. */
   DELIVERY_DEADLINE_MS: intFrom(1000, 7 * 24 * 3600 * 1000).default(10 * 60 * 1000),
   PAYMENT_REMINDER_DELAY_MS: intFrom(0, 30 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
+  /** Order journeys (docs/order-journeys.md): one workflow per order, signalled by its events. */
+  ORDER_JOURNEYS: flag.default(true),
+  ORDER_SHIP_PROMISE_HOURS: intFrom(0, 365 * 24).default(0),
+  ORDER_FOLD_WINDOW_MS: intFrom(0, 24 * 3600 * 1000).default(0),
+  ORDER_JOURNEY_IDLE_DAYS: intFrom(1, 365).default(30),
   /** How long work blocked by our own infrastructure is retried before it ends `expired` (docs/contracts.md, "Durability invariants"). */
   INFRA_RETRY_HORIZON_MS: intFrom(1000, 30 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
   /** A send claimed longer ago than this belongs to a dead worker and may be taken over; must exceed the provider timeouts. */
@@ -311,6 +317,8 @@ export interface Config {
   deliveryChannels: Channel[];
   deliveryDeadlineMs: number;
   paymentReminderDelayMs: number;
+  /** Order journeys: on/off, their task queue and the shop's settings (activities/order-journey-step.ts). */
+  orderJourney: OrderJourneyConfig;
   infraRetryHorizonMs: number;
   sendRecordStaleMs: number;
   sendLockDurationMs: number;
@@ -409,6 +417,7 @@ export function loadConfig(
     deliveryChannels: e.DELIVERY_CHANNELS,
     deliveryDeadlineMs: e.DELIVERY_DEADLINE_MS,
     paymentReminderDelayMs: e.PAYMENT_REMINDER_DELAY_MS,
+    orderJourney: orderJourneyOf(e),
     infraRetryHorizonMs: e.INFRA_RETRY_HORIZON_MS,
     sendRecordStaleMs: e.SEND_RECORD_STALE_MS,
     sendLockDurationMs: e.SEND_LOCK_DURATION_MS,
@@ -632,4 +641,15 @@ function allOrNone(settings: Record<string, string | undefined>): boolean {
   if (present < names.length)
     throw new ConfigError(`invalid configuration: ${names.join(', ')} must be set together`);
   return true;
+}
+
+/** ORDER_JOURNEYS, ORDER_SHIP_PROMISE_HOURS, ORDER_FOLD_WINDOW_MS, ORDER_JOURNEY_IDLE_DAYS (docs/order-journeys.md). */
+function orderJourneyOf(e: Env): OrderJourneyConfig {
+  return {
+    enabled: e.ORDER_JOURNEYS,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    shipPromiseHours: e.ORDER_SHIP_PROMISE_HOURS,
+    foldWindowMs: e.ORDER_FOLD_WINDOW_MS,
+    idleDays: e.ORDER_JOURNEY_IDLE_DAYS,
+  };
 }

@@ -9,6 +9,7 @@ const SAMPLE_DATA: Record<EventType, Record<string, unknown>> = {
   ORDER_CREATED: { orderNumber: 'A-1001', total: 1499, currency: 'INR', itemCount: 2 },
   ORDER_SHIPPED: { orderNumber: 'A-1001', trackingNumber: 'BD-559812' },
   ORDER_DELIVERED: { orderNumber: 'A-1001' },
+  ORDER_CANCELLED: { orderNumber: 'A-1001', reason: 'cancelled at your request' },
   PAYMENT_CAPTURED: { orderNumber: 'A-1001', amount: 1499, currency: 'INR', paymentId: 'pay_29QQoUBi66xm2f' },
   PAYMENT_FAILED: { orderNumber: 'A-1001', amount: 1499, currency: 'INR' },
   INVENTORY_LOW_STOCK: { productName: 'Red T-shirt (M)', currentStock: 3, threshold: 5, sku: 'TSHIRT-RED-M' },

@@ -67,6 +67,13 @@ export const EVENT_CATALOG: Record<EventType, EventDefinition> = {
     channels: ['in_app', 'email', 'push'],
     supersedes: ['ORDER_SHIPPED'],
   },
+  ORDER_CANCELLED: {
+    templateCode: 'order_cancelled',
+    category: 'order_updates',
+    channels: ['in_app', 'email'],
+    // A cancelled order needs no payment reminder; its journey ends (docs/order-journeys.md).
+    cancelsFollowUps: ['payment_reminder'],
+  },
   PAYMENT_CAPTURED: {
     templateCode: 'payment_captured',
     category: 'payment_updates',

@@ -9,7 +9,16 @@ import { EVENT_CATALOG, type Category } from './event-catalog';
  * them) but no default template uses them.
  */
 
-export const DATA_FIELD_TYPES = ['text', 'reference', 'amount', 'currency', 'count', 'stock', 'url'] as const;
+export const DATA_FIELD_TYPES = [
+  'text',
+  'reference',
+  'amount',
+  'currency',
+  'count',
+  'stock',
+  'url',
+  'time',
+] as const;
 export type DataFieldType = (typeof DATA_FIELD_TYPES)[number];
 
 export interface DataField {
@@ -27,6 +36,7 @@ const MAX_AMOUNT = 1e12;
 const MAX_STOCK = 1e9;
 const DECIMAL = /^\d{1,12}(\.\d{1,4})?$/;
 const CURRENCY = /^[A-Za-z]{3}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 interface FieldType {
   /** For docs: what a value looks like. */
@@ -96,6 +106,14 @@ export const FIELD_TYPES: Record<DataFieldType, FieldType> = {
         : 'must be an http(s) URL or a path starting with /, at most 2048 characters',
     sample: 'https://shop.example/profile/orders/9',
   },
+  time: {
+    summary: () => 'ISO 8601 time with offset, such as "2026-12-01T18:00:00Z"',
+    check: (v) =>
+      typeof v === 'string' && ISO_TIME.test(v) && !Number.isNaN(Date.parse(v))
+        ? null
+        : 'must be an ISO 8601 time with offset, such as "2026-12-01T18:00:00Z"',
+    sample: '2026-12-01T18:00:00Z',
+  },
 };
 
 function isLink(value: string): boolean {
@@ -142,6 +160,10 @@ export const EVENT_DATA_SPECS: Record<EventType, DataSpec> = {
     currency: optional('currency', 'currency of total'),
     orderUrl,
     itemCount: optional('count', 'number of items'),
+    promisedShipBy: optional(
+      'time',
+      'when the shop promised to ship; the order journey sends `order_delayed` if it has not shipped by then',
+    ),
   },
   ORDER_SHIPPED: {
     orderNumber,
@@ -150,6 +172,12 @@ export const EVENT_DATA_SPECS: Record<EventType, DataSpec> = {
     orderUrl,
   },
   ORDER_DELIVERED: { orderNumber, userName, orderUrl },
+  ORDER_CANCELLED: {
+    orderNumber,
+    userName,
+    orderUrl,
+    reason: optional('text', 'why the order was cancelled', 500),
+  },
   PAYMENT_CAPTURED: payment,
   PAYMENT_FAILED: payment,
   INVENTORY_LOW_STOCK: {

@@ -10,6 +10,7 @@ const EXPECTED_SUBJECT: Record<EventType, string> = {
   ORDER_CREATED: 'We received your order A-7',
   ORDER_SHIPPED: 'Your order A-7 has shipped',
   ORDER_DELIVERED: 'Your order A-7 was delivered',
+  ORDER_CANCELLED: 'Your order A-7 was cancelled',
   PAYMENT_CAPTURED: 'Payment received for order A-7',
   PAYMENT_FAILED: 'Payment failed for order A-7',
   INVENTORY_LOW_STOCK: 'Low stock: Red T-shirt (TSHIRT-RED)',

@@ -6,11 +6,12 @@ import {
   isMandatory,
 } from '../../src/domain/event-catalog';
 import { DEFAULT_TEMPLATES } from '../../src/db/seeds/default-templates';
+import { ORDER_JOURNEY_TEMPLATES } from '../../src/db/seeds/order-journey-templates';
 import { assertTemplateCompiles } from '../../src/templates/render-template';
 import { REQUIRED_TEMPLATE_FIELDS, type TemplatedChannel } from '../../src/templates/template-fields';
 
 describe('event catalog', () => {
-  const seeded = new Map(DEFAULT_TEMPLATES.map((t) => [t.code, t]));
+  const seeded = new Map([...DEFAULT_TEMPLATES, ...ORDER_JOURNEY_TEMPLATES].map((t) => [t.code, t]));
 
   it.each(EVENT_TYPES)('%s has a seeded template for each of its default channels', (type) => {
     const definition = EVENT_CATALOG[type];
@@ -30,7 +31,7 @@ describe('event catalog', () => {
   });
 
   it('seeded templates compile and carry the fields their channel renders', () => {
-    for (const template of DEFAULT_TEMPLATES) {
+    for (const template of [...DEFAULT_TEMPLATES, ...ORDER_JOURNEY_TEMPLATES]) {
       for (const [channel, fields] of Object.entries(template.channels)) {
         expect(Object.keys(fields)).toEqual(
           expect.arrayContaining(REQUIRED_TEMPLATE_FIELDS[channel as TemplatedChannel]),

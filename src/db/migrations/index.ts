@@ -8,6 +8,7 @@ import { Migration20261125006000_webhook_secrets } from './Migration202611250060
 import { Migration20261125007000_dashboard_indexes } from './Migration20261125007000_dashboard_indexes';
 import { Migration20261206000000_event_spec } from './Migration20261206000000_event_spec';
 import { Migration20261206000100_stuck_work_indexes } from './Migration20261206000100_stuck_work_indexes';
+import { Migration20261206040000_order_journeys } from './Migration20261206040000_order_journeys';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261125007000_dashboard_indexes', class: Migration20261125007000_dashboard_indexes },
   { name: 'Migration20261206000000_event_spec', class: Migration20261206000000_event_spec },
   { name: 'Migration20261206000100_stuck_work_indexes', class: Migration20261206000100_stuck_work_indexes },
+  { name: 'Migration20261206040000_order_journeys', class: Migration20261206040000_order_journeys },
 ];
