@@ -9,6 +9,7 @@ import {
 } from '../src/domain/notification-lifecycle';
 import { INLINE_STATUS_LIMIT, type DispatchResult, type RecipientSummary } from '../src/domain/event-ledger';
 import { quietHoursEndAfter } from '../src/domain/quiet-hours';
+import { needsConsent } from '../src/domain/consent';
 import type { Orm } from '../src/db/orm';
 import type { SendQueues } from '../src/delivery/send-queues';
 import type { Priority } from '../src/domain/priorities';
@@ -26,11 +27,15 @@ import {
   fetchTemplates,
   renderNotification,
   templatesByLocale,
+  type EmailRendering,
   type RecipientRow,
   type TemplateRow,
   type TemplatesForLocale,
 } from './render-notification';
 import type { EventSpec } from './event-spec';
+import type { DigestRouter } from './digest-activities';
+import type { FrequencyCaps } from './frequency-caps';
+import { DEFAULT_SHOP, loadEmailLayout, type ShopSettings } from '../src/templates/email-layout';
 
 export interface DispatcherDeps {
   orm: Orm;
@@ -38,6 +43,11 @@ export interface DispatcherDeps {
   defaultLocale: string;
   /** The webhook provider's tenant URL: recipients without a URL of their own are reachable through it. */
   webhookDefaultUrl?: string;
+  /** Digest routing and frequency caps (docs/digests-and-caps.md); absent: neither. */
+  digests?: DigestRouter;
+  caps?: FrequencyCaps;
+  /** The shop emails come from (their layout's header, footer and links); default DEFAULT_SHOP. */
+  shop?: ShopSettings;
 }
 
 export interface AdmitOptions {
@@ -79,8 +89,12 @@ async function admitRecipients(
   const nowMs = options.nowMs ?? Date.now();
   const db = deps.orm.em.fork();
   const clock = { nowMs, sendAtMs: firstSendAt(nowMs, spec.options) };
-  const { rows, failed } = await prepareRows(deps, db, spec, userIds, clock, options.templates);
-  const stored = await insertRows(db, spec, rows);
+  // Recipients whose notification goes into a digest get a suppressed row saying which (signalled first).
+  const routed = (await deps.digests?.route(db, spec, userIds, nowMs)) ?? { direct: userIds, held: [] };
+  const { rows, failed } = await prepareRows(deps, db, spec, routed.direct, clock, options.templates);
+  const held = routed.held.map((h) => notificationRow(spec, h.userId, h.fields));
+  const capped = deps.caps ? await deps.caps.apply(db, spec, rows, nowMs) : rows;
+  const stored = await insertRows(db, spec, [...capped, ...held]);
   await handOffSending(deps.queues, spec, stored);
   return withFailed(summarizeRows(stored, options.inline ?? userIds.length <= INLINE_STATUS_LIMIT), failed);
 }
@@ -100,7 +114,8 @@ async function dispatchDue(
   const userIds = await dueRecipientIds(db, spec.eventId, nowMs, options.limit ?? 1000);
   if (userIds.length === 0) return { recipients: [], wakeTimes: [], nextDeadlineMs: null, examined: 0 };
   const { rows, failed } = await prepareRows(deps, db, spec, userIds, { nowMs, sendAtMs: nowMs });
-  const stored = await startDueRows(db, spec, rows, nowMs);
+  const capped = deps.caps ? await deps.caps.apply(db, spec, rows, nowMs) : rows;
+  const stored = await startDueRows(db, spec, capped, nowMs);
   // A recipient deleted or whose template lacks a variable while it waited: its row fails too.
   await failWaitingRows(db, spec.eventId, failed);
   await handOffSending(deps.queues, spec, stored);
@@ -139,6 +154,7 @@ interface PrepareContext {
   recipients: Map<string, RecipientRow>;
   templatesFor: TemplatesForLocale;
   webhookDefaultUrl: string | undefined;
+  email: EmailRendering | undefined;
   /** Every open channel of this batch gets the same deadline and hand-off time. */
   times: { deadlineAt: string; queuedAt: string };
 }
@@ -157,9 +173,10 @@ async function prepareRows(
   clock: AdmissionClock,
   templates?: TemplateRow[],
 ): Promise<{ rows: NotificationRowInput[]; failed: RecipientSummary[] }> {
-  const [recipients, templateRows] = await Promise.all([
+  const [recipients, templateRows, layout] = await Promise.all([
     loadRecipients(db, userIds, spec.category),
     templates ?? fetchTemplates(db, spec.templateCode),
+    spec.channels.includes('email') ? loadEmailLayout() : undefined,
   ]);
   const context: PrepareContext = {
     spec,
@@ -167,6 +184,7 @@ async function prepareRows(
     recipients,
     templatesFor: templatesByLocale(templateRows, deps.defaultLocale),
     webhookDefaultUrl: deps.webhookDefaultUrl,
+    email: layout && { layout, shop: deps.shop ?? DEFAULT_SHOP },
     times: {
       deadlineAt: new Date(clock.nowMs + spec.deliveryDeadlineMs).toISOString(),
       queuedAt: new Date(clock.nowMs).toISOString(),
@@ -182,7 +200,7 @@ async function prepareRows(
   return { rows, failed };
 }
 
-/** The recipients with their opt-outs for the category and whether they have a push subscription. */
+/** The recipients with their opt-outs for the category, whether they have a push subscription, and their opt-in where the category needs one. */
 async function loadRecipients(
   db: EntityManager,
   userIds: string[],
@@ -191,9 +209,10 @@ async function loadRecipients(
   const rows: RecipientRow[] = await db.getConnection().execute(
     `select r.*,
             coalesce((select array_agg(p.channel) from preferences p where p.recipient_id = r.id and p.category = ? and not p.enabled), '{}') as disabled_channels,
-            exists (select 1 from push_subscriptions s where s.recipient_id = r.id) as has_push
+            exists (select 1 from push_subscriptions s where s.recipient_id = r.id) as has_push,
+            (not ?::boolean or exists (select 1 from consents c where c.recipient_id = r.id and c.category = ? and c.granted)) as consented
        from recipients r where r.id in (select jsonb_array_elements_text(?::jsonb))`,
-    [category, JSON.stringify(userIds)],
+    [category, needsConsent(category), category, JSON.stringify(userIds)],
   );
   return new Map(rows.map((r) => [r.id, r]));
 }
@@ -233,7 +252,14 @@ function admitRecipient(clock: AdmissionClock, recipient: RecipientRow, urgent: 
 function sendingRow(context: PrepareContext, recipient: RecipientRow): NotificationRowInput {
   const { spec } = context;
   const templates = context.templatesFor(recipient.locale);
-  const r = renderNotification(spec, recipient, templates, context.webhookDefaultUrl, context.times);
+  const r = renderNotification(
+    spec,
+    recipient,
+    templates,
+    context.webhookDefaultUrl,
+    context.times,
+    context.email,
+  );
   const sending = r.decisions.filter((d) => d.send).map((d) => d.channel);
   const inApp = r.content.in_app;
   return notificationRow(spec, recipient.id, {

@@ -6,8 +6,11 @@ import { openChannels, type ChannelRecords } from '../src/domain/notification-li
 import type { ChannelContent } from '../src/domain/channel-content';
 import type { QuietHours } from '../src/domain/quiet-hours';
 import { safeLinkOrUndefined } from '../src/domain/safe-link';
+import { needsConsent } from '../src/domain/consent';
 import { renderTemplateFields } from '../src/templates/render-template';
 import { templateVariables } from '../src/templates/template-variables';
+import { layoutEmail, type ShopSettings } from '../src/templates/email-layout';
+import { languageOf } from '../src/templates/locale-format';
 import type { EventSpec } from './event-spec';
 
 /** A recipient as the dispatcher loads it: its row plus its opt-outs for the event's category and whether it has push. */
@@ -22,6 +25,8 @@ export interface RecipientRow {
   name?: string | null;
   disabled_channels: Channel[];
   has_push: boolean;
+  /** False when the category needs an opt-in the recipient has not given (src/domain/consent.ts). */
+  consented?: boolean;
 }
 
 export interface TemplateRow {
@@ -54,14 +59,17 @@ export function fetchTemplates(db: EntityManager, code: string): Promise<Templat
     );
 }
 
-/** Newest template per channel in the wanted locale, else the default locale; one lookup per locale. */
+/**
+ * Newest template per channel in the wanted locale, else its language (`de` for `de-AT`), else the
+ * default locale; one lookup per locale.
+ */
 export function templatesByLocale(rows: TemplateRow[], defaultLocale: string): TemplatesForLocale {
   const cache = new Map<string, Map<Channel, TemplateRow>>();
   return (locale) => {
     let byChannel = cache.get(locale);
     if (!byChannel) {
       byChannel = new Map();
-      for (const wanted of [locale, defaultLocale]) {
+      for (const wanted of localeChain(locale, defaultLocale)) {
         for (const row of rows)
           if (row.locale === wanted && !byChannel.has(row.channel)) byChannel.set(row.channel, row);
       }
@@ -69,6 +77,17 @@ export function templatesByLocale(rows: TemplateRow[], defaultLocale: string): T
     }
     return byChannel;
   };
+}
+
+/** `de-AT` -> `de-AT`, `de`, then the default locale. */
+export function localeChain(locale: string, defaultLocale: string): string[] {
+  return [...new Set([locale, languageOf(locale), defaultLocale])];
+}
+
+/** What emails need besides their template: the compiled layout and the shop (src/templates/email-layout.ts). */
+export interface EmailRendering {
+  layout: HandlebarsTemplateDelegate;
+  shop: ShopSettings;
 }
 
 /**
@@ -81,6 +100,7 @@ export function renderNotification(
   templates: Map<Channel, TemplateRow>,
   webhookDefaultUrl: string | undefined,
   times: { deadlineAt: string; queuedAt: string },
+  email?: EmailRendering,
 ): RenderedNotification {
   const { decisions, fallbacks } = planRecipientChannels(spec, recipient, templates, webhookDefaultUrl);
   // Every channel that may be used, fallbacks included, so a missing variable fails up front.
@@ -88,7 +108,7 @@ export function renderNotification(
     ...decisions.filter((d) => d.send).map((d) => d.channel),
     ...Object.values(fallbacks),
   ]);
-  const { content, versions } = renderChannels(spec, recipient, templates, candidates);
+  const { content, versions } = renderChannels(spec, recipient, templates, candidates, email);
   const channelStates = openChannels(decisions, times.deadlineAt, times.queuedAt);
   return { decisions, fallbacks, content, versions, channelStates };
 }
@@ -106,6 +126,7 @@ function planRecipientChannels(
     fallbacks: spec.fallbacks,
     muted: recipient.muted,
     disabled: new Set(recipient.disabled_channels),
+    consented: recipient.consented,
     templated: new Set(templates.keys()),
     reachable: {
       in_app: true,
@@ -123,8 +144,9 @@ function renderChannels(
   recipient: RecipientRow,
   templates: Map<Channel, TemplateRow>,
   candidates: Set<Channel>,
+  email?: EmailRendering,
 ): Pick<RenderedNotification, 'content' | 'versions'> {
-  const variables = templateVariables(spec.data, spec.options, recipient);
+  const variables = templateVariables(spec.data, spec.options, recipient, email?.shop);
   const content: Partial<ChannelContent> = {};
   const versions: Partial<Record<Channel, number>> = {};
   for (const channel of candidates) {
@@ -134,11 +156,38 @@ function renderChannels(
     }
     const template = templates.get(channel);
     if (!template) continue;
-    const fields = renderTemplateFields(template.fields, variables);
+    const fields = renderTemplateFields(template.fields, variables, recipient.locale);
     versions[channel] = template.version;
     content[channel] = channelContent(channel, fields, spec.options) as never;
+    if (channel === 'email' && email)
+      content.email = emailInLayout(
+        content.email!,
+        { ...fields, ...definedOptions(spec) },
+        template.locale,
+        email,
+      );
   }
+  // Marketing email carries a one-click unsubscribe link, signed at send time (docs/consent.md).
+  if (content.email && needsConsent(spec.category))
+    content.email = { ...content.email, unsubscribeCategory: spec.category };
   return { content, versions };
+}
+
+/** The options' action link and text, where the event has them (they win over the template's). */
+function definedOptions(spec: EventSpec): Record<string, string> {
+  const { actionUrl, actionText } = spec.options;
+  return { ...(actionUrl ? { actionUrl } : {}), ...(actionText ? { actionText } : {}) };
+}
+
+/** The email in the shop's layout, with a text part; the button is the template's (or the options') action. */
+function emailInLayout(
+  rendered: ChannelContent['email'],
+  fields: Record<string, string>,
+  locale: string,
+  email: EmailRendering,
+): ChannelContent['email'] {
+  const body = { ...rendered, actionUrl: fields.actionUrl, actionText: fields.actionText };
+  return { ...rendered, ...layoutEmail(email.layout, body, email.shop, locale) };
 }
 
 /** A webhook gets the event itself, not a rendered template. */

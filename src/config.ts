@@ -3,8 +3,11 @@ import { z } from 'zod';
 import { CHANNELS, type Channel } from './domain/channels';
 import { KEY_ID_PATTERN, parseEncryptionKeys, type PayloadEncryptionConfig } from './temporal/payload-codec';
 import { placeholderSecrets } from './placeholder-secrets';
+import type { UnsubscribeSettings } from './consent/unsubscribe-token';
 import { DEFAULT_PUSH_HOSTS, isCidr, type OutboundPolicy } from './domain/outbound-url';
+import { DEFAULT_FREQUENCY_CAPS, parseFrequencyCaps, type FrequencyCap } from './domain/frequency-caps';
 import type { OrderJourneyConfig } from './domain/order-journey';
+import type { ShopSettings } from './templates/email-layout';
 
 /** Reads the environment once, at start-up, into a typed config; nothing below the entry points reads process.env. */
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -138,6 +141,15 @@ const trustProxy = z.string().transform((value, ctx): boolean | number | string[
   return z.NEVER;
 });
 
+/** FREQUENCY_CAPS that parseFrequencyCaps refuses, as an issue naming the rule. */
+const frequencyCapsIssue = (value: string, ctx: z.RefinementCtx) => {
+  try {
+    parseFrequencyCaps(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+};
+
 const envSchema = z.object({
   TEMPORAL_ADDRESS: z
     .string()
@@ -160,6 +172,9 @@ const envSchema = z.object({
   /** How long the workflow waits for a channel outcome before it hands the job off again. */
   DELIVERY_DEADLINE_MS: intFrom(1000, 7 * 24 * 3600 * 1000).default(10 * 60 * 1000),
   PAYMENT_REMINDER_DELAY_MS: intFrom(0, 30 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
+  /** Digests and caps (docs/digests-and-caps.md): INVENTORY_LOW_STOCK window per admin (0 = no digest), caps per category. */
+  LOW_STOCK_DIGEST_WINDOW_MS: intFrom(0, 7 * 24 * 3600 * 1000).default(15 * 60 * 1000),
+  FREQUENCY_CAPS: z.string().default(DEFAULT_FREQUENCY_CAPS).superRefine(frequencyCapsIssue),
   /** Order journeys (docs/order-journeys.md): one workflow per order, signalled by its events. */
   ORDER_JOURNEYS: flag.default(true),
   ORDER_SHIP_PROMISE_HOURS: intFrom(0, 365 * 24).default(0),
@@ -231,6 +246,11 @@ const envSchema = z.object({
   TRUST_PROXY: trustProxy.default(false),
   /** The shop's URL: relative action links in /inbox/ point there (the widget on a shop page needs none). */
   SHOP_URL: url(['http:', 'https:']).optional(),
+  /** Emails (docs/emails-and-locales.md): the shop's name in the header, its postal address in the footer. */
+  SHOP_NAME: z.string().trim().min(1).max(100).default('Shop'),
+  SHOP_ADDRESS: z.string().trim().max(300).default(''),
+  /** The footer's preference-center link; default `<SHOP_URL>/account/notifications`. */
+  PREFERENCES_URL: url(['http:', 'https:']).optional(),
   /** Temporal Web UI base URL, for the links in notification traces. */
   TEMPORAL_UI_URL: url(['http:', 'https:']).default('http://127.0.0.1:8233'),
   /** Temporal payload encryption (AES-256-GCM): `id:base64key,...`; unset = payloads in clear. */
@@ -248,6 +268,11 @@ const envSchema = z.object({
   WIDGET_ORIGINS: z.string().optional(),
   /** `/api/dev/*`: sign in as a demo user without a token; only `npm run dev` (allowDevCredentials) may turn it on. */
   DEV_LOGIN: flag.default(false),
+  /** The API's public origin: links in messages (unsubscribe) and Twilio's webhook signatures; default http://127.0.0.1:<PORT>. */
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  /** HMAC-SHA256 key of the unsubscribe links in marketing emails (docs/consent.md); unset = no List-Unsubscribe header. */
+  UNSUBSCRIBE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  UNSUBSCRIBE_TOKEN_TTL_DAYS: intFrom(1, 3650).default(400),
 });
 
 export interface ChannelWorkerConfig {
@@ -317,6 +342,8 @@ export interface Config {
   deliveryChannels: Channel[];
   deliveryDeadlineMs: number;
   paymentReminderDelayMs: number;
+  /** LOW_STOCK_DIGEST_WINDOW_MS and FREQUENCY_CAPS (docs/digests-and-caps.md). */
+  digests: { lowStockWindowMs: number; frequencyCaps: FrequencyCap[] };
   /** Order journeys: on/off, their task queue and the shop's settings (activities/order-journey-step.ts). */
   orderJourney: OrderJourneyConfig;
   infraRetryHorizonMs: number;
@@ -333,7 +360,13 @@ export interface Config {
   /** API backpressure: publishing answers 429 at this used_memory / maxmemory of Redis; 0 = off. */
   redisBackpressureRatio: number;
   workflowBundlePath?: string;
+  /** The shop emails come from (SHOP_NAME, SHOP_ADDRESS, SHOP_URL, PREFERENCES_URL). */
+  shop: ShopSettings;
   channels: Record<Channel, ChannelWorkerConfig>;
+  /** The API's public origin (PUBLIC_URL), without a trailing slash. */
+  publicUrl: string;
+  /** Signed List-Unsubscribe links of marketing emails (src/consent/unsubscribe-token.ts); null: UNSUBSCRIBE_SECRET unset. */
+  unsubscribe: UnsubscribeSettings | null;
   /** Provider settings; a channel whose provider is not configured has no worker. */
   providers: {
     twilio: { baseUrl: string; accountSid: string; authToken: string; from: string } | null;
@@ -417,6 +450,10 @@ export function loadConfig(
     deliveryChannels: e.DELIVERY_CHANNELS,
     deliveryDeadlineMs: e.DELIVERY_DEADLINE_MS,
     paymentReminderDelayMs: e.PAYMENT_REMINDER_DELAY_MS,
+    digests: {
+      lowStockWindowMs: e.LOW_STOCK_DIGEST_WINDOW_MS,
+      frequencyCaps: parseFrequencyCaps(e.FREQUENCY_CAPS),
+    },
     orderJourney: orderJourneyOf(e),
     infraRetryHorizonMs: e.INFRA_RETRY_HORIZON_MS,
     sendRecordStaleMs: e.SEND_RECORD_STALE_MS,
@@ -432,10 +469,26 @@ export function loadConfig(
     },
     redisBackpressureRatio: e.REDIS_BACKPRESSURE_RATIO,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+    shop: {
+      name: e.SHOP_NAME,
+      address: e.SHOP_ADDRESS,
+      url: e.SHOP_URL ?? null,
+      preferencesUrl: e.PREFERENCES_URL,
+    },
     channels,
+    publicUrl: publicUrlOf(e),
+    unsubscribe: e.UNSUBSCRIBE_SECRET
+      ? {
+          secret: e.UNSUBSCRIBE_SECRET,
+          publicUrl: publicUrlOf(e),
+          ttlMs: e.UNSUBSCRIBE_TOKEN_TTL_DAYS * 86_400_000,
+        }
+      : null,
     providers: providersConfig(e),
   };
 }
+
+const publicUrlOf = (e: Env) => (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, '');
 
 /** The variables of envSchema, an empty value counting as unset. */
 function parseEnv(env: NodeJS.ProcessEnv): Env {

@@ -9,6 +9,7 @@ export const DEV_CREDENTIALS = {
   serviceKey: 'dev-service-key-not-secret',
   adminKey: 'dev-admin-key-not-secret',
   jwtSecret: 'dev-jwt-secret-not-for-production-use',
+  unsubscribeSecret: 'dev-unsubscribe-secret-not-for-production-use',
 } as const;
 
 /** Values published in this repository or in every tutorial: a deployment that keeps one is open to anyone. */
@@ -43,7 +44,13 @@ export function placeholderSecrets(
   const isPlaceholder = (value: string) =>
     !dev.includes(value) && (known.includes(value.toLowerCase()) || PLACEHOLDER_PATTERN.test(value));
   const bad: string[] = [];
-  for (const name of ['JWT_SECRET', 'WEBHOOK_SECRET', 'TWILIO_AUTH_TOKEN', 'VAPID_PRIVATE_KEY']) {
+  for (const name of [
+    'JWT_SECRET',
+    'WEBHOOK_SECRET',
+    'TWILIO_AUTH_TOKEN',
+    'VAPID_PRIVATE_KEY',
+    'UNSUBSCRIBE_SECRET',
+  ]) {
     const value = env[name]?.trim();
     if (value && isPlaceholder(value)) bad.push(name);
   }

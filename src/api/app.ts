@@ -23,6 +23,7 @@ import { adminFailedJobRoutes } from './routes/admin-failed-jobs';
 import { adminOverviewRoutes } from './routes/admin-overview';
 import { adminQueueRoutes } from './routes/admin-queues';
 import { adminRedriveRoutes } from './routes/admin-redrive';
+import { orderJourneyRoutes } from './routes/order-journey';
 import { adminRecipientRoutes } from './routes/admin-recipients';
 import { adminSearchRoutes } from './routes/admin-search';
 import { campaignRoutes } from './routes/campaigns';
@@ -34,12 +35,14 @@ import { notificationCenterRoutes } from './routes/notification-center';
 import { notificationControlRoutes } from './routes/notification-control';
 import { notificationStreamRoutes } from './routes/notification-stream';
 import { preferenceRoutes } from './routes/preferences';
+import { digestPreferenceRoutes } from './routes/digest-preferences';
 import { publishRoutes } from './routes/publish';
 import { recipientRoutes } from './routes/recipients';
 import { sessionRoutes } from './routes/session';
 import { templateRoutes } from './routes/templates';
 import { traceRoutes } from './routes/trace';
 import { webAssetRoutes } from './routes/web-assets';
+import { unsubscribeRoutes } from './routes/unsubscribe';
 
 export type { ApiDeps } from './context';
 
@@ -66,6 +69,7 @@ const ROUTES = [
   notificationCenterRoutes,
   notificationStreamRoutes,
   preferenceRoutes,
+  digestPreferenceRoutes,
   templateRoutes,
   campaignRoutes,
   traceRoutes,
@@ -75,7 +79,9 @@ const ROUTES = [
   adminFailedJobRoutes,
   adminRecipientRoutes,
   adminRedriveRoutes,
+  orderJourneyRoutes,
   codecRoutes,
+  unsubscribeRoutes,
   widgetCorsRoutes,
   webAssetRoutes,
 ];
@@ -110,6 +116,8 @@ function createFastify(deps: ApiDeps) {
     // Tokens in ?access_token= must not reach the logs.
     logger: deps.logLevel ? { level: deps.logLevel, serializers: { req: redactedRequest } } : false,
     bodyLimit: api.bodyLimitBytes,
+    // Path parameters up to 1000 chars (default 100 answers 414): unsubscribe tokens, long workflow ids; schemas bound each.
+    routerOptions: { maxParamLength: 1000 },
     // Slow clients (slowloris) must not hold connections: headers, and the whole request, within bounds.
     requestTimeout: api.requestTimeoutMs,
     http: {

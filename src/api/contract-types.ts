@@ -76,6 +76,19 @@ export interface PreferencesView {
   channels: Record<string, Record<string, boolean>>;
   /** category -> channels that cannot be switched off */
   mandatory: Record<string, string[]>;
+  /** category -> opt-in, for the categories that need one (docs/consent.md) */
+  consent: Record<string, { granted: boolean; at: string | null; source: string | null }>;
+  /** newest consent changes first: opt-ins, opt-outs, unsubscribes by link or SMS STOP */
+  consentHistory: ConsentEventView[];
+}
+
+export interface ConsentEventView {
+  action: 'opt-in' | 'opt-out' | 'unsubscribe' | 'resubscribe';
+  category: string;
+  channel: 'in_app' | 'email' | 'sms' | 'push' | 'webhook' | null;
+  source: string;
+  notificationId: string | null;
+  at: string;
 }
 
 // --- Operators: templates and campaigns ---

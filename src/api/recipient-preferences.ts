@@ -7,6 +7,14 @@ import {
 } from '../db/repositories/preference-repository';
 import { CHANNELS, type Channel } from '../domain/channels';
 import { CATEGORIES, isMandatory, MANDATORY_CHANNELS, type Category } from '../domain/event-catalog';
+import { CONSENT_CATEGORIES, type ConsentSource } from '../domain/consent';
+import {
+  applyConsentChange,
+  consentBodyFields,
+  consentHistorySchema,
+  consentSchema,
+  readConsent,
+} from './consent-view';
 import { ApiError, notFound } from './errors';
 import { preferencesMatrixSchema, quietHoursSchema } from './schemas';
 
@@ -20,6 +28,8 @@ export const preferencesSchema = z.object({
   mandatory: z
     .record(z.string(), z.array(z.string()))
     .describe('category -> channels that cannot be switched off'),
+  consent: consentSchema,
+  consentHistory: consentHistorySchema,
 });
 
 export const preferencesBody = z
@@ -29,6 +39,7 @@ export const preferencesBody = z
     channels: preferencesMatrixSchema
       .optional()
       .describe('only the cells given change, e.g. {"marketing":{"email":false}}'),
+    ...consentBodyFields,
   })
   .strict();
 
@@ -38,20 +49,25 @@ export const PREFERENCES_DESCRIPTION = `Categories: ${CATEGORIES.join(', ')}. Ch
 Mandatory (transactional) cells — ${Object.entries(MANDATORY_CHANNELS)
   .map(([category, channels]) => `${category}: ${channels.join(', ')}`)
   .join('; ')} — cannot be switched off: such a request answers 400 naming the cell and changes nothing.
-\`muted\` switches off every non-mandatory channel; quiet hours delay every notification except urgent ones.`;
+\`muted\` switches off every non-mandatory channel; quiet hours delay every notification except urgent ones.
+Consent: ${CONSENT_CATEGORIES.join(', ')} reach a recipient only after an opt-in (\`consent\`, recorded with its time and source); \`consentHistory\` lists opt-ins, opt-outs and unsubscribes.`;
 
 /** The recipient's preferences; 404 when there is no such recipient. */
 export async function readPreferences(em: EntityManager, recipientId: string): Promise<PreferencesView> {
   const stored = await new PreferenceRepository(em).load(recipientId);
   if (!stored) throw notFound('recipient');
-  return preferencesView(stored);
+  return { ...preferencesView(stored), ...(await readConsent(em, recipientId)) };
 }
 
-/** Applies a change (400 naming any mandatory cell switched off, and nothing changes); 404 when there is no such recipient. */
+/**
+ * Applies a change (400 naming any mandatory cell switched off, and nothing changes); 404 when there is
+ * no such recipient. A consent change is recorded with `consentSource` (shoppers) or `source` (operators: admin).
+ */
 export async function changePreferences(
   em: EntityManager,
   recipientId: string,
   change: z.infer<typeof preferencesBody>,
+  source?: ConsentSource,
 ): Promise<PreferencesView> {
   const cells: PreferenceCell[] = [];
   const forced: string[] = [];
@@ -74,11 +90,12 @@ export async function changePreferences(
   const repository = new PreferenceRepository(em);
   if (!(await repository.update(recipientId, { muted: change.muted, quietHours: change.quietHours, cells })))
     throw notFound('recipient');
-  return preferencesView((await repository.load(recipientId))!);
+  await applyConsentChange(em, recipientId, change.consent, source ?? change.consentSource ?? 'api');
+  return readPreferences(em, recipientId);
 }
 
 /** The full matrix; a cell without a stored choice is on, and a mandatory cell is always on. */
-function preferencesView(stored: StoredPreferences): PreferencesView {
+function preferencesView(stored: StoredPreferences): Omit<PreferencesView, 'consent' | 'consentHistory'> {
   const off = new Set(stored.cells.filter((c) => !c.enabled).map((c) => `${c.category}.${c.channel}`));
   const channels: Record<string, Record<string, boolean>> = {};
   for (const category of CATEGORIES) {

@@ -1,4 +1,5 @@
 import type { Channel } from './channels';
+import { consentMissingReason } from './consent';
 import { isMandatory } from './event-catalog';
 import type { ChannelDecision } from './notification-request';
 
@@ -15,6 +16,8 @@ export interface ChannelPlanInput {
   templated: ReadonlySet<Channel>;
   /** Channels the recipient has an address on. */
   reachable: Readonly<Record<Channel, boolean>>;
+  /** False when the category needs an opt-in (src/domain/consent.ts) the recipient has not given; default true. */
+  consented?: boolean;
 }
 
 export interface ChannelPlan {
@@ -24,13 +27,15 @@ export interface ChannelPlan {
 }
 
 /**
- * Decides per channel whether to send, and why not: a mute or an opt-out (unless the category is
+ * Decides per channel whether to send, and why not: no opt-in where the category needs one, a mute or an opt-out (unless the category is
  * mandatory on that channel), no template, no address. An unreachable channel hands over to its
  * fallback at once (no push subscription -> sms).
  */
 export function planChannels(input: ChannelPlanInput): ChannelPlan {
   const decide = (channel: Channel): ChannelDecision => {
     const mandatory = isMandatory(input.category, channel);
+    if (input.consented === false && !mandatory)
+      return { channel, send: false, reason: consentMissingReason(input.category) };
     if (input.muted && !mandatory)
       return { channel, send: false, reason: 'recipient muted all notifications' };
     if (input.disabled.has(channel) && !mandatory)

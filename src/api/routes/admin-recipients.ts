@@ -84,7 +84,7 @@ export function adminRecipientRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     app.put(
       '/api/admin/recipients/:id/preferences',
       { onRequest, schema: changePreferencesSchema },
-      async (request) => changePreferences(request.em, request.params.id, request.body),
+      async (request) => changePreferences(request.em, request.params.id, request.body, 'admin'),
     );
   };
 }

@@ -8,6 +8,9 @@ import { Migration20261125006000_webhook_secrets } from './Migration202611250060
 import { Migration20261125007000_dashboard_indexes } from './Migration20261125007000_dashboard_indexes';
 import { Migration20261206000000_event_spec } from './Migration20261206000000_event_spec';
 import { Migration20261206000100_stuck_work_indexes } from './Migration20261206000100_stuck_work_indexes';
+import { Migration20261206010000_consent } from './Migration20261206010000_consent';
+import { Migration20261206020000_digests_and_caps } from './Migration20261206020000_digests_and_caps';
+import { Migration20261206030000_locales_and_layout } from './Migration20261206030000_locales_and_layout';
 import { Migration20261206040000_order_journeys } from './Migration20261206040000_order_journeys';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
@@ -22,5 +25,8 @@ export const MIGRATIONS = [
   { name: 'Migration20261125007000_dashboard_indexes', class: Migration20261125007000_dashboard_indexes },
   { name: 'Migration20261206000000_event_spec', class: Migration20261206000000_event_spec },
   { name: 'Migration20261206000100_stuck_work_indexes', class: Migration20261206000100_stuck_work_indexes },
+  { name: 'Migration20261206010000_consent', class: Migration20261206010000_consent },
+  { name: 'Migration20261206020000_digests_and_caps', class: Migration20261206020000_digests_and_caps },
+  { name: 'Migration20261206030000_locales_and_layout', class: Migration20261206030000_locales_and_layout },
   { name: 'Migration20261206040000_order_journeys', class: Migration20261206040000_order_journeys },
 ];

@@ -21,6 +21,7 @@ export function createProviders(
       url: config.smtpUrl,
       from: config.emailFrom,
       timeoutMs: config.smtpTimeoutMs,
+      unsubscribe: config.unsubscribe,
     }),
   };
   const { twilio, webPush, webhook } = config.providers;

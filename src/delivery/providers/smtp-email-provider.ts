@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
+import { listUnsubscribeHeaders, type UnsubscribeSettings } from '../../consent/unsubscribe-token';
 import {
   PermanentDeliveryError,
   type ChannelProvider,
@@ -16,6 +17,8 @@ export interface SmtpEmailProviderOptions {
   maxConnections?: number;
   /** Socket timeout in ms. Default 30000. */
   timeoutMs?: number;
+  /** Signs the List-Unsubscribe links of emails whose content names an unsubscribeCategory; absent: no such headers. */
+  unsubscribe?: UnsubscribeSettings | null;
 }
 
 /** Email over SMTP with pooled connections. */
@@ -58,7 +61,7 @@ export class SmtpEmailProvider implements ChannelProvider<'email'> {
         text: message.content.text,
         // Deterministic Message-ID: a resend after a crash is recognisable as the same message downstream.
         messageId: `<${message.idempotencyKey}@${this.domain}>`,
-        headers: { 'X-Notification-Id': message.notificationId },
+        headers: { 'X-Notification-Id': message.notificationId, ...this.unsubscribeHeaders(message) },
       });
       return { providerMessageId: info.messageId };
     } catch (err) {
@@ -68,6 +71,18 @@ export class SmtpEmailProvider implements ChannelProvider<'email'> {
         throw new PermanentDeliveryError(`SMTP ${code}: ${(err as Error).message}`, code);
       throw err;
     }
+  }
+
+  /** RFC 8058 headers for a marketing email: the link names recipient, category, channel and this notification. */
+  private unsubscribeHeaders(message: OutgoingMessage<'email'>): Record<string, string> {
+    const category = message.content.unsubscribeCategory;
+    if (!category || !this.options.unsubscribe) return {};
+    return listUnsubscribeHeaders(this.options.unsubscribe, {
+      recipientId: message.recipient.id,
+      category,
+      channel: 'email',
+      notificationId: message.notificationId,
+    });
   }
 
   async close(): Promise<void> {
