@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Orm } from '../src/db/orm';
 import type { OrderJourneyConfig } from '../src/domain/order-journey';
 import type { SendQueues } from '../src/delivery/send-queues';
+import type { ShopSettings } from '../src/templates/email-layout';
 
 /** What the activity factories close over; tests wire them to real services. */
 export interface ActivityDeps {
@@ -21,6 +22,8 @@ export interface ActivityDeps {
     infraRetryHorizonMs?: number;
     /** SEND_RECORD_STALE_MS: a claim older than this belongs to a dead worker. @defaultValue 60000 */
     sendRecordStaleMs?: number;
+    /** The shop emails come from (SHOP_NAME, SHOP_ADDRESS, SHOP_URL, PREFERENCES_URL). */
+    shop?: ShopSettings;
     /** Campaign fan-out pauses while a channel's queue holds more jobs than this. */
     campaignMaxBacklog?: number;
     /** Order journeys (docs/order-journeys.md); absent: no journeys, no fold. */

@@ -14,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     queues: deps.queues,
     defaultLocale: deps.config.defaultLocale ?? 'en',
     webhookDefaultUrl: deps.config.providers?.webhook?.defaultUrl,
+    shop: deps.config.shop,
   });
   return failPermanentDatabaseErrors({
     ...createEventActivities(deps, dispatcher),

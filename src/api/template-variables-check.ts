@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { OPTION_VARIABLES, templateDataSpec } from '../domain/event-data';
+import { OPTION_VARIABLES, SHOP_VARIABLES, templateDataSpec } from '../domain/event-data';
 import { TemplateRepository } from '../db/repositories/template-repository';
 import { analyzeTemplateFields, type TemplateVariables } from '../templates/template-analysis';
 import { ApiError, badRequest } from './errors';
@@ -50,6 +50,7 @@ export async function assertTemplateVariables(
   for (const row of rows) {
     for (const [name, use] of analysisOf(row.fields) ?? []) {
       if (!use.required || name === 'userName' || missing.has(name)) continue;
+      if ((SHOP_VARIABLES as readonly string[]).includes(name)) continue;
       if (Object.hasOwn(variables, name) && variables[name] !== undefined) continue;
       const option = (OPTION_VARIABLES as readonly string[]).includes(name)
         ? (name as (typeof OPTION_VARIABLES)[number])

@@ -42,6 +42,17 @@ function withDevCodec(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   };
 }
 
+/** Dev: emails get a shop to come from (docs/emails-and-locales.md) unless SHOP_* say otherwise. */
+function withDevShop(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const value = (name: string, fallback: string) => ((env[name] ?? '').trim() === '' ? fallback : env[name]);
+  return {
+    ...env,
+    SHOP_URL: value('SHOP_URL', 'http://localhost:8080'),
+    SHOP_NAME: value('SHOP_NAME', 'Demo Shop'),
+    SHOP_ADDRESS: value('SHOP_ADDRESS', '1 Demo Street, Pune 411001, India'),
+  };
+}
+
 function payloadLine(keyId: string | null, uiConfigured: boolean, codecEndpoint: string): string {
   if (keyId === null) return 'in clear (PAYLOAD_ENCRYPTION_KEYS unset)';
   const key = keyId === DEV_PAYLOAD_KEY_ID ? 'the fixed dev key (not secret)' : `key "${keyId}"`;
@@ -54,9 +65,12 @@ function payloadLine(keyId: string | null, uiConfigured: boolean, codecEndpoint:
 /** Everything in one process for development: Temporal dev server + Web UI, mail catcher, migrations, workers. */
 runMain(async () => {
   leaveShutdownSignalsToUs();
-  const config = loadConfig(withDevCodec(withDevPayloadEncryption(withDevApiCredentials(process.env))), {
-    allowDevCredentials: true,
-  });
+  const config = loadConfig(
+    withDevShop(withDevCodec(withDevPayloadEncryption(withDevApiCredentials(process.env)))),
+    {
+      allowDevCredentials: true,
+    },
+  );
   // The Web UI decodes payloads through the API's codec endpoint (admin-authenticated, see docs/security.md).
   const codecEndpoint = `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.port}/codec`;
   await mkdir(DATA_DIR, { recursive: true });

@@ -203,6 +203,13 @@ export const MARKETING_ANNOUNCEMENT_SPEC: DataSpec = {
  */
 export const OPTION_VARIABLES = ['actionUrl', 'actionText'] as const;
 
+/**
+ * Template variables every notification gets from the service's configuration, always present:
+ * `shopUrl` (SHOP_URL without a trailing slash, "" when unset) and `shopName` (SHOP_NAME), for links
+ * such as `{{shopUrl}}/orders/{{orderNumber}}` (docs/emails-and-locales.md).
+ */
+export const SHOP_VARIABLES = ['shopUrl', 'shopName'] as const;
+
 export interface TemplateDataSpec {
   spec: DataSpec;
   /** Names the data in messages: the event type, or the template code. */

@@ -1,4 +1,4 @@
-import { OPTION_VARIABLES, templateDataSpec } from '../domain/event-data';
+import { OPTION_VARIABLES, SHOP_VARIABLES, templateDataSpec } from '../domain/event-data';
 import type { TemplateVariables } from './template-analysis';
 
 export interface VariableProblem {
@@ -11,7 +11,8 @@ export interface VariableProblem {
 /**
  * What a template of `code` uses that the data of its code does not provide: for codes whose data we
  * define (an event's template, its follow-up, the marketing template), every variable must be a field
- * of that data or actionUrl / actionText; required fields may be used anywhere, optional ones (and
+ * of that data, actionUrl / actionText or shopUrl / shopName (always present); required fields and
+ * shopUrl / shopName may be used anywhere, optional ones (and
  * actionUrl / actionText) only inside a guard such as `{{#if name}}`. Empty for other codes: their
  * templates declare their variables by using them.
  */
@@ -20,11 +21,12 @@ export function variablesNotProvided(code: string, variables: TemplateVariables)
   if (!schema) return [];
   const problems: VariableProblem[] = [];
   for (const [name, use] of variables) {
+    if ((SHOP_VARIABLES as readonly string[]).includes(name) && !use.nested) continue;
     const field = use.fields[0];
     const declared = Object.hasOwn(schema.spec, name) ? schema.spec[name] : undefined;
     const optionVariable = (OPTION_VARIABLES as readonly string[]).includes(name);
     if (!declared && !optionVariable) {
-      const known = [...Object.keys(schema.spec), ...OPTION_VARIABLES].join(', ');
+      const known = [...Object.keys(schema.spec), ...OPTION_VARIABLES, ...SHOP_VARIABLES].join(', ');
       problems.push({
         field,
         variable: name,

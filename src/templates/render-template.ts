@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import { isSafeLink, withSafeHtmlLinks } from '../domain/safe-link';
+import { formatDate, formatMoney, formatNumber } from './locale-format';
 import { analyzeTemplateFields, TemplateSyntaxError, type TemplateVariables } from './template-analysis';
 
 export { TemplateLimitError, TemplateSyntaxError } from './template-analysis';
@@ -20,6 +21,18 @@ export class TemplateVariableMissingError extends Error {
 }
 
 const engine = Handlebars.create();
+/** The locale a field renders in, passed as Handlebars data (`@locale`) to the formatting helpers. */
+type HelperOptions = { data?: { locale?: string } };
+const helperLocale = (options: HelperOptions) => options.data?.locale ?? 'en';
+engine.registerHelper('money', (value: unknown, currency: unknown, options: HelperOptions) =>
+  formatMoney(value, currency, helperLocale(options)),
+);
+engine.registerHelper('number', (value: unknown, options: HelperOptions) =>
+  formatNumber(value, helperLocale(options)),
+);
+engine.registerHelper('date', (value: unknown, options: HelperOptions) =>
+  formatDate(value, helperLocale(options)),
+);
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
 /** Distinct sources kept compiled (previews of drafts must not grow the cache without end). */
 const MAX_COMPILED = 1000;
@@ -61,11 +74,13 @@ export function assertTemplateCompiles(fields: Record<string, string>): Template
 export function renderTemplateFields(
   fields: Record<string, string>,
   variables: Record<string, unknown>,
+  /** The recipient's locale: `{{money}}`, `{{number}}` and `{{date}}` format in it. */
+  locale = 'en',
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [field, source] of Object.entries(fields)) {
     try {
-      const rendered = compile(source, HTML_FIELDS.has(field))(variables);
+      const rendered = compile(source, HTML_FIELDS.has(field))(variables, { data: { locale } });
       out[field] = HTML_FIELDS.has(field)
         ? withSafeHtmlLinks(rendered)
         : isLinkField(field) && !isSafeLink(rendered)

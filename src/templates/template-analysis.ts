@@ -43,6 +43,17 @@ export class TemplateLimitError extends Error {
 const BLOCK_HELPERS = new Set(['if', 'unless']);
 
 /**
+ * Formatting helpers (src/templates/locale-format.ts), `{{money total currency}}`, `{{number itemCount}}`,
+ * `{{date deliveredAt}}`: the parameters each takes (variables or literals, no sub-expressions), and
+ * which of them may be missing (rendered without: `money` without a currency is a plain number).
+ */
+export const VALUE_HELPERS: Readonly<Record<string, { params: number; optional: number[] }>> = {
+  money: { params: 2, optional: [1] },
+  number: { params: 1, optional: [] },
+  date: { params: 1, optional: [] },
+};
+
+/**
  * Linear scan, no parsing: counts tags and the deepest nesting of blocks, `{{else if}}` chains (each
  * link nests in the AST) and sub-expressions. Errs on the side of counting too much (an escaped `\{{`
  * counts), never too little.
@@ -195,10 +206,7 @@ class FieldWalker {
         return;
       case 'MustacheStatement': {
         const m = node as hbs.AST.MustacheStatement;
-        if (m.params.length > 0 || m.hash?.pairs.length)
-          this.fail(
-            `unknown helper "${pathName(m.path)}" (templates may use only variables and the blocks ${[...BLOCK_HELPERS].join(', ')})`,
-          );
+        if (m.params.length > 0 || m.hash?.pairs.length) return this.helper(m, scope);
         if (m.path.type === 'PathExpression') this.use(m.path as hbs.AST.PathExpression, scope, false);
         return;
       }
@@ -207,6 +215,24 @@ class FieldWalker {
       default:
         this.fail(`${node.type.replace(/Statement$/, '').toLowerCase()}s are not supported`);
     }
+  }
+
+  /** `{{money total currency}}` and the other VALUE_HELPERS; every other helper is refused. */
+  private helper(m: hbs.AST.MustacheStatement, scope: Scope): void {
+    const name = pathName(m.path);
+    const helper = Object.hasOwn(VALUE_HELPERS, name) ? VALUE_HELPERS[name] : undefined;
+    if (!helper || m.path.type !== 'PathExpression' || (m.path as hbs.AST.PathExpression).parts.length !== 1)
+      this.fail(
+        `unknown helper "${name}" (templates may use only variables, the blocks ${[...BLOCK_HELPERS].join(', ')} and the helpers ${Object.keys(VALUE_HELPERS).join(', ')})`,
+      );
+    if (m.params.length !== helper.params || m.hash?.pairs.length)
+      this.fail(`{{${name}}} takes ${helper.params} value(s) and nothing else`);
+    m.params.forEach((param, i) => {
+      if (param.type === 'PathExpression')
+        this.use(param as hbs.AST.PathExpression, scope, helper.optional.includes(i));
+      else if (param.type !== 'StringLiteral' && param.type !== 'NumberLiteral')
+        this.fail(`{{${name}}} takes variables or literals, not ${param.type}`);
+    });
   }
 
   private block(node: hbs.AST.BlockStatement, scope: Scope): void {

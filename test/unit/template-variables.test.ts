@@ -9,6 +9,16 @@ describe('templateVariables', () => {
       userName: 'Asha',
       actionUrl: undefined,
       actionText: undefined,
+      shopUrl: '',
+      shopName: '',
+    });
+  });
+
+  it("carries the shop's URL (without a trailing slash) and name", () => {
+    const shop = { url: 'https://shop.example/', name: 'Asha & Co' };
+    expect(templateVariables({ shopUrl: 'https://evil.example' }, {}, null, shop)).toMatchObject({
+      shopUrl: 'https://shop.example',
+      shopName: 'Asha & Co',
     });
   });
 
@@ -38,7 +48,12 @@ describe('templateVariables', () => {
     expect(templateVariables({ actionUrl: '/data' }, { actionUrl: '/option' }, null).actionUrl).toBe(
       '/option',
     );
-    expect(Object.keys(templateVariables({}, {}, null))).toEqual(['actionUrl', 'actionText']);
+    expect(Object.keys(templateVariables({}, {}, null))).toEqual([
+      'shopUrl',
+      'shopName',
+      'actionUrl',
+      'actionText',
+    ]);
   });
 
   it("renders the plan's in-app title with the recipient name when the data has none", () => {

@@ -22,6 +22,7 @@ import {
   TEMPLATE_LIMITS,
   type TemplateVariables,
 } from '../../templates/template-analysis';
+import type { ShopSettings } from '../../templates/email-layout';
 import type { ApiContext } from '../context';
 import { ApiError, badRequest, notFound } from '../errors';
 import {
@@ -160,7 +161,7 @@ export function templateRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     });
 
     app.post('/api/templates/:code/preview', { schema: previewSchema }, async (request) =>
-      previewTemplate(request.em, request.params.code, request.body),
+      previewTemplate(request.em, request.params.code, request.body, ctx.deps.config.shop),
     );
   };
 }
@@ -232,11 +233,15 @@ async function previewTemplate(
   em: EntityManager,
   code: string,
   body: z.output<typeof previewBody>,
+  shop: ShopSettings,
 ): Promise<z.infer<typeof previewAnswer>> {
   const { channel, locale, variables } = body;
   const { fields, usedVersion } = await previewSource(em, code, body);
+  // The shop's variables (SHOP_VARIABLES) are the service's, as at send time; money etc. in the locale.
+  const shopVariables = { shopUrl: (shop.url ?? '').replace(/\/+$/, ''), shopName: shop.name };
   try {
-    return { code, channel, locale, version: usedVersion, rendered: renderTemplateFields(fields, variables) };
+    const rendered = renderTemplateFields(fields, { ...variables, ...shopVariables }, locale);
+    return { code, channel, locale, version: usedVersion, rendered };
   } catch (err) {
     if (err instanceof TemplateVariableMissingError) {
       throw new ApiError(
