@@ -369,9 +369,14 @@ class DurableTimers {
   }
 }
 
-/** A step that ran out of its horizon (its schedule-to-close timeout) rather than failing for a business reason. */
+/**
+ * A step that ran out of its schedule-to-close horizon (not a business failure). A live run sees the
+ * timeout wrapped in an ActivityFailure; a replay of a local activity's marker hands back the bare TimeoutFailure: both count.
+ */
 function isPastHorizon(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+  return (
+    err instanceof TimeoutFailure || (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure)
+  );
 }
 
 function stepName(err: unknown): string {
