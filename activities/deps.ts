@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Orm } from '../src/db/orm';
+import type { FrequencyCap } from '../src/domain/frequency-caps';
 import type { OrderJourneyConfig } from '../src/domain/order-journey';
 import type { SendQueues } from '../src/delivery/send-queues';
 import type { ShopSettings } from '../src/templates/email-layout';
@@ -26,6 +27,10 @@ export interface ActivityDeps {
     shop?: ShopSettings;
     /** Campaign fan-out pauses while a channel's queue holds more jobs than this. */
     campaignMaxBacklog?: number;
+    /** The event task queue: digest workflows and digest sends are started there. */
+    temporal?: { taskQueue: string };
+    /** Digests and frequency caps (docs/digests-and-caps.md); absent: neither. */
+    digests?: { lowStockWindowMs: number; frequencyCaps: FrequencyCap[] };
     /** Order journeys (docs/order-journeys.md); absent: no journeys, no fold. */
     orderJourney?: OrderJourneyConfig;
   };

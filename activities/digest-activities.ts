@@ -1,0 +1,268 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { parseBusinessEvent, type BusinessEvent } from '../src/domain/business-event';
+import type { Channel } from '../src/domain/channels';
+import {
+  DEFAULT_DIGEST_HOUR,
+  DIGEST_CATEGORIES,
+  DIGEST_ITEM_SIGNAL,
+  LOW_STOCK_DIGEST,
+  dailyDigestTemplate,
+  digestEventId,
+  digestText,
+  digestWorkflowId,
+  isDigestTemplate,
+  nextLocalHour,
+  type DigestItem,
+  type DigestItemSignal,
+  type DigestTarget,
+  type DigestWindowInput,
+} from '../src/domain/digest';
+import type { ChannelRecords } from '../src/domain/notification-lifecycle';
+import { eventWorkflowId } from '../src/domain/workflow-ids';
+import type { NotificationRowInput } from '../src/state/notification-store';
+import {
+  NotificationEventId,
+  NotificationEventType,
+  NotificationUserId,
+} from '../src/temporal/search-attributes';
+import { businessFailure } from './errors';
+import type { EventSpec } from './event-spec';
+
+/** What routing to digests needs: Temporal (signalWithStart) and the digest settings. */
+export interface DigestDeps {
+  temporalClient: Client;
+  /** Task queue of digest and event workflows (TEMPORAL_TASK_QUEUE). */
+  taskQueue: string;
+  /** LOW_STOCK_DIGEST_WINDOW_MS; 0: INVENTORY_LOW_STOCK is not digested. */
+  lowStockWindowMs: number;
+}
+
+/** A recipient whose notification of this event went into a digest: its row is stored suppressed with the reason. */
+export interface HeldRecipient {
+  userId: string;
+  fields: Partial<NotificationRowInput>;
+}
+
+/** The digest's data stays under the envelope's 64 KiB: items past this budget are counted as "more". */
+const DATA_BUDGET_BYTES = 48 * 1024;
+
+export function createDigestRouter(deps: DigestDeps) {
+  return {
+    /** Splits an admission page: recipients whose notification goes into a digest, and the rest. */
+    route: (db: EntityManager, spec: EventSpec, userIds: string[], nowMs: number) =>
+      routeToDigests(deps, db, spec, userIds, nowMs),
+    /** Folds capped notifications into the recipients' daily digest of the category. */
+    fold: (db: EntityManager, spec: EventSpec, userIds: string[], nowMs: number) =>
+      foldIntoDailyDigests(deps, db, spec, userIds, nowMs),
+  };
+}
+
+export type DigestRouter = ReturnType<typeof createDigestRouter>;
+
+/** The digest activities: sendDigest, run by digestWorkflow when a window closes. */
+export function createDigestActivities(deps: Omit<DigestDeps, 'lowStockWindowMs'>) {
+  return { sendDigest: (input: DigestWindowInput) => sendDigest(deps, input) };
+}
+
+/** The row fields of a notification that sends nothing on any channel, each channel saying why. */
+export function suppressedFields(channels: Channel[], reason: string): Partial<NotificationRowInput> {
+  const channelStates: ChannelRecords = {};
+  for (const channel of channels) channelStates[channel] = { state: 'suppressed', attempts: 0, reason };
+  return { state: 'suppressed', channels: [], channel_states: channelStates, send_at: null };
+}
+
+interface DigestCandidate {
+  id: string;
+  timezone: string;
+  hour: number | null;
+  /** The event's row exists already: an earlier try signalled its digest (signals go before rows). */
+  stored: boolean;
+}
+
+/**
+ * INVENTORY_LOW_STOCK goes into each recipient's low-stock digest (unless urgent or the window is 0);
+ * another event of a digest category goes into the daily digest of recipients who chose one. Each
+ * digested recipient's digest workflow gets the item (signalWithStart) before the row is stored, so a
+ * retried step whose row exists signals nothing again. One query per page; none for other categories.
+ */
+async function routeToDigests(
+  deps: DigestDeps,
+  db: EntityManager,
+  spec: EventSpec,
+  userIds: string[],
+  nowMs: number,
+): Promise<{ direct: string[]; held: HeldRecipient[] }> {
+  const lowStock = spec.eventType === LOW_STOCK_DIGEST.eventType && deps.lowStockWindowMs > 0;
+  const digestible = lowStock || (DIGEST_CATEGORIES as readonly string[]).includes(spec.category);
+  if (
+    !digestible ||
+    userIds.length === 0 ||
+    isDigestTemplate(spec.templateCode) ||
+    spec.options.priority === 'urgent'
+  )
+    return { direct: userIds, held: [] };
+  const candidates = await digestCandidates(db, spec, userIds);
+  const direct: string[] = [];
+  const held: HeldRecipient[] = [];
+  const signals: Promise<void>[] = [];
+  for (const userId of userIds) {
+    const candidate = candidates.get(userId);
+    const window = candidate && digestWindow(deps, spec, candidate, lowStock, nowMs);
+    if (!candidate || !window) {
+      direct.push(userId);
+      continue;
+    }
+    const reason = `digest: collected into ${digestWorkflowId(userId, window.target.key)}`;
+    held.push({ userId, fields: suppressedFields(spec.channels, reason) });
+    if (!candidate.stored)
+      signals.push(signalDigest(deps, window.target, itemOf(spec, nowMs), window.closeAtMs));
+  }
+  await Promise.all(signals);
+  return { direct, held };
+}
+
+async function digestCandidates(
+  db: EntityManager,
+  spec: EventSpec,
+  userIds: string[],
+): Promise<Map<string, DigestCandidate>> {
+  const rows: DigestCandidate[] = await db.getConnection().execute(
+    `select r.id, r.timezone, d.hour,
+            exists (select 1 from notifications n where n.event_id = ? and n.recipient_id = r.id) as stored
+       from recipients r left join digest_preferences d on d.recipient_id = r.id and d.category = ?
+      where r.id in (select jsonb_array_elements_text(?::jsonb))`,
+    [spec.eventId, spec.category, JSON.stringify(userIds)],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** Which digest a recipient's notification goes into and when a window it opens closes; null: none. */
+function digestWindow(
+  deps: DigestDeps,
+  spec: EventSpec,
+  candidate: DigestCandidate,
+  lowStock: boolean,
+  nowMs: number,
+): { target: DigestTarget; closeAtMs: number } | null {
+  if (lowStock) {
+    const { key, templateCode } = LOW_STOCK_DIGEST;
+    return {
+      target: { recipientId: candidate.id, key, templateCode },
+      closeAtMs: nowMs + deps.lowStockWindowMs,
+    };
+  }
+  if (candidate.hour === null) return null;
+  return {
+    target: dailyTarget(candidate.id, spec.category),
+    closeAtMs: nextLocalHour(nowMs, candidate.hour, candidate.timezone),
+  };
+}
+
+function dailyTarget(recipientId: string, category: string): DigestTarget {
+  return { recipientId, key: `daily.${category}`, templateCode: dailyDigestTemplate(category) };
+}
+
+/** Capped notifications into the daily digest of their category, at the recipient's chosen hour (else 09:00 local). */
+async function foldIntoDailyDigests(
+  deps: DigestDeps,
+  db: EntityManager,
+  spec: EventSpec,
+  userIds: string[],
+  nowMs: number,
+): Promise<void> {
+  const candidates = await digestCandidates(db, spec, userIds);
+  await Promise.all(
+    [...candidates.values()].map((c) =>
+      signalDigest(
+        deps,
+        dailyTarget(c.id, spec.category),
+        itemOf(spec, nowMs),
+        nextLocalHour(nowMs, c.hour ?? DEFAULT_DIGEST_HOUR, c.timezone),
+      ),
+    ),
+  );
+}
+
+/** The event as one digest line (`occurredAt`: when it was admitted, by the workflow's clock). */
+function itemOf(spec: EventSpec, nowMs: number): DigestItem {
+  const data = spec.data;
+  const text = (key: string) =>
+    typeof data[key] === 'string' || typeof data[key] === 'number' ? String(data[key]) : null;
+  const summary =
+    spec.eventType === LOW_STOCK_DIGEST.eventType
+      ? `${text('productName')}: ${text('currentStock')} left${text('sku') ? ` (SKU ${text('sku')})` : ''}`
+      : (text('title') ?? text('subject') ?? text('productName') ?? spec.eventType ?? spec.templateCode);
+  return { eventId: spec.eventId, occurredAt: new Date(nowMs).toISOString(), summary, data };
+}
+
+async function signalDigest(
+  deps: DigestDeps,
+  target: DigestTarget,
+  item: DigestItem,
+  closeAtMs: number,
+): Promise<void> {
+  const signal: DigestItemSignal = { item, closeAtMs };
+  await deps.temporalClient.workflow.signalWithStart('digestWorkflow', {
+    workflowId: digestWorkflowId(target.recipientId, target.key),
+    taskQueue: deps.taskQueue,
+    args: [target],
+    signal: DIGEST_ITEM_SIGNAL,
+    signalArgs: [signal],
+    typedSearchAttributes: [{ key: NotificationUserId, value: target.recipientId }],
+  });
+}
+
+/**
+ * Sends one window's items as one notification through the normal path: a direct send (its own event
+ * workflow, rows, dispatcher hand-off) whose event id is derived from the digest key and the window's
+ * start, so a retry or a replay after a worker kill finds it started and creates nothing again.
+ */
+async function sendDigest(
+  deps: Omit<DigestDeps, 'lowStockWindowMs'>,
+  input: DigestWindowInput,
+): Promise<{ eventId: string; started: boolean }> {
+  const event = digestEnvelope(input);
+  const workflowId = eventWorkflowId(event.id);
+  try {
+    await deps.temporalClient.workflow.start('businessEventWorkflow', {
+      taskQueue: deps.taskQueue,
+      workflowId,
+      args: [event],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      typedSearchAttributes: [
+        { key: NotificationEventId, value: event.id },
+        { key: NotificationEventType, value: `direct:${input.templateCode}` },
+        { key: NotificationUserId, value: input.recipientId },
+      ],
+    });
+    return { eventId: event.id, started: true };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { eventId: event.id, started: false };
+    throw err;
+  }
+}
+
+/** The digest's envelope: `count`, `itemsText` (one line per item) and `items` as template variables. */
+function digestEnvelope(input: DigestWindowInput): BusinessEvent {
+  const items: DigestItem[] = [];
+  let bytes = 0;
+  for (const item of input.items) {
+    bytes += JSON.stringify(item).length * 2;
+    if (bytes > DATA_BUDGET_BYTES) break;
+    items.push(item);
+  }
+  const more = input.items.length - items.length;
+  try {
+    return parseBusinessEvent({
+      id: digestEventId(input, input.windowStartMs),
+      templateCode: input.templateCode,
+      occurredAt: new Date(input.windowStartMs).toISOString(),
+      userId: input.recipientId,
+      data: { count: input.items.length, itemsText: digestText(items, more), items, more },
+    });
+  } catch (err) {
+    throw businessFailure('InvalidEvent', `digest ${input.key}: ${(err as Error).message}`);
+  }
+}
