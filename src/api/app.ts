@@ -43,6 +43,8 @@ import { templateRoutes } from './routes/templates';
 import { traceRoutes } from './routes/trace';
 import { webAssetRoutes } from './routes/web-assets';
 import { unsubscribeRoutes } from './routes/unsubscribe';
+import { adminConsentRoutes } from './routes/admin-consents';
+import { twilioInboundRoutes } from './routes/twilio-inbound';
 
 export type { ApiDeps } from './context';
 
@@ -82,6 +84,8 @@ const ROUTES = [
   orderJourneyRoutes,
   codecRoutes,
   unsubscribeRoutes,
+  adminConsentRoutes,
+  twilioInboundRoutes,
   widgetCorsRoutes,
   webAssetRoutes,
 ];
@@ -269,6 +273,7 @@ const OPENAPI_DOCUMENT: FastifyDynamicSwaggerOptions['openapi'] = {
     { name: 'operators', description: 'admin role' },
     { name: 'campaigns', description: 'marketing campaigns (admin role)' },
     { name: 'sessions', description: 'browser sign-in: the ns_session cookie' },
+    { name: 'webhooks', description: 'inbound provider webhooks (signed by the provider)' },
     { name: 'health' },
   ],
 };

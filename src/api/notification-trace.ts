@@ -28,6 +28,7 @@ import {
   type TraceSubject,
   type TraceWorkflow,
 } from './trace-history';
+import { consentTraceEntries } from './trace-consent';
 
 export type { TraceEntry, TraceSources, TraceWorkflow } from './trace-history';
 
@@ -156,10 +157,12 @@ async function readDeliveries(
   log: TraceLog,
 ): Promise<Partial<Record<Channel, TraceChannel>>> {
   readNotificationRow(notification, log.timeline);
-  const [attempts, sendRecords] = await Promise.all([
+  const [attempts, sendRecords, consentEntries] = await Promise.all([
     sources.repository.deliveryAttempts(notification.id),
     sources.repository.sendRecords(notification.id),
+    consentTraceEntries(sources.em, notification.id),
   ]);
+  log.timeline.push(...consentEntries);
   const used = new Set<Channel>([
     ...notification.channels,
     ...(Object.keys(subject.status?.channels ?? {}) as Channel[]),

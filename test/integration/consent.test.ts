@@ -1,11 +1,19 @@
+import { twilioSignature } from '../../src/consent/twilio-signature';
 import { signUnsubscribeToken } from '../../src/consent/unsubscribe-token';
 import { Notification } from '../../src/db/entities';
+import { campaignEventId } from '../../src/domain/workflow-ids';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import type { ReceivedMail } from '../helpers/smtp-peer';
 import { TestStack } from '../helpers/test-stack';
+import { waitFor } from '../helpers/wait-for';
 
 const UNSUBSCRIBE_SECRET = 'test-unsubscribe-secret-0123456789abcdef';
 const PUBLIC_URL = 'https://notify.shop.test';
+const TWILIO = {
+  TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
+  TWILIO_AUTH_TOKEN: 'twilio-auth-token-0123456789',
+  TWILIO_FROM: '+15550000000',
+};
 
 /** The mail's header block with folded lines joined, as a mail client reads it. */
 function headersOf(mail: ReceivedMail): string {
@@ -19,7 +27,7 @@ function listUnsubscribeUrl(mail: ReceivedMail): string {
 }
 
 describe('consent and one-click unsubscribe', () => {
-  const stack = new TestStack({ env: apiTestEnv({ UNSUBSCRIBE_SECRET, PUBLIC_URL }) });
+  const stack = new TestStack({ env: apiTestEnv({ UNSUBSCRIBE_SECRET, PUBLIC_URL, ...TWILIO }) });
   const api = new ApiTestApp(stack);
   beforeAll(async () => {
     await stack.start();
@@ -202,5 +210,170 @@ describe('consent and one-click unsubscribe', () => {
     const prefs = (await api.as(userId, { method: 'GET', url: '/api/preferences' })).json();
     expect(prefs.channels.marketing.email).toBe(true);
     expect(prefs.consentHistory).toEqual([]);
+  });
+
+  it('shows the unsubscribe in the admin trace of the notification whose link was used', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    await optIn(userId);
+    const row = await sendMarketing(userId, ['email']);
+    const [mail] = await stack.smtp.waitForMessages(`${userId}@example.test`);
+    await fetch(local(listUnsubscribeUrl(mail)), {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const trace = (await api.admin({ method: 'GET', url: `/api/notifications/${row.id}/trace` })).json();
+    expect(trace.timeline).toContainEqual(
+      expect.objectContaining({
+        source: 'postgres',
+        kind: 'consent.unsubscribe',
+        channel: 'email',
+        summary: 'unsubscribe marketing on email (source one-click)',
+      }),
+    );
+  });
+
+  it('runs a campaign to the recipients with consent only', async () => {
+    const role = stack.uid('role');
+    const [yes, no, withdrawn] = [stack.uid('u'), stack.uid('u'), stack.uid('u')];
+    for (const id of [yes, no, withdrawn]) await stack.createRecipient({ id, roles: [role] });
+    await optIn(yes);
+    await optIn(withdrawn);
+    await api.as(withdrawn, {
+      method: 'PUT',
+      url: '/api/preferences',
+      payload: { consent: { marketing: false } },
+    });
+    const created = await api.admin({
+      method: 'POST',
+      url: '/api/campaigns',
+      payload: {
+        name: `Consent ${role}`,
+        templateCode: 'marketing_announcement',
+        segment: { roles: [role] },
+        variables: { headline: 'Consent sale', message: 'Only for those who asked.' },
+      },
+    });
+    expect(created.statusCode).toBe(201);
+    const { id } = created.json();
+    const detail = await waitFor(async () => {
+      const response = (await api.admin({ method: 'GET', url: `/api/campaigns/${id}` })).json();
+      return response.state === 'completed' ? response : undefined;
+    }, 30_000);
+    expect(detail.notifications).toEqual({ delivered: 1, suppressed: 2 });
+    await stack.smtp.waitForMessages(`${yes}@example.test`);
+    const rows = await stack.orm.em.fork().find(Notification, { eventId: campaignEventId(id) });
+    const reasons = Object.fromEntries(
+      rows.map((r) => [r.recipientId, r.channelStates.email?.reason ?? null]),
+    );
+    expect(reasons).toEqual({
+      [yes]: null,
+      [no]: 'consent: marketing needs an opt-in',
+      [withdrawn]: 'consent: marketing needs an opt-in',
+    });
+    expect(stack.smtp.messagesTo(`${no}@example.test`)).toHaveLength(0);
+    expect(stack.smtp.messagesTo(`${withdrawn}@example.test`)).toHaveLength(0);
+  });
+
+  it('imports consent decisions (source import, newest wins) and names the bad fields', async () => {
+    const [a, b] = [stack.uid('u'), stack.uid('u')];
+    for (const id of [a, b]) await stack.createRecipient({ id });
+    const nobody = stack.uid('nobody');
+    const res = await api.admin({
+      method: 'POST',
+      url: '/api/admin/consents/import',
+      payload: [
+        { userId: a, category: 'marketing', granted: true, at: '2026-01-02T10:00:00Z' },
+        { userId: a, category: 'marketing', granted: false, at: '2025-06-01T10:00:00Z' },
+        { userId: b, category: 'marketing', granted: true },
+        { userId: nobody, category: 'marketing', granted: true },
+      ],
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ received: 4, unknownUserIds: [nobody] });
+    const prefs = (await api.admin({ method: 'GET', url: `/api/admin/recipients/${a}/preferences` })).json();
+    expect(prefs.consent.marketing).toEqual({
+      granted: true,
+      at: '2026-01-02T10:00:00.000Z',
+      source: 'import',
+    });
+    // An import older than what is stored changes nothing.
+    await api.admin({
+      method: 'POST',
+      url: '/api/admin/consents/import',
+      payload: [{ userId: a, category: 'marketing', granted: false, at: '2025-12-31T10:00:00Z' }],
+    });
+    const again = (await api.admin({ method: 'GET', url: `/api/admin/recipients/${a}/preferences` })).json();
+    expect(again.consent.marketing.granted).toBe(true);
+    expect(again.consentHistory.map((e: { action: string; source: string }) => [e.action, e.source])).toEqual(
+      [['opt-in', 'import']],
+    );
+
+    const bad = await api.admin({
+      method: 'POST',
+      url: '/api/admin/consents/import',
+      payload: [{ userId: a, category: 'order_updates', granted: 'yes' }],
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().fields).toEqual(expect.arrayContaining(['0.category', '0.granted']));
+    expect(
+      (await api.service({ method: 'POST', url: '/api/admin/consents/import', payload: [] })).statusCode,
+    ).toBe(403);
+    // An operator's opt-in through the recipient's preferences is recorded as source admin.
+    const admin = await api.admin({
+      method: 'PUT',
+      url: `/api/admin/recipients/${b}/preferences`,
+      payload: { consent: { marketing: false } },
+    });
+    expect(admin.json().consent.marketing).toMatchObject({ granted: false, source: 'admin' });
+  });
+
+  it('turns marketing sms off on a STOP reply signed like Twilio signs it; refuses a bad signature with 403', async () => {
+    const userId = stack.uid('u');
+    const phone = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    await stack.createRecipient({ id: userId, phone });
+    await optIn(userId);
+    const url = `${api.url}/api/webhooks/twilio/inbound`;
+    const params = { MessageSid: 'SM0123', From: phone, To: TWILIO.TWILIO_FROM, Body: ' stop ' };
+    const post = (signature: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+        body: new URLSearchParams(params).toString(),
+      });
+
+    const forged = await post(
+      twilioSignature('another-token', `${PUBLIC_URL}/api/webhooks/twilio/inbound`, params),
+    );
+    expect(forged.status).toBe(403);
+    const unsigned = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+    });
+    expect(unsigned.status).toBe(403);
+    let prefs = (await api.as(userId, { method: 'GET', url: '/api/preferences' })).json();
+    expect(prefs.channels.marketing.sms).toBe(true);
+
+    const signed = await post(
+      twilioSignature(TWILIO.TWILIO_AUTH_TOKEN, `${PUBLIC_URL}/api/webhooks/twilio/inbound`, params),
+    );
+    expect(signed.status).toBe(200);
+    expect(await signed.text()).toContain('<Response></Response>');
+    prefs = (await api.as(userId, { method: 'GET', url: '/api/preferences' })).json();
+    expect(prefs.channels.marketing.sms).toBe(false);
+    expect(prefs.channels.marketing.email).toBe(true);
+    expect(prefs.consentHistory[0]).toMatchObject({
+      action: 'unsubscribe',
+      channel: 'sms',
+      source: 'sms-stop',
+    });
+
+    const next = await sendMarketing(userId, ['sms']);
+    expect(next.channelStates.sms).toMatchObject({
+      state: 'suppressed',
+      reason: 'preference: marketing off for sms',
+    });
   });
 });
