@@ -84,6 +84,11 @@ export function localeChain(locale: string, defaultLocale: string): string[] {
   return [...new Set([locale, languageOf(locale), defaultLocale])];
 }
 
+/** Money and dates in the recipient's locale (`en-IN`), unless its template is in another language (then the template's). */
+export function formatLocale(recipientLocale: string, templateLocale: string): string {
+  return languageOf(recipientLocale) === languageOf(templateLocale) ? recipientLocale : templateLocale;
+}
+
 /** What emails need besides their template: the compiled layout and the shop (src/templates/email-layout.ts). */
 export interface EmailRendering {
   layout: HandlebarsTemplateDelegate;
@@ -156,7 +161,11 @@ function renderChannels(
     }
     const template = templates.get(channel);
     if (!template) continue;
-    const fields = renderTemplateFields(template.fields, variables, recipient.locale);
+    const fields = renderTemplateFields(
+      template.fields,
+      variables,
+      formatLocale(recipient.locale, template.locale),
+    );
     versions[channel] = template.version;
     content[channel] = channelContent(channel, fields, spec.options) as never;
     if (channel === 'email' && email)

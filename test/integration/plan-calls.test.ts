@@ -90,7 +90,7 @@ describe("the original plan's calls", () => {
     expect(createdRow).toMatchObject({
       templateCode: 'order_created',
       title: `Asha Rao, your order ${order.order_number} is placed`,
-      body: 'Thanks for your order of 1499.00 INR. 2 item(s).',
+      body: 'Thanks for your order of ₹1,499.00. 2 item(s).',
       actionUrl: '/profile/orders/9',
       actionText: 'View Order',
       priority: 'high',
@@ -151,7 +151,7 @@ describe("the original plan's calls", () => {
     expect(await delivered(res.json().eventId, userId)).toMatchObject({
       templateCode: 'payment_captured',
       title: 'Asha Rao, we received your payment',
-      body: 'We received your payment of 1499 INR for order A-77. Payment id: pay_29QQoUBi66xm2f.',
+      body: 'We received your payment of ₹1,499.00 for order A-77. Payment id: pay_29QQoUBi66xm2f.',
     });
   });
 

@@ -135,7 +135,7 @@ const EN: LocalePhrases = {
     },
     payment_captured: {
       title: '{{#if userName}}{{userName}}, we received your payment{{else}}Payment received{{/if}}',
-      body: `We received your payment${ifAmount('amount', ` of ${money('amount')}`)} for order {{orderNumber}}.`,
+      body: `We received your payment${ifAmount('amount', ` of ${money('amount')}`)} for order {{orderNumber}}.${ifVar('paymentId', ' Payment id: {{paymentId}}.')}`,
       action: 'View receipt',
       subject: 'Payment received for order {{orderNumber}}',
       headline: 'Payment received',
@@ -224,7 +224,7 @@ const DE: LocalePhrases = {
     },
     payment_captured: {
       title: 'Zahlung erhalten',
-      body: `Wir haben deine Zahlung${ifAmount('amount', ` über ${money('amount')}`)} für Bestellung {{orderNumber}} erhalten.`,
+      body: `Wir haben deine Zahlung${ifAmount('amount', ` über ${money('amount')}`)} für Bestellung {{orderNumber}} erhalten.${ifVar('paymentId', ' Zahlungs-ID: {{paymentId}}.')}`,
       action: 'Beleg ansehen',
       subject: 'Zahlung für Bestellung {{orderNumber}} erhalten',
       headline: 'Zahlung erhalten',
@@ -313,7 +313,7 @@ const HI: LocalePhrases = {
     },
     payment_captured: {
       title: 'भुगतान प्राप्त हुआ',
-      body: `ऑर्डर {{orderNumber}} के लिए आपका भुगतान${ifAmount('amount', ` ${money('amount')}`)} प्राप्त हो गया है।`,
+      body: `ऑर्डर {{orderNumber}} के लिए आपका भुगतान${ifAmount('amount', ` ${money('amount')}`)} प्राप्त हो गया है।${ifVar('paymentId', ' भुगतान आईडी: {{paymentId}}।')}`,
       action: 'रसीद देखें',
       subject: 'ऑर्डर {{orderNumber}} का भुगतान प्राप्त हुआ',
       headline: 'भुगतान प्राप्त हुआ',
