@@ -1,4 +1,5 @@
 import { DIGEST_ITEM_SIGNAL, digestWorkflowId, type DigestItemSignal } from '../../src/domain/digest';
+import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { childEnvFor, NodeProcess } from '../helpers/node-process';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -153,5 +154,64 @@ describe('digest workflow', () => {
     await new Promise((resolve) => setTimeout(resolve, 4000));
     expect(await digestRows(stack, userId)).toHaveLength(1);
     await handle.terminate('test done');
+  }, 60_000);
+});
+
+describe('daily digest preference', () => {
+  const stack = new TestStack({ env: apiTestEnv() });
+  const api = new ApiTestApp(stack);
+  beforeAll(async () => {
+    await stack.start();
+    await api.start();
+  });
+  afterAll(async () => {
+    await api.close();
+    await stack.stop();
+  });
+
+  it('is set through the preferences API and routes the category into the daily digest', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId, timezone: 'Asia/Kolkata' });
+    const url = '/api/preferences/digests';
+    const bad = await api.as(userId, {
+      method: 'PUT',
+      url,
+      payload: { inventory_alerts: { digest: 'daily', hour: 24 } },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toContain('inventory_alerts.hour');
+    const put = await api.as(userId, {
+      method: 'PUT',
+      url,
+      payload: { inventory_alerts: { digest: 'daily', hour: 8 } },
+    });
+    expect(put.json()).toEqual({
+      marketing: { digest: 'off' },
+      inventory_alerts: { digest: 'daily', hour: 8 },
+    });
+    expect((await api.as(userId, { method: 'GET', url })).json()).toEqual(put.json());
+
+    const { eventId } = await stack.client.publishNotification({
+      id: stack.uid('evt'),
+      userId,
+      templateCode: 'inventory_low_stock',
+      variables: { productName: 'Mug', currentStock: 2 },
+    });
+    const result = await stack.client.eventResult(eventId);
+    expect(result.notifications[0].state).toBe('suppressed');
+    const workflowId = digestWorkflowId(userId, 'daily.inventory_alerts');
+    expect((await stack.client.status(eventId, userId)).channels.email?.reason).toBe(
+      `digest: collected into ${workflowId}`,
+    );
+    const handle = stack.temporalClient.workflow.getHandle(workflowId);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.terminate('test done');
+
+    const off = await api.as(userId, {
+      method: 'PUT',
+      url,
+      payload: { inventory_alerts: { digest: 'off' } },
+    });
+    expect(off.json().inventory_alerts).toEqual({ digest: 'off' });
   }, 60_000);
 });

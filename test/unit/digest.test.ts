@@ -1,0 +1,26 @@
+import { digestEventId, digestText, nextLocalHour } from '../../src/domain/digest';
+
+describe('digest rules', () => {
+  it('closes a daily window at the next local hour', () => {
+    const at = Date.parse('2026-12-06T10:00:00Z'); // 15:30 in Kolkata
+    expect(new Date(nextLocalHour(at, 8, 'Asia/Kolkata')).toISOString()).toBe('2026-12-07T02:30:00.000Z');
+    expect(new Date(nextLocalHour(at, 16, 'Asia/Kolkata')).toISOString()).toBe('2026-12-06T10:30:00.000Z');
+    // Exactly at the hour: the next day's.
+    const eight = Date.parse('2026-12-07T02:30:00Z');
+    expect(new Date(nextLocalHour(eight, 8, 'Asia/Kolkata')).toISOString()).toBe('2026-12-08T02:30:00.000Z');
+  });
+
+  it('derives an envelope-valid event id from the key and the window start', () => {
+    const target = {
+      recipientId: 'ann@shop',
+      key: 'daily.marketing',
+      templateCode: 'daily_digest_marketing',
+    };
+    expect(digestEventId(target, 1700000000000)).toBe('digest.daily.marketing.ann:40:shop.1700000000000');
+  });
+
+  it('writes one line per item and counts the rest', () => {
+    const item = { eventId: 'e1', occurredAt: '', summary: 'Mug: 2 left', data: {} };
+    expect(digestText([item], 3)).toBe('- Mug: 2 left\n- and 3 more');
+  });
+});
