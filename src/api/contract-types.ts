@@ -271,7 +271,7 @@ export interface TraceEntry {
 }
 
 export interface TraceWorkflow {
-  role: 'event' | 'campaign' | 'notification';
+  role: 'event' | 'campaign' | 'notification' | 'journey';
   workflowId: string;
   runId: string;
   type: string;

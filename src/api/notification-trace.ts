@@ -10,6 +10,7 @@ import type { TraceJob } from './contract-types';
 import type { NotificationRef } from './notification-lookup';
 import { describeOrNull, statusFromRow } from './notification-status';
 import { campaignView, readCampaignHistories } from './trace-campaign';
+import { linkOrderJourney } from './trace-journey';
 import {
   closedEntry,
   decode,
@@ -90,6 +91,7 @@ export async function buildNotificationTrace(
   const subject = isLeanRow(stored) ? leanSubject(stored) : await release0Subject(ref, stored, sources, log);
   const owner = await readOwner(subject, sources, log);
   const notification = subject.notification;
+  await linkOrderJourney(notification?.data ?? owner.event?.data, sources, log.workflows);
   const channels = notification
     ? await readDeliveries(notification, subject, owner, sources, log)
     : channelsOfStatus(subject.status);

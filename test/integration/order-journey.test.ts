@@ -152,5 +152,23 @@ describe('order journeys', () => {
     expect(unknown.json().message).toContain('has no journey');
     const anonymous = await api.inject({ method: 'GET', url: `/api/orders/${orderNumber}/journey` });
     expect(anonymous.statusCode).toBe(401);
+
+    // The notification's trace links the order's journey beside the event's workflow.
+    const row = await waitFor(
+      async () => (await stack.orm.em.fork().findOne(Notification, { eventId: createdId })) ?? undefined,
+    );
+    const trace = await api.admin({ method: 'GET', url: `/api/notifications/${row.id}/trace` });
+    expect(trace.statusCode).toBe(200);
+    expect(trace.json().workflows).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ role: 'event', workflowId: `event-${createdId}` }),
+        expect.objectContaining({
+          role: 'journey',
+          workflowId: `order-${orderNumber}`,
+          type: 'orderJourneyWorkflow',
+          webUiUrl: expect.stringContaining(`order-${orderNumber}`),
+        }),
+      ]),
+    );
   });
 });

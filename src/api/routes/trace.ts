@@ -40,9 +40,9 @@ const traceSchema = answerSchema<Trace>()(
     workflows: z.array(
       z.object({
         role: z
-          .enum(['event', 'campaign', 'notification'])
+          .enum(['event', 'campaign', 'notification', 'journey'])
           .describe(
-            'event: the event (or follow-up) workflow that owns it; campaign: its campaign workflow; notification: a release-0 notification workflow',
+            'event: the event (or follow-up) workflow that owns it; campaign: its campaign workflow; notification: a release-0 notification workflow; journey: the order journey of its order (`order-<orderNumber>`, docs/order-journeys.md)',
           ),
         workflowId: z.string(),
         runId: z.string(),
