@@ -58,6 +58,7 @@ describe('workflow sandbox imports', () => {
     expect(files.filter((f) => !f.startsWith('workflows/'))).toEqual([
       'src/domain/event-ledger.ts',
       'src/domain/notification-lifecycle.ts',
+      'src/domain/order-journey.ts',
       'src/domain/workflow-ids.ts',
       'src/domain/workflow-messages.ts',
       'src/temporal/search-attributes.ts',
