@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Campaign, Notification } from '../../src/db/entities';
 import { campaignWorkflowId } from '../../src/domain/workflow-ids';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
+import { grantMarketingConsent } from '../helpers/consent';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -154,6 +155,7 @@ describe('HTTP API: campaigns', () => {
     const [a, b] = [stack.uid('u'), stack.uid('u')];
     await stack.createRecipient({ id: a });
     await stack.createRecipient({ id: b, muted: true });
+    await grantMarketingConsent(stack, [a, b]);
     const created = await api.admin({
       method: 'POST',
       url: '/api/campaigns',

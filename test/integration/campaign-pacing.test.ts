@@ -37,6 +37,14 @@ describe('campaign fan-out paced by queue depth', () => {
         `insert into recipients (id, roles, locale, timezone) select ? || '_' || lpad(g::text, 4, '0'), array[?], 'en', 'UTC' from generate_series(1, ?) g`,
         [role, role, members],
       );
+    // Marketing needs an opt-in (docs/consent.md).
+    await stack.orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `insert into consents (recipient_id, category, granted, at, source) select id, 'marketing', true, now(), 'import' from recipients where ? = any(roles)`,
+        [role],
+      );
     const { campaignId } = await stack.client.scheduleCampaign(
       {
         name: 'Paced sale',

@@ -5,6 +5,7 @@ import { NotificationRepository } from '../../src/db/repositories/notification-r
 import type { ChannelRecords } from '../../src/domain/notification-lifecycle';
 import { campaignEventId, campaignWorkflowId } from '../../src/domain/workflow-ids';
 import { temporalDataConverter } from '../../src/temporal/payload-codec';
+import { createOptedInRecipient } from '../helpers/consent';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -119,11 +120,11 @@ describe('campaignWorkflow', () => {
     const [ann, ben, muted, optedOut, outsider] = ['ann', 'ben', 'muted', 'optout', 'outsider'].map((name) =>
       stack.uid(name),
     );
-    await stack.createRecipient({ id: ann, roles: ['customer', role] });
-    await stack.createRecipient({ id: ben, roles: [role] });
-    await stack.createRecipient({ id: muted, roles: [role], muted: true });
-    await stack.createRecipient({ id: optedOut, roles: [role] });
-    await stack.createRecipient({ id: outsider, roles: ['customer'] });
+    await createOptedInRecipient(stack, { id: ann, roles: ['customer', role] });
+    await createOptedInRecipient(stack, { id: ben, roles: [role] });
+    await createOptedInRecipient(stack, { id: muted, roles: [role], muted: true });
+    await createOptedInRecipient(stack, { id: optedOut, roles: [role] });
+    await createOptedInRecipient(stack, { id: outsider, roles: ['customer'] });
     const em = stack.orm.em.fork();
     em.create(Preference, {
       recipientId: optedOut,
@@ -202,7 +203,7 @@ describe('campaignWorkflow', () => {
   it('runs on the campaign task queue with bulk activities, never child workflows', async () => {
     const role = stack.uid('promo');
     const members = [1, 2, 3].map(() => stack.uid('u'));
-    for (const id of members) await stack.createRecipient({ id, roles: [role] });
+    for (const id of members) await createOptedInRecipient(stack, { id, roles: [role] });
     const { campaignId } = await stack.client.scheduleCampaign(campaign(role, { channels: ['in_app'] }));
     expect(await stack.client.campaignResult(campaignId)).toMatchObject({
       state: 'completed',
@@ -238,7 +239,7 @@ describe('campaignWorkflow', () => {
   it('waits for scheduledAt, follows a reschedule, and a cancel before it fires sends nothing', async () => {
     const role = stack.uid('promo');
     const member = stack.uid('u');
-    await stack.createRecipient({ id: member, roles: [role] });
+    await createOptedInRecipient(stack, { id: member, roles: [role] });
     const at = new Date(Date.now() + 3600_000);
     const { campaignId } = await stack.client.scheduleCampaign(
       campaign(role, { scheduledAt: at.toISOString() }),
@@ -288,7 +289,7 @@ describe('campaignWorkflow', () => {
   it('sends at once when a scheduled campaign is rescheduled to now', async () => {
     const role = stack.uid('promo');
     const member = stack.uid('u');
-    await stack.createRecipient({ id: member, roles: [role] });
+    await createOptedInRecipient(stack, { id: member, roles: [role] });
     const { campaignId } = await stack.client.scheduleCampaign(
       campaign(role, { scheduledAt: new Date(Date.now() + 3600_000).toISOString() }),
     );
@@ -316,7 +317,7 @@ describe('campaignWorkflow', () => {
   it('pages through the segment by recipient id and keeps its counts across continue-as-new, every run small', async () => {
     const role = stack.uid('promo');
     const members = [1, 2, 3, 4, 5].map(() => stack.uid('u'));
-    for (const id of members) await stack.createRecipient({ id, roles: [role] });
+    for (const id of members) await createOptedInRecipient(stack, { id, roles: [role] });
     // Two per page, one page per run: three runs (2 + 2 + 1).
     const { campaignId } = await stack.client.scheduleCampaign(campaign(role, { channels: ['in_app'] }), {
       pageSize: 2,
@@ -378,7 +379,7 @@ describe('campaignWorkflow', () => {
   it('a cancel while running starts no further notifications; those started go on', async () => {
     const role = stack.uid('promo');
     const members = Array.from({ length: 30 }, () => stack.uid('u'));
-    for (const id of members) await stack.createRecipient({ id, roles: [role] });
+    for (const id of members) await createOptedInRecipient(stack, { id, roles: [role] });
     const { campaignId } = await stack.client.scheduleCampaign(campaign(role, { channels: ['in_app'] }), {
       pageSize: 1,
     });
@@ -414,9 +415,9 @@ describe('campaignWorkflow', () => {
     const role = stack.uid('promo');
     const { end, quietHours } = quietUntilNextMinute();
     const [awake, sleeper, sleeper2] = ['awake', 'sleeper', 'sleeper'].map((name) => stack.uid(name));
-    await stack.createRecipient({ id: awake, roles: [role] });
-    await stack.createRecipient({ id: sleeper, roles: [role], quietHours });
-    await stack.createRecipient({ id: sleeper2, roles: [role], quietHours });
+    await createOptedInRecipient(stack, { id: awake, roles: [role] });
+    await createOptedInRecipient(stack, { id: sleeper, roles: [role], quietHours });
+    await createOptedInRecipient(stack, { id: sleeper2, roles: [role], quietHours });
     const { campaignId } = await stack.client.scheduleCampaign(campaign(role, { channels: ['email'] }));
 
     const parked = byRecipient(
@@ -489,8 +490,8 @@ describe('campaignWorkflow', () => {
     // Quiet for the next two hours (the window may cross midnight).
     const quietHours = { start: hhmm(now), end: hhmm(now + 2 * 3600_000), timezone: 'UTC' };
     const [awake, sleeper] = [stack.uid('awake'), stack.uid('sleeper')];
-    await stack.createRecipient({ id: awake, roles: [role] });
-    await stack.createRecipient({ id: sleeper, roles: [role], quietHours });
+    await createOptedInRecipient(stack, { id: awake, roles: [role] });
+    await createOptedInRecipient(stack, { id: sleeper, roles: [role], quietHours });
     const { campaignId } = await stack.client.scheduleCampaign(campaign(role, { channels: ['email'] }));
 
     const parked = byRecipient(

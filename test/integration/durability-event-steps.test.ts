@@ -6,6 +6,7 @@ import { eventWorkflowId } from '../../src/domain/workflow-ids';
 import { findWorkflowsWithoutTimer } from '../../src/operations/open-work';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { PrivateRedis } from '../helpers/private-services';
+import { grantMarketingConsent } from '../helpers/consent';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -235,6 +236,7 @@ describe('durability: campaigns settle', () => {
     const role = stack.uid('promo');
     const members = [1, 2, 3].map(() => stack.uid('u'));
     for (const id of members) await stack.createRecipient({ id, roles: [role] });
+    await grantMarketingConsent(stack, members);
     const { campaignId } = await stack.client.scheduleCampaign({
       name: `Sale ${role}`,
       templateCode: 'marketing_announcement',

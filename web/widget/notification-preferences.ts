@@ -33,6 +33,8 @@ export class NotificationPreferences extends LitElement {
   declare status: Status;
   declare loadError: string | null;
   declare saving: boolean;
+  /** The preferences as last read or saved: consent goes to the API only where the draft differs. */
+  private loaded: Preferences | null = null;
 
   constructor() {
     super();
@@ -51,7 +53,7 @@ export class NotificationPreferences extends LitElement {
     this.draft = null;
     this.loadError = null;
     try {
-      this.draft = await this.store!.client.get<Preferences>('/api/preferences');
+      this.draft = this.loaded = await this.store!.client.get<Preferences>('/api/preferences');
     } catch (err) {
       this.loadError =
         err instanceof HttpError && err.status === 404
@@ -66,6 +68,7 @@ export class NotificationPreferences extends LitElement {
     if (!draft) return html`<p class="muted">Loading preferences…</p>`;
     return html`
       <form @submit=${this.save}>
+        ${renderConsent(draft, (category, granted) => this.editConsent(category, granted))}
         ${this.renderMatrix(draft)}
         <fieldset>
           <legend>Mute</legend>
@@ -210,6 +213,12 @@ export class NotificationPreferences extends LitElement {
     this.edit({ quietHours: { ...this.draft!.quietHours!, ...change } });
   }
 
+  private editConsent(category: string, granted: boolean): void {
+    this.edit({
+      consent: { ...this.draft!.consent, [category]: { ...this.draft!.consent[category], granted } },
+    });
+  }
+
   private editCell(category: string, channel: string, enabled: boolean): void {
     const channels = {
       ...this.draft!.channels,
@@ -233,10 +242,18 @@ export class NotificationPreferences extends LitElement {
     this.saving = true;
     this.status = null;
     try {
-      this.draft = await this.store!.client.put<Preferences>('/api/preferences', {
+      this.draft = this.loaded = await this.store!.client.put<Preferences>('/api/preferences', {
         muted: draft.muted,
         quietHours: draft.quietHours,
         channels,
+        // Opt-ins given here are recorded as given in the notification center (docs/consent.md).
+        // Only what changed: saving other settings records no consent decision.
+        consent: Object.fromEntries(
+          Object.entries(draft.consent)
+            .filter(([c, v]) => this.loaded?.consent[c]?.granted !== v.granted)
+            .map(([c, v]) => [c, v.granted]),
+        ),
+        consentSource: 'inbox',
       });
       this.status = { kind: 'ok', text: 'Preferences saved.' };
     } catch (err) {
@@ -334,6 +351,33 @@ export class NotificationPreferences extends LitElement {
   ];
 }
 defineElement('notification-preferences', NotificationPreferences);
+
+/** The opt-ins of categories that need one (marketing): nothing of them arrives on any channel without it. */
+function renderConsent(draft: Preferences, edit: (category: string, granted: boolean) => void) {
+  const categories = Object.keys(draft.consent ?? {});
+  if (categories.length === 0) return nothing;
+  return html`
+    <fieldset>
+      <legend>Offers and news</legend>
+      ${categories.map(
+        (category) => html`
+          <label class="check">
+            <input
+              type="checkbox"
+              .checked=${draft.consent[category].granted}
+              aria-describedby="consent-hint"
+              @change=${(e: Event) => edit(category, checked(e))}
+            />
+            Yes, send me ${humanize(category).toLowerCase()} messages
+          </label>
+        `,
+      )}
+      <p id="consent-hint" class="hint muted">
+        Only with your yes; the table below picks where they reach you. You can withdraw it here at any time.
+      </p>
+    </fieldset>
+  `;
+}
 
 function checked(event: Event): boolean {
   return (event.target as HTMLInputElement).checked;

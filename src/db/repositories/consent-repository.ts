@@ -41,8 +41,8 @@ export interface ConsentEventRow {
 
 /**
  * Applies consent decisions in one statement: the newest decision per recipient and category wins (an
- * import of older decisions never overrides a newer one), and each change of a recipient's choice is
- * logged in consent_events. Returns the recipient ids that do not exist (nothing is stored for them).
+ * import of older decisions never overrides a newer one), a decision that repeats the stored one keeps
+ * the stored time and source, and each change of a recipient's choice is logged in consent_events. Returns the recipient ids that do not exist (nothing is stored for them).
  */
 export async function recordConsents(em: EntityManager, changes: ConsentChange[]): Promise<string[]> {
   if (changes.length === 0) return [];
@@ -61,7 +61,7 @@ export async function recordConsents(em: EntityManager, changes: ConsentChange[]
        select recipient_id, category, granted, at, source from known
        on conflict (recipient_id, category) do update
          set granted = excluded.granted, at = excluded.at, source = excluded.source
-         where consents.at <= excluded.at
+         where consents.at <= excluded.at and consents.granted is distinct from excluded.granted
        returning recipient_id, category, granted, at, source
      ), logged as (
        insert into consent_events (recipient_id, category, action, source, at)
