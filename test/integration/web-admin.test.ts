@@ -330,6 +330,16 @@ describe('admin dashboard in a browser', () => {
         fields: { title: 'Hallo {{name}}', body: 'Your account {{name}} is ready.', actionUrl: '/account' },
       }),
     ]);
+    // The editor lists the template's locales, marks the one shown, and opens another.
+    const locales = page.getByRole('navigation', { name: 'Locales of this template' });
+    await locales.locator('a[aria-current="page"]', { hasText: 'de' }).waitFor({ timeout: UI_TIMEOUT });
+    await locales.getByRole('link', { name: 'en', exact: true }).click();
+    await locales.locator('a[aria-current="page"]', { hasText: /^en$/ }).waitFor({ timeout: UI_TIMEOUT });
+    const title = page.getByLabel('title', { exact: true });
+    expect(await waitFor(async () => ((await title.inputValue()) === 'Hi {{name}}' ? true : undefined))).toBe(
+      true,
+    );
+    expect(await locales.locator('a[aria-current="page"]').textContent()).toBe('en');
   });
 
   it('finds a notification by its event id and shows its timeline with a Temporal Web UI link', async () => {

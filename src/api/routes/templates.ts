@@ -45,7 +45,7 @@ const templateSchema = answerSchema<TemplateView>()(
   }),
 );
 
-const LIMITS_NOTE = `Bounds (400 naming the limit): at most ${TEMPLATE_LIMITS.fields} fields, ${TEMPLATE_LIMITS.fieldLength} characters a field, ${TEMPLATE_LIMITS.totalLength} in all, ${TEMPLATE_LIMITS.tags} {{ }} tags in all, blocks and sub-expressions nested ${TEMPLATE_LIMITS.nesting} deep. Only variables and the blocks if and unless (no loops, partials or other helpers).`;
+const LIMITS_NOTE = `Bounds (400 naming the limit): at most ${TEMPLATE_LIMITS.fields} fields, ${TEMPLATE_LIMITS.fieldLength} characters a field, ${TEMPLATE_LIMITS.totalLength} in all, ${TEMPLATE_LIMITS.tags} {{ }} tags in all, blocks and sub-expressions nested ${TEMPLATE_LIMITS.nesting} deep. Only variables, the blocks if and unless, and the formatting helpers money, number and date (no loops, partials or other helpers).`;
 
 const fieldsSchema = z
   .record(

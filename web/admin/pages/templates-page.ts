@@ -21,6 +21,7 @@ export class TemplatesPage extends LightElement {
     error: { state: true },
     loading: { state: true },
     notice: { state: true },
+    locales: { state: true },
   };
   declare params: URLSearchParams;
   declare templates: Template[];
@@ -29,6 +30,8 @@ export class TemplatesPage extends LightElement {
   declare loading: boolean;
   /** Announced on the page a save led to ("Created …"). */
   declare notice: string;
+  /** The editor's (code, channel): the locales it exists in, for the locale picker. */
+  declare locales: string[];
   private nextNotice = '';
 
   constructor() {
@@ -39,13 +42,46 @@ export class TemplatesPage extends LightElement {
     this.error = '';
     this.loading = false;
     this.notice = '';
+    this.locales = [];
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (!changed.has('params')) return;
     this.notice = this.nextNotice;
     this.nextNotice = '';
-    if (!this.editorMode() && !this.loading) void this.load();
+    const mode = this.editorMode();
+    if (!mode && !this.loading) void this.load();
+    if (mode === 'edit') void this.loadLocales();
+  }
+
+  /** The locales of the edited (code, channel), newest version each. */
+  private async loadLocales(): Promise<void> {
+    const query = new URLSearchParams({
+      code: this.params.get('code') ?? '',
+      channel: this.params.get('channel') ?? 'in_app',
+    });
+    try {
+      const { items } = await api.get<{ items: Template[] }>(`/api/templates?${query}`);
+      this.locales = [...new Set(items.map((t) => t.locale))].sort();
+    } catch {
+      // The editor shows the API's error for this template; the picker just stays empty.
+      this.locales = [];
+    }
+  }
+
+  private localePicker(code: string, channel: string, current: string) {
+    if (this.locales.length === 0) return nothing;
+    return html`<nav aria-label="Locales of this template" class="actions">
+      Locales:
+      ${this.locales.map(
+        (locale) =>
+          html`<a
+            href=${routeHref('templates', { code, channel, locale })}
+            aria-current=${locale === current ? 'page' : nothing}
+            >${locale}</a
+          >`,
+      )}
+    </nav>`;
   }
 
   protected override updated(changed: PropertyValues<this>): void {
@@ -100,6 +136,7 @@ export class TemplatesPage extends LightElement {
           <a href=${routeHref('templates')}>← All templates</a>
           ${mode === 'edit' ? html`<a href=${routeHref('templates', { new: 'variant', code, channel, locale })}>Add a channel or locale</a>` : nothing}
         </p>
+        ${mode === 'edit' ? this.localePicker(code, channel, locale) : nothing}
         ${keyed(
           // A fresh editor per template or draft: nothing of the previous one (preview, errors) carries over.
           `${mode} ${code} ${channel} ${locale}`,
