@@ -68,6 +68,8 @@ export class TestStack {
       QUEUE_PREFIX: `{test-${this.id}}`,
       SMTP_URL: this.smtp.url,
       DELIVERY_DEADLINE_MS: '15000',
+      // Each low-stock event as its own notification; test/integration/digest.test.ts turns the digest on.
+      LOW_STOCK_DIGEST_WINDOW_MS: '0',
       // Every stack encrypts its Temporal payloads with a key of its own, as production does (PAYLOAD_ENCRYPTION_KEYS: '' turns it off).
       PAYLOAD_ENCRYPTION_KEYS: `test-${this.id}:${randomBytes(32).toString('base64')}`,
       ...this.options.env,
