@@ -1,6 +1,7 @@
 import { Notification } from '../../src/db/entities';
 import { eventWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
 import { ADMIN_KEY, ApiTestApp, apiTestEnv, orderCreated, SERVICE_KEY, token } from '../helpers/api-app';
+import { createOptedInRecipient } from '../helpers/consent';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -65,7 +66,7 @@ describe('HTTP API: operator-facing routes', () => {
 
   describe('templates', () => {
     it('lists the newest version of each template, or every version', async () => {
-      const latest = await api.admin({ method: 'GET', url: '/api/templates?code=order_created' });
+      const latest = await api.admin({ method: 'GET', url: '/api/templates?code=order_created&locale=en' });
       expect(latest.statusCode).toBe(200);
       const channels = latest
         .json()
@@ -190,7 +191,8 @@ describe('HTTP API: operator-facing routes', () => {
       expect(draft.json()).toMatchObject({ version: null, rendered: { title: 'A & co' } });
 
       const userId = stack.uid('u');
-      await stack.createRecipient({ id: userId });
+      // A marketing template: sent only with an opt-in (docs/consent.md).
+      await createOptedInRecipient(stack, { id: userId });
       const sent = await api.service({
         method: 'POST',
         url: '/api/notifications',
