@@ -1012,7 +1012,7 @@ function pickEvenly<T>(items: T[], n: number): T[] {
   return Array.from({ length: n }, (_, i) => items[Math.floor(((i + 0.5) * items.length) / n)]);
 }
 
-/** Recipients `<prefix><i>` for i in 0..count-1, with an email address, by one set-based insert. */
+/** Recipients `<prefix><i>` for i in 0..count-1, with an email address and a marketing opt-in, set-based. */
 async function seedRecipients(orm: Orm, prefix: string, count: number, role: string | null): Promise<void> {
   await orm.em
     .fork()
@@ -1022,6 +1022,15 @@ async function seedRecipients(orm: Orm, prefix: string, count: number, role: str
      select ? || g, ? || g || '@example.test', 'UTC', 'en', ?::text[], false, now(), now()
        from generate_series(0, ? - 1) g`,
       [prefix, prefix, role ? `{${role}}` : '{}', count], // a role is [a-z0-9_-]: safe in an array literal
+    );
+  // Marketing needs an opt-in (docs/consent.md): the campaign scenario's recipients have one, as an import gives.
+  await orm.em
+    .fork()
+    .getConnection()
+    .execute(
+      `insert into consents (recipient_id, category, granted, at, source)
+     select ? || g, 'marketing', true, now(), 'import' from generate_series(0, ? - 1) g`,
+      [prefix, count],
     );
 }
 

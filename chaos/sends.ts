@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Channel } from '../src/domain/channels';
 import { campaignEventId, campaignWorkflowId, eventWorkflowId } from '../src/domain/workflow-ids';
 import { PushSubscription, Recipient } from '../src/db/entities';
+import { recordConsents } from '../src/db/repositories/consent-repository';
 import type { QuietHours } from '../src/domain/quiet-hours';
 import { PushSubscriber } from '../test/helpers/provider-stand-ins';
 import { sleep, type ChaosEnvironment } from './environment';
@@ -172,6 +173,18 @@ async function createRecipients(
   for (const subscription of subscriptions)
     em.create(PushSubscription, { ...subscription, createdAt: new Date() });
   await em.flush();
+  // Campaigns are marketing, which needs an opt-in (docs/consent.md): every chaos recipient has one.
+  const at = new Date();
+  await recordConsents(
+    em,
+    recipients.map(({ id }) => ({
+      recipientId: id,
+      category: 'marketing',
+      granted: true,
+      at,
+      source: 'import',
+    })),
+  );
   return recipients;
 }
 
