@@ -1,4 +1,5 @@
 import { Notification } from '../../src/db/entities';
+import { orderJourneyWorkflowId } from '../../src/domain/order-journey';
 import { eventWorkflowId, notificationWorkflowId } from '../../src/domain/workflow-ids';
 import { ADMIN_KEY, ApiTestApp, apiTestEnv, orderCreated, SERVICE_KEY, token } from '../helpers/api-app';
 import { createOptedInRecipient } from '../helpers/consent';
@@ -311,9 +312,11 @@ describe('HTTP API: operator-facing routes', () => {
         lifecycle: 2,
         workflowId: eventWorkflowId(eventId),
       });
-      // One workflow owns the notification: its event's (no per-recipient workflow any more).
+      // One workflow owns the notification: its event's (no per-recipient workflow any more); its order's
+      // journey is linked beside it.
       expect(trace.workflows.map((w) => [w.role, w.workflowId, w.status])).toEqual([
         ['event', eventWorkflowId(eventId), 'COMPLETED'],
+        ['journey', orderJourneyWorkflowId(String(envelope.data.orderNumber)), 'RUNNING'],
       ]);
       expect(trace.workflows[0].webUiUrl).toBe(
         `http://temporal-ui.test:8233/namespaces/default/workflows/${encodeURIComponent(eventWorkflowId(eventId))}/${trace.workflows[0].runId}/history`,
@@ -391,6 +394,11 @@ describe('HTTP API: operator-facing routes', () => {
       });
       expect(waiting.workflows.map((w) => [w.role, w.workflowId, w.status])).toEqual([
         ['event', eventWorkflowId(eventId), 'RUNNING'],
+        [
+          'journey',
+          orderJourneyWorkflowId(String(orderCreated(eventId, userId).data.orderNumber)),
+          'RUNNING',
+        ],
       ]);
       expect(waiting.states).toEqual([{ state: 'scheduled', at: stored.createdAt.toISOString() }]);
       expect(waiting.timeline.find((e) => e.kind === 'step')).toMatchObject({

@@ -1,4 +1,5 @@
 import { CAMPAIGN_TEMPLATES } from '../../src/db/seeds/campaign-templates';
+import { ORDER_JOURNEY_TEMPLATES } from '../../src/db/seeds/order-journey-templates';
 import { PLAN_TEMPLATES } from '../../src/db/seeds/plan-templates';
 import { DEFAULT_TEMPLATES } from '../../src/db/seeds/default-templates';
 import { fullData, minimalData, templateDataSpec } from '../../src/domain/event-data';
@@ -24,8 +25,9 @@ describe('default templates (newest versions)', () => {
     const keys = (seeds: typeof DEFAULT_TEMPLATES) =>
       seeds.flatMap((t) => Object.keys(t.channels).map((c) => `${t.code}/${c}/${t.locale}`)).sort();
     expect(keys(PLAN_TEMPLATES)).toEqual(keys(DEFAULT_TEMPLATES));
-    for (const definition of Object.values(EVENT_CATALOG))
-      expect(PLAN_TEMPLATES.map((t) => t.code)).toContain(definition.templateCode);
+    // Every event has a seeded template: those of the first plan, and the events order journeys added.
+    const seeded = [...PLAN_TEMPLATES, ...ORDER_JOURNEY_TEMPLATES].map((t) => t.code);
+    for (const definition of Object.values(EVENT_CATALOG)) expect(seeded).toContain(definition.templateCode);
   });
 
   it.each(cases)(

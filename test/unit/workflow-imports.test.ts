@@ -54,11 +54,14 @@ describe('workflow sandbox imports', () => {
       .filter(([name]) => !ALLOWED_PACKAGES.has(name))
       .map(([name, file]) => `${name} (from ${file})`);
     expect(disallowed).toEqual([]);
-    // Local modules outside workflows/ must be the pure ones: ids, message names, search attribute keys, the lifecycle.
+    // Local modules outside workflows/ must be the pure ones: ids, message names, search attribute keys, the
+    // lifecycle, digest windows and the local time arithmetic they use (Intl only, no clock).
     expect(files.filter((f) => !f.startsWith('workflows/'))).toEqual([
+      'src/domain/digest.ts',
       'src/domain/event-ledger.ts',
       'src/domain/notification-lifecycle.ts',
       'src/domain/order-journey.ts',
+      'src/domain/quiet-hours.ts',
       'src/domain/workflow-ids.ts',
       'src/domain/workflow-messages.ts',
       'src/temporal/search-attributes.ts',
