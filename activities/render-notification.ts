@@ -174,6 +174,7 @@ function renderChannels(
         { ...fields, ...definedOptions(spec) },
         template.locale,
         email,
+        needsConsent(spec.category),
       );
   }
   // Marketing email carries a one-click unsubscribe link, signed at send time (docs/consent.md).
@@ -194,8 +195,9 @@ function emailInLayout(
   fields: Record<string, string>,
   locale: string,
   email: EmailRendering,
+  unsubscribeLink: boolean,
 ): ChannelContent['email'] {
-  const body = { ...rendered, actionUrl: fields.actionUrl, actionText: fields.actionText };
+  const body = { ...rendered, actionUrl: fields.actionUrl, actionText: fields.actionText, unsubscribeLink };
   return { ...rendered, ...layoutEmail(email.layout, body, email.shop, locale) };
 }
 

@@ -91,20 +91,24 @@ function parseClaims(payload: string): UnsubscribeClaims | null {
   }
 }
 
+/** The signed https link for these claims, issued now: `<publicUrl>/unsubscribe/<token>`. */
+export function signedUnsubscribeUrl(
+  settings: UnsubscribeSettings,
+  claims: Omit<UnsubscribeClaims, 'issuedAtMs'>,
+  nowMs = Date.now(),
+): string {
+  return unsubscribeUrl(
+    settings.publicUrl,
+    signUnsubscribeToken({ ...claims, issuedAtMs: nowMs }, settings.secret),
+  );
+}
+
 /**
  * The RFC 8058 headers of a message: List-Unsubscribe with the signed https link, and
  * List-Unsubscribe-Post so mail clients may unsubscribe with one POST, no page in between.
  */
-export function listUnsubscribeHeaders(
-  settings: UnsubscribeSettings,
-  claims: Omit<UnsubscribeClaims, 'issuedAtMs'>,
-  nowMs = Date.now(),
-): Record<string, string> {
-  const token = signUnsubscribeToken({ ...claims, issuedAtMs: nowMs }, settings.secret);
-  return {
-    'List-Unsubscribe': `<${unsubscribeUrl(settings.publicUrl, token)}>`,
-    'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-  };
+export function listUnsubscribeHeaders(url: string): Record<string, string> {
+  return { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
 }
 
 export function unsubscribeUrl(publicUrl: string, token: string): string {

@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import { compile as compileHtmlToText } from 'html-to-text';
+import { UNSUBSCRIBE_LINK_PLACEHOLDER, withoutPlaceholder } from '../consent/unsubscribe-link';
 import { isSafeLink } from '../domain/safe-link';
 import { languageOf } from './locale-format';
 
@@ -32,8 +33,11 @@ export interface EmailBody {
   text?: string;
   actionUrl?: string;
   actionText?: string;
-  /** Marketing emails: the consent helper's per-recipient unsubscribe link, shown in the footer. */
-  unsubscribeUrl?: string;
+  /**
+   * Marketing emails: the footer gets an unsubscribe link, a placeholder the SMTP provider fills with
+   * the signed link at send time (src/consent/unsubscribe-link.ts).
+   */
+  unsubscribeLink?: boolean;
 }
 
 export interface EmailMessage {
@@ -139,14 +143,18 @@ const htmlToText = compileHtmlToText({
  */
 export function layoutEmail(
   layout: HandlebarsTemplateDelegate,
-  body: EmailBody,
+  rendered: EmailBody,
   shop: ShopSettings,
   locale: string,
 ): EmailMessage {
+  // Only the layout may write the unsubscribe placeholder: a template's output never becomes a signed link.
+  const body = Object.fromEntries(
+    Object.entries(rendered).map(([k, v]) => [k, typeof v === 'string' ? withoutPlaceholder(v) : v]),
+  ) as unknown as EmailBody;
   const words = LAYOUT_STRINGS[languageOf(locale)] ?? LAYOUT_STRINGS.en;
   const actionUrl = absoluteLink(body.actionUrl, shop);
   const actionText = body.actionText?.trim() || undefined;
-  const unsubscribeUrl = absoluteLink(body.unsubscribeUrl, shop);
+  const unsubscribeUrl = body.unsubscribeLink ? UNSUBSCRIBE_LINK_PLACEHOLDER : undefined;
   const prefs = preferencesUrl(shop);
   const text = bodyText(body).trim();
   const html = layout({

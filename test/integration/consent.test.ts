@@ -1,8 +1,10 @@
 import { twilioSignature } from '../../src/consent/twilio-signature';
+import { UNSUBSCRIBE_LINK_PLACEHOLDER } from '../../src/consent/unsubscribe-link';
 import { signUnsubscribeToken } from '../../src/consent/unsubscribe-token';
 import { Notification } from '../../src/db/entities';
 import { campaignEventId } from '../../src/domain/workflow-ids';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
+import { mimePart } from '../helpers/mime-part';
 import type { ReceivedMail } from '../helpers/smtp-peer';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -173,6 +175,39 @@ describe('consent and one-click unsubscribe', () => {
     const after = (await api.as(userId, { method: 'GET', url: '/api/preferences' })).json();
     expect(after.channels.account.email).toBe(false);
     expect(after.consentHistory[0]).toMatchObject({ action: 'unsubscribe', source: 'email-link' });
+  });
+
+  it('puts the same signed link in the footer of a marketing email (HTML and text), not in a transactional one; stored content keeps the placeholder', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    await optIn(userId);
+    const row = await sendMarketing(userId, ['email']);
+    const [mail] = await stack.smtp.waitForMessages(`${userId}@example.test`);
+    const link = listUnsubscribeUrl(mail);
+    const html = mimePart(mail.raw, 'text/html');
+    const text = mimePart(mail.raw, 'text/plain');
+    expect([...html.matchAll(/href="([^"]*\/unsubscribe\/[^"]*)"/g)].map((m) => m[1])).toEqual([link]);
+    expect(html).toMatch(/>Unsubscribe<\/a>/);
+    expect(text.split(/\r?\n/)).toContain(`Unsubscribe: ${link}`);
+    for (const part of [html, text]) expect(part).not.toContain(UNSUBSCRIBE_LINK_PLACEHOLDER);
+    // The footer link opens the page (GET), which changes nothing.
+    const page = await fetch(local(link));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(`<form method="post" action="${link}">`);
+    // What is stored (trace, resend) holds the placeholder, never a token.
+    expect(row.content.email!.html).toContain(UNSUBSCRIBE_LINK_PLACEHOLDER);
+    expect(row.content.email!.text).toContain(UNSUBSCRIBE_LINK_PLACEHOLDER);
+    expect(JSON.stringify(row.content)).not.toContain('/unsubscribe/');
+
+    const order = await stack.publishEmail(userId);
+    await stack.client.eventResult(order);
+    const mails = await stack.smtp.waitForMessages(`${userId}@example.test`, 2);
+    const orderHtml = mimePart(mails[1].raw, 'text/html');
+    expect(orderHtml).toMatch(/^<!doctype html>/i); // in the layout, footer included
+    for (const part of [orderHtml, mimePart(mails[1].raw, 'text/plain')]) {
+      expect(part).not.toMatch(/unsubscribe/i);
+      expect(part).not.toContain(UNSUBSCRIBE_LINK_PLACEHOLDER);
+    }
   });
 
   it('refuses a forged or expired link with 400 naming the problem, and changes nothing', async () => {

@@ -1,6 +1,11 @@
 import { connect, type Socket } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
-import { listUnsubscribeHeaders, type UnsubscribeSettings } from '../../consent/unsubscribe-token';
+import { fillUnsubscribeLink } from '../../consent/unsubscribe-link';
+import {
+  listUnsubscribeHeaders,
+  signedUnsubscribeUrl,
+  type UnsubscribeSettings,
+} from '../../consent/unsubscribe-token';
 import {
   PermanentDeliveryError,
   type ChannelProvider,
@@ -52,16 +57,22 @@ export class SmtpEmailProvider implements ChannelProvider<'email'> {
   async send(message: OutgoingMessage<'email'>): Promise<ProviderReceipt> {
     const to = message.recipient.email;
     if (!to) throw new PermanentDeliveryError('recipient has no email address');
+    const link = this.unsubscribeLink(message);
+    // The footer's link is the header's link (the stored content holds a placeholder, docs/consent.md).
+    const { html, text } = fillUnsubscribeLink(message.content, link);
     try {
       const info = await this.transport.sendMail({
         from: this.options.from,
         to,
         subject: message.content.subject,
-        html: message.content.html,
-        text: message.content.text,
+        html,
+        text,
         // Deterministic Message-ID: a resend after a crash is recognisable as the same message downstream.
         messageId: `<${message.idempotencyKey}@${this.domain}>`,
-        headers: { 'X-Notification-Id': message.notificationId, ...this.unsubscribeHeaders(message) },
+        headers: {
+          'X-Notification-Id': message.notificationId,
+          ...(link ? listUnsubscribeHeaders(link) : {}),
+        },
       });
       return { providerMessageId: info.messageId };
     } catch (err) {
@@ -73,11 +84,11 @@ export class SmtpEmailProvider implements ChannelProvider<'email'> {
     }
   }
 
-  /** RFC 8058 headers for a marketing email: the link names recipient, category, channel and this notification. */
-  private unsubscribeHeaders(message: OutgoingMessage<'email'>): Record<string, string> {
+  /** A marketing email's signed unsubscribe link: it names recipient, category, channel and this notification. */
+  private unsubscribeLink(message: OutgoingMessage<'email'>): string | null {
     const category = message.content.unsubscribeCategory;
-    if (!category || !this.options.unsubscribe) return {};
-    return listUnsubscribeHeaders(this.options.unsubscribe, {
+    if (!category || !this.options.unsubscribe) return null;
+    return signedUnsubscribeUrl(this.options.unsubscribe, {
       recipientId: message.recipient.id,
       category,
       channel: 'email',
