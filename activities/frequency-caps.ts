@@ -1,16 +1,25 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Channel } from '../src/domain/channels';
 import { isDigestTemplate } from '../src/domain/digest';
-import { capReason, type FrequencyCap } from '../src/domain/frequency-caps';
+import {
+  capKey,
+  capReason,
+  type CategoryCap,
+  type ChannelCap,
+  type FrequencyCap,
+} from '../src/domain/frequency-caps';
+import { isOpenChannel, type ChannelRecords } from '../src/domain/notification-lifecycle';
 import type { NotificationRowInput } from '../src/state/notification-store';
 import { suppressedFields, type DigestRouter } from './digest-activities';
 import type { EventSpec } from './event-spec';
 
 /**
  * Frequency caps at the moment notifications go out (docs/digests-and-caps.md): each recipient's
- * admissions in a capped category are counted in `frequency_cap_sends` under an advisory lock per
- * recipient and category, so two events admitted at once never both pass a cap of 1. A notification
- * over the cap is stored suppressed, its channels carrying the reason (and, for a `digest` rule, its
- * event goes into the recipient's daily digest of the category).
+ * admissions are counted in `frequency_cap_sends` per category and per capped channel, under an
+ * advisory lock per recipient and key, so two events admitted at once never both pass a cap of 1.
+ * A notification over its category's cap is stored suppressed, its channels carrying the reason (and,
+ * for a `digest` rule, its event goes into the recipient's daily digest of the category); a channel
+ * over its cap is suppressed with the reason while the notification's other channels still go.
  */
 export function createFrequencyCaps(caps: FrequencyCap[], digests: DigestRouter) {
   return {
@@ -21,7 +30,25 @@ export function createFrequencyCaps(caps: FrequencyCap[], digests: DigestRouter)
 
 export type FrequencyCaps = ReturnType<typeof createFrequencyCaps>;
 
-/** The rows with those over their recipient's cap turned suppressed; rows not about to send pass as they are. */
+/** One count a sending notification needs: its recipient under one cap. */
+interface Claim {
+  cap: FrequencyCap;
+  userId: string;
+}
+
+/** What the ledger holds for a claim within its window: other events counted, and whether this event is one. */
+interface Tally {
+  recent: number;
+  mine: boolean;
+}
+
+/** Who is over which cap: recipients over the category's cap, and the channels over their caps per recipient. */
+interface Verdict {
+  overCategory: Set<string>;
+  overChannels: Map<string, ChannelCap[]>;
+}
+
+/** The rows with those over a cap turned suppressed (whole row or one channel); rows not about to send pass as they are. */
 async function applyCaps(
   caps: FrequencyCap[],
   digests: DigestRouter,
@@ -30,75 +57,159 @@ async function applyCaps(
   rows: NotificationRowInput[],
   nowMs: number,
 ): Promise<NotificationRowInput[]> {
-  const cap = caps.find((c) => c.category === spec.category);
-  const sending = rows.filter((r) => r.state === 'sending').map((r) => r.recipient_id);
-  if (!cap || sending.length === 0 || isDigestTemplate(spec.templateCode)) return rows;
-  const over = await reserve(db, cap, spec.eventId, sending, nowMs);
-  if (over.size === 0) return rows;
-  if (cap.action === 'digest') await digests.fold(db, spec, [...over], nowMs);
-  const reason = capReason(cap);
-  return rows.map((r) =>
-    r.state === 'sending' && over.has(r.recipient_id)
-      ? {
-          ...r,
-          ...suppressedFields(Object.keys(r.channel_states) as NotificationRowInput['channels'], reason),
-        }
-      : r,
+  if (isDigestTemplate(spec.templateCode)) return rows;
+  const sending = rows.filter((r) => r.state === 'sending');
+  const categoryCap = caps.find(
+    (c): c is CategoryCap => c.scope === 'category' && c.category === spec.category,
+  );
+  const claims = sending.flatMap((row) => claimsOf(caps, categoryCap, row));
+  if (claims.length === 0) return rows;
+  const verdict = await reserve(db, spec.eventId, sending, claims, nowMs);
+  if (categoryCap?.action === 'digest' && verdict.overCategory.size > 0)
+    await digests.fold(db, spec, [...verdict.overCategory], nowMs);
+  return rows.map((r) => {
+    if (r.state !== 'sending') return r;
+    if (categoryCap && verdict.overCategory.has(r.recipient_id))
+      return {
+        ...r,
+        ...suppressedFields(Object.keys(r.channel_states) as Channel[], capReason(categoryCap)),
+      };
+    const overChannels = verdict.overChannels.get(r.recipient_id);
+    return overChannels ? withoutChannels(r, overChannels) : r;
+  });
+}
+
+/** The channels about to be handed off (queued) of a sending row. */
+function queuedChannels(row: NotificationRowInput): Channel[] {
+  return (Object.keys(row.channel_states) as Channel[]).filter(
+    (c) => row.channel_states[c]?.state === 'queued',
   );
 }
 
+/** The counts a sending row needs: its category's cap, and the cap of each channel it is about to use. */
+function claimsOf(
+  caps: FrequencyCap[],
+  categoryCap: CategoryCap | undefined,
+  row: NotificationRowInput,
+): Claim[] {
+  const userId = row.recipient_id;
+  const queued = queuedChannels(row);
+  const channelCaps = caps.filter((c) => c.scope === 'channel' && queued.includes(c.channel));
+  return [...(categoryCap ? [categoryCap] : []), ...channelCaps].map((cap) => ({ cap, userId }));
+}
+
 /**
- * In one transaction: locks (recipient, category) in a fixed order, drops entries older than the
- * window, counts each recipient's entries in the window, and records this event for those under the
- * cap. An entry of this same event (a retried step) passes again. Returns the recipients over the cap.
- * Round trips: BEGIN, lock, count, insert, COMMIT.
+ * A row with the channels over their caps suppressed (each saying which cap), no fallback to or from
+ * them, and suppressed as a whole when no channel is left open.
+ */
+function withoutChannels(row: NotificationRowInput, caps: ChannelCap[]): NotificationRowInput {
+  const capped = new Set<Channel>(caps.map((c) => c.channel));
+  const channelStates: ChannelRecords = { ...row.channel_states };
+  for (const cap of caps)
+    channelStates[cap.channel] = { state: 'suppressed', attempts: 0, reason: capReason(cap) };
+  const fallbacks = Object.fromEntries(
+    Object.entries(row.fallbacks).filter(([from, to]) => !capped.has(from as Channel) && !capped.has(to)),
+  );
+  const open = Object.values(channelStates).some((record) => isOpenChannel(record));
+  return {
+    ...row,
+    channels: row.channels.filter((c) => !capped.has(c)),
+    channel_states: channelStates,
+    fallbacks,
+    ...(open ? {} : { state: 'suppressed', send_at: null }),
+  };
+}
+
+/**
+ * Decides from the ledger's tallies who is over which cap, and which claims this event records: a
+ * recipient over the category's cap records nothing; otherwise the category claim and the claims of
+ * the channels under their caps are recorded, unless every queued channel is over its cap (nothing
+ * goes out). A claim this event recorded already (a retried step) passes again.
+ */
+function judge(
+  rows: NotificationRowInput[],
+  claims: Claim[],
+  tally: (claim: Claim) => Tally | undefined,
+): Verdict & { record: Claim[] } {
+  const over = (claim: Claim) => {
+    const t = tally(claim);
+    return !t?.mine && (t?.recent ?? 0) >= claim.cap.max;
+  };
+  const verdict: Verdict = { overCategory: new Set(), overChannels: new Map() };
+  const record: Claim[] = [];
+  for (const row of rows) {
+    const mine = claims.filter((c) => c.userId === row.recipient_id);
+    const category = mine.find((c) => c.cap.scope === 'category');
+    if (category && over(category)) {
+      verdict.overCategory.add(row.recipient_id);
+      continue;
+    }
+    const channelClaims = mine.filter((c) => c.cap.scope === 'channel');
+    const overChannels = channelClaims.filter(over);
+    if (overChannels.length > 0)
+      verdict.overChannels.set(
+        row.recipient_id,
+        overChannels.map((c) => c.cap as ChannelCap),
+      );
+    if (overChannels.length > 0 && overChannels.length === queuedChannels(row).length) continue;
+    record.push(...mine.filter((c) => !overChannels.includes(c) && !tally(c)?.mine));
+  }
+  return { ...verdict, record };
+}
+
+/**
+ * In one transaction: locks every (key, recipient) of the claims in a fixed order, drops ledger
+ * entries older than their window, counts each claim's entries in its window, and records this event
+ * under the claims that pass (see judge). Returns who is over which cap.
+ * Round trips: BEGIN, lock, purge+count, insert (skipped when nothing passes), COMMIT.
  */
 async function reserve(
   db: EntityManager,
-  cap: FrequencyCap,
   eventId: string,
-  userIds: string[],
+  rows: NotificationRowInput[],
+  claims: Claim[],
   nowMs: number,
-): Promise<Set<string>> {
-  const ids = JSON.stringify(userIds);
-  const since = new Date(nowMs - cap.windowMs);
+): Promise<Verdict> {
+  const keyed = JSON.stringify(
+    claims.map((c) => ({ k: capKey(c.cap), r: c.userId, since: new Date(nowMs - c.cap.windowMs) })),
+  );
   return db.transactional(async (tx) => {
     const ctx = tx.getTransactionContext();
     const conn = tx.getConnection();
     // OFFSET 0 keeps the sorted subquery as it is, so the locks are taken in that order (no deadlock).
     await conn.execute(
-      `select count(pg_advisory_xact_lock(hashtextextended('frequency-cap:' || ? || ':' || k, 0)))
-         from (select jsonb_array_elements_text(?::jsonb) as k order by 1 offset 0) s`,
-      [cap.category, ids],
+      `select count(pg_advisory_xact_lock(hashtextextended('frequency-cap:' || k || ':' || r, 0)))
+         from (select distinct c->>'k' as k, c->>'r' as r from jsonb_array_elements(?::jsonb) c order by 1, 2 offset 0) s`,
+      [keyed],
       'all',
       ctx,
     );
-    const counts: { recipient_id: string; recent: number; mine: boolean }[] = await conn.execute(
-      `with purge as (
-         delete from frequency_cap_sends where category = ? and sent_at < ?
-            and recipient_id in (select jsonb_array_elements_text(?::jsonb)))
-       select recipient_id, (count(*) filter (where event_id <> ?))::int as recent, bool_or(event_id = ?) as mine
-         from frequency_cap_sends
-        where category = ? and sent_at >= ? and recipient_id in (select jsonb_array_elements_text(?::jsonb))
-        group by recipient_id`,
-      [cap.category, since, ids, eventId, eventId, cap.category, since, ids],
+    const tallies: ({ k: string; r: string } & Tally)[] = await conn.execute(
+      `with claims as (
+         select c->>'k' as k, c->>'r' as r, (c->>'since')::timestamptz as since from jsonb_array_elements(?::jsonb) c),
+       purge as (
+         delete from frequency_cap_sends f using claims c
+          where f.category = c.k and f.recipient_id = c.r and f.sent_at < c.since)
+       select c.k, c.r, (count(f.event_id) filter (where f.event_id <> ?))::int as recent,
+              coalesce(bool_or(f.event_id = ?), false) as mine
+         from claims c
+         join frequency_cap_sends f on f.category = c.k and f.recipient_id = c.r and f.sent_at >= c.since
+        group by c.k, c.r`,
+      [keyed, eventId, eventId],
       'all',
       ctx,
     );
-    const byId = new Map(counts.map((c) => [c.recipient_id, c]));
-    const over = new Set(
-      userIds.filter((id) => !byId.get(id)?.mine && (byId.get(id)?.recent ?? 0) >= cap.max),
-    );
-    const admitted = userIds.filter((id) => !over.has(id) && !byId.get(id)?.mine);
-    if (admitted.length > 0) {
+    const byKey = new Map(tallies.map((t) => [`${t.k}\n${t.r}`, t]));
+    const { record, ...verdict } = judge(rows, claims, (c) => byKey.get(`${capKey(c.cap)}\n${c.userId}`));
+    if (record.length > 0) {
       await conn.execute(
         `insert into frequency_cap_sends (recipient_id, category, event_id, sent_at)
-         select k, ?, ?, ? from jsonb_array_elements_text(?::jsonb) k on conflict do nothing`,
-        [cap.category, eventId, new Date(nowMs), JSON.stringify(admitted)],
+         select c->>'r', c->>'k', ?, ? from jsonb_array_elements(?::jsonb) c on conflict do nothing`,
+        [eventId, new Date(nowMs), JSON.stringify(record.map((c) => ({ k: capKey(c.cap), r: c.userId })))],
         'all',
         ctx,
       );
     }
-    return over;
+    return verdict;
   });
 }

@@ -16,6 +16,7 @@ import {
 } from 'node:crypto';
 import type { OutboundPolicy } from '../../src/domain/outbound-url';
 import type { PushSubscriptionRecord } from '../../src/delivery/providers/provider';
+import { TwilioSmsProvider } from '../../src/delivery/providers/twilio-sms-provider';
 
 /**
  * The stand-ins listen on http://127.0.0.1: providers that call recipient-supplied URLs refuse that
@@ -202,6 +203,16 @@ export function startTwilioStandIn(): Promise<HttpStandIn> {
       body: form.get('Body'),
     });
   }).listen();
+}
+
+/** The Twilio provider pointed at a Twilio stand-in (account AC_test, from +15005550001). */
+export function twilioProviderFor(standIn: HttpStandIn): TwilioSmsProvider {
+  return new TwilioSmsProvider({
+    baseUrl: standIn.url,
+    accountSid: 'AC_test',
+    authToken: 'token',
+    from: '+15005550001',
+  });
 }
 
 /** A customer's webhook endpoint: 200 {"received":true}. */
