@@ -1,6 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { HttpError } from '../shared/api-client';
 import { defineElement } from './define-element';
+import { changedDigests, renderDigests, type DigestSetting, type DigestSettings } from './digest-settings';
 import type { Preferences, QuietHours } from './feed-types';
 import { channelLabel, humanize } from './labels';
 import type { NotificationStore } from './notification-store';
@@ -27,12 +28,16 @@ export class NotificationPreferences extends LitElement {
     status: { state: true },
     loadError: { state: true },
     saving: { state: true },
+    digests: { state: true },
   };
   declare store: NotificationStore | null;
   declare draft: Preferences | null;
   declare status: Status;
   declare loadError: string | null;
   declare saving: boolean;
+  /** Daily digests (GET/PUT /api/preferences/digests); null while loading or when they could not be read. */
+  declare digests: DigestSettings | null;
+  private loadedDigests: DigestSettings = {};
   /** The preferences as last read or saved: consent goes to the API only where the draft differs. */
   private loaded: Preferences | null = null;
 
@@ -43,6 +48,7 @@ export class NotificationPreferences extends LitElement {
     this.status = null;
     this.loadError = null;
     this.saving = false;
+    this.digests = null;
   }
 
   override willUpdate(changed: Map<PropertyKey, unknown>): void {
@@ -53,7 +59,15 @@ export class NotificationPreferences extends LitElement {
     this.draft = null;
     this.loadError = null;
     try {
-      this.draft = this.loaded = await this.store!.client.get<Preferences>('/api/preferences');
+      const client = this.store!.client;
+      const [preferences, digests] = await Promise.all([
+        client.get<Preferences>('/api/preferences'),
+        // Digests are an extra: without them the rest of the preferences still work.
+        client.get<DigestSettings>('/api/preferences/digests').catch(() => null),
+      ]);
+      this.draft = this.loaded = preferences;
+      this.digests = digests;
+      this.loadedDigests = digests ?? {};
     } catch (err) {
       this.loadError =
         err instanceof HttpError && err.status === 404
@@ -84,6 +98,7 @@ export class NotificationPreferences extends LitElement {
           <p id="mute-hint" class="hint muted">Messages you cannot switch off (see above) still arrive.</p>
         </fieldset>
         ${this.renderQuietHours(draft.quietHours)}
+        ${renderDigests(this.digests, (category, setting) => this.editDigest(category, setting))}
         <div class="save">
           <button class="primary" type="submit" ?disabled=${this.saving}>Save preferences</button>
           <p role="status" class=${this.status?.kind === 'error' ? 'error' : 'ok'}>
@@ -219,6 +234,11 @@ export class NotificationPreferences extends LitElement {
     });
   }
 
+  private editDigest(category: string, setting: DigestSetting): void {
+    this.digests = { ...this.digests, [category]: setting };
+    this.status = null;
+  }
+
   private editCell(category: string, channel: string, enabled: boolean): void {
     const channels = {
       ...this.draft!.channels,
@@ -255,6 +275,7 @@ export class NotificationPreferences extends LitElement {
         ),
         consentSource: 'inbox',
       });
+      await this.saveDigests();
       this.status = { kind: 'ok', text: 'Preferences saved.' };
     } catch (err) {
       this.status = {
@@ -264,6 +285,16 @@ export class NotificationPreferences extends LitElement {
     } finally {
       this.saving = false;
     }
+  }
+
+  /** Only the digests that changed go to the API. */
+  private async saveDigests(): Promise<void> {
+    const changed = changedDigests(this.loadedDigests, this.digests ?? {});
+    if (Object.keys(changed).length === 0) return;
+    this.digests = this.loadedDigests = await this.store!.client.put<DigestSettings>(
+      '/api/preferences/digests',
+      changed,
+    );
   }
 
   static override styles = [
@@ -320,6 +351,13 @@ export class NotificationPreferences extends LitElement {
         flex-wrap: wrap;
         gap: 0.5rem 1rem;
         margin: 0.5rem 0;
+      }
+      .digest {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 0.25rem 1rem;
+        margin: 0.25rem 0;
       }
       .quiet label {
         display: flex;
