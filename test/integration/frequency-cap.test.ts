@@ -3,6 +3,7 @@ import type { EventSpec } from '../../activities/event-spec';
 import { createFrequencyCaps } from '../../activities/frequency-caps';
 import type { Channel } from '../../src/domain/channels';
 import { DIGEST_ITEM_SIGNAL, digestWorkflowId, type DigestItemSignal } from '../../src/domain/digest';
+import { loadConfig } from '../../src/config';
 import { capReason, parseFrequencyCaps } from '../../src/domain/frequency-caps';
 import type { NotificationRowInput } from '../../src/state/notification-store';
 import { startTwilioStandIn, twilioProviderFor, type HttpStandIn } from '../helpers/provider-stand-ins';
@@ -195,5 +196,8 @@ describe('frequency caps', () => {
     );
     expect(capReason(parseFrequencyCaps('marketing:2/7d')[0])).toBe('frequency cap: marketing 2 per 7 d');
     expect(capReason(parseFrequencyCaps('channel:sms:3/1d')[0])).toBe('frequency cap: sms 3 per 1 d');
+    expect(() => loadConfig({ FREQUENCY_CAPS: 'marketing:2/7d,channel:fax:1/1d' })).toThrow(
+      /FREQUENCY_CAPS.*"channel:fax:1\/1d": fax is not a channel/s,
+    );
   });
 });
