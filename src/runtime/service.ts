@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import { openOrm, type Orm } from '../db/orm';
 import { effectiveRateLimit } from '../delivery/channel-worker';
 import { startStuckWorkScans } from '../operations/stuck-work-monitor';
+import { startRetentionSweeps } from '../operations/retention-sweep';
 import { DeliveryMetrics } from '../delivery/delivery-metrics';
 import { createProviders } from '../delivery/providers/create-providers';
 import type { ChannelProvider } from '../delivery/providers/provider';
@@ -83,6 +84,11 @@ export async function startService(
     parts.temporalWorker || parts.deliveryWorkers
       ? startStuckWorkScans({ env: process.env, config, orm, redis, queues, temporalClient, metrics, log })
       : null;
+  // Retention (docs/data-lifecycle.md): one worker process per interval deletes what is past retention.
+  const retention =
+    parts.temporalWorker || parts.deliveryWorkers
+      ? startRetentionSweeps({ env: process.env, config, orm, redis, registry: metrics.registry, log })
+      : null;
   const metricsServer =
     config.metricsPort === null ? null : await startMetricsServer(metrics.registry, config.metricsPort);
   if (metricsServer) log(`metrics at ${metricsServer.url}`);
@@ -98,6 +104,7 @@ export async function startService(
     metricsServer,
     async stop() {
       await stuckWork?.stop();
+      await retention?.stop();
       workflows?.worker.shutdown();
       await Promise.all([workflows?.run, delivery?.close()]);
       await metricsServer?.close();
