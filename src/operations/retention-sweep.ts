@@ -2,8 +2,10 @@ import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import type { Orm } from '../db/orm';
 import type { FrequencyCap } from '../domain/frequency-caps';
+import { startPeriodic, type Periodic } from './periodic';
+import { withTimeout } from './stuck-work';
 import { deleteOldCapLedger, deleteOldDeliveryAttempts, deleteOldNotifications } from '../state/retention';
-import { retentionCutoffs, retentionSettingsFrom, type RetentionSettings } from './retention-settings';
+import { retentionCutoffs, type RetentionSettings } from './retention-settings';
 
 /**
  * The retention sweep (docs/data-lifecycle.md): one worker process per RETENTION_SWEEP_MS (a Redis
@@ -76,19 +78,8 @@ export async function sweepRetention(deps: RetentionDeps, now = new Date()): Pro
   return counts;
 }
 
-export interface RetentionSweeper {
-  /** One round now: sweeps when this process gets the lock; null when another process has it. */
-  runOnce(): Promise<SweepCounts | null>;
-  stop(): Promise<void>;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('Redis did not answer')), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
+/** runOnce: one round now; null when another process holds the lock (or the round failed). */
+export type RetentionSweeper = Periodic<SweepCounts | null>;
 
 function describe(counts: SweepCounts): string {
   return Object.entries(counts)
@@ -113,10 +104,6 @@ export function startRetentionSweeper(
         registers: [options.registry],
       })
     : null;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<SweepCounts | null> | null = null;
-  let stopped = false;
-
   async function round(): Promise<SweepCounts | null> {
     const lock = deps.redis.set(
       lockKey(deps.queuePrefix),
@@ -125,7 +112,7 @@ export function startRetentionSweeper(
       Math.max(500, intervalMs - 500),
       'NX',
     );
-    if ((await withTimeout(lock, REDIS_TIMEOUT_MS)) !== 'OK') return null;
+    if ((await withTimeout(lock, REDIS_TIMEOUT_MS, 'Redis did not answer')) !== 'OK') return null;
     const started = Date.now();
     const counts = await sweepRetention(deps);
     for (const [family, n] of Object.entries(counts)) deleted?.inc({ family }, n);
@@ -133,50 +120,27 @@ export function startRetentionSweeper(
     return counts;
   }
 
-  function runOnce(): Promise<SweepCounts | null> {
-    running ??= round()
-      .catch((err: unknown) => {
-        options.log?.(`retention sweep failed: ${err instanceof Error ? err.message : String(err)}`);
-        return null;
-      })
-      .finally(() => {
-        running = null;
-      });
-    return running;
-  }
-
-  function schedule(delayMs: number): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      void runOnce().finally(() => schedule(intervalMs));
-    }, delayMs);
-    timer.unref();
-  }
-  schedule(options.firstDelayMs ?? intervalMs);
-
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+  return startPeriodic(round, {
+    intervalMs,
+    firstDelayMs: options.firstDelayMs ?? intervalMs,
+    onError: (err) =>
+      options.log?.(`retention sweep failed: ${err instanceof Error ? err.message : String(err)}`),
+  });
 }
 
 /**
- * What a worker process starts (src/runtime/service.ts): validates the retention settings (a bad one
- * throws, naming the variable) and sweeps every RETENTION_SWEEP_MS; null when that is 0.
+ * What a worker process starts (src/runtime/service.ts, which reads the settings with
+ * retentionSettingsFrom before connecting): sweeps every RETENTION_SWEEP_MS; null when that is 0.
  */
 export function startRetentionSweeps(input: {
-  env: Record<string, string | undefined>;
+  settings: RetentionSettings;
   config: { queuePrefix: string; digests: { frequencyCaps: FrequencyCap[] } };
   orm: Orm;
   redis: Redis;
   registry: Registry;
   log?: (line: string) => void;
 }): RetentionSweeper | null {
-  const settings = retentionSettingsFrom(input.env);
+  const { settings } = input;
   if (settings.sweepMs === 0) return null;
   return startRetentionSweeper(
     {

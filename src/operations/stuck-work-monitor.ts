@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Channel } from '../domain/channels';
+import { startPeriodic } from './periodic';
 import {
   findStuckWork,
   withTimeout,
@@ -166,9 +167,6 @@ export function startStuckWorkMonitor(
 ): StuckWorkMonitor {
   const { intervalMs } = options;
   let latest: StuckWorkSummary | null = null;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<StuckWorkSummary | null> | null = null;
-  let stopped = false;
   let lastLogged = '';
   const log = (line: string) => {
     if (line !== lastLogged) options.log?.(line);
@@ -200,36 +198,12 @@ export function startStuckWorkMonitor(
     return summary;
   }
 
-  function runOnce(): Promise<StuckWorkSummary | null> {
-    running ??= round()
-      .catch((err: unknown) => {
-        log(`stuck work scan failed: ${err instanceof Error ? err.message : String(err)}`);
-        return null;
-      })
-      .finally(() => {
-        running = null;
-      });
-    return running;
-  }
-
-  function schedule(delayMs: number): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      void runOnce().finally(() => schedule(intervalMs));
-    }, delayMs);
-    timer.unref();
-  }
-  schedule(0);
-
-  return {
-    latest: () => latest,
-    runOnce,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+  const rounds = startPeriodic(round, {
+    intervalMs,
+    firstDelayMs: 0,
+    onError: (err) => log(`stuck work scan failed: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  return { latest: () => latest, runOnce: rounds.runOnce, stop: rounds.stop };
 }
 
 /**

@@ -6,6 +6,7 @@ import { openOrm, type Orm } from '../db/orm';
 import { effectiveRateLimit } from '../delivery/channel-worker';
 import { startStuckWorkScans } from '../operations/stuck-work-monitor';
 import { startRetentionSweeps } from '../operations/retention-sweep';
+import { retentionSettingsFrom } from '../operations/retention-settings';
 import { DeliveryMetrics } from '../delivery/delivery-metrics';
 import { createProviders } from '../delivery/providers/create-providers';
 import type { ChannelProvider } from '../delivery/providers/provider';
@@ -49,6 +50,8 @@ export async function startService(
   /** Providers for channels the config has none for (the dev command's outbox). */
   extraProviders: Partial<Record<Channel, ChannelProvider>> = {},
 ): Promise<RunningService> {
+  // Validated before connecting: a bad retention setting stops the start naming the variable.
+  const retentionSettings = retentionSettingsFrom(process.env);
   const orm = await openOrm(config.databaseUrl);
   const redis = await connectRedis(config.redisUrl);
   let temporalClient = await connectTemporalClient(config.temporal);
@@ -85,10 +88,9 @@ export async function startService(
       ? startStuckWorkScans({ env: process.env, config, orm, redis, queues, temporalClient, metrics, log })
       : null;
   // Retention (docs/data-lifecycle.md): one worker process per interval deletes what is past retention.
+  const retentionDeps = { settings: retentionSettings, config, orm, redis, registry: metrics.registry, log };
   const retention =
-    parts.temporalWorker || parts.deliveryWorkers
-      ? startRetentionSweeps({ env: process.env, config, orm, redis, registry: metrics.registry, log })
-      : null;
+    parts.temporalWorker || parts.deliveryWorkers ? startRetentionSweeps(retentionDeps) : null;
   const metricsServer =
     config.metricsPort === null ? null : await startMetricsServer(metrics.registry, config.metricsPort);
   if (metricsServer) log(`metrics at ${metricsServer.url}`);

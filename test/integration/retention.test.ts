@@ -229,7 +229,7 @@ describe('retention', () => {
   it('a bad setting stops the start, naming the variable; RETENTION_SWEEP_MS=0 starts nothing', () => {
     const start = (env: Record<string, string>) =>
       startRetentionSweeps({
-        env,
+        settings: retentionSettingsFrom(env),
         config: { queuePrefix: 'ret-bad', digests: { frequencyCaps: caps } },
         orm,
         redis,

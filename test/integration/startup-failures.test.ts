@@ -57,4 +57,10 @@ describe('start-up failures', () => {
     expect(code).toBe(1);
     expect(lines).toEqual([expect.stringMatching(/^error: invalid configuration: SEND_EMAIL_CONCURRENCY: /)]);
   });
+
+  it('names a bad retention setting before connecting to anything', async () => {
+    const { code, lines } = await startWorker({ ...base(), NOTIFICATION_RETENTION_DAYS: 'a year' });
+    expect(code).toBe(1);
+    expect(lines).toEqual([expect.stringMatching(/^error: NOTIFICATION_RETENTION_DAYS must be /)]);
+  });
 });
