@@ -126,49 +126,4 @@ describe('production topology: API, workflow worker and two email workers as sep
     await expectDelivered(sends);
     expect((await deliveredBy(emailWorkers[1])) - before).toBe(5);
   }, 60_000);
-
-  /**
-   * TOPOLOGY_BENCH=1: email throughput of 1 and then 2 email worker processes (docs/production.md). The queue is
-   * paused while the events are published, so the timing covers only the channel workers draining it.
-   */
-  (process.env.TOPOLOGY_BENCH ? it : it.skip)(
-    'measures 1 -> 2 email worker processes',
-    async () => {
-      await Promise.all(emailWorkers.map((w) => w.stop()));
-      const jobs = Number(process.env.TOPOLOGY_BENCH_JOBS ?? 300);
-      const rates: number[] = [];
-      for (const count of [1, 2]) {
-        const queue = stack.queues.queue('email');
-        await queue.pause();
-        const sends = await publishAll(jobs);
-        const queued = async () =>
-          Object.values(await queue.getJobCounts('waiting', 'prioritized', 'paused')).reduce(
-            (a, b) => a + b,
-            0,
-          );
-        await waitFor(async () => ((await queued()) >= jobs ? true : undefined), 120_000);
-        const accepted = stack.smtp.messages.length;
-        const workers = await Promise.all(
-          Array.from({ length: count }, () => {
-            const w = spawn('src/bin/worker.ts', ['--channels=email'], {
-              SEND_EMAIL_CONCURRENCY: '5',
-              SEND_EMAIL_RATE_MAX: '0',
-            });
-            return w.waitForLine(/^delivery workers consuming: email$/, 60_000).then(() => w);
-          }),
-        );
-        const started = Date.now();
-        await queue.resume();
-        await waitFor(() => (stack.smtp.messages.length >= accepted + jobs ? true : undefined), 300_000, 20);
-        rates.push(jobs / ((Date.now() - started) / 1000));
-        await expectDelivered(sends);
-        await Promise.all(workers.map((w) => w.stop()));
-      }
-      process.stdout.write(
-        `email deliveries/s: 1 process ${rates[0].toFixed(1)}, 2 processes ${rates[1].toFixed(1)}\n`,
-      );
-      expect(rates.every((r) => r > 0)).toBe(true);
-    },
-    900_000,
-  );
 });
