@@ -162,6 +162,8 @@ const envSchema = z.object({
   /** Campaign fan-out pauses while a channel's queue holds more jobs than this. */
   CAMPAIGN_MAX_BACKLOG: intFrom(100, 10_000_000).default(5000),
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/notifications'),
+  /** Connections of this process's Postgres pool; unset = derived from what the process runs (src/db/pool-size.ts). */
+  DATABASE_POOL_MAX: intFrom(1, 1000).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
   PORT: intFrom(0, 65535).default(3000),
@@ -334,6 +336,8 @@ export interface Config {
   campaignMaxBacklog: number;
   api: ApiConfig;
   databaseUrl: string;
+  /** DATABASE_POOL_MAX; null: derived from the process's parts (src/db/pool-size.ts). */
+  databasePoolMax: number | null;
   redisUrl: string;
   smtpUrl: string;
   emailFrom: string;
@@ -442,6 +446,7 @@ export function loadConfig(
     campaignMaxBacklog: e.CAMPAIGN_MAX_BACKLOG,
     api: apiConfig(e),
     databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX ?? null,
     redisUrl: e.REDIS_URL,
     smtpUrl: e.SMTP_URL,
     emailFrom: e.EMAIL_FROM,

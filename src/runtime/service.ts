@@ -3,6 +3,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import { openOrm, type Orm } from '../db/orm';
+import { poolMaxFor } from '../db/pool-size';
 import { effectiveRateLimit } from '../delivery/channel-worker';
 import { startStuckWorkScans } from '../operations/stuck-work-monitor';
 import { startRetentionSweeps } from '../operations/retention-sweep';
@@ -15,7 +16,7 @@ import { keptJobs, SendQueues } from '../delivery/send-queues';
 import { connectRedis, connectTemporalClient, connectTemporalWorker, temporalClientOn } from './connections';
 import { startDeliveryWorkers, type DeliveryWorkers } from './delivery-workers';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
-import { createTemporalWorkers, type TemporalWorkers } from './temporal-worker';
+import { createTemporalWorkers, WORKFLOW_WORKER_DB_SLOTS, type TemporalWorkers } from './temporal-worker';
 
 export interface ServiceParts {
   /** Run the workflow worker (businessEventWorkflow, notificationWorkflow and activities). */
@@ -52,7 +53,9 @@ export async function startService(
 ): Promise<RunningService> {
   // Validated before connecting: a bad retention setting stops the start naming the variable.
   const retentionSettings = retentionSettingsFrom(process.env);
-  const orm = await openOrm(config.databaseUrl);
+  const poolMax = poolMaxOf(config, parts);
+  const orm = await openOrm(config.databaseUrl, { poolMax });
+  log(`postgres pool: at most ${poolMax} connections`);
   const redis = await connectRedis(config.redisUrl);
   let temporalClient = await connectTemporalClient(config.temporal);
   const queues = new SendQueues({
@@ -147,4 +150,14 @@ async function startWorkflowWorkers(
     `workflow workers polling task queues "${config.temporal.taskQueue}" and "${config.temporal.campaignTaskQueue}" on ${config.temporal.address}`,
   );
   return { connection, temporalClient, worker, run };
+}
+
+/** DATABASE_POOL_MAX, else what the parts this process runs use at once (docs/production.md, "Postgres connections"). */
+export function poolMaxOf(config: Config, parts: ServiceParts): number {
+  return poolMaxFor(config.databasePoolMax, {
+    workflowWorkerSlots: parts.temporalWorker ? WORKFLOW_WORKER_DB_SLOTS : null,
+    channelConcurrencies: parts.deliveryWorkers
+      ? config.deliveryChannels.map((channel) => config.channels[channel].concurrency)
+      : [],
+  });
 }

@@ -42,6 +42,12 @@ const CAMPAIGN_WORKER: Partial<WorkerOptions> = {
   maxCachedWorkflows: 100,
 };
 
+/** Local activities and activities this process's workflow workers run at once: each may hold a Postgres connection (src/db/pool-size.ts). */
+export const WORKFLOW_WORKER_DB_SLOTS =
+  EVENT_WORKER.maxConcurrentLocalActivityExecutions! +
+  EVENT_WORKER.maxConcurrentActivityTaskExecutions! +
+  CAMPAIGN_WORKER.maxConcurrentActivityTaskExecutions!;
+
 export async function createTemporalWorkers(options: TemporalWorkerOptions): Promise<TemporalWorkers> {
   const activities = createActivities(options.deps);
   // Without a prebuilt bundle, bundle once for both workers: with workflowsPath each Worker.create

@@ -58,6 +58,12 @@ describe('start-up failures', () => {
     expect(lines).toEqual([expect.stringMatching(/^error: invalid configuration: SEND_EMAIL_CONCURRENCY: /)]);
   });
 
+  it('names a bad DATABASE_POOL_MAX before connecting to anything', async () => {
+    const { code, lines } = await startWorker({ ...base(), DATABASE_POOL_MAX: '0' });
+    expect(code).toBe(1);
+    expect(lines).toEqual([expect.stringMatching(/^error: invalid configuration: DATABASE_POOL_MAX: /)]);
+  });
+
   it('names a bad retention setting before connecting to anything', async () => {
     const { code, lines } = await startWorker({ ...base(), NOTIFICATION_RETENTION_DAYS: 'a year' });
     expect(code).toBe(1);

@@ -21,6 +21,8 @@ describe('workflow worker process restart', () => {
     );
     workers.push(worker);
     await worker.waitForLine(/^workflow workers polling task queues /, 30_000);
+    // --workflows-only, DATABASE_POOL_MAX unset: the workflow worker's 20 + 2 for the periodic scans.
+    expect(worker.output).toContain('postgres pool: at most 22 connections');
     return worker;
   }
 
