@@ -17,11 +17,10 @@ import type { Redis } from 'ioredis';
 import { loadConfig, type ChannelWorkerConfig } from '../src/config';
 import { queueNameFor, sendJobId, type Channel } from '../src/domain/channels';
 import { bullmqPriority } from '../src/domain/priorities';
-import { PushSubscription, Recipient } from '../src/db/entities';
 import { migrate, openOrm, type Orm } from '../src/db/orm';
 import { startChannelWorker, type ChannelWorkerOptions } from '../src/delivery/channel-worker';
 import { InAppProvider } from '../src/delivery/providers/in-app-provider';
-import type { ChannelContent, ChannelProvider } from '../src/delivery/providers/provider';
+import type { ChannelProvider } from '../src/delivery/providers/provider';
 import { SmtpEmailProvider } from '../src/delivery/providers/smtp-email-provider';
 import { TwilioSmsProvider } from '../src/delivery/providers/twilio-sms-provider';
 import { generateVapidKeys, WebPushProvider } from '../src/delivery/providers/web-push-provider';
@@ -36,23 +35,12 @@ import {
   startWebhookReceiver,
 } from '../test/helpers/provider-stand-ins';
 import { SmtpPeer } from '../test/helpers/smtp-peer';
+import { insertNotifications, seedRecipient } from './bench-rows';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 2000);
 const LIMITED_WINDOWS = 10;
 const RUN = randomBytes(3).toString('hex');
 const RECIPIENT = `u_bench_${RUN}`;
-
-const CONTENT: ChannelContent = {
-  in_app: { title: 'Order A-1 shipped', body: 'Your order is on its way.' },
-  email: {
-    subject: 'Your order A-1 has shipped',
-    html: '<p>Your order <b>A-1</b> is on its way.</p>',
-    text: 'Your order A-1 is on its way.',
-  },
-  sms: { text: 'Order A-1 has shipped.' },
-  push: { title: 'Order shipped', body: 'Order A-1 is on its way.' },
-  webhook: { payload: { eventType: 'ORDER_SHIPPED', data: { orderNumber: 'A-1' } } },
-};
 
 /** Claims nothing, checks nothing: the baseline the exactly-once guard is measured against. */
 const NO_GUARD: ChannelWorkerOptions['sendRecords'] = {
@@ -85,7 +73,7 @@ async function main(): Promise<void> {
     startWebhookReceiver(),
   ]);
   const device = new PushSubscriber(`${pushService.url}/device`);
-  await seedRecipient(orm, `${receiver.url}/hook`, device);
+  await seedRecipient(orm, RECIPIENT, { webhookUrl: `${receiver.url}/hook`, device });
 
   const bench: Bench = {
     orm,
@@ -187,7 +175,7 @@ async function run(
   guard: 'guard' | 'none',
 ): Promise<RunResult> {
   const prefix = `{bench-${RUN}-${++runs}}`;
-  const ids = await insertNotifications(bench.orm, jobs);
+  const ids = await insertBatch(bench.orm, jobs);
   const queue = new Queue<SendJobData>(queueNameFor(channel), { connection: bench.redis, prefix });
   await queue.addBulk(
     ids.map((notificationId) => ({
@@ -238,7 +226,7 @@ async function run(
 /** Mean latency of the guard's statements, one job after another (no concurrency). */
 async function guardLatency(bench: Bench, jobs: number): Promise<{ firstSend: number; duplicate: number }> {
   const store = new SendRecordStore(bench.staleMs);
-  const ids = await insertNotifications(bench.orm, jobs);
+  const ids = await insertBatch(bench.orm, jobs);
   const em = bench.orm.em.fork();
   let t = process.hrtime.bigint();
   for (const id of ids) {
@@ -254,46 +242,8 @@ async function guardLatency(bench: Bench, jobs: number): Promise<{ firstSend: nu
 
 let batches = 0;
 
-async function insertNotifications(orm: Orm, count: number): Promise<string[]> {
-  const batch = ++batches;
-  const rows = await orm.em
-    .fork()
-    .getConnection()
-    .execute(
-      `insert into notifications (event_id, recipient_id, template_code, category, priority, state, workflow_id, content)
-     select 'bench-' || ? || '-' || ? || '-' || g, ?, 'bench', 'order_updates', 'normal', 'sending', 'bench', ?::jsonb
-       from generate_series(1, ?) g
-     returning id`,
-      [RUN, batch, RECIPIENT, JSON.stringify(CONTENT), count],
-    );
-  return rows.map((r) => String(r.id));
-}
-
-async function seedRecipient(orm: Orm, webhookUrl: string, device: PushSubscriber): Promise<void> {
-  const em = orm.em.fork();
-  em.create(Recipient, {
-    id: RECIPIENT,
-    email: 'bench@example.test',
-    phone: '+15005550006',
-    timezone: 'UTC',
-    locale: 'en',
-    roles: [],
-    muted: false,
-    quietHours: null,
-    webhookUrl,
-    createdAt: new Date(),
-    updatedAt: new Date(),
-  });
-  await em.flush(); // no ORM relation between the two: flush the recipient first for the foreign key
-  const { endpoint, keys } = device.subscription;
-  em.create(PushSubscription, {
-    recipientId: RECIPIENT,
-    endpoint,
-    p256dh: keys.p256dh,
-    auth: keys.auth,
-    createdAt: new Date(),
-  });
-  await em.flush();
+function insertBatch(orm: Orm, count: number): Promise<string[]> {
+  return insertNotifications(orm, { tag: `${RUN}-${++batches}`, recipientId: RECIPIENT, count });
 }
 
 function print(channel: Channel, concurrency: number, limiter: string, r: RunResult): void {
