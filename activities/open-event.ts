@@ -7,6 +7,7 @@ import {
   fallbacksFor,
   type EventDefinition,
 } from '../src/domain/event-catalog';
+import { recipientIdsWithRole } from '../src/db/recipient-roles';
 import { INLINE_STATUS_LIMIT } from '../src/domain/event-ledger';
 import type { EventPlan } from '../src/domain/notification-request';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
@@ -113,12 +114,7 @@ async function resolveRecipients(
 ): Promise<string[]> {
   let recipients = event.userIds ?? (event.userId ? [event.userId] : []);
   if (recipients.length === 0 && definition?.defaultRecipientRole) {
-    const rows: { id: string }[] = await db
-      .getConnection()
-      .execute(`select id from recipients where ? = any(roles) order by id`, [
-        definition.defaultRecipientRole,
-      ]);
-    recipients = rows.map((r) => r.id);
+    recipients = await recipientIdsWithRole(db, definition.defaultRecipientRole);
   }
   return [...new Set(recipients)];
 }
