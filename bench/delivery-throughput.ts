@@ -34,6 +34,7 @@ import {
   startTwilioStandIn,
   startWebhookReceiver,
 } from '../test/helpers/provider-stand-ins';
+import { LOCAL_STAND_IN_POLICY } from '../test/helpers/provider-stand-ins';
 import { SmtpPeer } from '../test/helpers/smtp-peer';
 import { insertNotifications, seedRecipient } from './bench-rows';
 
@@ -89,8 +90,12 @@ async function main(): Promise<void> {
         authToken: 'token',
         from: '+15005550001',
       }),
-      push: new WebPushProvider({ vapid: { subject: 'mailto:bench@shop.local', ...generateVapidKeys() } }),
-      webhook: new WebhookProvider({ secret: 'whsec_bench_0123456789' }),
+      // The stand-ins listen on http://127.0.0.1, which the default outbound policy refuses.
+      push: new WebPushProvider({
+        vapid: { subject: 'mailto:bench@shop.local', ...generateVapidKeys() },
+        policy: LOCAL_STAND_IN_POLICY,
+      }),
+      webhook: new WebhookProvider({ secret: 'whsec_bench_0123456789', policy: LOCAL_STAND_IN_POLICY }),
     },
   };
 
