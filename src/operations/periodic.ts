@@ -1,3 +1,6 @@
+import type { Redis } from 'ioredis';
+import { withTimeout } from './stuck-work';
+
 /**
  * A round run every `intervalMs` (the stuck-work scans, the retention sweep): one round at a time, the
  * next scheduled when the last ended; a failed round is reported to `onError` and the rounds go on.
@@ -46,4 +49,16 @@ export function startPeriodic<T>(
       await running;
     },
   };
+}
+
+/** How long taking a round's lock may wait for Redis. */
+const ROUND_LOCK_TIMEOUT_MS = 3000;
+
+/**
+ * Takes `key` for one interval, so one process per interval does the round (the lock expires just
+ * before the next). Resolves true when this process got it; rejects when Redis did not answer.
+ */
+export async function takeRoundLock(redis: Redis, key: string, intervalMs: number): Promise<boolean> {
+  const lock = redis.set(key, String(process.pid), 'PX', Math.max(500, intervalMs - 500), 'NX');
+  return (await withTimeout(lock, ROUND_LOCK_TIMEOUT_MS, 'Redis did not answer')) === 'OK';
 }

@@ -2,8 +2,7 @@ import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import type { Orm } from '../db/orm';
 import type { FrequencyCap } from '../domain/frequency-caps';
-import { startPeriodic, type Periodic } from './periodic';
-import { withTimeout } from './stuck-work';
+import { startPeriodic, takeRoundLock, type Periodic } from './periodic';
 import { deleteOldCapLedger, deleteOldDeliveryAttempts, deleteOldNotifications } from '../state/retention';
 import { retentionCutoffs, type RetentionSettings } from './retention-settings';
 
@@ -19,7 +18,6 @@ export type RetentionFamily =
 export type SweepCounts = Record<RetentionFamily, number>;
 
 const lockKey = (queuePrefix: string) => `${queuePrefix}:retention:lock`;
-const REDIS_TIMEOUT_MS = 3000;
 
 export interface RetentionDeps {
   orm: Orm;
@@ -105,14 +103,7 @@ export function startRetentionSweeper(
       })
     : null;
   async function round(): Promise<SweepCounts | null> {
-    const lock = deps.redis.set(
-      lockKey(deps.queuePrefix),
-      String(process.pid),
-      'PX',
-      Math.max(500, intervalMs - 500),
-      'NX',
-    );
-    if ((await withTimeout(lock, REDIS_TIMEOUT_MS, 'Redis did not answer')) !== 'OK') return null;
+    if (!(await takeRoundLock(deps.redis, lockKey(deps.queuePrefix), intervalMs))) return null;
     const started = Date.now();
     const counts = await sweepRetention(deps);
     for (const [family, n] of Object.entries(counts)) deleted?.inc({ family }, n);

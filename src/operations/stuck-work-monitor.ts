@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Channel } from '../domain/channels';
-import { startPeriodic } from './periodic';
+import { startPeriodic, takeRoundLock } from './periodic';
 import {
   findStuckWork,
   withTimeout,
@@ -175,17 +175,7 @@ export function startStuckWorkMonitor(
 
   async function round(): Promise<StuckWorkSummary | null> {
     // Redis refusing the lock (an outage) must not blind this process: it scans on its own then.
-    const lock = deps.redis.set(
-      lockKey(deps.queuePrefix),
-      String(process.pid),
-      'PX',
-      Math.max(500, intervalMs - 500),
-      'NX',
-    );
-    const mine = await withTimeout(lock, REDIS_TIMEOUT_MS, 'Redis did not answer').then(
-      (ok) => ok === 'OK',
-      () => true,
-    );
+    const mine = await takeRoundLock(deps.redis, lockKey(deps.queuePrefix), intervalMs).catch(() => true);
     const summary = mine
       ? await scanAndPublish(deps, Math.max(3 * intervalMs, 300_000), options.scan)
       : await readStuckWorkSummary(deps.redis, deps.queuePrefix).catch(() => null);
