@@ -20,7 +20,7 @@ import {
   type DigestWindowInput,
 } from '../src/domain/digest';
 import type { ChannelRecords } from '../src/domain/notification-lifecycle';
-import { eventWorkflowId } from '../src/domain/workflow-ids';
+import { eventTypeOf, eventWorkflowId } from '../src/domain/workflow-ids';
 import type { NotificationRowInput } from '../src/state/notification-store';
 import {
   NotificationEventId,
@@ -233,7 +233,7 @@ async function sendDigest(
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
       typedSearchAttributes: [
         { key: NotificationEventId, value: event.id },
-        { key: NotificationEventType, value: `direct:${input.templateCode}` },
+        { key: NotificationEventType, value: eventTypeOf({ templateCode: input.templateCode }) },
         { key: NotificationUserId, value: input.recipientId },
       ],
     });

@@ -27,7 +27,7 @@ import {
   type JourneyState,
   type JourneyView,
 } from '../src/domain/order-journey';
-import { eventWorkflowId } from '../src/domain/workflow-ids';
+import { eventTypeOf, eventWorkflowId } from '../src/domain/workflow-ids';
 import {
   NotificationEventId,
   NotificationEventType,
@@ -125,7 +125,7 @@ class JourneyRun {
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         typedSearchAttributes: [
           { key: NotificationEventId, value: eventId },
-          { key: NotificationEventType, value: `direct:${DELAY_TEMPLATE}` },
+          { key: NotificationEventType, value: eventTypeOf({ templateCode: DELAY_TEMPLATE }) },
           ...(single ? [{ key: NotificationUserId, value: single }] : []),
         ],
       });
