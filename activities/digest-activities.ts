@@ -1,5 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { parseBusinessEvent, type BusinessEvent } from '../src/domain/business-event';
 import type { Channel } from '../src/domain/channels';
@@ -20,13 +19,9 @@ import {
   type DigestWindowInput,
 } from '../src/domain/digest';
 import type { ChannelRecords } from '../src/domain/notification-lifecycle';
-import { eventTypeOf, eventWorkflowId } from '../src/domain/workflow-ids';
 import type { NotificationRowInput } from '../src/state/notification-store';
-import {
-  NotificationEventId,
-  NotificationEventType,
-  NotificationUserId,
-} from '../src/temporal/search-attributes';
+import { NotificationUserId } from '../src/temporal/search-attributes';
+import { startEventWorkflow } from '../src/temporal/start-event-workflow';
 import { businessFailure } from './errors';
 import type { EventSpec } from './event-spec';
 
@@ -224,24 +219,8 @@ async function sendDigest(
   input: DigestWindowInput,
 ): Promise<{ eventId: string; started: boolean }> {
   const event = digestEnvelope(input);
-  const workflowId = eventWorkflowId(event.id);
-  try {
-    await deps.temporalClient.workflow.start('businessEventWorkflow', {
-      taskQueue: deps.taskQueue,
-      workflowId,
-      args: [event],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-      typedSearchAttributes: [
-        { key: NotificationEventId, value: event.id },
-        { key: NotificationEventType, value: eventTypeOf({ templateCode: input.templateCode }) },
-        { key: NotificationUserId, value: input.recipientId },
-      ],
-    });
-    return { eventId: event.id, started: true };
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { eventId: event.id, started: false };
-    throw err;
-  }
+  const started = await startEventWorkflow(deps.temporalClient, event, { taskQueue: deps.taskQueue });
+  return { eventId: event.id, started };
 }
 
 /** The digest's envelope: `count`, `itemsText` (one line per item) and `items` as template variables. */

@@ -14,22 +14,17 @@ import {
   type CampaignProgress,
   type CampaignWorkflowInput,
 } from '../domain/campaign';
-import { EVENT_CATALOG } from '../domain/event-catalog';
+import { startEventWorkflow } from '../temporal/start-event-workflow';
 import type { EventResult } from '../domain/notification-request';
 import type { NotificationStatus } from '../domain/notification-status';
 import {
   CAMPAIGN_EVENT_TYPE,
   campaignEventId,
   campaignWorkflowId,
-  eventTypeOf,
   eventWorkflowId,
 } from '../domain/workflow-ids';
 import { isRelease0Workflow, release0StatusWorkflow } from '../release-0/notification-workflows';
-import {
-  NotificationEventId,
-  NotificationEventType,
-  NotificationUserId,
-} from '../temporal/search-attributes';
+import { NotificationEventId, NotificationEventType } from '../temporal/search-attributes';
 import { businessEventWorkflow } from '../../workflows/business-event-workflow';
 import { campaignWorkflow } from '../../workflows/campaign-workflow';
 import {
@@ -51,16 +46,7 @@ export interface PublishResult {
   started: boolean;
 }
 
-/**
- * Reuse of an event workflow id (docs/contracts.md, "Workflows and ids"): a completed or running event is
- * never started again, but one whose run failed, was terminated, timed out or was cancelled is, so a resend
- * mends work an outage left behind. The new run's first step finds the rows already stored (unique per event
- * and recipient) and hands their open channels off again under the same job ids; send records keep a
- * provider from being called twice for a channel.
- */
-export const EVENT_REUSE_POLICY = WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY;
-
-/** The original plan's direct send: a template code in place of an event type. */
+/** The shop integration's direct send: a template code in place of an event type. */
 export interface PublishNotificationInput {
   userId: string;
   templateCode: string;
@@ -257,38 +243,12 @@ export class NotificationClient {
    * schema) once per event id; again only when the id's last run ended without completing (EVENT_REUSE_POLICY).
    */
   async startEvent(event: BusinessEvent): Promise<PublishResult> {
-    const workflowId = eventWorkflowId(event.id);
-    const eventType = eventTypeOf(event);
-    try {
-      await this.client.workflow.start(businessEventWorkflow, {
-        taskQueue: this.taskQueue,
-        workflowId,
-        args: [event],
-        workflowIdReusePolicy: EVENT_REUSE_POLICY,
-        ...(this.options.eagerStart ? { requestEagerStart: true } : {}),
-        typedSearchAttributes: [
-          { key: NotificationEventId, value: event.id },
-          { key: NotificationEventType, value: eventType },
-          ...(event.userId ? [{ key: NotificationUserId, value: event.userId }] : []),
-        ],
-        memo: eventMemo(event),
-      });
-      return { eventId: event.id, workflowId, started: true };
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError)
-        return { eventId: event.id, workflowId, started: false };
-      throw err;
-    }
+    const started = await startEventWorkflow(this.client, event, {
+      taskQueue: this.taskQueue,
+      eagerStart: this.options.eagerStart,
+    });
+    return { eventId: event.id, workflowId: eventWorkflowId(event.id), started };
   }
-}
-
-/** What an operator sees in the Web UI's memo column: the template and channels the event uses. */
-function eventMemo(event: BusinessEvent): Record<string, unknown> {
-  const definition = event.type ? EVENT_CATALOG[event.type] : undefined;
-  return {
-    templateCode: definition?.templateCode ?? event.templateCode,
-    channels: event.options.channels ?? definition?.channels ?? 'template default',
-  };
 }
 
 /**
