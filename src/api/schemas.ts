@@ -110,7 +110,7 @@ export const notificationStatusSchema = answerSchema<NotificationStatus>()(
   }),
 );
 
-/** The original plan's delivery options: `delay` (ms) as well as the envelope's `delayMs`. */
+/** The shop integration's delivery options (docs/http-api.md): `delay` (ms) as well as the envelope's `delayMs`. */
 const directOptionsSchema = deliveryOptionsSchema.extend({
   delayMs: deliveryOptionsSchema.shape.delayMs.unwrap().optional(),
   delay: deliveryOptionsSchema.shape.delayMs

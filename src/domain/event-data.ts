@@ -151,7 +151,7 @@ const payment: DataSpec = {
   orderUrl,
 };
 
-/** The data each business event carries (the original plan's variable names). */
+/** The data each business event carries (the variable names shop integrations already send). */
 export const EVENT_DATA_SPECS: Record<EventType, DataSpec> = {
   ORDER_CREATED: {
     orderNumber,

@@ -23,7 +23,7 @@ stored template uses outside \`{{#if}}\`.`;
 /** A direct send's fields besides its recipients. */
 type DirectSend = Omit<z.output<typeof publishNotificationSchema>, 'userId'>;
 
-/** The original plan's publishNotification / publishBatchNotification, as direct sends by template code. */
+/** The shop integration's publishNotification / publishBatchNotification calls, as direct sends by template code. */
 export function publishRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
