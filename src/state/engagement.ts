@@ -1,0 +1,58 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Channel } from '../domain/channels';
+
+/** What we observed of one notification on one channel (docs/contracts.md, "Engagement"). */
+export type EngagementKind =
+  | 'sent'
+  | 'delivered'
+  | 'undelivered'
+  | 'bounced'
+  | 'complained'
+  | 'opened'
+  | 'clicked'
+  | 'read'
+  | 'converted';
+
+export interface EngagementInput {
+  notificationId: string;
+  channel: Channel;
+  kind: EngagementKind;
+  /** When it happened (a provider's receipt time); now when absent. */
+  at?: Date;
+  detail?: Record<string, unknown>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Idempotent per (notification, channel, kind): the first call inserts (first: true), later calls bump
+ * count/last_at. The single writer of notification_engagement. An unknown notification (erased by
+ * retention, or an id that was never ours) answers { first: false, count: 0 }: a late click is no error.
+ */
+export async function recordEngagement(
+  em: EntityManager,
+  input: EngagementInput,
+): Promise<{ first: boolean; count: number }> {
+  if (!UUID.test(input.notificationId)) return { first: false, count: 0 };
+  const at = input.at ?? new Date();
+  // Selecting from notifications turns an unknown id into "no row" instead of a foreign-key error;
+  // xmax = 0 holds only for a row this statement inserted.
+  const rows = await em.getConnection().execute<{ first: boolean; count: number }[]>(
+    `insert into notification_engagement (notification_id, channel, kind, first_at, last_at, detail)
+     select n.id, ?, ?, ?, ?, ?::jsonb from notifications n where n.id = ?
+     on conflict (notification_id, channel, kind) do update
+       set count = notification_engagement.count + 1,
+           last_at = greatest(notification_engagement.last_at, excluded.last_at)
+     returning (xmax = 0) as first, count`,
+    [
+      input.channel,
+      input.kind,
+      at,
+      at,
+      input.detail ? JSON.stringify(input.detail) : null,
+      input.notificationId,
+    ],
+  );
+  const row = rows[0];
+  return row ? { first: row.first, count: Number(row.count) } : { first: false, count: 0 };
+}
