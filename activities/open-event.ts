@@ -19,6 +19,7 @@ import { planFollowUp } from './follow-up-plan';
 import { shapeOrderEvent, signalOrderJourney } from './order-journey-step';
 import { DEFAULT_INFRA_HORIZON_MS } from './reconciler';
 import { findRelease0Waiting } from './release-0-lookups';
+import { dataOf } from '../src/state/notification-contents';
 import { fetchTemplates, type TemplateRow } from './render-notification';
 
 /** Recipients admitted per local activity; an event has at most 1000 (larger audiences are campaigns). */
@@ -156,10 +157,11 @@ async function supersededNotifications(
 ): Promise<OpenedEvent['supersede']> {
   if (!definition.supersedes?.length) return [];
   const rows: { workflow_id: string; recipient_id: string }[] = await db.getConnection().execute(
-    `select workflow_id, recipient_id from notifications
-      where event_type in (select jsonb_array_elements_text(?::jsonb)) and data->>'orderNumber' = ?
-        and recipient_id in (select jsonb_array_elements_text(?::jsonb)) and state in ('scheduled', 'waiting_quiet_hours')`,
-    [JSON.stringify(definition.supersedes), correlationKey, JSON.stringify(recipients)],
+    `select workflow_id, recipient_id from notifications n
+      where event_type in (select jsonb_array_elements_text(?::jsonb))
+        and recipient_id in (select jsonb_array_elements_text(?::jsonb)) and state in ('scheduled', 'waiting_quiet_hours')
+        and ${dataOf('n')}->>'orderNumber' = ?`,
+    [JSON.stringify(definition.supersedes), JSON.stringify(recipients), correlationKey],
   );
   const superseded: OpenedEvent['supersede'] = rows.map((r) => ({
     workflowId: r.workflow_id,

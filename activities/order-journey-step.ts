@@ -16,6 +16,7 @@ import {
   type OrderJourneyConfig,
 } from '../src/domain/order-journey';
 import { cancelBeforeProviders } from '../src/state/notification-store';
+import { dataOf } from '../src/state/notification-contents';
 import type { ActivityDeps } from './deps';
 import { fetchTemplates, type TemplateRow } from './render-notification';
 
@@ -94,12 +95,13 @@ async function foldHeldShipping<R extends JourneyResolution>(db: EntityManager, 
 /** The order's ORDER_SHIPPED notices for these recipients still waiting, or already folded into this event (a retried step). */
 function heldShipping(db: EntityManager, resolved: JourneyResolution, reason: string): Promise<HeldRow[]> {
   return db.getConnection().execute(
-    `select event_id, workflow_id, recipient_id, state, data from notifications
-      where event_type = 'ORDER_SHIPPED' and data->>'orderNumber' = ?
-        and recipient_id in (select jsonb_array_elements_text(?::jsonb))
-        and (state = 'scheduled' or (state = 'cancelled' and error = ?))
+    `select * from (
+       select event_id, workflow_id, recipient_id, state, ${dataOf('n')} as data, created_at from notifications n
+        where event_type = 'ORDER_SHIPPED' and recipient_id in (select jsonb_array_elements_text(?::jsonb))
+          and (state = 'scheduled' or (state = 'cancelled' and error = ?))) held
+      where data->>'orderNumber' = ?
       order by created_at`,
-    [correlationKeyOf(resolved.event.data), JSON.stringify(resolved.recipients), reason],
+    [JSON.stringify(resolved.recipients), reason, correlationKeyOf(resolved.event.data)],
   );
 }
 

@@ -4,6 +4,7 @@ import type { Orm } from '../db/orm';
 import type { FrequencyCap } from '../domain/frequency-caps';
 import { startPeriodic, takeRoundLock, type Periodic } from './periodic';
 import { deleteOldCapLedger, deleteOldDeliveryAttempts, deleteOldNotifications } from '../state/retention';
+import { CONTENT_SWEEP_GRACE_MS, deleteOrphanContents } from '../state/notification-contents';
 import { retentionCutoffs, type RetentionSettings } from './retention-settings';
 
 /**
@@ -14,7 +15,12 @@ import { retentionCutoffs, type RetentionSettings } from './retention-settings';
  */
 
 export type RetentionFamily =
-  'notifications' | 'send_records' | 'delivery_attempts' | 'notification_events' | 'cap_ledger';
+  | 'notifications'
+  | 'send_records'
+  | 'delivery_attempts'
+  | 'notification_events'
+  | 'notification_contents'
+  | 'cap_ledger';
 export type SweepCounts = Record<RetentionFamily, number>;
 
 const lockKey = (queuePrefix: string) => `${queuePrefix}:retention:lock`;
@@ -32,7 +38,7 @@ async function inBatches(limit: number, batch: () => Promise<number>): Promise<v
   }
 }
 
-/** One sweep now (no lock): attempts first (their own, shorter retention), then whole notifications, then the ledger. */
+/** One sweep now (no lock): attempts first (their own, shorter retention), then whole notifications, orphan contents, then the ledger. */
 export async function sweepRetention(deps: RetentionDeps, now = new Date()): Promise<SweepCounts> {
   const longest = Math.max(0, ...deps.frequencyCaps.map((c) => c.windowMs));
   const cut = retentionCutoffs(now, deps.settings, longest);
@@ -43,6 +49,7 @@ export async function sweepRetention(deps: RetentionDeps, now = new Date()): Pro
     send_records: 0,
     delivery_attempts: 0,
     notification_events: 0,
+    notification_contents: 0,
     cap_ledger: 0,
   };
   const attemptsBefore = cut.deliveryAttempts;
@@ -68,6 +75,13 @@ export async function sweepRetention(deps: RetentionDeps, now = new Date()): Pro
       return b.notifications;
     });
   }
+  // After the notifications: contents whose last reference went (also by erasure), past a grace period.
+  const contentsUnusedSince = new Date(now.getTime() - CONTENT_SWEEP_GRACE_MS);
+  await inBatches(limit, async () => {
+    const n = await deleteOrphanContents(em, contentsUnusedSince, limit);
+    counts.notification_contents += n;
+    return n;
+  });
   await inBatches(limit, async () => {
     const n = await deleteOldCapLedger(em, cut.capLedger, limit);
     counts.cap_ledger += n;

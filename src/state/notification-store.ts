@@ -13,6 +13,7 @@ import {
 } from '../domain/notification-lifecycle';
 import type { ChannelOutcome, NotificationState } from '../domain/notification-status';
 import type { Priority } from '../domain/priorities';
+import { ContentBatch, STORE_CONTENTS } from './notification-contents';
 
 /**
  * The one owner of notification state (docs/contracts.md, "Durability invariants"): every statement
@@ -71,7 +72,10 @@ export interface RowOwner {
   tracked: boolean;
 }
 
-const ROW_COLUMNS: [keyof NotificationRowInput, string][] = [
+/** A row as written: content (and event data, with `withData`) by hash, the values in `contents` once each. */
+type WrittenRow = NotificationRowInput & { content_hash: string | null; data_hash: string | null };
+
+const ROW_COLUMNS: [keyof WrittenRow, string][] = [
   ['event_id', 'text'],
   ['event_type', 'text'],
   ['recipient_id', 'text'],
@@ -88,6 +92,8 @@ const ROW_COLUMNS: [keyof NotificationRowInput, string][] = [
   ['action_text', 'text'],
   ['data', 'jsonb'],
   ['content', 'jsonb'],
+  ['content_hash', 'text'],
+  ['data_hash', 'text'],
   ['channel_states', 'jsonb'],
   ['fallbacks', 'jsonb'],
   ['send_at', 'timestamptz'],
@@ -100,6 +106,26 @@ const EVENT_ROW_COLUMNS =
 
 // ---- admission ---------------------------------------------------------------------------------
 
+function byHash(
+  rows: NotificationRowInput[],
+  withData: boolean,
+): { written: WrittenRow[]; contents: ContentBatch } {
+  const contents = new ContentBatch();
+  const written = rows.map((row): WrittenRow => {
+    const contentHash = contents.add(row.content);
+    const dataHash = withData ? contents.add(row.data) : null;
+    return {
+      ...row,
+      content: contentHash ? {} : row.content,
+      // Without `withData` the statement does not write the data: nothing to send.
+      data: dataHash || !withData ? {} : row.data,
+      content_hash: contentHash,
+      data_hash: dataHash,
+    };
+  });
+  return { written, contents };
+}
+
 /**
  * Stores admitted rows in one statement, idempotent per event and recipient: rows an earlier try
  * stored come back as they are, so their open channels are handed off again (same job ids, I3).
@@ -110,6 +136,7 @@ export async function insertRows(
   rows: NotificationRowInput[],
 ): Promise<StoredRow[]> {
   if (rows.length === 0) return [];
+  const { written, contents } = byHash(rows, true);
   const columns = ROW_COLUMNS.map(([c]) => c).join(', ');
   const counter = owner.tracked
     ? `, counter as (
@@ -119,7 +146,8 @@ export async function insertRows(
          on conflict (event_id) do update set open_channels = excluded.open_channels, spec = excluded.spec, updated_at = now())`
     : '';
   return em.getConnection().execute(
-    `with ins as (
+    `with ${STORE_CONTENTS},
+     ins as (
        insert into notifications (${columns}, lifecycle)
        select ${columns}, ${LEAN_LIFECYCLE} from ${RECORDSET}
        on conflict (event_id, recipient_id) do nothing
@@ -130,7 +158,8 @@ export async function insertRows(
      select n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error
        from notifications n where n.event_id = ? and n.recipient_id in (select jsonb_array_elements_text(?::jsonb))`,
     [
-      JSON.stringify(rows),
+      contents.toParameter(),
+      JSON.stringify(written),
       ...(owner.tracked ? [owner.eventId, owner.workflowId, JSON.stringify(owner), owner.eventId] : []),
       // Rows stored by an earlier try: looked up by recipient id, without sending the rows a second time.
       owner.eventId,
@@ -203,10 +232,13 @@ export async function startDueRows(
   nowMs: number,
 ): Promise<StoredRow[]> {
   if (rows.length === 0) return [];
+  // The event data was stored with the row (insertRows); only the rendered content is new here.
+  const { written, contents } = byHash(rows, false);
   const fixed = [
     'event_id',
     'recipient_id',
     'data',
+    'data_hash',
     'workflow_id',
     'event_type',
     'template_code',
@@ -223,7 +255,8 @@ export async function startDueRows(
          where event_id = ?)`
     : '';
   return em.getConnection().execute(
-    `with upd as (
+    `with ${STORE_CONTENTS},
+     upd as (
        update notifications n set ${set}, version = n.version + 1, updated_at = now()
          from ${RECORDSET}
         where n.event_id = x.event_id and n.recipient_id = x.recipient_id
@@ -231,7 +264,12 @@ export async function startDueRows(
        returning n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error)
      ${counter}
      select * from upd`,
-    [JSON.stringify(rows), new Date(nowMs), ...(owner.tracked ? [owner.eventId] : [])],
+    [
+      contents.toParameter(),
+      JSON.stringify(written),
+      new Date(nowMs),
+      ...(owner.tracked ? [owner.eventId] : []),
+    ],
   );
 }
 
@@ -747,14 +785,18 @@ export async function setRelease0State(
     ]);
 }
 
-/** Stores a release-0 notification row; a retried activity finds the row the first try stored. */
+/**
+ * Stores a release-0 notification row; a retried activity finds the row the first try stored. Its
+ * content and data stay inline (`content` / `data` are read-only on the entity).
+ */
 export async function insertRelease0Row(
   em: EntityManager,
   row: RequiredEntityData<Notification>,
 ): Promise<string> {
+  const { content, data, ...columns } = row;
   await em
     .createQueryBuilder(Notification)
-    .insert(row)
+    .insert({ ...columns, inlineContent: content ?? {}, inlineData: data ?? {} })
     .onConflict(['eventId', 'recipientId'])
     .ignore()
     .execute();

@@ -11,6 +11,7 @@ import type { Priority } from '../domain/priorities';
 import { MESSAGES, type OutcomesReport } from '../domain/workflow-messages';
 import type { SendQueues } from '../delivery/send-queues';
 import { cancelSendRecords, writeOutcome, writeSentOutcome, type SentAttempt } from './notification-store';
+import { contentOf } from './notification-contents';
 
 export { cancelSendRecords, type SentAttempt } from './notification-store';
 
@@ -41,7 +42,7 @@ export async function loadStoredNotification(
   id: string,
 ): Promise<StoredNotification | null> {
   const [row] = await em.getConnection().execute(
-    `select n.id, n.recipient_id, n.event_id, n.workflow_id, n.priority, n.content, n.state, n.channel_states, n.fallbacks, n.version, n.lifecycle,
+    `select n.id, n.recipient_id, n.event_id, n.workflow_id, n.priority, ${contentOf('n')} as content, n.state, n.channel_states, n.fallbacks, n.version, n.lifecycle,
             r.id as r_id, r.email as r_email, r.phone as r_phone, r.webhook_url as r_webhook_url, r.webhook_secret as r_webhook_secret,
             case when r.webhook_secret_previous_until > now() then r.webhook_secret_previous end as r_webhook_secret_previous
        from notifications n left join recipients r on r.id = n.recipient_id where n.id = ?`,

@@ -148,6 +148,7 @@ describe('retention', () => {
       // the deleted rows' 22, and the old attempts of two kept final rows (attemptsOnly, unread)
       delivery_attempts: 22 + 4,
       notification_events: 1,
+      notification_contents: 0,
       cap_ledger: 1,
     });
     for (const id of [...old, oldRead, oldFailed, veryOldUnread, mixedOld])

@@ -7,7 +7,18 @@ import type { ChannelRecords } from '../../domain/notification-lifecycle';
 /** One notification to one recipient for one event; unique per (eventId, recipientId). */
 export class Notification {
   /** Columns with database defaults (docs/contracts.md, "Postgres tables owned by the lifecycle"). */
-  [OptionalProps]?: 'lifecycle' | 'channelStates' | 'fallbacks' | 'sendAt' | 'version';
+  [OptionalProps]?:
+    | 'lifecycle'
+    | 'channelStates'
+    | 'fallbacks'
+    | 'sendAt'
+    | 'version'
+    | 'data'
+    | 'content'
+    | 'contentHash'
+    | 'dataHash'
+    | 'inlineContent'
+    | 'inlineData';
   id!: string;
   eventId!: string;
   eventType: string | null = null;
@@ -33,14 +44,26 @@ export class Notification {
   body: string | null = null;
   actionUrl: string | null = null;
   actionText: string | null = null;
+  /** The event data (read-only: the stored value when `dataHash` is set, else `inlineData`). */
   data: Record<string, unknown> = {};
-  /** Rendered content per channel, read by the channel workers (jobs carry ids only). */
+  /** Rendered content per channel, read by the channel workers (jobs carry ids only); read-only like `data`. */
   content: Partial<ChannelContent> = {};
+  /** Content stored once (src/state/notification-contents.ts): hashes into notification_contents. */
+  contentHash: string | null = null;
+  dataHash: string | null = null;
+  /** The columns `content` / `data`: what rows without a hash hold (rows stored before content was stored once). */
+  inlineContent: Partial<ChannelContent> = {};
+  inlineData: Record<string, unknown> = {};
   error: string | null = null;
   readAt: Date | null = null;
   deliveredAt: Date | null = null;
   createdAt: Date = new Date();
   updatedAt: Date = new Date();
+}
+
+/** The same expression as src/state/notification-contents.ts (entities do not import src/state). */
+function storedOrInline(alias: string, hashColumn: string, inlineColumn: string): string {
+  return `coalesce((select c.content from notification_contents c where c.hash = ${alias}.${hashColumn}), ${alias}.${inlineColumn})`;
 }
 
 export const NotificationSchema = new EntitySchema<Notification>({
@@ -75,8 +98,13 @@ export const NotificationSchema = new EntitySchema<Notification>({
     body: { type: 'text', nullable: true },
     actionUrl: { type: 'string', length: 2048, nullable: true },
     actionText: { type: 'string', length: 200, nullable: true },
-    data: { type: 'json' },
-    content: { type: 'json' },
+    // Readers get the stored content whatever the row holds (src/state/notification-contents.ts, contentOf).
+    data: { type: 'json', formula: (t) => storedOrInline(`${t}`, 'data_hash', 'data') },
+    content: { type: 'json', formula: (t) => storedOrInline(`${t}`, 'content_hash', 'content') },
+    contentHash: { type: 'text', nullable: true },
+    dataHash: { type: 'text', nullable: true },
+    inlineContent: { type: 'json', fieldName: 'content', default: '{}' },
+    inlineData: { type: 'json', fieldName: 'data', default: '{}' },
     error: { type: 'text', nullable: true },
     readAt: { type: 'Date', nullable: true },
     deliveredAt: { type: 'Date', nullable: true },

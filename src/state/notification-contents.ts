@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * Content stored once (docs/data-lifecycle.md, "Content stored once"): a notification's rendered
+ * content and its event data live in `notification_contents`, keyed by the sha-256 of their canonical
+ * JSON, and rows hold the hash (`content_hash`, `data_hash`). Identical renders (a campaign's
+ * recipients, an event's recipients in one locale) share one row. Rows stored before this keep their
+ * inline `content` / `data`; readers take the stored value when a hash is set, the inline one otherwise.
+ */
+
+/** JSON with object keys sorted at every level, so equal values hash equal whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/**
+ * Hashes values for one statement; each distinct non-empty value is sent to Postgres once. An empty
+ * value gets no hash: it stays inline (`{}` costs nothing).
+ */
+export class ContentBatch {
+  private readonly byHash = new Map<string, Record<string, unknown>>();
+
+  /** The hash the row references, or null when the value is empty (stored inline as `{}`). */
+  add(value: Record<string, unknown> | null | undefined): string | null {
+    if (!value || Object.keys(value).length === 0) return null;
+    const json = canonicalJson(value);
+    const hash = createHash('sha256').update(json).digest('hex');
+    if (!this.byHash.has(hash)) this.byHash.set(hash, value);
+    return hash;
+  }
+
+  /** The `?::jsonb` parameter of STORE_CONTENTS. */
+  toParameter(): string {
+    return JSON.stringify([...this.byHash].map(([hash, content]) => ({ hash, content })));
+  }
+}
+
+/**
+ * A CTE that stores a batch's contents (one `?::jsonb` parameter, ContentBatch.toParameter). An existing
+ * row is touched (`used_at`) instead of skipped: the update locks it until the statement's transaction
+ * ends, so the orphan sweep (which skips locked rows and only takes rows unused for CONTENT_SWEEP_GRACE)
+ * cannot delete a content row a notification is being stored against; a row the sweep deleted first is
+ * inserted again (ON CONFLICT retries once the deleting transaction committed).
+ */
+export const STORE_CONTENTS = `stored_contents as (
+       insert into notification_contents (hash, content)
+       select c.hash, c.content from jsonb_to_recordset(?::jsonb) as c(hash text, content jsonb)
+       on conflict (hash) do update set used_at = now())`;
+
+/** SQL of a row's content as readers see it: the stored one when hashed, else the inline column. */
+export function contentOf(alias: string): string {
+  return `coalesce((select c.content from notification_contents c where c.hash = ${alias}.content_hash), ${alias}.content)`;
+}
+
+/** SQL of a row's event data as readers see it (see contentOf). */
+export function dataOf(alias: string): string {
+  return `coalesce((select c.content from notification_contents c where c.hash = ${alias}.data_hash), ${alias}.data)`;
+}
+
+/** How long a content row stays after its last use before the sweep may delete it (no row referencing it). */
+export const CONTENT_SWEEP_GRACE_MS = 3_600_000;
+
+/**
+ * Deletes up to `limit` content rows no notification references, unused since `usedBefore`. Rows a
+ * concurrent insert is touching are locked and skipped; one it touched after this statement's snapshot
+ * fails the `used_at` recheck of FOR UPDATE.
+ */
+export async function deleteOrphanContents(
+  em: EntityManager,
+  usedBefore: Date,
+  limit: number,
+): Promise<number> {
+  const rows: unknown[] = await em.getConnection().execute(
+    `delete from notification_contents where hash in (
+       select c.hash from notification_contents c
+        where c.used_at < ?
+          and not exists (select 1 from notifications n where n.content_hash = c.hash)
+          and not exists (select 1 from notifications n where n.data_hash = c.hash)
+        order by c.used_at limit ? for update skip locked)
+     returning 1`,
+    [usedBefore, limit],
+  );
+  return rows.length;
+}
