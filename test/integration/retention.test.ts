@@ -104,7 +104,7 @@ describe('retention', () => {
 
   beforeEach(async () => {
     await sql(
-      `truncate notifications, send_records, delivery_attempts, notification_events, frequency_cap_sends`,
+      `truncate notifications, send_records, delivery_attempts, notification_events, frequency_cap_sends, notification_engagement`,
     );
   });
 
