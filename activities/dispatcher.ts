@@ -1,3 +1,4 @@
+import { EMAIL_HASH_SQL } from '../src/db/repositories/email-suppressions';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Channel } from '../src/domain/channels';
 import {
@@ -200,7 +201,7 @@ async function prepareRows(
   return { rows, failed };
 }
 
-/** The recipients with their opt-outs for the category, whether they have a push subscription, and their opt-in where the category needs one. */
+/** The recipients with their opt-outs for the category, whether they have a push subscription, their opt-in where the category needs one, and why their email address is suppressed (receipts). */
 async function loadRecipients(
   db: EntityManager,
   userIds: string[],
@@ -210,7 +211,9 @@ async function loadRecipients(
     `select r.*,
             coalesce((select array_agg(p.channel) from preferences p where p.recipient_id = r.id and p.category = ? and not p.enabled), '{}') as disabled_channels,
             exists (select 1 from push_subscriptions s where s.recipient_id = r.id) as has_push,
-            (not ?::boolean or exists (select 1 from consents c where c.recipient_id = r.id and c.category = ? and c.granted)) as consented
+            (not ?::boolean or exists (select 1 from consents c where c.recipient_id = r.id and c.category = ? and c.granted)) as consented,
+            (select s.reason from email_suppressions s
+              where r.email is not null and s.address_hash = ${EMAIL_HASH_SQL('r.email')} and s.lifted_at is null) as email_suppression
        from recipients r where r.id in (select jsonb_array_elements_text(?::jsonb))`,
     [category, needsConsent(category), category, JSON.stringify(userIds)],
   );

@@ -27,6 +27,8 @@ export interface RecipientRow {
   has_push: boolean;
   /** False when the category needs an opt-in the recipient has not given (src/domain/consent.ts). */
   consented?: boolean;
+  /** Why the email address is on the suppression list (a hard bounce, a complaint); null when it is not. */
+  email_suppression?: string | null;
 }
 
 export interface TemplateRow {
@@ -132,6 +134,7 @@ function planRecipientChannels(
     muted: recipient.muted,
     disabled: new Set(recipient.disabled_channels),
     consented: recipient.consented,
+    suppressedEmail: recipient.email_suppression ?? null,
     templated: new Set(templates.keys()),
     reachable: {
       in_app: true,

@@ -4,6 +4,7 @@ import { CHANNELS, type Channel } from './domain/channels';
 import { KEY_ID_PATTERN, parseEncryptionKeys, type PayloadEncryptionConfig } from './temporal/payload-codec';
 import { placeholderSecrets } from './placeholder-secrets';
 import type { UnsubscribeSettings } from './consent/unsubscribe-token';
+import type { TrackingSettings } from './tracking/tracking-token';
 import { DEFAULT_PUSH_HOSTS, isCidr, type OutboundPolicy } from './domain/outbound-url';
 import { DEFAULT_FREQUENCY_CAPS, parseFrequencyCaps, type FrequencyCap } from './domain/frequency-caps';
 import type { OrderJourneyConfig } from './domain/order-journey';
@@ -275,6 +276,23 @@ const envSchema = z.object({
   /** HMAC-SHA256 key of the unsubscribe links in marketing emails (docs/consent.md); unset = no List-Unsubscribe header. */
   UNSUBSCRIBE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   UNSUBSCRIBE_TOKEN_TTL_DAYS: intFrom(1, 3650).default(400),
+  /** Click and open tracking (docs/tracking-and-receipts.md): `off` rewrites no link and adds no pixel. */
+  TRACKING: z
+    .string()
+    .transform((value) => value.trim().toLowerCase())
+    .pipe(z.enum(['on', 'off']))
+    .default('on'),
+  /** The open pixel in HTML emails (inflated by mail-privacy proxies). */
+  TRACK_OPENS: flag.default(true),
+  /** HMAC-SHA256 key of tracked links and pixels; unset = no tracking. */
+  TRACKING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Which email provider sends: SMTP, or Postmark's HTTP API (with delivery, bounce and complaint receipts). */
+  EMAIL_PROVIDER: z.enum(['smtp', 'postmark']).default('smtp'),
+  POSTMARK_API_URL: url(['http:', 'https:']).default('https://api.postmarkapp.com'),
+  POSTMARK_SERVER_TOKEN: z.string().min(1).optional(),
+  POSTMARK_MESSAGE_STREAM: z.string().min(1).max(100).default('outbound'),
+  /** The password of HTTP Basic auth Postmark's webhooks carry (set in the webhook URL at Postmark). */
+  POSTMARK_WEBHOOK_PASSWORD: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export interface ChannelWorkerConfig {
@@ -371,12 +389,26 @@ export interface Config {
   publicUrl: string;
   /** Signed List-Unsubscribe links of marketing emails (src/consent/unsubscribe-token.ts); null: UNSUBSCRIBE_SECRET unset. */
   unsubscribe: UnsubscribeSettings | null;
+  /** Click and open tracking (src/tracking/); null: TRACKING=off or TRACKING_SECRET unset. */
+  tracking: TrackingSettings | null;
+  /** TRACKING_SECRET: the redirect and the pixel verify with it even while TRACKING=off (links already sent keep working). */
+  trackingSecret: string | null;
+  /** The email provider (EMAIL_PROVIDER); postmark's settings are in providers.postmark. */
+  emailProvider: 'smtp' | 'postmark';
   /** Provider settings; a channel whose provider is not configured has no worker. */
   providers: {
     twilio: { baseUrl: string; accountSid: string; authToken: string; from: string } | null;
     webPush: { subject: string; publicKey: string; privateKey: string } | null;
     webhook: { secret: string; defaultUrl?: string } | null;
+    postmark: PostmarkConfig | null;
   };
+}
+
+export interface PostmarkConfig {
+  apiUrl: string;
+  serverToken: string;
+  messageStream: string;
+  webhookPassword: string;
 }
 
 const CHANNEL_DEFAULTS: Record<Channel, ChannelWorkerConfig> = {
@@ -489,6 +521,12 @@ export function loadConfig(
           ttlMs: e.UNSUBSCRIBE_TOKEN_TTL_DAYS * 86_400_000,
         }
       : null,
+    tracking:
+      e.TRACKING === 'on' && e.TRACKING_SECRET
+        ? { secret: e.TRACKING_SECRET, publicUrl: publicUrlOf(e), opens: e.TRACK_OPENS }
+        : null,
+    trackingSecret: e.TRACKING_SECRET ?? null,
+    emailProvider: e.EMAIL_PROVIDER,
     providers: providersConfig(e),
   };
 }
@@ -624,6 +662,21 @@ function providersConfig(e: Env): Config['providers'] {
       ? { subject: e.VAPID_SUBJECT, publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY! }
       : null,
     webhook: e.WEBHOOK_SECRET ? { secret: e.WEBHOOK_SECRET, defaultUrl: e.WEBHOOK_DEFAULT_URL } : null,
+    postmark: postmarkConfig(e),
+  };
+}
+
+/** Postmark's settings when EMAIL_PROVIDER=postmark; its token and the webhooks' password are then required. */
+function postmarkConfig(e: Env): PostmarkConfig | null {
+  if (e.EMAIL_PROVIDER !== 'postmark') return null;
+  for (const name of ['POSTMARK_SERVER_TOKEN', 'POSTMARK_WEBHOOK_PASSWORD'] as const)
+    if (!e[name])
+      throw new ConfigError(`invalid configuration: ${name}: required with EMAIL_PROVIDER=postmark`);
+  return {
+    apiUrl: e.POSTMARK_API_URL.replace(/\/+$/, ''),
+    serverToken: e.POSTMARK_SERVER_TOKEN!,
+    messageStream: e.POSTMARK_MESSAGE_STREAM,
+    webhookPassword: e.POSTMARK_WEBHOOK_PASSWORD!,
   };
 }
 

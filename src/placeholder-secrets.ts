@@ -10,6 +10,7 @@ export const DEV_CREDENTIALS = {
   adminKey: 'dev-admin-key-not-secret',
   jwtSecret: 'dev-jwt-secret-not-for-production-use',
   unsubscribeSecret: 'dev-unsubscribe-secret-not-for-production-use',
+  trackingSecret: 'dev-tracking-secret-not-for-production-use',
 } as const;
 
 /** Values published in this repository or in every tutorial: a deployment that keeps one is open to anyone. */
@@ -50,6 +51,9 @@ export function placeholderSecrets(
     'TWILIO_AUTH_TOKEN',
     'VAPID_PRIVATE_KEY',
     'UNSUBSCRIBE_SECRET',
+    'TRACKING_SECRET',
+    'POSTMARK_SERVER_TOKEN',
+    'POSTMARK_WEBHOOK_PASSWORD',
   ]) {
     const value = env[name]?.trim();
     if (value && isPlaceholder(value)) bad.push(name);

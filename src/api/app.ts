@@ -45,6 +45,9 @@ import { webAssetRoutes } from './routes/web-assets';
 import { unsubscribeRoutes } from './routes/unsubscribe';
 import { adminConsentRoutes } from './routes/admin-consents';
 import { twilioInboundRoutes } from './routes/twilio-inbound';
+import { trackingRoutes } from './routes/tracking';
+import { deliveryReceiptRoutes } from './routes/delivery-receipts';
+import { adminSuppressionRoutes } from './routes/admin-suppressions';
 
 export type { ApiDeps } from './context';
 
@@ -86,6 +89,9 @@ const ROUTES = [
   unsubscribeRoutes,
   adminConsentRoutes,
   twilioInboundRoutes,
+  trackingRoutes,
+  deliveryReceiptRoutes,
+  adminSuppressionRoutes,
   widgetCorsRoutes,
   webAssetRoutes,
 ];
@@ -274,6 +280,7 @@ const OPENAPI_DOCUMENT: FastifyDynamicSwaggerOptions['openapi'] = {
     { name: 'campaigns', description: 'marketing campaigns (admin role)' },
     { name: 'sessions', description: 'browser sign-in: the ns_session cookie' },
     { name: 'webhooks', description: 'inbound provider webhooks (signed by the provider)' },
+    { name: 'tracking', description: 'public ends of tracked links and the open pixel (signed tokens)' },
     { name: 'health' },
   ],
 };

@@ -27,6 +27,7 @@ export function withDevApiCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv
     ...(configured('API_KEYS') ? {} : { API_KEYS: `dev:${DEV_CREDENTIALS.serviceKey}` }),
     ...(configured('ADMIN_API_KEYS') ? {} : { ADMIN_API_KEYS: `dev-admin:${DEV_CREDENTIALS.adminKey}` }),
     ...(configured('UNSUBSCRIBE_SECRET') ? {} : { UNSUBSCRIBE_SECRET: DEV_CREDENTIALS.unsubscribeSecret }),
+    ...(configured('TRACKING_SECRET') ? {} : { TRACKING_SECRET: DEV_CREDENTIALS.trackingSecret }),
     ...(configured('JWT_SECRET') || configured('JWT_JWKS_URL')
       ? {}
       : { JWT_SECRET: DEV_CREDENTIALS.jwtSecret, ...DEV_JWT }),

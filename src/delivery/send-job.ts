@@ -5,6 +5,7 @@ import type { ChannelOutcome } from '../domain/notification-status';
 import type { DeliveryAttemptStatus } from '../db/entities';
 import type { StoredNotification } from '../state/outcome-recorder';
 import type { ClaimResult } from '../state/send-records';
+import { recordEngagement, type EngagementKind } from '../state/engagement';
 import {
   outcomesGoBySignal,
   reportChannelOutcome,
@@ -294,6 +295,24 @@ export class SendJob {
     }
     if (receipt.expiredPushEndpoints?.length)
       await removePushSubscriptions(this.em, receipt.expiredPushEndpoints);
+    await this.recordAcceptanceEngagement(receipt);
+  }
+
+  /**
+   * Engagement `sent`, and `delivered` where acceptance is all we ever learn (providers without
+   * receipts; docs/tracking-and-receipts.md). Counters only: a failure here is logged, never retried
+   * by sending again.
+   */
+  private async recordAcceptanceEngagement(receipt: ProviderReceipt): Promise<void> {
+    const { channel, provider } = this.deps;
+    const kinds: EngagementKind[] = provider.receipts ? ['sent'] : ['sent', 'delivered'];
+    const detail = receipt.providerMessageId ? { providerMessageId: receipt.providerMessageId } : undefined;
+    try {
+      for (const kind of kinds)
+        await recordEngagement(this.em, { notificationId: this.notificationId, channel, kind, detail });
+    } catch (err) {
+      this.deps.log(`could not record the engagement of ${this.job.id}: ${String(err)}`);
+    }
   }
 
   /** In-process tries are used up: the job data keeps the acceptance for the next attempt. */

@@ -18,6 +18,8 @@ export interface ChannelPlanInput {
   reachable: Readonly<Record<Channel, boolean>>;
   /** False when the category needs an opt-in (src/domain/consent.ts) the recipient has not given; default true. */
   consented?: boolean;
+  /** Why the recipient's email address is suppressed (a provider's hard bounce or a complaint); null or absent: it is not. */
+  suppressedEmail?: string | null;
 }
 
 export interface ChannelPlan {
@@ -44,6 +46,9 @@ export function planChannels(input: ChannelPlanInput): ChannelPlan {
       return { channel, send: false, reason: `no ${channel} template` };
     if (!input.reachable[channel])
       return { channel, send: false, reason: `recipient has no ${channel} address`, unreachable: true };
+    // Even mandatory mail: the provider refuses a hard-bounced address, and mailing a complainer hurts the sender's reputation.
+    if (channel === 'email' && input.suppressedEmail)
+      return { channel, send: false, reason: `suppressed address: ${input.suppressedEmail}` };
     return { channel, send: true };
   };
 

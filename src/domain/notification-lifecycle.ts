@@ -210,6 +210,19 @@ export function applyOutcome(
   };
 }
 
+/**
+ * A provider's receipt that a message it had accepted never arrived (SMS undelivered, email hard
+ * bounce): the channel moves from delivered to failed, once, and the notification's state follows.
+ * No fallback opens: the event may be long over (docs/tracking-and-receipts.md).
+ */
+export function applyFailedReceipt(view: NotificationView, channel: Channel, error: string): Step {
+  const unchanged: Step = { ...view, changed: false, enqueue: [], cancelSendRecords: [], openDelta: 0 };
+  const record = view.channels[channel];
+  if (!record || record.state !== 'delivered') return unchanged;
+  const channels: ChannelRecords = { ...view.channels, [channel]: { ...record, state: 'failed', error } };
+  return { ...unchanged, state: settledState(channels), channels, changed: true };
+}
+
 /** What is known of a channel whose deadline passed without an outcome. */
 export interface DeadlineObservation {
   /** The BullMQ job: still waiting its turn, being worked on, gone, or finally failed. */

@@ -56,3 +56,22 @@ export async function recordEngagement(
   const row = rows[0];
   return row ? { first: row.first, count: Number(row.count) } : { first: false, count: 0 };
 }
+
+/** recordEngagement for many notifications at once (one statement): the inbox's "mark all read". */
+export async function recordEngagementOfMany(
+  em: EntityManager,
+  notificationIds: string[],
+  what: { channel: Channel; kind: EngagementKind; at?: Date },
+): Promise<void> {
+  const ids = notificationIds.filter((id) => UUID.test(id));
+  if (ids.length === 0) return;
+  const at = what.at ?? new Date();
+  await em.getConnection().execute(
+    `insert into notification_engagement (notification_id, channel, kind, first_at, last_at)
+     select n.id, ?, ?, ?, ? from notifications n where n.id in (select jsonb_array_elements_text(?::jsonb)::uuid)
+     on conflict (notification_id, channel, kind) do update
+       set count = notification_engagement.count + 1,
+           last_at = greatest(notification_engagement.last_at, excluded.last_at)`,
+    [what.channel, what.kind, at, at, JSON.stringify(ids)],
+  );
+}

@@ -1,6 +1,7 @@
 import type { RequiredEntityData } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Notification } from '../db/entities';
+import { recordEngagement, recordEngagementOfMany } from './engagement';
 import { LEAN_LIFECYCLE, LEAN_ROWS, leanRowsOf } from '../release-0/notification-owner';
 import type { Channel } from '../domain/channels';
 import type { ChannelContent } from '../domain/channel-content';
@@ -754,15 +755,23 @@ export async function markRead(
       where id = ? and recipient_id = ? and delivered_at is not null returning read_at`,
     [at, id, recipientId],
   );
-  return rows.length ? new Date(rows[0].read_at) : null;
+  if (!rows.length) return null;
+  // Engagement `read` (docs/tracking-and-receipts.md): the first read once, a repeated mark bumps its count.
+  await recordEngagement(em, { notificationId: id, channel: 'in_app', kind: 'read', at });
+  return new Date(rows[0].read_at);
 }
 
 /** Marks every delivered, unread notification of the recipient read; returns how many changed. */
 export async function markAllRead(em: EntityManager, recipientId: string, at: Date): Promise<number> {
-  const rows = await em.getConnection().execute(
+  const rows = await em.getConnection().execute<{ id: string }[]>(
     `update notifications set read_at = ?, updated_at = now()
       where recipient_id = ? and delivered_at is not null and read_at is null returning id`,
     [at, recipientId],
+  );
+  await recordEngagementOfMany(
+    em,
+    rows.map((row) => row.id),
+    { channel: 'in_app', kind: 'read', at },
   );
   return rows.length;
 }

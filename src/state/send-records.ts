@@ -143,3 +143,18 @@ export class SendRecordStore {
       );
   }
 }
+
+/** The notification whose channel a provider accepted under this message id (receipts without our metadata). */
+export async function notificationIdBySentMessage(
+  em: EntityManager,
+  channel: Channel,
+  providerMessageId: string,
+): Promise<string | null> {
+  const [row] = await em
+    .getConnection()
+    .execute<{ notification_id: string }[]>(
+      `select notification_id from send_records where provider_message_id = ? and channel = ? limit 1`,
+      [providerMessageId, channel],
+    );
+  return row?.notification_id ?? null;
+}

@@ -20,7 +20,9 @@ describe('loadConfig', () => {
     expect(config.smtpUrl).toBe('smtp://127.0.0.1:1025');
     expect(config.port).toBe(3000);
     expect(config.queuePrefix).toBe('{notifications}');
-    expect(config.providers).toEqual({ twilio: null, webPush: null, webhook: null });
+    expect(config.providers).toEqual({ twilio: null, webPush: null, webhook: null, postmark: null });
+    expect(config.emailProvider).toBe('smtp');
+    expect(config.tracking).toBeNull();
     expect(config.api.shopUrl).toBeNull();
     expect(loadConfig({ SHOP_URL: 'https://shop.example' }).api.shopUrl).toBe('https://shop.example');
   });
@@ -99,5 +101,57 @@ describe('loadConfig: DEV_LOGIN', () => {
       loadConfig(withDevApiCredentials({ DEV_LOGIN: 'false' }), { allowDevCredentials: true }).api.devLogin,
     ).toBe(false);
     expect(() => loadConfig({ DEV_LOGIN: 'yes' })).toThrow(/^invalid configuration: DEV_LOGIN/);
+  });
+});
+
+describe('loadConfig: tracking and the email provider (docs/tracking-and-receipts.md)', () => {
+  const secret = 'a-tracking-secret-of-32-characters-x';
+
+  it('tracks with TRACKING_SECRET set (opens on by default), and not at all with TRACKING=off', () => {
+    expect(loadConfig({ TRACKING_SECRET: secret, PUBLIC_URL: 'https://n.example/' }).tracking).toEqual({
+      secret,
+      publicUrl: 'https://n.example',
+      opens: true,
+    });
+    expect(loadConfig({ TRACKING_SECRET: secret, TRACK_OPENS: 'false' }).tracking?.opens).toBe(false);
+    const off = loadConfig({ TRACKING_SECRET: secret, TRACKING: 'OFF' });
+    expect(off.tracking).toBeNull();
+    // Links already sent keep working: the redirect still verifies.
+    expect(off.trackingSecret).toBe(secret);
+    expect(() => loadConfig({ TRACKING: 'maybe' })).toThrow(/^invalid configuration: TRACKING: /);
+    expect(() => loadConfig({ TRACKING_SECRET: 'short' })).toThrow(
+      /^invalid configuration: TRACKING_SECRET: /,
+    );
+  });
+
+  it('refuses a placeholder TRACKING_SECRET and the dev one outside npm run dev', () => {
+    expect(() => loadConfig({ TRACKING_SECRET: 'dev-tracking-secret-not-for-production-use' })).toThrow(
+      /TRACKING_SECRET/,
+    );
+  });
+
+  it('needs the Postmark token and webhook password with EMAIL_PROVIDER=postmark', () => {
+    expect(() => loadConfig({ EMAIL_PROVIDER: 'postmark' })).toThrow(
+      /^invalid configuration: POSTMARK_SERVER_TOKEN: required with EMAIL_PROVIDER=postmark/,
+    );
+    expect(() => loadConfig({ EMAIL_PROVIDER: 'postmark', POSTMARK_SERVER_TOKEN: 'pm-token' })).toThrow(
+      /^invalid configuration: POSTMARK_WEBHOOK_PASSWORD: required/,
+    );
+    expect(() => loadConfig({ EMAIL_PROVIDER: 'sendmail' })).toThrow(
+      /^invalid configuration: EMAIL_PROVIDER: /,
+    );
+    const config = loadConfig({
+      EMAIL_PROVIDER: 'postmark',
+      POSTMARK_SERVER_TOKEN: 'pm-token',
+      POSTMARK_WEBHOOK_PASSWORD: 'pm-webhook-password-1',
+      POSTMARK_API_URL: 'http://127.0.0.1:9999/',
+    });
+    expect(config.emailProvider).toBe('postmark');
+    expect(config.providers.postmark).toEqual({
+      apiUrl: 'http://127.0.0.1:9999',
+      serverToken: 'pm-token',
+      messageStream: 'outbound',
+      webhookPassword: 'pm-webhook-password-1',
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { actionLinkTracker } from '../../tracking/email-tracking';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { FeedItemView, FeedPageView } from '../contract-types';
@@ -151,8 +152,15 @@ export function notificationCenterRoutes(ctx: ApiContext): FastifyPluginAsyncZod
         unreadOnly: unread,
         after: cursor,
       });
+      // Action links through the click redirect (docs/tracking-and-receipts.md); identity with tracking off.
+      const trackLink = actionLinkTracker(ctx.deps.config.tracking, ctx.deps.config.shop.url);
       return {
-        items: page.items.map(feedItemView),
+        items: page.items.map((item) =>
+          feedItemView({
+            ...item,
+            actionUrl: item.actionUrl && trackLink(item.id, 'in_app', item.actionUrl),
+          }),
+        ),
         nextCursor: page.next ? encodeCursor(page.next) : null,
       };
     });

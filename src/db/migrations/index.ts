@@ -15,6 +15,7 @@ import { Migration20261206040000_order_journeys } from './Migration2026120604000
 import { Migration20261206050000_retention } from './Migration20261206050000_retention';
 import { Migration20261207030000_notification_contents } from './Migration20261207030000_notification_contents';
 import { Migration20261207040000_engagement } from './Migration20261207040000_engagement';
+import { Migration20261207041000_email_suppressions } from './Migration20261207041000_email_suppressions';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
 export const MIGRATIONS = [
@@ -38,4 +39,8 @@ export const MIGRATIONS = [
     class: Migration20261207030000_notification_contents,
   },
   { name: 'Migration20261207040000_engagement', class: Migration20261207040000_engagement },
+  {
+    name: 'Migration20261207041000_email_suppressions',
+    class: Migration20261207041000_email_suppressions,
+  },
 ];

@@ -1,6 +1,7 @@
 import { markInAppDelivered } from '../../state/notification-store';
 import type { Redis } from 'ioredis';
 import type { Orm } from '../../db/orm';
+import type { ActionLinkTracker } from '../../tracking/email-tracking';
 import { InfrastructureError } from '../infrastructure-errors';
 import type { ChannelProvider, OutgoingMessage, ProviderReceipt } from './provider';
 
@@ -18,6 +19,8 @@ export class InAppProvider implements ChannelProvider<'in_app'> {
     private readonly orm: Orm,
     private readonly publisher: Redis,
     private readonly feedPrefix: string,
+    /** Puts the action link through the click redirect (docs/tracking-and-receipts.md). */
+    private readonly trackLink: ActionLinkTracker = (_id, _channel, url) => url,
   ) {}
 
   /**
@@ -38,7 +41,7 @@ export class InAppProvider implements ChannelProvider<'in_app'> {
           id: message.notificationId,
           title,
           body,
-          actionUrl,
+          actionUrl: actionUrl && this.trackLink(message.notificationId, 'in_app', actionUrl),
           actionText,
           createdAt: row.created_at,
         }),

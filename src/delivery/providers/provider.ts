@@ -38,6 +38,11 @@ export interface ProviderReceipt {
 export interface ChannelProvider<C extends Channel = Channel> {
   readonly channel: C;
   readonly name: string;
+  /**
+   * The provider reports delivery later by receipt (Twilio status callbacks, Postmark webhooks): its
+   * acceptance records engagement `sent` only; otherwise acceptance counts as `delivered` too.
+   */
+  readonly receipts?: boolean;
   send(message: OutgoingMessage<C>): Promise<ProviderReceipt>;
   close?(): Promise<void>;
 }

@@ -1,11 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
-import { fillUnsubscribeLink } from '../../consent/unsubscribe-link';
-import {
-  listUnsubscribeHeaders,
-  signedUnsubscribeUrl,
-  type UnsubscribeSettings,
-} from '../../consent/unsubscribe-token';
+import { listUnsubscribeHeaders } from '../../consent/unsubscribe-token';
+import { outgoingEmailBody, type EmailSendTimeSettings } from './email-body';
 import {
   PermanentDeliveryError,
   type ChannelProvider,
@@ -13,7 +9,7 @@ import {
   type ProviderReceipt,
 } from './provider';
 
-export interface SmtpEmailProviderOptions {
+export interface SmtpEmailProviderOptions extends EmailSendTimeSettings {
   /** smtp:// or smtps:// URL, credentials included. */
   url: string;
   /** From header. */
@@ -22,8 +18,6 @@ export interface SmtpEmailProviderOptions {
   maxConnections?: number;
   /** Socket timeout in ms. Default 30000. */
   timeoutMs?: number;
-  /** Signs the List-Unsubscribe links of emails whose content names an unsubscribeCategory; absent: no such headers. */
-  unsubscribe?: UnsubscribeSettings | null;
 }
 
 /** Email over SMTP with pooled connections. */
@@ -57,9 +51,7 @@ export class SmtpEmailProvider implements ChannelProvider<'email'> {
   async send(message: OutgoingMessage<'email'>): Promise<ProviderReceipt> {
     const to = message.recipient.email;
     if (!to) throw new PermanentDeliveryError('recipient has no email address');
-    const link = this.unsubscribeLink(message);
-    // The footer's link is the header's link (the stored content holds a placeholder, docs/consent.md).
-    const { html, text } = fillUnsubscribeLink(message.content, link);
+    const { html, text, unsubscribeLink: link } = outgoingEmailBody(message, this.options);
     try {
       const info = await this.transport.sendMail({
         from: this.options.from,
@@ -82,18 +74,6 @@ export class SmtpEmailProvider implements ChannelProvider<'email'> {
         throw new PermanentDeliveryError(`SMTP ${code}: ${(err as Error).message}`, code);
       throw err;
     }
-  }
-
-  /** A marketing email's signed unsubscribe link: it names recipient, category, channel and this notification. */
-  private unsubscribeLink(message: OutgoingMessage<'email'>): string | null {
-    const category = message.content.unsubscribeCategory;
-    if (!category || !this.options.unsubscribe) return null;
-    return signedUnsubscribeUrl(this.options.unsubscribe, {
-      recipientId: message.recipient.id,
-      category,
-      channel: 'email',
-      notificationId: message.notificationId,
-    });
   }
 
   async close(): Promise<void> {

@@ -17,7 +17,12 @@ export interface TwilioSmsProviderOptions {
   from: string;
   /** Deadline for the whole request, response body included. @defaultValue 10000 */
   timeoutMs?: number;
+  /** Where Twilio posts the message's status (`<PUBLIC_URL>/api/webhooks/twilio/status`); absent: no receipts. */
+  statusCallbackUrl?: string;
 }
+
+/** The route of Twilio's status callbacks (docs/contracts.md, "Environment": PUBLIC_URL). */
+export const TWILIO_STATUS_PATH = '/api/webhooks/twilio/status';
 
 const MESSAGING_SERVICE_SID = /^MG[0-9a-f]{32}$/i;
 
@@ -25,6 +30,7 @@ const MESSAGING_SERVICE_SID = /^MG[0-9a-f]{32}$/i;
 export class TwilioSmsProvider implements ChannelProvider<'sms'> {
   readonly channel = 'sms' as const;
   readonly name = 'twilio';
+  readonly receipts: boolean;
   private readonly url: string;
   private readonly authorization: string;
   private readonly timeoutMs: number;
@@ -37,6 +43,7 @@ export class TwilioSmsProvider implements ChannelProvider<'sms'> {
     this.url = `${base}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Messages.json`;
     this.authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.receipts = !!options.statusCallbackUrl;
   }
 
   async send(message: OutgoingMessage<'sms'>): Promise<ProviderReceipt> {
@@ -45,6 +52,9 @@ export class TwilioSmsProvider implements ChannelProvider<'sms'> {
     const { from } = this.options;
     const form = new URLSearchParams({ To: to, Body: message.content.text });
     form.set(MESSAGING_SERVICE_SID.test(from) ? 'MessagingServiceSid' : 'From', from);
+    // The notification id rides in the callback URL, which Twilio's signature covers.
+    if (this.options.statusCallbackUrl)
+      form.set('StatusCallback', statusCallbackFor(this.options.statusCallbackUrl, message.notificationId));
 
     const res = await providerRequest(
       this.name,
@@ -64,6 +74,12 @@ export class TwilioSmsProvider implements ChannelProvider<'sms'> {
     );
     return { providerMessageId: sidOf(res.body) };
   }
+}
+
+function statusCallbackFor(base: string, notificationId: string): string {
+  const url = new URL(base);
+  url.searchParams.set('n', notificationId);
+  return url.toString();
 }
 
 /** The message SID from a 2xx body; the message was accepted even if the body is odd, so never throw here. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as webpush from 'web-push';
 import { DEFAULT_PUSH_HOSTS, type OutboundPolicy } from '../../domain/outbound-url';
+import type { ActionLinkTracker } from '../../tracking/email-tracking';
 import { guardedRequest, type LookupFunction } from './guarded-request';
 import {
   PermanentDeliveryError,
@@ -35,6 +36,8 @@ export interface WebPushProviderOptions {
    * @defaultValue https, public addresses, hosts of DEFAULT_PUSH_HOSTS (the browsers' push services)
    */
   policy?: OutboundPolicy;
+  /** Puts the notification's url through the click redirect (docs/tracking-and-receipts.md). @defaultValue as it is */
+  trackLink?: ActionLinkTracker;
   /** Resolver (tests). @defaultValue dns.lookup */
   lookup?: LookupFunction;
 }
@@ -79,7 +82,11 @@ export class WebPushProvider implements ChannelProvider<'push'> {
     const subscriptions = message.recipient.pushSubscriptions ?? [];
     if (subscriptions.length === 0) throw new PermanentDeliveryError('recipient has no push subscription');
 
-    const { title, body, url } = message.content;
+    const { title, body } = message.content;
+    const url =
+      message.content.url && this.options.trackLink
+        ? this.options.trackLink(message.notificationId, 'push', message.content.url)
+        : message.content.url;
     const payload = JSON.stringify({ title, body, url, notificationId: message.notificationId });
     // Same Topic on a retry makes the push service replace a still-queued copy instead of adding a second one.
     const topic = createHash('sha256').update(message.idempotencyKey).digest('base64url').slice(0, 32);
