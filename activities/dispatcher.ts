@@ -31,12 +31,13 @@ import {
   type EmailRendering,
   type RecipientRow,
   type TemplateRow,
-  type TemplatesForLocale,
 } from './render-notification';
 import type { EventSpec } from './event-spec';
 import type { DigestRouter } from './digest-activities';
 import type { FrequencyCaps } from './frequency-caps';
 import { DEFAULT_SHOP, loadEmailLayout, type ShopSettings } from '../src/templates/email-layout';
+import { ExperimentRepository } from '../src/db/repositories/experiment-repository';
+import { variantPicker, type VariantPicker } from './experiment-assignment';
 
 export interface DispatcherDeps {
   orm: Orm;
@@ -153,7 +154,8 @@ interface PrepareContext {
   spec: EventSpec;
   clock: AdmissionClock;
   recipients: Map<string, RecipientRow>;
-  templatesFor: TemplatesForLocale;
+  /** Each recipient's templates and experiment variant (./experiment-assignment.ts). */
+  templatesOf: VariantPicker;
   webhookDefaultUrl: string | undefined;
   email: EmailRendering | undefined;
   /** Every open channel of this batch gets the same deadline and hand-off time. */
@@ -174,16 +176,18 @@ async function prepareRows(
   clock: AdmissionClock,
   templates?: TemplateRow[],
 ): Promise<{ rows: NotificationRowInput[]; failed: RecipientSummary[] }> {
-  const [recipients, templateRows, layout] = await Promise.all([
+  const [recipients, templateRows, layout, experiment] = await Promise.all([
     loadRecipients(db, userIds, spec.category),
     templates ?? fetchTemplates(db, spec.templateCode),
     spec.channels.includes('email') ? loadEmailLayout() : undefined,
+    new ExperimentRepository(db).activeFor(spec.templateCode, spec.eventId, new Date(clock.nowMs)),
   ]);
+  const templatesFor = templatesByLocale(templateRows, deps.defaultLocale);
   const context: PrepareContext = {
     spec,
     clock,
     recipients,
-    templatesFor: templatesByLocale(templateRows, deps.defaultLocale),
+    templatesOf: variantPicker(experiment, templateRows, templatesFor, deps.defaultLocale),
     webhookDefaultUrl: deps.webhookDefaultUrl,
     email: layout && { layout, shop: deps.shop ?? DEFAULT_SHOP },
     times: {
@@ -227,12 +231,18 @@ function prepareRecipient(context: PrepareContext, userId: string): RecipientOut
   if (!recipient)
     return { failed: { userId, state: 'failed', error: `recipient "${userId}" does not exist` } };
   const admission = admitRecipient(context.clock, recipient, spec.options.priority === 'urgent');
+  const { templates, assignment } = context.templatesOf(recipient);
+  // Decided here, in the event's first step, and stored with the row once (docs/experiments.md).
+  const experiment = {
+    experiment_id: assignment?.experimentId ?? null,
+    variant: assignment?.variant ?? null,
+  };
   if (admission.state !== 'sending') {
     const sendAt = new Date(admission.sendAtMs).toISOString();
-    return { row: notificationRow(spec, userId, { state: admission.state, send_at: sendAt }) };
+    return { row: notificationRow(spec, userId, { state: admission.state, send_at: sendAt, ...experiment }) };
   }
   try {
-    return { row: sendingRow(context, recipient) };
+    return { row: { ...sendingRow(context, recipient, templates), ...experiment } };
   } catch (err) {
     if (err instanceof TemplateVariableMissingError || err instanceof TemplateSyntaxError)
       return { failed: { userId, state: 'failed', error: `template ${spec.templateCode}: ${err.message}` } };
@@ -252,9 +262,12 @@ function admitRecipient(clock: AdmissionClock, recipient: RecipientRow, urgent: 
 }
 
 /** The row of a notification going out now: rendered content and open channels (suppressed when no channel sends). */
-function sendingRow(context: PrepareContext, recipient: RecipientRow): NotificationRowInput {
+function sendingRow(
+  context: PrepareContext,
+  recipient: RecipientRow,
+  templates: Map<Channel, TemplateRow>,
+): NotificationRowInput {
   const { spec } = context;
-  const templates = context.templatesFor(recipient.locale);
   const r = renderNotification(
     spec,
     recipient,
@@ -305,6 +318,8 @@ function notificationRow(
     channel_states: {},
     fallbacks: {},
     send_at: null,
+    experiment_id: null,
+    variant: null,
     ...fields,
   };
 }

@@ -44,6 +44,9 @@ import { traceRoutes } from './routes/trace';
 import { webAssetRoutes } from './routes/web-assets';
 import { unsubscribeRoutes } from './routes/unsubscribe';
 import { adminConsentRoutes } from './routes/admin-consents';
+import { experimentRoutes } from './routes/experiments';
+import { analyticsRoutes } from './routes/analytics';
+import { conversionRoutes } from './routes/conversions';
 import { twilioInboundRoutes } from './routes/twilio-inbound';
 import { trackingRoutes } from './routes/tracking';
 import { deliveryReceiptRoutes } from './routes/delivery-receipts';
@@ -88,6 +91,9 @@ const ROUTES = [
   codecRoutes,
   unsubscribeRoutes,
   adminConsentRoutes,
+  experimentRoutes,
+  analyticsRoutes,
+  conversionRoutes,
   twilioInboundRoutes,
   trackingRoutes,
   deliveryReceiptRoutes,
@@ -278,6 +284,8 @@ const OPENAPI_DOCUMENT: FastifyDynamicSwaggerOptions['openapi'] = {
     { name: 'preferences', description: 'shopper-facing (bearer JWT)' },
     { name: 'operators', description: 'admin role' },
     { name: 'campaigns', description: 'marketing campaigns (admin role)' },
+    { name: 'experiments', description: 'experiments on templates (admin role)' },
+    { name: 'analytics', description: 'engagement rollups (admin role)' },
     { name: 'sessions', description: 'browser sign-in: the ns_session cookie' },
     { name: 'webhooks', description: 'inbound provider webhooks (signed by the provider)' },
     { name: 'tracking', description: 'public ends of tracked links and the open pixel (signed tokens)' },

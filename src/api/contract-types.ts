@@ -310,3 +310,96 @@ export interface Trace {
   channels: Record<string, TraceChannel>;
   timeline: TraceEntry[];
 }
+
+// --- Experiments and analytics: src/api/routes/experiments.ts, analytics.ts (docs/experiments.md, docs/analytics.md) ---
+
+export interface ExperimentVariantView {
+  key: string;
+  templateVersion: number;
+  weight: number;
+}
+
+/** One experiment as GET /api/admin/experiments lists it. */
+export interface ExperimentView {
+  id: string;
+  name: string;
+  templateCode: string;
+  channel: Channel | null;
+  campaignId: string | null;
+  variants: ExperimentVariantView[];
+  metric: 'delivered' | 'opened' | 'clicked' | 'converted';
+  windowStart: string | null;
+  windowEnd: string | null;
+  state: 'draft' | 'running' | 'stopped' | 'promoted';
+  winner: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A variant's counts, and its comparison with the control (the first variant). */
+export interface VariantResultView {
+  key: string;
+  templateVersion: number;
+  control: boolean;
+  sent: number;
+  conversions: number;
+  rate: number;
+  difference: number | null;
+  lift: number | null;
+  z: number | null;
+  pValue: number | null;
+  ci95: [number, number] | null;
+  sampleSizeNeeded: number | null;
+  significant: boolean;
+}
+
+export interface ExperimentResultsView {
+  metric: ExperimentView['metric'];
+  /** When the rollup last ran (counts include engagement up to then). */
+  rolledUpAt: string | null;
+  variants: VariantResultView[];
+  /** The variant with the highest rate (null before any send). */
+  leader: string | null;
+}
+
+/** GET /api/admin/experiments/{id} */
+export interface ExperimentDetailView extends ExperimentView {
+  results: ExperimentResultsView;
+}
+
+export interface EngagementCounts {
+  sent: number;
+  delivered: number;
+  undelivered: number;
+  bounced: number;
+  complained: number;
+  opened: number;
+  clicked: number;
+  read: number;
+  converted: number;
+}
+
+export interface EngagementRates {
+  delivered: number | null;
+  bounced: number | null;
+  opened: number | null;
+  clicked: number | null;
+  converted: number | null;
+}
+
+export interface AnalyticsGroupView {
+  key: string;
+  totals: EngagementCounts;
+  rates: EngagementRates;
+  series: ({ bucket: string } & EngagementCounts)[];
+}
+
+/** GET /api/admin/analytics */
+export interface AnalyticsView {
+  from: string;
+  to: string;
+  groupBy: 'template' | 'campaign' | 'channel' | 'variant';
+  bucket: 'hour' | 'day' | null;
+  rolledUpAt: string | null;
+  groups: AnalyticsGroupView[];
+}

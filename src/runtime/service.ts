@@ -7,7 +7,8 @@ import { poolMaxFor } from '../db/pool-size';
 import { effectiveRateLimit } from '../delivery/channel-worker';
 import { startStuckWorkScans } from '../operations/stuck-work-monitor';
 import { startRetentionSweeps } from '../operations/retention-sweep';
-import { retentionSettingsFrom } from '../operations/retention-settings';
+import { retentionSettingsFrom, type RetentionSettings } from '../operations/retention-settings';
+import { analyticsRollupMsFrom, startAnalyticsRollups } from '../operations/analytics-rollup';
 import { DeliveryMetrics } from '../delivery/delivery-metrics';
 import { createProviders } from '../delivery/providers/create-providers';
 import type { ChannelProvider } from '../delivery/providers/provider';
@@ -43,6 +44,28 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** The stuck-work scans, the retention sweep and the analytics rollups of a worker process. */
+function startPeriodicJobs(
+  settings: { retention: RetentionSettings; rollupMs: number },
+  input: Omit<Parameters<typeof startStuckWorkScans>[0], 'env' | 'config'> & {
+    config: Config;
+    metrics: DeliveryMetrics;
+  },
+): { stop(): Promise<void> } {
+  const { config, orm, redis, log } = input;
+  const registry = input.metrics.registry;
+  const jobs = [
+    startStuckWorkScans({ ...input, env: process.env }),
+    startRetentionSweeps({ settings: settings.retention, config, orm, redis, registry, log }),
+    startAnalyticsRollups({ orm, redis, config, intervalMs: settings.rollupMs, log }),
+  ];
+  return {
+    async stop() {
+      for (const job of jobs) await job?.stop();
+    },
+  };
+}
+
 /** Connects to Postgres, Redis and Temporal (failing fast, naming the one unreachable) and starts the chosen parts. */
 export async function startService(
   config: Config,
@@ -52,7 +75,10 @@ export async function startService(
   extraProviders: Partial<Record<Channel, ChannelProvider>> = {},
 ): Promise<RunningService> {
   // Validated before connecting: a bad retention setting stops the start naming the variable.
-  const retentionSettings = retentionSettingsFrom(process.env);
+  const settings = {
+    retention: retentionSettingsFrom(process.env),
+    rollupMs: analyticsRollupMsFrom(process.env),
+  };
   const poolMax = poolMaxOf(config, parts);
   const orm = await openOrm(config.databaseUrl, { poolMax });
   log(`postgres pool: at most ${poolMax} connections`);
@@ -85,15 +111,12 @@ export async function startService(
   for (const channel of delivery?.workers.keys() ?? []) {
     metrics.trackQueue(channel, queues.queue(channel), effectiveRateLimit(config.channels[channel]).max);
   }
-  // Stuck work (docs/contracts.md, "Stuck work"): one worker process per interval scans, every one reports.
-  const stuckWork =
+  // Worker processes' periodic jobs, one process per interval each: stuck work (docs/contracts.md, "Stuck work"),
+  // retention (docs/data-lifecycle.md), analytics rollups (docs/analytics.md).
+  const periodic =
     parts.temporalWorker || parts.deliveryWorkers
-      ? startStuckWorkScans({ env: process.env, config, orm, redis, queues, temporalClient, metrics, log })
+      ? startPeriodicJobs(settings, { config, orm, redis, queues, temporalClient, metrics, log })
       : null;
-  // Retention (docs/data-lifecycle.md): one worker process per interval deletes what is past retention.
-  const retentionDeps = { settings: retentionSettings, config, orm, redis, registry: metrics.registry, log };
-  const retention =
-    parts.temporalWorker || parts.deliveryWorkers ? startRetentionSweeps(retentionDeps) : null;
   const metricsServer =
     config.metricsPort === null ? null : await startMetricsServer(metrics.registry, config.metricsPort);
   if (metricsServer) log(`metrics at ${metricsServer.url}`);
@@ -108,8 +131,7 @@ export async function startService(
     delivery,
     metricsServer,
     async stop() {
-      await stuckWork?.stop();
-      await retention?.stop();
+      await periodic?.stop();
       workflows?.worker.shutdown();
       await Promise.all([workflows?.run, delivery?.close()]);
       await metricsServer?.close();

@@ -45,6 +45,9 @@ export interface NotificationRowInput {
   channel_states: ChannelRecords;
   fallbacks: Partial<Record<Channel, Channel>>;
   send_at: string | null;
+  /** The recipient's experiment and variant (docs/experiments.md): written at insert only, never changed. */
+  experiment_id: string | null;
+  variant: string | null;
 }
 
 /** A notifications row as the steps read it back. */
@@ -98,6 +101,8 @@ const ROW_COLUMNS: [keyof WrittenRow, string][] = [
   ['channel_states', 'jsonb'],
   ['fallbacks', 'jsonb'],
   ['send_at', 'timestamptz'],
+  ['experiment_id', 'uuid'],
+  ['variant', 'text'],
 ];
 const RECORDSET = `jsonb_to_recordset(?::jsonb) as x(${ROW_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')})`;
 const OPEN_STATES = `('pending', 'queued')`;
@@ -245,6 +250,9 @@ export async function startDueRows(
     'template_code',
     'category',
     'priority',
+    // A waiting row keeps the variant it was admitted with (docs/experiments.md).
+    'experiment_id',
+    'variant',
   ];
   const set = ROW_COLUMNS.filter(([c]) => !fixed.includes(c))
     .map(([c]) => `${c} = x.${c}`)

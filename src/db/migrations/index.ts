@@ -16,6 +16,8 @@ import { Migration20261206050000_retention } from './Migration20261206050000_ret
 import { Migration20261207030000_notification_contents } from './Migration20261207030000_notification_contents';
 import { Migration20261207040000_engagement } from './Migration20261207040000_engagement';
 import { Migration20261207041000_email_suppressions } from './Migration20261207041000_email_suppressions';
+import { Migration20261207050000_experiments } from './Migration20261207050000_experiments';
+import { Migration20261207051000_analytics } from './Migration20261207051000_analytics';
 
 /** Listed explicitly so the same list runs from ts (jest) and compiled js. Append new migrations here. */
 export const MIGRATIONS = [
@@ -43,4 +45,6 @@ export const MIGRATIONS = [
     name: 'Migration20261207041000_email_suppressions',
     class: Migration20261207041000_email_suppressions,
   },
+  { name: 'Migration20261207050000_experiments', class: Migration20261207050000_experiments },
+  { name: 'Migration20261207051000_analytics', class: Migration20261207051000_analytics },
 ];
