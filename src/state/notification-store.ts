@@ -45,9 +45,9 @@ export interface NotificationRowInput {
   channel_states: ChannelRecords;
   fallbacks: Partial<Record<Channel, Channel>>;
   send_at: string | null;
-  /** The recipient's experiment and variant (docs/experiments.md): written at insert only, never changed. */
-  experiment_id: string | null;
-  variant: string | null;
+  /** The recipient's experiment and variant (docs/experiments.md): written at insert only, never changed; absent: none. */
+  experiment_id?: string | null;
+  variant?: string | null;
 }
 
 /** A notifications row as the steps read it back. */
