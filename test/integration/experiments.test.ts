@@ -1,21 +1,25 @@
 import type { Notification } from '../../src/db/entities';
 import { Notification as NotificationEntity } from '../../src/db/entities';
-import { recordEngagement } from '../../src/state/engagement';
 import { rollUpEngagement } from '../../src/operations/analytics-rollup';
 import type { AnalyticsView, ExperimentDetailView, ExperimentView } from '../../src/api/contract-types';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { TestStack } from '../helpers/test-stack';
+import { mimePart } from '../helpers/mime-part';
 import { waitFor } from '../helpers/wait-for';
 
 /**
  * Issue 17, items 1 and 4 (docs/experiments.md, docs/analytics.md): an experiment with two subject
  * lines (two email template versions) runs through real sends (Temporal, Postgres, Redis, SMTP);
- * recipients keep their variant across a resend and a new event; opens, clicks and conversions count
- * once each in the rollups; the results compare both variants with significance; promote appends
+ * recipients keep their variant across a resend and a new event; sends (recorded by the workers),
+ * opens and clicks (the real pixel and redirect) and conversions count once each in the rollups; the results compare both variants with significance; promote appends
  * the winner as the template's newest version.
  */
 describe('experiments on templates', () => {
-  const stack = new TestStack({ env: apiTestEnv() });
+  // Opens and clicks go through the real pixel and redirect (docs/tracking-and-receipts.md).
+  const PUBLIC_URL = 'https://notify.shop.test';
+  const stack = new TestStack({
+    env: apiTestEnv({ TRACKING_SECRET: 'test-tracking-secret-experiments-0123456789', PUBLIC_URL }),
+  });
   const api = new ApiTestApp(stack);
   const code = `exp_${stack.id}`;
   const users: string[] = [];
@@ -31,7 +35,10 @@ describe('experiments on templates', () => {
         payload: {
           channel: 'email',
           category: 'order_updates',
-          fields: { subject, html: '<p>Order {{orderNumber}}</p>' },
+          fields: {
+            subject,
+            html: '<p><a href="https://shop.test/orders/{{orderNumber}}">Order {{orderNumber}}</a></p>',
+          },
         },
       });
       expect(saved.statusCode).toBe(201);
@@ -180,21 +187,48 @@ describe('experiments on templates', () => {
       );
   });
 
+  /** The email's tracked link and open pixel, as paths on the API (the test API is not on PUBLIC_URL). */
+  function trackedPaths(userId: string, eventId: string): { click: string; pixel: string } {
+    const mail = stack.smtp.messages.find(
+      (m) => m.to.includes(`${userId}@example.test`) && m.raw.includes(eventId),
+    )!;
+    const html = mimePart(mail.raw, 'text/html');
+    const click = new RegExp(`href="${PUBLIC_URL}(/r/[^"]+)"`).exec(html)![1];
+    const pixel = new RegExp(`<img src="${PUBLIC_URL}(/o/[^"]+)"`).exec(html)![1];
+    return { click, pixel };
+  }
+
+  /** The experiment's email counts per variant after a rollup, once they include `sent` of every email of both events. */
+  async function variantCounts(
+    expectedSent: number,
+  ): Promise<Record<string, AnalyticsView['groups'][number]['totals']>> {
+    return waitFor(async () => {
+      await api.admin({ method: 'POST', url: '/api/admin/analytics/rollup' });
+      const analytics = await api.admin({
+        method: 'GET',
+        url: `/api/admin/analytics?groupBy=variant&experimentId=${experiment.id}&channel=email&bucket=hour`,
+      });
+      expect(analytics.statusCode).toBe(200);
+      const groups = analytics.json<AnalyticsView>().groups;
+      const sent = groups.reduce((sum, g) => sum + g.totals.sent, 0);
+      return sent === expectedSent ? Object.fromEntries(groups.map((g) => [g.key, g.totals])) : undefined;
+    }, 30_000);
+  }
+
   it('counts sends, opens, clicks and conversions once each in the rollups and compares the variants', async () => {
-    const em = stack.orm.em.fork();
     const rows = await deliveredRows(first());
     const assigned = await variants(first());
     const ofVariant = (v: string) => rows.filter((r) => assigned[r.recipientId].variant === v);
-    for (const row of rows)
-      await recordEngagement(em, { notificationId: row.id, channel: 'email', kind: 'sent' });
-    // Every B email opened twice (one first open each), none of A; one click and one conversion reported twice.
+    // Every B email of the first event opened twice (one first open each), none of A; one link clicked twice.
     for (const row of ofVariant('B')) {
-      await recordEngagement(em, { notificationId: row.id, channel: 'email', kind: 'opened' });
-      await recordEngagement(em, { notificationId: row.id, channel: 'email', kind: 'opened' });
+      const { pixel } = trackedPaths(row.recipientId, first());
+      for (let i = 0; i < 2; i++)
+        expect((await api.inject({ method: 'GET', url: pixel })).statusCode).toBe(200);
     }
     const clickedRow = ofVariant('B')[0];
-    await recordEngagement(em, { notificationId: clickedRow.id, channel: 'email', kind: 'clicked' });
-    await recordEngagement(em, { notificationId: clickedRow.id, channel: 'email', kind: 'clicked' });
+    const { click } = trackedPaths(clickedRow.recipientId, first());
+    for (let i = 0; i < 2; i++)
+      expect((await api.inject({ method: 'GET', url: click })).statusCode).toBe(302);
     const conversion = { eventId: first(), userId: clickedRow.recipientId, value: 49.5 };
     const converted = await api.service({ method: 'POST', url: '/api/conversions', payload: conversion });
     expect(converted.statusCode).toBe(200);
@@ -207,34 +241,30 @@ describe('experiments on templates', () => {
     const twice = await api.service({ method: 'POST', url: '/api/conversions', payload: conversion });
     expect(twice.json()).toMatchObject({ first: false, count: 2 });
 
-    // Rolled up on demand and by a second round: nothing counts twice.
-    await api.admin({ method: 'POST', url: '/api/admin/analytics/rollup' });
-    await rollUpEngagement(stack.orm);
-    const analytics = await api.admin({
-      method: 'GET',
-      url: `/api/admin/analytics?groupBy=variant&experimentId=${experiment.id}&channel=email&bucket=hour`,
-    });
-    expect(analytics.statusCode).toBe(200);
-    const byKey = Object.fromEntries(analytics.json<AnalyticsView>().groups.map((g) => [g.key, g.totals]));
+    // Rolled up on demand until the workers' `sent` of both events are in, then by another round: nothing counts twice.
     const nA = ofVariant('A').length;
     const nB = ofVariant('B').length;
-    expect(byKey[`${experiment.id}:A`]).toMatchObject({ sent: nA, opened: 0, clicked: 0, converted: 0 });
-    expect(byKey[`${experiment.id}:B`]).toMatchObject({ sent: nB, opened: nB, clicked: 1, converted: 1 });
+    await variantCounts(2 * users.length);
+    await rollUpEngagement(stack.orm);
+    const byKey = await variantCounts(2 * users.length);
+    expect(byKey[`${experiment.id}:A`]).toMatchObject({ sent: 2 * nA, opened: 0, clicked: 0, converted: 0 });
+    expect(byKey[`${experiment.id}:B`]).toMatchObject({ sent: 2 * nB, opened: nB, clicked: 1, converted: 1 });
 
     const detail = (
       await api.admin({ method: 'GET', url: `/api/admin/experiments/${experiment.id}` })
     ).json<ExperimentDetailView>();
     const [a, b] = detail.results.variants;
-    expect(a).toMatchObject({ key: 'A', control: true, sent: nA, conversions: 0, rate: 0 });
+    expect(a).toMatchObject({ key: 'A', control: true, sent: 2 * nA, conversions: 0, rate: 0 });
     expect(b).toMatchObject({
       key: 'B',
       control: false,
-      sent: nB,
+      sent: 2 * nB,
       conversions: nB,
-      rate: 1,
+      rate: 0.5,
       significant: true,
     });
-    expect(b.pValue).toBeLessThan(0.001);
+    expect(b.pValue).toBeLessThan(0.01);
+    expect(b.sampleSizeNeeded).toBeGreaterThan(0);
     expect(detail.results.leader).toBe('B');
   });
 
