@@ -2,6 +2,10 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CHANNELS, type Channel } from './domain/channels';
 import { KEY_ID_PATTERN, parseEncryptionKeys, type PayloadEncryptionConfig } from './temporal/payload-codec';
+import {
+  temporalConnectionSecurityFrom,
+  type TemporalConnectionSecurity,
+} from './temporal/connection-security';
 import { placeholderSecrets } from './placeholder-secrets';
 import type { UnsubscribeSettings } from './consent/unsubscribe-token';
 import type { TrackingSettings } from './tracking/tracking-token';
@@ -350,6 +354,8 @@ export interface Config {
     campaignTaskQueue: string;
     /** Payload codec keys (src/temporal/payload-codec.ts); null = payloads in clear. */
     payloadEncryption: PayloadEncryptionConfig | null;
+    /** TLS, mTLS and API key of the connections (TEMPORAL_TLS*, TEMPORAL_API_KEY); absent = plain TCP. */
+    security?: TemporalConnectionSecurity;
   };
   campaignMaxBacklog: number;
   api: ApiConfig;
@@ -474,7 +480,7 @@ export function loadConfig(
   checkTimeouts(e);
   checkDevCredentials(env, e, options.allowDevCredentials ?? false);
   return {
-    temporal: temporalConfig(e),
+    temporal: temporalConfig(e, env),
     campaignMaxBacklog: e.CAMPAIGN_MAX_BACKLOG,
     api: apiConfig(e),
     databaseUrl: e.DATABASE_URL,
@@ -582,8 +588,15 @@ function checkDevCredentials(env: NodeJS.ProcessEnv, e: Env, allowDevCredentials
     );
 }
 
-function temporalConfig(e: Env): Config['temporal'] {
+function temporalConfig(e: Env, env: NodeJS.ProcessEnv): Config['temporal'] {
+  let security: TemporalConnectionSecurity;
+  try {
+    security = temporalConnectionSecurityFrom(env);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`, { cause: err });
+  }
   return {
+    security,
     address: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
     taskQueue: e.TEMPORAL_TASK_QUEUE,

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config';
 import { redactedUrl } from '../redacted-url';
 import { temporalDataConverter } from '../temporal/payload-codec';
+import { connectionSecurityOptions } from '../temporal/connection-security';
 
 /** A Redis connection fit for BullMQ workers (blocking commands must not time out). Fails fast when unreachable. */
 export async function connectRedis(url: string, name = 'notifications'): Promise<Redis> {
@@ -33,7 +34,11 @@ export async function connectRedis(url: string, name = 'notifications'): Promise
 
 export async function connectTemporalClient(temporal: Config['temporal']): Promise<Client> {
   try {
-    const connection = await Connection.connect({ address: temporal.address, connectTimeout: 5000 });
+    const connection = await Connection.connect({
+      address: temporal.address,
+      connectTimeout: 5000,
+      ...connectionSecurityOptions(temporal.security),
+    });
     return temporalClientOn(connection, temporal);
   } catch (err) {
     throw new Error(`Temporal unreachable at ${temporal.address}: ${(err as Error).message}`, { cause: err });
@@ -58,7 +63,10 @@ export function temporalClientOn(
 
 export async function connectTemporalWorker(temporal: Config['temporal']): Promise<NativeConnection> {
   try {
-    return await NativeConnection.connect({ address: temporal.address });
+    return await NativeConnection.connect({
+      address: temporal.address,
+      ...connectionSecurityOptions(temporal.security),
+    });
   } catch (err) {
     throw new Error(`Temporal unreachable at ${temporal.address}: ${(err as Error).message}`, { cause: err });
   }

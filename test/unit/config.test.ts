@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       taskQueue: 'notifications',
       campaignTaskQueue: 'notifications-campaigns',
       payloadEncryption: null,
+      security: { tls: null, apiKey: null },
     });
     expect(
       loadConfig({ TEMPORAL_TASK_QUEUE: 'q', TEMPORAL_CAMPAIGN_TASK_QUEUE: 'bulk' }).temporal,
