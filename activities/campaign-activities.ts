@@ -13,7 +13,11 @@ import { Template, type Campaign } from '../src/db/entities';
 import { CampaignRepository } from '../src/db/repositories/campaign-repository';
 import { businessFailure } from './errors';
 import { createReconciler, type Reconciler } from './reconciler';
-import { openChannelSummary, sendingRowsPastDeadline } from '../src/state/notification-store';
+import {
+  cancelBeforeProviders,
+  openChannelSummary,
+  sendingRowsPastDeadline,
+} from '../src/state/notification-store';
 import type { ActivityDeps } from './deps';
 import type { Dispatcher } from './dispatcher';
 import type { EventSpec } from './event-spec';
@@ -37,6 +41,8 @@ interface CampaignPageInput {
   plan: CampaignPlan;
   afterUserId: string | null;
   pageSize: number;
+  /** A staged page (flash-sale start): admitted as of this time, its jobs delayed until then. */
+  releaseAtMs?: number;
 }
 
 interface ListCampaignRecipientsInput {
@@ -51,6 +57,8 @@ interface RecordCampaignProgressInput {
   targeted?: number;
   started?: number;
   scheduledAt?: string;
+  /** Cancelled before its staged start: its staged notifications are cancelled too (no provider was called). */
+  cancelStaged?: boolean;
 }
 
 /** Activities of campaignWorkflow; spread into createActivities. */
@@ -66,6 +74,7 @@ export function createCampaignActivities(deps: ActivityDeps, dispatcher: Dispatc
     fanOutCampaignPage: (input: CampaignPageInput) => fanOutCampaignPage(steps, input),
     dispatchCampaignDue: (input: { plan: CampaignPlan }) => dispatchCampaignDue(steps, input),
     settleCampaign: (input: { plan: CampaignPlan; nowMs?: number }) => settleCampaign(steps, input),
+    releaseStagedCampaign: (input: { plan: CampaignPlan }) => releaseStagedCampaign(steps, input),
     listCampaignRecipients: (input: ListCampaignRecipientsInput) => listCampaignRecipients(steps, input),
     recordCampaignProgress: (input: RecordCampaignProgressInput) => recordCampaignProgress(steps, input),
   };
@@ -97,6 +106,7 @@ async function openCampaign(deps: CampaignStepDeps, input: OpenCampaignInput): P
     deliveryDeadlineMs: deps.config.deliveryDeadlineMs,
     targeted: campaign.targeted,
     started: campaign.started,
+    stageLeadMs: deps.config.campaignStageLeadMs ?? 0,
   };
 }
 
@@ -149,18 +159,36 @@ async function fanOutCampaignPage(
   input: CampaignPageInput,
 ): Promise<CampaignPageResult> {
   const { plan } = input;
-  await waitForBacklog(deps, plan.channels);
+  // Staged pages wait in BullMQ's delayed set until the start, whatever the backlog: that is the point.
+  const staged = input.releaseAtMs !== undefined && input.releaseAtMs > Date.now();
+  if (!staged) await waitForBacklog(deps, plan.channels);
   const campaign = await loadCampaign(deps, plan.campaignId);
   const page = await repository(deps).recipientsPage(campaign.segment, input.afterUserId, input.pageSize);
   Context.current().heartbeat({ listed: page.length });
-  const result = await deps.dispatcher.admitRecipients(campaignSpec(plan), page, { inline: false });
+  const options = staged
+    ? { inline: false, nowMs: input.releaseAtMs, readyAtMs: input.releaseAtMs }
+    : { inline: false, inAppSetBased: true };
+  const results = await Promise.all(
+    chunksOf(page, PAGE_CHUNKS).map((ids) =>
+      deps.dispatcher.admitRecipients(campaignSpec(plan), ids, options),
+    ),
+  );
+  const wakeTimes = new Set(results.flatMap((r) => r.wakeTimes));
   return {
     targeted: page.length,
-    started: result.recipients.filter((r) => r.notificationId).length,
+    started: results.reduce((n, r) => n + r.recipients.filter((x) => x.notificationId).length, 0),
     afterUserId: page.length > 0 ? page[page.length - 1] : input.afterUserId,
     done: page.length < input.pageSize,
-    wakeTimes: result.wakeTimes,
+    wakeTimes: [...wakeTimes].sort((a, b) => a - b),
   };
+}
+
+/** `items` in at most `count` consecutive chunks of about equal size. */
+function chunksOf<T>(items: T[], count: number): T[][] {
+  const size = Math.max(1, Math.ceil(items.length / count));
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
 }
 
 /** Sends the campaign's notifications whose quiet hours ended, page after page. */
@@ -173,7 +201,11 @@ async function dispatchCampaignDue(
   let dispatched = 0;
   for (;;) {
     await waitForBacklog(deps, input.plan.channels);
-    const result = await deps.dispatcher.dispatchDue(spec, { limit: DUE_PAGE_SIZE, inline: false });
+    const result = await deps.dispatcher.dispatchDue(spec, {
+      limit: DUE_PAGE_SIZE,
+      inline: false,
+      inAppSetBased: true,
+    });
     dispatched += result.recipients.filter((r) => r.state === 'sending').length;
     for (const at of result.wakeTimes) wake.add(at);
     Context.current().heartbeat({ dispatched });
@@ -204,6 +236,18 @@ async function settleCampaign(
   return openChannelSummary(em, spec.eventId);
 }
 
+/**
+ * After a staged campaign's start: hands off again every open channel of its notifications that no worker
+ * claimed and whose job is gone (a staged job lost with Redis); jobs that exist make it a no-op (I3).
+ */
+async function releaseStagedCampaign(
+  deps: CampaignStepDeps,
+  input: { plan: CampaignPlan },
+): Promise<{ handedOff: number }> {
+  Context.current().heartbeat({ releasing: input.plan.campaignId });
+  return { handedOff: await deps.dispatcher.handOffUnclaimed(campaignEventId(input.plan.campaignId)) };
+}
+
 /** One page of the campaign's segment, recipient ids in ascending order after `afterUserId` (release-0 campaigns). */
 async function listCampaignRecipients(
   deps: CampaignStepDeps,
@@ -218,10 +262,12 @@ async function recordCampaignProgress(
   deps: CampaignStepDeps,
   input: RecordCampaignProgressInput,
 ): Promise<void> {
-  const { campaignId, ...update } = input;
+  const { campaignId, cancelStaged, ...update } = input;
   await repository(deps).recordProgress(campaignId, update);
-  // Notifications parked for quiet hours never go out once the campaign is cancelled.
-  if (update.state === 'cancelled') await repository(deps).cancelWaitingNotifications(campaignId);
+  // Notifications parked for quiet hours never go out once the campaign is cancelled, nor staged ones before the start.
+  if (update.state === 'cancelled' && cancelStaged)
+    await cancelBeforeProviders(deps.orm.em.fork(), campaignEventId(campaignId), undefined, CANCELLED);
+  else if (update.state === 'cancelled') await repository(deps).cancelWaitingNotifications(campaignId);
 }
 
 /** A repository on a fresh entity manager (each activity call gets its own). */
@@ -257,8 +303,14 @@ export interface CampaignPageResult {
 /** Default for CAMPAIGN_MAX_BACKLOG: jobs a channel's queue may hold before fan-out pauses. */
 export const DEFAULT_CAMPAIGN_MAX_BACKLOG = 5000;
 const DUE_PAGE_SIZE = 1000;
+/**
+ * A page is admitted in this many chunks at once, each on its own connection: Postgres works on some while
+ * this process renders others, so a page keeps both cores of a small machine busy (docs/performance.md).
+ */
+const PAGE_CHUNKS = 8;
 const SETTLE_PAGE_SIZE = 500;
 const FIRST_UUID = '00000000-0000-0000-0000-000000000000';
+const CANCELLED = 'cancelled: campaign cancelled';
 const BACKLOG_POLL_MS = 250;
 
 /** What every notification of a campaign shares (campaign notifications are not awaited by a workflow). */

@@ -4,6 +4,7 @@ import type { FrequencyCap } from '../src/domain/frequency-caps';
 import type { OrderJourneyConfig } from '../src/domain/order-journey';
 import type { SendQueues } from '../src/delivery/send-queues';
 import type { ShopSettings } from '../src/templates/email-layout';
+import type { InAppFeed } from './in-app-pages';
 
 /** What the activity factories close over; tests wire them to real services. */
 export interface ActivityDeps {
@@ -11,6 +12,8 @@ export interface ActivityDeps {
   queues: SendQueues;
   /** Visibility look-ups of release-0 notification workflows (supersession). */
   temporalClient: Client;
+  /** The live in-app feed (Redis pub/sub) campaign pages publish to; absent: their in-app rows go through the in-app queue. */
+  inAppFeed?: InAppFeed;
   config: {
     deliveryDeadlineMs: number;
     /** Delay of the payment reminder follow-up. */
@@ -27,6 +30,8 @@ export interface ActivityDeps {
     shop?: ShopSettings;
     /** Campaign fan-out pauses while a channel's queue holds more jobs than this. */
     campaignMaxBacklog?: number;
+    /** CAMPAIGN_STAGE_LEAD_MS: how long before its time a scheduled campaign stages its notifications; 0 or absent: never. */
+    campaignStageLeadMs?: number;
     /** The event task queue: digest workflows and digest sends are started there. */
     temporal?: { taskQueue: string };
     /** Digests and frequency caps (docs/digests-and-caps.md); absent: neither. */

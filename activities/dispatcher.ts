@@ -35,6 +35,7 @@ import {
 import type { EventSpec } from './event-spec';
 import type { DigestRouter } from './digest-activities';
 import type { FrequencyCaps } from './frequency-caps';
+import { deliverInAppPage, storedDelivered, type InAppFeed } from './in-app-pages';
 import { DEFAULT_SHOP, loadEmailLayout, type ShopSettings } from '../src/templates/email-layout';
 import { ExperimentRepository } from '../src/db/repositories/experiment-repository';
 import { variantPicker, type VariantPicker } from './experiment-assignment';
@@ -50,6 +51,8 @@ export interface DispatcherDeps {
   caps?: FrequencyCaps;
   /** The shop emails come from (their layout's header, footer and links); default DEFAULT_SHOP. */
   shop?: ShopSettings;
+  /** The live in-app feed; absent: set-based in-app pages hand their rows to the in-app queue instead. */
+  inAppFeed?: InAppFeed;
 }
 
 export interface AdmitOptions {
@@ -57,12 +60,17 @@ export interface AdmitOptions {
   inline?: boolean;
   /** The event's templates when the caller read them already (openEvent). */
   templates?: TemplateRow[];
+  /** Deliver in-app channels of the page in one statement (untracked owners: campaigns), see in-app-pages.ts. */
+  inAppSetBased?: boolean;
+  /** Staged rows (admitted as of `nowMs`, a campaign's start): their jobs wait in BullMQ's delayed set until then. */
+  readyAtMs?: number;
 }
 
 export interface DispatchDueOptions {
   nowMs?: number;
   limit?: number;
   inline?: boolean;
+  inAppSetBased?: boolean;
 }
 
 /**
@@ -96,8 +104,13 @@ async function admitRecipients(
   const { rows, failed } = await prepareRows(deps, db, spec, routed.direct, clock, options.templates);
   const held = routed.held.map((h) => notificationRow(spec, h.userId, h.fields));
   const capped = deps.caps ? await deps.caps.apply(db, spec, rows, nowMs) : rows;
-  const stored = await insertRows(db, spec, [...capped, ...held]);
-  await handOffSending(deps.queues, spec, stored);
+  const setBased = inAppSetBased(deps, spec, { ...options, nowMs });
+  const toStore = setBased ? storedDelivered(capped, setBased) : capped;
+  const inserted = await insertRows(db, spec, [...toStore, ...held]);
+  const stored = setBased
+    ? await deliverInAppPage(db, deps.inAppFeed!, { ...setBased, rows: toStore, stored: inserted })
+    : inserted;
+  await handOffSending(deps.queues, spec, stored, options.readyAtMs);
   return withFailed(summarizeRows(stored, options.inline ?? userIds.length <= INLINE_STATUS_LIMIT), failed);
 }
 
@@ -117,7 +130,12 @@ async function dispatchDue(
   if (userIds.length === 0) return { recipients: [], wakeTimes: [], nextDeadlineMs: null, examined: 0 };
   const { rows, failed } = await prepareRows(deps, db, spec, userIds, { nowMs, sendAtMs: nowMs });
   const capped = deps.caps ? await deps.caps.apply(db, spec, rows, nowMs) : rows;
-  const stored = await startDueRows(db, spec, capped, nowMs);
+  const setBased = inAppSetBased(deps, spec, { ...options, nowMs });
+  const toStart = setBased ? storedDelivered(capped, setBased) : capped;
+  const started = await startDueRows(db, spec, toStart, nowMs);
+  const stored = setBased
+    ? await deliverInAppPage(db, deps.inAppFeed!, { ...setBased, rows: toStart, stored: started })
+    : started;
   // A recipient deleted or whose template lacks a variable while it waited: its row fails too.
   await failWaitingRows(db, spec.eventId, failed);
   await handOffSending(deps.queues, spec, stored);
@@ -141,6 +159,17 @@ async function handOffUnclaimed(deps: DispatcherDeps, eventId: string): Promise<
   }
   await Promise.all([...groups.values()].map((g) => deps.queues.enqueueBulk(g.channel, g.ids, g.priority)));
   return open.length;
+}
+
+/** Whether this page's in-app channels are delivered set-based (asked for, untracked owner, a feed to tell), and its clock. */
+function inAppSetBased(
+  deps: DispatcherDeps,
+  spec: EventSpec,
+  options: { inAppSetBased?: boolean; nowMs?: number },
+): { nowMs: number; deadlineMs: number } | null {
+  if (!options.inAppSetBased || !deps.inAppFeed || spec.tracked || !spec.channels.includes('in_app'))
+    return null;
+  return { nowMs: options.nowMs ?? Date.now(), deadlineMs: spec.deliveryDeadlineMs };
 }
 
 /** When recipients are looked at, and the earliest time their notifications may go out. */
@@ -325,7 +354,12 @@ function notificationRow(
 }
 
 /** Hands the open channels of freshly sending rows to their queues, many jobs per round trip. */
-async function handOffSending(queues: SendQueues, spec: EventSpec, stored: StoredRow[]): Promise<void> {
+async function handOffSending(
+  queues: SendQueues,
+  spec: EventSpec,
+  stored: StoredRow[],
+  readyAtMs?: number,
+): Promise<void> {
   const byChannel = new Map<Channel, string[]>();
   for (const r of stored) {
     if (r.state !== 'sending') continue;
@@ -337,7 +371,9 @@ async function handOffSending(queues: SendQueues, spec: EventSpec, stored: Store
     }
   }
   await Promise.all(
-    [...byChannel].map(([channel, ids]) => queues.enqueueBulk(channel, ids, spec.options.priority)),
+    [...byChannel].map(([channel, ids]) =>
+      queues.enqueueBulk(channel, ids, spec.options.priority, readyAtMs),
+    ),
   );
 }
 

@@ -29,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     digests,
     caps,
     shop: deps.config.shop,
+    inAppFeed: deps.inAppFeed,
   });
   return failPermanentDatabaseErrors({
     ...createEventActivities(deps, dispatcher),

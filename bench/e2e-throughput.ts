@@ -8,7 +8,12 @@
  *   3. latency    the same events paced at half of (2)'s rate: publish -> notifications row, publish -> in-app
  *                 delivered (delivered_at set: visible in the notification center), polled every 5 ms
  *   4. campaign   an in_app-only marketing campaign to RECIPIENTS recipients of one role: recipients/s until every
- *                 notifications row exists and until every one is delivered, peak RSS meanwhile
+ *                 notifications row exists and until every one is delivered, peak RSS meanwhile; before it, in the same
+ *                 run, the BullMQ-only comparison pipeline (bench/bullmq-only-pipeline.ts: one job per in-app row,
+ *                 BASELINE_CONCURRENCY workers, no limiter, each job inserts its row) for the same recipients
+ *   6. flash sale (after 5) an in_app campaign to FLASH_RECIPIENTS recipients scheduled FLASH_LEAD_SECONDS + 5 s ahead,
+ *                 staged by the service (CAMPAIGN_STAGE_LEAD_MS = FLASH_LEAD_SECONDS): hand-off lateness (job ready)
+ *                 and in-app visible lateness against the scheduled time (bench/flash-sale-phase.ts); 0 skips it
  *   5. cost       Temporal work per notification, read from the histories of every execution listed by
  *                 NotificationEventId (a sample of (2)'s events, and the campaign), every run included
  *
@@ -44,6 +49,8 @@ import { temporalDataConverter } from '../src/temporal/payload-codec';
 import { resolveTemporalCli } from '../src/temporal/temporal-cli';
 import { SmtpPeer } from '../test/helpers/smtp-peer';
 import { emptyWorkflow } from './workflows/empty-workflow';
+import { runBullmqOnlyPipeline } from './bullmq-only-pipeline';
+import { flashSaleLines, flashSalePhase, type FlashSaleResult } from './flash-sale-phase';
 
 const SETTINGS = {
   /** Operations in flight in the floor and event phases. */
@@ -65,6 +72,13 @@ const SETTINGS = {
   HISTORY_SAMPLE: 20,
   /** From scheduling the campaign until every notification must be final. */
   CAMPAIGN_TIMEOUT_SECONDS: 180,
+  /** The BullMQ-only comparison pipeline: jobs in flight, and its own Postgres pool. */
+  BASELINE_CONCURRENCY: 50,
+  BASELINE_POOL: 20,
+  /** The flash-sale phase: recipients (0 skips it), how long ahead the campaign stages, and how long deliveries may take after its start. */
+  FLASH_RECIPIENTS: 5000,
+  FLASH_LEAD_SECONDS: 60,
+  FLASH_TIMEOUT_SECONDS: 600,
 };
 type Settings = typeof SETTINGS;
 
@@ -137,6 +151,7 @@ interface Report {
     visible: Percentiles;
     undelivered: number;
   };
+  baseline?: { rows: number; seconds: number; perSecond: number };
   campaign?: {
     recipients: number;
     rowsSeconds: number | null;
@@ -156,6 +171,7 @@ interface Report {
   };
   eventCost?: Cost;
   campaignCost?: Cost;
+  flash?: FlashSaleResult;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -243,6 +259,7 @@ async function run(
     SMTP_URL: smtp.url,
     DELIVERY_CHANNELS: 'in_app,email',
     SEND_EMAIL_RATE_MAX: process.env.SEND_EMAIL_RATE_MAX ?? '0',
+    CAMPAIGN_STAGE_LEAD_MS: String(settings.FLASH_LEAD_SECONDS * 1000),
     METRICS_PORT: undefined,
     WORKFLOW_BUNDLE_PATH: undefined,
   });
@@ -294,8 +311,11 @@ async function run(
   smtp.messages.splice(0); // the campaign's RSS should not carry the mails of phases 2 and 3
   smtp.transmissions.splice(0);
 
-  // 4. Campaign
-  const campaign = await campaignPhase(client, orm, server, settings, report, config.redisUrl);
+  // 4. Campaign, after the BullMQ-only comparison pipeline for the same recipients
+  const campaign = await campaignPhase(client, orm, server, settings, report, {
+    redisUrl: config.redisUrl,
+    databaseUrl: databaseUrl.toString(),
+  });
 
   // 5. Cost, from the histories
   const sample = pickEvenly(measured, settings.HISTORY_SAMPLE);
@@ -307,6 +327,32 @@ async function run(
     [`campaign_${campaign}`],
     settings.RECIPIENTS,
   );
+
+  // 6. Flash sale
+  if (settings.FLASH_RECIPIENTS > 0) {
+    const redis = await connectRedis(config.redisUrl, 'bench-flash-memory');
+    try {
+      report.flash = await flashSalePhase(
+        {
+          client,
+          orm,
+          inAppQueue: service.queues.queue('in_app'),
+          seed: (prefix, count, role) => seedRecipients(orm, prefix, count, role),
+          redisUsedMemory: async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0),
+          log,
+          checkAborted,
+        },
+        {
+          recipients: settings.FLASH_RECIPIENTS,
+          leadSeconds: settings.FLASH_LEAD_SECONDS,
+          timeoutSeconds: settings.FLASH_TIMEOUT_SECONDS,
+        },
+        RUN,
+      );
+    } finally {
+      redis.disconnect();
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -543,12 +589,14 @@ async function campaignPhase(
   server: DevServer,
   settings: Settings,
   report: Report,
-  redisUrl: string,
+  stores: { redisUrl: string; databaseUrl: string },
 ): Promise<string> {
+  const { redisUrl } = stores;
   const recipients = settings.RECIPIENTS;
   const role = `bench-${RUN}`;
   log(`campaign: seeding ${recipients} recipients with role ${role}`);
   await seedRecipients(orm, `bc-${RUN}-`, recipients, role);
+  report.baseline = await baselinePhase(settings, stores, `bc-${RUN}-`);
 
   const rssBefore = process.memoryUsage().rss;
   let rssPeak = rssBefore;
@@ -647,6 +695,34 @@ async function campaignPhase(
     await serverSampler;
     redis.disconnect();
     report.campaign = { ...c, rssBefore, rssPeak, serverRssPeak, redisBefore, redisPeak };
+  }
+}
+
+/** The BullMQ-only comparison pipeline, for the campaign's recipients (its rows are removed afterwards). */
+async function baselinePhase(
+  settings: Settings,
+  stores: { redisUrl: string; databaseUrl: string },
+  recipientPrefix: string,
+): Promise<NonNullable<Report['baseline']>> {
+  log(
+    `BullMQ-only pipeline: ${settings.RECIPIENTS} jobs, ${settings.BASELINE_CONCURRENCY} concurrent, pool ${settings.BASELINE_POOL}`,
+  );
+  const redis = await connectRedis(stores.redisUrl, 'bench-bullmq-only');
+  try {
+    const result = await runBullmqOnlyPipeline({
+      databaseUrl: stores.databaseUrl,
+      poolMax: settings.BASELINE_POOL,
+      connection: redis,
+      prefix: QUEUE_PREFIX,
+      recipientPrefix,
+      rows: settings.RECIPIENTS,
+      concurrency: settings.BASELINE_CONCURRENCY,
+      timeoutMs: settings.CAMPAIGN_TIMEOUT_SECONDS * 1000,
+    });
+    log(`BullMQ-only pipeline: ${result.perSecond.toFixed(0)} rows/s`);
+    return result;
+  } finally {
+    redis.disconnect();
   }
 }
 
@@ -841,6 +917,21 @@ function printReport(r: Report): void {
       at(c.deliveredSeconds),
     );
     row('   recipients/s, all rows in a final state', rate(c.finalSeconds, c.final), at(c.finalSeconds));
+    const b = r.baseline;
+    row(
+      '   BullMQ-only pipeline, rows/s (same recipients)',
+      b ? `${b.perSecond.toFixed(1)}/s` : dash,
+      b
+        ? `${b.rows} rows in ${b.seconds.toFixed(1)} s, ${s.BASELINE_CONCURRENCY} concurrent, pool ${s.BASELINE_POOL}`
+        : '',
+    );
+    row(
+      '   campaign in-app delivered / BullMQ-only',
+      b && c.deliveredSeconds !== null
+        ? `${(c.recipients / c.deliveredSeconds / b.perSecond).toFixed(2)} x`
+        : dash,
+      'target >= 2 x',
+    );
     row(
       '   campaignResult resolved',
       c.resultSeconds === null ? dash : `${c.resultSeconds.toFixed(1)} s`,
@@ -888,6 +979,12 @@ function printReport(r: Report): void {
     [...x.byType].map(([t, n]) => `${t} ${n}`).join(', ') + (x.running ? `; ${x.running} still running` : '');
   if (e) out(`   sample: ${e.notifications} events, ${e.executions} executions (${types(e)})`);
   if (k) out(`   campaign: ${k.notifications} recipients, ${k.executions} executions (${types(k)})`);
+  if (s.FLASH_RECIPIENTS > 0) {
+    out(
+      `6. flash sale: in_app campaign to ${s.FLASH_RECIPIENTS} recipients staged ${s.FLASH_LEAD_SECONDS} s ahead, lateness against its scheduled time`,
+    );
+    flashSaleLines(r.flash, row);
+  }
   out();
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -1075,7 +1172,7 @@ function readSettings(): Settings {
     const raw = args.get(name) ?? process.env[name];
     if (raw === undefined || raw.trim() === '') continue;
     const value = Number(raw);
-    const mayBeZero = name.endsWith('_COUNT');
+    const mayBeZero = name.endsWith('_COUNT') || name === 'FLASH_RECIPIENTS';
     if (
       !Number.isFinite(value) ||
       value < 0 ||

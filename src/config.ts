@@ -166,6 +166,8 @@ const envSchema = z.object({
   TEMPORAL_CAMPAIGN_TASK_QUEUE: z.string().min(1).optional(),
   /** Campaign fan-out pauses while a channel's queue holds more jobs than this. */
   CAMPAIGN_MAX_BACKLOG: intFrom(100, 10_000_000).default(5000),
+  /** A campaign scheduled ahead stages its notifications this long before its time (0: off; docs/performance.md, "Flash sale"). */
+  CAMPAIGN_STAGE_LEAD_MS: intFrom(0, 24 * 3600_000).default(0),
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/notifications'),
   /** Connections of this process's Postgres pool; unset = derived from what the process runs (src/db/pool-size.ts). */
   DATABASE_POOL_MAX: intFrom(1, 1000).optional(),
@@ -358,6 +360,7 @@ export interface Config {
     security?: TemporalConnectionSecurity;
   };
   campaignMaxBacklog: number;
+  campaignStageLeadMs: number;
   api: ApiConfig;
   databaseUrl: string;
   /** DATABASE_POOL_MAX; null: derived from the process's parts (src/db/pool-size.ts). */
@@ -482,6 +485,7 @@ export function loadConfig(
   return {
     temporal: temporalConfig(e, env),
     campaignMaxBacklog: e.CAMPAIGN_MAX_BACKLOG,
+    campaignStageLeadMs: e.CAMPAIGN_STAGE_LEAD_MS,
     api: apiConfig(e),
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX ?? null,

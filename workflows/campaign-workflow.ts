@@ -32,11 +32,12 @@ const { openCampaign, recordCampaignProgress } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '5 minutes', backoffCoefficient: 2 },
 });
 /** Bulk pages: heartbeating (a page may wait for the queues to drain), retried idempotently. */
-const { fanOutCampaignPage, dispatchCampaignDue, settleCampaign } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '5 minutes', backoffCoefficient: 2 },
-});
+const { fanOutCampaignPage, dispatchCampaignDue, settleCampaign, releaseStagedCampaign } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '5 minutes', backoffCoefficient: 2 },
+  });
 
 export const DEFAULT_CAMPAIGN_PAGE_SIZE = 500;
 /** Each page adds about six events (scheduled, started, completed, two workflow task events): far below 10k per run. */
@@ -44,6 +45,13 @@ export const DEFAULT_CAMPAIGN_PAGES_PER_RUN = 200;
 /** Settle rounds (an activity and a timer, about eight events each) per run before continuing as new. */
 const SETTLE_ROUNDS_PER_RUN = 200;
 const SETTLE_WAITS_MS = [1000, 2000, 5000];
+/** Largest page a campaign may ask for: each page's recipients are admitted in one activity. */
+const MAX_CAMPAIGN_PAGE_SIZE = 5000;
+/**
+ * A staged campaign looks for lost staged jobs this long after its start: by then BullMQ promoted the
+ * staged jobs, so the look does not compete with the release itself.
+ */
+const RELEASE_CHECK_AFTER_MS = 5000;
 
 /**
  * One marketing campaign: stores it (first activity, idempotent by id), waits durably until its
@@ -75,6 +83,8 @@ class CampaignRun {
   /** Known from the start when this run continues an earlier one; else from openCampaign. */
   private plan!: CampaignPlan;
   private fannedOut: boolean;
+  /** The start a staged campaign releases its staged notifications at; null when not staged or released. */
+  private releaseAtMs: number | null;
   private cancelled = false;
   /** A reschedule signal counts up and leaves its time here; the wait for the start picks it up. */
   private reschedules = 0;
@@ -82,7 +92,7 @@ class CampaignRun {
 
   constructor(private readonly input: CampaignWorkflowInput) {
     this.campaignId = input.campaignId;
-    this.pageSize = bounded(input.pageSize, DEFAULT_CAMPAIGN_PAGE_SIZE, 1000);
+    this.pageSize = bounded(input.pageSize, DEFAULT_CAMPAIGN_PAGE_SIZE, MAX_CAMPAIGN_PAGE_SIZE);
     this.pagesPerRun = bounded(input.pagesPerRun, DEFAULT_CAMPAIGN_PAGES_PER_RUN, 1000);
     this.searchAttributes = [
       { key: NotificationEventId, value: campaignEventId(input.campaignId) },
@@ -91,6 +101,7 @@ class CampaignRun {
     this.progress = initialProgress(input);
     if (input.resume) this.plan = input.resume.plan;
     this.fannedOut = input.resume?.fannedOut ?? false;
+    this.releaseAtMs = input.resume?.releaseAtMs ?? null;
   }
 
   registerHandlers(): void {
@@ -115,6 +126,7 @@ class CampaignRun {
     const ended =
       (this.input.resume ? null : await this.open()) ??
       (await this.fanOut()) ??
+      (await this.release()) ??
       (await this.sendParked()) ??
       (patched(PATCHES.campaignSettles) ? await this.settle() : null);
     return ended ?? this.finish('completed');
@@ -129,15 +141,23 @@ class CampaignRun {
       progress.state = this.plan.state;
       return progress;
     }
-    const ended = await this.awaitStart(Date.parse(this.plan.scheduledAt));
+    const startAtMs = Date.parse(this.plan.scheduledAt);
+    const leadMs = this.plan.stageLeadMs ?? 0;
+    // Staged (docs/performance.md, "Flash sale"): asked only for a start ahead with a lead set, so other campaigns' histories stay as they were.
+    const staged = leadMs > 0 && startAtMs - Date.now() > 0 && patched(PATCHES.campaignStaging);
+    const ended = await this.awaitStart(startAtMs, staged ? leadMs : 0);
     if (ended) return ended;
+    if (staged) this.releaseAtMs = Date.parse(progress.scheduledAt);
     progress.state = 'running';
     await recordCampaignProgress({ campaignId, state: 'running' });
     return null;
   }
 
-  /** 1. Wait until the scheduled time; a reschedule moves it (and the row), a cancel ends the campaign. */
-  private async awaitStart(startAtMs: number): Promise<Ended> {
+  /**
+   * 1. Wait until the scheduled time (less the staging lead); a reschedule moves it (and the row), a cancel
+   * ends the campaign. Once staging began the campaign is running: a reschedule is ignored from then on.
+   */
+  private async awaitStart(startAtMs: number, leadMs: number): Promise<Ended> {
     let seen = 0;
     for (;;) {
       if (this.reschedules !== seen) {
@@ -148,7 +168,7 @@ class CampaignRun {
         continue;
       }
       if (this.cancelled) return this.finish('cancelled');
-      const remaining = startAtMs - Date.now();
+      const remaining = startAtMs - leadMs - Date.now();
       if (remaining <= 0) return null;
       await condition(() => this.cancelled || this.reschedules !== seen, remaining);
     }
@@ -164,6 +184,7 @@ class CampaignRun {
         plan: this.plan,
         afterUserId: progress.afterUserId,
         pageSize: this.pageSize,
+        ...(this.releaseAtMs === null ? {} : { releaseAtMs: this.releaseAtMs }),
       });
       progress.targeted += page.targeted;
       progress.started += page.started;
@@ -172,6 +193,20 @@ class CampaignRun {
       this.fannedOut = page.done;
       if (!this.fannedOut && pages % 10 === 9) await this.recordCounts();
     }
+    return null;
+  }
+
+  /**
+   * 2b. A staged campaign: its notifications wait in BullMQ's delayed set for the start (the release is
+   * BullMQ's promotion, not a timer per notification); the workflow holds one timer past it, then hands
+   * off again what a lost staged job left unsent. A cancel before the start cancels the staged notifications.
+   */
+  private async release(): Promise<Ended> {
+    if (this.releaseAtMs === null) return null;
+    await condition(() => this.cancelled, this.releaseAtMs + RELEASE_CHECK_AFTER_MS - Date.now());
+    if (this.cancelled) return this.finish('cancelled');
+    await releaseStagedCampaign({ plan: this.plan });
+    this.releaseAtMs = null;
     return null;
   }
 
@@ -216,6 +251,8 @@ class CampaignRun {
       state,
       targeted: this.progress.targeted,
       started: this.progress.started,
+      // Staged and not yet released: the staged notifications are cancelled with it.
+      ...(this.releaseAtMs !== null && state === 'cancelled' ? { cancelStaged: true } : {}),
     });
     return this.progress;
   }
@@ -252,6 +289,7 @@ class CampaignRun {
         runs: progress.runs,
         wakeTimes: progress.wakeTimes,
         fannedOut: this.fannedOut,
+        ...(this.releaseAtMs === null ? {} : { releaseAtMs: this.releaseAtMs }),
       },
     });
   }

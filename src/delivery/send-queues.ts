@@ -86,9 +86,16 @@ export class SendQueues {
    * Hands many notifications of one channel to its queue in one round trip. Job ids are the same as
    * `enqueue`'s, so a retried hand-off of a job still waiting or active adds nothing.
    */
-  async enqueueBulk(channel: Channel, notificationIds: string[], priority: Priority): Promise<void> {
+  async enqueueBulk(
+    channel: Channel,
+    notificationIds: string[],
+    priority: Priority,
+    /** Staged jobs (a campaign's flash-sale start): they wait in BullMQ's delayed set until then. */
+    readyAtMs?: number,
+  ): Promise<void> {
     if (notificationIds.length === 0) return;
-    const opts = this.jobOptions(channel, priority);
+    const delay = readyAtMs === undefined ? 0 : Math.max(0, readyAtMs - Date.now());
+    const opts = { ...this.jobOptions(channel, priority), ...(delay > 0 ? { delay } : {}) };
     await this.queue(channel).addBulk(
       notificationIds.map((notificationId) => ({
         name: channel,

@@ -196,6 +196,8 @@ export interface CampaignPlan {
   deliveryDeadlineMs: number;
   targeted: number;
   started: number;
+  /** CAMPAIGN_STAGE_LEAD_MS when the campaign was opened; absent in plans of earlier releases (no staging). */
+  stageLeadMs?: number;
 }
 
 /** Argument of campaignWorkflow: plain JSON, so any Temporal client can start one. */
@@ -203,7 +205,7 @@ export interface CampaignWorkflowInput {
   campaignId: string;
   /** The definition; the first activity stores it (idempotent by id). Without it, the stored row is used. */
   campaign?: CampaignDefinition;
-  /** Recipients per bulk page (default 500, at most 1000). */
+  /** Recipients per bulk page (default 500, at most 5000; NotificationClient asks for 2500). */
   pageSize?: number;
   /** Pages per workflow run before continue-as-new (default 200), keeping each run's history small. */
   pagesPerRun?: number;
@@ -219,5 +221,7 @@ export interface CampaignWorkflowInput {
     runs: number;
     wakeTimes?: number[];
     fannedOut?: boolean;
+    /** A staged campaign not yet released: its start (epoch ms). */
+    releaseAtMs?: number;
   };
 }

@@ -92,7 +92,7 @@ export async function startService(
   });
 
   const workflows = parts.temporalWorker
-    ? await startWorkflowWorkers(config, { orm, queues, temporalClient }, log)
+    ? await startWorkflowWorkers(config, { orm, queues, temporalClient, redis }, log)
     : null;
   if (workflows) temporalClient = workflows.temporalClient;
   const metrics = new DeliveryMetrics();
@@ -150,7 +150,7 @@ export async function startService(
  */
 async function startWorkflowWorkers(
   config: Config,
-  deps: { orm: Orm; queues: SendQueues; temporalClient: Client },
+  deps: { orm: Orm; queues: SendQueues; temporalClient: Client; redis: Redis },
   log: (line: string) => void,
 ): Promise<{
   connection: NativeConnection;
@@ -164,7 +164,13 @@ async function startWorkflowWorkers(
   const worker = await createTemporalWorkers({
     connection,
     config,
-    deps: { orm: deps.orm, queues: deps.queues, temporalClient, config },
+    deps: {
+      orm: deps.orm,
+      queues: deps.queues,
+      temporalClient,
+      config,
+      inAppFeed: { publisher: deps.redis, prefix: config.queuePrefix },
+    },
     workflowBundlePath: config.workflowBundlePath,
   });
   const run = worker.run();

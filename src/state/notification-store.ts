@@ -48,6 +48,8 @@ export interface NotificationRowInput {
   /** The recipient's experiment and variant (docs/experiments.md): written at insert only, never changed; absent: none. */
   experiment_id?: string | null;
   variant?: string | null;
+  /** Set when the row is stored with its in-app channel delivered (campaign pages, ./in-app-pages.ts). */
+  delivered_at?: string | null;
 }
 
 /** A notifications row as the steps read it back. */
@@ -103,6 +105,7 @@ const ROW_COLUMNS: [keyof WrittenRow, string][] = [
   ['send_at', 'timestamptz'],
   ['experiment_id', 'uuid'],
   ['variant', 'text'],
+  ['delivered_at', 'timestamptz'],
 ];
 const RECORDSET = `jsonb_to_recordset(?::jsonb) as x(${ROW_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')})`;
 const OPEN_STATES = `('pending', 'queued')`;

@@ -95,7 +95,13 @@ export class TestStack {
     this.temporalWorker = await createTemporalWorkers({
       connection: this.nativeConnection,
       config: this.config,
-      deps: { orm: this.orm, queues: this.queues, temporalClient: this.temporalClient, config: this.config },
+      deps: {
+        orm: this.orm,
+        queues: this.queues,
+        temporalClient: this.temporalClient,
+        config: this.config,
+        inAppFeed: { publisher: this.redis, prefix: this.config.queuePrefix },
+      },
       workflowBundlePath: process.env.TEST_WORKFLOW_BUNDLE,
     });
     this.temporalWorkerRun = this.temporalWorker.run();

@@ -25,7 +25,8 @@ describe('campaign fan-out paced by queue depth', () => {
       ]);
     return count;
   };
-  const backlog = () => stack.queues.backlog('in_app');
+  // In-app pages are delivered set-based (no jobs): the pace is the email queue's.
+  const backlog = () => stack.queues.backlog('email');
 
   it('stops adding pages while the queue is over the limit and goes on once the workers drain it', async () => {
     const role = stack.uid('pace').toLowerCase();
@@ -34,8 +35,9 @@ describe('campaign fan-out paced by queue depth', () => {
       .fork()
       .getConnection()
       .execute(
-        `insert into recipients (id, roles, locale, timezone) select ? || '_' || lpad(g::text, 4, '0'), array[?], 'en', 'UTC' from generate_series(1, ?) g`,
-        [role, role, members],
+        `insert into recipients (id, email, roles, locale, timezone)
+         select ? || '_' || lpad(g::text, 4, '0'), ? || '_' || g || '@example.test', array[?], 'en', 'UTC' from generate_series(1, ?) g`,
+        [role, role, role, members],
       );
     // Marketing needs an opt-in (docs/consent.md).
     await stack.orm.em
@@ -50,7 +52,7 @@ describe('campaign fan-out paced by queue depth', () => {
         name: 'Paced sale',
         templateCode: 'marketing_announcement',
         segment: { roles: [role] },
-        channels: ['in_app'],
+        channels: ['email'],
         variables: { headline: 'Paced', message: 'One page at a time.' },
       },
       { pageSize: PAGE },

@@ -1,0 +1,111 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Redis } from 'ioredis';
+import { applyOutcome, type ChannelRecords } from '../src/domain/notification-lifecycle';
+import { inAppFeedChannel } from '../src/delivery/providers/in-app-provider';
+import { InfrastructureError } from '../src/delivery/infrastructure-errors';
+import { deliverInAppRows, type InAppDeliveryStep } from '../src/state/in-app-pages';
+import type { NotificationRowInput, StoredRow } from '../src/state/notification-store';
+
+/** Where live in-app notifications are published: the API's SSE hub listens there (feed-hub.ts). */
+export interface InAppFeed {
+  publisher: Redis;
+  /** QUEUE_PREFIX: the feed channels are `<prefix>:in_app:<recipientId>`. */
+  prefix: string;
+}
+
+/**
+ * Set-based in-app delivery of one page of an untracked owner (a campaign), first half: the page's rows
+ * about to send with their in-app channel queued are stored delivered instead (the lifecycle step the
+ * in-app channel worker would apply), visible in the feed from the insert on.
+ */
+export function storedDelivered(
+  rows: NotificationRowInput[],
+  page: { nowMs: number; deadlineMs: number },
+): NotificationRowInput[] {
+  const deliveredAt = new Date(page.nowMs).toISOString();
+  return rows.map((row) => {
+    if (row.state !== 'sending' || row.channel_states.in_app?.state !== 'queued') return row;
+    const step = applyOutcome(
+      { state: row.state, channels: row.channel_states, fallbacks: row.fallbacks },
+      { channel: 'in_app', state: 'delivered', attempts: 1 },
+      page.nowMs,
+      page.deadlineMs,
+    );
+    return { ...row, state: step.state, channel_states: step.channels, delivered_at: deliveredAt };
+  });
+}
+
+/**
+ * Second half, after the insert: send records and delivery attempts of the page's in-app deliveries in
+ * one statement, rows an earlier try left queued delivered the same way (deliverInAppRows), and the live
+ * feed told of every one in one pipelined round trip. Returns the stored rows as they now are; a row a
+ * worker holds the send record of keeps its in-app channel queued for the caller's hand-off.
+ */
+export async function deliverInAppPage(
+  db: EntityManager,
+  feed: InAppFeed,
+  page: { rows: NotificationRowInput[]; stored: StoredRow[]; nowMs: number; deadlineMs: number },
+): Promise<StoredRow[]> {
+  const steps: InAppDeliveryStep[] = [];
+  const delivered: string[] = [];
+  for (const row of page.stored) {
+    const record = row.channel_states?.in_app;
+    if (row.state === 'sending' && record?.state === 'queued') steps.push(inAppStep(row, page));
+    else if (record?.state === 'delivered') delivered.push(row.id);
+  }
+  if (steps.length === 0 && delivered.length === 0) return page.stored;
+  const written = await deliverInAppRows(db, steps, delivered);
+  await publishToFeed(feed, page.rows, written);
+  const flipped = new Set(written.filter((d) => d.flipped).map((d) => d.id));
+  const stepOf = new Map(steps.map((s) => [s.id, s]));
+  return page.stored.map((row) => {
+    const step = flipped.has(row.id) ? stepOf.get(row.id) : undefined;
+    return step ? { ...row, state: step.state, channel_states: step.channelStates } : row;
+  });
+}
+
+/** The lifecycle step of an in-app delivery, as the channel worker would apply it. */
+function inAppStep(row: StoredRow, page: { nowMs: number; deadlineMs: number }): InAppDeliveryStep {
+  const before: ChannelRecords = row.channel_states ?? {};
+  const step = applyOutcome(
+    { state: row.state, channels: before, fallbacks: {} },
+    { channel: 'in_app', state: 'delivered', attempts: 1 },
+    page.nowMs,
+    page.deadlineMs,
+  );
+  return { id: row.id, before, state: step.state, channelStates: step.channels };
+}
+
+/**
+ * One publish per recipient, all in one pipeline (the same message the in-app provider publishes).
+ * Rows an earlier try delivered are published again: SSE streams drop an id they have sent.
+ */
+async function publishToFeed(
+  feed: InAppFeed,
+  rows: NotificationRowInput[],
+  delivered: { id: string; recipient_id: string; created_at: Date }[],
+): Promise<void> {
+  if (delivered.length === 0) return;
+  const contentOf = new Map(rows.map((r) => [r.recipient_id, r.content.in_app]));
+  const pipeline = feed.publisher.pipeline();
+  for (const d of delivered) {
+    const content = contentOf.get(d.recipient_id);
+    const message = {
+      id: d.id,
+      title: content?.title ?? null,
+      body: content?.body ?? null,
+      actionUrl: content?.actionUrl ?? null,
+      actionText: content?.actionText ?? null,
+      createdAt: d.created_at,
+    };
+    pipeline.publish(inAppFeedChannel(feed.prefix, d.recipient_id), JSON.stringify(message));
+  }
+  try {
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0]!;
+  } catch (err) {
+    // Ours, never a provider's: the page activity is retried, and the rows it delivered are told again.
+    throw new InfrastructureError('in-app page: publishing to the live feed in Redis', err);
+  }
+}
