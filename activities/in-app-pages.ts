@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { applyOutcome, type ChannelRecords } from '../src/domain/notification-lifecycle';
 import { inAppFeedChannel } from '../src/delivery/providers/in-app-provider';
 import { InfrastructureError } from '../src/delivery/infrastructure-errors';
-import { deliverInAppRows, type InAppDeliveryStep } from '../src/state/in-app-pages';
+import { deliverInAppRows, type InAppDelivered, type InAppDeliveryStep } from '../src/state/in-app-pages';
+import { recordEngagementOfMany } from '../src/state/engagement';
 import type { NotificationRowInput, StoredRow } from '../src/state/notification-store';
 
 /** Where live in-app notifications are published: the API's SSE hub listens there (feed-hub.ts). */
@@ -55,6 +56,7 @@ export async function deliverInAppPage(
   }
   if (steps.length === 0 && delivered.length === 0) return page.stored;
   const written = await deliverInAppRows(db, steps, delivered);
+  await recordAcceptance(db, written, page.nowMs);
   await publishToFeed(feed, page.rows, written);
   const flipped = new Set(written.filter((d) => d.flipped).map((d) => d.id));
   const stepOf = new Map(steps.map((s) => [s.id, s]));
@@ -62,6 +64,17 @@ export async function deliverInAppPage(
     const step = flipped.has(row.id) ? stepOf.get(row.id) : undefined;
     return step ? { ...row, state: step.state, channel_states: step.channelStates } : row;
   });
+}
+
+/**
+ * Engagement `sent` and `delivered` of the deliveries this call recorded, as the in-app channel worker
+ * records them at acceptance (docs/tracking-and-receipts.md); an earlier try's are not counted again.
+ */
+async function recordAcceptance(db: EntityManager, written: InAppDelivered[], nowMs: number): Promise<void> {
+  const ids = written.filter((d) => d.attempted).map((d) => d.id);
+  const at = new Date(nowMs);
+  for (const kind of ['sent', 'delivered'] as const)
+    await recordEngagementOfMany(db, ids, { channel: 'in_app', kind, at });
 }
 
 /** The lifecycle step of an in-app delivery, as the channel worker would apply it. */

@@ -17,6 +17,8 @@ export interface InAppDelivered {
   recipient_id: string;
   created_at: Date;
   flipped: boolean;
+  /** Its delivery attempt was written by this call (false: an earlier try's stands). */
+  attempted: boolean;
 }
 
 /** Who delivered: the delivery attempts' provider name, as the in-app channel worker writes it. */
@@ -60,8 +62,9 @@ export async function deliverInAppRows(
        insert into delivery_attempts (notification_id, channel, attempt, status, provider, provider_message_id, error, started_at, finished_at, duration_ms)
        select d.id, 'in_app', 1, 'delivered', ?, d.id::text, null, d.delivered_at, d.delivered_at, 0
          from delivered d
-        where not exists (select 1 from delivery_attempts a where a.notification_id = d.id and a.channel = 'in_app'))
-     select id, recipient_id, created_at, flipped from delivered`,
+        where not exists (select 1 from delivery_attempts a where a.notification_id = d.id and a.channel = 'in_app')
+       returning notification_id)
+     select id, recipient_id, created_at, flipped, id in (select notification_id from attempts) as attempted from delivered`,
     [
       JSON.stringify(
         steps.map((s) => ({ id: s.id, before: s.before, state: s.state, channel_states: s.channelStates })),

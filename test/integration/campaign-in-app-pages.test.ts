@@ -18,6 +18,8 @@ interface PageRow {
   delivered_at: Date | null;
   sent_records: number;
   attempts: number;
+  /** Engagement `sent` and `delivered` of the in-app channel, their counts summed. */
+  acceptances: number;
 }
 
 /**
@@ -44,7 +46,9 @@ describe('campaign in-app pages, set-based', () => {
     const rows = await sql<PageRow>(
       `select n.id, n.recipient_id, n.state, n.channel_states, n.delivered_at,
               (select count(*)::int from send_records s where s.notification_id = n.id and s.channel = 'in_app' and s.status = 'sent') as sent_records,
-              (select count(*)::int from delivery_attempts a where a.notification_id = n.id and a.channel = 'in_app') as attempts
+              (select count(*)::int from delivery_attempts a where a.notification_id = n.id and a.channel = 'in_app') as attempts,
+              (select coalesce(sum(e.count), 0)::int from notification_engagement e
+                where e.notification_id = n.id and e.channel = 'in_app' and e.kind in ('sent', 'delivered')) as acceptances
          from notifications n where n.event_id = ?`,
       [eventId],
     );
@@ -90,7 +94,7 @@ describe('campaign in-app pages, set-based', () => {
     const rows = await pageRows(campaignEventId(campaignId));
     for (const userId of [ann, ben]) {
       const row = rows.get(userId)!;
-      expect(row).toMatchObject({ state: 'delivered', sent_records: 0, attempts: 1 });
+      expect(row).toMatchObject({ state: 'delivered', sent_records: 0, attempts: 1, acceptances: 2 });
       expect(row.delivered_at).not.toBeNull();
       expect(row.channel_states.in_app).toMatchObject({ state: 'delivered', attempts: 1 });
       expect(row.channel_states.in_app!.deadlineAt).toBeUndefined();
@@ -178,7 +182,12 @@ describe('campaign in-app pages, set-based', () => {
       const rows = await pageRows(spec.eventId);
       expect(rows.size).toBe(3);
       for (const userId of users.slice(1))
-        expect(rows.get(userId)).toMatchObject({ state: 'delivered', sent_records: 1, attempts: 1 });
+        expect(rows.get(userId)).toMatchObject({
+          state: 'delivered',
+          sent_records: 1,
+          attempts: 1,
+          acceptances: 2,
+        });
       // The claimed one stays with the worker that holds its send record (and its job).
       expect(rows.get(users[0])).toMatchObject({ state: 'sending', attempts: 0 });
       expect(rows.get(users[0])!.channel_states.in_app!.state).toBe('queued');
