@@ -20,7 +20,7 @@ import {
 } from '../src/domain/digest';
 import type { ChannelRecords } from '../src/domain/notification-lifecycle';
 import type { NotificationRowInput } from '../src/state/notification-store';
-import { NotificationUserId } from '../src/temporal/search-attributes';
+import { NotificationRecipientRef } from '../src/temporal/search-attributes';
 import { startEventWorkflow } from '../src/temporal/start-event-workflow';
 import { businessFailure } from './errors';
 import type { EventSpec } from './event-spec';
@@ -68,8 +68,13 @@ export function suppressedFields(channels: Channel[], reason: string): Partial<N
   return { state: 'suppressed', channels: [], channel_states: channelStates, send_at: null };
 }
 
+/** A digest target this release starts: always with the recipient's ref. */
+type RefTarget = DigestTarget & { recipientRef: string };
+
 interface DigestCandidate {
   id: string;
+  /** recipients.ref: the digest workflow's id carries it (docs/contracts.md, "Workflows and ids"). */
+  ref: string;
   timezone: string;
   hour: number | null;
   /** The event's row exists already: an earlier try signalled its digest (signals go before rows). */
@@ -109,7 +114,7 @@ async function routeToDigests(
       direct.push(userId);
       continue;
     }
-    const reason = `digest: collected into ${digestWorkflowId(userId, window.target.key)}`;
+    const reason = `digest: collected into ${digestWorkflowId(candidate.ref, window.target.key)}`;
     held.push({ userId, fields: suppressedFields(spec.channels, reason) });
     if (!candidate.stored)
       signals.push(signalDigest(deps, window.target, itemOf(spec, nowMs), window.closeAtMs));
@@ -124,7 +129,7 @@ async function digestCandidates(
   userIds: string[],
 ): Promise<Map<string, DigestCandidate>> {
   const rows: DigestCandidate[] = await db.getConnection().execute(
-    `select r.id, r.timezone, d.hour,
+    `select r.id, r.ref, r.timezone, d.hour,
             exists (select 1 from notifications n where n.event_id = ? and n.recipient_id = r.id) as stored
        from recipients r left join digest_preferences d on d.recipient_id = r.id and d.category = ?
       where r.id in (select jsonb_array_elements_text(?::jsonb))`,
@@ -140,23 +145,28 @@ function digestWindow(
   candidate: DigestCandidate,
   lowStock: boolean,
   nowMs: number,
-): { target: DigestTarget; closeAtMs: number } | null {
+): { target: RefTarget; closeAtMs: number } | null {
   if (lowStock) {
     const { key, templateCode } = LOW_STOCK_DIGEST;
     return {
-      target: { recipientId: candidate.id, key, templateCode },
+      target: { recipientId: candidate.id, recipientRef: candidate.ref, key, templateCode },
       closeAtMs: nowMs + deps.lowStockWindowMs,
     };
   }
   if (candidate.hour === null) return null;
   return {
-    target: dailyTarget(candidate.id, spec.category),
+    target: dailyTarget(candidate, spec.category),
     closeAtMs: nextLocalHour(nowMs, candidate.hour, candidate.timezone),
   };
 }
 
-function dailyTarget(recipientId: string, category: string): DigestTarget {
-  return { recipientId, key: `daily.${category}`, templateCode: dailyDigestTemplate(category) };
+function dailyTarget(recipient: { id: string; ref: string }, category: string): RefTarget {
+  return {
+    recipientId: recipient.id,
+    recipientRef: recipient.ref,
+    key: `daily.${category}`,
+    templateCode: dailyDigestTemplate(category),
+  };
 }
 
 /** Capped notifications into the daily digest of their category, at the recipient's chosen hour (else 09:00 local). */
@@ -172,7 +182,7 @@ async function foldIntoDailyDigests(
     [...candidates.values()].map((c) =>
       signalDigest(
         deps,
-        dailyTarget(c.id, spec.category),
+        dailyTarget(c, spec.category),
         itemOf(spec, nowMs),
         nextLocalHour(nowMs, c.hour ?? DEFAULT_DIGEST_HOUR, c.timezone),
       ),
@@ -194,18 +204,18 @@ function itemOf(spec: EventSpec, nowMs: number): DigestItem {
 
 async function signalDigest(
   deps: DigestDeps,
-  target: DigestTarget,
+  target: RefTarget,
   item: DigestItem,
   closeAtMs: number,
 ): Promise<void> {
   const signal: DigestItemSignal = { item, closeAtMs };
   await deps.temporalClient.workflow.signalWithStart('digestWorkflow', {
-    workflowId: digestWorkflowId(target.recipientId, target.key),
+    workflowId: digestWorkflowId(target.recipientRef, target.key),
     taskQueue: deps.taskQueue,
     args: [target],
     signal: DIGEST_ITEM_SIGNAL,
     signalArgs: [signal],
-    typedSearchAttributes: [{ key: NotificationUserId, value: target.recipientId }],
+    typedSearchAttributes: [{ key: NotificationRecipientRef, value: target.recipientRef }],
   });
 }
 

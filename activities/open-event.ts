@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { parseBusinessEvent, type BusinessEvent } from '../src/domain/business-event';
 import type { Channel } from '../src/domain/channels';
 import {
@@ -11,6 +12,7 @@ import { recipientIdsWithRole } from '../src/db/recipient-roles';
 import { INLINE_STATUS_LIMIT } from '../src/domain/event-ledger';
 import type { EventPlan } from '../src/domain/notification-request';
 import { followUpWorkflowId } from '../src/domain/workflow-ids';
+import { recipientRefs } from '../src/db/recipient-refs';
 import type { DispatchResult } from './dispatcher';
 import type { EventSpec } from './event-spec';
 import { businessFailure } from './errors';
@@ -34,6 +36,11 @@ export interface OpenedEvent extends DispatchResult {
   supersede: { workflowId: string; userId?: string }[];
   /** The follow-up to schedule per recipient, keyed by the order it belongs to. */
   followUp: (NonNullable<EventPlan['followUp']> & { correlationKey: string }) | null;
+  /**
+   * Opaque refs (`recipients.ref`) by user id, for the workflow's ids and search attributes: present when
+   * the event has one recipient or schedules follow-ups. Absent in release 4 and earlier (their markers).
+   */
+  recipientRefs?: Record<string, string>;
 }
 
 export interface OpenEventInput {
@@ -65,7 +72,8 @@ export async function openEvent(deps: EventStepDeps, input: OpenEventInput): Pro
   const event = parseEnvelope(input.event);
   const db = deps.orm.em.fork();
   const resolved = await shapeOrderEvent(deps.config.orderJourney, db, await resolveEvent(db, event));
-  const { supersede, followUp } = await relatedWork(deps, db, resolved);
+  const refs = await refsOf(db, resolved);
+  const { supersede, followUp } = await relatedWork(deps, db, resolved, refs);
   const spec = eventSpecOf(deps, input.workflowId, resolved);
   const { recipients, templates } = resolved;
   const admitted = await deps.dispatcher.admitRecipients(spec, recipients.slice(0, EVENT_PAGE_SIZE), {
@@ -83,7 +91,15 @@ export async function openEvent(deps: EventStepDeps, input: OpenEventInput): Pro
     pending: recipients.slice(EVENT_PAGE_SIZE),
     supersede: [...supersede, ...folded],
     followUp,
+    ...(followUp || event.userId ? { recipientRefs: Object.fromEntries(refs) } : {}),
   };
+}
+
+/** Refs of the first page's recipients when the event names one recipient, schedules or cancels follow-ups. */
+async function refsOf(db: EntityManager, resolved: ResolvedEvent): Promise<Map<string, string>> {
+  const { definition, event } = resolved;
+  const needed = event.userId || definition?.followUp || definition?.cancelsFollowUps?.length;
+  return needed ? recipientRefs(db, resolved.recipients.slice(0, EVENT_PAGE_SIZE)) : new Map();
 }
 
 function parseEnvelope(envelope: unknown): BusinessEvent {
@@ -128,14 +144,18 @@ async function relatedWork(
   deps: EventStepDeps,
   db: EntityManager,
   resolved: ResolvedEvent,
+  refs: Map<string, string>,
 ): Promise<Pick<OpenedEvent, 'supersede' | 'followUp'>> {
   const { definition, recipients } = resolved;
   const correlationKey = correlationKeyOf(resolved.event.data);
   if (correlationKey === null || !definition) return { supersede: [], followUp: null };
   const supersede: OpenedEvent['supersede'] = [];
   for (const kind of definition.cancelsFollowUps ?? []) {
-    for (const userId of recipients)
-      supersede.push({ workflowId: followUpWorkflowId(kind, correlationKey, userId) });
+    for (const userId of recipients) {
+      const ref = refs.get(userId);
+      if (ref) supersede.push({ workflowId: followUpWorkflowId(kind, correlationKey, ref) });
+    }
+    supersede.push(...(await legacyFollowUps(deps, kind, correlationKey, recipients)));
   }
   supersede.push(...(await supersededNotifications(deps, db, definition, correlationKey, recipients)));
   let followUp: OpenedEvent['followUp'] = null;
@@ -145,6 +165,32 @@ async function relatedWork(
     followUp = { ...planned, correlationKey };
   }
   return { supersede, followUp };
+}
+
+/**
+ * Follow-ups started by release 4 and earlier, whose ids carry the user id: only the running ones are
+ * signalled, so a new history names no user id that is not already in one. Needed until no such follow-up
+ * can be open (PAYMENT_REMINDER_DELAY_MS after the deploy of opaque ids), then this goes.
+ */
+async function legacyFollowUps(
+  deps: EventStepDeps,
+  kind: string,
+  correlationKey: string,
+  userIds: string[],
+): Promise<OpenedEvent['supersede']> {
+  const running = await Promise.all(
+    userIds.map(async (userId) => {
+      const workflowId = followUpWorkflowId(kind, correlationKey, userId);
+      try {
+        const { status } = await deps.temporalClient.workflow.getHandle(workflowId).describe();
+        return status.name === 'RUNNING' ? workflowId : null;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return null;
+        throw err;
+      }
+    }),
+  );
+  return running.filter((id): id is string => id !== null).map((workflowId) => ({ workflowId }));
 }
 
 /** Still-waiting notifications of the superseded event types for the same order and recipients, ours then release 0's. */

@@ -25,6 +25,7 @@ import { eventTypeOf, followUpWorkflowId } from '../src/domain/workflow-ids';
 import {
   NotificationEventId,
   NotificationEventType,
+  NotificationRecipientRef,
   NotificationUserId,
 } from '../src/temporal/search-attributes';
 import {
@@ -81,18 +82,39 @@ export async function businessEventWorkflow(input: BusinessEvent): Promise<Event
     upsertSearchAttributes([
       { key: NotificationEventId, value: input.id },
       { key: NotificationEventType, value: eventType },
-      ...(input.userId ? [{ key: NotificationUserId, value: input.userId }] : []),
+      // Release 4 and earlier tagged the user id in clear; now the first step's ref does (tagRecipientRef).
+      ...(input.userId && !patched(PATCHES.opaqueRecipientIds)
+        ? [{ key: NotificationUserId, value: input.userId }]
+        : []),
     ]);
   }
   return runEvent({
     eventId: input.id,
     open: (workflowId) =>
       durableSteps(DEFAULT_HORIZON_MS).openEvent({ event: input, workflowId, nowMs: Date.now() }),
-    afterOpen: async (opened) => ({
-      cancelled: await supersede(opened.supersede, `superseded by ${eventType} ${opened.spec.eventId}`),
-      followUps: await startFollowUps(opened, input),
-    }),
+    afterOpen: async (opened) => {
+      tagRecipientRef(opened, input);
+      return {
+        cancelled: await supersede(opened.supersede, `superseded by ${eventType} ${opened.spec.eventId}`),
+        followUps: await startFollowUps(opened, input),
+      };
+    },
   });
+}
+
+/**
+ * The opaque ref of the recipient a follow-up or a single-recipient event is for, when the first step
+ * answered refs (patch opaque-recipient-ids); undefined for release-4 histories, whose steps did not.
+ */
+function refOf(opened: OpenedEvent, userId: string): string | undefined {
+  const ref = opened.recipientRefs?.[userId];
+  return ref !== undefined && patched(PATCHES.opaqueRecipientIds) ? ref : undefined;
+}
+
+/** A single-recipient event is found by its recipient's ref (docs/contracts.md, "Search attributes"), never the user id. */
+function tagRecipientRef(opened: OpenedEvent, input: BusinessEvent): void {
+  const ref = input.userId ? refOf(opened, input.userId) : undefined;
+  if (ref !== undefined) upsertSearchAttributes([{ key: NotificationRecipientRef, value: ref }]);
 }
 
 /**
@@ -429,6 +451,7 @@ async function startFollowUps(opened: OpenedEvent, input: BusinessEvent): Promis
 function followUpChild(opened: OpenedEvent, input: BusinessEvent, userId: string) {
   const { spec } = opened;
   const followUp = opened.followUp!;
+  const ref = refOf(opened, userId);
   const event: BusinessEvent = {
     id: `${spec.eventId}.${followUp.kind}`,
     templateCode: followUp.templateCode,
@@ -438,7 +461,7 @@ function followUpChild(opened: OpenedEvent, input: BusinessEvent, userId: string
     options: { ...input.options, delayMs: followUp.delayMs, sendAt: null, channels: followUp.channels },
   };
   return {
-    workflowId: followUpWorkflowId(followUp.kind, followUp.correlationKey, userId),
+    workflowId: followUpWorkflowId(followUp.kind, followUp.correlationKey, ref ?? userId),
     args: [event] as [BusinessEvent],
     // The reminder outlives this event's workflow.
     parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -448,7 +471,9 @@ function followUpChild(opened: OpenedEvent, input: BusinessEvent, userId: string
         key: NotificationEventType,
         value: eventTypeOf({ type: spec.eventType, templateCode: followUp.templateCode }),
       },
-      { key: NotificationUserId, value: userId },
+      ref !== undefined
+        ? { key: NotificationRecipientRef, value: ref }
+        : { key: NotificationUserId, value: userId },
     ],
     memo: {
       templateCode: followUp.templateCode,

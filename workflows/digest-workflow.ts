@@ -74,5 +74,10 @@ export async function digestWorkflow(input: DigestWorkflowInput): Promise<Digest
 }
 
 function target(input: DigestWorkflowInput) {
-  return { recipientId: input.recipientId, key: input.key, templateCode: input.templateCode };
+  return {
+    recipientId: input.recipientId,
+    ...(input.recipientRef ? { recipientRef: input.recipientRef } : {}),
+    key: input.key,
+    templateCode: input.templateCode,
+  };
 }

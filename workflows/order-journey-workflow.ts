@@ -5,6 +5,7 @@ import {
   defineQuery,
   defineSignal,
   ParentClosePolicy,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
@@ -34,6 +35,7 @@ import {
   NotificationUserId,
 } from '../src/temporal/search-attributes';
 import { businessEventWorkflow } from './business-event-workflow';
+import { PATCHES } from './patches';
 
 export const orderEventSignal = defineSignal<[JourneySignal]>(JOURNEY_MESSAGES.orderEvent);
 export const orderJourneyQuery = defineQuery<JourneyView>(JOURNEY_MESSAGES.orderJourney);
@@ -126,7 +128,10 @@ class JourneyRun {
         typedSearchAttributes: [
           { key: NotificationEventId, value: eventId },
           { key: NotificationEventType, value: eventTypeOf({ templateCode: DELAY_TEMPLATE }) },
-          ...(single ? [{ key: NotificationUserId, value: single }] : []),
+          // Release 4 tagged the user id; now the notice's own first step tags its recipient's ref.
+          ...(single && !patched(PATCHES.opaqueRecipientIds)
+            ? [{ key: NotificationUserId, value: single }]
+            : []),
         ],
       });
     } catch (err) {

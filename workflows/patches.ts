@@ -30,4 +30,10 @@ export const PATCHES = {
    * before its start (jobs delayed until then) and looks for lost staged jobs after it. Asked only then.
    */
   campaignStaging: 'campaign-staging',
+  /**
+   * Release 5: workflow ids and search attributes carry the recipient's opaque ref, never the user id
+   * (follow-up ids, NotificationRecipientRef upserted after the first step). Asked only when the first
+   * step answered refs: earlier releases' steps did not.
+   */
+  opaqueRecipientIds: 'opaque-recipient-ids',
 } as const;

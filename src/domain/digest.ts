@@ -2,7 +2,7 @@ import { quietHoursEndAfter } from './quiet-hours';
 
 /**
  * Digests (docs/digests-and-caps.md): events for one recipient and key collected by one
- * `digestWorkflow` (id `digest-<recipientId>-<key>`) and sent as one notification when the window
+ * `digestWorkflow` (id `digest-<recipientRef>-<key>`) and sent as one notification when the window
  * closes. Plain types and rules, shared by the routing activity and the workflow.
  */
 
@@ -23,6 +23,11 @@ export interface DigestItemSignal {
 /** Who and what one digest workflow collects for. */
 export interface DigestTarget {
   recipientId: string;
+  /**
+   * The recipient's opaque ref (`recipients.ref`): the workflow id and the digest's event id carry it, not
+   * the user id. Absent in digests started by release 4 and earlier (they used the user id).
+   */
+  recipientRef?: string;
   /** `INVENTORY_LOW_STOCK`, `daily.<category>`: ids and names only. */
   key: string;
   /** The direct-send template the digest is sent with. */
@@ -67,8 +72,9 @@ export function isDigestTemplate(templateCode: string): boolean {
   return templateCode === LOW_STOCK_DIGEST.templateCode || templateCode.startsWith('daily_digest_');
 }
 
-export function digestWorkflowId(recipientId: string, key: string): string {
-  return `digest-${recipientId}-${key}`;
+/** `recipientRef`: the recipient's opaque ref (release 4 and earlier: the user id). */
+export function digestWorkflowId(recipientRef: string, key: string): string {
+  return `digest-${recipientRef}-${key}`;
 }
 
 /**
@@ -76,7 +82,7 @@ export function digestWorkflowId(recipientId: string, key: string): string {
  * so a retried send or a replayed workflow creates it once.
  */
 export function digestEventId(target: DigestTarget, windowStartMs: number): string {
-  const id = `digest.${target.key}.${target.recipientId}.${windowStartMs}`;
+  const id = `digest.${target.key}.${target.recipientRef ?? target.recipientId}.${windowStartMs}`;
   return id.replace(/[^A-Za-z0-9._:-]/g, (c) => `:${c.charCodeAt(0).toString(16)}:`).slice(0, 200);
 }
 

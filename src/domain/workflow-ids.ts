@@ -15,10 +15,12 @@ export function notificationWorkflowId(eventId: string, userId: string): string 
 
 /**
  * A follow-up notification (e.g. the payment reminder of one order for one recipient). Derived from
- * the order, not the event, so a later event for the same order can cancel it by id.
+ * the order, not the event, so a later event for the same order can cancel it by id. `recipient` is the
+ * recipient's opaque ref (`recipients.ref`); follow-ups started before opaque ids (release 4 and earlier)
+ * carry the user id there (docs/contracts.md, "Workflows and ids").
  */
-export function followUpWorkflowId(kind: string, correlationKey: string, userId: string): string {
-  return `followup-${kind}-${correlationKey}-${userId}`;
+export function followUpWorkflowId(kind: string, correlationKey: string, recipient: string): string {
+  return `followup-${kind}-${correlationKey}-${recipient}`;
 }
 
 /** A marketing campaign's workflow; `campaignId` is a UUID. */

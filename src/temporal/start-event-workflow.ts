@@ -3,7 +3,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { BusinessEvent } from '../domain/business-event';
 import { EVENT_CATALOG } from '../domain/event-catalog';
 import { eventTypeOf, eventWorkflowId } from '../domain/workflow-ids';
-import { NotificationEventId, NotificationEventType, NotificationUserId } from './search-attributes';
+import { NotificationEventId, NotificationEventType } from './search-attributes';
 
 /**
  * Reuse of an event workflow id (docs/contracts.md, "Workflows and ids"): a completed or running event is
@@ -33,8 +33,9 @@ export async function startEventWorkflow(
       ...(options.eagerStart ? { requestEagerStart: true } : {}),
       typedSearchAttributes: [
         { key: NotificationEventId, value: event.id },
+        // No user id (docs/contracts.md, "Search attributes"): the workflow's first step tags a
+        // single-recipient event with the recipient's opaque ref, which only our database resolves.
         { key: NotificationEventType, value: eventTypeOf(event) },
-        ...(event.userId ? [{ key: NotificationUserId, value: event.userId }] : []),
       ],
       memo: eventMemo(event),
     });

@@ -1,6 +1,7 @@
 import { DIGEST_ITEM_SIGNAL, digestWorkflowId, type DigestItemSignal } from '../../src/domain/digest';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { childEnvFor, NodeProcess } from '../helpers/node-process';
+import { recipientRef } from '../../src/db/recipient-refs';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -98,7 +99,7 @@ describe('low-stock digest with the workflow worker killed mid-window', () => {
       for (const row of rows) {
         expect(row.state).toBe('suppressed');
         expect(row.channel_states.email.reason).toBe(
-          `digest: collected into ${digestWorkflowId(admin, 'INVENTORY_LOW_STOCK')}`,
+          `digest: collected into ${digestWorkflowId((await recipientRef(stack.orm.em.fork(), admin))!, 'INVENTORY_LOW_STOCK')}`,
         );
       }
       const mails = await stack.smtp.waitForMessages(`${admin}@example.test`, 1, 30_000);
@@ -199,12 +200,17 @@ describe('daily digest preference', () => {
     });
     const result = await stack.client.eventResult(eventId);
     expect(result.notifications[0].state).toBe('suppressed');
-    const workflowId = digestWorkflowId(userId, 'daily.inventory_alerts');
+    const ref = (await recipientRef(stack.orm.em.fork(), userId))!;
+    const workflowId = digestWorkflowId(ref, 'daily.inventory_alerts');
+    expect(workflowId).not.toContain(userId);
     expect((await stack.client.status(eventId, userId)).channels.email?.reason).toBe(
       `digest: collected into ${workflowId}`,
     );
     const handle = stack.temporalClient.workflow.getHandle(workflowId);
-    expect((await handle.describe()).status.name).toBe('RUNNING');
+    const described = await handle.describe();
+    expect(described.status.name).toBe('RUNNING');
+    expect(described.searchAttributes).toMatchObject({ NotificationRecipientRef: [ref] });
+    expect(described.searchAttributes.NotificationUserId).toBeUndefined();
     await handle.terminate('test done');
 
     const off = await api.as(userId, {

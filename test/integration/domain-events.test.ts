@@ -2,6 +2,7 @@ import { Notification, Preference, Template } from '../../src/db/entities';
 import { EVENT_TYPES, type EventType } from '../../src/domain/business-event';
 import { eventWorkflowId, followUpWorkflowId } from '../../src/domain/workflow-ids';
 import type { EventResult } from '../../src/domain/notification-request';
+import { recipientRef } from '../../src/db/recipient-refs';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -177,7 +178,13 @@ describe('business events through the workflows', () => {
     const failed = event('PAYMENT_FAILED', userId);
     await stack.client.publishEvent(failed);
     const result = await stack.client.eventResult(failed.id);
-    const reminderId = followUpWorkflowId('payment_reminder', failed.data.orderNumber, userId);
+    // Named by the recipient's opaque ref, not the user id (docs/contracts.md, "Workflows and ids").
+    const ref = (await recipientRef(stack.orm.em.fork(), userId))!;
+    const reminderId = followUpWorkflowId('payment_reminder', failed.data.orderNumber, ref);
+    expect(reminderId).not.toContain(userId);
+    const described = await stack.temporalClient.workflow.getHandle(reminderId).describe();
+    expect(described.searchAttributes).toMatchObject({ NotificationRecipientRef: [ref] });
+    expect(described.searchAttributes.NotificationUserId).toBeUndefined();
     expect(result.followUps).toEqual([{ userId, workflowId: reminderId }]);
     // The reminder is an event workflow of its own: a direct send of payment_reminder to this recipient.
     const reminder: EventResult = await stack.temporalClient.workflow.getHandle(reminderId).result();
@@ -197,7 +204,8 @@ describe('business events through the workflows', () => {
     await stack.createRecipient({ id: userId });
     const failed = event('PAYMENT_FAILED', userId);
     await stack.client.publishEvent(failed);
-    const reminderId = followUpWorkflowId('payment_reminder', failed.data.orderNumber, userId);
+    const ref = (await recipientRef(stack.orm.em.fork(), userId))!;
+    const reminderId = followUpWorkflowId('payment_reminder', failed.data.orderNumber, ref);
     const captured = { ...event('PAYMENT_CAPTURED', userId), data: failed.data };
     await stack.client.eventResult(failed.id);
     await stack.client.publishEvent(captured);
@@ -216,6 +224,37 @@ describe('business events through the workflows', () => {
     ).toMatchObject({ state: 'cancelled', channelStates: {} });
     const mails = await stack.smtp.waitForMessages(`${userId}@example.test`, 2);
     expect(mails.some((m) => m.raw.includes('Reminder:'))).toBe(false);
+  });
+
+  it('PAYMENT_CAPTURED also cancels a reminder started before opaque ids, whose id carries the user id', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const orderNumber = stack.uid('A');
+    // As release 4 started it: the follow-up event under `followup-<kind>-<order>-<userId>`, waiting.
+    const legacyId = followUpWorkflowId('payment_reminder', orderNumber, userId);
+    const reminder = await stack.temporalClient.workflow.start('businessEventWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: legacyId,
+      args: [
+        {
+          id: `${stack.uid('evt')}.payment_reminder`,
+          templateCode: 'payment_failed_reminder',
+          occurredAt: new Date().toISOString(),
+          userId,
+          data: { ...DATA, orderNumber },
+          options: { delayMs: 60_000 },
+        },
+      ],
+    });
+    await waitFor(async () =>
+      (await stack.client.statusOf(legacyId)).state === 'scheduled' ? true : undefined,
+    );
+    const captured = { ...event('PAYMENT_CAPTURED', userId), data: { ...DATA, orderNumber } };
+    await stack.client.publishEvent(captured);
+    expect((await stack.client.eventResult(captured.id)).cancelled).toEqual([legacyId]);
+    expect(((await reminder.result()) as EventResult).notifications).toEqual([
+      expect.objectContaining({ userId, state: 'cancelled' }),
+    ]);
   });
 
   it('ORDER_DELIVERED cancels a still-waiting ORDER_SHIPPED notice of the same order', async () => {

@@ -7,7 +7,12 @@ describe('test infrastructure', () => {
     const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
     const attrs = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
     expect(Object.keys(attrs.customAttributes ?? {})).toEqual(
-      expect.arrayContaining(['NotificationEventId', 'NotificationEventType', 'NotificationUserId']),
+      expect.arrayContaining([
+        'NotificationEventId',
+        'NotificationEventType',
+        'NotificationUserId',
+        'NotificationRecipientRef',
+      ]),
     );
     await connection.close();
 

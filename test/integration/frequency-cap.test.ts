@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config';
 import { capReason, parseFrequencyCaps } from '../../src/domain/frequency-caps';
 import type { NotificationRowInput } from '../../src/state/notification-store';
 import { startTwilioStandIn, twilioProviderFor, type HttpStandIn } from '../helpers/provider-stand-ins';
+import { recipientRef } from '../../src/db/recipient-refs';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -62,7 +63,8 @@ describe('frequency caps', () => {
     const userId = stack.uid('u');
     await stack.createRecipient({ id: userId });
     // The daily digest's window opens with an item closing in 20 s (instead of 09:00 local), so the test sees it sent.
-    const workflowId = digestWorkflowId(userId, 'daily.inventory_alerts');
+    const ref = (await recipientRef(stack.orm.em.fork(), userId))!;
+    const workflowId = digestWorkflowId(ref, 'daily.inventory_alerts');
     const opener: DigestItemSignal = {
       item: {
         eventId: stack.uid('opener'),
@@ -76,7 +78,12 @@ describe('frequency caps', () => {
       workflowId,
       taskQueue: stack.config.temporal.taskQueue,
       args: [
-        { recipientId: userId, key: 'daily.inventory_alerts', templateCode: 'daily_digest_inventory_alerts' },
+        {
+          recipientId: userId,
+          recipientRef: ref,
+          key: 'daily.inventory_alerts',
+          templateCode: 'daily_digest_inventory_alerts',
+        },
       ],
       signal: DIGEST_ITEM_SIGNAL,
       signalArgs: [opener],

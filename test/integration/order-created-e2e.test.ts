@@ -2,6 +2,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { InvalidEventError } from '../../src/domain/business-event';
 import { DeliveryAttempt, Notification } from '../../src/db/entities';
 import { eventWorkflowId } from '../../src/domain/workflow-ids';
+import { recipientRef } from '../../src/db/recipient-refs';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -68,11 +69,15 @@ describe('ORDER_CREATED end to end', () => {
     ]);
 
     const eventDescribed = await stack.temporalClient.workflow.getHandle(eventWorkflowId(eventId)).describe();
+    // The recipient by its opaque ref (recipients.ref), never by the user id (docs/contracts.md, "Search attributes").
+    const ref = await recipientRef(stack.orm.em.fork(), userId);
+    expect(ref).toMatch(/^[0-9a-f-]{36}$/);
     expect(eventDescribed.searchAttributes).toMatchObject({
       NotificationEventId: [eventId],
       NotificationEventType: ['ORDER_CREATED'],
-      NotificationUserId: [userId],
+      NotificationRecipientRef: [ref],
     });
+    expect(eventDescribed.searchAttributes.NotificationUserId).toBeUndefined();
     expect(eventDescribed.memo).toEqual({ templateCode: 'order_created', channels: ['in_app', 'email'] });
 
     // The lean path: one workflow, no activity tasks; plan-and-hand-off is a local activity in the first
@@ -168,11 +173,13 @@ describe('ORDER_CREATED end to end', () => {
     });
     const result = await handle.result();
     expect(result.notifications[0].state).toBe('delivered');
-    expect((await handle.describe()).searchAttributes).toMatchObject({
+    const described = await handle.describe();
+    expect(described.searchAttributes).toMatchObject({
       NotificationEventId: [eventId],
       NotificationEventType: ['ORDER_CREATED'],
-      NotificationUserId: [userId],
+      NotificationRecipientRef: [await recipientRef(stack.orm.em.fork(), userId)],
     });
+    expect(described.searchAttributes.NotificationUserId).toBeUndefined();
 
     const bad = await stack.temporalClient.workflow.start('businessEventWorkflow', {
       taskQueue: stack.config.temporal.taskQueue,

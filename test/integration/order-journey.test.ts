@@ -1,8 +1,9 @@
 import { Notification } from '../../src/db/entities';
 import { orderJourneyWorkflowId, type JourneyView } from '../../src/domain/order-journey';
-import { followUpWorkflowId } from '../../src/domain/workflow-ids';
+import { eventWorkflowId, followUpWorkflowId } from '../../src/domain/workflow-ids';
 import type { EventResult } from '../../src/domain/notification-request';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
+import { recipientRef } from '../../src/db/recipient-refs';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -66,6 +67,14 @@ describe('order journeys', () => {
     );
     const delayed = await stack.client.eventResult(`${orderNumber}.order_delayed`);
     expect(delayed.notifications).toEqual([expect.objectContaining({ userId, state: 'delivered' })]);
+    // The notice's own first step tags its recipient's opaque ref; the journey sets no user id.
+    const notice = await stack.temporalClient.workflow
+      .getHandle(eventWorkflowId(`${orderNumber}.order_delayed`))
+      .describe();
+    expect(notice.searchAttributes).toMatchObject({
+      NotificationRecipientRef: [await recipientRef(stack.orm.em.fork(), userId)],
+    });
+    expect(notice.searchAttributes.NotificationUserId).toBeUndefined();
     const view = await journeyWhen(orderNumber, (v) => v.delayNotified);
     expect(view.messages.map((m) => m.kind)).toEqual(['event', 'order_delayed']);
     // Still open, on its idle timer: shipping later is still taken in.
@@ -76,16 +85,19 @@ describe('order journeys', () => {
     const userId = await shopper();
     const orderNumber = stack.uid('A');
     await publish('PAYMENT_FAILED', userId, { orderNumber, amount: 10, currency: 'INR' });
-    const reminder = stack.temporalClient.workflow.getHandle(
-      followUpWorkflowId('payment_reminder', orderNumber, userId),
+    const reminderId = followUpWorkflowId(
+      'payment_reminder',
+      orderNumber,
+      (await recipientRef(stack.orm.em.fork(), userId))!,
     );
+    const reminder = stack.temporalClient.workflow.getHandle(reminderId);
     await waitFor(async () => ((await reminder.describe()).status.name === 'RUNNING' ? true : undefined));
     const cancelId = await publish('ORDER_CANCELLED', userId, { orderNumber, reason: 'out of stock' });
 
     const reminded = (await reminder.result()) as EventResult;
     expect(reminded.notifications).toEqual([expect.objectContaining({ userId, state: 'cancelled' })]);
     const cancelled = await stack.client.eventResult(cancelId);
-    expect(cancelled.cancelled).toContain(followUpWorkflowId('payment_reminder', orderNumber, userId));
+    expect(cancelled.cancelled).toContain(reminderId);
     const ended = (await journey(orderNumber).result()) as JourneyView;
     expect(ended).toMatchObject({ state: 'cancelled', ended: 'cancelled', deadline: null });
     expect(ended.events.map((e) => e.type)).toEqual(['PAYMENT_FAILED', 'ORDER_CANCELLED']);

@@ -36,7 +36,12 @@ describe('docker-compose.prod.yml', () => {
     );
     expect(command('temporal-schema')).toMatch(/update-schema -d \/etc\/temporal\/schema\/postgresql\/v12\//);
     expect(command('temporal-setup')).toMatch(/namespace create --namespace default/);
-    for (const name of ['NotificationEventId', 'NotificationEventType', 'NotificationUserId'])
+    for (const name of [
+      'NotificationEventId',
+      'NotificationEventType',
+      'NotificationUserId',
+      'NotificationRecipientRef',
+    ])
       expect(command('temporal-setup')).toContain(name);
     expect(services.temporal.environment).toMatchObject({
       DB: 'postgres12',

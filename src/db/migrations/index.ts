@@ -13,6 +13,7 @@ import { Migration20261206020000_digests_and_caps } from './Migration20261206020
 import { Migration20261206030000_locales_and_layout } from './Migration20261206030000_locales_and_layout';
 import { Migration20261206040000_order_journeys } from './Migration20261206040000_order_journeys';
 import { Migration20261206050000_retention } from './Migration20261206050000_retention';
+import { Migration20261207020000_recipient_refs_and_erasure } from './Migration20261207020000_recipient_refs_and_erasure';
 import { Migration20261207030000_notification_contents } from './Migration20261207030000_notification_contents';
 import { Migration20261207040000_engagement } from './Migration20261207040000_engagement';
 import { Migration20261207041000_email_suppressions } from './Migration20261207041000_email_suppressions';
@@ -36,6 +37,10 @@ export const MIGRATIONS = [
   { name: 'Migration20261206030000_locales_and_layout', class: Migration20261206030000_locales_and_layout },
   { name: 'Migration20261206040000_order_journeys', class: Migration20261206040000_order_journeys },
   { name: 'Migration20261206050000_retention', class: Migration20261206050000_retention },
+  {
+    name: 'Migration20261207020000_recipient_refs_and_erasure',
+    class: Migration20261207020000_recipient_refs_and_erasure,
+  },
   {
     name: 'Migration20261207030000_notification_contents',
     class: Migration20261207030000_notification_contents,
