@@ -2,6 +2,7 @@ import { DIGEST_ITEM_SIGNAL, digestWorkflowId, type DigestItemSignal } from '../
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { childEnvFor, NodeProcess } from '../helpers/node-process';
 import { recipientRef } from '../../src/db/recipient-refs';
+import { dataOf } from '../../src/state/notification-contents';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -18,7 +19,7 @@ async function digestRows(stack: TestStack, userId: string): Promise<DigestRow[]
     .fork()
     .getConnection()
     .execute(
-      `select id, event_id, state, data from notifications where recipient_id = ? and template_code = 'inventory_low_stock_digest' order by created_at`,
+      `select id, event_id, state, ${dataOf('n')} as data from notifications n where recipient_id = ? and template_code = 'inventory_low_stock_digest' order by created_at`,
       [userId],
     );
 }

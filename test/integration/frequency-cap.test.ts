@@ -8,6 +8,7 @@ import { capReason, parseFrequencyCaps } from '../../src/domain/frequency-caps';
 import type { NotificationRowInput } from '../../src/state/notification-store';
 import { startTwilioStandIn, twilioProviderFor, type HttpStandIn } from '../helpers/provider-stand-ins';
 import { recipientRef } from '../../src/db/recipient-refs';
+import { dataOf } from '../../src/state/notification-contents';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -117,7 +118,7 @@ describe('frequency caps', () => {
         .fork()
         .getConnection()
         .execute(
-          `select data from notifications where recipient_id = ? and template_code = 'daily_digest_inventory_alerts'`,
+          `select ${dataOf('n')} as data from notifications n where recipient_id = ? and template_code = 'daily_digest_inventory_alerts'`,
           [userId],
         );
       return rows.length > 0 ? rows : undefined;
