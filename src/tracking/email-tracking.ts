@@ -28,7 +28,7 @@ function trackedTarget(settings: TrackingSettings, notificationId: string, chann
   return (target: string): string => {
     if (target === UNSUBSCRIBE_LINK_PLACEHOLDER || target.startsWith(unsubscribePrefix)) return target;
     if (!isHttpUrl(target)) return target;
-    return trackedClickUrl(settings, { notificationId, channel, target });
+    return trackedClickUrl(settings, { notificationId, channel, target }) ?? target;
   };
 }
 

@@ -57,14 +57,20 @@ function verify(secret: string, purpose: Purpose, token: string): WireClaims | n
 
 const origin = (settings: TrackingSettings) => settings.publicUrl.replace(/\/+$/, '');
 
-/** `<publicUrl>/r/<token>`: records the click, then redirects to the target. */
-export function trackedClickUrl(settings: TrackingSettings, claims: ClickClaims): string {
+/** The API takes path parameters up to 1000 characters (src/api/app.ts, maxParamLength). */
+const MAX_TOKEN_LENGTH = 1000;
+
+/**
+ * `<publicUrl>/r/<token>`: records the click, then redirects to the target. Null for a target too long
+ * for a token the API would take: that link is sent as it is, untracked.
+ */
+export function trackedClickUrl(settings: TrackingSettings, claims: ClickClaims): string | null {
   const token = sign(settings.secret, 'click', {
     n: claims.notificationId,
     ch: claims.channel,
     u: claims.target,
   });
-  return `${origin(settings)}/r/${token}`;
+  return token.length > MAX_TOKEN_LENGTH ? null : `${origin(settings)}/r/${token}`;
 }
 
 /** `<publicUrl>/o/<token>.gif`: the open pixel of one notification's email. */

@@ -162,6 +162,34 @@ describe('click and open tracking, inbox reads, Twilio status callbacks', () => 
     expect(await engagement(notification.id, 'email', 'opened')).toBe(2);
   });
 
+  it('never rate-limits pixels and redirects per address (image proxies and link scanners share few addresses)', async () => {
+    const userId = stack.uid('u');
+    await stack.createRecipient({ id: userId });
+    const { notification, html } = await sendOrderEmail(userId);
+    const limited = await new ApiTestApp(stack).start({
+      configure: (config) => ({
+        ...config,
+        api: { ...config.api, rateLimit: { ...config.api.rateLimit, perUser: 2 } },
+      }),
+    });
+    try {
+      const pixel = pathOf(new RegExp(`<img src="(${PUBLIC_URL}/o/[^"]+)"`).exec(html)![1]);
+      const click = pathOf(hrefs(html).find((href) => href.startsWith(`${PUBLIC_URL}/r/`))!);
+      for (let i = 0; i < 5; i++) {
+        expect((await limited.inject({ method: 'GET', url: pixel })).statusCode).toBe(200);
+        expect((await limited.inject({ method: 'GET', url: click })).statusCode).toBe(302);
+      }
+      // Anonymous calls to other routes are limited per address as before.
+      const statuses = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await limited.inject({ method: 'GET', url: '/unsubscribe/not-a-token' })).statusCode);
+      expect(statuses).toContain(429);
+      expect(await engagement(notification.id, 'email', 'opened')).toBe(5);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('sends original links and no pixel with TRACKING=off, and no pixel with TRACK_OPENS=false', async () => {
     const sendWith = async (extra: Record<string, string>) => {
       const config = loadConfig({ ...env(), SMTP_URL: stack.smtp.url, ...extra });

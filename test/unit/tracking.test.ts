@@ -47,6 +47,13 @@ describe('trackEmail (docs/tracking-and-receipts.md)', () => {
     expect(rest).toBe('. Unsubscribe');
   });
 
+  it('sends a link too long for a token the API takes as it is, untracked', () => {
+    const long = `https://shop.example/search?q=${'x'.repeat(1200)}`;
+    const out = trackEmail({ html: `<a href="${long}">s</a>`, text: long }, settings, ID);
+    expect(out.html).toContain(`href="${long}"`);
+    expect(out.text).toBe(long);
+  });
+
   it('adds one pixel before </body>, none with opens off', () => {
     const pixel = /<img src="https:\/\/n\.example\/o\/([^"]+)\.gif"[^>]*\/><\/body>/.exec(tracked.html);
     expect(verifyOpenToken(settings.secret, pixel![1])).toEqual({ notificationId: ID, channel: 'email' });
