@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { NotificationClient } from '../client/notification-client';
 import type { Orm } from '../db/orm';
 import { recipientRef } from '../db/recipient-refs';
-import { CHANNELS, sendJobId } from '../domain/channels';
+import { CHANNELS, sendJobId, type Channel } from '../domain/channels';
 import { DIGEST_CATEGORIES, digestWorkflowId, LOW_STOCK_DIGEST } from '../domain/digest';
 import { orderJourneyWorkflowId } from '../domain/order-journey';
 import { eventWorkflowId } from '../domain/workflow-ids';
@@ -54,7 +54,7 @@ export async function eraseRecipient(deps: ErasureDeps, userId: string): Promise
   const rows = await eraseRecipientRows(deps.orm.em.fork(), userId);
   if (rows === null) return null;
   const journeys = await endWorkflows(deps.temporalClient, rows.orderNumbers.map(orderJourneyWorkflowId));
-  const sendJobs = await removeSendJobs(deps, [...new Set([...cancelled.ids, ...rows.openNotificationIds])]);
+  const sendJobs = await removeSendJobs(deps, [...cancelled.rows, ...rows.openNotifications]);
   return {
     tombstoneId: rows.tombstoneId,
     counts: rows.counts,
@@ -71,12 +71,12 @@ export async function eraseRecipient(deps: ErasureDeps, userId: string): Promise
 async function cancelOpenNotifications(
   deps: ErasureDeps,
   userId: string,
-): Promise<{ ids: string[]; ok: number; refused: number }> {
-  const rows: { id: string; event_id: string; workflow_id: string }[] = await deps.orm.em
+): Promise<{ rows: { id: string; channels: string[] }[]; ok: number; refused: number }> {
+  const rows: { id: string; event_id: string; workflow_id: string; channels: string[] }[] = await deps.orm.em
     .fork()
     .getConnection()
     .execute(
-      `select id, event_id, workflow_id from notifications
+      `select id, event_id, workflow_id, array(select jsonb_object_keys(channel_states)) as channels from notifications
         where recipient_id = ? and state in (select jsonb_array_elements_text(?::jsonb))`,
       [userId, JSON.stringify(OPEN_STATES)],
     );
@@ -94,7 +94,7 @@ async function cancelOpenNotifications(
       refused++;
     }
   }
-  return { ids: rows.map((r) => r.id), ok, refused };
+  return { rows, ok, refused };
 }
 
 /** Digest workflows the recipient may have: by its ref, and by its user id (started by release 4). */
@@ -119,14 +119,33 @@ async function endWorkflows(client: Client, workflowIds: string[]): Promise<numb
   return ended;
 }
 
-/** Send jobs still queued for the erased notifications (a job being processed is left to fail: no row). */
-async function removeSendJobs(deps: ErasureDeps, notificationIds: string[]): Promise<number> {
+/**
+ * Send jobs still queued for the erased notifications, per channel of each (seen before the cancel and
+ * at the delete). A job a worker holds (locked) is left: it fails for want of its row.
+ */
+async function removeSendJobs(
+  deps: ErasureDeps,
+  notifications: { id: string; channels: string[] }[],
+): Promise<number> {
+  const jobs = new Map<string, Channel>();
+  for (const { id, channels } of notifications)
+    for (const channel of channels.filter(isChannel)) jobs.set(sendJobId(id, channel), channel);
   let removed = 0;
-  for (const channel of CHANNELS) {
-    const queue = deps.queues.queue(channel);
-    for (const id of notificationIds) removed += await queue.remove(sendJobId(id, channel));
+  for (const [jobId, channel] of jobs) {
+    const job = await deps.queues.queue(channel).getJob(jobId);
+    if (!job) continue;
+    try {
+      await job.remove();
+      removed++;
+    } catch {
+      // Locked by a worker: it finds no row and fails the job.
+    }
   }
   return removed;
+}
+
+function isChannel(value: string): value is Channel {
+  return (CHANNELS as readonly string[]).includes(value);
 }
 
 /** The recipient's browser sessions and its API rate-limit counter. */

@@ -29,8 +29,8 @@ export type ErasureCounts = {
 export interface ErasedRows {
   tombstoneId: string;
   counts: ErasureCounts;
-  /** Ids of the notifications deleted that were still open (their send jobs may still be queued). */
-  openNotificationIds: string[];
+  /** The notifications deleted that were still open, with their channels (their send jobs may still be queued). */
+  openNotifications: { id: string; channels: string[] }[];
   /** Order numbers of the deleted notifications (their order journeys). */
   orderNumbers: string[];
 }
@@ -53,8 +53,9 @@ export async function eraseRecipientRows(em: EntityManager, userId: string): Pro
       open: boolean;
       order_number: string | null;
       hashes: string[];
+      channels: string[];
     }>(
-      `select id, event_id, state in ${OPEN_STATES} as open, ${dataOf('n')}->>'orderNumber' as order_number,
+      `select id, event_id, state in ${OPEN_STATES} as open, array(select jsonb_object_keys(channel_states)) as channels, ${dataOf('n')}->>'orderNumber' as order_number,
               array_remove(array[content_hash, data_hash], null) as hashes
          from notifications n where recipient_id = ? for update`,
       [userId],
@@ -102,7 +103,7 @@ export async function eraseRecipientRows(em: EntityManager, userId: string): Pro
     return {
       tombstoneId: tombstone.id,
       counts,
-      openNotificationIds: rows.filter((r) => r.open).map((r) => r.id),
+      openNotifications: rows.filter((r) => r.open).map((r) => ({ id: r.id, channels: r.channels })),
       orderNumbers: [...new Set(rows.flatMap((r) => (r.order_number ? [r.order_number] : [])))],
     };
   });

@@ -1,6 +1,11 @@
 import type { EventResult } from '../../src/domain/notification-request';
 import { digestWorkflowId, LOW_STOCK_DIGEST } from '../../src/domain/digest';
-import { eventWorkflowId, followUpWorkflowId } from '../../src/domain/workflow-ids';
+import {
+  campaignEventId,
+  campaignWorkflowId,
+  eventWorkflowId,
+  followUpWorkflowId,
+} from '../../src/domain/workflow-ids';
 import { recipientRef } from '../../src/db/recipient-refs';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { grantMarketingConsent } from '../helpers/consent';
@@ -211,6 +216,68 @@ describe('erasure of a recipient', () => {
     ]);
     expect(await sql(`select 1 from recipients where id = ?`, [shopper])).toEqual([]);
   }, 120_000);
+
+  it('removes a send job still queued: the channel worker started afterwards sends nothing', async () => {
+    const shopper = stack.uid('u');
+    await stack.createRecipient({ id: shopper });
+    await stack.stopDeliveryWorkers();
+    try {
+      const eventId = await stack.publishEmail(shopper);
+      const [row] = await waitFor(async () => {
+        const rows = await sql<{ id: string }>(
+          `select id from notifications where event_id = ? and state = 'sending'`,
+          [eventId],
+        );
+        return rows.length ? rows : undefined;
+      });
+      const jobId = `${row.id}.email`;
+      expect(await stack.queues.queue('email').getJob(jobId)).toBeDefined();
+      const erased = await api.admin({ method: 'DELETE', url: `/api/recipients/${shopper}` });
+      expect(erased.json()).toMatchObject({ cancelled: { notifications: 1, notCancelled: 0, sendJobs: 1 } });
+      expect(await stack.queues.queue('email').getJob(jobId)).toBeUndefined();
+      expect((await stack.client.eventResult(eventId)).notifications).toEqual([
+        expect.objectContaining({ userId: shopper, state: 'cancelled' }),
+      ]);
+    } finally {
+      stack.startDeliveryWorkers();
+    }
+    // A mail published after the restart arrives; the erased one never does.
+    const other = stack.uid('u');
+    await stack.createRecipient({ id: other });
+    await stack.client.eventResult(await stack.publishEmail(other));
+    await stack.smtp.waitForMessages(`${other}@example.test`);
+    expect(stack.smtp.messagesTo(`${shopper}@example.test`)).toHaveLength(0);
+  });
+
+  it('a campaign scheduled with the shopper in its segment forgets the id and reaches only the others', async () => {
+    const shopper = stack.uid('u');
+    const other = stack.uid('u');
+    for (const id of [shopper, other]) await stack.createRecipient({ id });
+    await grantMarketingConsent(stack, [shopper, other]);
+    const { campaignId } = await stack.client.scheduleCampaign({
+      name: 'Sale',
+      templateCode: 'marketing_announcement',
+      segment: { userIds: [shopper, other] },
+      channels: ['in_app'],
+      scheduledAt: new Date(Date.now() + 3600_000).toISOString(),
+      variables: { headline: 'Winter sale', message: 'Everything 20% off.' },
+    });
+    await waitFor(async () =>
+      (await sql(`select 1 from campaigns where id = ?`, [campaignId])).length ? true : undefined,
+    );
+    const erased = await api.admin({ method: 'DELETE', url: `/api/recipients/${shopper}` });
+    expect(erased.json().counts.campaignSegments).toBe(1);
+    const [stored] = await sql<{ segment: unknown }>(`select segment from campaigns where id = ?`, [
+      campaignId,
+    ]);
+    expect(stored.segment).toEqual({ userIds: [other] });
+    await stack.client.reschedule(campaignWorkflowId(campaignId), new Date());
+    expect(await stack.client.campaignResult(campaignId)).toMatchObject({ state: 'completed', started: 1 });
+    expect(
+      await sql(`select recipient_id from notifications where event_id = ?`, [campaignEventId(campaignId)]),
+    ).toEqual([{ recipient_id: other }]);
+    expect(await sql(`select 1 from recipients where id = ?`, [shopper])).toEqual([]);
+  });
 
   it('answers 404 for an unknown recipient and refuses a shopper token', async () => {
     const nobody = stack.uid('u');
