@@ -26,7 +26,7 @@ export const PATCHES = {
   /** Release 3: a campaign completes only once every notification of it is final (reconciled at deadlines); earlier releases completed after fan-out. */
   campaignSettles: 'campaign-settles',
   /**
-   * Release 4: a campaign scheduled ahead with CAMPAIGN_STAGE_LEAD_MS set stages its notifications that long
+   * Release 5: a campaign scheduled ahead with CAMPAIGN_STAGE_LEAD_MS set stages its notifications that long
    * before its start (jobs delayed until then) and looks for lost staged jobs after it. Asked only then.
    */
   campaignStaging: 'campaign-staging',
