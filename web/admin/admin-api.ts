@@ -32,6 +32,12 @@ export function query(params: Record<string, string | number | undefined | null>
 
 // The answers' shapes: one source with the server's response schemas (src/api/contract-types.ts).
 export type {
+  AnalyticsGroupView as AnalyticsGroup,
+  AnalyticsView as Analytics,
+  EngagementCounts,
+  ExperimentDetailView as ExperimentDetail,
+  ExperimentView as Experiment,
+  VariantResultView as VariantResult,
   CampaignDetailView as CampaignDetail,
   CampaignView as Campaign,
   FailedJob,

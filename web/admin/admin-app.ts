@@ -9,6 +9,8 @@ import './pages/overview-page';
 import './pages/templates-page';
 import './pages/trace-page';
 import './pages/campaigns-page';
+import './pages/experiments-page';
+import './pages/analytics-page';
 import './pages/failed-jobs-page';
 import './pages/recipients-page';
 
@@ -147,6 +149,10 @@ export class AdminApp extends LightElement {
         return html`<trace-page .params=${params}></trace-page>`;
       case 'campaigns':
         return html`<campaigns-page></campaigns-page>`;
+      case 'experiments':
+        return html`<experiments-page .params=${params}></experiments-page>`;
+      case 'analytics':
+        return html`<analytics-page></analytics-page>`;
       case 'failed':
         return html`<failed-jobs-page .params=${params}></failed-jobs-page>`;
       case 'recipients':

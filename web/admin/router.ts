@@ -4,6 +4,8 @@ export const PAGES = [
   { name: 'templates', label: 'Templates' },
   { name: 'trace', label: 'Trace' },
   { name: 'campaigns', label: 'Campaigns' },
+  { name: 'experiments', label: 'Experiments' },
+  { name: 'analytics', label: 'Analytics' },
   { name: 'failed', label: 'Failed jobs' },
   { name: 'recipients', label: 'Recipients' },
 ] as const;
