@@ -26,6 +26,7 @@ import { bullmqPriority } from '../src/domain/priorities';
 import { migrate, openOrm, type Orm } from '../src/db/orm';
 import { dropDatabase, recreateProcessDatabase } from '../src/db/process-database';
 import type { SendJobData } from '../src/delivery/send-queues';
+import { queuePrefixFor } from '../src/delivery/queue-keys';
 import { connectRedis } from '../src/runtime/connections';
 import { startDevServer } from '../src/temporal/dev-server';
 import { resolveTemporalCli } from '../src/temporal/temporal-cli';
@@ -103,7 +104,9 @@ async function startStack(cleanup: Cleanup): Promise<Stack> {
 /** Enqueues JOBS send jobs into the paused queue, starts the worker processes, times the drain. */
 async function run(stack: Stack, processes: number): Promise<RunResult> {
   const tag = `${RUN}-${processes}`;
-  const queue = new Queue<SendJobData>(queueNameFor('email'), { connection: stack.redis, prefix: PREFIX });
+  // The queue the worker processes consume, in their key layout (REDIS_KEY_LAYOUT, default spread).
+  const prefix = queuePrefixFor(PREFIX, stack.config.redisKeyLayout, 'email');
+  const queue = new Queue<SendJobData>(queueNameFor('email'), { connection: stack.redis, prefix });
   await queue.pause();
   await enqueue(
     queue,
@@ -171,7 +174,8 @@ async function waitUntilDelivered(orm: Orm, tag: string): Promise<void> {
 async function removeKeys(redis: Redis): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+    // `{bench-workers-<run>}:...` and `{bench-workers-<run>:send-email}:...` (either key layout).
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX.replace(/}$/, '')}*`, 'COUNT', 1000);
     if (keys.length) await redis.del(...keys);
     cursor = next;
   } while (cursor !== '0');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CHANNELS, type Channel } from './domain/channels';
+import type { RedisKeyLayout } from './delivery/queue-keys';
 import { KEY_ID_PATTERN, parseEncryptionKeys, type PayloadEncryptionConfig } from './temporal/payload-codec';
 import {
   temporalConnectionSecurityFrom,
@@ -175,6 +176,8 @@ const envSchema = z.object({
   SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
   PORT: intFrom(0, 65535).default(3000),
   QUEUE_PREFIX: z.string().min(1).default('{notifications}'),
+  /** Hash tags of the send queues (src/delivery/queue-keys.ts): one per queue, or all under QUEUE_PREFIX. */
+  REDIS_KEY_LAYOUT: z.enum(['spread', 'single']).default('spread'),
   EMAIL_FROM: z.string().min(3).default('Shop Notifications <notifications@shop.local>'),
   /** Channels whose queues this process consumes (comma list); default all. */
   DELIVERY_CHANNELS: channelList.default([...CHANNELS]),
@@ -370,6 +373,8 @@ export interface Config {
   emailFrom: string;
   port: number;
   queuePrefix: string;
+  /** REDIS_KEY_LAYOUT: how keys spread over a Redis Cluster's slots (src/delivery/queue-keys.ts). */
+  redisKeyLayout: RedisKeyLayout;
   deliveryChannels: Channel[];
   deliveryDeadlineMs: number;
   paymentReminderDelayMs: number;
@@ -494,6 +499,7 @@ export function loadConfig(
     emailFrom: e.EMAIL_FROM,
     port: e.PORT,
     queuePrefix: e.QUEUE_PREFIX,
+    redisKeyLayout: e.REDIS_KEY_LAYOUT,
     deliveryChannels: e.DELIVERY_CHANNELS,
     deliveryDeadlineMs: e.DELIVERY_DEADLINE_MS,
     paymentReminderDelayMs: e.PAYMENT_REMINDER_DELAY_MS,

@@ -35,7 +35,12 @@ runMain(async () => {
   const channels = parseChannels(values.channel);
   const config = loadConfig();
   const redis = await connectRedis(config.redisUrl, 'retry-failed');
-  const queues = new SendQueues({ connection: redis, prefix: config.queuePrefix, channels: config.channels });
+  const queues = new SendQueues({
+    connection: redis,
+    prefix: config.queuePrefix,
+    layout: config.redisKeyLayout,
+    channels: config.channels,
+  });
   try {
     const filter = { channels, jobId: values.job };
     if (values.list) {

@@ -2,6 +2,7 @@ import { Queue, type ConnectionOptions } from 'bullmq';
 import { queueNameFor, sendJobId, type Channel } from '../domain/channels';
 import { bullmqPriority, type Priority } from '../domain/priorities';
 import type { ChannelWorkerConfig, Config } from '../config';
+import { queuePrefixFor, type RedisKeyLayout } from './queue-keys';
 
 /**
  * Data of one send job: ids only, so Redis never holds addresses or content. Jobs of the lean event
@@ -28,8 +29,10 @@ export interface SendJobData {
 
 export interface SendQueuesOptions {
   connection: ConnectionOptions;
-  /** Redis key prefix; a Redis Cluster hash tag such as `{notifications}`. */
+  /** QUEUE_PREFIX, a Redis Cluster hash tag such as `{notifications}`. */
   prefix: string;
+  /** REDIS_KEY_LAYOUT: each queue under a hash tag of its own, or all under `prefix` (./queue-keys.ts). */
+  layout: RedisKeyLayout;
   channels: Record<Channel, ChannelWorkerConfig>;
   /**
    * Finished jobs kept per queue (SEND_KEEP_COMPLETED_JOBS, SEND_KEEP_FAILED_JOBS): caps by count
@@ -59,7 +62,7 @@ export class SendQueues {
     if (!queue) {
       queue = new Queue<SendJobData>(queueNameFor(channel), {
         connection: this.options.connection,
-        prefix: this.options.prefix,
+        prefix: queuePrefixFor(this.options.prefix, this.options.layout, channel),
       });
       this.queues.set(channel, queue);
     }

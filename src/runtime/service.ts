@@ -87,6 +87,7 @@ export async function startService(
   const queues = new SendQueues({
     connection: redis,
     prefix: config.queuePrefix,
+    layout: config.redisKeyLayout,
     channels: config.channels,
     keep: keptJobs(config),
   });

@@ -84,6 +84,7 @@ export class TestStack {
     this.queues = new SendQueues({
       connection: this.redis,
       prefix: this.config.queuePrefix,
+      layout: this.config.redisKeyLayout,
       channels: this.config.channels,
     });
     if (this.options.temporalWorker !== false) await this.startTemporalWorker();
@@ -191,6 +192,14 @@ export class TestStack {
       { orderBy: { startedAt: 'asc' } },
     );
     return { notification, attempts };
+  }
+
+  /**
+   * Redis keys of this stack's send queues, whatever REDIS_KEY_LAYOUT: `{test-<id>}:...` (single) and
+   * `{test-<id>:send-<channel>}:...` (spread) both start with `{test-<id>`.
+   */
+  async queueKeys(redis: Pick<Redis, 'keys'> = this.redis): Promise<string[]> {
+    return redis.keys(`${this.config.queuePrefix.replace(/}$/, '')}*`);
   }
 
   /** A unique id for this stack, e.g. uid('u') -> 'u_1a2b3c4d_1'. */

@@ -51,7 +51,7 @@ describe('delivery fabric: lost jobs and lost outcomes', () => {
 
   /** What a Redis restart without persistence leaves of this service: nothing. */
   async function emptyRedis(): Promise<number> {
-    const keys = await stack.redis.keys(`${stack.config.queuePrefix}:*`);
+    const keys = await stack.queueKeys();
     if (keys.length) await stack.redis.del(...keys);
     return keys.length;
   }

@@ -249,7 +249,7 @@ describe('durability: campaigns settle', () => {
       (await stack.orm.em.fork().find(Notification, { eventId })).filter((n) => n.state === 'sending').length;
     await waitFor(async () => ((await sending()) === 3 ? true : undefined));
     // Redis loses every job (a restart without persistence) while no worker took them.
-    const keys = await stack.redis.keys(`${stack.config.queuePrefix}:*`);
+    const keys = await stack.queueKeys();
     expect(keys.length).toBeGreaterThan(0);
     await stack.redis.del(...keys);
     stack.startDeliveryWorkers();

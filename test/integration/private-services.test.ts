@@ -144,7 +144,7 @@ describe('private services for fault tests', () => {
         maxRetriesPerRequest: 1,
       });
       try {
-        expect(await shared.keys(`${stack.config.queuePrefix}*`)).toEqual([]);
+        expect(await stack.queueKeys(shared)).toEqual([]);
       } finally {
         shared.disconnect();
       }

@@ -268,6 +268,7 @@ describe('stuck work', () => {
     const deadQueues = new SendQueues({
       connection: deadRedis,
       prefix: stack.config.queuePrefix,
+      layout: stack.config.redisKeyLayout,
       channels: stack.config.channels,
     });
     try {

@@ -21,6 +21,11 @@ describe('loadConfig', () => {
     expect(config.smtpUrl).toBe('smtp://127.0.0.1:1025');
     expect(config.port).toBe(3000);
     expect(config.queuePrefix).toBe('{notifications}');
+    expect(config.redisKeyLayout).toBe('spread');
+    expect(loadConfig({ REDIS_KEY_LAYOUT: 'single' }).redisKeyLayout).toBe('single');
+    expect(() => loadConfig({ REDIS_KEY_LAYOUT: 'sharded' })).toThrow(
+      /^invalid configuration: REDIS_KEY_LAYOUT: /,
+    );
     expect(config.providers).toEqual({ twilio: null, webPush: null, webhook: null, postmark: null });
     expect(config.emailProvider).toBe('smtp');
     expect(config.tracking).toBeNull();

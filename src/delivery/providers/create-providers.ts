@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Config } from '../../config';
 import type { Channel } from '../../domain/channels';
 import type { Orm } from '../../db/orm';
@@ -15,7 +15,7 @@ import { WebPushProvider } from './web-push-provider';
 export function createProviders(
   config: Config,
   orm: Orm,
-  publisher: Redis,
+  publisher: Redis | Cluster,
 ): Partial<Record<Channel, ChannelProvider>> {
   const trackLink = actionLinkTracker(config.tracking, config.shop.url);
   const providers: Partial<Record<Channel, ChannelProvider>> = {

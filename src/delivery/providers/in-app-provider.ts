@@ -1,5 +1,5 @@
 import { markInAppDelivered } from '../../state/notification-store';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Orm } from '../../db/orm';
 import type { ActionLinkTracker } from '../../tracking/email-tracking';
 import { InfrastructureError } from '../infrastructure-errors';
@@ -17,7 +17,7 @@ export class InAppProvider implements ChannelProvider<'in_app'> {
 
   constructor(
     private readonly orm: Orm,
-    private readonly publisher: Redis,
+    private readonly publisher: Redis | Cluster,
     private readonly feedPrefix: string,
     /** Puts the action link through the click redirect (docs/tracking-and-receipts.md). */
     private readonly trackLink: ActionLinkTracker = (_id, _channel, url) => url,
