@@ -30,6 +30,7 @@ import {
   type TraceWorkflow,
 } from './trace-history';
 import { consentTraceEntries } from './trace-consent';
+import { engagementTraceEntries } from './trace-engagement';
 
 export type { TraceEntry, TraceSources, TraceWorkflow } from './trace-history';
 
@@ -159,12 +160,13 @@ async function readDeliveries(
   log: TraceLog,
 ): Promise<Partial<Record<Channel, TraceChannel>>> {
   readNotificationRow(notification, log.timeline);
-  const [attempts, sendRecords, consentEntries] = await Promise.all([
+  const [attempts, sendRecords, consentEntries, engagementEntries] = await Promise.all([
     sources.repository.deliveryAttempts(notification.id),
     sources.repository.sendRecords(notification.id),
     consentTraceEntries(sources.em, notification.id),
+    engagementTraceEntries(sources.em, notification.id),
   ]);
-  log.timeline.push(...consentEntries);
+  log.timeline.push(...consentEntries, ...engagementEntries);
   const used = new Set<Channel>([
     ...notification.channels,
     ...(Object.keys(subject.status?.channels ?? {}) as Channel[]),

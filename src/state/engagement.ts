@@ -75,3 +75,31 @@ export async function recordEngagementOfMany(
     [what.channel, what.kind, at, at, JSON.stringify(ids)],
   );
 }
+
+export interface EngagementRow {
+  channel: Channel;
+  kind: EngagementKind;
+  firstAt: Date;
+  lastAt: Date;
+  count: number;
+  detail: Record<string, unknown> | null;
+}
+
+/** A notification's engagement rows, first occurrence first (the operator's trace). */
+export async function engagementOf(em: EntityManager, notificationId: string): Promise<EngagementRow[]> {
+  if (!UUID.test(notificationId)) return [];
+  const rows = await em
+    .getConnection()
+    .execute<Record<string, unknown>[]>(
+      `select channel, kind, first_at, last_at, count, detail from notification_engagement where notification_id = ? order by seq`,
+      [notificationId],
+    );
+  return rows.map((row) => ({
+    channel: row.channel as Channel,
+    kind: row.kind as EngagementKind,
+    firstAt: new Date(row.first_at as string),
+    lastAt: new Date(row.last_at as string),
+    count: Number(row.count),
+    detail: (row.detail as Record<string, unknown> | null) ?? null,
+  }));
+}

@@ -119,6 +119,20 @@ describe('click and open tracking, inbox reads, Twilio status callbacks', () => 
       [notification.id],
     );
     expect(after.seq).toBe(row.seq);
+    // The operator's trace shows what was observed, each kind at its first occurrence.
+    const trace = await api.admin({ method: 'GET', url: `/api/notifications/${notification.id}/trace` });
+    expect(trace.statusCode).toBe(200);
+    const kinds = trace.json().timeline.filter((e: { kind: string }) => e.kind.startsWith('engagement.'));
+    expect(kinds).toContainEqual(
+      expect.objectContaining({
+        kind: 'engagement.clicked',
+        channel: 'email',
+        detail: expect.objectContaining({ count: tracked.length + 1 }),
+      }),
+    );
+    expect(kinds.map((e: { kind: string }) => e.kind)).toEqual(
+      expect.arrayContaining(['engagement.sent', 'engagement.delivered']),
+    );
   });
 
   it('never redirects a forged link and counts nothing for it', async () => {
@@ -333,6 +347,25 @@ describe('click and open tracking, inbox reads, Twilio status callbacks', () => 
         [notification.id],
       );
       expect(kinds.map((k) => k.kind)).toEqual(['sent', 'undelivered']);
+    });
+
+    it('moves the channel once when Twilio posts the same failure twice at the same moment', async () => {
+      const { notification, callback } = await sendSms();
+      const before = await state(notification.id);
+      const params = { MessageSid: 'SM4', MessageStatus: 'failed', ErrorCode: '30006' };
+      const answers = await Promise.all([
+        post(callback, params),
+        post(callback, params),
+        post(callback, params),
+      ]);
+      expect(answers.map((a) => a.statusCode)).toEqual([204, 204, 204]);
+      const after = await state(notification.id);
+      expect(after.version).toBe(before.version + 1);
+      expect(after.channelStates.sms).toMatchObject({
+        state: 'failed',
+        error: 'undelivered: Twilio error 30006',
+      });
+      expect(await engagement(notification.id, 'sms', 'undelivered')).toBe(3);
     });
   });
 });
