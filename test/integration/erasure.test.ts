@@ -7,7 +7,7 @@ import {
   followUpWorkflowId,
 } from '../../src/domain/workflow-ids';
 import { recipientRef } from '../../src/db/recipient-refs';
-import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
+import { ADMIN_KEY, ApiTestApp, apiTestEnv, token } from '../helpers/api-app';
 import { grantMarketingConsent } from '../helpers/consent';
 import { TestStack } from '../helpers/test-stack';
 import { waitFor } from '../helpers/wait-for';
@@ -128,6 +128,20 @@ describe('erasure of a recipient', () => {
     expect((await api.as(shopper, { method: 'GET', url: '/api/notifications' })).statusCode).toBe(200);
     const rateKey = `${stack.config.queuePrefix}:api-rate-limit:user:${shopper}`;
     expect(await stack.redis.exists(rateKey)).toBe(1);
+    // A browser session of the shopper (and an operator's, which stays).
+    const signIn = async (payload: Record<string, unknown>) => {
+      const res = await api.inject({ method: 'POST', url: '/api/session', payload });
+      expect(res.statusCode).toBe(200);
+      const line = ([] as string[])
+        .concat(res.headers['set-cookie'] ?? [])
+        .find((l) => l.startsWith('ns_session='));
+      return line!.split(';')[0];
+    };
+    const shopperCookie = await signIn({ token: await token(shopper) });
+    const adminCookie = await signIn({ adminKey: ADMIN_KEY });
+    const inbox = (cookie: string) =>
+      api.inject({ method: 'GET', url: '/api/notifications/unread-count', headers: { cookie } });
+    expect((await inbox(shopperCookie)).statusCode).toBe(200);
     const mailsBefore = stack.smtp.messagesTo(`${shopper}@example.test`).length;
     // The operators' look-up resolves the user id to the ref the workflows carry.
     const listed = await waitFor(async () => {
@@ -154,7 +168,7 @@ describe('erasure of a recipient', () => {
       erased: true,
       counts: { pushSubscriptions: 1, preferences: 1, consents: 1, consentEvents: 1 },
       cancelled: { digests: 1, notCancelled: 0 },
-      redisKeys: 1,
+      redisKeys: 2,
     });
     // Delivered ORDER_CREATED and PAYMENT_FAILED, the shared one, the reminder, the digested low-stock one.
     expect(answer.counts.notifications).toBe(5);
@@ -193,6 +207,11 @@ describe('erasure of a recipient', () => {
     expect(await rowsMentioning(shopper)).toEqual([]);
     expect(await rowsMentioning(ref)).toEqual([]);
     expect(await stack.redis.exists(rateKey)).toBe(0);
+    expect((await inbox(shopperCookie)).statusCode).toBe(401);
+    expect(
+      (await api.inject({ method: 'GET', url: '/api/templates', headers: { cookie: adminCookie } }))
+        .statusCode,
+    ).toBe(200);
     expect(await executions(`NotificationUserId = '${shopper}'`)).toEqual([]);
     const all = await waitFor(async () => {
       const list = await executions();

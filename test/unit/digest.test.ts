@@ -1,4 +1,4 @@
-import { digestEventId, digestText, nextLocalHour } from '../../src/domain/digest';
+import { digestEventId, digestText, digestWorkflowId, nextLocalHour } from '../../src/domain/digest';
 
 describe('digest rules', () => {
   it('closes a daily window at the next local hour', () => {
@@ -17,6 +17,18 @@ describe('digest rules', () => {
       templateCode: 'daily_digest_marketing',
     };
     expect(digestEventId(target, 1700000000000)).toBe('digest.daily.marketing.ann:40:shop.1700000000000');
+  });
+
+  it("names the recipient by its opaque ref when the target has one (release 4's targets had none)", () => {
+    const ref = '3f0c2a5e-0b1d-4c55-9a61-1f2e3d4c5b6a';
+    const target = {
+      recipientId: 'ann@shop',
+      recipientRef: ref,
+      key: 'daily.marketing',
+      templateCode: 'daily_digest_marketing',
+    };
+    expect(digestEventId(target, 1700000000000)).toBe(`digest.daily.marketing.${ref}.1700000000000`);
+    expect(digestWorkflowId(ref, target.key)).toBe(`digest-${ref}-daily.marketing`);
   });
 
   it('writes one line per item and counts the rest', () => {
