@@ -227,6 +227,34 @@ describe('Postmark email provider, receipts and the suppression list', () => {
     });
   });
 
+  it("fails the channel for good on Postmark's 422 (inactive recipient) and retries a 500", async () => {
+    const inactive = stack.uid('u');
+    await stack.createRecipient({ id: inactive });
+    postmark.respondTo(
+      '/email',
+      422,
+      JSON.stringify({
+        ErrorCode: 406,
+        Message: 'You tried to send to a recipient that has been marked as inactive.',
+      }),
+      { 'content-type': 'application/json' },
+    );
+    const refused = await sendEmail(inactive);
+    expect(refused.state).toBe('failed');
+    expect(refused.channelStates.email?.error).toMatch(/^Postmark 406: You tried to send to a recipient/);
+    expect(emailRequestsTo(`${inactive}@example.test`)).toHaveLength(1);
+
+    const flaky = stack.uid('u');
+    await stack.createRecipient({ id: flaky });
+    postmark.respondTo('/email', 500, JSON.stringify({ ErrorCode: 0, Message: 'Internal error' }), {
+      'content-type': 'application/json',
+    });
+    const retried = await sendEmail(flaky);
+    expect(retried.state).toBe('delivered');
+    expect(retried.channelStates.email?.attempts).toBe(2);
+    expect(emailRequestsTo(`${flaky}@example.test`)).toHaveLength(2);
+  });
+
   it('answers a bad body with 400 naming the field', async () => {
     const res = await webhook({ MessageID: 'x' });
     expect(res.statusCode).toBe(400);

@@ -95,3 +95,24 @@ describe('planChannels', () => {
     ]);
   });
 });
+
+describe('planChannels: suppressed email addresses (docs/tracking-and-receipts.md)', () => {
+  it('suppresses email to a bounced address with the reason, even where email is mandatory; the others still go', () => {
+    const plan = planChannels({ ...base, suppressedEmail: 'bounced' });
+    expect(plan.decisions).toEqual([
+      { channel: 'in_app', send: true },
+      { channel: 'email', send: false, reason: 'suppressed address: bounced' },
+      { channel: 'push', send: true },
+    ]);
+    const order = planChannels({ ...base, category: 'order_updates', suppressedEmail: 'complained' });
+    expect(order.decisions[1]).toEqual({
+      channel: 'email',
+      send: false,
+      reason: 'suppressed address: complained',
+    });
+    expect(planChannels({ ...base, suppressedEmail: null }).decisions[1]).toEqual({
+      channel: 'email',
+      send: true,
+    });
+  });
+});

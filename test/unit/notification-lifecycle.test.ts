@@ -1,5 +1,6 @@
 import {
   admit,
+  applyFailedReceipt,
   applyOutcome,
   controlRefusal,
   firstSendAt,
@@ -292,5 +293,39 @@ describe('notification lifecycle: deadline reconcile', () => {
     expect(
       settledState({ email: { state: 'expired', attempts: 0 }, sms: { state: 'failed', attempts: 3 } }),
     ).toBe('expired');
+  });
+});
+
+describe('notification lifecycle: failed receipts (docs/tracking-and-receipts.md)', () => {
+  const delivered = { state: 'delivered' as const, attempts: 1 };
+  const view: NotificationView = {
+    state: 'delivered',
+    channels: { sms: delivered, in_app: delivered },
+    fallbacks: {},
+  };
+
+  it('moves a delivered channel to failed once, the notification following; no fallback, no open channel', () => {
+    const step = applyFailedReceipt(view, 'sms', 'undelivered: Twilio error 30003');
+    expect(step).toMatchObject({
+      changed: true,
+      state: 'partially_delivered',
+      enqueue: [],
+      cancelSendRecords: [],
+      openDelta: 0,
+    });
+    expect(step.channels.sms).toEqual({
+      state: 'failed',
+      attempts: 1,
+      error: 'undelivered: Twilio error 30003',
+    });
+    expect(applyFailedReceipt(step, 'sms', 'undelivered: again').changed).toBe(false);
+    const alone = applyFailedReceipt({ ...view, channels: { email: delivered } }, 'email', 'bounced');
+    expect(alone.state).toBe('failed');
+  });
+
+  it('changes nothing for a channel that is not delivered (open, suppressed, absent)', () => {
+    const open = { state: 'sending' as const, channels: { sms: queued }, fallbacks: {} };
+    expect(applyFailedReceipt(open, 'sms', 'undelivered').changed).toBe(false);
+    expect(applyFailedReceipt(view, 'email', 'bounced').changed).toBe(false);
   });
 });
