@@ -69,4 +69,12 @@ describe('start-up failures', () => {
     expect(code).toBe(1);
     expect(lines).toEqual([expect.stringMatching(/^error: NOTIFICATION_RETENTION_DAYS must be /)]);
   });
+
+  it('names a bad analytics rollup interval before connecting to anything', async () => {
+    const { code, lines } = await startWorker({ ...base(), ANALYTICS_ROLLUP_MS: '-5' });
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      expect.stringMatching(/^error: ANALYTICS_ROLLUP_MS must be 0 \(off\) or milliseconds/),
+    ]);
+  });
 });
