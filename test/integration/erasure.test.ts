@@ -1,5 +1,5 @@
 import type { EventResult } from '../../src/domain/notification-request';
-import { digestWorkflowId, LOW_STOCK_DIGEST } from '../../src/domain/digest';
+import { DIGEST_ITEM_SIGNAL, digestWorkflowId, LOW_STOCK_DIGEST } from '../../src/domain/digest';
 import {
   campaignEventId,
   campaignWorkflowId,
@@ -296,6 +296,37 @@ describe('erasure of a recipient', () => {
       await sql(`select recipient_id from notifications where event_id = ?`, [campaignEventId(campaignId)]),
     ).toEqual([{ recipient_id: other }]);
     expect(await sql(`select 1 from recipients where id = ?`, [shopper])).toEqual([]);
+  });
+
+  it('ends a digest workflow release 4 started under the user id', async () => {
+    const shopper = stack.uid('u');
+    await stack.createRecipient({ id: shopper });
+    // As release 4 signalled it: `digest-<userId>-<key>`, a window open for ten minutes.
+    const legacyId = digestWorkflowId(shopper, LOW_STOCK_DIGEST.key);
+    await stack.temporalClient.workflow.signalWithStart('digestWorkflow', {
+      workflowId: legacyId,
+      taskQueue: stack.config.temporal.taskQueue,
+      args: [
+        { recipientId: shopper, key: LOW_STOCK_DIGEST.key, templateCode: LOW_STOCK_DIGEST.templateCode },
+      ],
+      signal: DIGEST_ITEM_SIGNAL,
+      signalArgs: [
+        {
+          item: {
+            eventId: stack.uid('low'),
+            occurredAt: new Date().toISOString(),
+            summary: 'Mug: 1 left',
+            data: {},
+          },
+          closeAtMs: Date.now() + 600_000,
+        },
+      ],
+    });
+    const erased = await api.admin({ method: 'DELETE', url: `/api/recipients/${shopper}` });
+    expect(erased.json().cancelled.digests).toBe(1);
+    expect((await stack.temporalClient.workflow.getHandle(legacyId).describe()).status.name).toBe(
+      'TERMINATED',
+    );
   });
 
   it('answers 404 for an unknown recipient and refuses a shopper token', async () => {
