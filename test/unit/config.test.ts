@@ -130,6 +130,11 @@ describe('loadConfig: tracking and the email provider (docs/tracking-and-receipt
     );
   });
 
+  it('tracks in npm run dev with the dev secret', () => {
+    const dev = loadConfig(withDevApiCredentials({}), { allowDevCredentials: true });
+    expect(dev.tracking).toMatchObject({ secret: 'dev-tracking-secret-not-for-production-use', opens: true });
+  });
+
   it('refuses a placeholder TRACKING_SECRET and the dev one outside npm run dev', () => {
     expect(() => loadConfig({ TRACKING_SECRET: 'dev-tracking-secret-not-for-production-use' })).toThrow(
       /TRACKING_SECRET/,
