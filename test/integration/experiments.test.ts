@@ -4,6 +4,7 @@ import { rollUpEngagement } from '../../src/operations/analytics-rollup';
 import type { AnalyticsView, ExperimentDetailView, ExperimentView } from '../../src/api/contract-types';
 import { ApiTestApp, apiTestEnv } from '../helpers/api-app';
 import { TestStack } from '../helpers/test-stack';
+import { grantMarketingConsent } from '../helpers/consent';
 import { mimePart } from '../helpers/mime-part';
 import { waitFor } from '../helpers/wait-for';
 
@@ -288,5 +289,97 @@ describe('experiments on templates', () => {
       expect(after[user]).toEqual({ experiment: null, variant: null });
       expect(await waitFor(() => subjectTo(user, third))).toBe(`Subject B ${third}`);
     }
+  });
+
+  it('documents its routes in the OpenAPI document', async () => {
+    const doc = (await api.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, unknown>;
+    }>();
+    for (const path of [
+      '/api/admin/experiments',
+      '/api/admin/experiments/{id}',
+      '/api/admin/experiments/{id}/start',
+      '/api/admin/experiments/{id}/stop',
+      '/api/admin/experiments/{id}/promote',
+      '/api/admin/analytics',
+      '/api/admin/analytics/rollup',
+      '/api/conversions',
+    ])
+      expect(Object.keys(doc.paths)).toContain(path);
+  });
+
+  it("assigns a campaign's notifications when the experiment names the campaign, and nobody else", async () => {
+    const marketing = `expm_${stack.id}`;
+    for (const title of ['Sale A {{headline}}', 'Sale B {{headline}}']) {
+      const saved = await api.admin({
+        method: 'POST',
+        url: `/api/templates/${marketing}/versions`,
+        payload: { channel: 'in_app', category: 'marketing', fields: { title, body: '{{message}}' } },
+      });
+      expect(saved.statusCode).toBe(201);
+    }
+    await grantMarketingConsent(stack, users);
+    const scheduled = await api.admin({
+      method: 'POST',
+      url: '/api/campaigns',
+      payload: {
+        name: `Experiment campaign ${stack.id}`,
+        templateCode: marketing,
+        segment: { userIds: users },
+        variables: { headline: 'Winter', message: 'Everything 20% off.' },
+        scheduledAt: new Date(Date.now() + 4000).toISOString(),
+      },
+    });
+    expect(scheduled.statusCode).toBe(201);
+    const campaignId = scheduled.json<{ id: string }>().id;
+    const created = await api.admin({
+      method: 'POST',
+      url: '/api/admin/experiments',
+      payload: {
+        name: 'Campaign titles',
+        templateCode: marketing,
+        channel: 'in_app',
+        campaignId,
+        metric: 'clicked',
+        variants: [
+          { key: 'A', templateVersion: 1 },
+          { key: 'B', templateVersion: 2 },
+        ],
+      },
+    });
+    expect(created.statusCode).toBe(201);
+    const campaignExperiment = created.json<ExperimentView>();
+    expect(
+      (await api.admin({ method: 'POST', url: `/api/admin/experiments/${campaignExperiment.id}/start` }))
+        .statusCode,
+    ).toBe(200);
+    const eventId = `campaign_${campaignId}`;
+    const rows = await waitFor(async () => {
+      const found = await stack.orm.em.fork().find(NotificationEntity, { eventId });
+      return found.length === users.length && found.every((r) => r.state === 'delivered') ? found : undefined;
+    }, 60_000);
+    const assigned = await variants(eventId);
+    for (const row of rows) {
+      expect(assigned[row.recipientId].experiment).toBe(campaignExperiment.id);
+      expect(row.title).toBe(`Sale ${assigned[row.recipientId].variant} Winter`);
+    }
+    // A direct send of the same template is no part of the campaign's experiment.
+    const direct = `evt_${stack.id}_direct`;
+    const sent = await api.service({
+      method: 'POST',
+      url: '/api/notifications',
+      payload: {
+        id: direct,
+        userId: users[0],
+        templateCode: marketing,
+        variables: { headline: 'Solo', message: 'x' },
+      },
+    });
+    expect(sent.statusCode).toBe(202);
+    await waitFor(async () => {
+      const row = await stack.orm.em.fork().findOne(NotificationEntity, { eventId: direct });
+      return row && row.state !== 'sending' ? row : undefined;
+    });
+    expect((await variants(direct))[users[0]]).toEqual({ experiment: null, variant: null });
   });
 });
