@@ -36,9 +36,10 @@ describe('scheduling owned by the workflow', () => {
 
   it('waits delayMs durably before sending', async () => {
     const before = Date.now();
-    const n = await orderCreated({ delayMs: 2000, channels: ['email'] });
+    // Long enough that a loaded machine still finds it waiting at the first status query.
+    const n = await orderCreated({ delayMs: 6000, channels: ['email'] });
     expect(n.firstStatus.state).toBe('scheduled');
-    expect(Date.parse(n.firstStatus.sendAt!)).toBeGreaterThanOrEqual(before + 2000);
+    expect(Date.parse(n.firstStatus.sendAt!)).toBeGreaterThanOrEqual(before + 6000);
     const [mail] = await stack.smtp.waitForMessages(n.email);
     expect(mail.receivedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(n.firstStatus.sendAt!));
     expect((await stack.client.eventResult(n.eventId)).notifications[0].state).toBe('delivered');

@@ -37,7 +37,8 @@ describe('workflow worker process restart', () => {
       occurredAt: new Date().toISOString(),
       userId,
       data: { orderNumber: 'K-1', total: 1, currency: 'INR' },
-      options: { delayMs: 2000, channels: ['email'] },
+      // Long enough that a loaded machine still sees it waiting before the worker is killed.
+      options: { delayMs: 8000, channels: ['email'] },
     });
     // The event workflow (event-<eventId>) owns the recipient; a waiting notification is a row stored with its send time.
     const scheduled = await waitFor(async () => {
