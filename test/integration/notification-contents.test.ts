@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Notification } from '../../src/db/entities';
 import { campaignEventId } from '../../src/domain/workflow-ids';
 import { LEAN_LIFECYCLE } from '../../src/release-0/notification-owner';
+import { retentionSettingsFrom } from '../../src/operations/retention-settings';
+import { sweepRetention } from '../../src/operations/retention-sweep';
 import { deleteOrphanContents } from '../../src/state/notification-contents';
 import { insertRows, type NotificationRowInput } from '../../src/state/notification-store';
 import { createOptedInRecipient } from '../helpers/consent';
@@ -211,6 +213,20 @@ describe('content stored once', () => {
     await sql(`delete from notifications where event_id = ?`, [eventId]);
     await deleteOrphanContents(stack.orm.em.fork(), new Date(Date.now() - 86_400_000), 1000);
     expect(await present([orphanRecent, byContent, byData])).toEqual([orphanRecent]);
+  });
+
+  it('the retention sweep runs the orphan delete and counts it, whatever NOTIFICATION_RETENTION_DAYS', async () => {
+    const [orphan, fresh] = [1, 2].map(() => `test-${randomUUID()}`);
+    await storeContent(orphan, LONG_AGO);
+    await storeContent(fresh, new Date());
+    const counts = await sweepRetention({
+      orm: stack.orm,
+      settings: retentionSettingsFrom({ NOTIFICATION_RETENTION_DAYS: '0' }),
+      frequencyCaps: [],
+    });
+    expect(counts.notifications).toBe(0);
+    expect(counts.notification_contents).toBeGreaterThanOrEqual(1);
+    expect(await present([orphan, fresh])).toEqual([fresh]);
   });
 
   it('a sweep racing an insert that references an old orphan neither deletes it under the insert nor after', async () => {
