@@ -137,6 +137,11 @@ describe('analytics and experiments pages in a browser', () => {
     const b = results.getByRole('row', { name: /^B/ });
     await b.getByText(/significant at 95%/).waitFor({ timeout: UI_TIMEOUT });
     expect(await results.getByRole('row', { name: /^A/ }).getByText('control').count()).toBe(1);
+    await results.getByRole('button', { name: 'Count new engagement now' }).click();
+    await page
+      .getByRole('status')
+      .getByText(/^Counted \d+ new engagement/)
+      .waitFor({ timeout: UI_TIMEOUT });
     await expectAccessible();
     await screenshotForReadme(page, 'admin-experiments');
   });

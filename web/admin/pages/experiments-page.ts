@@ -90,6 +90,19 @@ export class ExperimentsPage extends LightElement {
     this.poller.refresh();
   }
 
+  /** Rolls engagement up now, so the results need not wait for the workers' next round. */
+  private async countNow(): Promise<void> {
+    this.status = 'Counting new engagement…';
+    try {
+      const { rows } = await api.post<{ rows: number }>('/api/admin/analytics/rollup', {});
+      this.status = `Counted ${rows} new engagement ${rows === 1 ? 'event' : 'events'}.`;
+    } catch (err) {
+      this.status = '';
+      this.error = errorText(err);
+    }
+    this.poller.refresh();
+  }
+
   override render() {
     return html`
       <h1 tabindex="-1">Experiments</h1>
@@ -145,6 +158,7 @@ export class ExperimentsPage extends LightElement {
       <div class="actions">
         ${d.state === 'draft' ? html`<button type="button" @click=${() => this.act('start')}>Start</button>` : nothing}
         ${d.state === 'running' ? html`<button type="button" class="secondary" @click=${() => this.act('stop')}>Stop</button>` : nothing}
+        <button type="button" class="secondary" @click=${this.countNow}>Count new engagement now</button>
       </div>
       ${dataTable(
         { labelledBy: 'experiment-results' },
