@@ -10,7 +10,8 @@
  * campaign fan-out does: renderNotification) and stores them in pages of 500, once with the statement rows were
  * stored with before (content and data inline, kept here verbatim for the comparison) and once with insertRows
  * (what the service runs now). Sizes are pg_total_relation_size of notifications plus notification_contents
- * (heap, TOAST and indexes) before and after each insert. A database `notifications_bench_content_<pid>` next
+ * (heap, TOAST and indexes) before and after each insert. Then BENCH_EVENTS (300) single-recipient events, each
+ * with data of its own, inserted one by one both ways: the case where nothing is shared. A database `notifications_bench_content_<pid>` next
  * to DATABASE_URL's is created, migrated and dropped.
  */
 import { randomBytes } from 'node:crypto';
@@ -33,6 +34,7 @@ import type { EventSpec } from '../activities/event-spec';
 const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const VARIABLES_KB = Number(process.env.BENCH_VARIABLES_KB ?? 0);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 300);
 const PAGE = 500;
 const DATABASE_PREFIX = 'notifications_bench_content_';
 
@@ -86,7 +88,12 @@ const recipientRow = (i: number): RecipientRow => ({
 });
 
 /** Every recipient's row as campaign fan-out builds it (rendered content, sending). */
-async function renderRows(em: EntityManager, spec: EventSpec): Promise<NotificationRowInput[]> {
+async function renderRows(
+  em: EntityManager,
+  spec: EventSpec,
+  count = RECIPIENTS,
+  first = 0,
+): Promise<NotificationRowInput[]> {
   const templates = templatesByLocale(await fetchTemplates(em, spec.templateCode), 'en')('en');
   const email: EmailRendering = {
     layout: await loadEmailLayout(),
@@ -94,7 +101,8 @@ async function renderRows(em: EntityManager, spec: EventSpec): Promise<Notificat
   };
   const now = new Date();
   const times = { queuedAt: now.toISOString(), deadlineAt: new Date(now.getTime() + 600_000).toISOString() };
-  return Array.from({ length: RECIPIENTS }, (_, i) => {
+  return Array.from({ length: count }, (_, n) => {
+    const i = first + n;
     const r = renderNotification(spec, recipientRow(i), templates, undefined, times, email);
     return {
       event_id: spec.eventId,
@@ -168,6 +176,46 @@ async function round(orm: Orm, n: number): Promise<{ renderMs: number; inline: M
   return { renderMs, inline, once };
 }
 
+/**
+ * The other end: BENCH_EVENTS single-recipient events, each with its own data (nothing to share), one row per
+ * insert: what storing once costs where it saves nothing.
+ */
+async function singleEvents(orm: Orm): Promise<{ inline: Measure; once: Measure }> {
+  const em = orm.em.fork();
+  const conn = em.getConnection();
+  const rowsOf = async (tag: string) => {
+    const rows: NotificationRowInput[] = [];
+    for (let i = 0; i < EVENTS; i++) {
+      const spec = specOf(`evt_bench_${tag}_${i}`);
+      spec.data = { ...spec.data, headline: `Order A-${i} update` };
+      const [row] = await renderRows(em, spec, 1, i % RECIPIENTS);
+      rows.push(row);
+    }
+    return rows;
+  };
+  const inlineRows = await rowsOf('inline');
+  const onceRows = await rowsOf('once');
+  const each =
+    (store: (row: NotificationRowInput) => Promise<unknown>) => async (page: NotificationRowInput[]) => {
+      for (const row of page) await store(row);
+    };
+  const inline = await measure(
+    em,
+    each((row) =>
+      conn.execute(INLINE_INSERT, [JSON.stringify([row]), row.event_id, JSON.stringify([row.recipient_id])]),
+    ),
+    inlineRows,
+  );
+  const once = await measure(
+    em,
+    each((row) =>
+      insertRows(em, { eventId: row.event_id, workflowId: row.workflow_id, tracked: false }, [row]),
+    ),
+    onceRows,
+  );
+  return { inline, once };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
@@ -206,6 +254,10 @@ async function main(): Promise<void> {
     const onceBytes = median(results.map((r) => r.once.bytes)) / RECIPIENTS;
     console.log(
       `median: render ${median(results.map((r) => r.renderMs)).toFixed(0)} ms; inline ${inlineBytes.toFixed(0)} B/row, insert ${median(results.map((r) => r.inline.ms)).toFixed(0)} ms; stored once ${onceBytes.toFixed(0)} B/row, insert ${median(results.map((r) => r.once.ms)).toFixed(0)} ms; bytes x${(inlineBytes / onceBytes).toFixed(1)} fewer`,
+    );
+    const single = await singleEvents(orm);
+    console.log(
+      `${EVENTS} single-recipient events, each its own data (nothing shared), one insert each: inline ${(single.inline.bytes / EVENTS).toFixed(0)} B/row, ${(single.inline.ms / EVENTS).toFixed(2)} ms/insert; stored once ${(single.once.bytes / EVENTS).toFixed(0)} B/row, ${(single.once.ms / EVENTS).toFixed(2)} ms/insert`,
     );
     console.log(
       `load at the end: ${loadavg()

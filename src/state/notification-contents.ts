@@ -22,24 +22,35 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * Hashes values for one statement; each distinct non-empty value is sent to Postgres once. An empty
- * value gets no hash: it stays inline (`{}` costs nothing).
+ * The values of one statement's rows, stored once where rows share them. A value is stored by hash only
+ * when at least two rows of the statement hold it (a campaign page, an event's recipients in one
+ * language, an event's data): a value of one row alone stays inline, since a content row of its own
+ * costs more than it saves (docs/data-lifecycle.md, "Content stored once", measured). Empty values stay
+ * inline too (`{}` costs nothing).
  */
 export class ContentBatch {
-  private readonly byHash = new Map<string, Record<string, unknown>>();
+  private readonly byHash = new Map<string, { value: Record<string, unknown>; rows: number }>();
 
-  /** The hash the row references, or null when the value is empty (stored inline as `{}`). */
-  add(value: Record<string, unknown> | null | undefined): string | null {
+  /** Registers a row's value; its hash (null: empty). Call `storedHash` once every row is registered. */
+  register(value: Record<string, unknown> | null | undefined): string | null {
     if (!value || Object.keys(value).length === 0) return null;
-    const json = canonicalJson(value);
-    const hash = createHash('sha256').update(json).digest('hex');
-    if (!this.byHash.has(hash)) this.byHash.set(hash, value);
+    const hash = createHash('sha256').update(canonicalJson(value)).digest('hex');
+    const seen = this.byHash.get(hash);
+    if (seen) seen.rows++;
+    else this.byHash.set(hash, { value, rows: 1 });
     return hash;
   }
 
-  /** The `?::jsonb` parameter of STORE_CONTENTS. */
+  /** The hash a row references, or null when its value stays inline. */
+  storedHash(hash: string | null): string | null {
+    return hash !== null && (this.byHash.get(hash)?.rows ?? 0) >= 2 ? hash : null;
+  }
+
+  /** The `?::jsonb` parameter of STORE_CONTENTS: every shared value once. */
   toParameter(): string {
-    return JSON.stringify([...this.byHash].map(([hash, content]) => ({ hash, content })));
+    return JSON.stringify(
+      [...this.byHash].filter(([, v]) => v.rows >= 2).map(([hash, v]) => ({ hash, content: v.value })),
+    );
   }
 }
 

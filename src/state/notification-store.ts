@@ -78,7 +78,7 @@ export interface RowOwner {
   tracked: boolean;
 }
 
-/** A row as written: content (and event data, with `withData`) by hash, the values in `contents` once each. */
+/** A row as written: its content and event data by hash where rows of the statement share them (byHash). */
 type WrittenRow = NotificationRowInput & { content_hash: string | null; data_hash: string | null };
 
 const ROW_COLUMNS: [keyof WrittenRow, string][] = [
@@ -120,9 +120,17 @@ function byHash(
   withData: boolean,
 ): { written: WrittenRow[]; contents: ContentBatch } {
   const contents = new ContentBatch();
-  const written = rows.map((row): WrittenRow => {
-    const contentHash = contents.add(row.content);
-    const dataHash = withData ? contents.add(row.data) : null;
+  // One row alone shares nothing: no hashing (a single-recipient event's rows stay as they were).
+  const hashes =
+    rows.length < 2
+      ? rows.map(() => ({ content: null, data: null }))
+      : rows.map((row) => ({
+          content: contents.register(row.content),
+          data: withData ? contents.register(row.data) : null,
+        }));
+  const written = rows.map((row, i): WrittenRow => {
+    const contentHash = contents.storedHash(hashes[i].content);
+    const dataHash = contents.storedHash(hashes[i].data);
     return {
       ...row,
       content: contentHash ? {} : row.content,
