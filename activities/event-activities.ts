@@ -33,6 +33,14 @@ interface EventStepInput {
   nowMs?: number;
 }
 
+interface ReconcileInput extends EventStepInput {
+  /** Recipients the workflow knows as sending (absent from release-4 and earlier workflows). */
+  sending?: string[];
+}
+
+/** What a sending recipient whose row is gone is reported as: only an erasure deletes an open row. */
+const ERASED_WHILE_SENDING = 'notification deleted while sending: the recipient was erased';
+
 interface AdmitPageInput {
   spec: EventSpec;
   userIds: string[];
@@ -73,7 +81,7 @@ export function createEventActivities(deps: ActivityDeps, dispatcher: Dispatcher
     admitRecipients: (input: AdmitPageInput) => admitRecipients(steps, input),
     dispatchDue: (input: EventStepInput) => dispatchDue(steps, input),
     controlRecipients: (input: ControlRecipientsInput) => controlRecipients(steps, input),
-    reconcileEvent: (input: EventStepInput) => reconcileEvent(steps, input),
+    reconcileEvent: (input: ReconcileInput) => reconcileEvent(steps, input),
     expireEvent: (input: ExpireEventInput) => expireEvent(steps, input),
     reopenExpiredEvent: (input: ReopenExpiredInput) => reopenExpiredEvent(steps, input),
   };
@@ -142,7 +150,7 @@ async function controlRecipients(
  * invariants"), then reports every recipient. Only a provider's answer fails a channel; what our own
  * infrastructure lost is handed off again until the horizon, then expires.
  */
-async function reconcileEvent(deps: EventStepDeps, input: EventStepInput): Promise<ReconcileResult> {
+async function reconcileEvent(deps: EventStepDeps, input: ReconcileInput): Promise<ReconcileResult> {
   const { spec } = input;
   const em = deps.orm.em.fork();
   if (currentAttempt() > 1) await deps.dispatcher.handOffUnclaimed(spec.eventId);
@@ -156,6 +164,9 @@ async function reconcileEvent(deps: EventStepDeps, input: EventStepInput): Promi
   const open = rows.reduce((n, r) => n + (r.state === 'sending' ? openChannelCount(r.channel_states) : 0), 0);
   if (reconciled > 0) await resetOpenChannels(em, spec.eventId, open);
   const { recipients, nextDeadlineMs, wakeTimes } = summarizeRows(rows, input.inline);
+  const stored = new Set(rows.map((r) => r.recipient_id));
+  for (const userId of input.sending ?? [])
+    if (!stored.has(userId)) recipients.push({ userId, state: 'cancelled', error: ERASED_WHILE_SENDING });
   return { recipients, open, nextDeadlineMs, wakeTimes };
 }
 

@@ -321,9 +321,18 @@ class EventRun {
         this.woken = false;
         this.applyReport();
         if (!ledger.isSettled())
-          await this.orExpire(() => steps.reconcileEvent({ spec, inline: this.inline, nowMs: Date.now() }), {
-            deadlineIsComplete: true,
-          });
+          await this.orExpire(
+            // The sending recipients: one whose row is gone (erased meanwhile) is reported final. An
+            // argument, not a command: histories replay unchanged.
+            () =>
+              steps.reconcileEvent({
+                spec,
+                inline: this.inline,
+                nowMs: Date.now(),
+                sending: ledger.sendingUserIds(),
+              }),
+            { deadlineIsComplete: true },
+          );
       }
     }
     await condition(allHandlersFinished);

@@ -75,6 +75,11 @@ export class EventLedger {
     return due;
   }
 
+  /** Recipients whose notification is sending (a reconcile names those whose row is gone: erased meanwhile). */
+  sendingUserIds(): string[] {
+    return [...this.recipients.values()].filter((r) => r.state === 'sending').map((r) => r.userId);
+  }
+
   isSending(): boolean {
     return [...this.recipients.values()].some((r) => r.state === 'sending');
   }

@@ -647,6 +647,8 @@ export interface OutcomeWrite {
 /**
  * A send the provider accepted: the send record turns `sent`, the attempt row is written and the
  * lifecycle step applied (with the counter), in one statement: `sent` is never recorded without its attempt.
+ * A notification erased while its provider was called (docs/data-lifecycle.md, "Erasure") has no row left:
+ * nothing is written (no attempt pointing nowhere), and the caller finds the row gone.
  */
 export async function writeSentOutcome(
   em: EntityManager,
@@ -661,7 +663,7 @@ export async function writeSentOutcome(
        update send_records set status = 'sent', provider_message_id = ?, sent_at = now() where notification_id = ? and channel = ?),
      a as (
        insert into delivery_attempts (notification_id, channel, attempt, status, provider, provider_message_id, error, started_at, finished_at, duration_ms)
-       values (?, ?, ?, 'delivered', ?, ?, null, ?, ?, ?)),
+       select ?::uuid, ?, ?, 'delivered', ?, ?, null, ?::timestamptz, ?::timestamptz, ? from notifications where id = ?),
      n as (
        update notifications set state = ?, channel_states = ?::jsonb, error = ?, version = version + 1, updated_at = now()
         where id = ? and version = ? and ? returning event_id),
@@ -681,6 +683,7 @@ export async function writeSentOutcome(
       sent.startedAt,
       sent.finishedAt,
       sent.finishedAt.getTime() - sent.startedAt.getTime(),
+      id,
       step.state,
       JSON.stringify(step.channels),
       finalError(step.state, step.channels),

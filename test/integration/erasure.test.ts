@@ -345,3 +345,41 @@ describe('erasure of a recipient', () => {
     expect(doc.paths['/api/admin/recipients/{id}/workflows'].get.tags).toEqual(['operators']);
   });
 });
+
+describe('erasure while a provider is being called', () => {
+  const stack = new TestStack({ env: apiTestEnv({ DELIVERY_DEADLINE_MS: '3000' }) });
+  const api = new ApiTestApp(stack);
+  beforeAll(async () => {
+    await stack.start();
+    await api.start();
+  });
+  afterAll(async () => {
+    await api.close();
+    await stack.stop();
+  });
+
+  it('cannot stop that send; its outcome finds no row, and the event workflow still finishes', async () => {
+    const shopper = stack.uid('u');
+    await stack.createRecipient({ id: shopper });
+    const held = stack.smtp.holdNext();
+    const eventId = await stack.publishEmail(shopper);
+    await held.arrived; // the SMTP server has the message and has not answered yet
+    const erased = await api.admin({ method: 'DELETE', url: `/api/recipients/${shopper}` });
+    expect(erased.json()).toMatchObject({ counts: { notifications: 1 }, cancelled: { notCancelled: 1 } });
+    held.release();
+    const result = await stack.client.eventResult(eventId);
+    // Its row is gone: the deadline's reconcile reports the recipient final instead of waiting forever.
+    expect(result.notifications).toEqual([
+      expect.objectContaining({
+        userId: shopper,
+        state: 'cancelled',
+        error: 'notification deleted while sending: the recipient was erased',
+      }),
+    ]);
+    const rows = await stack.orm.em
+      .fork()
+      .getConnection()
+      .execute(`select 1 from notifications where event_id = ?`, [eventId]);
+    expect(rows).toEqual([]);
+  }, 60_000);
+});
