@@ -57,7 +57,7 @@ export class ContentBatch {
 /**
  * A CTE that stores a batch's contents (one `?::jsonb` parameter, ContentBatch.toParameter). An existing
  * row is touched (`used_at`) instead of skipped: the update locks it until the statement's transaction
- * ends, so the orphan sweep (which skips locked rows and only takes rows unused for CONTENT_SWEEP_GRACE)
+ * ends, so the orphan sweep (which skips locked rows and only takes rows unused for CONTENT_SWEEP_GRACE_MS)
  * cannot delete a content row a notification is being stored against; a row the sweep deleted first is
  * inserted again (ON CONFLICT retries once the deleting transaction committed).
  */
