@@ -21,6 +21,7 @@ import {
 import type { ActivityDeps } from './deps';
 import type { Dispatcher } from './dispatcher';
 import type { EventSpec } from './event-spec';
+import { deliverQueuedInApp } from './in-app-pages';
 import { CAMPAIGN_EVENT_TYPE, campaignEventId, campaignWorkflowId } from '../src/domain/workflow-ids';
 
 /** What the campaign steps use: the activity deps, the dispatcher, the reconciler and the backlog limit. */
@@ -237,15 +238,28 @@ async function settleCampaign(
 }
 
 /**
- * After a staged campaign's start: hands off again every open channel of its notifications that no worker
- * claimed and whose job is gone (a staged job lost with Redis); jobs that exist make it a no-op (I3).
+ * After a staged campaign's start: delivers set-based the staged in-app notifications no worker reached
+ * yet, then hands off again every open channel no worker claimed whose job is gone (a staged job lost with
+ * Redis); jobs that exist make that a no-op (I3).
  */
 async function releaseStagedCampaign(
   deps: CampaignStepDeps,
   input: { plan: CampaignPlan },
-): Promise<{ handedOff: number }> {
+): Promise<{ delivered: number; handedOff: number }> {
+  const eventId = campaignEventId(input.plan.campaignId);
   Context.current().heartbeat({ releasing: input.plan.campaignId });
-  return { handedOff: await deps.dispatcher.handOffUnclaimed(campaignEventId(input.plan.campaignId)) };
+  // Staged in-app notifications the in-app worker has not reached yet are delivered set-based.
+  const delivered =
+    deps.inAppFeed && input.plan.channels.includes('in_app')
+      ? await deliverQueuedInApp(deps.orm.em.fork(), deps.inAppFeed, {
+          eventId,
+          nowMs: Date.now(),
+          deadlineMs: input.plan.deliveryDeadlineMs,
+          removeJobs: (ids) => deps.queues.removeJobs('in_app', ids),
+          heartbeat: (n) => Context.current().heartbeat({ delivered: n }),
+        })
+      : 0;
+  return { delivered, handedOff: await deps.dispatcher.handOffUnclaimed(eventId) };
 }
 
 /** One page of the campaign's segment, recipient ids in ascending order after `afterUserId` (release-0 campaigns). */

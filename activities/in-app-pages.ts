@@ -3,7 +3,13 @@ import type { Redis } from 'ioredis';
 import { applyOutcome, type ChannelRecords } from '../src/domain/notification-lifecycle';
 import { inAppFeedChannel } from '../src/delivery/providers/in-app-provider';
 import { InfrastructureError } from '../src/delivery/infrastructure-errors';
-import { deliverInAppRows, type InAppDelivered, type InAppDeliveryStep } from '../src/state/in-app-pages';
+import {
+  deliverInAppRows,
+  queuedInAppRows,
+  type InAppDelivered,
+  type InAppDeliveryStep,
+} from '../src/state/in-app-pages';
+import type { ChannelContent } from '../src/domain/channel-content';
 import { recordEngagementOfMany } from '../src/state/engagement';
 import type { NotificationRowInput, StoredRow } from '../src/state/notification-store';
 
@@ -57,7 +63,7 @@ export async function deliverInAppPage(
   if (steps.length === 0 && delivered.length === 0) return page.stored;
   const written = await deliverInAppRows(db, steps, delivered);
   await recordAcceptance(db, written, page.nowMs);
-  await publishToFeed(feed, page.rows, written);
+  await publishToFeed(feed, new Map(page.rows.map((r) => [r.recipient_id, r.content.in_app])), written);
   const flipped = new Set(written.filter((d) => d.flipped).map((d) => d.id));
   const stepOf = new Map(steps.map((s) => [s.id, s]));
   return page.stored.map((row) => {
@@ -77,8 +83,51 @@ async function recordAcceptance(db: EntityManager, written: InAppDelivered[], no
     await recordEngagementOfMany(db, ids, { channel: 'in_app', kind, at });
 }
 
+/**
+ * A staged campaign's release (docs/performance.md, "Flash sale"): its rows whose in-app channel is still
+ * queued and unclaimed are delivered set-based, a page at a time (the same statement and feed messages as
+ * a campaign page), and their jobs removed from the in-app queue; a row a worker claimed meanwhile stays
+ * with it. Returns how many it delivered.
+ */
+export async function deliverQueuedInApp(
+  db: EntityManager,
+  feed: InAppFeed,
+  release: {
+    eventId: string;
+    nowMs: number;
+    deadlineMs: number;
+    removeJobs: (notificationIds: string[]) => Promise<void>;
+    heartbeat: (delivered: number) => void;
+  },
+): Promise<number> {
+  let delivered = 0;
+  for (let after = FIRST_UUID; ;) {
+    const rows = await queuedInAppRows(db, release.eventId, after, RELEASE_PAGE);
+    if (rows.length === 0) return delivered;
+    const written = await deliverInAppRows(
+      db,
+      rows.map((r) => inAppStep(r, release)),
+      [],
+    );
+    await recordAcceptance(db, written, release.nowMs);
+    await publishToFeed(feed, new Map(rows.map((r) => [r.recipient_id, r.content.in_app])), written);
+    const flipped = written.filter((d) => d.flipped).map((d) => d.id);
+    await release.removeJobs(flipped);
+    delivered += flipped.length;
+    release.heartbeat(delivered);
+    if (rows.length < RELEASE_PAGE) return delivered;
+    after = rows[rows.length - 1].id;
+  }
+}
+
+const RELEASE_PAGE = 2500;
+const FIRST_UUID = '00000000-0000-0000-0000-000000000000';
+
 /** The lifecycle step of an in-app delivery, as the channel worker would apply it. */
-function inAppStep(row: StoredRow, page: { nowMs: number; deadlineMs: number }): InAppDeliveryStep {
+function inAppStep(
+  row: Pick<StoredRow, 'id' | 'state' | 'channel_states'>,
+  page: { nowMs: number; deadlineMs: number },
+): InAppDeliveryStep {
   const before: ChannelRecords = row.channel_states ?? {};
   const step = applyOutcome(
     { state: row.state, channels: before, fallbacks: {} },
@@ -95,11 +144,10 @@ function inAppStep(row: StoredRow, page: { nowMs: number; deadlineMs: number }):
  */
 async function publishToFeed(
   feed: InAppFeed,
-  rows: NotificationRowInput[],
+  contentOf: Map<string, ChannelContent['in_app'] | undefined>,
   delivered: { id: string; recipient_id: string; created_at: Date }[],
 ): Promise<void> {
   if (delivered.length === 0) return;
-  const contentOf = new Map(rows.map((r) => [r.recipient_id, r.content.in_app]));
   const pipeline = feed.publisher.pipeline();
   for (const d of delivered) {
     const content = contentOf.get(d.recipient_id);

@@ -35,6 +35,8 @@ export interface FlashSaleResult {
   stagedAtStart: number;
   /** Hand-off (job ready) lateness, ms. */
   handOff: Percentiles;
+  /** Longest gap between two readings of the delayed set while jobs left it: the resolution of `handOff`. */
+  longestGapMs: number;
   handedOffWithinMinute: number;
   /** Row visible (delivered_at) lateness, ms, and how many got there. */
   visible: Percentiles;
@@ -89,6 +91,7 @@ export async function flashSalePhase(
     stagingSeconds: staging.seconds,
     stagedAtStart: staging.stagedAtStart,
     handOff: percentiles(handOffs),
+    longestGapMs: release.longestGapMs,
     handedOffWithinMinute: handOffs.filter((ms) => ms <= 60_000).length,
     visible: visible.lateness,
     delivered: visible.delivered,
@@ -130,14 +133,18 @@ async function watchRelease(
   deps: FlashSaleDeps,
   staged: number,
   startAtMs: number,
-): Promise<{ readyAt: number[]; redisPeak: number }> {
+): Promise<{ readyAt: number[]; redisPeak: number; longestGapMs: number }> {
   const readyAt: number[] = [];
   const deadline = startAtMs + 120_000;
   let redisPeak = 0;
+  let longestGapMs = 0;
+  let lastTick = 0;
   for (;;) {
     deps.checkAborted();
     const tick = Date.now();
     const delayed = await deps.inAppQueue.getDelayedCount();
+    if (tick >= startAtMs && delayed < staged) longestGapMs = Math.max(longestGapMs, tick - lastTick);
+    lastTick = tick;
     // The reading counts at the start of the round trip that returned it: never earlier than the job was ready.
     while (readyAt.length < staged - delayed) readyAt.push(tick);
     if (delayed === 0 && tick >= startAtMs) break;
@@ -145,7 +152,7 @@ async function watchRelease(
     if (readyAt.length === 0) redisPeak = Math.max(redisPeak, await deps.redisUsedMemory());
     await sleep(POLL_MS - (Date.now() - tick));
   }
-  return { readyAt, redisPeak };
+  return { readyAt, redisPeak, longestGapMs };
 }
 
 /** Until every row is delivered: lateness of delivered_at against the start, from Postgres. */
@@ -198,7 +205,11 @@ export function flashSaleLines(
     `${f.handedOffWithinMinute} of ${f.stagedAtStart}`,
     'of the jobs staged by the start',
   );
-  row('   hand-off lateness, ms (p50 / p95 / p99)', pct(f.handOff), `max ${ms(f.handOff.max)}`);
+  row(
+    '   hand-off lateness, ms (p50 / p95 / p99)',
+    pct(f.handOff),
+    `max ${ms(f.handOff.max)}; readings up to ${ms(f.longestGapMs)} ms apart`,
+  );
   row('   in-app visible lateness, ms (p50 / p95 / p99)', pct(f.visible), `max ${ms(f.visible.max)}`);
   row('   in-app delivered', `${f.delivered} of ${f.recipients}`);
   row('   Redis used_memory growth with the jobs staged', `${(f.redisGrowth / 2 ** 20).toFixed(0)} MiB`);

@@ -45,6 +45,8 @@ export interface SendQueuesOptions {
 /** How long finished jobs are kept at most, whatever their number: completed ones a day, failed ones (for operators) a week. */
 const KEEP_COMPLETED_SECONDS = 24 * 3600;
 const KEEP_FAILED_SECONDS = 7 * 24 * 3600;
+/** Removals sent to Redis at once (one pipeline of scripts). */
+const REMOVE_CHUNK = 500;
 
 /** SendQueuesOptions.keep from the configuration. */
 export function keptJobs(config: Pick<Config, 'sendJobs'>): { completed: number; failed: number } {
@@ -106,6 +108,18 @@ export class SendQueues {
         opts: { ...opts, jobId: sendJobId(notificationId, channel) },
       })),
     );
+  }
+
+  /**
+   * Removes the channel's jobs of these notifications that no worker holds (a worker's active job is
+   * locked and stays): their channel was delivered another way (a staged campaign's release).
+   */
+  async removeJobs(channel: Channel, notificationIds: string[]): Promise<void> {
+    const queue = this.queue(channel);
+    for (let i = 0; i < notificationIds.length; i += REMOVE_CHUNK)
+      await Promise.all(
+        notificationIds.slice(i, i + REMOVE_CHUNK).map((id) => queue.remove(sendJobId(id, channel))),
+      );
   }
 
   /** Jobs waiting their turn (prioritized and delayed included): what fan-out pacing looks at. */

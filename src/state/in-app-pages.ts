@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ChannelRecords } from '../domain/notification-lifecycle';
 import type { NotificationState } from '../domain/notification-status';
+import type { ChannelContent } from '../domain/channel-content';
+import { contentOf } from './notification-contents';
 
 /** One row's in-app delivery as the lifecycle decided it: what the row held, and what it becomes. */
 export interface InAppDeliveryStep {
@@ -72,5 +74,33 @@ export async function deliverInAppRows(
       JSON.stringify(stored),
       IN_APP_PROVIDER,
     ],
+  );
+}
+
+/** A staged campaign row whose in-app channel is still queued and unclaimed, with its rendered content. */
+export interface QueuedInAppRow {
+  id: string;
+  recipient_id: string;
+  state: NotificationState;
+  channel_states: ChannelRecords;
+  content: Partial<ChannelContent>;
+}
+
+/**
+ * The event's sending rows whose in-app channel is queued and has no send record (no worker claimed it),
+ * in id order after `afterId`: what a staged campaign's release delivers set-based.
+ */
+export function queuedInAppRows(
+  em: EntityManager,
+  eventId: string,
+  afterId: string,
+  limit: number,
+): Promise<QueuedInAppRow[]> {
+  return em.getConnection().execute(
+    `select n.id, n.recipient_id, n.state, n.channel_states, ${contentOf('n')} as content from notifications n
+      where n.event_id = ? and n.state = 'sending' and n.id > ? and n.channel_states->'in_app'->>'state' = 'queued'
+        and not exists (select 1 from send_records s where s.notification_id = n.id and s.channel = 'in_app')
+      order by n.id limit ?`,
+    [eventId, afterId, limit],
   );
 }

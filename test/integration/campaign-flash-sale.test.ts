@@ -89,10 +89,51 @@ describe('campaign staged ahead of its start (flash sale)', () => {
     }, 30_000);
     // Not before the start (Postgres and this process share a clock here).
     for (const row of delivered) expect(row.delivered_ms).toBeGreaterThanOrEqual(startAtMs);
-    // The lost one was handed off by the release check, 5 s after the start.
+    // The lost one was found by the release, 5 s after the start, and delivered once (set-based).
     expect(delivered.find((r) => r.id === lost.id)!.delivered_ms).toBeGreaterThanOrEqual(startAtMs + 5_000);
+    const [{ attempts }] = await stack.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ attempts: number }[]>(
+        `select count(*)::int as attempts from delivery_attempts where notification_id = ? and channel = 'in_app'`,
+        [lost.id],
+      );
+    expect(attempts).toBe(1);
     const done = await stack.client.campaignResult(campaignId);
     expect(done).toMatchObject({ state: 'completed', targeted: MEMBERS, started: MEMBERS });
+  }, 60_000);
+
+  it('what the in-app worker has not reached by the release is delivered set-based, once, and its jobs removed', async () => {
+    const role = await segment();
+    const startAtMs = Date.now() + LEAD_MS + 3_000;
+    const { campaignId } = await schedule(role, startAtMs);
+    await waitFor(async () => ((await delayedJobs()) >= MEMBERS ? true : undefined), 15_000);
+    await stack.stopDeliveryWorkers();
+    try {
+      const delivered = await waitFor(
+        async () => {
+          const rows = await rowsOf(campaignId);
+          return rows.every((r) => r.state === 'delivered') ? rows : undefined;
+        },
+        startAtMs - Date.now() + 20_000,
+      );
+      for (const row of delivered) expect(row.delivered_ms).toBeGreaterThanOrEqual(startAtMs + 5_000);
+      const [{ attempts, engaged }] = await stack.orm.em
+        .fork()
+        .getConnection()
+        .execute<{ attempts: number; engaged: number }[]>(
+          `select (select count(*)::int from delivery_attempts a where a.notification_id in (select jsonb_array_elements_text(?::jsonb)::uuid)) as attempts,
+                  (select count(*)::int from notification_engagement e where e.notification_id in (select jsonb_array_elements_text(?::jsonb)::uuid) and e.kind = 'delivered') as engaged`,
+          [JSON.stringify(delivered.map((r) => r.id)), JSON.stringify(delivered.map((r) => r.id))],
+        );
+      expect({ attempts, engaged }).toEqual({ attempts: MEMBERS, engaged: MEMBERS });
+      // Their jobs are gone: a worker starting now sends nothing again.
+      const queue = stack.queues.queue('in_app');
+      expect(await queue.getJobCountByTypes('delayed', 'waiting', 'prioritized')).toBe(0);
+    } finally {
+      stack.startDeliveryWorkers();
+    }
+    expect((await stack.client.campaignResult(campaignId)).state).toBe('completed');
   }, 60_000);
 
   it('a cancel before the start cancels the staged notifications', async () => {
