@@ -43,9 +43,9 @@ export function storedDelivered(
 }
 
 /**
- * Second half, after the insert: send records and delivery attempts of the page's in-app deliveries in
- * one statement, rows an earlier try left queued delivered the same way (deliverInAppRows), and the live
- * feed told of every one in one pipelined round trip. Returns the stored rows as they now are; a row a
+ * Second half, after the insert: the delivery attempts of the page's in-app deliveries in one statement
+ * (with the rows an earlier try left queued, claimed and delivered there: deliverInAppRows), their
+ * engagement, and the live feed told of every one in one pipelined round trip. Returns the stored rows as they now are; a row a
  * worker holds the send record of keeps its in-app channel queued for the caller's hand-off.
  */
 export async function deliverInAppPage(

@@ -28,10 +28,12 @@ const IN_APP_PROVIDER = 'postgres';
 
 /**
  * Records a page of in-app deliveries in one statement (campaign pages, docs/delivery.md "Set-based in-app
- * pages"): rows stored delivered by the page's insert (`stored`), and rows an earlier try left with their
- * in-app channel queued (`steps`: their lifecycle step, applied while the row still holds `before` and no
- * send record of its in-app channel exists, so a worker's claim wins; they get their send record `sent`, as
- * a job of theirs may exist). Each gets its delivery attempt unless it has one, so a retried page writes
+ * pages"): rows stored delivered by the page's insert (`stored`), and rows left with their in-app channel
+ * queued (`steps`: their lifecycle step, applied while the row still holds `before`). A queued row is
+ * locked and then claimed, in the order a worker's claim takes them (the row, then the send record: no
+ * deadlock), by inserting its send record `sent` (ON CONFLICT sees a worker's claim even when it committed
+ * after this statement's snapshot): only a row claimed here changes, so a worker's claim wins and its job,
+ * if any, finds the record and sends nothing. Each gets its delivery attempt unless it has one, so a retried page writes
  * nothing twice. Rows stored delivered need no send record: no job of theirs ever exists, and the row,
  * unique per event and recipient, is the delivery. Returns every row whose in-app delivery stands, for the
  * live feed; rows left out of `steps` keep their channel queued for the caller's hand-off.
@@ -45,21 +47,25 @@ export async function deliverInAppRows(
   return em.getConnection().execute(
     `with x as (
        select * from jsonb_to_recordset(?::jsonb) as x(id uuid, before jsonb, state text, channel_states jsonb)),
+     locked as (
+       select n.id from notifications n join x on x.id = n.id
+        where n.state = 'sending' and n.channel_states = x.before order by n.id for update of n),
+     claimed as (
+       insert into send_records (notification_id, channel, status, provider_message_id, sent_at)
+       select id, 'in_app', 'sent', id::text, now() from locked
+       on conflict (notification_id, channel) do nothing
+       returning notification_id),
      upd as (
        update notifications n
           set state = x.state, channel_states = x.channel_states, delivered_at = coalesce(n.delivered_at, now()),
               error = null, version = n.version + 1, updated_at = now()
          from x
-        where n.id = x.id and n.state = 'sending' and n.channel_states = x.before
-          and not exists (select 1 from send_records s where s.notification_id = n.id and s.channel = 'in_app')
+        where n.id = x.id and n.id in (select notification_id from claimed) and n.channel_states = x.before
        returning n.id, n.recipient_id, n.created_at, n.delivered_at),
      pre as (
        select id, recipient_id, created_at, delivered_at from notifications
         where id in (select jsonb_array_elements_text(?::jsonb)::uuid) and delivered_at is not null),
      delivered as (select *, true as flipped from upd union all select *, false as flipped from pre),
-     sent as (
-       insert into send_records (notification_id, channel, status, provider_message_id, sent_at)
-       select id, 'in_app', 'sent', id::text, delivered_at from upd),
      attempts as (
        insert into delivery_attempts (notification_id, channel, attempt, status, provider, provider_message_id, error, started_at, finished_at, duration_ms)
        select d.id, 'in_app', 1, 'delivered', ?, d.id::text, null, d.delivered_at, d.delivered_at, 0

@@ -118,6 +118,8 @@ describe('campaign staged ahead of its start (flash sale)', () => {
         startAtMs - Date.now() + 20_000,
       );
       for (const row of delivered) expect(row.delivered_ms).toBeGreaterThanOrEqual(startAtMs + 5_000);
+      // Completed once the release step (and its engagement counts after each page) finished.
+      expect((await stack.client.campaignResult(campaignId)).state).toBe('completed');
       const [{ attempts, engaged }] = await stack.orm.em
         .fork()
         .getConnection()
@@ -133,7 +135,6 @@ describe('campaign staged ahead of its start (flash sale)', () => {
     } finally {
       stack.startDeliveryWorkers();
     }
-    expect((await stack.client.campaignResult(campaignId)).state).toBe('completed');
   }, 60_000);
 
   it('a cancel before the start cancels the staged notifications', async () => {
