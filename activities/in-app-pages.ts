@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Redis } from 'ioredis';
 import { applyOutcome, type ChannelRecords } from '../src/domain/notification-lifecycle';
 import { inAppFeedChannel } from '../src/delivery/providers/in-app-provider';
 import { InfrastructureError } from '../src/delivery/infrastructure-errors';
@@ -12,10 +11,11 @@ import {
 import type { ChannelContent } from '../src/domain/channel-content';
 import { recordEngagementOfMany } from '../src/state/engagement';
 import type { NotificationRowInput, StoredRow } from '../src/state/notification-store';
+import type { RedisConnection } from '../src/redis-connection';
 
 /** Where live in-app notifications are published: the API's SSE hub listens there (feed-hub.ts). */
 export interface InAppFeed {
-  publisher: Redis;
+  publisher: RedisConnection;
   /** QUEUE_PREFIX: the feed channels are `<prefix>:in_app:<recipientId>`. */
   prefix: string;
 }

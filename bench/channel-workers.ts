@@ -96,7 +96,7 @@ async function startStack(cleanup: Cleanup): Promise<Stack> {
   cleanup.push(() => orm.close());
   await migrate(orm);
   await seedRecipient(orm, RECIPIENT);
-  const redis = await connectRedis(config.redisUrl, 'bench-workers');
+  const redis = (await connectRedis(config.redisUrl, 'bench-workers')) as Redis;
   cleanup.push(() => removeKeys(redis));
   return { config, orm, redis, smtp };
 }

@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   databaseUrl.pathname = '/notifications_bench';
   const orm = await openOrm(databaseUrl.toString(), { poolMax: 20 });
   await migrate(orm);
-  const redis = await connectRedis(config.redisUrl, 'bench');
+  const redis = (await connectRedis(config.redisUrl, 'bench')) as Redis;
   const [smtp, twilio, pushService, receiver] = await Promise.all([
     new SmtpPeer().start(),
     startTwilioStandIn(),

@@ -16,6 +16,7 @@ import type { OrderJourneyConfig } from './domain/order-journey';
 import type { ShopSettings } from './templates/email-layout';
 
 /** Reads the environment once, at start-up, into a typed config; nothing below the entry points reads process.env. */
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -55,6 +56,27 @@ const hostList = z
     (list) => list.length > 0 && list.every((h) => /^(\*|(\*\.)?[a-z0-9.-]+)$/.test(h)),
     'must be a comma list of host names, *.suffix or *',
   );
+
+/** `host:port` seeds of a Redis Cluster (REDIS_CLUSTER_NODES, docs/contracts.md). */
+const clusterNodeList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
+  .refine(
+    (list) => list.length > 0 && list.every((node) => /^[A-Za-z0-9.-]+:\d{1,5}$/.test(node)),
+    'must be a comma list of host:port seeds such as redis-1:6379,redis-2:6379',
+  )
+  .transform((list) =>
+    list.map((node) => {
+      const at = node.lastIndexOf(':');
+      return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+    }),
+  )
+  .refine((nodes) => nodes.every((n) => n.port >= 1 && n.port <= 65535), 'every port must be within 1-65535');
 
 const channelList = z
   .string()
@@ -172,7 +194,9 @@ const envSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/notifications'),
   /** Connections of this process's Postgres pool; unset = derived from what the process runs (src/db/pool-size.ts). */
   DATABASE_POOL_MAX: intFrom(1, 1000).optional(),
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_URL: url(['redis:', 'rediss:']).default(DEFAULT_REDIS_URL),
+  /** Seeds of a Redis Cluster; set, the processes open an ioredis Cluster instead of REDIS_URL's instance. */
+  REDIS_CLUSTER_NODES: clusterNodeList.optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
   PORT: intFrom(0, 65535).default(3000),
   QUEUE_PREFIX: z.string().min(1).default('{notifications}'),
@@ -304,6 +328,11 @@ const envSchema = z.object({
   POSTMARK_WEBHOOK_PASSWORD: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
+export interface RedisClusterNode {
+  host: string;
+  port: number;
+}
+
 export interface ChannelWorkerConfig {
   concurrency: number;
   /** At most `max` jobs per `durationMs`; null = no limiter. */
@@ -369,6 +398,8 @@ export interface Config {
   /** DATABASE_POOL_MAX; null: derived from the process's parts (src/db/pool-size.ts). */
   databasePoolMax: number | null;
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: seeds of a Redis Cluster, or null for the single instance at redisUrl. */
+  redisClusterNodes: RedisClusterNode[] | null;
   smtpUrl: string;
   emailFrom: string;
   port: number;
@@ -486,6 +517,7 @@ export function loadConfig(
   >;
   checkJwtSettings(e);
   checkTimeouts(e);
+  checkRedisTarget(e);
   checkDevCredentials(env, e, options.allowDevCredentials ?? false);
   return {
     temporal: temporalConfig(e, env),
@@ -495,6 +527,7 @@ export function loadConfig(
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX ?? null,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES ?? null,
     smtpUrl: e.SMTP_URL,
     emailFrom: e.EMAIL_FROM,
     port: e.PORT,
@@ -567,6 +600,23 @@ function checkJwtSettings(e: Env): void {
   if (e.JWT_ADMIN_CLAIM && !(e.JWT_ISSUER && e.JWT_AUDIENCE))
     throw new ConfigError(
       'invalid configuration: JWT_ISSUER, JWT_AUDIENCE: required with JWT_ADMIN_CLAIM (admin rights only from a known issuer for this audience)',
+    );
+}
+
+/**
+ * One Redis target: a cluster's seeds leave no room for a REDIS_URL that names another instance. On a
+ * cluster QUEUE_PREFIX must open with a hash tag: the keys under it (sessions read with MGET, erasure's
+ * DEL) must share one slot.
+ */
+function checkRedisTarget(e: Env): void {
+  if (!e.REDIS_CLUSTER_NODES) return;
+  if (e.REDIS_URL !== DEFAULT_REDIS_URL)
+    throw new ConfigError(
+      'invalid configuration: REDIS_CLUSTER_NODES, REDIS_URL: set one of the two, not both (REDIS_CLUSTER_NODES opens a Redis Cluster)',
+    );
+  if (!/^\{[^{}]+\}/.test(e.QUEUE_PREFIX))
+    throw new ConfigError(
+      'invalid configuration: QUEUE_PREFIX: must start with a hash tag such as {notifications} when REDIS_CLUSTER_NODES is set',
     );
 }
 

@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisConnection } from '../redis-connection';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -157,8 +157,8 @@ function createFastify(deps: ApiDeps) {
  * A separate connection that fails fast: a Redis outage must not hang requests on the rate limiters.
  * Closed with the app.
  */
-async function connectLimiterRedis(app: FastifyInstance, redis: Redis): Promise<Redis> {
-  const limiterRedis = redis.duplicate({
+async function connectLimiterRedis(app: FastifyInstance, redis: RedisConnection): Promise<RedisConnection> {
+  const limiterRedis = duplicateRedis(redis, {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     lazyConnect: true,
@@ -173,7 +173,7 @@ async function connectLimiterRedis(app: FastifyInstance, redis: Redis): Promise<
 }
 
 /** What every route gets: the deps, authentication, the feed hub, the clock. */
-function apiContext(deps: ApiDeps, limiterRedis: Redis): ApiContext {
+function apiContext(deps: ApiDeps, limiterRedis: RedisConnection): ApiContext {
   const { config } = deps;
   const hub = new FeedHub(deps.redis, config.queuePrefix);
   const { rateLimit: limits } = config.api;
@@ -218,7 +218,7 @@ function addRequestHooks(app: FastifyInstance, deps: ApiDeps, auth: Authenticato
 async function registerRateLimit(
   app: FastifyInstance,
   config: ApiDeps['config'],
-  redis: Redis,
+  redis: RedisConnection,
 ): Promise<void> {
   const { perKey, perUser, windowMs } = config.api.rateLimit;
   const limitOf = (request: FastifyRequest) => (request.principal?.kind === 'key' ? perKey : perUser);

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis-connection';
 import type { NotificationClient } from '../client/notification-client';
 import type { Config } from '../config';
 import type { Orm } from '../db/orm';
@@ -13,7 +13,7 @@ export interface ApiDeps {
   config: Config;
   orm: Orm;
   /** The app's Redis connection; the API duplicates it for its pub/sub subscriber and rate limiter. */
-  redis: Redis;
+  redis: RedisConnection;
   temporalClient: Client;
   notifications: NotificationClient;
   queues: SendQueues;

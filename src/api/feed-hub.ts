@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisConnection } from '../redis-connection';
 import { inAppFeedChannel } from '../delivery/providers/in-app-provider';
 
 /** What an SSE client receives for one new in-app notification. */
@@ -28,13 +28,13 @@ interface Subscription {
  * (a duplicate of the app's connection), one channel subscription per user with open streams.
  */
 export class FeedHub {
-  private subscriber: Redis | null = null;
-  private connecting: Promise<Redis> | null = null;
+  private subscriber: RedisConnection | null = null;
+  private connecting: Promise<RedisConnection> | null = null;
   private readonly byChannel = new Map<string, Subscription>();
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {}
 
@@ -81,10 +81,10 @@ export class FeedHub {
     this.subscriber?.unsubscribe(channel).catch(() => undefined);
   }
 
-  private connection(): Promise<Redis> {
+  private connection(): Promise<RedisConnection> {
     if (this.subscriber) return Promise.resolve(this.subscriber);
     this.connecting ??= (async () => {
-      const subscriber = this.redis.duplicate({
+      const subscriber = duplicateRedis(this.redis, {
         lazyConnect: true,
         connectionName: 'notifications-api-feed',
       });

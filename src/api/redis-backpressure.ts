@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import { redisMasters, type RedisConnection } from '../redis-connection';
 import type { ApiContext } from './context';
 import { ApiError } from './errors';
 
@@ -42,12 +42,37 @@ export function isNearlyFull(memory: RedisMemory, ratio: number): boolean {
   return ratio > 0 && memory.maxMemory > 0 && memory.usedMemory >= ratio * memory.maxMemory;
 }
 
+/**
+ * The memory of the fullest master: on a Redis Cluster each master has its own maxmemory and the one
+ * holding a busy queue's slot fills first. Null when no master answered.
+ */
+async function fullestMaster(redis: RedisConnection): Promise<RedisMemory | null> {
+  const answers = await Promise.all(
+    redisMasters(redis).map((master) =>
+      master
+        .info('memory')
+        .then(parseInfoMemory)
+        .catch(() => null),
+    ),
+  );
+  return fullest(answers.filter((memory): memory is RedisMemory => memory !== null));
+}
+
+/** The memory closest to its maxmemory (one without maxmemory counts as empty); null for none. */
+export function fullest(memories: RedisMemory[]): RedisMemory | null {
+  const fill = (m: RedisMemory) => (m.maxMemory > 0 ? m.usedMemory / m.maxMemory : 0);
+  return memories.reduce<RedisMemory | null>(
+    (worst, m) => (!worst || fill(m) > fill(worst) ? m : worst),
+    null,
+  );
+}
+
 export class RedisBackpressure {
   private last: { at: number; memory: RedisMemory | null } | null = null;
   private inFlight: Promise<RedisMemory | null> | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly ratio: number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -56,11 +81,7 @@ export class RedisBackpressure {
   async memory(): Promise<RedisMemory | null> {
     if (this.last && this.now() - this.last.at < PROBE_CACHE_MS) return this.last.memory;
     // One probe at a time: on a connection that queues commands while Redis is away, they must not pile up.
-    this.inFlight ??= this.redis
-      .info('memory')
-      .then(parseInfoMemory)
-      .catch(() => null)
-      .finally(() => (this.inFlight = null));
+    this.inFlight ??= fullestMaster(this.redis).finally(() => (this.inFlight = null));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<null>(
       (resolve) => (timer = setTimeout(() => resolve(null), PROBE_TIMEOUT_MS)),

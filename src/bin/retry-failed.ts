@@ -3,7 +3,7 @@ import { loadConfig } from '../config';
 import { CHANNELS, isChannel, queueNameFor, type Channel } from '../domain/channels';
 import { listFailedJobs, retryFailedJobs, type FailedJobSummary } from '../delivery/failed-jobs';
 import { SendQueues } from '../delivery/send-queues';
-import { connectRedis } from '../runtime/connections';
+import { connectRedis, redisTarget } from '../runtime/connections';
 import { runMain } from './run-main';
 
 const USAGE = `usage: retry-failed [--channel=email[,sms]] [--job=<notificationId>.<channel>] [--list] [--reset-attempts]
@@ -34,7 +34,7 @@ runMain(async () => {
   }
   const channels = parseChannels(values.channel);
   const config = loadConfig();
-  const redis = await connectRedis(config.redisUrl, 'retry-failed');
+  const redis = await connectRedis(redisTarget(config), 'retry-failed');
   const queues = new SendQueues({
     connection: redis,
     prefix: config.queuePrefix,

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis-connection';
 import type { Orm } from '../db/orm';
 import { startPeriodic, takeRoundLock, type Periodic } from './periodic';
 
@@ -125,7 +125,7 @@ function lockKey(queuePrefix: string): string {
  */
 export function startAnalyticsRollups(input: {
   orm: Orm;
-  redis: Redis;
+  redis: RedisConnection;
   config: { queuePrefix: string };
   intervalMs: number;
   log?: (line: string) => void;

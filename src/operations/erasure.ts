@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Redis } from 'ioredis';
+import { redisMasters, type RedisConnection } from '../redis-connection';
 import type { NotificationClient } from '../client/notification-client';
 import type { Orm } from '../db/orm';
 import { recipientRef } from '../db/recipient-refs';
@@ -22,7 +23,7 @@ export interface ErasureDeps {
   temporalClient: Client;
   notifications: NotificationClient;
   queues: SendQueues;
-  redis: Redis;
+  redis: RedisConnection;
   queuePrefix: string;
 }
 
@@ -148,18 +149,22 @@ function isChannel(value: string): value is Channel {
   return (CHANNELS as readonly string[]).includes(value);
 }
 
-/** The recipient's browser sessions and its API rate-limit counter. */
+/**
+ * The recipient's browser sessions and its API rate-limit counter. On a Redis Cluster SCAN walks one
+ * node only, so every master is scanned; the keys share QUEUE_PREFIX's hash tag, so MGET and DEL stay
+ * within one slot.
+ */
 async function deleteRedisKeys(deps: ErasureDeps, userId: string): Promise<number> {
   const keys = [`${deps.queuePrefix}:api-rate-limit:user:${userId}`];
+  for (const master of redisMasters(deps.redis)) keys.push(...(await sessionKeysOf(master, deps, userId)));
+  return deps.redis.del(...keys);
+}
+
+async function sessionKeysOf(node: Redis, deps: ErasureDeps, userId: string): Promise<string[]> {
+  const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, found] = await deps.redis.scan(
-      cursor,
-      'MATCH',
-      `${deps.queuePrefix}:api-session:*`,
-      'COUNT',
-      500,
-    );
+    const [next, found] = await node.scan(cursor, 'MATCH', `${deps.queuePrefix}:api-session:*`, 'COUNT', 500);
     cursor = next;
     if (found.length === 0) continue;
     const values = await deps.redis.mget(found);
@@ -167,7 +172,7 @@ async function deleteRedisKeys(deps: ErasureDeps, userId: string): Promise<numbe
       if (sessionUserId(values[i]) === userId) keys.push(key);
     });
   } while (cursor !== '0');
-  return deps.redis.del(...keys);
+  return keys;
 }
 
 function sessionUserId(stored: string | null): string | null {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis-connection';
 import { withTimeout } from './stuck-work';
 
 /**
@@ -58,7 +58,11 @@ const ROUND_LOCK_TIMEOUT_MS = 3000;
  * Takes `key` for one interval, so one process per interval does the round (the lock expires just
  * before the next). Resolves true when this process got it; rejects when Redis did not answer.
  */
-export async function takeRoundLock(redis: Redis, key: string, intervalMs: number): Promise<boolean> {
+export async function takeRoundLock(
+  redis: RedisConnection,
+  key: string,
+  intervalMs: number,
+): Promise<boolean> {
   const lock = redis.set(key, String(process.pid), 'PX', Math.max(500, intervalMs - 500), 'NX');
   return (await withTimeout(lock, ROUND_LOCK_TIMEOUT_MS, 'Redis did not answer')) === 'OK';
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis-connection';
 import { Counter, type Registry } from 'prom-client';
 import type { Orm } from '../db/orm';
 import type { FrequencyCap } from '../domain/frequency-caps';
@@ -104,7 +104,7 @@ function describe(counts: SweepCounts): string {
  * per interval; when Redis does not answer the lock, nobody sweeps that round (deleting can wait).
  */
 export function startRetentionSweeper(
-  deps: RetentionDeps & { redis: Redis; queuePrefix: string },
+  deps: RetentionDeps & { redis: RedisConnection; queuePrefix: string },
   options: { log?: (line: string) => void; registry?: Registry; firstDelayMs?: number },
 ): RetentionSweeper {
   const intervalMs = deps.settings.sweepMs;
@@ -141,7 +141,7 @@ export function startRetentionSweeps(input: {
   settings: RetentionSettings;
   config: { queuePrefix: string; digests: { frequencyCaps: FrequencyCap[] } };
   orm: Orm;
-  redis: Redis;
+  redis: RedisConnection;
   registry: Registry;
   log?: (line: string) => void;
 }): RetentionSweeper | null {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis-connection';
 import type { Channel } from '../domain/channels';
 import { startPeriodic, takeRoundLock } from './periodic';
 import {
@@ -103,13 +103,13 @@ export function summarize(work: StuckWork): StuckWorkSummary {
 }
 
 export interface StuckWorkScannerDeps extends StuckWorkDeps {
-  redis: Redis;
+  redis: RedisConnection;
   queuePrefix: string;
 }
 
 /** Reads the latest published summary; null when none (no scan within its lifetime) or Redis does not answer. */
 export async function readStuckWorkSummary(
-  redis: Redis,
+  redis: RedisConnection,
   queuePrefix: string,
 ): Promise<StuckWorkSummary | null> {
   const raw = await withTimeout(
@@ -204,7 +204,7 @@ export function startStuckWorkScans(input: {
   env: Record<string, string | undefined>;
   config: { queuePrefix: string; temporal: { taskQueue: string; campaignTaskQueue: string } };
   orm: StuckWorkDeps['orm'];
-  redis: Redis;
+  redis: RedisConnection;
   queues: StuckWorkDeps['queues'];
   temporalClient: StuckWorkDeps['client'];
   metrics: { trackStuckWork(latest: () => StuckWorkSummary | null): void };

@@ -1,6 +1,6 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis-connection';
 import { isChannel, sendJobId, type Channel } from '../domain/channels';
 import type { Orm } from '../db/orm';
 import type { SendQueues } from '../delivery/send-queues';
@@ -266,8 +266,9 @@ async function findQueuedWithoutJob(
   const missing: OpenChannelRow[] = [];
   for (const [channel, group] of groupBy(candidates, (c) => c.channel)) {
     const queue = queues.queue(channel);
-    // BullMQ's client is an ioredis connection (the one SendQueues was given).
-    const redis = (await queue.client) as unknown as Redis;
+    // BullMQ's client is an ioredis connection (the one SendQueues was given); on a cluster the pipeline's
+    // keys share the queue's hash tag, so one node answers them all.
+    const redis = (await queue.client) as unknown as RedisConnection;
     const pipeline = redis.pipeline();
     for (const c of group) pipeline.exists(queue.toKey(sendJobId(c.notificationId, channel)));
     const answers = (await pipeline.exec()) ?? [];

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis-connection';
 import type { Config } from '../config';
 import { openOrm, type Orm } from '../db/orm';
 import { poolMaxFor } from '../db/pool-size';
@@ -14,7 +14,13 @@ import { createProviders } from '../delivery/providers/create-providers';
 import type { ChannelProvider } from '../delivery/providers/provider';
 import type { Channel } from '../domain/channels';
 import { keptJobs, SendQueues } from '../delivery/send-queues';
-import { connectRedis, connectTemporalClient, connectTemporalWorker, temporalClientOn } from './connections';
+import {
+  connectRedis,
+  redisTarget,
+  connectTemporalClient,
+  connectTemporalWorker,
+  temporalClientOn,
+} from './connections';
 import { startDeliveryWorkers, type DeliveryWorkers } from './delivery-workers';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { createTemporalWorkers, WORKFLOW_WORKER_DB_SLOTS, type TemporalWorkers } from './temporal-worker';
@@ -29,7 +35,7 @@ export interface ServiceParts {
 export interface RunningService {
   config: Config;
   orm: Orm;
-  redis: Redis;
+  redis: RedisConnection;
   temporalClient: Client;
   /**
    * True when temporalClient shares the workflow worker's connection, so event workflows can start
@@ -82,7 +88,7 @@ export async function startService(
   const poolMax = poolMaxOf(config, parts);
   const orm = await openOrm(config.databaseUrl, { poolMax });
   log(`postgres pool: at most ${poolMax} connections`);
-  const redis = await connectRedis(config.redisUrl);
+  const redis = await connectRedis(redisTarget(config));
   let temporalClient = await connectTemporalClient(config.temporal);
   const queues = new SendQueues({
     connection: redis,
@@ -151,7 +157,7 @@ export async function startService(
  */
 async function startWorkflowWorkers(
   config: Config,
-  deps: { orm: Orm; queues: SendQueues; temporalClient: Client; redis: Redis },
+  deps: { orm: Orm; queues: SendQueues; temporalClient: Client; redis: RedisConnection },
   log: (line: string) => void,
 ): Promise<{
   connection: NativeConnection;

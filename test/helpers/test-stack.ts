@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import type { Redis } from 'ioredis';
+import { redisMasters, type RedisConnection } from '../../src/redis-connection';
 import { loadConfig, type Config } from '../../src/config';
 import { NotificationClient } from '../../src/client/notification-client';
 import type { Channel } from '../../src/domain/channels';
@@ -12,7 +12,12 @@ import { OutcomeRecorder, temporalWaker, type Waker } from '../../src/state/outc
 import { TemporalOutcomeReporter, type OutcomeReporter } from '../../src/delivery/outcome-reporter';
 import type { ChannelProvider } from '../../src/delivery/providers/provider';
 import { SendQueues } from '../../src/delivery/send-queues';
-import { connectRedis, connectTemporalClient, connectTemporalWorker } from '../../src/runtime/connections';
+import {
+  connectRedis,
+  connectTemporalClient,
+  connectTemporalWorker,
+  redisTarget,
+} from '../../src/runtime/connections';
 import { startDeliveryWorkers, type DeliveryWorkers } from '../../src/runtime/delivery-workers';
 import { createTemporalWorkers, type TemporalWorkers } from '../../src/runtime/temporal-worker';
 import { SmtpPeer } from './smtp-peer';
@@ -24,7 +29,7 @@ export interface TestStackOptions {
   providers?: (stack: {
     config: Config;
     orm: Orm;
-    redis: Redis;
+    redis: RedisConnection;
   }) => Partial<Record<Channel, ChannelProvider>>;
   /** Start channel workers (default true). */
   deliveryWorkers?: boolean;
@@ -47,7 +52,7 @@ export class TestStack {
   readonly id = randomBytes(4).toString('hex');
   config!: Config;
   orm!: Orm;
-  redis!: Redis;
+  redis!: RedisConnection;
   temporalClient!: Client;
   client!: NotificationClient;
   queues!: SendQueues;
@@ -75,7 +80,7 @@ export class TestStack {
       ...this.options.env,
     });
     this.orm = await openOrm(this.config.databaseUrl, { poolMax: 5 });
-    this.redis = await connectRedis(this.config.redisUrl, `test-${this.id}`);
+    this.redis = await connectRedis(redisTarget(this.config), `test-${this.id}`);
     this.temporalClient = await connectTemporalClient(this.config.temporal);
     this.nativeConnection = await connectTemporalWorker(this.config.temporal);
     this.client = new NotificationClient(this.temporalClient, this.config.temporal.taskQueue, {
@@ -198,8 +203,11 @@ export class TestStack {
    * Redis keys of this stack's send queues, whatever REDIS_KEY_LAYOUT: `{test-<id>}:...` (single) and
    * `{test-<id>:send-<channel>}:...` (spread) both start with `{test-<id>`.
    */
-  async queueKeys(redis: Pick<Redis, 'keys'> = this.redis): Promise<string[]> {
-    return redis.keys(`${this.config.queuePrefix.replace(/}$/, '')}*`);
+  async queueKeys(redis: RedisConnection = this.redis): Promise<string[]> {
+    const pattern = `${this.config.queuePrefix.replace(/}$/, '')}*`;
+    // On a cluster each master holds its own slots' keys.
+    const perMaster = await Promise.all(redisMasters(redis).map((master) => master.keys(pattern)));
+    return perMaster.flat();
   }
 
   /** A unique id for this stack, e.g. uid('u') -> 'u_1a2b3c4d_1'. */

@@ -3,6 +3,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { ApiKeyVerifier } from '../../src/api/auth/api-keys';
 import { SessionStore } from '../../src/api/auth/sessions';
 import type { Config } from '../../src/config';
+import { duplicateRedis } from '../../src/redis-connection';
 import { ADMIN_KEY, ApiTestApp, apiTestEnv, SERVICE_KEY, token } from '../helpers/api-app';
 import { SseClient } from '../helpers/api-sse';
 import { TestStack } from '../helpers/test-stack';
@@ -416,7 +417,7 @@ describe('HTTP API: browser sessions', () => {
 
   it('fails closed when Redis does not answer: 503, never a session', async () => {
     // A real client that cannot reach Redis, failing fast like the API's own session connection.
-    const offline = stack.redis.duplicate({
+    const offline = duplicateRedis(stack.redis, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../redis-connection';
 import type { ApiScope } from '../../config';
 import { ApiError, errorBody } from '../errors';
 import type { ApiKeyVerifier } from './api-keys';
@@ -223,7 +223,7 @@ function hasCredentials(request: FastifyRequest): boolean {
  */
 export class AuthFailureLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly max: number,
     private readonly windowMs: number,

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../redis-connection';
 import { ApiError } from '../errors';
 import type { ApiKeyVerifier } from './api-keys';
 import type { Principal } from './principal';
@@ -31,7 +31,7 @@ const UNAVAILABLE = 'browser sessions unavailable: Redis does not answer, try ag
  */
 export class SessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly ttlMs: number,
     private readonly keys: ApiKeyVerifier,
