@@ -13,6 +13,9 @@ export function childEnvFor(config: Config, extra: Record<string, string> = {}):
     TEMPORAL_TASK_QUEUE: config.temporal.taskQueue,
     DATABASE_URL: config.databaseUrl,
     REDIS_URL: config.redisUrl,
+    ...(config.redisClusterNodes && {
+      REDIS_CLUSTER_NODES: config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(','),
+    }),
     QUEUE_PREFIX: config.queuePrefix,
     SMTP_URL: config.smtpUrl,
     // The stack's payload keys: the child decrypts what the stack's clients encrypted.

@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { parseInfoMemory } from '../../src/api/redis-backpressure';
 import { Notification } from '../../src/db/entities';
 import { ApiTestApp, apiTestEnv, orderCreated, token } from '../helpers/api-app';
+import { childEnvFor, NodeProcess } from '../helpers/node-process';
 import { SseClient } from '../helpers/api-sse';
 import { PrivateRedisCluster } from '../helpers/redis-cluster';
 import { TestStack } from '../helpers/test-stack';
@@ -11,8 +12,10 @@ import { waitFor } from '../helpers/wait-for';
  * The whole service on a real Redis Cluster through REDIS_CLUSTER_NODES (docs/production.md, "Redis"):
  * the stack's one connection (connectRedis) is an ioredis Cluster, and the API, the workflow worker and
  * the channel workers run on it: an event reaches the inbox live over SSE (pub/sub) and the mailbox
- * (BullMQ on per-queue slots), the per-user rate limit counts in the cluster, and an erasure finds the
- * shopper's session wherever it sits (SCAN on every master). A CROSSSLOT answer would fail any of them.
+ * (BullMQ on per-queue slots), the per-user rate limit counts in the cluster, an erasure finds the
+ * shopper's session wherever it sits (SCAN on every master), the backpressure probe sees the fullest
+ * master, and the channel worker process (src/bin/worker.ts) takes REDIS_CLUSTER_NODES from its env.
+ * A CROSSSLOT answer would fail any of them.
  */
 describe('the service on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   let cluster: PrivateRedisCluster;
@@ -149,4 +152,23 @@ describe('the service on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       admin.disconnect();
     }
   }, 30_000);
+
+  it('runs the email worker as a real process (src/bin/worker.ts) on the cluster', async () => {
+    await stack.stopDeliveryWorkers();
+    const worker = await NodeProcess.worker(
+      'email',
+      childEnvFor(stack.config, { METRICS_PORT: '0', DELIVERY_CHANNELS: 'email' }),
+    );
+    try {
+      const shopper = stack.uid('u');
+      await stack.createRecipient({ id: shopper });
+      const eventId = await stack.publishEmail(shopper);
+      const result = await stack.client.eventResult(eventId);
+      expect(result.notifications[0].state).toBe('delivered');
+      expect(stack.smtp.messagesTo(`${shopper}@example.test`)).toHaveLength(1);
+      expect(worker.output.join('\n')).not.toMatch(/CROSSSLOT|unreachable/);
+    } finally {
+      expect(await worker.stop()).toEqual({ code: 0, signal: null });
+    }
+  }, 60_000);
 });
