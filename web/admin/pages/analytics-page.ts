@@ -46,7 +46,8 @@ export class AnalyticsPage extends LightElement {
     range: { state: true },
     selected: { state: true },
     answer: { state: true },
-    error: { state: true },
+    loadError: { state: true },
+    actionError: { state: true },
     status: { state: true },
   };
   declare groupBy: (typeof GROUPINGS)[number]['value'];
@@ -54,7 +55,10 @@ export class AnalyticsPage extends LightElement {
   /** The group whose series the chart draws. */
   declare selected: string;
   declare answer: Analytics | null;
-  declare error: string;
+  /** The last refresh's failure; the next good refresh clears it. */
+  declare loadError: string;
+  /** The last action's failure: kept until the next action, not cleared by a refresh. */
+  declare actionError: string;
   declare status: string;
   private readonly poller: Poller;
 
@@ -64,7 +68,8 @@ export class AnalyticsPage extends LightElement {
     this.range = '7d';
     this.selected = '';
     this.answer = null;
-    this.error = '';
+    this.loadError = '';
+    this.actionError = '';
     this.status = '';
     this.poller = new Poller(this, REFRESH_MS, () => this.load());
   }
@@ -79,9 +84,9 @@ export class AnalyticsPage extends LightElement {
       );
       if (!this.answer.groups.some((g) => g.key === this.selected))
         this.selected = this.answer.groups[0]?.key ?? '';
-      this.error = '';
+      this.loadError = '';
     } catch (err) {
-      this.error = errorText(err);
+      this.loadError = errorText(err);
     }
   }
 
@@ -90,9 +95,10 @@ export class AnalyticsPage extends LightElement {
     try {
       const { rows } = await api.post<{ rows: number }>('/api/admin/analytics/rollup', {});
       this.status = `Counted ${rows} new engagement ${rows === 1 ? 'event' : 'events'}.`;
+      this.actionError = '';
     } catch (err) {
       this.status = '';
-      this.error = errorText(err);
+      this.actionError = errorText(err);
     }
     this.poller.refresh();
   }
@@ -107,7 +113,7 @@ export class AnalyticsPage extends LightElement {
     const group = a?.groups.find((g) => g.key === this.selected) ?? null;
     return html`
       <h1 tabindex="-1">Analytics</h1>
-      ${alertRegion(this.error)}
+      ${alertRegion(this.actionError || this.loadError)}
       <form class="row" @submit=${(e: Event) => e.preventDefault()} aria-label="What to show">
         <div class="field">
           <label for="analytics-groupBy">Group by</label>

@@ -22,13 +22,17 @@ export class CampaignsPage extends LightElement {
   static override properties = {
     campaigns: { state: true },
     details: { state: true },
-    error: { state: true },
+    loadError: { state: true },
+    actionError: { state: true },
     status: { state: true },
   };
   declare campaigns: Campaign[];
   /** Live detail of the campaigns still scheduled or running, by id. */
   declare details: Map<string, CampaignDetail>;
-  declare error: string;
+  /** The last refresh's failure; the next good refresh clears it. */
+  declare loadError: string;
+  /** The last action's failure: kept until the next action, not cleared by a refresh. */
+  declare actionError: string;
   declare status: string;
   private readonly poller: Poller;
 
@@ -36,7 +40,8 @@ export class CampaignsPage extends LightElement {
     super();
     this.campaigns = [];
     this.details = new Map();
-    this.error = '';
+    this.loadError = '';
+    this.actionError = '';
     this.status = '';
     this.poller = new Poller(this, REFRESH_MS, () => this.load());
   }
@@ -50,9 +55,9 @@ export class CampaignsPage extends LightElement {
       const byId = new Map(details.map((d) => [d.id, d]));
       this.campaigns = items.map((c) => byId.get(c.id) ?? c);
       this.details = byId;
-      this.error = '';
+      this.loadError = '';
     } catch (err) {
-      this.error = errorText(err);
+      this.loadError = errorText(err);
     }
   }
 
@@ -61,9 +66,10 @@ export class CampaignsPage extends LightElement {
     try {
       const answer = await api.post<CampaignDetail>(`/api/campaigns/${c.id}/cancel`, {});
       this.status = answer.state === 'cancelled' ? `${c.name} cancelled.` : `Cancel of ${c.name} requested.`;
+      this.actionError = '';
     } catch (err) {
       this.status = '';
-      this.error = errorText(err);
+      this.actionError = errorText(err);
     }
     this.poller.refresh();
   }
@@ -76,7 +82,7 @@ export class CampaignsPage extends LightElement {
   override render() {
     return html`
       <h1 tabindex="-1">Campaigns</h1>
-      ${statusRegion(this.status)} ${alertRegion(this.error)}
+      ${statusRegion(this.status)} ${alertRegion(this.actionError || this.loadError)}
       <section aria-labelledby="campaign-list">
         <h2 id="campaign-list">All campaigns</h2>
         ${

@@ -30,13 +30,17 @@ export class ExperimentsPage extends LightElement {
     params: { attribute: false },
     experiments: { state: true },
     detail: { state: true },
-    error: { state: true },
+    loadError: { state: true },
+    actionError: { state: true },
     status: { state: true },
   };
   declare params: URLSearchParams;
   declare experiments: Experiment[];
   declare detail: ExperimentDetail | null;
-  declare error: string;
+  /** The last refresh's failure; the next good refresh clears it. */
+  declare loadError: string;
+  /** The last start/stop/promote/count failure: kept until the next action, not cleared by a refresh. */
+  declare actionError: string;
   declare status: string;
   private readonly poller: Poller;
 
@@ -45,7 +49,8 @@ export class ExperimentsPage extends LightElement {
     this.params = new URLSearchParams();
     this.experiments = [];
     this.detail = null;
-    this.error = '';
+    this.loadError = '';
+    this.actionError = '';
     this.status = '';
     this.poller = new Poller(this, REFRESH_MS, () => this.load());
   }
@@ -63,9 +68,9 @@ export class ExperimentsPage extends LightElement {
       ]);
       this.experiments = items;
       this.detail = detail;
-      this.error = '';
+      this.loadError = '';
     } catch (err) {
-      this.error = errorText(err);
+      this.loadError = errorText(err);
     }
   }
 
@@ -82,10 +87,10 @@ export class ExperimentsPage extends LightElement {
         action === 'promote'
           ? `Variant ${winner} promoted: its version is now the template's current one.`
           : `${d.name} is ${answer.state}.`;
-      this.error = '';
+      this.actionError = '';
     } catch (err) {
       this.status = '';
-      this.error = errorText(err);
+      this.actionError = errorText(err);
     }
     this.poller.refresh();
   }
@@ -96,9 +101,10 @@ export class ExperimentsPage extends LightElement {
     try {
       const { rows } = await api.post<{ rows: number }>('/api/admin/analytics/rollup', {});
       this.status = `Counted ${rows} new engagement ${rows === 1 ? 'event' : 'events'}.`;
+      this.actionError = '';
     } catch (err) {
       this.status = '';
-      this.error = errorText(err);
+      this.actionError = errorText(err);
     }
     this.poller.refresh();
   }
@@ -106,7 +112,7 @@ export class ExperimentsPage extends LightElement {
   override render() {
     return html`
       <h1 tabindex="-1">Experiments</h1>
-      ${statusRegion(this.status)} ${alertRegion(this.error)}
+      ${statusRegion(this.status)} ${alertRegion(this.actionError || this.loadError)}
       ${this.detail ? this.results(this.detail) : nothing}
       <section aria-labelledby="experiment-list">
         <h2 id="experiment-list">All experiments</h2>
