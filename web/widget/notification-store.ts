@@ -38,6 +38,11 @@ export class NotificationStore extends EventTarget {
 
   private feed: LiveFeed | null = null;
   private recountTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Bumped when a read starts and when it ends: a server count asked for across a bump may predate the
+   * read and would undo it (the count stays wrong until the next event), so it is dropped and asked again.
+   */
+  private readEpoch = 0;
 
   /** @param linkBase the shop's URL that relative action links belong to; null: this page's. */
   constructor(
@@ -94,10 +99,12 @@ export class NotificationStore extends EventTarget {
     const item = this.items.find((candidate) => candidate.id === id);
     if (!item || item.read) return;
     item.read = true;
+    this.readEpoch += 1;
     this.setUnread(this.unreadCount - 1);
     const done = await this.guard(() =>
       this.client.post(`/api/notifications/${encodeURIComponent(id)}/read`),
     );
+    this.readEpoch += 1;
     if (!done) {
       item.read = false;
       this.setUnread(this.unreadCount + 1);
@@ -105,7 +112,9 @@ export class NotificationStore extends EventTarget {
   }
 
   async markAllRead(): Promise<void> {
+    this.readEpoch += 1;
     const done = await this.guard(() => this.client.post('/api/notifications/read-all'));
+    this.readEpoch += 1;
     if (!done) return;
     for (const item of this.items) item.read = true;
     this.setUnread(0);
@@ -117,6 +126,7 @@ export class NotificationStore extends EventTarget {
    */
   private async syncNewest(): Promise<void> {
     await this.guard(async () => {
+      const epoch = this.readEpoch;
       const [page, unread] = await Promise.all([
         this.client.get<FeedPage>(`/api/notifications?limit=${PAGE_SIZE}`),
         this.client.get<{ count: number }>('/api/notifications/unread-count'),
@@ -124,7 +134,7 @@ export class NotificationStore extends EventTarget {
       this.merge(page.items);
       if (!this.loaded) this.nextCursor = page.nextCursor;
       this.loaded = true;
-      this.setUnread(unread.count);
+      this.countFetched(unread.count, epoch);
     });
   }
 
@@ -136,14 +146,26 @@ export class NotificationStore extends EventTarget {
     this.emit('notification-received', item);
     this.setUnread(this.unreadCount + 1);
     // The optimistic bump can double-count one that the first count already held: ask the server.
+    this.scheduleRecount();
+  }
+
+  private scheduleRecount(): void {
     clearTimeout(this.recountTimer);
     this.recountTimer = setTimeout(() => void this.recount(), RECOUNT_DELAY_MS);
   }
 
   private async recount(): Promise<void> {
-    await this.guard(async () =>
-      this.setUnread((await this.client.get<{ count: number }>('/api/notifications/unread-count')).count),
-    );
+    await this.guard(async () => {
+      const epoch = this.readEpoch;
+      const { count } = await this.client.get<{ count: number }>('/api/notifications/unread-count');
+      this.countFetched(count, epoch);
+    });
+  }
+
+  /** The server's count, unless a read started or ended while it was asked for (then ask again). */
+  private countFetched(count: number, epoch: number): void {
+    if (epoch === this.readEpoch) this.setUnread(count);
+    else if (this.feed) this.scheduleRecount();
   }
 
   /** Adds items not yet listed and updates listed ones, newest first. */
