@@ -66,3 +66,12 @@ export function formatTime(iso: string | null | undefined): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
 }
+
+/**
+ * Rolls engagement up now (POST /api/admin/analytics/rollup), so the analytics and experiment results need
+ * not wait for the workers' next round; answers the sentence the pages show.
+ */
+export async function rollUpEngagementNow(): Promise<string> {
+  const { rows } = await api.post<{ rows: number }>('/api/admin/analytics/rollup', {});
+  return `Counted ${rows} new engagement ${rows === 1 ? 'event' : 'events'}.`;
+}

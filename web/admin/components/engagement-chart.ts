@@ -1,7 +1,7 @@
-import { html, type PropertyValues } from 'lit';
+import type { PropertyValues } from 'lit';
 import uPlot from 'uplot';
 import type { AnalyticsGroup, EngagementCounts } from '../admin-api';
-import { LightElement } from './light-element';
+import { TimeSeriesChart } from './time-series-chart';
 
 /** The funnel's kinds as lines; colours keep 3:1 against white (WCAG 1.4.11). */
 export const FUNNEL = [
@@ -12,18 +12,15 @@ export const FUNNEL = [
   { key: 'converted', label: 'Converted', stroke: '#be123c' },
 ] as const satisfies readonly { key: keyof EngagementCounts; label: string; stroke: string }[];
 
-const HEIGHT = 240;
-
 /**
  * One group's series (sent, delivered, opened, clicked, converted per bucket) as a uPlot line chart.
  * The canvas is an image to assistive technology: its label carries the totals; the page's table the rest.
  */
-export class EngagementChart extends LightElement {
+export class EngagementChart extends TimeSeriesChart {
   static override properties = { group: { attribute: false } };
   /** The group with a point per bucket of the range (fillBuckets), so a lone count is not a lone dot. */
   declare group: AnalyticsGroup | null;
-  private plot: uPlot | null = null;
-  private resizer: ResizeObserver | null = null;
+  protected override readonly yLabel = 'per bucket';
 
   constructor() {
     super();
@@ -35,57 +32,18 @@ export class EngagementChart extends LightElement {
     const totals = g
       ? FUNNEL.map((s) => `${g.totals[s.key]} ${s.label.toLowerCase()}`).join(', ')
       : 'no data';
-    return html`
-      <figure class="chart">
-        <div
-          class="chart-canvas"
-          role="img"
-          aria-label=${`Engagement over time for ${g?.key ?? 'nothing'}: ${totals}`}
-        ></div>
-        <figcaption>
-          <ul class="legend">
-            ${FUNNEL.map((s) => html`<li><span class="swatch" style=${`background:${s.stroke}`}></span>${s.label}</li>`)}
-          </ul>
-        </figcaption>
-      </figure>
-    `;
+    return this.figure(`Engagement over time for ${g?.key ?? 'nothing'}: ${totals}`, FUNNEL);
   }
 
-  protected override updated(changed: PropertyValues<this>): void {
-    if (!changed.has('group')) return;
-    const data = this.data();
-    if (this.plot) {
-      this.plot.setData(data);
-      return;
-    }
-    const target = this.querySelector<HTMLElement>('.chart-canvas')!;
-    this.plot = new uPlot(
-      {
-        width: Math.max(target.clientWidth, 280),
-        height: HEIGHT,
-        legend: { show: false },
-        cursor: { show: true, points: { show: false } },
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-        axes: [{ stroke: '#1f2328' }, { stroke: '#1f2328', label: 'per bucket' }],
-        series: [{}, ...FUNNEL.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }))],
-      },
-      data,
-      target,
-    );
-    this.resizer = new ResizeObserver(() =>
-      this.plot?.setSize({ width: Math.max(target.clientWidth, 280), height: HEIGHT }),
-    );
-    this.resizer.observe(target);
+  protected override dataChanged(changed: PropertyValues<this>): boolean {
+    return changed.has('group');
   }
 
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
-    this.resizer?.disconnect();
-    this.plot?.destroy();
-    this.plot = null;
+  protected override lines(): uPlot.Series[] {
+    return FUNNEL.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }));
   }
 
-  private data(): uPlot.AlignedData {
+  protected override data(): uPlot.AlignedData {
     const series = this.group?.series ?? [];
     return [
       series.map((p) => Date.parse(p.bucket) / 1000),

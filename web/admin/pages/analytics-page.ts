@@ -3,6 +3,7 @@ import {
   api,
   formatTime,
   query,
+  rollUpEngagementNow,
   type Analytics,
   type AnalyticsGroup,
   type EngagementCounts,
@@ -93,8 +94,7 @@ export class AnalyticsPage extends LightElement {
   private async rollUpNow(): Promise<void> {
     this.status = 'Counting new engagement…';
     try {
-      const { rows } = await api.post<{ rows: number }>('/api/admin/analytics/rollup', {});
-      this.status = `Counted ${rows} new engagement ${rows === 1 ? 'event' : 'events'}.`;
+      this.status = await rollUpEngagementNow();
       this.actionError = '';
     } catch (err) {
       this.status = '';

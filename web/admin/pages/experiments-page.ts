@@ -1,5 +1,12 @@
 import { html, nothing } from 'lit';
-import { api, formatTime, type Experiment, type ExperimentDetail, type VariantResult } from '../admin-api';
+import {
+  api,
+  formatTime,
+  rollUpEngagementNow,
+  type Experiment,
+  type ExperimentDetail,
+  type VariantResult,
+} from '../admin-api';
 import { dataTable } from '../components/data-table';
 import '../components/experiment-form';
 import { LightElement } from '../components/light-element';
@@ -99,8 +106,7 @@ export class ExperimentsPage extends LightElement {
   private async countNow(): Promise<void> {
     this.status = 'Counting new engagement…';
     try {
-      const { rows } = await api.post<{ rows: number }>('/api/admin/analytics/rollup', {});
-      this.status = `Counted ${rows} new engagement ${rows === 1 ? 'event' : 'events'}.`;
+      this.status = await rollUpEngagementNow();
       this.actionError = '';
     } catch (err) {
       this.status = '';
