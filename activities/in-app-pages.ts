@@ -79,8 +79,7 @@ export async function deliverInAppPage(
 async function recordAcceptance(db: EntityManager, written: InAppDelivered[], nowMs: number): Promise<void> {
   const ids = written.filter((d) => d.attempted).map((d) => d.id);
   const at = new Date(nowMs);
-  for (const kind of ['sent', 'delivered'] as const)
-    await recordEngagementOfMany(db, ids, { channel: 'in_app', kind, at });
+  await recordEngagementOfMany(db, ids, { channel: 'in_app', kinds: ['sent', 'delivered'], at });
 }
 
 /**

@@ -5,7 +5,7 @@ import type { ChannelOutcome } from '../domain/notification-status';
 import type { DeliveryAttemptStatus } from '../db/entities';
 import type { StoredNotification } from '../state/outcome-recorder';
 import type { ClaimResult } from '../state/send-records';
-import { recordEngagement, type EngagementKind } from '../state/engagement';
+import { recordEngagementOfMany, type EngagementKind } from '../state/engagement';
 import {
   outcomesGoBySignal,
   reportChannelOutcome,
@@ -308,8 +308,7 @@ export class SendJob {
     const kinds: EngagementKind[] = provider.receipts ? ['sent'] : ['sent', 'delivered'];
     const detail = receipt.providerMessageId ? { providerMessageId: receipt.providerMessageId } : undefined;
     try {
-      for (const kind of kinds)
-        await recordEngagement(this.em, { notificationId: this.notificationId, channel, kind, detail });
+      await recordEngagementOfMany(this.em, [this.notificationId], { channel, kinds, detail });
     } catch (err) {
       this.deps.log(`could not record the engagement of ${this.job.id}: ${String(err)}`);
     }

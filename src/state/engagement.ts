@@ -57,22 +57,35 @@ export async function recordEngagement(
   return row ? { first: row.first, count: Number(row.count) } : { first: false, count: 0 };
 }
 
-/** recordEngagement for many notifications at once (one statement): the inbox's "mark all read". */
+/**
+ * recordEngagement for many notifications and kinds at once, in one statement: the inbox's "mark all
+ * read", a set-based in-app page's sent + delivered, a channel worker's acceptance (sent, and delivered
+ * where no receipt follows).
+ */
 export async function recordEngagementOfMany(
   em: EntityManager,
   notificationIds: string[],
-  what: { channel: Channel; kind: EngagementKind; at?: Date },
+  what: { channel: Channel; kinds: readonly EngagementKind[]; at?: Date; detail?: Record<string, unknown> },
 ): Promise<void> {
   const ids = notificationIds.filter((id) => UUID.test(id));
-  if (ids.length === 0) return;
+  if (ids.length === 0 || what.kinds.length === 0) return;
   const at = what.at ?? new Date();
   await em.getConnection().execute(
-    `insert into notification_engagement (notification_id, channel, kind, first_at, last_at)
-     select n.id, ?, ?, ?, ? from notifications n where n.id in (select jsonb_array_elements_text(?::jsonb)::uuid)
+    `insert into notification_engagement (notification_id, channel, kind, first_at, last_at, detail)
+     select n.id, ?, k.kind, ?, ?, ?::jsonb
+       from notifications n cross join jsonb_array_elements_text(?::jsonb) as k(kind)
+      where n.id in (select jsonb_array_elements_text(?::jsonb)::uuid)
      on conflict (notification_id, channel, kind) do update
        set count = notification_engagement.count + 1,
            last_at = greatest(notification_engagement.last_at, excluded.last_at)`,
-    [what.channel, what.kind, at, at, JSON.stringify(ids)],
+    [
+      what.channel,
+      at,
+      at,
+      what.detail ? JSON.stringify(what.detail) : null,
+      JSON.stringify(what.kinds),
+      JSON.stringify(ids),
+    ],
   );
 }
 

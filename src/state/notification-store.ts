@@ -793,7 +793,7 @@ export async function markAllRead(em: EntityManager, recipientId: string, at: Da
   await recordEngagementOfMany(
     em,
     rows.map((row) => row.id),
-    { channel: 'in_app', kind: 'read', at },
+    { channel: 'in_app', kinds: ['read'], at },
   );
   return rows.length;
 }
