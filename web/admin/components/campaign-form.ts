@@ -1,9 +1,8 @@
 import { html, nothing } from 'lit';
-import { HttpError } from '../../shared/api-client';
 import { CHANNELS } from '../../../src/domain/channels';
 import { api, type Template } from '../admin-api';
 import { LightElement } from './light-element';
-import { alertRegion, errorText, statusRegion } from './live-regions';
+import { alertRegion, errorText, inputErrorsOf, statusRegion } from './live-regions';
 import { sampleVariables } from './sample-variables';
 
 const CAMPAIGN_CATEGORY = 'marketing';
@@ -119,10 +118,7 @@ export class CampaignForm extends LightElement {
     } catch (err) {
       this.status = '';
       this.error = errorText(err);
-      // "segment.roles.0" -> the roles input; "variables.headline" -> variables.
-      this.inputErrors = new Map(
-        err instanceof HttpError ? err.fields.map((f) => [f.split('.')[0], err.message]) : [],
-      );
+      this.inputErrors = inputErrorsOf(err);
     } finally {
       this.busy = false;
     }

@@ -1,9 +1,8 @@
 import { html, nothing } from 'lit';
-import { HttpError } from '../../shared/api-client';
 import { CHANNELS } from '../../../src/domain/channels';
 import { api, type Experiment, type Template } from '../admin-api';
 import { LightElement } from './light-element';
-import { alertRegion, errorText, statusRegion } from './live-regions';
+import { alertRegion, errorText, inputErrorsOf, statusRegion } from './live-regions';
 
 const METRICS = ['opened', 'clicked', 'converted', 'delivered'] as const;
 
@@ -76,10 +75,7 @@ export class ExperimentForm extends LightElement {
     } catch (err) {
       this.status = '';
       this.error = errorText(err);
-      // "variants.1.templateVersion" -> the variants input.
-      this.inputErrors = new Map(
-        err instanceof HttpError ? err.fields.map((f) => [f.split('.')[0], err.message]) : [],
-      );
+      this.inputErrors = inputErrorsOf(err);
     } finally {
       this.busy = false;
     }

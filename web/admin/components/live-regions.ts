@@ -18,3 +18,11 @@ export function errorText(err: unknown): string {
   if (err instanceof HttpError) return err.message;
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * The API's message per form input it names (HttpError fields: "segment.roles.0" -> "segment",
+ * "variants.1.templateVersion" -> "variants"), for aria-invalid and the message under the input.
+ */
+export function inputErrorsOf(err: unknown): Map<string, string> {
+  return new Map(err instanceof HttpError ? err.fields.map((f) => [f.split('.')[0], err.message]) : []);
+}
