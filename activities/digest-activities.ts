@@ -103,7 +103,8 @@ async function routeToDigests(
     spec.options.priority === 'urgent'
   )
     return { direct: userIds, held: [] };
-  const candidates = await digestCandidates(db, spec, userIds);
+  // Outside low-stock digests only a recipient who chose a digest hour for the category is one.
+  const candidates = await digestCandidates(db, spec, userIds, { withHourOnly: !lowStock });
   const direct: string[] = [];
   const held: HeldRecipient[] = [];
   const signals: Promise<void>[] = [];
@@ -123,15 +124,21 @@ async function routeToDigests(
   return { direct, held };
 }
 
+/**
+ * The recipients as digest candidates; `withHourOnly`: only those with a digest hour for the category (a
+ * campaign page of thousands looks up the few who chose one, not every recipient's row).
+ */
 async function digestCandidates(
   db: EntityManager,
   spec: EventSpec,
   userIds: string[],
+  options: { withHourOnly: boolean } = { withHourOnly: false },
 ): Promise<Map<string, DigestCandidate>> {
+  const join = options.withHourOnly ? 'join' : 'left join';
   const rows: DigestCandidate[] = await db.getConnection().execute(
     `select r.id, r.ref, r.timezone, d.hour,
             exists (select 1 from notifications n where n.event_id = ? and n.recipient_id = r.id) as stored
-       from recipients r left join digest_preferences d on d.recipient_id = r.id and d.category = ?
+       from recipients r ${join} digest_preferences d on d.recipient_id = r.id and d.category = ?
       where r.id in (select jsonb_array_elements_text(?::jsonb))`,
     [spec.eventId, spec.category, JSON.stringify(userIds)],
   );

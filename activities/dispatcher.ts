@@ -106,7 +106,12 @@ async function admitRecipients(
   const capped = deps.caps ? await deps.caps.apply(db, spec, rows, nowMs) : rows;
   const setBased = inAppSetBased(deps, spec, { ...options, nowMs });
   const toStore = setBased ? storedDelivered(capped, setBased) : capped;
-  const inserted = await insertRows(db, spec, [...toStore, ...held]);
+  const inserted = await insertRows(
+    db,
+    spec,
+    [...toStore, ...held],
+    setBased ? { deliveredInApp: { at: new Date(setBased.nowMs) } } : {},
+  );
   const stored = setBased
     ? await deliverInAppPage(db, deps.inAppFeed!, { ...setBased, rows: toStore, stored: inserted })
     : inserted;
@@ -206,7 +211,7 @@ async function prepareRows(
   templates?: TemplateRow[],
 ): Promise<{ rows: NotificationRowInput[]; failed: RecipientSummary[] }> {
   const [recipients, templateRows, layout, experiment] = await Promise.all([
-    loadRecipients(db, userIds, spec.category),
+    loadRecipients(db, userIds, spec),
     templates ?? fetchTemplates(db, spec.templateCode),
     spec.channels.includes('email') ? loadEmailLayout() : undefined,
     new ExperimentRepository(db).activeFor(spec.templateCode, spec.eventId, new Date(clock.nowMs)),
@@ -234,21 +239,32 @@ async function prepareRows(
   return { rows, failed };
 }
 
-/** The recipients with their opt-outs for the category, whether they have a push subscription, their opt-in where the category needs one, and why their email address is suppressed (receipts). */
+/**
+ * The recipients with their opt-outs for the category, their opt-in where the category needs one, and, only
+ * where the event can use the channel (asked for or a fallback), whether they have a push subscription and
+ * why their email address is suppressed (receipts): a campaign page skips lookups its channels never read.
+ */
 async function loadRecipients(
   db: EntityManager,
   userIds: string[],
-  category: string,
+  spec: Pick<EventSpec, 'category' | 'channels' | 'fallbacks'>,
 ): Promise<Map<string, RecipientRow>> {
+  const usable = new Set<Channel>([...spec.channels, ...Object.values(spec.fallbacks)]);
+  const hasPush = usable.has('push')
+    ? 'exists (select 1 from push_subscriptions s where s.recipient_id = r.id)'
+    : 'false';
+  const emailSuppression = usable.has('email')
+    ? `(select s.reason from email_suppressions s
+         where r.email is not null and s.address_hash = ${EMAIL_HASH_SQL('r.email')} and s.lifted_at is null)`
+    : 'null';
   const rows: RecipientRow[] = await db.getConnection().execute(
     `select r.*,
             coalesce((select array_agg(p.channel) from preferences p where p.recipient_id = r.id and p.category = ? and not p.enabled), '{}') as disabled_channels,
-            exists (select 1 from push_subscriptions s where s.recipient_id = r.id) as has_push,
+            ${hasPush} as has_push,
             (not ?::boolean or exists (select 1 from consents c where c.recipient_id = r.id and c.category = ? and c.granted)) as consented,
-            (select s.reason from email_suppressions s
-              where r.email is not null and s.address_hash = ${EMAIL_HASH_SQL('r.email')} and s.lifted_at is null) as email_suppression
+            ${emailSuppression} as email_suppression
        from recipients r where r.id in (select jsonb_array_elements_text(?::jsonb))`,
-    [category, needsConsent(category), category, JSON.stringify(userIds)],
+    [spec.category, needsConsent(spec.category), spec.category, JSON.stringify(userIds)],
   );
   return new Map(rows.map((r) => [r.id, r]));
 }

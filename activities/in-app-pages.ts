@@ -43,10 +43,12 @@ export function storedDelivered(
 }
 
 /**
- * Second half, after the insert: the delivery attempts of the page's in-app deliveries in one statement
- * (with the rows an earlier try left queued, claimed and delivered there: deliverInAppRows), their
- * engagement, and the live feed told of every one in one pipelined round trip. Returns the stored rows as they now are; a row a
- * worker holds the send record of keeps its in-app channel queued for the caller's hand-off.
+ * Second half, after the insert: rows this page's insert stored delivered got their delivery attempt and
+ * engagement in that statement (insertRows with `deliveredInApp`); rows an earlier try left queued are
+ * claimed and delivered here, and rows an earlier try stored delivered get an attempt if they lack one
+ * (deliverInAppRows); then the live feed is told of every one in one pipelined round trip. Returns the
+ * stored rows as they now are; a row a worker holds the send record of keeps its in-app channel queued for
+ * the caller's hand-off.
  */
 export async function deliverInAppPage(
   db: EntityManager,
@@ -54,16 +56,25 @@ export async function deliverInAppPage(
   page: { rows: NotificationRowInput[]; stored: StoredRow[]; nowMs: number; deadlineMs: number },
 ): Promise<StoredRow[]> {
   const steps: InAppDeliveryStep[] = [];
-  const delivered: string[] = [];
+  const earlier: string[] = [];
+  const fresh: InAppDelivered[] = [];
   for (const row of page.stored) {
     const record = row.channel_states?.in_app;
     if (row.state === 'sending' && record?.state === 'queued') steps.push(inAppStep(row, page));
-    else if (record?.state === 'delivered') delivered.push(row.id);
+    else if (record?.state === 'delivered' && row.inserted && row.created_at)
+      fresh.push({
+        id: row.id,
+        recipient_id: row.recipient_id,
+        created_at: row.created_at,
+        flipped: false,
+        attempted: true,
+      });
+    else if (record?.state === 'delivered') earlier.push(row.id);
   }
-  if (steps.length === 0 && delivered.length === 0) return page.stored;
-  const written = await deliverInAppRows(db, steps, delivered);
+  const written = steps.length + earlier.length > 0 ? await deliverInAppRows(db, steps, earlier) : [];
   await recordAcceptance(db, written, page.nowMs);
-  await publishToFeed(feed, new Map(page.rows.map((r) => [r.recipient_id, r.content.in_app])), written);
+  const contentOf = new Map(page.rows.map((r) => [r.recipient_id, r.content.in_app]));
+  await publishToFeed(feed, contentOf, [...fresh, ...written]);
   const flipped = new Set(written.filter((d) => d.flipped).map((d) => d.id));
   const stepOf = new Map(steps.map((s) => [s.id, s]));
   return page.stored.map((row) => {

@@ -58,6 +58,19 @@ export async function recordEngagement(
 }
 
 /**
+ * A CTE (for a statement that inserts notifications) recording engagement for the rows of CTE `rows` (columns
+ * id): every kind once, first occurrence at `at`. Rows just inserted have none yet: nothing to count up.
+ * Parameters, in order: channel, at (first), at (last), kinds (JSON array).
+ */
+export function engagementOfInsertedCte(name: string, rows: string): string {
+  return `${name} as (
+       insert into notification_engagement (notification_id, channel, kind, first_at, last_at)
+       select r.id, ?, k.kind, ?::timestamptz, ?::timestamptz
+         from ${rows} r cross join jsonb_array_elements_text(?::jsonb) as k(kind)
+       on conflict (notification_id, channel, kind) do nothing)`;
+}
+
+/**
  * recordEngagement for many notifications and kinds at once, in one statement: the inbox's "mark all
  * read", a set-based in-app page's sent + delivered, a channel worker's acceptance (sent, and delivered
  * where no receipt follows).

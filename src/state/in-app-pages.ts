@@ -27,6 +27,17 @@ export interface InAppDelivered {
 const IN_APP_PROVIDER = 'postgres';
 
 /**
+ * A CTE (for the statement that inserts a set-based page's rows, insertRows) writing the delivery attempt of
+ * every row of CTE `rows` (columns id, delivered_at): rows stored delivered get their attempt in the same
+ * statement, so a retried page finds both or neither. Parameters: none.
+ */
+export function inAppAttemptsOfInsertedCte(name: string, rows: string): string {
+  return `${name} as (
+       insert into delivery_attempts (notification_id, channel, attempt, status, provider, provider_message_id, error, started_at, finished_at, duration_ms)
+       select r.id, 'in_app', 1, 'delivered', '${IN_APP_PROVIDER}', r.id::text, null, r.delivered_at, r.delivered_at, 0 from ${rows} r)`;
+}
+
+/**
  * Records a page of in-app deliveries in one statement (campaign pages, docs/delivery.md "Set-based in-app
  * pages"): rows stored delivered by the page's insert (`stored`), and rows left with their in-app channel
  * queued (`steps`: their lifecycle step, applied while the row still holds `before`). A queued row is

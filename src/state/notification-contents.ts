@@ -21,6 +21,11 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
+/** How long a content row stays after its last use before the sweep may delete it (no row referencing it). */
+export const CONTENT_SWEEP_GRACE_MS = 3_600_000;
+/** A content row used this recently is not touched again by a store (see STORE_CONTENTS): half the sweep's grace. */
+export const CONTENT_FRESH_MS = CONTENT_SWEEP_GRACE_MS / 2;
+
 /**
  * The values of one statement's rows, stored once where rows share them. A value is stored by hash only
  * when at least two rows of the statement hold it (a campaign page, an event's recipients in one
@@ -55,15 +60,20 @@ export class ContentBatch {
 }
 
 /**
- * A CTE that stores a batch's contents (one `?::jsonb` parameter, ContentBatch.toParameter). An existing
- * row is touched (`used_at`) instead of skipped: the update locks it until the statement's transaction
- * ends, so the orphan sweep (which skips locked rows and only takes rows unused for CONTENT_SWEEP_GRACE_MS)
- * cannot delete a content row a notification is being stored against; a row the sweep deleted first is
- * inserted again (ON CONFLICT retries once the deleting transaction committed).
+ * A CTE that stores a batch's contents (one `?::jsonb` parameter, ContentBatch.toParameter). A row used
+ * within CONTENT_FRESH_MS is left alone: the orphan sweep only takes rows unused for CONTENT_SWEEP_GRACE_MS,
+ * twice as long, so it cannot take that row while this statement stores notifications against it, and no
+ * lock is taken (every chunk of a campaign page shares one content row: a lock would make them wait for
+ * each other). An older row is touched (`used_at`) instead of skipped: the update locks it until the
+ * statement's transaction ends, so the sweep (which skips locked rows) cannot delete it meanwhile; a row
+ * the sweep deleted first is inserted again (ON CONFLICT retries once the deleting transaction committed).
  */
 export const STORE_CONTENTS = `stored_contents as (
        insert into notification_contents (hash, content)
        select c.hash, c.content from jsonb_to_recordset(?::jsonb) as c(hash text, content jsonb)
+        where not exists (
+          select 1 from notification_contents f
+           where f.hash = c.hash and f.used_at > now() - interval '${CONTENT_FRESH_MS} milliseconds')
        on conflict (hash) do update set used_at = now())`;
 
 /** SQL of a row's content as readers see it: the stored one when hashed, else the inline column. */
@@ -75,9 +85,6 @@ export function contentOf(alias: string): string {
 export function dataOf(alias: string): string {
   return `coalesce((select c.content from notification_contents c where c.hash = ${alias}.data_hash), ${alias}.data)`;
 }
-
-/** How long a content row stays after its last use before the sweep may delete it (no row referencing it). */
-export const CONTENT_SWEEP_GRACE_MS = 3_600_000;
 
 /**
  * Deletes up to `limit` content rows no notification references, unused since `usedBefore`. Rows a

@@ -1,7 +1,8 @@
 import type { RequiredEntityData } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Notification } from '../db/entities';
-import { recordEngagement, recordEngagementOfMany } from './engagement';
+import { engagementOfInsertedCte, recordEngagement, recordEngagementOfMany } from './engagement';
+import { inAppAttemptsOfInsertedCte } from './in-app-pages';
 import { LEAN_LIFECYCLE, LEAN_ROWS, leanRowsOf } from '../release-0/notification-owner';
 import type { Channel } from '../domain/channels';
 import type { ChannelContent } from '../domain/channel-content';
@@ -60,6 +61,9 @@ export interface StoredRow {
   channel_states: ChannelRecords | null;
   send_at: string | Date | null;
   error: string | null;
+  /** As insertRows answers: when the row was created, and whether this statement inserted it (false: an earlier try did). */
+  created_at?: Date;
+  inserted?: boolean;
 }
 
 /** A row with what reconciling it needs. */
@@ -145,12 +149,16 @@ function byHash(
 
 /**
  * Stores admitted rows in one statement, idempotent per event and recipient: rows an earlier try
- * stored come back as they are, so their open channels are handed off again (same job ids, I3).
+ * stored come back as they are (`inserted` false), so their open channels are handed off again (same job
+ * ids, I3). With `deliveredInApp` (a set-based in-app page, docs/delivery.md "Set-based in-app pages"), the
+ * rows stored with their in-app channel delivered get their delivery attempt and their `sent` and `delivered`
+ * engagement in the same statement.
  */
 export async function insertRows(
   em: EntityManager,
   owner: RowOwner,
   rows: NotificationRowInput[],
+  options: { deliveredInApp?: { at: Date } } = {},
 ): Promise<StoredRow[]> {
   if (rows.length === 0) return [];
   const { written, contents } = byHash(rows, true);
@@ -162,22 +170,30 @@ export async function insertRows(
                      + (select count(*) from notifications n, jsonb_each(n.channel_states) c where n.event_id = ? and n.state = 'sending' and c.value->>'state' in ${OPEN_STATES}))
          on conflict (event_id) do update set open_channels = excluded.open_channels, spec = excluded.spec, updated_at = now())`
     : '';
+  const delivered = options.deliveredInApp;
+  const inApp = delivered
+    ? `, delivered_in_app as (select id, delivered_at from ins where channel_states->'in_app'->>'state' = 'delivered'),
+       ${inAppAttemptsOfInsertedCte('in_app_attempts', 'delivered_in_app')},
+       ${engagementOfInsertedCte('in_app_engagement', 'delivered_in_app')}`
+    : '';
   return em.getConnection().execute(
     `with ${STORE_CONTENTS},
      ins as (
        insert into notifications (${columns}, lifecycle)
        select ${columns}, ${LEAN_LIFECYCLE} from ${RECORDSET}
        on conflict (event_id, recipient_id) do nothing
-       returning id, recipient_id, state, channel_states, send_at, error)
+       returning id, recipient_id, state, channel_states, send_at, error, created_at, delivered_at)
      ${counter}
-     select * from ins
+     ${inApp}
+     select *, true as inserted from ins
      union all
-     select n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error
+     select n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error, n.created_at, n.delivered_at, false as inserted
        from notifications n where n.event_id = ? and n.recipient_id in (select jsonb_array_elements_text(?::jsonb))`,
     [
       contents.toParameter(),
       JSON.stringify(written),
       ...(owner.tracked ? [owner.eventId, owner.workflowId, JSON.stringify(owner), owner.eventId] : []),
+      ...(delivered ? ['in_app', delivered.at, delivered.at, JSON.stringify(['sent', 'delivered'])] : []),
       // Rows stored by an earlier try: looked up by recipient id, without sending the rows a second time.
       owner.eventId,
       JSON.stringify(rows.map((r) => r.recipient_id)),

@@ -4,7 +4,11 @@ import { campaignEventId } from '../../src/domain/workflow-ids';
 import { LEAN_LIFECYCLE } from '../../src/release-0/notification-owner';
 import { retentionSettingsFrom } from '../../src/operations/retention-settings';
 import { sweepRetention } from '../../src/operations/retention-sweep';
-import { deleteOrphanContents } from '../../src/state/notification-contents';
+import {
+  CONTENT_FRESH_MS,
+  deleteOrphanContents,
+  STORE_CONTENTS,
+} from '../../src/state/notification-contents';
 import { insertRows, type NotificationRowInput } from '../../src/state/notification-store';
 import { createOptedInRecipient } from '../helpers/consent';
 import { mimePart } from '../helpers/mime-part';
@@ -248,6 +252,40 @@ describe('content stored once', () => {
     expect(counts.notifications).toBe(0);
     expect(counts.notification_contents).toBeGreaterThanOrEqual(1);
     expect(await present([orphan, fresh])).toEqual([fresh]);
+  });
+
+  /**
+   * Runs STORE_CONTENTS for `hash` in a transaction of its own and, while it is open, whether another
+   * transaction can lock that content row within a second (false: the store holds it).
+   */
+  const lockableWhileStoring = async (hash: string): Promise<boolean> => {
+    const knex = stack.orm.em.getConnection().getKnex();
+    return knex.transaction(async (storing) => {
+      await storing.raw(`with ${STORE_CONTENTS} select 1`, [JSON.stringify([{ hash, content: { x: 1 } }])]);
+      return knex.transaction(async (other) => {
+        await other.raw(`set local lock_timeout = '1s'`);
+        try {
+          await other.raw(`select 1 from notification_contents where hash = ? for update`, [hash]);
+          return true;
+        } catch (err) {
+          if (!/lock timeout/.test(String(err))) throw err;
+          return false;
+        }
+      });
+    });
+  };
+
+  it('stores against a recently used content row without locking it (concurrent pages sharing it do not wait), an older one locked', async () => {
+    const [fresh, old] = [1, 2].map(() => `test-${randomUUID()}`);
+    await storeContent(fresh, new Date(Date.now() - CONTENT_FRESH_MS / 2));
+    await storeContent(old, new Date(Date.now() - CONTENT_FRESH_MS - 60_000));
+    expect(await lockableWhileStoring(fresh)).toBe(true);
+    // Old enough that the sweep's grace could run out: touched, so the sweep cannot take it under the insert.
+    expect(await lockableWhileStoring(old)).toBe(false);
+    const [row] = await sql<{ used_at: Date }>(`select used_at from notification_contents where hash = ?`, [
+      old,
+    ]);
+    expect(Date.now() - new Date(row.used_at).getTime()).toBeLessThan(60_000);
   });
 
   it('a sweep racing an insert that references an old orphan neither deletes it under the insert nor after', async () => {

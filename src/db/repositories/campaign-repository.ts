@@ -1,9 +1,8 @@
 import { cancelWaitingOfEvent } from '../../state/notification-store';
-import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CampaignDefinition, CampaignSegment, CampaignState } from '../../domain/campaign';
 import { campaignEventId } from '../../domain/workflow-ids';
-import { Campaign, Recipient } from '../entities';
+import { Campaign } from '../entities';
 
 export interface CampaignPage {
   items: Campaign[];
@@ -97,15 +96,27 @@ export class CampaignRepository {
     afterUserId: string | null,
     limit: number,
   ): Promise<string[]> {
-    const members: FilterQuery<Recipient>[] = [];
-    if (segment.roles?.length) members.push({ roles: { $overlap: segment.roles } });
-    if (segment.userIds?.length) members.push({ id: { $in: segment.userIds } });
+    // Plain rows, not entities: a page lists thousands of ids. `roles && ?` is served by the GIN index.
+    const members: string[] = [];
+    const params: unknown[] = [];
+    if (segment.roles?.length) {
+      // A constant array (the driver writes a list as `'a', 'b'`): the planner estimates the role from statistics.
+      members.push('roles && array[?]::text[]');
+      params.push(segment.roles);
+    }
+    if (segment.userIds?.length) {
+      members.push('id in (?)');
+      params.push(segment.userIds);
+    }
     if (members.length === 0) return [];
-    const where: FilterQuery<Recipient> = {
-      $or: members,
-      ...(afterUserId !== null ? { id: { $gt: afterUserId } } : {}),
-    };
-    const rows = await this.em.find(Recipient, where, { fields: ['id'], orderBy: { id: 'asc' }, limit });
+    const after = afterUserId !== null ? 'and id > ?' : '';
+    if (afterUserId !== null) params.push(afterUserId);
+    const rows: { id: string }[] = await this.em
+      .getConnection()
+      .execute(`select id from recipients where (${members.join(' or ')}) ${after} order by id limit ?`, [
+        ...params,
+        limit,
+      ]);
     return rows.map((r) => r.id);
   }
 
