@@ -35,11 +35,18 @@ export const CONTENT_FRESH_MS = CONTENT_SWEEP_GRACE_MS / 2;
  */
 export class ContentBatch {
   private readonly byHash = new Map<string, { value: Record<string, unknown>; rows: number }>();
+  /** Hashes by plain JSON: a page's rows render equal values with the same key order, so most skip canonicalJson and sha-256. */
+  private readonly hashOfJson = new Map<string, string>();
 
   /** Registers a row's value; its hash (null: empty). Call `storedHash` once every row is registered. */
   register(value: Record<string, unknown> | null | undefined): string | null {
     if (!value || Object.keys(value).length === 0) return null;
-    const hash = createHash('sha256').update(canonicalJson(value)).digest('hex');
+    const json = JSON.stringify(value);
+    let hash = this.hashOfJson.get(json);
+    if (hash === undefined) {
+      hash = createHash('sha256').update(canonicalJson(value)).digest('hex');
+      this.hashOfJson.set(json, hash);
+    }
     const seen = this.byHash.get(hash);
     if (seen) seen.rows++;
     else this.byHash.set(hash, { value, rows: 1 });

@@ -188,15 +188,20 @@ export async function insertRows(
      select *, true as inserted from ins
      union all
      select n.id, n.recipient_id, n.state, n.channel_states, n.send_at, n.error, n.created_at, n.delivered_at, false as inserted
-       from notifications n where n.event_id = ? and n.recipient_id in (select jsonb_array_elements_text(?::jsonb))`,
+       from jsonb_array_elements_text(?::jsonb) as r(id)
+       cross join lateral (
+         select * from notifications n where n.event_id = ? and n.recipient_id = r.id offset 0) n`,
     [
       contents.toParameter(),
       JSON.stringify(written),
       ...(owner.tracked ? [owner.eventId, owner.workflowId, JSON.stringify(owner), owner.eventId] : []),
       ...(delivered ? ['in_app', delivered.at, delivered.at, JSON.stringify(['sent', 'delivered'])] : []),
-      // Rows stored by an earlier try: looked up by recipient id, without sending the rows a second time.
-      owner.eventId,
+      // Rows stored by an earlier try: looked up by recipient id, without sending the rows a second time. One
+      // unique-index probe per recipient (the lateral subquery, kept apart by `offset 0`): planned as a scan of
+      // the event's rows, a campaign's later pages read every row stored before them (statistics never know
+      // the event's rows while it inserts them).
       JSON.stringify(rows.map((r) => r.recipient_id)),
+      owner.eventId,
     ],
   );
 }
