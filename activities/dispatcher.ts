@@ -1,6 +1,7 @@
 import { EMAIL_HASH_SQL } from '../src/db/repositories/email-suppressions';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Channel } from '../src/domain/channels';
+import { boundQuery } from '../src/db/bound-query';
 import {
   admit,
   firstSendAt,
@@ -257,7 +258,8 @@ async function loadRecipients(
     ? `(select s.reason from email_suppressions s
          where r.email is not null and s.address_hash = ${EMAIL_HASH_SQL('r.email')} and s.lifted_at is null)`
     : 'null';
-  const rows: RecipientRow[] = await db.getConnection().execute(
+  const rows = await boundQuery<RecipientRow>(
+    db,
     `select r.*,
             coalesce((select array_agg(p.channel) from preferences p where p.recipient_id = r.id and p.category = ? and not p.enabled), '{}') as disabled_channels,
             ${hasPush} as has_push,

@@ -16,6 +16,7 @@ import {
 import type { ChannelOutcome, NotificationState } from '../domain/notification-status';
 import type { Priority } from '../domain/priorities';
 import { ContentBatch, STORE_CONTENTS } from './notification-contents';
+import { boundQuery } from '../db/bound-query';
 
 /**
  * The one owner of notification state (docs/contracts.md, "Durability invariants"): every statement
@@ -176,7 +177,8 @@ export async function insertRows(
        ${inAppAttemptsOfInsertedCte('in_app_attempts', 'delivered_in_app')},
        ${engagementOfInsertedCte('in_app_engagement', 'delivered_in_app')}`
     : '';
-  return em.getConnection().execute(
+  return boundQuery(
+    em,
     `with ${STORE_CONTENTS},
      ins as (
        insert into notifications (${columns}, lifecycle)
