@@ -14,6 +14,8 @@ const transformIgnorePatterns = [`/node_modules/(?!(${esmOnly.join('|')})/)`];
 module.exports = {
   // A global option: jest ignores testTimeout inside a project.
   testTimeout: 60_000,
+  // `--shard` deals files by measured duration (test/durations.json), not by path hash.
+  testSequencer: '<rootDir>/test/helpers/balanced-sequencer.js',
   projects: [
     {
       displayName: 'unit',
