@@ -159,9 +159,23 @@ export async function insertRows(
   em: EntityManager,
   owner: RowOwner,
   rows: NotificationRowInput[],
-  options: { deliveredInApp?: { at: Date } } = {},
+  options: InsertOptions = {},
 ): Promise<StoredRow[]> {
   if (rows.length === 0) return [];
+  const { sql, params } = insertRowsStatement(owner, rows, options);
+  return boundQuery(em, sql, params);
+}
+
+export interface InsertOptions {
+  deliveredInApp?: { at: Date };
+}
+
+/** insertRows' statement and its parameters (exported for the test that checks its plan). */
+export function insertRowsStatement(
+  owner: RowOwner,
+  rows: NotificationRowInput[],
+  options: InsertOptions = {},
+): { sql: string; params: unknown[] } {
   const { written, contents } = byHash(rows, true);
   const columns = ROW_COLUMNS.map(([c]) => c).join(', ');
   const counter = owner.tracked
@@ -177,9 +191,8 @@ export async function insertRows(
        ${inAppAttemptsOfInsertedCte('in_app_attempts', 'delivered_in_app')},
        ${engagementOfInsertedCte('in_app_engagement', 'delivered_in_app')}`
     : '';
-  return boundQuery(
-    em,
-    `with ${STORE_CONTENTS},
+  return {
+    sql: `with ${STORE_CONTENTS},
      ins as (
        insert into notifications (${columns}, lifecycle)
        select ${columns}, ${LEAN_LIFECYCLE} from ${RECORDSET}
@@ -193,7 +206,7 @@ export async function insertRows(
        from jsonb_array_elements_text(?::jsonb) as r(id)
        cross join lateral (
          select * from notifications n where n.event_id = ? and n.recipient_id = r.id offset 0) n`,
-    [
+    params: [
       contents.toParameter(),
       JSON.stringify(written),
       ...(owner.tracked ? [owner.eventId, owner.workflowId, JSON.stringify(owner), owner.eventId] : []),
@@ -205,7 +218,7 @@ export async function insertRows(
       JSON.stringify(rows.map((r) => r.recipient_id)),
       owner.eventId,
     ],
-  );
+  };
 }
 
 /** The plan an event's rows were stored with (its EventSpec), for a redrive after its workflow closed; null when none was kept. */
