@@ -141,9 +141,15 @@ describe('lifecycle: deadlines and late outcomes', () => {
       .execute(`select open_channels from notification_events where event_id = ?`, [eventId]);
     expect(Number(counter.open_channels)).toBe(0);
     expect(stack.smtp.messagesTo(`${userId}@example.test`)).toHaveLength(1);
-    // Waking a closed workflow is no error: the job completed at its first attempt, nothing retried.
+    // Waking a closed workflow is no error: the job completed at its first attempt, nothing retried. The row is
+    // written before the worker tries the wake-up and completes the job: wait until the job leaves `active`.
     const job = await stack.queues.queue('email').getJob(sendJobId(queued!.id, 'email'));
-    expect(await job?.getState()).toBe('completed');
+    const settled = await waitFor(async () => {
+      const state = await job?.getState();
+      return state === 'active' ? undefined : state;
+    });
+    expect(settled).toBe('completed');
+    expect((await stack.queues.queue('email').getJob(sendJobId(queued!.id, 'email')))?.attemptsMade).toBe(1);
     expect((await stack.deliveryAttempts(eventId, userId)).attempts.map((a) => a.status)).toEqual([
       'delivered',
     ]);
