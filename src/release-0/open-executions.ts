@@ -1,5 +1,5 @@
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type { temporal as proto } from '@temporalio/proto';
 import { PATCHES } from '../../workflows/patches';
 import { RELEASE_0_WORKFLOW_TYPE } from './notification-workflows';
 
@@ -18,10 +18,7 @@ const DAY_MS = 24 * 3600 * 1000;
  * Release-1+ event and campaign workflows carry `lean-event-path` / `bulk-campaign-fan-out` after their
  * first workflow task; release-0 ones carry none.
  */
-const TemporalChangeVersion = defineSearchAttributeKey(
-  'TemporalChangeVersion',
-  SearchAttributeType.KEYWORD_LIST,
-);
+const CHANGE_VERSION_ATTRIBUTE = 'TemporalChangeVersion';
 
 /** The patch whose absence marks a workflow type's release-0 executions. */
 const RELEASE_1_PATCH_OF: Record<string, string> = {
@@ -40,16 +37,59 @@ export interface OpenRelease0Execution {
   closesBy: Date;
 }
 
-/** Every release-0 execution still open, oldest first. */
+/**
+ * Every release-0 execution still open, oldest first. Executions and histories are read as Temporal stores
+ * them, without the payload codec: only ids, types, start times, search attributes and the SDK's patch
+ * markers are needed, and a memo or payload encrypted with a key this process lacks (another service
+ * sharing the namespace, a retired key) must not stop the listing.
+ */
 export async function listOpenRelease0(temporal: Client): Promise<OpenRelease0Execution[]> {
   const open: OpenRelease0Execution[] = [];
-  for await (const execution of temporal.workflow.list({ query: NOTIFICATION_QUERY })) {
+  for await (const execution of storedExecutions(temporal, NOTIFICATION_QUERY)) {
     open.push(openExecution(execution));
   }
-  for await (const execution of temporal.workflow.list({ query: candidatesQuery() })) {
+  for await (const execution of storedExecutions(temporal, candidatesQuery())) {
     if (await ranRelease0(temporal, execution)) open.push(openExecution(execution));
   }
   return open.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+}
+
+/** What the listing reads of one execution. */
+interface StoredExecution {
+  workflowId: string;
+  runId: string;
+  type: string;
+  startTime: Date;
+  changeVersions: string[];
+}
+
+/** The executions visibility lists for `query`, page by page, undecoded. */
+async function* storedExecutions(temporal: Client, query: string): AsyncIterable<StoredExecution> {
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await temporal.workflowService.listWorkflowExecutions({
+      namespace: temporal.options.namespace,
+      query,
+      nextPageToken,
+    });
+    for (const raw of page.executions ?? []) yield storedExecution(raw);
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+}
+
+function storedExecution(raw: proto.api.workflow.v1.IWorkflowExecutionInfo): StoredExecution {
+  const seconds = Number(raw.startTime?.seconds ?? 0);
+  const changeVersions = raw.searchAttributes?.indexedFields?.[CHANGE_VERSION_ATTRIBUTE];
+  return {
+    workflowId: raw.execution?.workflowId ?? '',
+    runId: raw.execution?.runId ?? '',
+    type: raw.type?.name ?? '',
+    startTime: new Date(seconds * 1000 + Math.floor((raw.startTime?.nanos ?? 0) / 1e6)),
+    // A keyword list is stored as a JSON array of strings.
+    changeVersions: changeVersions?.data
+      ? (JSON.parse(Buffer.from(changeVersions.data).toString('utf8')) as string[])
+      : [],
+  };
 }
 
 /** True when a release-0 notificationWorkflow still runs (one visibility count). */
@@ -71,16 +111,24 @@ function candidatesQuery(): string {
  * history shows a completed workflow task without that patch's marker. One whose first task has not
  * completed yet will take the current code.
  */
-async function ranRelease0(temporal: Client, execution: WorkflowExecutionInfo): Promise<boolean> {
+async function ranRelease0(temporal: Client, execution: StoredExecution): Promise<boolean> {
   const patch = RELEASE_1_PATCH_OF[execution.type];
   if (!patch) return false;
-  if (execution.typedSearchAttributes.get(TemporalChangeVersion)?.includes(patch)) return false;
-  const history = await temporal.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+  if (execution.changeVersions.includes(patch)) return false;
   let taskCompleted = false;
-  for (const event of history.events ?? []) {
-    if (event.workflowTaskCompletedEventAttributes) taskCompleted = true;
-    if (isPatchMarker(event.markerRecordedEventAttributes, patch)) return false;
-  }
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await temporal.workflowService.getWorkflowExecutionHistory({
+      namespace: temporal.options.namespace,
+      execution: { workflowId: execution.workflowId, runId: execution.runId },
+      nextPageToken,
+    });
+    for (const event of page.history?.events ?? []) {
+      if (event.workflowTaskCompletedEventAttributes) taskCompleted = true;
+      if (isPatchMarker(event.markerRecordedEventAttributes, patch)) return false;
+    }
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
   return taskCompleted;
 }
 
@@ -101,7 +149,7 @@ function isPatchMarker(marker: MarkerAttributes | undefined, patch: string): boo
   );
 }
 
-function openExecution(execution: WorkflowExecutionInfo): OpenRelease0Execution {
+function openExecution(execution: StoredExecution): OpenRelease0Execution {
   return {
     workflowId: execution.workflowId,
     runId: execution.runId,

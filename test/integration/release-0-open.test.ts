@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { AesGcmPayloadCodec } from '../../src/temporal/payload-codec';
 import { notificationWorkflowId } from '../../src/domain/workflow-ids';
 import type { NotificationRequest } from '../../src/domain/notification-request';
 import type { NotificationStatus } from '../../src/domain/notification-status';
@@ -141,5 +143,35 @@ describe('release0:open', () => {
     const ids = await listedIds();
     expect(ids.filter((id) => id.includes(eventId))).toEqual([]);
     await stack.client.cancel({ eventId, userId });
+  });
+
+  it('lists past an execution whose memo another key encrypted (another service, a retired key)', async () => {
+    // A client of another service on the same namespace, with a key this process does not have.
+    const foreign = new Client({
+      connection: stack.temporalClient.connection,
+      namespace: stack.config.temporal.namespace,
+      dataConverter: {
+        payloadCodecs: [
+          new AesGcmPayloadCodec({ keys: { foreign: randomBytes(32) }, currentKeyId: 'foreign' }),
+        ],
+      },
+    });
+    // No worker polls its queue: it stays running with no patch taken, so the listing looks at it.
+    const handle = await foreign.workflow.start('businessEventWorkflow', {
+      workflowId: stack.uid('foreign'),
+      taskQueue: stack.uid('nobody-polls'),
+      args: [{}],
+      memo: { note: 'sealed with another key' },
+    });
+    try {
+      await waitFor(async () => {
+        const { count } = await stack.temporalClient.workflow.count(`WorkflowId = '${handle.workflowId}'`);
+        return count > 0 || undefined;
+      });
+      const ids = await listedIds();
+      expect(ids).not.toContain(handle.workflowId);
+    } finally {
+      await handle.terminate('test done');
+    }
   });
 });
