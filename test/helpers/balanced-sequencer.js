@@ -3,7 +3,9 @@
  * tools/run-tests.js): test/durations.json holds each file's seconds from a full run, and the files are
  * dealt longest first to the shard with the least work so far, so both shards end at about the same time.
  * A file missing from the list counts as the median file. Refresh the list from a run's `--report` JSON when
- * shards drift apart (its testResults carry start and end times per file).
+ * shards drift apart (its testResults carry start and end times per file). Files that wait for a quiet-hours
+ * minute boundary (campaign-workflow, domain-scheduling: 10-70 s from one run to the next) are listed at their
+ * worst, so they land in different shards.
  */
 const { readFileSync } = require('node:fs');
 const { join, posix, relative, sep } = require('node:path');
