@@ -63,16 +63,35 @@ interface StoredExecution {
   changeVersions: string[];
 }
 
-/** The executions visibility lists for `query`, page by page, undecoded. */
+/** The executions visibility lists for `query`, undecoded. */
 async function* storedExecutions(temporal: Client, query: string): AsyncIterable<StoredExecution> {
+  const { namespace } = temporal.options;
+  for await (const page of pages((nextPageToken) =>
+    temporal.workflowService.listWorkflowExecutions({ namespace, query, nextPageToken }),
+  ))
+    for (const raw of page.executions ?? []) yield storedExecution(raw);
+}
+
+/** The events of one run's history, undecoded. */
+async function* storedEvents(
+  temporal: Client,
+  execution: { workflowId: string; runId: string },
+): AsyncIterable<proto.api.history.v1.IHistoryEvent> {
+  const { namespace } = temporal.options;
+  for await (const page of pages((nextPageToken) =>
+    temporal.workflowService.getWorkflowExecutionHistory({ namespace, execution, nextPageToken }),
+  ))
+    yield* page.history?.events ?? [];
+}
+
+/** Every page of a paged Temporal call, following its nextPageToken until an empty one. */
+async function* pages<T extends { nextPageToken?: Uint8Array | null }>(
+  fetchPage: (nextPageToken: Uint8Array | undefined) => Promise<T>,
+): AsyncIterable<T> {
   let nextPageToken: Uint8Array | undefined;
   do {
-    const page = await temporal.workflowService.listWorkflowExecutions({
-      namespace: temporal.options.namespace,
-      query,
-      nextPageToken,
-    });
-    for (const raw of page.executions ?? []) yield storedExecution(raw);
+    const page = await fetchPage(nextPageToken);
+    yield page;
     nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
   } while (nextPageToken);
 }
@@ -116,19 +135,13 @@ async function ranRelease0(temporal: Client, execution: StoredExecution): Promis
   if (!patch) return false;
   if (execution.changeVersions.includes(patch)) return false;
   let taskCompleted = false;
-  let nextPageToken: Uint8Array | undefined;
-  do {
-    const page = await temporal.workflowService.getWorkflowExecutionHistory({
-      namespace: temporal.options.namespace,
-      execution: { workflowId: execution.workflowId, runId: execution.runId },
-      nextPageToken,
-    });
-    for (const event of page.history?.events ?? []) {
-      if (event.workflowTaskCompletedEventAttributes) taskCompleted = true;
-      if (isPatchMarker(event.markerRecordedEventAttributes, patch)) return false;
-    }
-    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
-  } while (nextPageToken);
+  for await (const event of storedEvents(temporal, {
+    workflowId: execution.workflowId,
+    runId: execution.runId,
+  })) {
+    if (event.workflowTaskCompletedEventAttributes) taskCompleted = true;
+    if (isPatchMarker(event.markerRecordedEventAttributes, patch)) return false;
+  }
   return taskCompleted;
 }
 
