@@ -14,8 +14,8 @@
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { migrate, openOrm, type Orm } from '../src/db/orm';
-import { dropDatabase, recreateProcessDatabase } from '../src/db/process-database';
+import type { Orm } from '../src/db/orm';
+import { runBench, withBenchDatabase } from './bench-database';
 import { AnalyticsRepository } from '../src/db/repositories/analytics-repository';
 import { ROLLUP_KINDS, rollUpEngagement } from '../src/operations/analytics-rollup';
 
@@ -127,21 +127,9 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ')}; ${NOTIFICATIONS} notifications`,
   );
-  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = await recreateProcessDatabase(adminUrl, DATABASE_PREFIX);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const orm = await openOrm(url.toString(), { poolMax: 2 });
-  try {
-    await migrate(orm);
+  await withBenchDatabase(DATABASE_PREFIX, async (orm) => {
     await measure(orm);
-  } finally {
-    await orm.close();
-    await dropDatabase(adminUrl, name);
-  }
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

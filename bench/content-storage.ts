@@ -17,8 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { migrate, openOrm, type Orm } from '../src/db/orm';
-import { dropDatabase, recreateProcessDatabase } from '../src/db/process-database';
+import type { Orm } from '../src/db/orm';
+import { loadAverages, runBench, withBenchDatabase } from './bench-database';
 import { DEFAULT_SHOP, loadEmailLayout } from '../src/templates/email-layout';
 import { insertRows, type NotificationRowInput } from '../src/state/notification-store';
 import { LEAN_LIFECYCLE } from '../src/release-0/notification-owner';
@@ -219,13 +219,7 @@ async function singleEvents(orm: Orm): Promise<{ inline: Measure; once: Measure 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
-  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/notifications';
-  const name = await recreateProcessDatabase(adminUrl, DATABASE_PREFIX);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const orm = await openOrm(url.toString(), { poolMax: 2 });
-  try {
-    await migrate(orm);
+  await withBenchDatabase(DATABASE_PREFIX, async (orm) => {
     await orm.em
       .fork()
       .getConnection()
@@ -259,18 +253,8 @@ async function main(): Promise<void> {
     console.log(
       `${EVENTS} single-recipient events, each its own data (nothing shared), one insert each: inline ${(single.inline.bytes / EVENTS).toFixed(0)} B/row, ${(single.inline.ms / EVENTS).toFixed(2)} ms/insert; stored once ${(single.once.bytes / EVENTS).toFixed(0)} B/row, ${(single.once.ms / EVENTS).toFixed(2)} ms/insert`,
     );
-    console.log(
-      `load at the end: ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' / ')}`,
-    );
-  } finally {
-    await orm.close();
-    await dropDatabase(adminUrl, name);
-  }
+    console.log(`load at the end: ${loadAverages()}`);
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

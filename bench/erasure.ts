@@ -12,8 +12,8 @@
  * created, migrated and dropped.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
-import { migrate, openOrm, type Orm } from '../src/db/orm';
-import { dropDatabase, recreateProcessDatabase } from '../src/db/process-database';
+import type { Orm } from '../src/db/orm';
+import { loadAverages, runBench, withBenchDatabase } from './bench-database';
 import { eraseRecipientRows } from '../src/state/erasure';
 
 const NOTIFICATIONS = Number(process.env.BENCH_NOTIFICATIONS ?? 2000);
@@ -68,13 +68,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
-  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/notifications';
-  const name = await recreateProcessDatabase(adminUrl, 'notifications_bench_erasure_');
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const orm = await openOrm(url.toString(), { poolMax: 2 });
-  try {
-    await migrate(orm);
+  await withBenchDatabase('notifications_bench_erasure_', async (orm) => {
     for (let i = 0; i < OTHERS; i++) await seed(orm, `u_other_${i}`);
     console.log(
       `erasure rows: ${NOTIFICATIONS} notifications per shopper (send record + 2 attempts + event row each), ${OTHERS} other shoppers alike, ${ROUNDS} rounds`,
@@ -107,18 +101,8 @@ async function main(): Promise<void> {
     console.log(
       `median: eraseRecipientRows ${e.toFixed(0)} ms (${((e / NOTIFICATIONS) * 1000).toFixed(0)} us per notification), cascade delete ${c.toFixed(0)} ms; x${(e / c).toFixed(2)}`,
     );
-    console.log(
-      `load at the end: ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' / ')}`,
-    );
-  } finally {
-    await orm.close();
-    await dropDatabase(adminUrl, name);
-  }
+    console.log(`load at the end: ${loadAverages()}`);
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

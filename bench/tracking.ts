@@ -15,8 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { migrate, openOrm } from '../src/db/orm';
-import { dropDatabase, recreateProcessDatabase } from '../src/db/process-database';
+import { runBench, withBenchDatabase } from './bench-database';
 import { EMAIL_HASH_SQL, emailAddressHash } from '../src/db/repositories/email-suppressions';
 import { outgoingEmailBody } from '../src/delivery/providers/email-body';
 import type { OutgoingMessage } from '../src/delivery/providers/provider';
@@ -148,25 +147,13 @@ async function main(): Promise<void> {
     `send time per order email (${EMAILS} x ${ROUNDS} rounds, best): tracking off ${send.off.toFixed(1)} µs, on ${send.on.toFixed(1)} µs (+${(send.on - send.off).toFixed(1)} µs)`,
   );
 
-  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = await recreateProcessDatabase(adminUrl, DATABASE_PREFIX);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const orm = await openOrm(url.toString(), { poolMax: 2 });
-  try {
-    await migrate(orm);
+  await withBenchDatabase(DATABASE_PREFIX, async (orm) => {
     const ids = await seed(orm.em.fork());
     const admission = await admissionCost(orm.em.fork(), ids);
     console.log(
       `admission recipient statement, ${RECIPIENTS} recipients, ${SUPPRESSED} suppressed addresses (median): without the lookup ${admission.before.toFixed(2)} ms, with ${admission.now.toFixed(2)} ms (+${(admission.now - admission.before).toFixed(2)} ms per page)`,
     );
-  } finally {
-    await orm.close();
-    await dropDatabase(adminUrl, name);
-  }
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);
